@@ -1,0 +1,812 @@
+//! Classification: which of a source's sessions, if any, mirrors a packet.
+//!
+//! SPEC.md's model is linear: sessions in ascending session number, each trying its filter's
+//! rules of the packet's direction in ascending rule number; the first matching rule decides
+//! (`accept` mirrors), and the first session that accepts wins. [`reference`] is that model,
+//! written plainly; it is what the tests check the compiled form against.
+//!
+//! [`Classifier`] is the compiled form the workers use. All the rules of all the sessions become
+//! ranges over a fixed key of packet fields; the builder splits the key space field by field
+//! (one level per field, like a decision diagram over the rule sets still alive), merging
+//! identical sub-problems, and drops rules that can no longer decide the outcome. A lookup is at
+//! most one range search per field (7 for IPv4, 13 for IPv6), however many rules there are.
+
+use crate::parse::Packet;
+use crate::wire::proto;
+use std::collections::{BTreeSet, HashMap};
+
+/// A filter rule's verdict.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Action {
+    Accept,
+    Reject,
+}
+
+/// An inclusive port range.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct PortRange {
+    pub from: u16,
+    pub to: u16,
+}
+
+/// An IPv4 or IPv6 prefix; host bits are ignored.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Cidr {
+    /// The address, IPv4 in the low 32 bits.
+    pub addr: u128,
+    pub len: u8,
+    pub ipv6: bool,
+}
+
+impl Cidr {
+    /// Does the prefix contain the address `words` (laid out as [`Packet::src`])?
+    pub fn contains(&self, ipv6: bool, words: &[u32; 4]) -> bool {
+        if ipv6 != self.ipv6 {
+            return false;
+        }
+        let (addr, bits) = if ipv6 {
+            let a = words.iter().fold(0u128, |acc, w| (acc << 32) | u128::from(*w));
+            (a, 128)
+        } else {
+            (u128::from(words[0]), 32)
+        };
+        let shift = bits - u32::from(self.len);
+        shift >= bits || (addr ^ self.addr) >> shift == 0
+    }
+
+    /// The prefix as one inclusive range per 32-bit word (1 word for IPv4, 4 for IPv6).
+    fn word_ranges(&self) -> impl Iterator<Item = (u32, u32)> + '_ {
+        let words = if self.ipv6 { 4 } else { 1 };
+        (0..words).map(move |i| {
+            let shift = 32 * (words - 1 - i);
+            let word = (self.addr >> shift) as u32;
+            let fixed = i32::from(self.len) - 32 * i as i32;
+            if fixed >= 32 {
+                (word, word)
+            } else if fixed <= 0 {
+                (0, u32::MAX)
+            } else {
+                let host = u32::MAX >> fixed;
+                (word & !host, word | host)
+            }
+        })
+    }
+}
+
+/// One filter rule, as SPEC.md defines it. `None` fields match everything.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Rule {
+    pub number: u16,
+    pub action: Action,
+    pub protocol: Option<u8>,
+    pub source: Option<Cidr>,
+    pub destination: Option<Cidr>,
+    pub source_ports: Option<PortRange>,
+    pub destination_ports: Option<PortRange>,
+}
+
+impl Rule {
+    /// The address family the rule is limited to: `Some(true)` IPv6, `Some(false)` IPv4, `None`
+    /// both (a rule with neither CIDR). Validation rejects a rule that mixes families.
+    pub fn family(&self) -> Option<bool> {
+        self.source.or(self.destination).map(|c| c.ipv6)
+    }
+
+    /// The linear model's match test.
+    pub fn matches(&self, p: &Packet) -> bool {
+        if self.family().is_some_and(|v6| v6 != p.ipv6) {
+            return false;
+        }
+        let port_ok = |r: Option<PortRange>, port: u16| {
+            r.is_none_or(|r| p.has_ports && r.from <= port && port <= r.to)
+        };
+        self.protocol.is_none_or(|x| x == p.protocol)
+            && self.source.is_none_or(|c| c.contains(p.ipv6, &p.src))
+            && self.destination.is_none_or(|c| c.contains(p.ipv6, &p.dst))
+            && port_ok(self.source_ports, p.sport)
+            && port_ok(self.destination_ports, p.dport)
+    }
+}
+
+/// One session's view of its filter in one direction: the rules in evaluation (ascending
+/// rule-number) order, and whether DNS to the VPC resolver is allowed through (`amazon-dns`).
+#[derive(Clone, Copy, Debug)]
+pub struct RuleSet<'a> {
+    pub rules: &'a [Rule],
+    pub amazon_dns: bool,
+}
+
+/// SPEC.md's evaluation, literally: the index of the first rule set (session) that accepts the
+/// packet. `resolver_dns` says the packet is DNS to or from the VPC resolver.
+pub fn reference(sets: &[RuleSet], p: &Packet, resolver_dns: bool) -> Option<usize> {
+    sets.iter().position(|set| {
+        (set.amazon_dns || !resolver_dns)
+            && set.rules.iter().find(|r| r.matches(p)).is_some_and(|r| r.action == Action::Accept)
+    })
+}
+
+// The classification key: one u32 per field, in the order the builder splits on.
+//
+// Field 0 is the packet's "class": the resolver-DNS flag, the ports-present flag and the
+// protocol packed into 10 bits and looked up in a direct table, since every rule constrains at
+// least one of them and a table costs one load. The range fields follow: ports first, because
+// most rules constrain them and leave some address wildcarded, which lets subtrees collapse
+// once only wildcards remain.
+const F_CLASS: usize = 0;
+const F_DPORT: usize = 1;
+const F_SPORT: usize = 2;
+const F_DST: usize = 3;
+const V4_FIELDS: usize = 5;
+const V6_FIELDS: usize = 11;
+/// Length of a key: enough for IPv6; IPv4 leaves the tail zero.
+pub const KEY_LEN: usize = V6_FIELDS;
+
+const CLASS_DNS: u32 = 1 << 9;
+const CLASS_PORTS: u32 = 1 << 8;
+const CLASS_VALUES: usize = 1 << 10;
+
+fn f_src(ipv6: bool) -> usize {
+    if ipv6 { F_DST + 4 } else { F_DST + 1 }
+}
+
+/// The key of a packet, as [`Classifier::lookup`] reads it.
+#[inline(always)]
+pub fn key(p: &Packet, resolver_dns: bool) -> [u32; KEY_LEN] {
+    let mut k = [0u32; KEY_LEN];
+    k[F_CLASS] = u32::from(p.protocol)
+        | if p.has_ports { CLASS_PORTS } else { 0 }
+        | if resolver_dns { CLASS_DNS } else { 0 };
+    k[F_DPORT] = u32::from(p.dport);
+    k[F_SPORT] = u32::from(p.sport);
+    if p.ipv6 {
+        k[F_DST..F_DST + 4].copy_from_slice(&p.dst);
+        k[F_DST + 4..F_DST + 8].copy_from_slice(&p.src);
+    } else {
+        k[F_DST] = p.dst[0];
+        k[F_DST + 1] = p.src[0];
+    }
+    k
+}
+
+/// Why a rule list could not be compiled.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum CompileError {
+    #[error(
+        "the rules are too complex to compile (over {limit} decision-table words); \
+         use fewer overlapping CIDRs and port ranges"
+    )]
+    TooComplex { limit: usize },
+}
+
+/// Marks a leaf reference; the low bits hold the winning set's index + 1, or 0 for none.
+const LEAF: u32 = 1 << 31;
+const NO_MATCH: u32 = LEAF;
+/// Node header: field index in the top byte, then the indexed flag, then the interval count.
+const FIELD_SHIFT: u32 = 24;
+const INDEXED: u32 = 1 << 23;
+const COUNT_MASK: u32 = INDEXED - 1;
+/// Range nodes with at most this many bounds are searched by a branch-free count.
+const SCAN_MAX: usize = 32;
+/// Bounds are padded to a multiple of this with `u32::MAX` so the count works in chunks.
+const PAD: usize = 4;
+/// Arena words one classifier may use: 256 MiB, far beyond 10,000 realistic rules.
+const ARENA_LIMIT: usize = 64 << 20;
+
+/// A compiled, immutable classifier for one address family and one direction of one source.
+#[derive(Clone, Debug)]
+pub struct Classifier {
+    /// Node for each class value (see [`key`]).
+    class: Box<[u32]>,
+    /// Range nodes. Small: `[header, n - 1 lower bounds padded to PAD, n children]`. Indexed
+    /// (more than SCAN_MAX bounds): `[header, lo, shift, buckets, bucket index (buckets + 1),
+    /// n - 1 lower bounds, n children]`, where entry b of the index counts the bounds below
+    /// `lo + (b << shift)`, so a lookup scans one bucket's few bounds.
+    arena: Box<[u32]>,
+    /// No class value leads anywhere: nothing of this family is ever mirrored.
+    empty: bool,
+}
+
+/// A rule as constraints over the key, tagged with its rule set.
+#[derive(Clone)]
+struct KeyRule {
+    set: u32,
+    accept: bool,
+    /// Class values the rule matches, as a bitmap.
+    class: [u64; CLASS_VALUES / 64],
+    /// Inclusive range per range field (index 0, the class, unused).
+    ranges: [(u32, u32); KEY_LEN],
+    /// Smallest field index from which every field is a wildcard.
+    wild_from: u8,
+}
+
+impl Classifier {
+    /// Compiles `sets` (sessions in evaluation order) for IPv4 (`ipv6 == false`) or IPv6.
+    pub fn build(sets: &[RuleSet], ipv6: bool) -> Result<Self, CompileError> {
+        let nfields = if ipv6 { V6_FIELDS } else { V4_FIELDS };
+        let mut rules = Vec::new();
+        for (i, set) in sets.iter().enumerate() {
+            let set_id = i as u32;
+            if !set.amazon_dns {
+                // DNS to the resolver never matches this set: a reject in front of its rules.
+                let mut r = KeyRule::any(set_id, false);
+                r.restrict_class(|c| c & CLASS_DNS != 0);
+                rules.push(r);
+            }
+            for rule in set.rules.iter().filter(|r| r.family().is_none_or(|v6| v6 == ipv6)) {
+                rules.push(KeyRule::from_rule(set_id, rule, ipv6));
+            }
+        }
+        for r in &mut rules {
+            let wild_tail = (1..nfields).rev().take_while(|&f| r.ranges[f] == (0, u32::MAX)).count();
+            let class_wild = r.class.iter().all(|&w| w == u64::MAX);
+            r.wild_from = match (nfields - wild_tail, class_wild) {
+                (1, true) => 0,
+                (f, _) => f as u8,
+            };
+        }
+        let mut b = Builder { rules: &rules, arena: Vec::new(), memo: HashMap::new() };
+        let all: Vec<u32> = (0..rules.len() as u32).collect();
+        let mut class = Vec::with_capacity(CLASS_VALUES);
+        let mut by_live: HashMap<Vec<u32>, u32> = HashMap::new();
+        for value in 0..CLASS_VALUES {
+            let live: Vec<u32> = all.iter().copied().filter(|&r| rules[r as usize].has_class(value)).collect();
+            let node = match by_live.get(&live) {
+                Some(&n) => n,
+                None => {
+                    let n = b.node(F_CLASS + 1, live.clone())?;
+                    by_live.insert(live, n);
+                    n
+                }
+            };
+            class.push(node);
+        }
+        let empty = class.iter().all(|&n| n == NO_MATCH);
+        Ok(Classifier { class: class.into_boxed_slice(), arena: b.arena.into_boxed_slice(), empty })
+    }
+
+    /// The index of the rule set (session) that mirrors the packet, if any.
+    #[inline]
+    pub fn classify(&self, p: &Packet, resolver_dns: bool) -> Option<usize> {
+        self.lookup(&key(p, resolver_dns))
+    }
+
+    /// [`classify`](Self::classify) on a prepared key.
+    #[inline]
+    pub fn lookup(&self, key: &[u32; KEY_LEN]) -> Option<usize> {
+        let arena = &*self.arena;
+        let mut r = self.class[key[F_CLASS] as usize & (CLASS_VALUES - 1)];
+        while r & LEAF == 0 {
+            let base = r as usize;
+            let header = arena[base];
+            let n = (header & COUNT_MASK) as usize;
+            let v = key[(header >> FIELD_SHIFT) as usize];
+            let (i, children) = if header & INDEXED == 0 {
+                let padded = padded_len(n - 1);
+                let bounds = &arena[base + 1..base + 1 + padded];
+                // Branch-free: the number of lower bounds <= v is the interval index. Padding
+                // is u32::MAX, which only counts when v is u32::MAX itself.
+                let le: usize = bounds.chunks_exact(PAD).map(|c| c.iter().map(|&b| usize::from(b <= v)).sum::<usize>()).sum();
+                (le.min(n - 1), base + 1 + padded)
+            } else {
+                let (lo, shift, buckets) = (arena[base + 1], arena[base + 2], arena[base + 3] as usize);
+                let index = base + 4;
+                let bucket = ((v.saturating_sub(lo) >> shift) as usize).min(buckets - 1);
+                let (from, to) = (arena[index + bucket] as usize, arena[index + bucket + 1] as usize);
+                let bounds = index + buckets + 1;
+                let le = arena[bounds + from..bounds + to].partition_point(|&b| b <= v);
+                (from + le, bounds + n - 1)
+            };
+            r = arena[children + i];
+        }
+        (r & !LEAF).checked_sub(1).map(|i| i as usize)
+    }
+
+    /// True when no packet of this family is ever mirrored: the workers skip the lookup.
+    pub fn is_empty(&self) -> bool {
+        self.empty
+    }
+
+    /// Size of the compiled form, for logs and benchmarks.
+    pub fn memory_bytes(&self) -> usize {
+        (self.arena.len() + self.class.len()) * 4
+    }
+}
+
+fn padded_len(bounds: usize) -> usize {
+    bounds.div_ceil(PAD) * PAD
+}
+
+impl KeyRule {
+    fn any(set: u32, accept: bool) -> Self {
+        KeyRule { set, accept, class: [u64::MAX; CLASS_VALUES / 64], ranges: [(0, u32::MAX); KEY_LEN], wild_from: 0 }
+    }
+
+    fn has_class(&self, value: usize) -> bool {
+        self.class[value / 64] >> (value % 64) & 1 != 0
+    }
+
+    /// Keeps only the class values for which `keep` holds.
+    fn restrict_class(&mut self, keep: impl Fn(u32) -> bool) {
+        for v in 0..CLASS_VALUES {
+            if !keep(v as u32) {
+                self.class[v / 64] &= !(1 << (v % 64));
+            }
+        }
+    }
+
+    fn from_rule(set: u32, rule: &Rule, ipv6: bool) -> Self {
+        let mut r = KeyRule::any(set, rule.action == Action::Accept);
+        let needs_ports = rule.source_ports.is_some() || rule.destination_ports.is_some();
+        r.restrict_class(|c| {
+            rule.protocol.is_none_or(|p| c & 0xff == u32::from(p)) && (!needs_ports || c & CLASS_PORTS != 0)
+        });
+        if let Some(pr) = rule.destination_ports {
+            r.ranges[F_DPORT] = (u32::from(pr.from), u32::from(pr.to));
+        }
+        if let Some(pr) = rule.source_ports {
+            r.ranges[F_SPORT] = (u32::from(pr.from), u32::from(pr.to));
+        }
+        for (cidr, first) in [(rule.destination, F_DST), (rule.source, f_src(ipv6))] {
+            if let Some(c) = cidr {
+                for (i, range) in c.word_ranges().enumerate() {
+                    r.ranges[first + i] = range;
+                }
+            }
+        }
+        r
+    }
+}
+
+struct Builder<'a> {
+    rules: &'a [KeyRule],
+    arena: Vec<u32>,
+    /// Sub-problems already built: (field, live rules) -> node reference.
+    memo: HashMap<(usize, Vec<u32>), u32>,
+}
+
+impl Builder<'_> {
+    /// Builds (or reuses) the node deciding among `live` rules (indices, in evaluation order),
+    /// all of which match every field before `field`, which is a range field.
+    fn node(&mut self, mut field: usize, mut live: Vec<u32>) -> Result<u32, CompileError> {
+        loop {
+            if let Some(leaf) = self.normalize(field, &mut live) {
+                return Ok(leaf);
+            }
+            // A field no live rule constrains splits nothing: skip it.
+            if live.iter().all(|&r| self.rules[r as usize].ranges[field] == (0, u32::MAX)) {
+                field += 1;
+                continue;
+            }
+            break;
+        }
+        if let Some(&n) = self.memo.get(&(field, live.clone())) {
+            return Ok(n);
+        }
+
+        // Elementary intervals start at 0, at every range start and after every range end.
+        let mut starts: Vec<(u32, u32)> = Vec::with_capacity(live.len());
+        let mut ends: Vec<(u32, u32)> = Vec::with_capacity(live.len());
+        for &r in &live {
+            let (lo, hi) = self.rules[r as usize].ranges[field];
+            starts.push((lo, r));
+            if hi != u32::MAX {
+                ends.push((hi + 1, r));
+            }
+        }
+        let mut bounds: Vec<u32> = starts.iter().chain(&ends).map(|&(b, _)| b).chain([0]).collect();
+        bounds.sort_unstable();
+        bounds.dedup();
+        starts.sort_unstable();
+        ends.sort_unstable();
+
+        // Sweep the intervals, keeping the live rules that cover each one.
+        let (mut si, mut ei) = (0, 0);
+        let mut active = BTreeSet::new();
+        let mut children: Vec<(u32, u32)> = Vec::with_capacity(bounds.len());
+        for &b in &bounds {
+            while ei < ends.len() && ends[ei].0 <= b {
+                active.remove(&ends[ei].1);
+                ei += 1;
+            }
+            while si < starts.len() && starts[si].0 <= b {
+                active.insert(starts[si].1);
+                si += 1;
+            }
+            let child = self.node(field + 1, active.iter().copied().collect())?;
+            if children.last().is_none_or(|&(_, c)| c != child) {
+                children.push((b, child));
+            }
+        }
+
+        let at = self.arena.len();
+        let n = children.len();
+        let lower: Vec<u32> = children.iter().skip(1).map(|&(b, _)| b).collect();
+        if lower.len() <= SCAN_MAX {
+            let padded = padded_len(lower.len());
+            self.reserve(1 + padded + n)?;
+            self.arena.push(((field as u32) << FIELD_SHIFT) | n as u32);
+            self.arena.extend(&lower);
+            self.arena.resize(at + 1 + padded, u32::MAX);
+        } else {
+            // About one bound per bucket, buckets spanning the bounds' own range.
+            let (lo, hi) = (lower[0], lower[lower.len() - 1]);
+            let buckets = lower.len().next_power_of_two();
+            let span = u64::from(hi - lo) + 1;
+            let mut shift = 0;
+            while span >> shift > buckets as u64 {
+                shift += 1;
+            }
+            let buckets = (span.div_ceil(1 << shift) as usize).max(1);
+            self.reserve(4 + buckets + 1 + lower.len() + n)?;
+            self.arena.extend([((field as u32) << FIELD_SHIFT) | INDEXED | n as u32, lo, shift, buckets as u32]);
+            for b in 0..buckets {
+                let start = u64::from(lo) + ((b as u64) << shift);
+                self.arena.push(lower.partition_point(|&x| u64::from(x) < start) as u32);
+            }
+            self.arena.push(lower.len() as u32);
+            self.arena.extend(&lower);
+        }
+        self.arena.extend(children.iter().map(|&(_, c)| c));
+        let node = at as u32;
+        self.memo.insert((field, live), node);
+        Ok(node)
+    }
+
+    /// Fails once the arena would outgrow its limit.
+    fn reserve(&self, words: usize) -> Result<(), CompileError> {
+        if self.arena.len() + words > ARENA_LIMIT {
+            return Err(CompileError::TooComplex { limit: ARENA_LIMIT });
+        }
+        Ok(())
+    }
+
+    /// Drops the live rules that can no longer change the outcome, given that every field from
+    /// `field` on is still unknown. Returns the leaf when the outcome is already decided.
+    fn normalize(&self, field: usize, live: &mut Vec<u32>) -> Option<u32> {
+        let rules = self.rules;
+        let decides = |r: u32| usize::from(rules[r as usize].wild_from) <= field;
+        let mut kept = Vec::with_capacity(live.len());
+        let mut i = 0;
+        while i < live.len() {
+            let set = rules[live[i] as usize].set;
+            let end = i + live[i..].iter().take_while(|&&r| rules[r as usize].set == set).count();
+            let group = &live[i..end];
+            i = end;
+            // Rules after one that matches everything left are shadowed.
+            let cut = group.iter().position(|&r| decides(r)).map_or(group.len(), |p| p + 1);
+            let mut group = &group[..cut];
+            // Trailing rejects decide nothing: no match means "not mirrored" too.
+            while let Some((&last, rest)) = group.split_last() {
+                if rules[last as usize].accept {
+                    break;
+                }
+                group = rest;
+            }
+            let Some(&first) = group.first() else { continue };
+            kept.extend_from_slice(group);
+            if decides(first) {
+                // The set surely accepts (a deciding reject was stripped above): if no earlier
+                // set is left it wins now, and no later set can ever win.
+                if kept.len() == group.len() {
+                    return Some(LEAF | (set + 1));
+                }
+                break;
+            }
+        }
+        if kept.is_empty() {
+            return Some(NO_MATCH);
+        }
+        *live = kept;
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::parse::Packet;
+    use proptest::prelude::*;
+
+    fn v4(a: [u8; 4]) -> u32 {
+        u32::from_be_bytes(a)
+    }
+
+    fn cidr4(a: [u8; 4], len: u8) -> Cidr {
+        Cidr { addr: u128::from(v4(a)), len, ipv6: false }
+    }
+
+    fn tcp4(src: [u8; 4], dst: [u8; 4], sport: u16, dport: u16) -> Packet {
+        Packet {
+            l3_offset: 14,
+            src: [v4(src), 0, 0, 0],
+            dst: [v4(dst), 0, 0, 0],
+            protocol: proto::TCP,
+            has_ports: true,
+            sport,
+            dport,
+            ..Packet::default()
+        }
+    }
+
+    fn rule(number: u16, action: Action) -> Rule {
+        Rule {
+            number,
+            action,
+            protocol: None,
+            source: None,
+            destination: None,
+            source_ports: None,
+            destination_ports: None,
+        }
+    }
+
+    fn both(sets: &[RuleSet], p: &Packet, dns: bool) -> Option<usize> {
+        let c = Classifier::build(sets, p.ipv6).unwrap();
+        let got = c.classify(p, dns);
+        assert_eq!(got, reference(sets, p, dns), "compiled and reference disagree on {p:?}");
+        got
+    }
+
+    #[test]
+    fn cidr_contains() {
+        let c = cidr4([10, 0, 0, 0], 8);
+        assert!(c.contains(false, &[v4([10, 1, 2, 3]), 0, 0, 0]));
+        assert!(!c.contains(false, &[v4([11, 0, 0, 0]), 0, 0, 0]));
+        assert!(!c.contains(true, &[v4([10, 0, 0, 0]), 0, 0, 0]));
+        assert!(cidr4([0, 0, 0, 0], 0).contains(false, &[u32::MAX, 0, 0, 0]));
+        let v6 = Cidr { addr: 0x2001_0db8 << 96, len: 32, ipv6: true };
+        assert!(v6.contains(true, &[0x2001_0db8, 1, 2, 3]));
+        assert!(!v6.contains(true, &[0x2001_0db9, 0, 0, 0]));
+    }
+
+    #[test]
+    fn first_matching_rule_decides() {
+        let mut reject_ssh = rule(100, Action::Reject);
+        reject_ssh.protocol = Some(6);
+        reject_ssh.destination_ports = Some(PortRange { from: 22, to: 22 });
+        let accept_all = rule(200, Action::Accept);
+        let rules = [reject_ssh, accept_all];
+        let sets = [RuleSet { rules: &rules, amazon_dns: false }];
+        assert_eq!(both(&sets, &tcp4([1, 1, 1, 1], [2, 2, 2, 2], 5000, 22), false), None);
+        assert_eq!(both(&sets, &tcp4([1, 1, 1, 1], [2, 2, 2, 2], 5000, 80), false), Some(0));
+    }
+
+    #[test]
+    fn no_matching_rule_means_not_mirrored() {
+        let mut r = rule(1, Action::Accept);
+        r.destination = Some(cidr4([10, 0, 0, 0], 8));
+        let rules = [r];
+        let sets = [RuleSet { rules: &rules, amazon_dns: false }];
+        assert_eq!(both(&sets, &tcp4([1, 1, 1, 1], [10, 9, 9, 9], 1, 2), false), Some(0));
+        assert_eq!(both(&sets, &tcp4([1, 1, 1, 1], [11, 9, 9, 9], 1, 2), false), None);
+    }
+
+    #[test]
+    fn a_later_session_gets_what_an_earlier_one_rejects() {
+        let mut reject_web = rule(1, Action::Reject);
+        reject_web.destination_ports = Some(PortRange { from: 80, to: 80 });
+        reject_web.protocol = Some(6);
+        let first = [reject_web, rule(2, Action::Accept)];
+        let second = [rule(1, Action::Accept)];
+        let sets = [RuleSet { rules: &first, amazon_dns: false }, RuleSet { rules: &second, amazon_dns: false }];
+        assert_eq!(both(&sets, &tcp4([1, 1, 1, 1], [2, 2, 2, 2], 9, 80), false), Some(1));
+        assert_eq!(both(&sets, &tcp4([1, 1, 1, 1], [2, 2, 2, 2], 9, 81), false), Some(0));
+    }
+
+    #[test]
+    fn port_rules_never_match_non_first_fragments_or_other_protocols() {
+        let mut r = rule(1, Action::Accept);
+        r.protocol = Some(6);
+        r.destination_ports = Some(PortRange { from: 0, to: 65535 });
+        let rules = [r];
+        let sets = [RuleSet { rules: &rules, amazon_dns: false }];
+        let mut frag = tcp4([1, 1, 1, 1], [2, 2, 2, 2], 0, 0);
+        frag.has_ports = false;
+        frag.fragment = true;
+        assert_eq!(both(&sets, &frag, false), None);
+        assert_eq!(both(&sets, &tcp4([1, 1, 1, 1], [2, 2, 2, 2], 0, 0), false), Some(0));
+    }
+
+    #[test]
+    fn family_of_a_rule_comes_from_its_cidrs() {
+        let mut only_v4 = rule(1, Action::Accept);
+        only_v4.source = Some(cidr4([0, 0, 0, 0], 0));
+        let rules = [only_v4];
+        let sets = [RuleSet { rules: &rules, amazon_dns: false }];
+        let mut p6 = tcp4([0; 4], [0; 4], 1, 2);
+        p6.ipv6 = true;
+        p6.src = [0x2001_0db8, 0, 0, 1];
+        assert_eq!(both(&sets, &p6, false), None);
+        assert_eq!(both(&sets, &tcp4([9, 9, 9, 9], [1, 1, 1, 1], 1, 2), false), Some(0));
+        let any = [rule(1, Action::Accept)];
+        let sets = [RuleSet { rules: &any, amazon_dns: false }];
+        assert_eq!(both(&sets, &p6, false), Some(0));
+    }
+
+    #[test]
+    fn resolver_dns_needs_amazon_dns() {
+        let all = [rule(1, Action::Accept)];
+        let without = [RuleSet { rules: &all, amazon_dns: false }];
+        let with = [RuleSet { rules: &all, amazon_dns: true }];
+        let p = tcp4([10, 0, 0, 5], [169, 254, 169, 253], 3333, 53);
+        assert_eq!(both(&without, &p, true), None);
+        assert_eq!(both(&with, &p, true), Some(0));
+        let two = [RuleSet { rules: &all, amazon_dns: false }, RuleSet { rules: &all, amazon_dns: true }];
+        assert_eq!(both(&two, &p, true), Some(1));
+    }
+
+    #[test]
+    fn empty_filters_compile_to_nothing() {
+        let sets = [RuleSet { rules: &[], amazon_dns: true }];
+        assert!(Classifier::build(&sets, false).unwrap().is_empty());
+        let rejects = [rule(1, Action::Reject)];
+        let sets = [RuleSet { rules: &rejects, amazon_dns: false }];
+        assert!(Classifier::build(&sets, true).unwrap().is_empty());
+    }
+
+    #[test]
+    fn ten_thousand_rules_compile_and_stay_shallow() {
+        let mut rules = Vec::new();
+        for i in 0..10_000u32 {
+            let mut r = rule(i as u16 % 32766 + 1, if i % 7 == 0 { Action::Accept } else { Action::Reject });
+            r.protocol = Some(if i % 2 == 0 { 6 } else { 17 });
+            r.source = Some(cidr4([10, (i >> 8) as u8, i as u8, 0], 24));
+            r.destination_ports = Some(PortRange { from: (i % 1000) as u16 * 10, to: (i % 1000) as u16 * 10 + 5 });
+            rules.push(r);
+        }
+        let sets = [RuleSet { rules: &rules, amazon_dns: false }];
+        let c = Classifier::build(&sets, false).unwrap();
+        for i in (0..10_000u32).step_by(97) {
+            let p = tcp4([10, (i >> 8) as u8, i as u8, 7], [1, 2, 3, 4], 1000, (i % 1000) as u16 * 10 + 3);
+            assert_eq!(c.classify(&p, false), reference(&sets, &p, false));
+        }
+    }
+
+    // Property test: random rule lists and random packets drawn from the same small value
+    // pools (so that matches, overlaps and boundaries are common), compiled vs reference.
+    fn arb_cidr(ipv6: bool) -> impl Strategy<Value = Cidr> {
+        let bases4 = prop::sample::select(vec![0u32, 0x0a00_0000, 0x0a01_0000, 0x0a01_0100, 0xc0a8_0001, 0xffff_ffff]);
+        (bases4, 0u8..=32, 0u8..=128).prop_map(move |(b, l4, l6)| {
+            if ipv6 {
+                let addr = (0x2001_0db8u128 << 96) | (u128::from(b) << 32) | u128::from(b);
+                Cidr { addr, len: l6, ipv6: true }
+            } else {
+                Cidr { addr: u128::from(b), len: l4, ipv6: false }
+            }
+        })
+    }
+
+    fn arb_ports() -> impl Strategy<Value = Option<PortRange>> {
+        prop::option::weighted(
+            0.4,
+            (prop::sample::select(vec![0u16, 22, 53, 80, 443, 1024, 65535]), 0u16..2000)
+                .prop_map(|(from, span)| PortRange { from, to: from.saturating_add(span) }),
+        )
+    }
+
+    fn arb_rule(ipv6: bool) -> impl Strategy<Value = Rule> {
+        (
+            any::<bool>(),
+            prop::option::weighted(0.6, prop::sample::select(vec![1u8, 6, 17, 58])),
+            prop::option::weighted(0.5, arb_cidr(ipv6)),
+            prop::option::weighted(0.5, arb_cidr(ipv6)),
+            arb_ports(),
+            arb_ports(),
+        )
+            .prop_map(|(accept, protocol, source, destination, sp, dp)| {
+                let ported = protocol == Some(6) || protocol == Some(17);
+                Rule {
+                    number: 0,
+                    action: if accept { Action::Accept } else { Action::Reject },
+                    protocol,
+                    source,
+                    destination,
+                    source_ports: sp.filter(|_| ported),
+                    destination_ports: dp.filter(|_| ported),
+                }
+            })
+    }
+
+    fn arb_addr(ipv6: bool) -> impl Strategy<Value = [u32; 4]> {
+        let words = prop::sample::select(vec![0u32, 0x0a00_0000, 0x0a01_0005, 0x0a01_0100, 0x0a01_01ff, 0xc0a8_0001, 0xffff_ffff]);
+        (words.clone(), words, any::<u32>(), 0u8..4).prop_map(move |(a, b, r, pick)| {
+            let w = if pick == 0 { r } else { a };
+            if ipv6 { [0x2001_0db8, w, b, w] } else { [w, 0, 0, 0] }
+        })
+    }
+
+    fn arb_packet() -> impl Strategy<Value = Packet> {
+        any::<bool>().prop_flat_map(|ipv6| {
+            let port = prop::sample::select(vec![0u16, 21, 22, 23, 53, 80, 443, 1023, 1024, 2000, 3023, 65535]);
+            (
+                arb_addr(ipv6),
+                arb_addr(ipv6),
+                prop::sample::select(vec![1u8, 6, 17, 58, 47]),
+                port.clone(),
+                port,
+                0u8..5,
+            )
+                .prop_map(move |(src, dst, protocol, sport, dport, frag)| {
+                    let ported = protocol == 6 || protocol == 17;
+                    Packet {
+                        l3_offset: 14,
+                        ipv6,
+                        src,
+                        dst,
+                        protocol,
+                        has_ports: ported && frag != 0,
+                        fragment: frag == 0,
+                        sport,
+                        dport,
+                    }
+                })
+        })
+    }
+
+    // Many distinct ranges: exercises the bucket-indexed nodes that small rule lists never make.
+    fn arb_wide_rule() -> impl Strategy<Value = Rule> {
+        (any::<bool>(), any::<u32>(), 8u8..=32, any::<u16>(), 0u16..300, prop::sample::select(vec![6u8, 17]))
+            .prop_map(|(accept, addr, len, from, span, protocol)| Rule {
+                number: 0,
+                action: if accept { Action::Accept } else { Action::Reject },
+                protocol: Some(protocol),
+                source: None,
+                destination: Some(Cidr { addr: u128::from(addr & 0x0fff_ffff), len, ipv6: false }),
+                source_ports: None,
+                destination_ports: Some(PortRange { from, to: from.saturating_add(span) }),
+            })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
+        #[test]
+        fn compiled_equals_reference_with_hundreds_of_rules(
+            rules in prop::collection::vec(arb_wide_rule(), 100..400),
+            packets in prop::collection::vec((any::<u32>(), any::<u16>(), any::<bool>()), 256),
+        ) {
+            let sets = [RuleSet { rules: &rules, amazon_dns: false }];
+            let c = Classifier::build(&sets, false).unwrap();
+            for (i, (addr, dport, udp)) in packets.into_iter().enumerate() {
+                // Half the packets aim inside some rule's prefix and port range.
+                let (dst, dport) = if i % 2 == 0 {
+                    let r = &rules[i % rules.len()];
+                    let d = r.destination.unwrap();
+                    let pr = r.destination_ports.unwrap();
+                    (d.addr as u32 | (addr >> d.len.min(31)), pr.from + dport % (pr.to - pr.from + 1))
+                } else {
+                    (addr & 0x0fff_ffff, dport)
+                };
+                let mut p = tcp4([1, 1, 1, 1], dst.to_be_bytes(), 1000, dport);
+                p.protocol = if udp { 17 } else { 6 };
+                prop_assert_eq!(c.classify(&p, false), reference(&sets, &p, false), "packet {:?}", p);
+            }
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
+        #[test]
+        fn compiled_equals_reference(
+            ipv6 in any::<bool>(),
+            sets in prop::collection::vec((prop::collection::vec(any::<u8>(), 0..12), any::<bool>()), 1..4),
+            seed_rules4 in prop::collection::vec(arb_rule(false), 24),
+            seed_rules6 in prop::collection::vec(arb_rule(true), 24),
+            packets in prop::collection::vec((arb_packet(), any::<bool>()), 64),
+        ) {
+            // Each set picks rules from a shared pool (both families) so sets overlap.
+            let pool: Vec<Rule> = seed_rules4.into_iter().chain(seed_rules6).collect();
+            let lists: Vec<Vec<Rule>> = sets.iter()
+                .map(|(picks, _)| picks.iter().map(|&i| pool[usize::from(i) % pool.len()].clone()).collect())
+                .collect();
+            let rule_sets: Vec<RuleSet> = lists.iter().zip(&sets)
+                .map(|(rules, (_, dns))| RuleSet { rules, amazon_dns: *dns })
+                .collect();
+            let c = Classifier::build(&rule_sets, ipv6).unwrap();
+            for (mut p, dns) in packets {
+                p.ipv6 = ipv6;
+                if !ipv6 { p.src[1..].fill(0); p.dst[1..].fill(0); }
+                prop_assert_eq!(c.classify(&p, dns), reference(&rule_sets, &p, dns), "packet {:?}", p);
+            }
+        }
+    }
+}

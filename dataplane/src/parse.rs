@@ -1,0 +1,350 @@
+//! Parsing: from a frame's bytes to the fields classification and flow hashing need.
+//!
+//! Ethernet, up to two VLAN tags, IPv4 (options, fragments) or IPv6 (hop-by-hop, routing,
+//! fragment and destination-options headers), then the TCP/UDP ports or the ICMP echo
+//! identifier. Anything short or inconsistent is reported, never panics: such frames are
+//! forwarded but never mirrored.
+
+use crate::wire::{be16, be32, eth, icmp, ipv4, ipv6, proto, udp};
+
+/// Why a frame is not a candidate for mirroring.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Skip {
+    /// ARP, LLDP and every other non-IP ethertype, or more than two VLAN tags.
+    NotIp,
+    /// Too short for the headers it announces, or inconsistent lengths.
+    Malformed,
+}
+
+/// The fields of an IP packet that classification and flow hashing read.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Packet {
+    /// Offset of the IP header in the frame (14, 18 or 22).
+    pub l3_offset: u16,
+    /// IPv6 rather than IPv4.
+    pub ipv6: bool,
+    /// Source address: IPv4 in `src[0]`, IPv6 as four big-endian words.
+    pub src: [u32; 4],
+    /// Destination address, laid out as `src`.
+    pub dst: [u32; 4],
+    /// IANA protocol, after IPv6 extension headers.
+    pub protocol: u8,
+    /// TCP or UDP ports were read: the packet is not a non-first fragment.
+    pub has_ports: bool,
+    /// Any IP fragment, first or not.
+    pub fragment: bool,
+    /// TCP/UDP source port when `has_ports`; for ICMP echo, the echo identifier (flow hashing
+    /// only: port rules never match ICMP).
+    pub sport: u16,
+    /// TCP/UDP destination port when `has_ports`; for ICMP echo, the echo identifier.
+    pub dport: u16,
+}
+
+/// Most extension headers walked before giving up: a real packet has a handful, a crafted one
+/// must not make the worker loop.
+const MAX_IPV6_EXT_HEADERS: usize = 8;
+
+/// Parses one frame. `Err` means: forward, do not mirror.
+#[inline]
+pub fn parse(frame: &[u8]) -> Result<Packet, Skip> {
+    if frame.len() < eth::HEADER_LEN {
+        return Err(Skip::Malformed);
+    }
+    let mut ethertype = be16(frame, eth::ETHERTYPE);
+    let mut l3 = eth::HEADER_LEN;
+    for _ in 0..2 {
+        if !eth::is_vlan(ethertype) {
+            break;
+        }
+        if frame.len() < l3 + eth::VLAN_TAG_LEN {
+            return Err(Skip::Malformed);
+        }
+        ethertype = be16(frame, l3 + 2);
+        l3 += eth::VLAN_TAG_LEN;
+    }
+    match ethertype {
+        eth::TYPE_IPV4 => parse_ipv4(frame, l3),
+        eth::TYPE_IPV6 => parse_ipv6(frame, l3),
+        _ => Err(Skip::NotIp),
+    }
+}
+
+fn parse_ipv4(frame: &[u8], l3: usize) -> Result<Packet, Skip> {
+    let ip = frame.get(l3..).ok_or(Skip::Malformed)?;
+    if ip.len() < ipv4::MIN_HEADER_LEN || ip[ipv4::VER_IHL] >> 4 != 4 {
+        return Err(Skip::Malformed);
+    }
+    let header_len = usize::from(ip[ipv4::VER_IHL] & 0x0f) * 4;
+    let total_len = usize::from(be16(ip, ipv4::TOTAL_LEN));
+    // Ethernet padding may follow the packet; a packet longer than the frame was cut.
+    if header_len < ipv4::MIN_HEADER_LEN || total_len < header_len || total_len > ip.len() {
+        return Err(Skip::Malformed);
+    }
+    let flags_frag = be16(ip, ipv4::FLAGS_FRAG);
+    let offset = flags_frag & ipv4::FRAG_OFFSET_MASK;
+    let mut p = Packet {
+        l3_offset: l3 as u16,
+        ipv6: false,
+        src: [be32(ip, ipv4::SRC), 0, 0, 0],
+        dst: [be32(ip, ipv4::DST), 0, 0, 0],
+        protocol: ip[ipv4::PROTOCOL],
+        fragment: offset != 0 || flags_frag & ipv4::FLAG_MF != 0,
+        ..Packet::default()
+    };
+    if offset == 0 {
+        read_transport(&mut p, &ip[header_len..total_len])?;
+    }
+    Ok(p)
+}
+
+fn parse_ipv6(frame: &[u8], l3: usize) -> Result<Packet, Skip> {
+    let ip = frame.get(l3..).ok_or(Skip::Malformed)?;
+    if ip.len() < ipv6::HEADER_LEN || ip[0] >> 4 != 6 {
+        return Err(Skip::Malformed);
+    }
+    let end = ipv6::HEADER_LEN + usize::from(be16(ip, ipv6::PAYLOAD_LEN));
+    if end > ip.len() {
+        return Err(Skip::Malformed);
+    }
+    let ip = &ip[..end];
+    let word = |off: usize| {
+        [be32(ip, off), be32(ip, off + 4), be32(ip, off + 8), be32(ip, off + 12)]
+    };
+    let mut p = Packet {
+        l3_offset: l3 as u16,
+        ipv6: true,
+        src: word(ipv6::SRC),
+        dst: word(ipv6::DST),
+        ..Packet::default()
+    };
+    let mut next = ip[ipv6::NEXT_HEADER];
+    let mut off = ipv6::HEADER_LEN;
+    let mut first_fragment = true;
+    for _ in 0..MAX_IPV6_EXT_HEADERS {
+        match next {
+            ipv6::EXT_HOP_BY_HOP | ipv6::EXT_ROUTING | ipv6::EXT_DEST_OPTS => {
+                if ip.len() < off + 2 {
+                    return Err(Skip::Malformed);
+                }
+                next = ip[off];
+                off += (usize::from(ip[off + 1]) + 1) * 8;
+            }
+            ipv6::EXT_FRAGMENT => {
+                if ip.len() < off + ipv6::FRAG_HEADER_LEN {
+                    return Err(Skip::Malformed);
+                }
+                let offset_flags = be16(ip, off + ipv6::FRAG_OFFSET_FLAGS);
+                p.fragment = true;
+                first_fragment = offset_flags & ipv6::FRAG_OFFSET_MASK == 0;
+                next = ip[off];
+                off += ipv6::FRAG_HEADER_LEN;
+            }
+            _ => break,
+        }
+        if off > ip.len() {
+            return Err(Skip::Malformed);
+        }
+    }
+    if matches!(next, ipv6::EXT_HOP_BY_HOP | ipv6::EXT_ROUTING | ipv6::EXT_DEST_OPTS | ipv6::EXT_FRAGMENT) {
+        return Err(Skip::Malformed);
+    }
+    p.protocol = next;
+    if first_fragment {
+        read_transport(&mut p, &ip[off..])?;
+    }
+    Ok(p)
+}
+
+/// Reads ports (TCP, UDP) or the echo identifier (ICMP echo) from the transport header.
+#[inline]
+fn read_transport(p: &mut Packet, l4: &[u8]) -> Result<(), Skip> {
+    match p.protocol {
+        proto::TCP | proto::UDP => {
+            let need = if p.protocol == proto::UDP { udp::HEADER_LEN } else { 4 };
+            if l4.len() < need {
+                return Err(Skip::Malformed);
+            }
+            p.sport = be16(l4, udp::SRC_PORT);
+            p.dport = be16(l4, udp::DST_PORT);
+            p.has_ports = true;
+        }
+        proto::ICMP | proto::ICMPV6 if l4.len() >= icmp::ECHO_HEADER_LEN => {
+            let echo = match l4[icmp::TYPE] {
+                icmp::V4_ECHO_REQUEST | icmp::V4_ECHO_REPLY => p.protocol == proto::ICMP,
+                icmp::V6_ECHO_REQUEST | icmp::V6_ECHO_REPLY => p.protocol == proto::ICMPV6,
+                _ => false,
+            };
+            if echo {
+                p.sport = be16(l4, icmp::ECHO_IDENT);
+                p.dport = p.sport;
+            }
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    /// Builds Ethernet + optional VLAN tags + `payload` with `ethertype`.
+    pub fn ether(tags: &[u16], ethertype: u16, payload: &[u8]) -> Vec<u8> {
+        let mut f = vec![2, 0, 0, 0, 0, 2, 2, 0, 0, 0, 0, 1];
+        for (i, vid) in tags.iter().enumerate() {
+            let tpid = if i + 1 < tags.len() { eth::TYPE_QINQ } else { eth::TYPE_VLAN };
+            f.extend_from_slice(&tpid.to_be_bytes());
+            f.extend_from_slice(&vid.to_be_bytes());
+        }
+        f.extend_from_slice(&ethertype.to_be_bytes());
+        f.extend_from_slice(payload);
+        f
+    }
+
+    /// Builds an IPv4 packet (no checksum: parse does not check it).
+    pub fn ipv4_packet(src: [u8; 4], dst: [u8; 4], protocol: u8, options: &[u8], frag: u16, l4: &[u8]) -> Vec<u8> {
+        let hl = 20 + options.len();
+        let mut p = vec![0u8; hl];
+        p[0] = 0x40 | (hl / 4) as u8;
+        p[2..4].copy_from_slice(&((hl + l4.len()) as u16).to_be_bytes());
+        p[6..8].copy_from_slice(&frag.to_be_bytes());
+        p[8] = 64;
+        p[9] = protocol;
+        p[12..16].copy_from_slice(&src);
+        p[16..20].copy_from_slice(&dst);
+        p[20..].copy_from_slice(options);
+        p.extend_from_slice(l4);
+        p
+    }
+
+    pub fn ports(sport: u16, dport: u16) -> Vec<u8> {
+        let mut l4 = vec![0u8; 20];
+        l4[0..2].copy_from_slice(&sport.to_be_bytes());
+        l4[2..4].copy_from_slice(&dport.to_be_bytes());
+        l4
+    }
+
+    fn ipv6_packet(next: u8, exts: &[u8], l4: &[u8]) -> Vec<u8> {
+        let mut p = vec![0u8; 40];
+        p[0] = 0x60;
+        p[4..6].copy_from_slice(&((exts.len() + l4.len()) as u16).to_be_bytes());
+        p[6] = next;
+        p[7] = 64;
+        p[8..24].copy_from_slice(&[0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]);
+        p[24..40].copy_from_slice(&[0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2]);
+        p.extend_from_slice(exts);
+        p.extend_from_slice(l4);
+        p
+    }
+
+    #[test]
+    fn ipv4_tcp() {
+        let f = ether(&[], eth::TYPE_IPV4, &ipv4_packet([10, 0, 0, 5], [10, 0, 0, 9], 6, &[], 0, &ports(40000, 443)));
+        let p = parse(&f).unwrap();
+        assert_eq!(p.l3_offset, 14);
+        assert!(!p.ipv6);
+        assert_eq!(p.src[0], 0x0a000005);
+        assert_eq!(p.dst[0], 0x0a000009);
+        assert_eq!((p.protocol, p.sport, p.dport, p.has_ports, p.fragment), (6, 40000, 443, true, false));
+    }
+
+    #[test]
+    fn ipv4_options_are_skipped() {
+        let opts = [1, 1, 1, 1, 1, 1, 1, 0];
+        let f = ether(&[], eth::TYPE_IPV4, &ipv4_packet([1, 2, 3, 4], [5, 6, 7, 8], 17, &opts, 0, &ports(53, 5353)));
+        let p = parse(&f).unwrap();
+        assert_eq!((p.sport, p.dport), (53, 5353));
+    }
+
+    #[test]
+    fn two_vlan_tags_then_ip() {
+        let f = ether(&[100, 200], eth::TYPE_IPV4, &ipv4_packet([1, 2, 3, 4], [5, 6, 7, 8], 6, &[], 0, &ports(1, 2)));
+        assert_eq!(parse(&f).unwrap().l3_offset, 22);
+    }
+
+    #[test]
+    fn three_vlan_tags_are_not_ip() {
+        let f = ether(&[1, 2, 3], eth::TYPE_IPV4, &ipv4_packet([1, 2, 3, 4], [5, 6, 7, 8], 6, &[], 0, &ports(1, 2)));
+        assert_eq!(parse(&f), Err(Skip::NotIp));
+    }
+
+    #[test]
+    fn arp_is_not_ip() {
+        assert_eq!(parse(&ether(&[], eth::TYPE_ARP, &[0; 28])), Err(Skip::NotIp));
+    }
+
+    #[test]
+    fn fragments() {
+        let first = ether(&[], eth::TYPE_IPV4, &ipv4_packet([1, 1, 1, 1], [2, 2, 2, 2], 6, &[], ipv4::FLAG_MF, &ports(7, 8)));
+        let p = parse(&first).unwrap();
+        assert!(p.fragment && p.has_ports && p.dport == 8);
+        let later = ether(&[], eth::TYPE_IPV4, &ipv4_packet([1, 1, 1, 1], [2, 2, 2, 2], 6, &[], 185, &[0xff; 16]));
+        let p = parse(&later).unwrap();
+        assert!(p.fragment && !p.has_ports);
+        assert_eq!((p.protocol, p.sport, p.dport), (6, 0, 0));
+    }
+
+    #[test]
+    fn short_and_inconsistent_frames_are_malformed() {
+        let good = ether(&[], eth::TYPE_IPV4, &ipv4_packet([1, 1, 1, 1], [2, 2, 2, 2], 17, &[], 0, &ports(1, 2)));
+        for cut in 0..good.len() {
+            // Every prefix is either malformed or (once the whole packet is there) fine.
+            let r = parse(&good[..cut]);
+            assert!(r.is_err(), "cut {cut}: {r:?}");
+        }
+        let mut bad_ihl = good.clone();
+        bad_ihl[14] = 0x44;
+        assert_eq!(parse(&bad_ihl), Err(Skip::Malformed));
+        let mut bad_version = good.clone();
+        bad_version[14] = 0x55;
+        assert_eq!(parse(&bad_version), Err(Skip::Malformed));
+        let mut padded = good.clone();
+        padded.extend_from_slice(&[0; 10]);
+        assert!(parse(&padded).is_ok(), "Ethernet padding after the packet is fine");
+    }
+
+    #[test]
+    fn ipv6_udp_behind_extension_headers() {
+        // hop-by-hop (8 bytes) -> destination options (16 bytes) -> UDP
+        let mut exts = vec![ipv6::EXT_DEST_OPTS, 0, 1, 4, 0, 0, 0, 0];
+        exts.extend_from_slice(&[17, 1, 1, 12, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+        let f = ether(&[], eth::TYPE_IPV6, &ipv6_packet(ipv6::EXT_HOP_BY_HOP, &exts, &ports(5000, 53)[..8]));
+        let p = parse(&f).unwrap();
+        assert!(p.ipv6);
+        assert_eq!(p.src, [0x20010db8, 0, 0, 1]);
+        assert_eq!((p.protocol, p.sport, p.dport), (17, 5000, 53));
+    }
+
+    #[test]
+    fn ipv6_fragments() {
+        let first = [6, 0, 0, 1, 0, 0, 0, 42];
+        let f = ether(&[], eth::TYPE_IPV6, &ipv6_packet(ipv6::EXT_FRAGMENT, &first, &ports(1, 22)));
+        let p = parse(&f).unwrap();
+        assert!(p.fragment && p.has_ports && p.protocol == 6 && p.dport == 22);
+        let later = [6, 0, 0x05, 0x00, 0, 0, 0, 42];
+        let f = ether(&[], eth::TYPE_IPV6, &ipv6_packet(ipv6::EXT_FRAGMENT, &later, &[0xee; 16]));
+        let p = parse(&f).unwrap();
+        assert!(p.fragment && !p.has_ports && p.protocol == 6);
+    }
+
+    #[test]
+    fn ipv6_extension_loop_is_bounded() {
+        let mut exts = Vec::new();
+        for _ in 0..20 {
+            exts.extend_from_slice(&[ipv6::EXT_DEST_OPTS, 0, 0, 0, 0, 0, 0, 0]);
+        }
+        let f = ether(&[], eth::TYPE_IPV6, &ipv6_packet(ipv6::EXT_DEST_OPTS, &exts, &[]));
+        assert_eq!(parse(&f), Err(Skip::Malformed));
+    }
+
+    #[test]
+    fn icmp_echo_identifier_feeds_both_ports() {
+        let echo = [8, 0, 0, 0, 0x12, 0x34, 0, 1];
+        let f = ether(&[], eth::TYPE_IPV4, &ipv4_packet([1, 1, 1, 1], [2, 2, 2, 2], 1, &[], 0, &echo));
+        let p = parse(&f).unwrap();
+        assert_eq!((p.sport, p.dport, p.has_ports), (0x1234, 0x1234, false));
+        let unreachable = [3, 1, 0, 0, 0x12, 0x34, 0, 1];
+        let f = ether(&[], eth::TYPE_IPV4, &ipv4_packet([1, 1, 1, 1], [2, 2, 2, 2], 1, &[], 0, &unreachable));
+        assert_eq!(parse(&f).unwrap().sport, 0);
+    }
+}
