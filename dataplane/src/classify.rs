@@ -60,7 +60,7 @@ impl Cidr {
         (0..words).map(move |i| {
             let shift = 32 * (words - 1 - i);
             let word = (self.addr >> shift) as u32;
-            let fixed = i32::from(self.len) - 32 * i as i32;
+            let fixed = i32::from(self.len) - 32 * i;
             if fixed >= 32 {
                 (word, word)
             } else if fixed <= 0 {
@@ -123,6 +123,72 @@ pub fn reference(sets: &[RuleSet], p: &Packet, resolver_dns: bool) -> Option<usi
         (set.amazon_dns || !resolver_dns)
             && set.rules.iter().find(|r| r.matches(p)).is_some_and(|r| r.action == Action::Accept)
     })
+}
+
+/// Traffic SPEC.md never mirrors whatever the rules say, and the DNS that only `amazon-dns`
+/// filters mirror.
+#[derive(Clone, Debug, Default)]
+pub struct Exclusions {
+    /// VPC resolver addresses: 169.254.169.253 plus configured ones.
+    pub resolvers_v4: Vec<u32>,
+    /// fd00:ec2::253 plus configured ones.
+    pub resolvers_v6: Vec<[u32; 4]>,
+    /// Outer source addresses of our own copies, and their UDP destination ports: such
+    /// packets are our VXLAN copies coming back, never mirrored again.
+    pub own_ips: Vec<u32>,
+    pub own_ports: Vec<u16>,
+}
+
+/// The instance metadata and time services (IPv4).
+pub const METADATA_V4: [u32; 2] = [0xa9fe_a9fe, 0xa9fe_a97b];
+/// The instance metadata and time services (IPv6: fd00:ec2::254, fd00:ec2::123).
+pub const METADATA_V6: [[u32; 4]; 2] = [[0xfd00_0ec2, 0, 0, 0x254], [0xfd00_0ec2, 0, 0, 0x123]];
+/// The VPC resolver (169.254.169.253).
+pub const RESOLVER_V4: u32 = 0xa9fe_a9fd;
+/// The VPC resolver (fd00:ec2::253).
+pub const RESOLVER_V6: [u32; 4] = [0xfd00_0ec2, 0, 0, 0x253];
+const DHCP_PORTS: [u16; 2] = [67, 68];
+const DNS_PORT: u16 = 53;
+
+impl Exclusions {
+    /// Exclusions with AWS's resolver addresses and the given extra ones.
+    pub fn new(extra_v4: &[u32], extra_v6: &[[u32; 4]]) -> Self {
+        Exclusions {
+            resolvers_v4: [RESOLVER_V4].iter().chain(extra_v4).copied().collect(),
+            resolvers_v6: [RESOLVER_V6].iter().chain(extra_v6).copied().collect(),
+            ..Exclusions::default()
+        }
+    }
+
+    /// DHCP, the metadata and time services, and our own VXLAN copies: never mirrored.
+    #[inline]
+    pub fn never_mirrored(&self, p: &Packet) -> bool {
+        let udp = p.protocol == proto::UDP && p.has_ports;
+        if udp && (DHCP_PORTS.contains(&p.sport) || DHCP_PORTS.contains(&p.dport)) {
+            return true;
+        }
+        if p.ipv6 {
+            METADATA_V6.contains(&p.src) || METADATA_V6.contains(&p.dst)
+        } else {
+            METADATA_V4.contains(&p.src[0])
+                || METADATA_V4.contains(&p.dst[0])
+                || udp && self.own_ports.contains(&p.dport) && self.own_ips.contains(&p.src[0])
+        }
+    }
+
+    /// DNS (TCP or UDP port 53) to or from a VPC resolver.
+    #[inline]
+    pub fn resolver_dns(&self, p: &Packet) -> bool {
+        if !p.has_ports {
+            return false;
+        }
+        let (to, from) = if p.ipv6 {
+            (self.resolvers_v6.contains(&p.dst), self.resolvers_v6.contains(&p.src))
+        } else {
+            (self.resolvers_v4.contains(&p.dst[0]), self.resolvers_v4.contains(&p.src[0]))
+        };
+        to && p.dport == DNS_PORT || from && p.sport == DNS_PORT
+    }
 }
 
 // The classification key: one u32 per field, in the order the builder splits on.
@@ -633,6 +699,30 @@ mod tests {
         assert_eq!(both(&with, &p, true), Some(0));
         let two = [RuleSet { rules: &all, amazon_dns: false }, RuleSet { rules: &all, amazon_dns: true }];
         assert_eq!(both(&two, &p, true), Some(1));
+    }
+
+    #[test]
+    fn never_mirrored_traffic() {
+        let ex = Exclusions::new(&[v4([10, 0, 0, 2])], &[]);
+        let mut dhcp = tcp4([0, 0, 0, 0], [255, 255, 255, 255], 68, 67);
+        dhcp.protocol = proto::UDP;
+        assert!(ex.never_mirrored(&dhcp));
+        assert!(ex.never_mirrored(&tcp4([10, 0, 0, 5], [169, 254, 169, 254], 40000, 80)));
+        assert!(ex.never_mirrored(&tcp4([169, 254, 169, 123], [10, 0, 0, 5], 123, 123)));
+        let mut md6 = tcp4([0; 4], [0; 4], 1, 80);
+        md6.ipv6 = true;
+        md6.dst = [0xfd00_0ec2, 0, 0, 0x254];
+        assert!(ex.never_mirrored(&md6));
+        assert!(!ex.never_mirrored(&tcp4([10, 0, 0, 5], [10, 0, 0, 6], 68, 67)), "DHCP ports over TCP are not DHCP");
+        let mut own = tcp4([192, 0, 2, 1], [192, 0, 2, 10], 50000, 4789);
+        own.protocol = proto::UDP;
+        assert!(!ex.never_mirrored(&own));
+        let ex2 = Exclusions { own_ips: vec![v4([192, 0, 2, 1])], own_ports: vec![4789], ..ex.clone() };
+        assert!(ex2.never_mirrored(&own));
+
+        assert!(ex.resolver_dns(&tcp4([10, 0, 0, 5], [169, 254, 169, 253], 3000, 53)));
+        assert!(ex.resolver_dns(&tcp4([10, 0, 0, 2], [10, 0, 0, 5], 53, 3000)), "replies from a configured resolver");
+        assert!(!ex.resolver_dns(&tcp4([10, 0, 0, 5], [8, 8, 8, 8], 3000, 53)), "other DNS servers are ordinary traffic");
     }
 
     #[test]

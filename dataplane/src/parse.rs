@@ -47,6 +47,15 @@ const MAX_IPV6_EXT_HEADERS: usize = 8;
 /// Parses one frame. `Err` means: forward, do not mirror.
 #[inline]
 pub fn parse(frame: &[u8]) -> Result<Packet, Skip> {
+    parse_head(frame, frame.len())
+}
+
+/// Parses a frame of `wire_len` bytes of which `frame` is the first segment: the headers must
+/// lie in it, the lengths they announce are checked against the whole frame.
+#[inline]
+pub fn parse_head(frame: &[u8], wire_len: usize) -> Result<Packet, Skip> {
+    // Past the first segment only payload remains; `beyond` is how much of it there is.
+    let beyond = wire_len.saturating_sub(frame.len());
     if frame.len() < eth::HEADER_LEN {
         return Err(Skip::Malformed);
     }
@@ -63,13 +72,13 @@ pub fn parse(frame: &[u8]) -> Result<Packet, Skip> {
         l3 += eth::VLAN_TAG_LEN;
     }
     match ethertype {
-        eth::TYPE_IPV4 => parse_ipv4(frame, l3),
-        eth::TYPE_IPV6 => parse_ipv6(frame, l3),
+        eth::TYPE_IPV4 => parse_ipv4(frame, l3, beyond),
+        eth::TYPE_IPV6 => parse_ipv6(frame, l3, beyond),
         _ => Err(Skip::NotIp),
     }
 }
 
-fn parse_ipv4(frame: &[u8], l3: usize) -> Result<Packet, Skip> {
+fn parse_ipv4(frame: &[u8], l3: usize, beyond: usize) -> Result<Packet, Skip> {
     let ip = frame.get(l3..).ok_or(Skip::Malformed)?;
     if ip.len() < ipv4::MIN_HEADER_LEN || ip[ipv4::VER_IHL] >> 4 != 4 {
         return Err(Skip::Malformed);
@@ -77,7 +86,7 @@ fn parse_ipv4(frame: &[u8], l3: usize) -> Result<Packet, Skip> {
     let header_len = usize::from(ip[ipv4::VER_IHL] & 0x0f) * 4;
     let total_len = usize::from(be16(ip, ipv4::TOTAL_LEN));
     // Ethernet padding may follow the packet; a packet longer than the frame was cut.
-    if header_len < ipv4::MIN_HEADER_LEN || total_len < header_len || total_len > ip.len() {
+    if header_len < ipv4::MIN_HEADER_LEN || total_len < header_len || total_len > ip.len() + beyond {
         return Err(Skip::Malformed);
     }
     let flags_frag = be16(ip, ipv4::FLAGS_FRAG);
@@ -92,21 +101,21 @@ fn parse_ipv4(frame: &[u8], l3: usize) -> Result<Packet, Skip> {
         ..Packet::default()
     };
     if offset == 0 {
-        read_transport(&mut p, &ip[header_len..total_len])?;
+        read_transport(&mut p, &ip[header_len..total_len.min(ip.len())])?;
     }
     Ok(p)
 }
 
-fn parse_ipv6(frame: &[u8], l3: usize) -> Result<Packet, Skip> {
+fn parse_ipv6(frame: &[u8], l3: usize, beyond: usize) -> Result<Packet, Skip> {
     let ip = frame.get(l3..).ok_or(Skip::Malformed)?;
     if ip.len() < ipv6::HEADER_LEN || ip[0] >> 4 != 6 {
         return Err(Skip::Malformed);
     }
     let end = ipv6::HEADER_LEN + usize::from(be16(ip, ipv6::PAYLOAD_LEN));
-    if end > ip.len() {
+    if end > ip.len() + beyond {
         return Err(Skip::Malformed);
     }
-    let ip = &ip[..end];
+    let ip = &ip[..end.min(ip.len())];
     let word = |off: usize| {
         [be32(ip, off), be32(ip, off + 4), be32(ip, off + 8), be32(ip, off + 12)]
     };
@@ -301,6 +310,16 @@ pub(crate) mod tests {
         let mut padded = good.clone();
         padded.extend_from_slice(&[0; 10]);
         assert!(parse(&padded).is_ok(), "Ethernet padding after the packet is fine");
+    }
+
+    #[test]
+    fn lengths_count_the_segments_after_the_first() {
+        let f = ether(&[], eth::TYPE_IPV4, &ipv4_packet([1, 1, 1, 1], [2, 2, 2, 2], 17, &[], 0, &[0u8; 3000]));
+        let head = &f[..2048];
+        assert_eq!(parse(head), Err(Skip::Malformed), "alone, the first segment looks cut");
+        let p = parse_head(head, f.len()).unwrap();
+        assert_eq!(p.protocol, 17);
+        assert_eq!(parse_head(head, f.len() - 1), Err(Skip::Malformed), "one byte short");
     }
 
     #[test]

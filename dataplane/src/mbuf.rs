@@ -1,0 +1,357 @@
+//! Packet buffers: an owned `rte_mbuf` handle that frees on drop, and a fixed-size burst of
+//! them. Per-packet accessors read the `rte_mbuf` fields directly: an out-of-line call per
+//! packet would cost more than the work it does.
+
+use crate::mempool::Mempool;
+use dpdk_sys as sys;
+use std::mem::MaybeUninit;
+use std::ops::{Deref, DerefMut};
+use std::ptr::NonNull;
+use std::sync::atomic::{AtomicU16, Ordering};
+
+/// Most packets a [`Burst`] holds.
+pub const MAX_BURST: usize = 64;
+
+/// `RTE_MBUF_F_INDIRECT`: the mbuf points into another mbuf's buffer.
+const F_INDIRECT: u64 = 1 << 62;
+/// `RTE_MBUF_F_EXTERNAL`: the buffer is external, possibly shared.
+const F_EXTERNAL: u64 = 1 << 61;
+
+/// An owned packet (chain of segments). Dropping it returns it to its mempool.
+#[repr(transparent)]
+pub struct Mbuf(NonNull<sys::rte_mbuf>);
+
+// SAFETY: an Mbuf is uniquely owned; DPDK mbufs may be freed from any thread.
+unsafe impl Send for Mbuf {}
+
+impl Mbuf {
+    /// Takes one mbuf from `pool`, empty, or `None` when the pool is exhausted.
+    #[inline]
+    pub fn alloc(pool: &Mempool) -> Option<Mbuf> {
+        // SAFETY: the pool is live; a non-null result is a fresh mbuf we now own.
+        NonNull::new(unsafe { sys::shim_rte_pktmbuf_alloc(pool.as_ptr()) }).map(Mbuf)
+    }
+
+    #[inline(always)]
+    fn raw(&self) -> &sys::rte_mbuf {
+        // SAFETY: we own a live mbuf; DPDK does not touch it while we hold it.
+        unsafe { self.0.as_ref() }
+    }
+
+    /// The first segment's bytes: every header the packet path reads lives here.
+    #[inline(always)]
+    pub fn data(&self) -> &[u8] {
+        segment(self.raw())
+    }
+
+    /// Total length over all segments.
+    #[inline(always)]
+    pub fn pkt_len(&self) -> usize {
+        self.raw().pkt_len as usize
+    }
+
+    /// Number of segments.
+    pub fn nb_segs(&self) -> u16 {
+        self.raw().nb_segs
+    }
+
+    /// The segments' bytes, in order.
+    pub fn segments(&self) -> impl Iterator<Item = &[u8]> + '_ {
+        let mut next: *const sys::rte_mbuf = self.0.as_ptr();
+        std::iter::from_fn(move || {
+            // SAFETY: `next` is null or a segment of the chain we own, live while self is.
+            let seg = unsafe { next.as_ref()? };
+            next = seg.next;
+            Some(segment(seg))
+        })
+    }
+
+    /// The packet's bytes gathered into one vector (tests and diagnostics, not the fast path).
+    pub fn to_vec(&self) -> Vec<u8> {
+        self.segments().flatten().copied().collect()
+    }
+
+    /// Hints the CPU to load the first cache line of the packet data.
+    #[inline(always)]
+    pub fn prefetch(&self) {
+        let m = self.raw();
+        let p = m.buf_addr.cast::<u8>().wrapping_add(usize::from(m.data_off));
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: prefetch never faults, whatever the address.
+        unsafe {
+            std::arch::x86_64::_mm_prefetch(p.cast::<i8>(), std::arch::x86_64::_MM_HINT_T0)
+        };
+    }
+
+    /// True when no one else can see this buffer: one reference, direct, not external.
+    #[inline]
+    fn is_exclusive(&self) -> bool {
+        let m = self.raw();
+        m.ol_flags & (F_INDIRECT | F_EXTERNAL) == 0 && self.refcnt().load(Ordering::Acquire) == 1
+    }
+
+    #[inline(always)]
+    fn refcnt(&self) -> &AtomicU16 {
+        // SAFETY: refcnt is a live, aligned u16 that DPDK itself updates atomically.
+        unsafe { AtomicU16::from_ptr(std::ptr::addr_of_mut!((*self.0.as_ptr()).refcnt)) }
+    }
+
+    /// Grows the (single-segment) packet by `len` bytes at its tail and returns them, or
+    /// `None` if the tailroom is short, the packet has several segments, or its buffer is
+    /// shared.
+    #[inline]
+    pub fn append(&mut self, len: usize) -> Option<&mut [u8]> {
+        if self.raw().nb_segs != 1 || !self.is_exclusive() {
+            return None;
+        }
+        // SAFETY: exclusive single-segment mbuf: we may write its buffer and length fields.
+        let m = unsafe { self.0.as_mut() };
+        let end = usize::from(m.data_off) + usize::from(m.data_len);
+        if end + len > usize::from(m.buf_len) {
+            return None;
+        }
+        m.data_len += len as u16;
+        m.pkt_len += len as u32;
+        // SAFETY: [end, end + len) lies inside the buffer (checked above) and nobody else
+        // references it (exclusive).
+        Some(unsafe { std::slice::from_raw_parts_mut(m.buf_addr.cast::<u8>().add(end), len) })
+    }
+
+    /// Appends `len` bytes of `src` (from its first byte, across its segments), chaining new
+    /// segments from `pool` when the tailroom runs out. On `Err` the packet may hold part of
+    /// the bytes: the caller drops it.
+    pub fn append_from(&mut self, pool: &Mempool, src: &Mbuf, len: usize) -> Result<(), NoMbuf> {
+        if !self.is_exclusive() {
+            return Err(NoMbuf);
+        }
+        let mut left = len;
+        // SAFETY: exclusive chain (checked above): we may write its buffers and fields.
+        let head = unsafe { self.0.as_mut() };
+        let mut tail: *mut sys::rte_mbuf = head;
+        // SAFETY: walking our own chain to its last segment.
+        while let Some(next) = NonNull::new(unsafe { (*tail).next }) {
+            tail = next.as_ptr();
+        }
+        for seg in src.segments() {
+            let mut chunk = &seg[..seg.len().min(left)];
+            while !chunk.is_empty() {
+                // SAFETY: `tail` is the live last segment of our exclusive chain.
+                let t = unsafe { &mut *tail };
+                let end = usize::from(t.data_off) + usize::from(t.data_len);
+                let room = usize::from(t.buf_len).saturating_sub(end);
+                if room == 0 {
+                    let fresh = Mbuf::alloc(pool).ok_or(NoMbuf)?;
+                    let fresh = fresh.into_raw();
+                    t.next = fresh;
+                    head.nb_segs += 1;
+                    tail = fresh;
+                    continue;
+                }
+                let n = room.min(chunk.len());
+                // SAFETY: [end, end + n) is inside the segment's buffer; src and self are
+                // distinct packets, so the ranges do not overlap.
+                unsafe {
+                    std::ptr::copy_nonoverlapping(chunk.as_ptr(), t.buf_addr.cast::<u8>().add(end), n);
+                }
+                t.data_len += n as u16;
+                head.pkt_len += n as u32;
+                chunk = &chunk[n..];
+                left -= n;
+            }
+            if left == 0 {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    /// Another owner of the same packet: the buffer's reference count goes up, and the packet
+    /// is freed only when every owner has dropped it. Both handles see the bytes read-only
+    /// from then on ([`append`](Self::append) refuses a shared buffer).
+    #[inline]
+    pub fn share(&self) -> Mbuf {
+        // SAFETY: bumps the reference count of a packet we own; the new handle owns one
+        // reference. Every segment's count is raised, as rte_pktmbuf_free drops each.
+        unsafe {
+            let mut seg = self.0.as_ptr();
+            while !seg.is_null() {
+                sys::shim_rte_mbuf_refcnt_update(seg, 1);
+                seg = (*seg).next;
+            }
+        }
+        Mbuf(self.0)
+    }
+
+    /// Gives up ownership without freeing.
+    #[inline(always)]
+    pub fn into_raw(self) -> *mut sys::rte_mbuf {
+        let p = self.0.as_ptr();
+        std::mem::forget(self);
+        p
+    }
+}
+
+impl Drop for Mbuf {
+    #[inline]
+    fn drop(&mut self) {
+        // SAFETY: we own one reference to this chain; rte_pktmbuf_free drops it.
+        unsafe { sys::shim_rte_pktmbuf_free(self.0.as_ptr()) };
+    }
+}
+
+/// The bytes of one segment.
+#[inline(always)]
+fn segment(m: &sys::rte_mbuf) -> &[u8] {
+    // SAFETY: DPDK guarantees buf_addr + data_off .. + data_len lies inside the buffer, which
+    // lives as long as the mbuf reference we borrow from.
+    unsafe { std::slice::from_raw_parts(m.buf_addr.cast::<u8>().add(usize::from(m.data_off)), usize::from(m.data_len)) }
+}
+
+/// A mempool ran out of mbufs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("mempool exhausted")]
+pub struct NoMbuf;
+
+/// Up to [`MAX_BURST`] owned packets, filled by a receive or a bulk allocation and drained by
+/// a send. Dereferences to `[Mbuf]`; what is left at drop is freed.
+pub struct Burst {
+    len: usize,
+    slots: [MaybeUninit<Mbuf>; MAX_BURST],
+}
+
+impl Default for Burst {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Burst {
+    /// An empty burst.
+    pub const fn new() -> Self {
+        Burst { len: 0, slots: [const { MaybeUninit::uninit() }; MAX_BURST] }
+    }
+
+    /// True when no more packets fit.
+    #[inline(always)]
+    pub fn is_full(&self) -> bool {
+        self.len == MAX_BURST
+    }
+
+    /// Adds a packet at the end, or hands it back when full.
+    #[inline]
+    pub fn push(&mut self, m: Mbuf) -> Result<(), Mbuf> {
+        if self.is_full() {
+            return Err(m);
+        }
+        self.slots[self.len].write(m);
+        self.len += 1;
+        Ok(())
+    }
+
+    /// Takes the last packet out.
+    #[inline]
+    pub fn pop(&mut self) -> Option<Mbuf> {
+        if self.len == 0 {
+            return None;
+        }
+        self.len -= 1;
+        // SAFETY: slot `len` was initialised and is now outside the live range.
+        Some(unsafe { self.slots[self.len].assume_init_read() })
+    }
+
+    /// Frees every packet.
+    #[inline]
+    pub fn clear(&mut self) {
+        let n = self.len;
+        self.len = 0;
+        if n > 0 {
+            // SAFETY: slots [0, n) were initialised; reading them as raw pointers takes over
+            // their ownership, and len is already 0 so they are not freed twice.
+            unsafe {
+                let ptrs = self.slots.as_mut_ptr().cast::<*mut sys::rte_mbuf>();
+                sys::rte_pktmbuf_free_bulk(ptrs, n as u32);
+            }
+        }
+    }
+
+    /// Fills the burst up to `n` packets with fresh mbufs from `pool`, all or nothing.
+    #[inline]
+    pub fn alloc_bulk(&mut self, pool: &Mempool, n: usize) -> Result<(), NoMbuf> {
+        let want = n.min(MAX_BURST).saturating_sub(self.len);
+        if want == 0 {
+            return Ok(());
+        }
+        // SAFETY: slots [len, len + want) are free; on success DPDK wrote `want` mbuf pointers
+        // there, which Mbuf (repr(transparent) over NonNull) represents exactly.
+        unsafe {
+            let at = self.slots.as_mut_ptr().add(self.len).cast::<*mut sys::rte_mbuf>();
+            if sys::shim_rte_pktmbuf_alloc_bulk(pool.as_ptr(), at, want as u32) != 0 {
+                return Err(NoMbuf);
+            }
+        }
+        self.len += want;
+        Ok(())
+    }
+
+    /// Free slots, for a receive to fill: (first free slot, count).
+    #[inline(always)]
+    pub(crate) fn spare(&mut self) -> (*mut *mut sys::rte_mbuf, usize) {
+        // SAFETY: pointer arithmetic within the slots array.
+        let at = unsafe { self.slots.as_mut_ptr().add(self.len) };
+        (at.cast(), MAX_BURST - self.len)
+    }
+
+    /// Marks `n` more slots (just written by DPDK with valid mbufs) as live.
+    ///
+    /// # Safety
+    /// The `n` slots after the current length hold mbufs the caller owns.
+    #[inline(always)]
+    pub(crate) unsafe fn grow(&mut self, n: usize) {
+        debug_assert!(self.len + n <= MAX_BURST);
+        self.len += n;
+    }
+
+    /// The live slots as raw pointers, for a send.
+    #[inline(always)]
+    pub(crate) fn as_raw(&mut self) -> (*mut *mut sys::rte_mbuf, usize) {
+        (self.slots.as_mut_ptr().cast(), self.len)
+    }
+
+    /// Forgets the first `n` packets (a send took them) and moves the rest to the front.
+    #[inline]
+    pub(crate) fn forget_front(&mut self, n: usize) {
+        let n = n.min(self.len);
+        // SAFETY: moves the still-owned slots [n, len) to the front; the first n were handed
+        // to DPDK and are overwritten without being dropped.
+        unsafe {
+            let base = self.slots.as_mut_ptr();
+            std::ptr::copy(base.add(n), base, self.len - n);
+        }
+        self.len -= n;
+    }
+}
+
+impl Deref for Burst {
+    type Target = [Mbuf];
+
+    #[inline(always)]
+    fn deref(&self) -> &[Mbuf] {
+        // SAFETY: slots [0, len) are initialised.
+        unsafe { std::slice::from_raw_parts(self.slots.as_ptr().cast::<Mbuf>(), self.len) }
+    }
+}
+
+impl DerefMut for Burst {
+    #[inline(always)]
+    fn deref_mut(&mut self) -> &mut [Mbuf] {
+        // SAFETY: slots [0, len) are initialised; swapping or replacing elements keeps every
+        // slot owning exactly one mbuf.
+        unsafe { std::slice::from_raw_parts_mut(self.slots.as_mut_ptr().cast::<Mbuf>(), self.len) }
+    }
+}
+
+impl Drop for Burst {
+    fn drop(&mut self) {
+        self.clear();
+    }
+}

@@ -1,0 +1,268 @@
+//! Ethernet ports: look-up by device name, configuration with one RX and one TX queue per
+//! worker, start/stop, statistics, and the per-queue handles workers own.
+
+use crate::eal::DpdkError;
+use crate::mbuf::Burst;
+use crate::mempool::Mempool;
+use dpdk_sys as sys;
+use std::ffi::{CStr, CString};
+
+/// `RTE_ETH_TX_OFFLOAD_MULTI_SEGS`: the port can send chained mbufs.
+const TX_OFFLOAD_MULTI_SEGS: u64 = 1 << 15;
+/// `RTE_ETH_RX_OFFLOAD_SCATTER`: the port can receive frames larger than one mbuf.
+const RX_OFFLOAD_SCATTER: u64 = 1 << 13;
+
+/// What a probed device offers.
+#[derive(Clone, Debug)]
+pub struct PortInfo {
+    pub id: u16,
+    pub driver: String,
+    pub max_rx_queues: u16,
+    pub max_tx_queues: u16,
+    pub mac: [u8; 6],
+    pub socket: i32,
+}
+
+/// How to set a port up.
+#[derive(Clone, Debug)]
+pub struct PortSetup {
+    pub rx_queues: u16,
+    pub tx_queues: u16,
+    pub rx_desc: u16,
+    pub tx_desc: u16,
+    /// Frame MTU to set, if the config asks for one.
+    pub mtu: Option<u16>,
+}
+
+/// Counters DPDK keeps for a port.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PortStats {
+    pub rx_packets: u64,
+    pub rx_bytes: u64,
+    pub tx_packets: u64,
+    pub tx_bytes: u64,
+    /// Frames the NIC dropped because no RX descriptor was free.
+    pub rx_missed: u64,
+    pub rx_errors: u64,
+    pub tx_errors: u64,
+    pub rx_no_mbuf: u64,
+}
+
+/// Finds the port DPDK made for `device` (a `--vdev` name such as `net_pcap0`, or a PCI
+/// address).
+pub fn lookup(device_name: &str) -> Result<u16, DpdkError> {
+    let c = CString::new(device_name).expect("device name with a NUL byte");
+    let mut id = 0u16;
+    // SAFETY: valid C string and out-pointer.
+    let rc = unsafe { sys::rte_eth_dev_get_port_by_name(c.as_ptr(), &mut id) };
+    if rc != 0 {
+        return Err(DpdkError::new(format!("no DPDK port named {device_name:?}"), rc));
+    }
+    Ok(id)
+}
+
+/// What the device behind port `id` offers.
+pub fn info(id: u16) -> Result<PortInfo, DpdkError> {
+    let mut di = sys::rte_eth_dev_info::default();
+    // SAFETY: valid out-pointer; the port id was returned by DPDK.
+    let rc = unsafe { sys::rte_eth_dev_info_get(id, &mut di) };
+    if rc != 0 {
+        return Err(DpdkError::new(format!("rte_eth_dev_info_get(port {id})"), rc));
+    }
+    let driver = if di.driver_name.is_null() {
+        String::new()
+    } else {
+        // SAFETY: DPDK's driver name is a static C string.
+        unsafe { CStr::from_ptr(di.driver_name) }.to_string_lossy().into_owned()
+    };
+    let mut mac = sys::rte_ether_addr::default();
+    // SAFETY: valid out-pointer.
+    let rc = unsafe { sys::rte_eth_macaddr_get(id, &mut mac) };
+    if rc != 0 {
+        return Err(DpdkError::new(format!("rte_eth_macaddr_get(port {id})"), rc));
+    }
+    // SAFETY: plain query.
+    let socket = unsafe { sys::rte_eth_dev_socket_id(id) };
+    Ok(PortInfo { id, driver, max_rx_queues: di.max_rx_queues, max_tx_queues: di.max_tx_queues, mac: mac.addr_bytes, socket })
+}
+
+/// A configured, started port. Stop it (or drop it) only after the workers using its queues
+/// have stopped.
+pub struct Port {
+    id: u16,
+    started: bool,
+}
+
+impl Port {
+    /// Configures and starts port `id`: `setup.rx_queues` RX queues filled from `pool`,
+    /// `setup.tx_queues` TX queues. Returns the port and the queue handles, which workers
+    /// take ownership of.
+    pub fn start(id: u16, setup: &PortSetup, pool: &Mempool) -> Result<(Port, Vec<RxQueue>, Vec<TxQueue>), DpdkError> {
+        let mut di = sys::rte_eth_dev_info::default();
+        // SAFETY: valid out-pointer.
+        let rc = unsafe { sys::rte_eth_dev_info_get(id, &mut di) };
+        if rc != 0 {
+            return Err(DpdkError::new(format!("rte_eth_dev_info_get(port {id})"), rc));
+        }
+        let mut conf = sys::rte_eth_conf::default();
+        // Copies and large originals may be chained mbufs; never ask for fast-free: originals
+        // being mirrored are sent while a second reference is held.
+        conf.txmode.offloads = di.tx_offload_capa & TX_OFFLOAD_MULTI_SEGS;
+        if let Some(mtu) = setup.mtu {
+            conf.rxmode.mtu = u32::from(mtu);
+            if u32::from(mtu) + 18 > u32::from(sys::RTE_MBUF_DEFAULT_BUF_SIZE as u16) - sys::RTE_PKTMBUF_HEADROOM {
+                conf.rxmode.offloads |= di.rx_offload_capa & RX_OFFLOAD_SCATTER;
+            }
+        }
+        // SAFETY: valid conf pointer; queue counts checked by DPDK against the device.
+        let rc = unsafe { sys::rte_eth_dev_configure(id, setup.rx_queues, setup.tx_queues, &conf) };
+        if rc != 0 {
+            return Err(DpdkError::new(
+                format!("rte_eth_dev_configure(port {id}, {} rx / {} tx queues)", setup.rx_queues, setup.tx_queues),
+                rc,
+            ));
+        }
+        let (mut rxd, mut txd) = (setup.rx_desc, setup.tx_desc);
+        // SAFETY: valid out-pointers.
+        let rc = unsafe { sys::rte_eth_dev_adjust_nb_rx_tx_desc(id, &mut rxd, &mut txd) };
+        if rc != 0 {
+            return Err(DpdkError::new(format!("rte_eth_dev_adjust_nb_rx_tx_desc(port {id})"), rc));
+        }
+        // SAFETY: plain query.
+        let socket = unsafe { sys::rte_eth_dev_socket_id(id) }.max(0) as u32;
+        for q in 0..setup.rx_queues {
+            // SAFETY: queue index < configured count; pool outlives the port (owner discipline).
+            let rc = unsafe { sys::rte_eth_rx_queue_setup(id, q, rxd, socket, std::ptr::null(), pool.as_ptr()) };
+            if rc != 0 {
+                return Err(DpdkError::new(format!("rte_eth_rx_queue_setup(port {id}, queue {q})"), rc));
+            }
+        }
+        for q in 0..setup.tx_queues {
+            // SAFETY: queue index < configured count; default TX config.
+            let rc = unsafe { sys::rte_eth_tx_queue_setup(id, q, txd, socket, std::ptr::null()) };
+            if rc != 0 {
+                return Err(DpdkError::new(format!("rte_eth_tx_queue_setup(port {id}, queue {q})"), rc));
+            }
+        }
+        // SAFETY: configured port.
+        let rc = unsafe { sys::rte_eth_dev_start(id) };
+        if rc != 0 {
+            return Err(DpdkError::new(format!("rte_eth_dev_start(port {id})"), rc));
+        }
+        // A bump in the wire forwards frames for every MAC. Not every virtual device supports
+        // the switch (net_null does not need it): a failure only matters on real NICs, where
+        // it is logged.
+        // SAFETY: started port.
+        let rc = unsafe { sys::rte_eth_promiscuous_enable(id) };
+        if rc != 0 && rc != -libc::ENOTSUP {
+            log::warn!("port {id}: cannot enable promiscuous mode: {}", DpdkError::new("", rc).reason);
+        }
+        let rx = (0..setup.rx_queues).map(|queue| RxQueue { port: id, queue }).collect();
+        let tx = (0..setup.tx_queues).map(|queue| TxQueue { port: id, queue }).collect();
+        Ok((Port { id, started: true }, rx, tx))
+    }
+
+    /// DPDK's port id.
+    pub fn id(&self) -> u16 {
+        self.id
+    }
+
+    /// DPDK's counters for the port.
+    pub fn stats(&self) -> PortStats {
+        let mut s = sys::rte_eth_stats::default();
+        // SAFETY: valid out-pointer.
+        if unsafe { sys::rte_eth_stats_get(self.id, &mut s) } != 0 {
+            return PortStats::default();
+        }
+        PortStats {
+            rx_packets: s.ipackets,
+            rx_bytes: s.ibytes,
+            tx_packets: s.opackets,
+            tx_bytes: s.obytes,
+            rx_missed: s.imissed,
+            rx_errors: s.ierrors,
+            tx_errors: s.oerrors,
+            rx_no_mbuf: s.rx_nombuf,
+        }
+    }
+
+    /// Stops and closes the port, releasing the mbufs its queues hold.
+    pub fn close(mut self) {
+        self.shutdown();
+    }
+
+    fn shutdown(&mut self) {
+        if self.started {
+            self.started = false;
+            // SAFETY: no worker uses the queues any more (owner discipline).
+            unsafe {
+                sys::rte_eth_dev_stop(self.id);
+                sys::rte_eth_dev_close(self.id);
+            }
+        }
+    }
+}
+
+impl Drop for Port {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
+
+/// One RX queue of a port. Owned by exactly one worker: DPDK queues are not thread-safe.
+pub struct RxQueue {
+    port: u16,
+    queue: u16,
+}
+
+impl RxQueue {
+    /// DPDK's port id.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Receives into the free slots of `burst`; returns how many packets arrived.
+    #[inline]
+    pub fn receive(&mut self, burst: &mut Burst) -> usize {
+        self.receive_up_to(burst, usize::MAX)
+    }
+
+    /// As [`receive`](Self::receive), taking at most `max` packets.
+    #[inline]
+    pub fn receive_up_to(&mut self, burst: &mut Burst, max: usize) -> usize {
+        let (at, room) = burst.spare();
+        let room = room.min(max);
+        // SAFETY: `at` has room for `room` pointers; this handle is the queue's only user.
+        let n = usize::from(unsafe { sys::shim_rte_eth_rx_burst(self.port, self.queue, at, room as u16) });
+        // SAFETY: DPDK wrote n owned mbufs into those slots.
+        unsafe { burst.grow(n) };
+        n
+    }
+}
+
+/// One TX queue of a port. Owned by exactly one worker.
+pub struct TxQueue {
+    port: u16,
+    queue: u16,
+}
+
+impl TxQueue {
+    /// DPDK's port id.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Offers every packet of `burst` to the queue; those taken leave the burst, those
+    /// refused stay at its front. Returns how many were taken.
+    #[inline]
+    pub fn send(&mut self, burst: &mut Burst) -> usize {
+        let (at, len) = burst.as_raw();
+        if len == 0 {
+            return 0;
+        }
+        // SAFETY: `at` holds len owned mbufs; DPDK takes ownership of the first n it returns.
+        let n = usize::from(unsafe { sys::shim_rte_eth_tx_burst(self.port, self.queue, at, len as u16) });
+        burst.forget_front(n);
+        n
+    }
+}

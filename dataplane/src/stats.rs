@@ -1,0 +1,146 @@
+//! Counters: each worker writes its own, the control thread reads them all.
+//!
+//! A counter has one writer, so an increment is a relaxed load and store (plain `mov`/`add`,
+//! no locked instruction); the atomic type only makes the control thread's concurrent read
+//! well-defined.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// A single-writer counter.
+#[derive(Default, Debug)]
+pub struct Counter(AtomicU64);
+
+impl Counter {
+    /// Adds `n`; call only from the owning worker.
+    #[inline(always)]
+    pub fn add(&self, n: u64) {
+        self.0.store(self.0.load(Ordering::Relaxed).wrapping_add(n), Ordering::Relaxed);
+    }
+
+    /// The current value.
+    #[inline]
+    pub fn get(&self) -> u64 {
+        self.0.load(Ordering::Relaxed)
+    }
+}
+
+/// Which way a mirrored packet went, seen from the source (AWS's terms).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[repr(u8)]
+pub enum Direction {
+    /// Forwarded out of the source's port: traffic into the monitored host.
+    #[default]
+    Ingress = 0,
+    /// Received on the source's port: traffic out of the monitored host.
+    Egress = 1,
+}
+
+impl Direction {
+    /// Both directions, in counter order.
+    pub const ALL: [Direction; 2] = [Direction::Ingress, Direction::Egress];
+
+    /// "ingress" or "egress".
+    pub fn name(self) -> &'static str {
+        match self {
+            Direction::Ingress => "ingress",
+            Direction::Egress => "egress",
+        }
+    }
+}
+
+/// Why a copy the filter accepted was not sent (AWS's "skip").
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SkipReason {
+    /// The mirror port's TX queue refused it.
+    QueueFull,
+    /// The copy mempool was empty.
+    NoMbuf,
+    /// The target's next hop has no MAC address yet.
+    Unresolved,
+}
+
+/// One worker's counters for one session and direction.
+#[derive(Default, Debug)]
+pub struct SessionCounters {
+    /// Copies sent (AWS NetworkPacketsMirrorIn/Out).
+    pub packets: Counter,
+    /// Bytes of original frames carried by the copies sent (AWS NetworkMirrorIn/Out).
+    pub bytes: Counter,
+    /// Copies sent cut short of the original frame.
+    pub truncated: Counter,
+    /// Copies accepted but not sent (AWS NetworkPacketsSkipMirrorIn/Out), by reason.
+    pub skip_queue_full: Counter,
+    pub skip_no_mbuf: Counter,
+    pub skip_unresolved: Counter,
+    /// Bytes of those (AWS NetworkSkipMirrorIn/Out).
+    pub skip_bytes: Counter,
+}
+
+impl SessionCounters {
+    /// Counts a skipped copy of `bytes` bytes.
+    #[inline]
+    pub fn skip(&self, reason: SkipReason, bytes: u64) {
+        match reason {
+            SkipReason::QueueFull => self.skip_queue_full.add(1),
+            SkipReason::NoMbuf => self.skip_no_mbuf.add(1),
+            SkipReason::Unresolved => self.skip_unresolved.add(1),
+        }
+        self.skip_bytes.add(bytes);
+    }
+}
+
+/// One worker's counters for one port.
+#[derive(Default, Debug)]
+pub struct PortCounters {
+    pub rx_packets: Counter,
+    pub rx_bytes: Counter,
+    /// Originals and copies this worker sent out of the port.
+    pub tx_packets: Counter,
+    pub tx_bytes: Counter,
+    /// Originals the TX queue still refused after the retries, freed.
+    pub tx_dropped: Counter,
+    /// Copies the TX queue refused (also counted per session as skips).
+    pub copies_dropped: Counter,
+}
+
+/// Everything one worker counts.
+#[derive(Debug)]
+pub struct WorkerCounters {
+    /// By port index.
+    pub ports: Box<[PortCounters]>,
+    /// By session counter slot, then [`Direction`].
+    pub sessions: Box<[[SessionCounters; 2]]>,
+    /// Frames that are not IPv4/IPv6: forwarded, never mirrored.
+    pub not_ip: Counter,
+    /// Frames too short or inconsistent to parse: forwarded, never mirrored.
+    pub malformed: Counter,
+    /// IP packets that are never mirrored (DHCP, metadata and time services, own copies).
+    pub excluded: Counter,
+    /// TSC cycles spent in poll iterations that received something, and in all of them.
+    pub busy_cycles: Counter,
+    pub total_cycles: Counter,
+    /// Poll iterations: shows the worker is running, not starved of CPU.
+    pub polls: Counter,
+}
+
+impl WorkerCounters {
+    /// Zeroed counters for `ports` ports and `session_slots` sessions.
+    pub fn new(ports: usize, session_slots: usize) -> Self {
+        WorkerCounters {
+            ports: (0..ports).map(|_| PortCounters::default()).collect(),
+            sessions: (0..session_slots).map(|_| Default::default()).collect(),
+            not_ip: Counter::default(),
+            malformed: Counter::default(),
+            excluded: Counter::default(),
+            busy_cycles: Counter::default(),
+            total_cycles: Counter::default(),
+            polls: Counter::default(),
+        }
+    }
+
+    /// The counters of session slot `slot`, direction `dir`.
+    #[inline(always)]
+    pub fn session(&self, slot: u32, dir: Direction) -> &SessionCounters {
+        &self.sessions[slot as usize][dir as usize]
+    }
+}

@@ -1,0 +1,109 @@
+//! The compiled session table: everything a worker needs to decide and build copies,
+//! immutable once published (see [`rcu`](crate::rcu)).
+
+use crate::classify::{Classifier, CompileError, Exclusions, Rule, RuleSet, KEY_LEN};
+use crate::encap::Template;
+use crate::stats::Direction;
+
+/// One filter, rules sorted by rule number within each direction.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct FilterRules {
+    pub ingress: Vec<Rule>,
+    pub egress: Vec<Rule>,
+    /// The `amazon-dns` network service: DNS to the VPC resolver may be mirrored.
+    pub amazon_dns: bool,
+}
+
+impl FilterRules {
+    /// The rules of one direction.
+    pub fn rules(&self, dir: Direction) -> &[Rule] {
+        match dir {
+            Direction::Ingress => &self.ingress,
+            Direction::Egress => &self.egress,
+        }
+    }
+}
+
+/// A compiled table, published whole to the workers.
+pub struct Table {
+    /// Counts publications, for logs and tests.
+    pub generation: u64,
+    /// By port index.
+    pub ports: Box<[PortRules]>,
+    /// By session index, as [`SourceRules::sessions`] refers to them.
+    pub sessions: Box<[SessionOut]>,
+    pub exclusions: Exclusions,
+}
+
+impl Table {
+    /// A table that mirrors nothing.
+    pub fn empty(ports: usize) -> Self {
+        Table {
+            generation: 0,
+            ports: (0..ports).map(|_| PortRules::default()).collect(),
+            sessions: Box::new([]),
+            exclusions: Exclusions::default(),
+        }
+    }
+}
+
+/// The sources on one port, by direction.
+#[derive(Default)]
+pub struct PortRules {
+    /// Sources whose frames are received on this port.
+    pub egress: Box<[SourceRules]>,
+    /// Sources whose frames are sent out of this port.
+    pub ingress: Box<[SourceRules]>,
+}
+
+/// One source in one direction: which frames are its own, and its sessions' compiled filters.
+pub struct SourceRules {
+    /// Only frames from (egress) or to (ingress) this MAC; every frame when `None`.
+    pub mac: Option<[u8; 6]>,
+    pub v4: Classifier,
+    pub v6: Classifier,
+    /// Session index per classifier result, i.e. the enabled sessions by session number.
+    pub sessions: Box<[u32]>,
+}
+
+impl SourceRules {
+    /// Compiles the sessions of one source for one direction; `sessions` holds (session index,
+    /// filter), in ascending session number.
+    pub fn build(mac: Option<[u8; 6]>, dir: Direction, sessions: &[(u32, &FilterRules)]) -> Result<Self, CompileError> {
+        let sets: Vec<RuleSet> =
+            sessions.iter().map(|(_, f)| RuleSet { rules: f.rules(dir), amazon_dns: f.amazon_dns }).collect();
+        Ok(SourceRules {
+            mac,
+            v4: Classifier::build(&sets, false)?,
+            v6: Classifier::build(&sets, true)?,
+            sessions: sessions.iter().map(|&(s, _)| s).collect(),
+        })
+    }
+
+    /// Is this frame the source's? `mac` is the frame's source (egress) or destination
+    /// (ingress) address.
+    #[inline(always)]
+    pub fn owns(&self, mac: &[u8]) -> bool {
+        self.mac.is_none_or(|m| m == mac)
+    }
+
+    /// The session that mirrors a packet with this key, if any.
+    #[inline(always)]
+    pub fn lookup(&self, key: &[u32; KEY_LEN], ipv6: bool) -> Option<u32> {
+        let c = if ipv6 { &self.v6 } else { &self.v4 };
+        c.lookup(key).map(|i| self.sessions[i])
+    }
+}
+
+/// How one session's copies are built and where they go.
+pub struct SessionOut {
+    /// Counter slot (stable across table swaps).
+    pub slot: u32,
+    /// Port index of the target's mirror port.
+    pub port: u16,
+    /// Most bytes of the original a copy carries (packet length and target MTU).
+    pub max_inner: u32,
+    /// Outer headers, one per target address (a load balancer has several; the flow hash
+    /// picks one). Empty while the next hop is unresolved: copies are skipped and counted.
+    pub templates: Box<[Template]>,
+}

@@ -1,0 +1,350 @@
+//! The poll-mode worker: one per core, pinned, owning one RX queue per port it polls and one
+//! TX queue per port it sends on.
+//!
+//! The packet path, per received burst (`handle_burst`), in the spirit of l2fwd's loop and
+//! VPP's nodes, each stage one small function over the burst:
+//!
+//! 1. `count_rx`: port counters, and a prefetch of every packet's first cache line.
+//! 2. `classify`: parse each frame, drop out what is never mirrored, and look its key up in
+//!    the compiled rules of every source that owns it (egress on the receiving port, ingress
+//!    on the port it is forwarded to); each hit becomes a pending copy.
+//! 3. `hold_originals`: take a second reference on each original that will be copied, so
+//!    that...
+//! 4. `forward`: ...the originals leave first, untouched, with a bounded retry; frames the TX
+//!    queue still refuses are freed and counted.
+//! 5. `build_copies`: per pending copy, an mbuf from the copy pool with the session's
+//!    precomputed outer headers and only the bytes that will be sent; queued per mirror port.
+//!
+//! After every RX queue has been polled the copy queues are flushed (`flush_copies`, no retry:
+//! a refused copy is a counted skip) and the worker reports an RCU quiescent state: the table
+//! it read stays the same for the whole iteration.
+
+use crate::classify::key;
+use crate::eal;
+use crate::encap::{flow_hash, source_port};
+use crate::mbuf::{Burst, Mbuf, MAX_BURST};
+use crate::mempool::Mempool;
+use crate::parse::{parse_head, Skip};
+use crate::port::{RxQueue, TxQueue};
+use crate::rcu::Reader;
+use crate::stats::{Direction, SkipReason, WorkerCounters};
+use crate::table::{SourceRules, Table};
+use crate::wire::eth;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+/// Copies one frame can produce: an egress source with and one without a MAC on its port,
+/// and the same for ingress on the peer (validation keeps MACs unique per port).
+const MAX_COPIES_PER_FRAME: usize = 4;
+const MAX_PENDING: usize = MAX_BURST * MAX_COPIES_PER_FRAME;
+
+/// What a worker is given to run.
+pub struct WorkerSetup<'a> {
+    /// Worker number, also its RCU reader slot.
+    pub id: usize,
+    /// (port index, queue) pairs this worker polls.
+    pub rx: Vec<(u16, RxQueue)>,
+    /// This worker's TX queue on each port, by port index.
+    pub tx: Vec<Option<TxQueue>>,
+    /// The link peer of each port (where its frames are forwarded), by port index; `None`
+    /// for tap and mirror-only ports, whose frames are dropped after mirroring.
+    pub peers: Vec<Option<u16>>,
+    /// Mempool for copies, apart from the RX pool so slow mirror ports never starve
+    /// originals.
+    pub copy_pool: &'a Mempool,
+    /// Most packets taken from an RX queue at once.
+    pub burst_size: usize,
+    /// Extra attempts to send originals a TX queue refused.
+    pub tx_retries: u32,
+    /// Sleep after a poll round that received nothing (0: pure polling).
+    pub idle_sleep: Duration,
+}
+
+/// One accepted copy, between classification and building.
+#[derive(Clone, Copy)]
+struct PendingCopy {
+    pkt: u8,
+    dir: Direction,
+    session: u32,
+    hash: u32,
+}
+
+/// What flushing needs to count a queued copy.
+#[derive(Clone, Copy, Default)]
+struct CopyMeta {
+    slot: u32,
+    dir: Direction,
+    truncated: bool,
+    /// Bytes of the original carried.
+    inner: u32,
+    /// Bytes on the wire.
+    wire: u32,
+}
+
+/// Copies waiting to be sent on one port.
+struct CopyQueue {
+    burst: Burst,
+    meta: [CopyMeta; MAX_BURST],
+}
+
+struct Worker<'a> {
+    tx: Vec<Option<TxQueue>>,
+    peers: Vec<Option<u16>>,
+    copy_pool: &'a Mempool,
+    tx_retries: u32,
+    counters: &'a WorkerCounters,
+    pending: Vec<PendingCopy>,
+    held: [Option<Mbuf>; MAX_BURST],
+    /// Pre-allocated copy mbufs, refilled in bulk.
+    fresh: Burst,
+    /// By port index.
+    copies: Vec<CopyQueue>,
+}
+
+/// Runs the poll loop until `stop` is set. The calling thread should already be pinned and
+/// registered with the EAL.
+pub fn run(setup: WorkerSetup, mut reader: Reader<Table>, counters: &WorkerCounters, stop: &AtomicBool) {
+    let WorkerSetup { mut rx, tx, peers, copy_pool, burst_size, tx_retries, idle_sleep, .. } = setup;
+    let burst_size = burst_size.clamp(1, MAX_BURST);
+    let ports = tx.len();
+    let mut w = Worker {
+        tx,
+        peers,
+        copy_pool,
+        tx_retries,
+        counters,
+        pending: Vec::with_capacity(MAX_PENDING),
+        held: [const { None }; MAX_BURST],
+        fresh: Burst::new(),
+        copies: (0..ports).map(|_| CopyQueue { burst: Burst::new(), meta: [CopyMeta::default(); MAX_BURST] }).collect(),
+    };
+    let mut burst = Burst::new();
+    let mut last = eal::tsc();
+    while !stop.load(Ordering::Relaxed) {
+        let table = reader.read();
+        let mut received = 0;
+        for (port, queue) in &mut rx {
+            let n = queue.receive_up_to(&mut burst, burst_size);
+            if n > 0 {
+                received += n;
+                w.handle_burst(table, usize::from(*port), &mut burst);
+            }
+        }
+        w.flush_copies();
+        reader.quiescent();
+
+        let now = eal::tsc();
+        let spent = now.wrapping_sub(last);
+        last = now;
+        counters.total_cycles.add(spent);
+        counters.polls.add(1);
+        if received > 0 {
+            counters.busy_cycles.add(spent);
+        } else if !idle_sleep.is_zero() {
+            std::thread::sleep(idle_sleep);
+        }
+    }
+}
+
+impl Worker<'_> {
+    fn handle_burst(&mut self, table: &Table, port: usize, burst: &mut Burst) {
+        let rx_bytes = self.count_rx(port, burst);
+        let peer = self.peers[port].map(usize::from);
+        let rules = &table.ports[port];
+        // Frames leave through the peer; on a tap port there is no peer, and its own sources
+        // see frames addressed to their MAC as ingress.
+        let ingress = &table.ports[peer.unwrap_or(port)].ingress;
+        if !rules.egress.is_empty() || !ingress.is_empty() {
+            self.classify(table, burst, &rules.egress, ingress);
+        }
+        self.hold_originals(burst);
+        self.forward(peer, burst, rx_bytes);
+        self.build_copies(table);
+    }
+
+    /// Stage 1: RX counters and prefetch. Returns the burst's bytes.
+    fn count_rx(&mut self, port: usize, burst: &Burst) -> u64 {
+        let mut bytes = 0;
+        for m in burst.iter() {
+            m.prefetch();
+            bytes += m.pkt_len() as u64;
+        }
+        let c = &self.counters.ports[port];
+        c.rx_packets.add(burst.len() as u64);
+        c.rx_bytes.add(bytes);
+        bytes
+    }
+
+    /// Stage 2: which sessions mirror which frames.
+    fn classify(&mut self, table: &Table, burst: &Burst, egress: &[SourceRules], ingress: &[SourceRules]) {
+        self.pending.clear();
+        let (mut not_ip, mut malformed, mut excluded) = (0, 0, 0);
+        for (i, m) in burst.iter().enumerate() {
+            let frame = m.data();
+            let p = match parse_head(frame, m.pkt_len()) {
+                Ok(p) => p,
+                Err(Skip::NotIp) => {
+                    not_ip += 1;
+                    continue;
+                }
+                Err(Skip::Malformed) => {
+                    malformed += 1;
+                    continue;
+                }
+            };
+            if table.exclusions.never_mirrored(&p) {
+                excluded += 1;
+                continue;
+            }
+            let k = key(&p, table.exclusions.resolver_dns(&p));
+            let mut hash = None;
+            let src_mac = &frame[eth::SRC..eth::SRC + eth::ADDR_LEN];
+            let dst_mac = &frame[eth::DST..eth::DST + eth::ADDR_LEN];
+            for (sources, dir, mac) in [(egress, Direction::Egress, src_mac), (ingress, Direction::Ingress, dst_mac)] {
+                for s in sources.iter().filter(|s| s.owns(mac)) {
+                    if let Some(session) = s.lookup(&k, p.ipv6) {
+                        if self.pending.len() < MAX_PENDING {
+                            let hash = *hash.get_or_insert_with(|| flow_hash(&p));
+                            self.pending.push(PendingCopy { pkt: i as u8, dir, session, hash });
+                        }
+                    }
+                }
+            }
+        }
+        self.counters.not_ip.add(not_ip);
+        self.counters.malformed.add(malformed);
+        self.counters.excluded.add(excluded);
+    }
+
+    /// Stage 3: a second reference on every original that will be copied.
+    fn hold_originals(&mut self, burst: &Burst) {
+        for pc in &self.pending {
+            let slot = &mut self.held[usize::from(pc.pkt)];
+            if slot.is_none() {
+                *slot = Some(burst[usize::from(pc.pkt)].share());
+            }
+        }
+    }
+
+    /// Stage 4: originals out of the peer port, or dropped where there is none.
+    fn forward(&mut self, peer: Option<usize>, burst: &mut Burst, bytes: u64) {
+        let Some(out) = peer else {
+            burst.clear();
+            return;
+        };
+        let txq = self.tx[out].as_mut().expect("every linked port has a TX queue per worker");
+        let n = burst.len() as u64;
+        txq.send(burst);
+        let mut attempts = 0;
+        while !burst.is_empty() && attempts < self.tx_retries {
+            txq.send(burst);
+            attempts += 1;
+        }
+        let c = &self.counters.ports[out];
+        let dropped_bytes: u64 = burst.iter().map(|m| m.pkt_len() as u64).sum();
+        let dropped = burst.len() as u64;
+        c.tx_packets.add(n - dropped);
+        c.tx_bytes.add(bytes - dropped_bytes);
+        c.tx_dropped.add(dropped);
+        burst.clear();
+    }
+
+    /// Stage 5: build each pending copy and queue it on its mirror port.
+    fn build_copies(&mut self, table: &Table) {
+        if self.pending.is_empty() {
+            return;
+        }
+        if self.fresh.len() < self.pending.len() {
+            // Bulk refill; if the pool is short, per-copy allocation below counts the misses.
+            let _ = self.fresh.alloc_bulk(self.copy_pool, MAX_BURST);
+        }
+        for i in 0..self.pending.len() {
+            let pc = self.pending[i];
+            let s = &table.sessions[pc.session as usize];
+            let counters = self.counters.session(s.slot, pc.dir);
+            let original = self.held[usize::from(pc.pkt)].as_ref().expect("held in stage 3");
+            let len = original.pkt_len();
+            let inner = len.min(s.max_inner as usize);
+            if s.templates.is_empty() {
+                counters.skip(SkipReason::Unresolved, inner as u64);
+                continue;
+            }
+            let outer = &s.templates[pc.hash as usize % s.templates.len()];
+            let Some(mut copy) = self.fresh.pop().or_else(|| Mbuf::alloc(self.copy_pool)) else {
+                counters.skip(SkipReason::NoMbuf, inner as u64);
+                continue;
+            };
+            let Some(header) = copy.append(outer.len()) else {
+                counters.skip(SkipReason::NoMbuf, inner as u64);
+                continue;
+            };
+            outer.write(header, inner, source_port(pc.hash));
+            let head = original.data();
+            let copied = match (inner <= head.len()).then(|| copy.append(inner)).flatten() {
+                Some(dst) => {
+                    dst.copy_from_slice(&head[..inner]);
+                    true
+                }
+                None => copy.append_from(self.copy_pool, original, inner).is_ok(),
+            };
+            if !copied {
+                counters.skip(SkipReason::NoMbuf, inner as u64);
+                continue;
+            }
+            let meta = CopyMeta {
+                slot: s.slot,
+                dir: pc.dir,
+                truncated: inner < len,
+                inner: inner as u32,
+                wire: (outer.len() + inner) as u32,
+            };
+            self.enqueue_copy(usize::from(s.port), copy, meta);
+        }
+        self.pending.clear();
+        for h in &mut self.held {
+            *h = None;
+        }
+    }
+
+    fn enqueue_copy(&mut self, port: usize, copy: Mbuf, meta: CopyMeta) {
+        if self.copies[port].burst.is_full() {
+            self.flush_port(port);
+        }
+        let q = &mut self.copies[port];
+        q.meta[q.burst.len()] = meta;
+        // Cannot fail: flushed above when full.
+        let _ = q.burst.push(copy);
+    }
+
+    /// Sends every queued copy, once; what a TX queue refuses is a counted skip.
+    fn flush_copies(&mut self) {
+        for port in 0..self.copies.len() {
+            if !self.copies[port].burst.is_empty() {
+                self.flush_port(port);
+            }
+        }
+    }
+
+    fn flush_port(&mut self, port: usize) {
+        let q = &mut self.copies[port];
+        let n = q.burst.len();
+        let txq = self.tx[port].as_mut().expect("every mirror port has a TX queue per worker");
+        let sent = txq.send(&mut q.burst);
+        let mut wire = 0u64;
+        for m in &q.meta[..sent] {
+            let c = self.counters.session(m.slot, m.dir);
+            c.packets.add(1);
+            c.bytes.add(u64::from(m.inner));
+            c.truncated.add(u64::from(m.truncated));
+            wire += u64::from(m.wire);
+        }
+        for m in &q.meta[sent..n] {
+            self.counters.session(m.slot, m.dir).skip(SkipReason::QueueFull, u64::from(m.inner));
+        }
+        let pc = &self.counters.ports[port];
+        pc.tx_packets.add(sent as u64);
+        pc.tx_bytes.add(wire);
+        pc.copies_dropped.add((n - sent) as u64);
+        q.burst.clear();
+    }
+}
