@@ -1,0 +1,241 @@
+//! Compiling a validated configuration into the immutable [`Table`] the workers read.
+
+use crate::config::{Config, ConfigError, FilterRule, RuleAction, Session};
+use dataplane::classify::{Action, Cidr, Exclusions, PortRange, Rule};
+use dataplane::encap::{max_inner_len, Outer, Template};
+use dataplane::stats::Direction;
+use dataplane::table::{FilterRules, PortRules, SessionOut, SourceRules, Table};
+use ipnet::IpNet;
+use std::collections::HashMap;
+use std::net::IpAddr;
+
+/// Stable counter slots for sessions: a session keeps its slot while it exists, whatever else
+/// changes, so its counters survive table swaps.
+#[derive(Debug, Default)]
+pub struct Slots {
+    by_id: HashMap<String, u32>,
+    free: Vec<u32>,
+    next: u32,
+    capacity: u32,
+}
+
+impl Slots {
+    /// Room for `capacity` sessions at once.
+    pub fn new(capacity: usize) -> Self {
+        Slots { capacity: capacity as u32, ..Slots::default() }
+    }
+
+    /// Number of slots the counters must have.
+    pub fn capacity(&self) -> usize {
+        self.capacity as usize
+    }
+
+    /// Gives every session of `cfg` a slot and frees the slots of sessions that are gone.
+    /// Returns the slots newly handed out, whose counters start from their current values.
+    pub fn assign(&mut self, cfg: &Config) -> Result<Vec<u32>, ConfigError> {
+        let live: std::collections::HashSet<&str> = cfg.sessions.iter().map(|s| s.id.as_str()).collect();
+        let gone: Vec<String> = self.by_id.keys().filter(|id| !live.contains(id.as_str())).cloned().collect();
+        for id in gone {
+            if let Some(slot) = self.by_id.remove(&id) {
+                self.free.push(slot);
+            }
+        }
+        let mut fresh = Vec::new();
+        for s in &cfg.sessions {
+            if self.by_id.contains_key(&s.id) {
+                continue;
+            }
+            let slot = match self.free.pop() {
+                Some(slot) => slot,
+                None if self.next < self.capacity => {
+                    self.next += 1;
+                    self.next - 1
+                }
+                None => {
+                    return Err(ConfigError::msg(format!(
+                        "no counter slot left for session {:?}: at most {} sessions ([quotas] sessions at start-up)",
+                        s.id, self.capacity
+                    )))
+                }
+            };
+            self.by_id.insert(s.id.clone(), slot);
+            fresh.push(slot);
+        }
+        Ok(fresh)
+    }
+
+    /// The slot of session `id`.
+    pub fn get(&self, id: &str) -> Option<u32> {
+        self.by_id.get(id).copied()
+    }
+}
+
+/// Converts a configured rule to the dataplane's.
+pub fn rule(r: &FilterRule) -> Rule {
+    let range = |p: crate::config::PortRange| PortRange { from: p.from, to: p.to };
+    Rule {
+        number: r.rule_number as u16,
+        action: match r.action {
+            RuleAction::Accept => Action::Accept,
+            RuleAction::Reject => Action::Reject,
+        },
+        protocol: r.protocol,
+        source: r.source_cidr.map(cidr),
+        destination: r.destination_cidr.map(cidr),
+        source_ports: r.source_port.map(range),
+        destination_ports: r.destination_port.map(range),
+    }
+}
+
+fn cidr(n: IpNet) -> Cidr {
+    match n {
+        IpNet::V4(n) => Cidr { addr: u128::from(u32::from(n.network())), len: n.prefix_len(), ipv6: false },
+        IpNet::V6(n) => Cidr { addr: u128::from(n.network()), len: n.prefix_len(), ipv6: true },
+    }
+}
+
+/// A filter's rules in evaluation order (ascending rule number).
+pub fn filter_rules(f: &crate::config::Filter) -> FilterRules {
+    let sorted = |rules: &[FilterRule]| {
+        let mut v: Vec<Rule> = rules.iter().map(rule).collect();
+        v.sort_by_key(|r| r.number);
+        v
+    };
+    FilterRules {
+        ingress: sorted(&f.ingress_rules),
+        egress: sorted(&f.egress_rules),
+        amazon_dns: f.network_services.contains(&crate::config::NetworkService::AmazonDns),
+    }
+}
+
+/// Compiles `cfg` for ports whose own MACs are `port_macs` (by port index).
+pub fn compile(cfg: &Config, port_macs: &[[u8; 6]], slots: &Slots, generation: u64) -> Result<Table, ConfigError> {
+    let filters: HashMap<&str, FilterRules> = cfg.filters.iter().map(|f| (f.id.as_str(), filter_rules(f))).collect();
+    let peers = cfg.peers();
+    let mut exclusions = Exclusions::new(
+        &cfg.vpc.resolvers.iter().filter_map(|a| match a { IpAddr::V4(a) => Some(u32::from(*a)), _ => None }).collect::<Vec<_>>(),
+        &cfg.vpc.resolvers.iter().filter_map(|a| match a { IpAddr::V6(a) => Some(words(u128::from(*a))), _ => None }).collect::<Vec<_>>(),
+    );
+
+    // Sessions that mirror: enabled, with everything they refer to present.
+    let mut live: Vec<&Session> = cfg
+        .sessions
+        .iter()
+        .filter(|s| {
+            s.enabled
+                && filters.contains_key(s.filter.as_str())
+                && cfg.sources.iter().any(|x| x.id == s.source)
+                && cfg.targets.iter().any(|x| x.id == s.target)
+        })
+        .collect();
+    live.sort_by_key(|s| (s.source.as_str(), s.session_number));
+
+    let mut sessions = Vec::with_capacity(live.len());
+    for s in &live {
+        let source = cfg.sources.iter().find(|x| x.id == s.source).expect("checked above");
+        let target = cfg.targets.iter().find(|x| x.id == s.target).expect("checked above");
+        let port = cfg.port_index(&target.port).ok_or_else(|| ConfigError::msg(format!("target {:?}: no port {:?}", target.id, target.port)))?;
+        let mirror = &cfg.ports[port];
+        let src_ip = source.ipv4.or(mirror.ipv4).ok_or_else(|| {
+            ConfigError::msg(format!("session {:?}: no outer source address (ipv4 on source or port)", s.id))
+        })?;
+        exclusions.own_ips.push(u32::from(src_ip));
+        exclusions.own_ports.push(target.udp_port);
+        let templates = target
+            .all_addresses()
+            .iter()
+            .map(|dst| {
+                Template::new(&Outer {
+                    src_mac: mirror.mac.map_or(port_macs[port], |m| m.0),
+                    dst_mac: target.next_hop_mac.0,
+                    vlan: target.vlan,
+                    src_ip: u32::from(src_ip),
+                    dst_ip: u32::from(*dst),
+                    dst_port: target.udp_port,
+                    vni: s.virtual_network_id.unwrap_or(0),
+                })
+            })
+            .collect();
+        sessions.push(SessionOut {
+            slot: slots.get(&s.id).ok_or_else(|| ConfigError::msg(format!("session {:?} has no counter slot", s.id)))?,
+            port: port as u16,
+            max_inner: max_inner_len(cfg.effective_packet_length(s), target.mtu),
+            templates,
+        });
+    }
+    exclusions.own_ips.sort_unstable();
+    exclusions.own_ips.dedup();
+    exclusions.own_ports.sort_unstable();
+    exclusions.own_ports.dedup();
+
+    let mut ports: Vec<(Vec<SourceRules>, Vec<SourceRules>)> = (0..cfg.ports.len()).map(|_| Default::default()).collect();
+    for source in &cfg.sources {
+        let mine: Vec<(u32, &FilterRules)> = live
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| s.source == source.id)
+            .map(|(i, s)| (i as u32, &filters[s.filter.as_str()]))
+            .collect();
+        let Some(port) = cfg.port_index(&source.port) else { continue };
+        if mine.is_empty() {
+            continue;
+        }
+        let mac = source.mac.map(|m| m.0);
+        let build = |dir| {
+            SourceRules::build(mac, dir, &mine).map_err(|e| ConfigError::msg(format!("source {:?} ({} direction): {e}", source.id, dir.name())))
+        };
+        ports[port].1.push(build(Direction::Egress)?);
+        // On a tap port (no link) only a MAC tells which frames go to the host.
+        if peers[port].is_some() || mac.is_some() {
+            ports[port].0.push(build(Direction::Ingress)?);
+        }
+    }
+
+    Ok(Table {
+        generation,
+        ports: ports
+            .into_iter()
+            .map(|(ingress, egress)| PortRules { ingress: ingress.into(), egress: egress.into() })
+            .collect(),
+        sessions: sessions.into(),
+        exclusions,
+    })
+}
+
+fn words(a: u128) -> [u32; 4] {
+    [(a >> 96) as u32, (a >> 64) as u32, (a >> 32) as u32, a as u32]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slots_are_stable_and_reused() {
+        let mut cfg = Config::default();
+        let mk = |id: &str| Session {
+            id: id.into(),
+            source: "s".into(),
+            target: "t".into(),
+            filter: "f".into(),
+            session_number: 1,
+            virtual_network_id: None,
+            packet_length: None,
+            enabled: true,
+            description: None,
+        };
+        cfg.sessions = vec![mk("a"), mk("b")];
+        let mut slots = Slots::new(2);
+        assert_eq!(slots.assign(&cfg).unwrap(), vec![0, 1]);
+        cfg.sessions = vec![mk("b"), mk("c")];
+        assert_eq!(slots.assign(&cfg).unwrap(), vec![0], "c takes a's freed slot");
+        assert_eq!((slots.get("b"), slots.get("c"), slots.get("a")), (Some(1), Some(0), None));
+        cfg.sessions.push(mk("d"));
+        assert!(slots.assign(&cfg).is_err(), "capacity 2");
+    }
+
+    #[test]
+    fn ipv6_words() {
+        assert_eq!(words(0xfd00_0ec2_0000_0000_0000_0000_0000_0253), [0xfd00_0ec2, 0, 0, 0x253]);
+    }
+}
