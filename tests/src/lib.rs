@@ -1,0 +1,203 @@
+//! The end-to-end test harness: a lab folder per test, pcap files in and out, and the real
+//! `traffic-mirror` binary run as a child process with its own DPDK file prefix.
+//!
+//! DPDK, root and the tools a test needs are requirements, not options: a test that cannot
+//! have them fails with a message saying what is missing, never passes silently.
+
+pub mod traffic;
+
+use pcap_file::pcap::{PcapPacket, PcapReader, PcapWriter};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::OnceLock;
+use std::time::Duration;
+
+/// The workspace root.
+pub fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("tests/ is inside the workspace").to_path_buf()
+}
+
+/// The `traffic-mirror` binary of the same profile as the tests, built (or found up to date)
+/// once per test process.
+pub fn binary() -> &'static Path {
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    BIN.get_or_init(|| {
+        let release = !cfg!(debug_assertions);
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let mut cmd = Command::new(cargo);
+        cmd.current_dir(workspace()).args(["build", "--quiet", "-p", "control", "--bin", "traffic-mirror"]);
+        if release {
+            cmd.arg("--release");
+        }
+        let status = cmd.status().expect("running cargo build for traffic-mirror");
+        assert!(status.success(), "cargo build of traffic-mirror failed");
+        let target = std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| workspace().join("target"));
+        let bin = target.join(if release { "release" } else { "debug" }).join("traffic-mirror");
+        assert!(bin.is_file(), "{} was not built", bin.display());
+        bin
+    })
+}
+
+/// Fails the test unless running as root (DPDK's runtime directory, net_tap, namespaces).
+pub fn require_root() {
+    // SAFETY: geteuid has no preconditions.
+    let euid = unsafe { libc::geteuid() };
+    assert_eq!(euid, 0, "this test needs root (DPDK runtime files, TAP devices, namespaces); run it as root");
+}
+
+/// Fails the test unless `tool` is on PATH, naming the package that provides it.
+pub fn require_tool(tool: &str, package: &str) {
+    let found = std::env::var_os("PATH")
+        .map(|p| std::env::split_paths(&p).any(|d| d.join(tool).is_file()))
+        .unwrap_or(false);
+    assert!(found, "this test needs `{tool}` (Debian package {package}); run scripts/setup.sh");
+}
+
+/// A test's working folder, removed at the end unless the test failed.
+pub struct Lab {
+    dir: tempfile::TempDir,
+    /// DPDK file prefix, unique to this test and process.
+    pub prefix: String,
+}
+
+/// What a finished run left behind.
+pub struct Run {
+    pub code: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+    /// The `--stats-json` report, when one was written.
+    pub stats: Option<serde_json::Value>,
+}
+
+impl Run {
+    /// Panics with the run's output unless it exited 0.
+    pub fn assert_ok(&self) -> &Self {
+        assert_eq!(self.code, Some(0), "traffic-mirror failed\n--- stdout\n{}\n--- stderr\n{}", self.stdout, self.stderr);
+        self
+    }
+
+    /// The stats report, which a successful run with `--stats-json` always has.
+    pub fn stats(&self) -> &serde_json::Value {
+        self.stats.as_ref().expect("the run wrote no --stats-json report")
+    }
+}
+
+impl Lab {
+    /// A fresh lab for test `name`.
+    pub fn new(name: &str) -> Lab {
+        let dir = tempfile::Builder::new().prefix(&format!("tm-{name}-")).tempdir().expect("creating a temporary folder");
+        Lab { dir, prefix: format!("tm-e2e-{name}-{}", std::process::id()) }
+    }
+
+    /// A path inside the lab.
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    /// The lab folder, as a string for configs.
+    pub fn root(&self) -> String {
+        self.dir.path().display().to_string()
+    }
+
+    /// Writes `frames` as a pcap file.
+    pub fn write_pcap<'a>(&self, name: &str, frames: impl IntoIterator<Item = &'a [u8]>) -> PathBuf {
+        let path = self.path(name);
+        write_pcap(&path, frames);
+        path
+    }
+
+    /// Writes a config file (after replacing `{lab}` with the lab folder) and returns its path.
+    pub fn config(&self, text: &str) -> PathBuf {
+        let path = self.path("config.toml");
+        std::fs::write(&path, text.replace("{lab}", &self.root())).expect("writing the config");
+        path
+    }
+
+    /// The EAL arguments every run gets: its own file prefix, quiet DPDK logs.
+    pub fn eal_args(&self) -> Vec<String> {
+        vec!["--file-prefix".into(), self.prefix.clone(), "--log-level=lib.eal:warning".into()]
+    }
+
+    /// Runs `traffic-mirror run` on `config` until the ports have been idle for 300 ms (at
+    /// most `timeout`), with a JSON report.
+    pub fn run(&self, config: &Path, timeout: Duration) -> Run {
+        let stats = self.path("stats.json");
+        let _ = std::fs::remove_file(&stats);
+        let mut cmd = Command::new(binary());
+        cmd.args(["run", "--config"]).arg(config).args(["--exit-on-idle", "300", "--stats-json"]).arg(&stats).arg("--").args(self.eal_args());
+        let out = run_with_timeout(cmd, timeout);
+        Run {
+            code: out.status.code(),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+            stats: std::fs::read_to_string(&stats).ok().map(|s| serde_json::from_str(&s).expect("stats JSON parses")),
+        }
+    }
+
+    /// Starts `traffic-mirror run` on `config` in the background (stop it with a signal).
+    pub fn spawn(&self, config: &Path, extra: &[&str]) -> Child {
+        let stats = self.path("stats.json");
+        Command::new(binary())
+            .args(["run", "--config"])
+            .arg(config)
+            .arg("--stats-json")
+            .arg(&stats)
+            .args(extra)
+            .arg("--")
+            .args(self.eal_args())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("starting traffic-mirror")
+    }
+}
+
+/// Runs `cmd` to completion, killing it after `timeout`.
+pub fn run_with_timeout(mut cmd: Command, timeout: Duration) -> Output {
+    let mut child = cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("starting a command");
+    let deadline = std::time::Instant::now() + timeout;
+    loop {
+        if child.try_wait().expect("waiting for a command").is_some() {
+            return child.wait_with_output().expect("collecting output");
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            let out = child.wait_with_output().expect("collecting output");
+            panic!(
+                "command timed out after {timeout:?}\n--- stdout\n{}\n--- stderr\n{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Writes `frames` to a pcap file (Ethernet, microsecond timestamps).
+pub fn write_pcap<'a>(path: &Path, frames: impl IntoIterator<Item = &'a [u8]>) {
+    let file = std::io::BufWriter::new(std::fs::File::create(path).expect("creating a pcap file"));
+    let mut w = PcapWriter::new(file).expect("pcap header");
+    for (i, f) in frames.into_iter().enumerate() {
+        let ts = Duration::from_micros(i as u64);
+        w.write_packet(&PcapPacket::new(ts, f.len() as u32, f)).expect("writing a frame");
+    }
+}
+
+/// Every frame of a pcap file.
+pub fn read_pcap(path: &Path) -> Vec<Vec<u8>> {
+    let file = std::fs::File::open(path).unwrap_or_else(|e| panic!("opening {}: {e}", path.display()));
+    let mut r = PcapReader::new(std::io::BufReader::new(file)).expect("pcap header");
+    let mut out = Vec::new();
+    while let Some(p) = r.next_packet() {
+        out.push(p.expect("a pcap record").data.into_owned());
+    }
+    out
+}
+
+/// Compares two frame lists and says where they first differ.
+pub fn assert_same_frames(what: &str, got: &[Vec<u8>], want: &[Vec<u8>]) {
+    if let Some(i) = got.iter().zip(want).position(|(a, b)| a != b) {
+        panic!("{what}: frame {i} differs\n got  {:02x?}\n want {:02x?}", &got[i][..got[i].len().min(80)], &want[i][..want[i].len().min(80)]);
+    }
+    assert_eq!(got.len(), want.len(), "{what}: {} frames, expected {}", got.len(), want.len());
+}
