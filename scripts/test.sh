@@ -12,4 +12,19 @@ fi
 scripts/setup.sh
 cargo build --release --workspace --all-targets
 cargo test --release --workspace
+
+# A short coverage-guided fuzz run of parse + classify (libFuzzer via cargo-fuzz). cargo-fuzz
+# needs nightly-only compiler flags (sanitizers); RUSTC_BOOTSTRAP lets the stable toolchain
+# accept them. The seeds are real frames; new finds stay in dataplane/fuzz/corpus.
+command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked --quiet
+mkdir -p out dataplane/fuzz/corpus/parse_classify
+status=0
+(cd dataplane && RUSTC_BOOTSTRAP=1 cargo fuzz run parse_classify fuzz/corpus/parse_classify fuzz/seeds \
+   -- -max_total_time="${FUZZ_SECONDS:-60}" -print_final_stats=1) >out/fuzz.log 2>&1 || status=$?
+grep -E "^(Done|stat::number_of_executed_units)" out/fuzz.log || true
+if ((status)); then
+  tail -40 out/fuzz.log >&2
+  echo "test.sh: the fuzzer failed (status $status); the input is in dataplane/fuzz/artifacts/" >&2
+  exit 1
+fi
 echo "test.sh: all tests passed"

@@ -57,8 +57,12 @@ pub fn run(opts: RunOptions) -> Result<i32> {
     let setups = port_setups(&cfg, &infos)?;
     let (rx_pool_size, copy_pool_size) = pool_sizes(&cfg, &setups);
     let socket = infos.first().map_or(-1, |i| i.socket);
-    let rx_pool = Mempool::new("tm_rx", rx_pool_size, POOL_CACHE, DATA_ROOM, socket).context("creating the RX mempool (raise -m in eal_args?)")?;
-    let copy_pool = Mempool::new("tm_copy", copy_pool_size, POOL_CACHE, DATA_ROOM, socket).context("creating the copy mempool (raise -m in eal_args?)")?;
+    // DPDK refuses a per-lcore cache above 2/3 of the pool; small pools get a small one.
+    let cache = |size: u32| POOL_CACHE.min(size / 4);
+    let rx_pool = Mempool::new("tm_rx", rx_pool_size, cache(rx_pool_size), DATA_ROOM, socket)
+        .context("creating the RX mempool (raise -m in eal_args?)")?;
+    let copy_pool = Mempool::new("tm_copy", copy_pool_size, cache(copy_pool_size), DATA_ROOM, socket)
+        .context("creating the copy mempool (raise -m in eal_args?)")?;
 
     let mut ports = Vec::new();
     let mut rx_queues: Vec<Vec<(u16, RxQueue)>> = (0..workers).map(|_| Vec::new()).collect();
