@@ -13,6 +13,17 @@ scripts/setup.sh
 cargo build --release --workspace --all-targets
 cargo test --release --workspace
 
+# The RCU and table code under AddressSanitizer (use after free, leaks) and ThreadSanitizer
+# (data races), with an instrumented std (-Zbuild-std, hence rust-src and RUSTC_BOOTSTRAP).
+rustup component add rust-src >/dev/null 2>&1 || rustup component list --installed | grep -q rust-src
+for san in address thread; do
+  echo "test.sh: RCU and table swaps under the ${san} sanitizer"
+  RUSTC_BOOTSTRAP=1 RUSTFLAGS="-Zsanitizer=$san" CARGO_TARGET_DIR="target/san-$san" TABLE_SWAPS=1000 \
+    cargo test --quiet -Zbuild-std --target x86_64-unknown-linux-gnu -p dataplane --lib rcu::
+  RUSTC_BOOTSTRAP=1 RUSTFLAGS="-Zsanitizer=$san" CARGO_TARGET_DIR="target/san-$san" TABLE_SWAPS=1000 \
+    cargo test --quiet -Zbuild-std --target x86_64-unknown-linux-gnu -p dataplane --test table_swaps
+done
+
 # A short coverage-guided fuzz run of parse + classify (libFuzzer via cargo-fuzz). cargo-fuzz
 # needs nightly-only compiler flags (sanitizers); RUSTC_BOOTSTRAP lets the stable toolchain
 # accept them. The seeds are real frames; new finds stay in dataplane/fuzz/corpus.

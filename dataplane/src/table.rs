@@ -1,9 +1,11 @@
 //! The compiled session table: everything a worker needs to decide and build copies,
 //! immutable once published (see [`rcu`](crate::rcu)).
 
-use crate::classify::{Classifier, CompileError, Exclusions, Rule, RuleSet, KEY_LEN};
-use crate::encap::Template;
+use crate::classify::{key, Classifier, CompileError, Exclusions, Rule, RuleSet, KEY_LEN};
+use crate::encap::{flow_hash, Template};
+use crate::parse::{parse_head, Skip};
 use crate::stats::Direction;
+use crate::wire::eth;
 
 /// One filter, rules sorted by rule number within each direction.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -35,7 +37,45 @@ pub struct Table {
     pub exclusions: Exclusions,
 }
 
+/// Frames that were no candidates for mirroring, by reason.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct NotMirrored {
+    pub not_ip: u64,
+    pub malformed: u64,
+    pub excluded: u64,
+}
+
 impl Table {
+    /// The sessions that mirror one frame: received on port `rx_port`, leaving by `out_port`
+    /// (the same port for a tap port), `wire_len` bytes long of which `frame` is the first
+    /// segment. Calls `copy(direction, session index, flow hash)` for each; counts the frames
+    /// that are no candidates into `skipped`.
+    #[inline]
+    pub fn mirrors(&self, rx_port: usize, out_port: usize, frame: &[u8], wire_len: usize, skipped: &mut NotMirrored, mut copy: impl FnMut(Direction, u32, u32)) {
+        let p = match parse_head(frame, wire_len) {
+            Ok(p) => p,
+            Err(Skip::NotIp) => return skipped.not_ip += 1,
+            Err(Skip::Malformed) => return skipped.malformed += 1,
+        };
+        if self.exclusions.never_mirrored(&p) {
+            skipped.excluded += 1;
+            return;
+        }
+        let k = key(&p, self.exclusions.resolver_dns(&p));
+        let mut hash = None;
+        let src_mac = &frame[eth::SRC..eth::SRC + eth::ADDR_LEN];
+        let dst_mac = &frame[eth::DST..eth::DST + eth::ADDR_LEN];
+        let egress = (&self.ports[rx_port].egress, Direction::Egress, src_mac);
+        let ingress = (&self.ports[out_port].ingress, Direction::Ingress, dst_mac);
+        for (sources, dir, mac) in [egress, ingress] {
+            for s in sources.iter().filter(|s| s.owns(mac)) {
+                if let Some(session) = s.lookup(&k, p.ipv6) {
+                    copy(dir, session, *hash.get_or_insert_with(|| flow_hash(&p)));
+                }
+            }
+        }
+    }
+
     /// A table that mirrors nothing.
     pub fn empty(ports: usize) -> Self {
         Table {

@@ -5,9 +5,9 @@
 //! VPP's nodes, each stage one small function over the burst:
 //!
 //! 1. `count_rx`: port counters, and a prefetch of every packet's first cache line.
-//! 2. `classify`: parse each frame, drop out what is never mirrored, and look its key up in
-//!    the compiled rules of every source that owns it (egress on the receiving port, ingress
-//!    on the port it is forwarded to); each hit becomes a pending copy.
+//! 2. `classify`: per frame, [`Table::mirrors`] parses it, drops out what is never mirrored,
+//!    and looks its key up in the compiled rules of every source that owns it (egress on the
+//!    receiving port, ingress on the port it is forwarded to); each hit becomes a pending copy.
 //! 3. `hold_originals`: take a second reference on each original that will be copied, so
 //!    that...
 //! 4. `forward`: ...the originals leave first, untouched, with a bounded retry; frames the TX
@@ -19,17 +19,14 @@
 //! a refused copy is a counted skip) and the worker reports an RCU quiescent state: the table
 //! it read stays the same for the whole iteration.
 
-use crate::classify::key;
 use crate::eal;
-use crate::encap::{flow_hash, source_port};
+use crate::encap::source_port;
 use crate::mbuf::{Burst, Mbuf, MAX_BURST};
 use crate::mempool::Mempool;
-use crate::parse::{parse_head, Skip};
 use crate::port::{RxQueue, TxQueue};
 use crate::rcu::Reader;
 use crate::stats::{Direction, SkipReason, WorkerCounters};
-use crate::table::{SourceRules, Table};
-use crate::wire::eth;
+use crate::table::{NotMirrored, Table};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
@@ -150,12 +147,11 @@ impl Worker<'_> {
     fn handle_burst(&mut self, table: &Table, port: usize, burst: &mut Burst) {
         let rx_bytes = self.count_rx(port, burst);
         let peer = self.peers[port].map(usize::from);
-        let rules = &table.ports[port];
         // Frames leave through the peer; on a tap port there is no peer, and its own sources
         // see frames addressed to their MAC as ingress.
-        let ingress = &table.ports[peer.unwrap_or(port)].ingress;
-        if !rules.egress.is_empty() || !ingress.is_empty() {
-            self.classify(table, burst, &rules.egress, ingress);
+        let out_port = peer.unwrap_or(port);
+        if !table.ports[port].egress.is_empty() || !table.ports[out_port].ingress.is_empty() {
+            self.classify(table, burst, port, out_port);
         }
         self.hold_originals(burst);
         self.forward(peer, burst, rx_bytes);
@@ -176,44 +172,20 @@ impl Worker<'_> {
     }
 
     /// Stage 2: which sessions mirror which frames.
-    fn classify(&mut self, table: &Table, burst: &Burst, egress: &[SourceRules], ingress: &[SourceRules]) {
+    fn classify(&mut self, table: &Table, burst: &Burst, port: usize, out_port: usize) {
         self.pending.clear();
-        let (mut not_ip, mut malformed, mut excluded) = (0, 0, 0);
+        let mut skipped = NotMirrored::default();
         for (i, m) in burst.iter().enumerate() {
-            let frame = m.data();
-            let p = match parse_head(frame, m.pkt_len()) {
-                Ok(p) => p,
-                Err(Skip::NotIp) => {
-                    not_ip += 1;
-                    continue;
+            let pending = &mut self.pending;
+            table.mirrors(port, out_port, m.data(), m.pkt_len(), &mut skipped, |dir, session, hash| {
+                if pending.len() < MAX_PENDING {
+                    pending.push(PendingCopy { pkt: i as u8, dir, session, hash });
                 }
-                Err(Skip::Malformed) => {
-                    malformed += 1;
-                    continue;
-                }
-            };
-            if table.exclusions.never_mirrored(&p) {
-                excluded += 1;
-                continue;
-            }
-            let k = key(&p, table.exclusions.resolver_dns(&p));
-            let mut hash = None;
-            let src_mac = &frame[eth::SRC..eth::SRC + eth::ADDR_LEN];
-            let dst_mac = &frame[eth::DST..eth::DST + eth::ADDR_LEN];
-            for (sources, dir, mac) in [(egress, Direction::Egress, src_mac), (ingress, Direction::Ingress, dst_mac)] {
-                for s in sources.iter().filter(|s| s.owns(mac)) {
-                    if let Some(session) = s.lookup(&k, p.ipv6) {
-                        if self.pending.len() < MAX_PENDING {
-                            let hash = *hash.get_or_insert_with(|| flow_hash(&p));
-                            self.pending.push(PendingCopy { pkt: i as u8, dir, session, hash });
-                        }
-                    }
-                }
-            }
+            });
         }
-        self.counters.not_ip.add(not_ip);
-        self.counters.malformed.add(malformed);
-        self.counters.excluded.add(excluded);
+        self.counters.not_ip.add(skipped.not_ip);
+        self.counters.malformed.add(skipped.malformed);
+        self.counters.excluded.add(skipped.excluded);
     }
 
     /// Stage 3: a second reference on every original that will be copied.

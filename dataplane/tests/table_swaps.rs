@@ -1,0 +1,108 @@
+//! The table code under concurrent swaps, without DPDK: readers run the per-frame decision
+//! ([`Table::mirrors`]) and build outer headers over bursts of frames while a writer compiles
+//! and publishes thousands of tables through the RCU. Every copy of a burst must come from the
+//! one table the reader holds (whose VNI is its generation), generations only move forward,
+//! and no freed table is ever touched. scripts/test.sh also runs this under AddressSanitizer
+//! (use after free, leaks) and ThreadSanitizer (data races).
+
+use dataplane::classify::{Action, Exclusions, Rule};
+use dataplane::encap::{Outer, Template};
+use dataplane::rcu::Rcu;
+use dataplane::stats::Direction;
+use dataplane::table::{FilterRules, NotMirrored, PortRules, SessionOut, SourceRules, Table};
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// A table whose one session mirrors all UDP received on port 0, with VNI `generation`.
+fn table(generation: u64) -> Table {
+    let filter = FilterRules {
+        egress: vec![Rule {
+            number: 1,
+            action: Action::Accept,
+            protocol: Some(17),
+            source: None,
+            destination: None,
+            source_ports: None,
+            destination_ports: None,
+        }],
+        ..FilterRules::default()
+    };
+    let source = SourceRules::build(None, Direction::Egress, &[(0, &filter)]).unwrap();
+    let outer = Outer {
+        src_mac: [2, 0, 0, 0, 0, 0x10],
+        dst_mac: [2, 0, 0, 0, 0, 0x20],
+        vlan: None,
+        src_ip: 0xc000_0201,
+        dst_ip: 0xc000_020a,
+        dst_port: 4789,
+        vni: generation as u32,
+    };
+    Table {
+        generation,
+        ports: vec![PortRules { egress: vec![source].into(), ingress: Box::new([]) }, PortRules::default()].into(),
+        sessions: vec![SessionOut { slot: 0, port: 1, max_inner: 128, templates: vec![Template::new(&outer)].into() }].into(),
+        exclusions: Exclusions::default(),
+    }
+}
+
+/// A 64-byte UDP frame.
+fn frame(i: u8) -> Vec<u8> {
+    let mut f = vec![0u8; 64];
+    f[12..14].copy_from_slice(&[0x08, 0x00]);
+    f[14] = 0x45;
+    f[16..18].copy_from_slice(&50u16.to_be_bytes());
+    f[23] = 17;
+    f[26..30].copy_from_slice(&[10, 0, 0, i]);
+    f[30..34].copy_from_slice(&[198, 51, 100, 1]);
+    f[34..36].copy_from_slice(&4000u16.to_be_bytes());
+    f[36..38].copy_from_slice(&53u16.to_be_bytes());
+    f
+}
+
+#[test]
+fn readers_see_whole_tables_while_thousands_are_swapped_in() {
+    let swaps: u64 = std::env::var("TABLE_SWAPS").ok().and_then(|s| s.parse().ok()).unwrap_or(3000);
+    let frames: Vec<Vec<u8>> = (0..32).map(frame).collect();
+    let rcu = Rcu::new(table(1), 2);
+    let stop = AtomicBool::new(false);
+    let bursts = std::thread::scope(|s| {
+        let readers: Vec<_> = (0..2)
+            .map(|id| {
+                let (rcu, stop, frames) = (&rcu, &stop, &frames);
+                s.spawn(move || {
+                    let mut reader = rcu.reader(id);
+                    let mut last = 0;
+                    let mut bursts = 0u64;
+                    let mut header = [0u8; 50];
+                    while !stop.load(Ordering::Relaxed) {
+                        let t = reader.read();
+                        let mut skipped = NotMirrored::default();
+                        let mut vnis = Vec::with_capacity(32);
+                        for f in frames {
+                            t.mirrors(0, 1, f, f.len(), &mut skipped, |dir, session, hash| {
+                                assert_eq!(dir, Direction::Egress);
+                                let out = &t.sessions[session as usize];
+                                out.templates[0].write(&mut header, f.len().min(out.max_inner as usize), hash as u16 | 0xc000);
+                                vnis.push(u32::from_be_bytes([0, header[46], header[47], header[48]]));
+                            });
+                        }
+                        assert_eq!(vnis.len(), 32, "every frame of the burst mirrored");
+                        assert!(vnis.iter().all(|&v| u64::from(v) == t.generation), "one table per burst: {vnis:?} in table {}", t.generation);
+                        assert!(t.generation >= last, "table {} after {last}", t.generation);
+                        last = t.generation;
+                        bursts += 1;
+                        reader.quiescent();
+                    }
+                    bursts
+                })
+            })
+            .collect();
+        let mut w = rcu.writer();
+        for g in 2..=swaps + 1 {
+            let old = w.swap(table(g), |_| {});
+            assert_eq!(old.generation, g - 1);
+        }
+        stop.store(true, Ordering::Relaxed);
+        readers.into_iter().map(|r| r.join().unwrap()).sum::<u64>()
+    });
+    assert!(bursts > swaps / 10, "readers worked through the swaps: {bursts} bursts");
+}
