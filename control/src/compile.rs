@@ -1,6 +1,8 @@
 //! Compiling a validated configuration into the immutable [`Table`] the workers read.
 
 use crate::config::{Config, ConfigError, FilterRule, RuleAction, Session};
+use crate::report::{session_totals, DirReport};
+use dataplane::stats::WorkerCounters;
 use dataplane::classify::{Action, Cidr, Exclusions, PortRange, Rule};
 use dataplane::encap::{max_inner_len, Outer, Template};
 use dataplane::stats::Direction;
@@ -10,13 +12,19 @@ use std::collections::HashMap;
 use std::net::IpAddr;
 
 /// Stable counter slots for sessions: a session keeps its slot while it exists, whatever else
-/// changes, so its counters survive table swaps.
-#[derive(Debug, Default)]
+/// changes, so its counters survive table swaps. A slot freed by a change is reused only after
+/// that change's table is published (no worker can still count into it for the old session),
+/// and a reused slot remembers the counts it started from.
+#[derive(Clone, Debug, Default)]
 pub struct Slots {
     by_id: HashMap<String, u32>,
     free: Vec<u32>,
+    /// Freed by the change being applied; free once its table is published.
+    released: Vec<u32>,
     next: u32,
     capacity: u32,
+    /// What a reused slot's counters held when its session got it.
+    base: HashMap<u32, [DirReport; 2]>,
 }
 
 impl Slots {
@@ -30,17 +38,15 @@ impl Slots {
         self.capacity as usize
     }
 
-    /// Gives every session of `cfg` a slot and frees the slots of sessions that are gone.
-    /// Returns the slots newly handed out, whose counters start from their current values.
-    pub fn assign(&mut self, cfg: &Config) -> Result<Vec<u32>, ConfigError> {
+    /// Gives every session of `cfg` a slot and releases the slots of sessions that are gone.
+    pub fn assign(&mut self, cfg: &Config, counters: &[WorkerCounters]) -> Result<(), ConfigError> {
         let live: std::collections::HashSet<&str> = cfg.sessions.iter().map(|s| s.id.as_str()).collect();
         let gone: Vec<String> = self.by_id.keys().filter(|id| !live.contains(id.as_str())).cloned().collect();
         for id in gone {
             if let Some(slot) = self.by_id.remove(&id) {
-                self.free.push(slot);
+                self.released.push(slot);
             }
         }
-        let mut fresh = Vec::new();
         for s in &cfg.sessions {
             if self.by_id.contains_key(&s.id) {
                 continue;
@@ -58,15 +64,25 @@ impl Slots {
                     )))
                 }
             };
+            self.base.insert(slot, session_totals(counters, slot));
             self.by_id.insert(s.id.clone(), slot);
-            fresh.push(slot);
         }
-        Ok(fresh)
+        Ok(())
+    }
+
+    /// The change whose slots were assigned is live: released slots may be reused.
+    pub fn published(&mut self) {
+        self.free.append(&mut self.released);
     }
 
     /// The slot of session `id`.
     pub fn get(&self, id: &str) -> Option<u32> {
         self.by_id.get(id).copied()
+    }
+
+    /// The counts slot `slot` held when its session got it.
+    pub fn base(&self, slot: u32) -> [DirReport; 2] {
+        self.base.get(&slot).copied().unwrap_or_default()
     }
 }
 
@@ -209,6 +225,7 @@ fn words(a: u128) -> [u32; 4] {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use dataplane::stats::Direction;
 
     #[test]
     fn slots_are_stable_and_reused() {
@@ -224,14 +241,25 @@ mod tests {
             enabled: true,
             description: None,
         };
+        let counters = [WorkerCounters::new(0, 3)];
         cfg.sessions = vec![mk("a"), mk("b")];
-        let mut slots = Slots::new(2);
-        assert_eq!(slots.assign(&cfg).unwrap(), vec![0, 1]);
+        let mut slots = Slots::new(3);
+        slots.assign(&cfg, &counters).unwrap();
+        assert_eq!((slots.get("a"), slots.get("b")), (Some(0), Some(1)));
+        slots.published();
+        // a's slot is not reused by the change that frees it...
+        counters[0].session(0, Direction::Egress).packets.add(7);
         cfg.sessions = vec![mk("b"), mk("c")];
-        assert_eq!(slots.assign(&cfg).unwrap(), vec![0], "c takes a's freed slot");
-        assert_eq!((slots.get("b"), slots.get("c"), slots.get("a")), (Some(1), Some(0), None));
-        cfg.sessions.push(mk("d"));
-        assert!(slots.assign(&cfg).is_err(), "capacity 2");
+        slots.assign(&cfg, &counters).unwrap();
+        assert_eq!((slots.get("b"), slots.get("c"), slots.get("a")), (Some(1), Some(2), None));
+        slots.published();
+        // ...but by a later one, which starts from the counts a left behind.
+        cfg.sessions = vec![mk("b"), mk("c"), mk("d")];
+        slots.assign(&cfg, &counters).unwrap();
+        assert_eq!(slots.get("d"), Some(0));
+        assert_eq!(slots.base(0)[Direction::Egress as usize].packets, 7);
+        cfg.sessions.push(mk("e"));
+        assert!(slots.assign(&cfg, &counters).is_err(), "capacity 3");
     }
 
     #[test]

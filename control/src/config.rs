@@ -31,6 +31,8 @@ pub struct Config {
     pub vpc: Vpc,
     #[serde(default)]
     pub quotas: Quotas,
+    #[serde(default)]
+    pub control: Control,
     #[serde(default, rename = "port", skip_serializing_if = "Vec::is_empty")]
     pub ports: Vec<Port>,
     #[serde(default, rename = "link", skip_serializing_if = "Vec::is_empty")]
@@ -119,6 +121,32 @@ pub struct Quotas {
 impl Default for Quotas {
     fn default() -> Self {
         Quotas { sessions_per_source: 3, rules_per_filter: 10, targets: 10_000, filters: 10_000, sessions: 10_000 }
+    }
+}
+
+/// Where the control API listens when the config does not say.
+pub const DEFAULT_SOCKET: &str = "/run/traffic-mirror.sock";
+
+/// `[control]`: the control API.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Control {
+    /// Unix socket of the control API (one JSON request and reply per line).
+    pub socket: String,
+    /// Its permissions, in octal: only root by default.
+    pub socket_mode: String,
+}
+
+impl Default for Control {
+    fn default() -> Self {
+        Control { socket: DEFAULT_SOCKET.into(), socket_mode: "0600".into() }
+    }
+}
+
+impl Control {
+    /// The socket mode as a number; validation has checked it parses.
+    pub fn mode(&self) -> u32 {
+        u32::from_str_radix(self.socket_mode.trim_start_matches("0o"), 8).unwrap_or(0o600)
     }
 }
 
@@ -257,6 +285,10 @@ pub struct PortRange {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FilterRule {
+    /// The rule's id for the control API (AWS's TrafficMirrorFilterRuleId); assigned when
+    /// omitted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
     pub rule_number: u32,
     pub action: RuleAction,
     /// IANA protocol number; absent: every protocol.
@@ -425,7 +457,7 @@ impl Config {
                     .collect(),
             });
         }
-        cfg.assign_vnis();
+        cfg.assign_ids();
         Ok(cfg)
     }
 
@@ -433,6 +465,7 @@ impl Config {
     pub fn validate(&self) -> Result<(), Vec<Problem>> {
         let mut v = Validator { problems: Vec::new() };
         v.dataplane(&self.dataplane);
+        v.control(&self.control);
         v.ports(self);
         v.links(self);
         v.sources(self);
@@ -440,6 +473,40 @@ impl Config {
         v.filters(self);
         v.sessions(self);
         if v.problems.is_empty() { Ok(()) } else { Err(v.problems) }
+    }
+
+    /// Assigns what may be omitted: VNIs and filter-rule ids.
+    pub fn assign_ids(&mut self) {
+        self.assign_vnis();
+        self.assign_rule_ids();
+    }
+
+    /// Gives every filter rule without an id one, derived from its filter, direction and
+    /// number (so it is stable across restarts), AWS-shaped: `tmfr-` and 17 hex digits.
+    pub fn assign_rule_ids(&mut self) {
+        let mut used: HashSet<String> = self.rule_ids().map(str::to_owned).collect();
+        for f in &mut self.filters {
+            for (dir, rules) in [("ingress", &mut f.ingress_rules), ("egress", &mut f.egress_rules)] {
+                for r in rules.iter_mut().filter(|r| r.id.is_none()) {
+                    let mut salt = 0u32;
+                    let id = loop {
+                        let h = stable_hash(&format!("{}/{dir}/{}/{salt}", f.id, r.rule_number));
+                        let h2 = stable_hash(&format!("{salt}/{}/{}/{dir}", r.rule_number, f.id));
+                        let id = format!("tmfr-{:01x}{h:08x}{h2:08x}", salt % 16);
+                        if used.insert(id.clone()) {
+                            break id;
+                        }
+                        salt += 1;
+                    };
+                    r.id = Some(id);
+                }
+            }
+        }
+    }
+
+    /// Every filter rule id present.
+    pub fn rule_ids(&self) -> impl Iterator<Item = &str> {
+        self.filters.iter().flat_map(|f| f.ingress_rules.iter().chain(&f.egress_rules)).filter_map(|r| r.id.as_deref())
     }
 
     /// Gives every session without a VNI one no other session uses: derived from its id (so
@@ -538,6 +605,18 @@ impl Validator {
         }
         if d.idle_sleep_us > 1_000_000 {
             self.problem(at("idle_sleep_us"), format!("[dataplane] idle_sleep_us = {}: at most 1000000", d.idle_sleep_us));
+        }
+    }
+
+    fn control(&mut self, c: &Control) {
+        let ok = u32::from_str_radix(c.socket_mode.trim_start_matches("0o"), 8).is_ok_and(|m| m <= 0o777);
+        if !ok {
+            self.problem(vec![Seg::Key("control"), Seg::Key("socket_mode")], format!(
+                "[control] socket_mode = {:?}: expected octal permissions such as \"0600\"", c.socket_mode
+            ));
+        }
+        if c.socket.is_empty() {
+            self.problem(vec![Seg::Key("control"), Seg::Key("socket")], "[control] socket is empty".into());
         }
     }
 
@@ -660,6 +739,7 @@ impl Validator {
 
     fn filters(&mut self, c: &Config) {
         let mut ids = HashSet::new();
+        let mut rule_ids = HashSet::new();
         if c.filters.len() > c.quotas.filters {
             self.problem(vec![Seg::Key("filter")], format!("{} filters exceed the quota of {} ([quotas] filters)", c.filters.len(), c.quotas.filters));
         }
@@ -686,6 +766,13 @@ impl Validator {
                         let mut path = rule_at.clone();
                         path.push(Seg::Key(p.0));
                         self.problem(path, p.1);
+                    }
+                    if let Some(id) = &r.id {
+                        if !rule_ids.insert(id.as_str()) {
+                            let mut path = rule_at.clone();
+                            path.push(Seg::Key("id"));
+                            self.problem(path, format!("{name}: rule id {id:?} is used twice"));
+                        }
                     }
                     if !numbers.insert(r.rule_number) {
                         let mut path = rule_at.clone();

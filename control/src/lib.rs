@@ -1,7 +1,12 @@
 //! traffic-mirror's control plane: the configuration and its validation, compiling it into the
-//! tables the dataplane workers read, running the dataplane, and reporting its counters.
+//! tables the dataplane workers read, the control thread that changes them while traffic flows
+//! (through the EC2-shaped control API and SIGHUP), and reports of the counters.
 
+pub mod api;
 pub mod compile;
 pub mod config;
+pub mod controller;
+pub mod ctl;
+pub mod import;
 pub mod report;
 pub mod run;

@@ -1,7 +1,10 @@
 //! The `traffic-mirror` command.
 
 use clap::{Parser, Subcommand};
-use control::config::Config;
+use control::api::{self, Client, Request};
+use control::config::{Config, Mac};
+use control::ctl::{ctl, CtlArgs};
+use control::import::{import, key_value, target_addresses, ImportOptions};
 use control::run::{run, RunOptions};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -49,6 +52,78 @@ enum Command {
         #[arg(value_name = "FILE")]
         config: PathBuf,
     },
+    /// Change and inspect a running traffic-mirror through its control API, with the AWS CLI's
+    /// verbs: create-traffic-mirror-session, describe-traffic-mirror-filters, ..., and stats.
+    ///
+    /// A change is validated whole and applied to the running dataplane at once, without
+    /// dropping traffic; a refused change leaves everything as it was and says why. Changes
+    /// live in memory: `export` writes them out, a reload (SIGHUP) returns to the file.
+    Ctl(CtlArgs),
+    /// Write the running configuration (with the changes made through the API) as TOML.
+    Export {
+        /// Control socket (default: the one --config names, else /run/traffic-mirror.sock).
+        #[arg(long, value_name = "PATH")]
+        socket: Option<PathBuf>,
+        /// Read the control socket's path from this configuration file.
+        #[arg(long, short, value_name = "FILE")]
+        config: Option<PathBuf>,
+        /// Write to FILE instead of standard output.
+        #[arg(long, short, value_name = "FILE")]
+        output: Option<PathBuf>,
+    },
+    /// Turn the JSON of `aws ec2 describe-traffic-mirror-targets`, `-filters`, `-sessions`
+    /// (and optionally `describe-network-interfaces`) into a configuration for this appliance.
+    ///
+    /// The ports, links and [dataplane] come from --base; AWS's ids are kept; each ENI that a
+    /// session mirrors becomes a [[source]] on a port (with its MAC and primary address when
+    /// describe-network-interfaces output is given).
+    ImportAws {
+        /// describe-* JSON files.
+        #[arg(required = true, value_name = "FILE")]
+        files: Vec<PathBuf>,
+        /// Configuration with the appliance's ports and links.
+        #[arg(long, value_name = "FILE")]
+        base: PathBuf,
+        /// Bind an ENI to a port: ENI=PORT (repeatable).
+        #[arg(long = "port", value_name = "ENI=PORT", value_parser = key_value)]
+        bind: Vec<(String, String)>,
+        /// Port for ENIs not bound with --port (default: the first port of the first link).
+        #[arg(long, value_name = "PORT")]
+        default_port: Option<String>,
+        /// A target's collector address(es): TMT=IP[,IP...] (repeatable). Needed for load
+        /// balancers, and for ENI targets without describe-network-interfaces output.
+        #[arg(long = "target-address", value_name = "TMT=IPS", value_parser = target_addresses)]
+        target_addresses: Vec<(String, Vec<std::net::Ipv4Addr>)>,
+        /// MAC of the next hop towards the collectors.
+        #[arg(long, value_name = "MAC")]
+        next_hop_mac: Option<Mac>,
+        /// Port the copies leave by (default: the first port in no link).
+        #[arg(long, value_name = "PORT")]
+        mirror_port: Option<String>,
+        /// Write to FILE instead of standard output.
+        #[arg(long, short, value_name = "FILE")]
+        output: Option<PathBuf>,
+    },
+}
+
+/// Prints `e` and turns it into exit code 2.
+fn fail(e: impl std::fmt::Display) -> ExitCode {
+    eprintln!("traffic-mirror: {e}");
+    ExitCode::from(2)
+}
+
+/// Writes `text` to `output`, or standard output.
+fn emit(text: &str, output: Option<&std::path::Path>) -> ExitCode {
+    match output {
+        Some(path) => match std::fs::write(path, text) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => fail(format_args!("writing {}: {e}", path.display())),
+        },
+        None => {
+            print!("{text}");
+            ExitCode::SUCCESS
+        }
+    }
 }
 
 fn main() -> ExitCode {
@@ -87,5 +162,29 @@ fn main() -> ExitCode {
                 ExitCode::from(2)
             }
         },
+        Command::Ctl(args) => match ctl(args) {
+            Ok(code) => ExitCode::from(code),
+            Err(e) => fail(format_args!("{e:#}")),
+        },
+        Command::Export { socket, config, output } => {
+            let reply = api::socket_path(socket.as_deref(), config.as_deref())
+                .and_then(|p| Client::connect(&p))
+                .and_then(|mut c| c.call(&Request::ExportConfiguration {}));
+            match reply {
+                Ok(Ok(v)) => emit(v["Configuration"].as_str().unwrap_or_default(), output.as_deref()),
+                Ok(Err(e)) => fail(e),
+                Err(e) => fail(format_args!("{e:#}")),
+            }
+        }
+        Command::ImportAws { files, base, bind, default_port, target_addresses, next_hop_mac, mirror_port, output } => {
+            let opts = ImportOptions { files, base, bind, default_port, target_addresses, next_hop_mac, mirror_port };
+            match import(&opts).and_then(|c| Ok(toml::to_string(&c)?)) {
+                Ok(text) => {
+                    let names: Vec<String> = opts.files.iter().map(|f| f.display().to_string()).collect();
+                    emit(&format!("# Imported by traffic-mirror import-aws from {}\n\n{text}", names.join(", ")), output.as_deref())
+                }
+                Err(e) => fail(format_args!("{e:#}")),
+            }
+        }
     }
 }

@@ -10,7 +10,7 @@ use std::fmt::Write;
 use std::time::Duration;
 
 /// Everything counted, at one moment.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, serde::Deserialize)]
 pub struct Report {
     pub duration_s: f64,
     pub ports: Vec<PortReport>,
@@ -22,7 +22,7 @@ pub struct Report {
 }
 
 /// One port: DPDK's counters, and the drops the workers counted.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, serde::Deserialize)]
 pub struct PortReport {
     pub name: String,
     pub device: String,
@@ -40,7 +40,7 @@ pub struct PortReport {
 }
 
 /// One session's figures in one direction (AWS's four metrics, and the reasons).
-#[derive(Debug, Default, Serialize, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Default, Serialize, serde::Deserialize, Clone, Copy, PartialEq, Eq)]
 pub struct DirReport {
     pub packets: u64,
     pub bytes: u64,
@@ -67,7 +67,7 @@ impl DirReport {
 }
 
 /// One session.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, serde::Deserialize)]
 pub struct SessionReport {
     pub id: String,
     pub source: String,
@@ -80,7 +80,7 @@ pub struct SessionReport {
 }
 
 /// One worker.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, serde::Deserialize)]
 pub struct WorkerReport {
     pub id: usize,
     pub core: usize,
@@ -89,7 +89,7 @@ pub struct WorkerReport {
 }
 
 /// Frames forwarded but not candidates for mirroring.
-#[derive(Debug, Default, Serialize)]
+#[derive(Debug, Default, Serialize, serde::Deserialize)]
 pub struct NotMirrored {
     pub not_ip: u64,
     pub malformed: u64,
@@ -97,7 +97,7 @@ pub struct NotMirrored {
 }
 
 /// A mempool's state.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, serde::Deserialize)]
 pub struct PoolReport {
     pub name: String,
     pub size: u32,
@@ -113,6 +113,22 @@ pub fn session_totals(counters: &[WorkerCounters], slot: u32) -> [DirReport; 2] 
         }
     }
     out
+}
+
+impl DirReport {
+    /// The counts since `base`.
+    pub fn since(&self, base: &DirReport) -> DirReport {
+        DirReport {
+            packets: self.packets - base.packets,
+            bytes: self.bytes - base.bytes,
+            truncated: self.truncated - base.truncated,
+            skip_packets: self.skip_packets - base.skip_packets,
+            skip_bytes: self.skip_bytes - base.skip_bytes,
+            skip_queue_full: self.skip_queue_full - base.skip_queue_full,
+            skip_no_mbuf: self.skip_no_mbuf - base.skip_no_mbuf,
+            skip_unresolved: self.skip_unresolved - base.skip_unresolved,
+        }
+    }
 }
 
 impl Report {
@@ -150,7 +166,10 @@ impl Report {
             .sessions
             .iter()
             .map(|s| {
-                let [ingress, egress] = slots.get(&s.id).map_or([DirReport::default(); 2], |slot| session_totals(counters, slot));
+                let [ingress, egress] = slots.get(&s.id).map_or([DirReport::default(); 2], |slot| {
+                    let (now, base) = (session_totals(counters, slot), slots.base(slot));
+                    [now[0].since(&base[0]), now[1].since(&base[1])]
+                });
                 SessionReport {
                     id: s.id.clone(),
                     source: s.source.clone(),

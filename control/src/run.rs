@@ -1,8 +1,10 @@
 //! `traffic-mirror run`: start DPDK, set the ports up, publish the compiled table, run the
 //! workers, and on the way out report what happened.
 
+use crate::api;
 use crate::compile::{compile, Slots};
 use crate::config::{device_name, is_pci, Config};
+use crate::controller::{Controller, Runtime};
 use crate::report::Report;
 use anyhow::{bail, Context, Result};
 use dataplane::eal::Eal;
@@ -39,6 +41,10 @@ const fn dataplane_default_buf_size() -> u16 {
 pub fn run(opts: RunOptions) -> Result<i32> {
     let cfg = Config::load(&opts.config).map_err(|e| anyhow::anyhow!("{e}"))?;
     preflight(&cfg)?;
+    // Before DPDK starts: a second instance on the same socket fails here, cleanly.
+    let socket_path = std::path::PathBuf::from(&cfg.control.socket);
+    let listener = api::bind(&socket_path, cfg.control.mode())?;
+    let _socket_cleanup = RemoveOnDrop(socket_path.clone());
     // Before the EAL starts: it narrows the process's CPU affinity to the main lcore.
     let cores = worker_cores(&cfg);
     let eal_args = eal_args(&cfg, &opts.eal_extra);
@@ -83,17 +89,23 @@ pub fn run(opts: RunOptions) -> Result<i32> {
     }
 
     let mut slots = Slots::new(cfg.quotas.sessions.max(cfg.sessions.len()));
-    slots.assign(&cfg).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let counters: Vec<WorkerCounters> = (0..workers).map(|_| WorkerCounters::new(cfg.ports.len(), slots.capacity())).collect();
+    slots.assign(&cfg, &counters).map_err(|e| anyhow::anyhow!("{e}"))?;
+    slots.published();
     let macs: Vec<[u8; 6]> = infos.iter().map(|i| i.mac).collect();
     let table = compile(&cfg, &macs, &slots, 1).map_err(|e| anyhow::anyhow!("{e}"))?;
     log_table(&cfg, &table);
     let rcu = Rcu::new(table, workers);
-    let counters: Vec<WorkerCounters> = (0..workers).map(|_| WorkerCounters::new(cfg.ports.len(), slots.capacity())).collect();
     let stop = AtomicBool::new(false);
-    let stop_requested = signals()?;
+    let events = signals()?;
+    let (api_tx, api_rx) = crossbeam::channel::unbounded::<api::Pending>();
+    api::serve(listener, api_tx);
+    log::info!("control API on {}", socket_path.display());
     let peers = cfg.peers();
 
     let started = Instant::now();
+    let rt = Runtime { counters: &counters, ports: &ports, pools: [&rx_pool, &copy_pool], port_macs: macs, cores: cores.clone(), started };
+    let mut controller = Controller::new(cfg, opts.config.clone(), slots, rcu.writer(), rt);
     std::thread::scope(|scope| -> Result<()> {
         let mut handles = Vec::new();
         for (w, (rx, tx)) in rx_queues.into_iter().zip(tx_queues).enumerate() {
@@ -103,9 +115,9 @@ pub fn run(opts: RunOptions) -> Result<i32> {
                 tx,
                 peers: peers.clone(),
                 copy_pool: &copy_pool,
-                burst_size: cfg.dataplane.burst_size,
-                tx_retries: cfg.dataplane.tx_retries,
-                idle_sleep: Duration::from_micros(cfg.dataplane.idle_sleep_us),
+                burst_size: controller.config().dataplane.burst_size,
+                tx_retries: controller.config().dataplane.tx_retries,
+                idle_sleep: Duration::from_micros(controller.config().dataplane.idle_sleep_us),
             };
             let (eal, rcu, counters, stop, core) = (&eal, &rcu, &counters[w], &stop, cores[w]);
             let handle = std::thread::Builder::new().name(format!("tm-worker-{w}")).spawn_scoped(scope, move || {
@@ -125,29 +137,33 @@ pub fn run(opts: RunOptions) -> Result<i32> {
             }
         }
 
-        let mut last_rx = 0u64;
-        let mut polls_then = vec![0u64; workers];
-        let mut last_change = Instant::now();
+        let mut idle = IdleWatch::new(workers);
         loop {
-            if let Ok(why) = stop_requested.recv_timeout(Duration::from_millis(20)) {
-                log::info!("{why}: stopping");
-                break;
+            crossbeam::select! {
+                recv(events) -> ev => match ev {
+                    Ok(Event::Stop(why)) => {
+                        log::info!("{why}: stopping");
+                        break;
+                    }
+                    Ok(Event::Reload) => {
+                        if let Err(e) = controller.reload() {
+                            log::error!("reload refused, the running configuration stays: {e}");
+                        }
+                    }
+                    Err(_) => {}
+                },
+                recv(api_rx) -> req => if let Ok((req, reply)) = req {
+                    let _ = reply.send(controller.handle(req));
+                },
+                default(Duration::from_millis(20)) => {}
             }
             if handles.iter().any(|h| h.is_finished()) {
                 log::error!("a worker ended unexpectedly: stopping");
                 break;
             }
-            if let Some(idle) = opts.exit_on_idle {
-                let rx: u64 = counters.iter().flat_map(|c| c.ports.iter()).map(|p| p.rx_packets.get()).sum();
-                let polls: Vec<u64> = counters.iter().map(|c| c.polls.get()).collect();
-                if rx != last_rx {
-                    last_rx = rx;
-                    last_change = Instant::now();
-                    polls_then = polls;
-                } else if last_change.elapsed() >= idle && polls.iter().zip(&polls_then).all(|(now, then)| *now >= then + 2) {
-                    // Every worker polled (and found nothing) since the last frame: a worker
-                    // starved of CPU has not seen its ports empty yet.
-                    log::info!("no frame received for {} ms: stopping", idle.as_millis());
+            if let Some(after) = opts.exit_on_idle {
+                if idle.quiet_for(&counters) >= after {
+                    log::info!("no frame received for {} ms: stopping", after.as_millis());
                     break;
                 }
             }
@@ -161,6 +177,7 @@ pub fn run(opts: RunOptions) -> Result<i32> {
         Ok(())
     })?;
     let elapsed = started.elapsed();
+    let (cfg, slots) = controller.finish();
 
     let port_stats: Vec<_> = ports.iter().map(Port::stats).collect();
     for p in ports {
@@ -318,23 +335,75 @@ fn pool_sizes(cfg: &Config, setups: &[PortSetup]) -> (u32, u32) {
     (rx, copies)
 }
 
-/// Ctrl-C and SIGTERM, as messages on a channel the control loop waits on.
-fn signals() -> Result<crossbeam::channel::Receiver<&'static str>> {
+/// What the signals ask the control loop to do.
+enum Event {
+    Stop(&'static str),
+    Reload,
+}
+
+/// Ctrl-C, SIGTERM (stop) and SIGHUP (reload the configuration file), as messages on a channel
+/// the control loop waits on.
+fn signals() -> Result<crossbeam::channel::Receiver<Event>> {
     let (tx, rx) = crossbeam::channel::unbounded();
     let int = tx.clone();
     ctrlc::set_handler(move || {
-        let _ = int.send("interrupted");
+        let _ = int.send(Event::Stop("interrupted"));
     })
     .context("installing the Ctrl-C handler")?;
     let term = Arc::new(AtomicBool::new(false));
+    let hup = Arc::new(AtomicBool::new(false));
     signal_hook::flag::register(signal_hook::consts::SIGTERM, term.clone()).context("installing the SIGTERM handler")?;
+    signal_hook::flag::register(signal_hook::consts::SIGHUP, hup.clone()).context("installing the SIGHUP handler")?;
     std::thread::Builder::new().name("tm-signals".into()).spawn(move || loop {
-        if term.swap(false, Ordering::SeqCst) {
-            let _ = tx.send("SIGTERM");
+        if term.swap(false, Ordering::SeqCst) && tx.send(Event::Stop("SIGTERM")).is_err() {
+            return;
+        }
+        if hup.swap(false, Ordering::SeqCst) && tx.send(Event::Reload).is_err() {
+            return;
         }
         std::thread::sleep(Duration::from_millis(10));
     })?;
     Ok(rx)
+}
+
+/// How long the ports have been quiet, counting only time in which every worker kept polling:
+/// a worker starved of CPU has not seen its ports empty.
+struct IdleWatch {
+    last_rx: u64,
+    polls_then: Vec<u64>,
+    since: Instant,
+}
+
+impl IdleWatch {
+    fn new(workers: usize) -> Self {
+        IdleWatch { last_rx: 0, polls_then: vec![0; workers], since: Instant::now() }
+    }
+
+    fn quiet_for(&mut self, counters: &[WorkerCounters]) -> Duration {
+        let rx: u64 = counters.iter().flat_map(|c| c.ports.iter()).map(|p| p.rx_packets.get()).sum();
+        let polls: Vec<u64> = counters.iter().map(|c| c.polls.get()).collect();
+        if rx != self.last_rx {
+            self.last_rx = rx;
+            self.since = Instant::now();
+            self.polls_then = polls;
+            return Duration::ZERO;
+        }
+        // Every worker polled (and found nothing) at least twice since the last frame.
+        if polls.iter().zip(&self.polls_then).all(|(now, then)| *now >= then + 2) {
+            self.since.elapsed()
+        } else {
+            Duration::ZERO
+        }
+    }
+}
+
+/// Removes a file (the control socket) when dropped.
+struct RemoveOnDrop(std::path::PathBuf);
+
+impl Drop for RemoveOnDrop {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
 }
 
 fn log_table(cfg: &Config, table: &dataplane::table::Table) {
