@@ -184,10 +184,9 @@ ports = ["host", "uplink"]
         std::thread::sleep(Duration::from_secs(2));
         // SAFETY: sending a signal to our own child process.
         assert_eq!(unsafe { libc::kill(child.id() as i32, signal) }, 0);
-        let out = child.wait_with_output().unwrap();
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(out.status.code(), Some(0), "signal {signal}: {stderr}");
-        let stats: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(lab.path("stats.json")).unwrap()).unwrap();
+        let run = lab.finish(child);
+        assert_eq!(run.code, Some(0), "signal {signal}: {}", run.stderr);
+        let stats = run.stats();
         let fwd = stats["ports"][1]["tx_packets"].as_u64().unwrap();
         assert!(fwd > 10_000, "traffic flowed before the signal: {fwd}");
         for pool in stats["mempools"].as_array().unwrap() {

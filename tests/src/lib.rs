@@ -108,10 +108,40 @@ impl Lab {
     }
 
     /// Writes a config file (after replacing `{lab}` with the lab folder) and returns its path.
+    /// Unless the text has a `[control]` table, the control socket goes in the lab, so that
+    /// parallel tests never share one.
     pub fn config(&self, text: &str) -> PathBuf {
         let path = self.path("config.toml");
-        std::fs::write(&path, text.replace("{lab}", &self.root())).expect("writing the config");
+        let mut text = text.replace("{lab}", &self.root());
+        if !text.contains("[control]") {
+            text.push_str(&format!("\n[control]\nsocket = \"{}\"\n", self.socket().display()));
+        }
+        std::fs::write(&path, text).expect("writing the config");
         path
+    }
+
+    /// The control socket of this lab's runs.
+    pub fn socket(&self) -> PathBuf {
+        self.path("control.sock")
+    }
+
+    /// A client of the running instance's control API, once it answers requests (at most
+    /// 30 s). A bound socket is not enough: connections queue before the control loop (and its
+    /// signal handlers) is running.
+    pub fn client(&self, child: &mut Child) -> control::api::Client {
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Ok(mut c) = control::api::Client::connect(&self.socket()) {
+                if matches!(c.call(&control::api::Request::DescribeSources {}), Ok(Ok(_))) {
+                    return c;
+                }
+            }
+            if let Some(status) = child.try_wait().expect("polling traffic-mirror") {
+                panic!("traffic-mirror exited ({status}) before its control socket answered");
+            }
+            assert!(std::time::Instant::now() < deadline, "the control socket never answered");
+            std::thread::sleep(Duration::from_millis(50));
+        }
     }
 
     /// The EAL arguments every run gets: its own file prefix, quiet DPDK logs.
@@ -135,9 +165,14 @@ impl Lab {
         }
     }
 
-    /// Starts `traffic-mirror run` on `config` in the background (stop it with a signal).
+    /// Starts `traffic-mirror run` on `config` in the background (stop it with a signal). Its
+    /// output goes to files in the lab, not pipes: a long run logs more than a pipe holds, and
+    /// nobody reads a pipe until the end. [`Lab::finish`] collects it.
     pub fn spawn(&self, config: &Path, extra: &[&str]) -> Child {
         let stats = self.path("stats.json");
+        let _ = std::fs::remove_file(&stats);
+        let out = std::fs::File::create(self.path("run.stdout")).expect("creating run.stdout");
+        let err = std::fs::File::create(self.path("run.stderr")).expect("creating run.stderr");
         Command::new(binary())
             .args(["run", "--config"])
             .arg(config)
@@ -146,32 +181,66 @@ impl Lab {
             .args(extra)
             .arg("--")
             .args(self.eal_args())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
+            .stdout(out)
+            .stderr(err)
             .spawn()
             .expect("starting traffic-mirror")
     }
+
+    /// Waits for a spawned run to end (at most 60 s) and collects what it left behind.
+    pub fn finish(&self, mut child: Child) -> Run {
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        let status = loop {
+            if let Some(status) = child.try_wait().expect("waiting for traffic-mirror") {
+                break status;
+            }
+            if std::time::Instant::now() > deadline {
+                let _ = child.kill();
+                panic!("traffic-mirror did not stop within 60 s\n{}", std::fs::read_to_string(self.path("run.stderr")).unwrap_or_default());
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        let stats = self.path("stats.json");
+        Run {
+            code: status.code(),
+            stdout: std::fs::read_to_string(self.path("run.stdout")).unwrap_or_default(),
+            stderr: std::fs::read_to_string(self.path("run.stderr")).unwrap_or_default(),
+            stats: std::fs::read_to_string(&stats).ok().map(|s| serde_json::from_str(&s).expect("stats JSON parses")),
+        }
+    }
 }
 
-/// Runs `cmd` to completion, killing it after `timeout`.
+/// Runs `cmd` to completion, killing it after `timeout`. Its output is read while it runs, so
+/// a chatty command never blocks on a full pipe.
 pub fn run_with_timeout(mut cmd: Command, timeout: Duration) -> Output {
+    use std::io::Read;
     let mut child = cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("starting a command");
+    let drain = |mut r: Box<dyn Read + Send>| {
+        std::thread::spawn(move || {
+            let mut buf = Vec::new();
+            let _ = r.read_to_end(&mut buf);
+            buf
+        })
+    };
+    let out = drain(Box::new(child.stdout.take().expect("piped stdout")));
+    let err = drain(Box::new(child.stderr.take().expect("piped stderr")));
     let deadline = std::time::Instant::now() + timeout;
-    loop {
-        if child.try_wait().expect("waiting for a command").is_some() {
-            return child.wait_with_output().expect("collecting output");
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("waiting for a command") {
+            break status;
         }
         if std::time::Instant::now() > deadline {
             let _ = child.kill();
-            let out = child.wait_with_output().expect("collecting output");
+            let _ = child.wait();
             panic!(
                 "command timed out after {timeout:?}\n--- stdout\n{}\n--- stderr\n{}",
-                String::from_utf8_lossy(&out.stdout),
-                String::from_utf8_lossy(&out.stderr)
+                String::from_utf8_lossy(&out.join().unwrap_or_default()),
+                String::from_utf8_lossy(&err.join().unwrap_or_default())
             );
         }
         std::thread::sleep(Duration::from_millis(20));
-    }
+    };
+    Output { status, stdout: out.join().unwrap_or_default(), stderr: err.join().unwrap_or_default() }
 }
 
 /// Writes `frames` to a pcap file (Ethernet, microsecond timestamps).

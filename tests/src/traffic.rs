@@ -99,6 +99,17 @@ pub fn sized(seed: u64, n: usize, sizes: &[usize], side: Side) -> Vec<Frame> {
         .collect()
 }
 
+/// A UDP frame from host 0 to 198.51.100.1, `size` bytes, whose payload starts with `seq`
+/// (big-endian) right after the UDP header, at byte 42.
+pub fn udp4(seq: u32, sport: u16, dport: u16, size: usize) -> Frame {
+    ipv4_frame(Side::Host, 0, &[], HOST_V4[0], REMOTE_V4[0], 17, &[], 0, &ports_header(17, sport, dport), size, seq)
+}
+
+/// A TCP frame from host 0 to 198.51.100.1, `size` bytes.
+pub fn tcp4(seq: u32, sport: u16, dport: u16, size: usize) -> Frame {
+    ipv4_frame(Side::Host, 0, &[], HOST_V4[0], REMOTE_V4[0], 6, &[], 0, &ports_header(6, sport, dport), size, seq)
+}
+
 fn endpoints_v4(side: Side, host: usize, remote: [u8; 4]) -> ([u8; 4], [u8; 4]) {
     match side {
         Side::Host => (HOST_V4[host], remote),

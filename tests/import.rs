@@ -1,0 +1,239 @@
+//! Issue 4: `import-aws` turns `aws ec2 describe-traffic-mirror-*` output (in the shapes AWS
+//! documents, with the fields this appliance ignores such as OwnerId and Tags) into a
+//! configuration that validates and mirrors as the AWS rules say.
+
+use control::config::Config;
+use e2e::expect::{check_capture, copies, tshark_check, Input};
+use e2e::traffic::{mixed, Frame, Side};
+use e2e::{assert_same_frames, read_pcap, require_root, Lab};
+use std::process::Command;
+use std::time::Duration;
+
+const TARGETS: &str = r#"{
+    "TrafficMirrorTargets": [
+        {
+            "TrafficMirrorTargetId": "tmt-07f75d8feeEXAMPLE",
+            "NetworkInterfaceId": "eni-0a9f2ed5e0EXAMPLE",
+            "Type": "network-interface",
+            "Description": "Suricata",
+            "OwnerId": "111122223333",
+            "Tags": []
+        },
+        {
+            "TrafficMirrorTargetId": "tmt-0dabe9b0a6EXAMPLE",
+            "NetworkLoadBalancerArn": "arn:aws:elasticloadbalancing:us-east-1:111122223333:loadbalancer/net/NLB/7cdec873EXAMPLE",
+            "Type": "network-load-balancer",
+            "Description": "Example Network Load Balancer target",
+            "OwnerId": "111122223333",
+            "Tags": [{"Key": "Name", "Value": "nlb"}]
+        }
+    ]
+}"#;
+
+const FILTERS: &str = r#"{
+    "TrafficMirrorFilters": [
+        {
+            "TrafficMirrorFilterId": "tmf-0293f26e86EXAMPLE",
+            "IngressFilterRules": [
+                {
+                    "TrafficMirrorFilterRuleId": "tmfr-0ca76e0e08EXAMPLE",
+                    "TrafficMirrorFilterId": "tmf-0293f26e86EXAMPLE",
+                    "TrafficDirection": "ingress",
+                    "RuleNumber": 100,
+                    "RuleAction": "accept",
+                    "Protocol": 6,
+                    "DestinationCidrBlock": "10.0.0.0/24",
+                    "SourceCidrBlock": "0.0.0.0/0",
+                    "Description": "TCP to the web servers"
+                }
+            ],
+            "EgressFilterRules": [
+                {
+                    "TrafficMirrorFilterRuleId": "tmfr-0ca76e0e09EXAMPLE",
+                    "TrafficMirrorFilterId": "tmf-0293f26e86EXAMPLE",
+                    "TrafficDirection": "egress",
+                    "RuleNumber": 200,
+                    "RuleAction": "accept",
+                    "Protocol": 6,
+                    "DestinationCidrBlock": "0.0.0.0/0",
+                    "SourceCidrBlock": "0.0.0.0/0"
+                },
+                {
+                    "TrafficMirrorFilterRuleId": "tmfr-0ca76e0e0aEXAMPLE",
+                    "TrafficMirrorFilterId": "tmf-0293f26e86EXAMPLE",
+                    "TrafficDirection": "egress",
+                    "RuleNumber": 100,
+                    "RuleAction": "reject",
+                    "Protocol": 6,
+                    "DestinationPortRange": {"FromPort": 22, "ToPort": 22},
+                    "DestinationCidrBlock": "0.0.0.0/0",
+                    "SourceCidrBlock": "0.0.0.0/0",
+                    "Description": "no SSH"
+                }
+            ],
+            "NetworkServices": [],
+            "Description": "Example filter",
+            "Tags": []
+        },
+        {
+            "TrafficMirrorFilterId": "tmf-0fbe4b6ff1EXAMPLE",
+            "IngressFilterRules": [
+                {
+                    "TrafficMirrorFilterRuleId": "tmfr-0fb51fbd3aEXAMPLE",
+                    "TrafficMirrorFilterId": "tmf-0fbe4b6ff1EXAMPLE",
+                    "TrafficDirection": "ingress",
+                    "RuleNumber": 10,
+                    "RuleAction": "accept",
+                    "DestinationCidrBlock": "::/0",
+                    "SourceCidrBlock": "::/0"
+                }
+            ],
+            "EgressFilterRules": [
+                {
+                    "TrafficMirrorFilterRuleId": "tmfr-0fb51fbd3bEXAMPLE",
+                    "TrafficMirrorFilterId": "tmf-0fbe4b6ff1EXAMPLE",
+                    "TrafficDirection": "egress",
+                    "RuleNumber": 10,
+                    "RuleAction": "accept",
+                    "Protocol": 17,
+                    "SourcePortRange": {"FromPort": 1024, "ToPort": 65535},
+                    "DestinationCidrBlock": "0.0.0.0/0",
+                    "SourceCidrBlock": "0.0.0.0/0"
+                }
+            ],
+            "NetworkServices": ["amazon-dns"],
+            "Description": "UDP out and IPv6 in",
+            "Tags": []
+        }
+    ]
+}"#;
+
+const SESSIONS: &str = r#"{
+    "TrafficMirrorSessions": [
+        {
+            "TrafficMirrorSessionId": "tms-0a45c7bd8e1d6a7c4",
+            "TrafficMirrorTargetId": "tmt-07f75d8feeEXAMPLE",
+            "TrafficMirrorFilterId": "tmf-0293f26e86EXAMPLE",
+            "NetworkInterfaceId": "eni-070203f901EXAMPLE",
+            "OwnerId": "111122223333",
+            "PacketLength": 128,
+            "SessionNumber": 1,
+            "VirtualNetworkId": 7159709,
+            "Description": "web TCP",
+            "Tags": []
+        },
+        {
+            "TrafficMirrorSessionId": "tms-0b45c7bd8e1d6a7c5",
+            "TrafficMirrorTargetId": "tmt-0dabe9b0a6EXAMPLE",
+            "TrafficMirrorFilterId": "tmf-0fbe4b6ff1EXAMPLE",
+            "NetworkInterfaceId": "eni-070203f901EXAMPLE",
+            "OwnerId": "111122223333",
+            "SessionNumber": 2,
+            "VirtualNetworkId": 13314,
+            "Tags": []
+        },
+        {
+            "TrafficMirrorSessionId": "tms-0c45c7bd8e1d6a7c6",
+            "TrafficMirrorTargetId": "tmt-07f75d8feeEXAMPLE",
+            "TrafficMirrorFilterId": "tmf-0fbe4b6ff1EXAMPLE",
+            "NetworkInterfaceId": "eni-080203f901EXAMPLE",
+            "OwnerId": "111122223333",
+            "SessionNumber": 1,
+            "VirtualNetworkId": 99,
+            "Tags": []
+        }
+    ]
+}"#;
+
+/// `aws ec2 describe-network-interfaces` for the two monitored hosts and the IDS.
+const ENIS: &str = r#"{
+    "NetworkInterfaces": [
+        {"NetworkInterfaceId": "eni-070203f901EXAMPLE", "MacAddress": "02:00:00:00:00:01", "PrivateIpAddress": "10.0.0.5", "Description": "web", "Status": "in-use"},
+        {"NetworkInterfaceId": "eni-080203f901EXAMPLE", "MacAddress": "02:00:00:00:00:02", "PrivateIpAddress": "10.0.0.6", "Status": "in-use"},
+        {"NetworkInterfaceId": "eni-0a9f2ed5e0EXAMPLE", "MacAddress": "02:00:00:00:00:20", "PrivateIpAddress": "192.0.2.10", "Status": "in-use"}
+    ]
+}"#;
+
+const BASE: &str = r#"
+[dataplane]
+workers = 1
+eal_args = ["--no-huge", "-m", "256", "--no-pci"]
+
+[[port]]
+name = "host"
+device = "net_pcap0,rx_pcap={lab}/host.pcap,tx_pcap={lab}/out/host.pcap"
+
+[[port]]
+name = "uplink"
+device = "net_pcap1,rx_pcap={lab}/uplink.pcap,tx_pcap={lab}/out/uplink.pcap"
+
+[[port]]
+name = "mirror"
+device = "net_pcap2,tx_pcap={lab}/out/mirror.pcap"
+mac = "02:00:00:00:00:10"
+
+[[link]]
+ports = ["host", "uplink"]
+"#;
+
+fn import(lab: &Lab, extra: &[&str]) -> std::process::Output {
+    for (name, text) in [("targets.json", TARGETS), ("filters.json", FILTERS), ("sessions.json", SESSIONS), ("enis.json", ENIS)] {
+        std::fs::write(lab.path(name), text).unwrap();
+    }
+    let base = lab.config(BASE);
+    std::fs::rename(&base, lab.path("base.toml")).unwrap();
+    Command::new(e2e::binary())
+        .arg("import-aws")
+        .args(["targets.json", "filters.json", "sessions.json", "enis.json"].map(|f| lab.path(f)))
+        .arg("--base")
+        .arg(lab.path("base.toml"))
+        .args(extra)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn import_aws_mirrors_as_the_aws_rules_say() {
+    require_root();
+    let lab = Lab::new("import");
+    let out = import(&lab, &["--target-address", "tmt-0dabe9b0a6EXAMPLE=192.0.2.20,192.0.2.21", "--next-hop-mac", "02:00:00:00:00:21"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8(out.stdout).unwrap();
+    for id in ["tms-0a45c7bd8e1d6a7c4", "tmt-0dabe9b0a6EXAMPLE", "tmf-0fbe4b6ff1EXAMPLE", "tmfr-0ca76e0e0aEXAMPLE", "eni-080203f901EXAMPLE", "amazon-dns"] {
+        assert!(text.contains(id), "{id} kept:\n{text}");
+    }
+    let path = lab.config(&text);
+    let cfg = Config::load(&path).expect("the imported configuration validates");
+    assert_eq!(cfg.sources.len(), 2);
+    let web = cfg.sources.iter().find(|s| s.id == "eni-070203f901EXAMPLE").unwrap();
+    assert_eq!((web.mac.unwrap().to_string().as_str(), web.ipv4.unwrap().to_string().as_str()), ("02:00:00:00:00:01", "10.0.0.5"));
+    let ids = cfg.targets.iter().find(|t| t.id == "tmt-07f75d8feeEXAMPLE").unwrap();
+    assert_eq!(ids.address.unwrap().to_string(), "192.0.2.10", "the ENI target's address comes from describe-network-interfaces");
+
+    // It mirrors as the AWS rules say: the same model and checks as the mirroring tests.
+    let host: Vec<Frame> = mixed(101, 5000, Side::Host);
+    let uplink: Vec<Frame> = mixed(102, 5000, Side::Uplink);
+    lab.write_pcap("host.pcap", host.iter().map(|f| f.bytes.as_slice()));
+    lab.write_pcap("uplink.pcap", uplink.iter().map(|f| f.bytes.as_slice()));
+    let run = lab.run(&path, Duration::from_secs(60));
+    run.assert_ok();
+    assert_same_frames("uplink output", &read_pcap(&lab.path("out/uplink.pcap")), &host.iter().map(|f| f.bytes.clone()).collect::<Vec<_>>());
+    let (want, totals) = copies(&cfg, &[Input { port: "host", frames: &host }, Input { port: "uplink", frames: &uplink }]);
+    let order = check_capture(&read_pcap(&lab.path("out/mirror.pcap")), &want);
+    tshark_check(&lab.path("out/mirror.pcap"), &order);
+    for s in &cfg.sessions {
+        let n: u64 = totals.iter().filter(|((id, _), _)| id == &s.id).map(|(_, t)| t.0).sum();
+        assert!(n > 20, "session {} mirrored {n}", s.id);
+    }
+    let nlb: std::collections::HashSet<_> = order.iter().filter(|c| c.session == "tms-0b45c7bd8e1d6a7c5").map(|c| c.dst_ips.clone()).collect();
+    assert_eq!(nlb.len(), 1);
+}
+
+#[test]
+fn import_aws_says_what_it_is_missing() {
+    let lab = Lab::new("import-missing");
+    let out = import(&lab, &[]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("target tmt-0dabe9b0a6EXAMPLE") && err.contains("--target-address tmt-0dabe9b0a6EXAMPLE=IP"), "{err}");
+}
