@@ -33,6 +33,8 @@ pub struct Config {
     pub quotas: Quotas,
     #[serde(default)]
     pub control: Control,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metrics: Option<Metrics>,
     #[serde(default, rename = "port", skip_serializing_if = "Vec::is_empty")]
     pub ports: Vec<Port>,
     #[serde(default, rename = "link", skip_serializing_if = "Vec::is_empty")]
@@ -148,6 +150,14 @@ impl Control {
     pub fn mode(&self) -> u32 {
         u32::from_str_radix(self.socket_mode.trim_start_matches("0o"), 8).unwrap_or(0o600)
     }
+}
+
+/// `[metrics]`: the Prometheus endpoint (off when the table is absent).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Metrics {
+    /// Address and port to serve `/metrics` on, e.g. "127.0.0.1:9400".
+    pub listen: std::net::SocketAddr,
 }
 
 /// `[[port]]`: a DPDK port.

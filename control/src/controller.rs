@@ -78,15 +78,17 @@ impl<'a> Controller<'a> {
         &self.cfg
     }
 
-    /// Hands back the configuration and slots, for the exit report.
-    pub fn finish(self) -> (Config, Slots) {
-        (self.cfg, self.slots)
+    /// Hands back the configuration, slots and table generation, for the exit report.
+    pub fn finish(self) -> (Config, Slots, u64) {
+        (self.cfg, self.slots, self.generation)
     }
 
     /// The counters now.
     pub fn report(&self) -> Report {
         let stats: Vec<_> = self.rt.ports.iter().map(Port::stats).collect();
-        Report::collect(&self.cfg, &self.slots, self.rt.counters, &stats, &self.rt.cores, &self.rt.pools, self.rt.started.elapsed())
+        let mut r = Report::collect(&self.cfg, &self.slots, self.rt.counters, &stats, &self.rt.cores, &self.rt.pools, self.rt.started.elapsed());
+        r.table = self.generation;
+        r
     }
 
     /// Validates, compiles and publishes `new`; on any failure nothing changes. With
@@ -102,6 +104,7 @@ impl<'a> Controller<'a> {
             (new.ports != self.cfg.ports, "[[port]]"),
             (new.links != self.cfg.links, "[[link]]"),
             (new.control != self.cfg.control, "[control]"),
+            (new.metrics != self.cfg.metrics, "[metrics]"),
         ];
         if let Some((_, what)) = fixed.iter().find(|(changed, _)| *changed) {
             return Err(ApiError::new("InvalidParameterCombination", format!("{what} can only change with a restart")));

@@ -8,5 +8,6 @@ pub mod config;
 pub mod controller;
 pub mod ctl;
 pub mod import;
+pub mod metrics;
 pub mod report;
 pub mod run;

@@ -13,6 +13,9 @@ use std::time::Duration;
 #[derive(Debug, Serialize, serde::Deserialize)]
 pub struct Report {
     pub duration_s: f64,
+    /// Tables published so far (one per accepted change).
+    #[serde(default)]
+    pub table: u64,
     pub ports: Vec<PortReport>,
     pub sessions: Vec<SessionReport>,
     pub workers: Vec<WorkerReport>,
@@ -86,6 +89,11 @@ pub struct WorkerReport {
     pub core: usize,
     /// Share of poll time spent on iterations that received frames.
     pub busy_ratio: f64,
+    /// TSC cycles of the iterations that received frames, and of all of them.
+    #[serde(default)]
+    pub busy_cycles: u64,
+    #[serde(default)]
+    pub total_cycles: u64,
 }
 
 /// Frames forwarded but not candidates for mirroring.
@@ -189,10 +197,13 @@ impl Report {
                 id,
                 core: cores.get(id).copied().unwrap_or(0),
                 busy_ratio: w.busy_cycles.get() as f64 / w.total_cycles.get().max(1) as f64,
+                busy_cycles: w.busy_cycles.get(),
+                total_cycles: w.total_cycles.get(),
             })
             .collect();
         Report {
             duration_s: elapsed.as_secs_f64(),
+            table: 0,
             ports,
             sessions,
             workers,

@@ -99,8 +99,12 @@ pub fn run(opts: RunOptions) -> Result<i32> {
     let stop = AtomicBool::new(false);
     let events = signals()?;
     let (api_tx, api_rx) = crossbeam::channel::unbounded::<api::Pending>();
+    if let Some(m) = &cfg.metrics {
+        crate::metrics::serve(m.listen, api_tx.clone())?;
+    }
+    crate::metrics::register_telemetry(api_tx.clone())?;
     api::serve(listener, api_tx);
-    log::info!("control API on {}", socket_path.display());
+    log::info!("control API on {}; DPDK telemetry in {}", socket_path.display(), eal.runtime_dir());
     let peers = cfg.peers();
 
     let started = Instant::now();
@@ -177,14 +181,15 @@ pub fn run(opts: RunOptions) -> Result<i32> {
         Ok(())
     })?;
     let elapsed = started.elapsed();
-    let (cfg, slots) = controller.finish();
+    let (cfg, slots, generation) = controller.finish();
 
     let port_stats: Vec<_> = ports.iter().map(Port::stats).collect();
     for p in ports {
         p.close();
     }
     let pools = [&rx_pool, &copy_pool];
-    let report = Report::collect(&cfg, &slots, &counters, &port_stats, &cores, &pools, elapsed);
+    let mut report = Report::collect(&cfg, &slots, &counters, &port_stats, &cores, &pools, elapsed);
+    report.table = generation;
     print!("{}", report.text());
     if let Some(path) = &opts.stats_json {
         let json = serde_json::to_string_pretty(&report)?;

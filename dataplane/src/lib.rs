@@ -16,5 +16,6 @@ pub mod port;
 pub mod rcu;
 pub mod stats;
 pub mod table;
+pub mod telemetry;
 pub mod wire;
 pub mod worker;
