@@ -118,7 +118,8 @@ fn target_request() -> Request {
         kind: None,
         address: Some("192.0.2.10".parse().unwrap()),
         addresses: None,
-        next_hop_mac: "02:00:00:00:00:20".parse().unwrap(),
+        next_hop_mac: Some("02:00:00:00:00:20".parse().unwrap()),
+        next_hop: None,
         port: "mirror".into(),
         mtu: None,
         vlan: None,
@@ -177,6 +178,9 @@ fn sessions_created_modified_and_deleted_while_traffic_flows() {
     // Copies appear...
     until("copies", || counted(&mut c, "tms-1").0 > 2000);
     let a = counted(&mut c, "tms-1");
+    until("more copies", || counted(&mut c, "tms-1").0 > a.0 + 2000);
+    // The window before the change closes before the request is sent.
+    let a2 = counted(&mut c, "tms-1");
     // ...and shrink once the packet length changes: every copy after the reply is cut at 64.
     ok(&mut c, Request::ModifyTrafficMirrorSession {
         traffic_mirror_session_id: "tms-1".into(),
@@ -193,7 +197,7 @@ fn sessions_created_modified_and_deleted_while_traffic_flows() {
     let b = counted(&mut c, "tms-1");
     until("copies after the change", || counted(&mut c, "tms-1").0 > b.0 + 2000);
     let cc = counted(&mut c, "tms-1");
-    let before = (b.1 - a.1) as f64 / (b.0 - a.0) as f64;
+    let before = (a2.1 - a.1) as f64 / (a2.0 - a.0) as f64;
     let after = (cc.1 - b.1) as f64 / (cc.0 - b.0) as f64;
     assert!(before > 100.0, "copies were up to 200 bytes: {before:.1} on average");
     assert!(after <= 64.0, "copies are at most 64 bytes after the change: {after:.1} on average");
