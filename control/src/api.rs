@@ -60,7 +60,11 @@ pub enum Request {
         /// The collectors (network-load-balancer targets).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         addresses: Option<Vec<Ipv4Addr>>,
-        next_hop_mac: Mac,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        next_hop_mac: Option<Mac>,
+        /// Our addition: the next hop's IPv4 address, resolved by ARP (instead of its MAC).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        next_hop: Option<Ipv4Addr>,
         port: String,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         mtu: Option<u32>,
@@ -218,6 +222,8 @@ pub enum Request {
     DescribePorts {},
     /// Every counter: ports, sessions by direction, workers, mempools.
     DescribeCounters {},
+    /// Next hops resolved by ARP.
+    DescribeNeighbors {},
     /// Re-read the configuration file, as SIGHUP does.
     ReloadConfiguration {},
     /// The running configuration as TOML.
@@ -270,6 +276,8 @@ pub struct AwsTarget {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_hop_mac: Option<Mac>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_hop: Option<Ipv4Addr>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub port: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mtu: Option<u32>,
@@ -286,7 +294,8 @@ impl From<&Target> for AwsTarget {
             kind: Some(t.kind),
             description: t.description.clone(),
             addresses: t.all_addresses(),
-            next_hop_mac: Some(t.next_hop_mac),
+            next_hop_mac: t.next_hop_mac,
+            next_hop: t.next_hop,
             port: Some(t.port.clone()),
             mtu: Some(t.mtu),
             vlan: t.vlan,

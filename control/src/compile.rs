@@ -1,5 +1,6 @@
 //! Compiling a validated configuration into the immutable [`Table`] the workers read.
 
+use crate::arp::Key;
 use crate::config::{Config, ConfigError, FilterRule, RuleAction, Session};
 use crate::report::{session_totals, DirReport};
 use dataplane::stats::WorkerCounters;
@@ -124,8 +125,15 @@ pub fn filter_rules(f: &crate::config::Filter) -> FilterRules {
     }
 }
 
-/// Compiles `cfg` for ports whose own MACs are `port_macs` (by port index).
-pub fn compile(cfg: &Config, port_macs: &[[u8; 6]], slots: &Slots, generation: u64) -> Result<Table, ConfigError> {
+/// The next hop a target sends to, when it names one by address.
+pub fn next_hop_key(cfg: &Config, t: &crate::config::Target) -> Option<Key> {
+    Some(Key { port: cfg.port_index(&t.port)?, vlan: t.vlan, ip: t.next_hop? })
+}
+
+/// Compiles `cfg` for ports whose own MACs are `port_macs` (by port index); `resolved` gives
+/// the MAC of a next hop named by address, or `None` while it is unresolved (its sessions'
+/// copies are then skipped and counted).
+pub fn compile(cfg: &Config, port_macs: &[[u8; 6]], slots: &Slots, generation: u64, resolved: impl Fn(&Key) -> Option<[u8; 6]>) -> Result<Table, ConfigError> {
     let filters: HashMap<&str, FilterRules> = cfg.filters.iter().map(|f| (f.id.as_str(), filter_rules(f))).collect();
     let peers = cfg.peers();
     let mut exclusions = Exclusions::new(
@@ -157,16 +165,18 @@ pub fn compile(cfg: &Config, port_macs: &[[u8; 6]], slots: &Slots, generation: u
         })?;
         exclusions.own_ips.push(u32::from(src_ip));
         exclusions.own_ports.push(target.udp_port);
-        let templates = target
-            .all_addresses()
-            .iter()
-            .map(|dst| {
+        let next_hop = target.next_hop_mac.map(|m| m.0).or_else(|| next_hop_key(cfg, target).and_then(|k| resolved(&k)));
+        let templates = next_hop
+            .map(|hop| target.all_addresses().into_iter().map(move |dst| (hop, dst)))
+            .into_iter()
+            .flatten()
+            .map(|(hop, dst)| {
                 Template::new(&Outer {
                     src_mac: mirror.mac.map_or(port_macs[port], |m| m.0),
-                    dst_mac: target.next_hop_mac.0,
+                    dst_mac: hop,
                     vlan: target.vlan,
                     src_ip: u32::from(src_ip),
-                    dst_ip: u32::from(*dst),
+                    dst_ip: u32::from(dst),
                     dst_port: target.udp_port,
                     vni: s.virtual_network_id.unwrap_or(0),
                 })

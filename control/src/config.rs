@@ -222,8 +222,13 @@ pub struct Target {
     /// The collectors behind a load balancer; each flow always goes to the same one.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub addresses: Vec<Ipv4Addr>,
-    /// MAC of the next hop towards the collector(s).
-    pub next_hop_mac: Mac,
+    /// MAC of the next hop towards the collector(s)...
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_hop_mac: Option<Mac>,
+    /// ...or its IPv4 address, resolved with ARP on the mirror port (the collector's own
+    /// address when it is on the mirror port's network).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_hop: Option<Ipv4Addr>,
     /// The mirror port copies leave by.
     pub port: String,
     #[serde(default = "default_mtu")]
@@ -729,8 +734,27 @@ impl Validator {
                     format!("target {:?}: a network-load-balancer target lists its collectors in addresses = [...]", t.id),
                 ),
             }
-            if c.port_index(&t.port).is_none() {
+            let port = c.ports.iter().find(|p| p.name == t.port);
+            if port.is_none() {
                 self.problem(at("port"), format!("target {:?}: port {:?} is not defined", t.id, t.port));
+            }
+            match (t.next_hop_mac, t.next_hop) {
+                (Some(_), None) => {}
+                (None, Some(_)) => {
+                    if port.is_some_and(|p| p.ipv4.is_none()) {
+                        self.problem(at("next_hop"), format!(
+                            "target {:?}: resolving next_hop by ARP needs an ipv4 on port {:?} (ARP's sender address)", t.id, t.port
+                        ));
+                    }
+                    if c.links.iter().any(|l| l.ports.contains(&t.port)) {
+                        self.problem(at("next_hop"), format!(
+                            "target {:?}: port {:?} is in a link, whose frames pass through untouched: ARP runs only on mirror ports; give next_hop_mac", t.id, t.port
+                        ));
+                    }
+                }
+                _ => self.problem(at("next_hop_mac"), format!(
+                    "target {:?}: give exactly one of next_hop_mac (a MAC) and next_hop (an IPv4 address resolved by ARP)", t.id
+                )),
             }
             let min_mtu = dataplane::encap::MTU_OVERHEAD as u32 + 14;
             if !(min_mtu..=65535).contains(&t.mtu) {

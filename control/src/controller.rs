@@ -7,11 +7,14 @@
 //! reason.
 
 use crate::api::{to_value, ApiError, AwsFilter, AwsRule, AwsSession, AwsTarget, Request, TrafficDirection};
-use crate::compile::{compile, Slots};
+use crate::arp::{Key, Me, Neighbours};
+use crate::compile::{compile, next_hop_key, Slots};
 use crate::config::{Config, FilterRule, Session, Target, TargetType};
 use crate::report::Report;
+use dataplane::mbuf::{Burst, Mbuf};
 use dataplane::mempool::Mempool;
-use dataplane::port::Port;
+use dataplane::port::{Port, TxQueue};
+use dataplane::worker::SnoopQueue;
 use dataplane::rcu::Writer;
 use dataplane::stats::WorkerCounters;
 use dataplane::table::Table;
@@ -27,6 +30,8 @@ pub struct Runtime<'a> {
     pub port_macs: Vec<[u8; 6]>,
     pub cores: Vec<usize>,
     pub started: Instant,
+    /// The control thread's own TX queue on the ports that have one to spare (for ARP).
+    pub control_tx: Vec<Option<TxQueue>>,
 }
 
 /// The control thread's state.
@@ -37,6 +42,7 @@ pub struct Controller<'a> {
     writer: Writer<'a, Table>,
     rt: Runtime<'a>,
     generation: u64,
+    neighbours: Neighbours,
 }
 
 type Reply = Result<Value, ApiError>;
@@ -68,9 +74,12 @@ fn new_id(prefix: &str, taken: impl Fn(&str) -> bool) -> String {
 }
 
 impl<'a> Controller<'a> {
-    /// Takes over a configuration that is already published (generation 1) with `slots`.
+    /// Takes over a configuration that is already published (generation 1) with `slots`,
+    /// its next hops not yet resolved.
     pub fn new(cfg: Config, path: PathBuf, slots: Slots, writer: Writer<'a, Table>, rt: Runtime<'a>) -> Self {
-        Controller { cfg, path, slots, writer, rt, generation: 1 }
+        let mut neighbours = Neighbours::default();
+        neighbours.want(&wanted(&cfg), Instant::now());
+        Controller { cfg, path, slots, writer, rt, generation: 1, neighbours }
     }
 
     /// The running configuration.
@@ -78,9 +87,15 @@ impl<'a> Controller<'a> {
         &self.cfg
     }
 
-    /// Hands back the configuration, slots and table generation, for the exit report.
-    pub fn finish(self) -> (Config, Slots, u64) {
-        (self.cfg, self.slots, self.generation)
+    /// Hands back what the exit report needs besides the counters: the configuration and
+    /// slots, and a report with the controller's own figures filled in (but no counters).
+    pub fn finish(self) -> (Config, Slots, impl FnOnce(&mut Report)) {
+        let (generation, neighbours, arp) = (self.generation, self.neighbour_report(), self.neighbours.counters);
+        (self.cfg, self.slots, move |r: &mut Report| {
+            r.table = generation;
+            r.neighbours = neighbours;
+            r.arp = arp;
+        })
     }
 
     /// The counters now.
@@ -88,7 +103,76 @@ impl<'a> Controller<'a> {
         let stats: Vec<_> = self.rt.ports.iter().map(Port::stats).collect();
         let mut r = Report::collect(&self.cfg, &self.slots, self.rt.counters, &stats, &self.rt.cores, &self.rt.pools, self.rt.started.elapsed());
         r.table = self.generation;
+        r.neighbours = self.neighbour_report();
+        r.arp = self.neighbours.counters;
         r
+    }
+
+    /// The next hops resolved by ARP.
+    pub fn neighbour_report(&self) -> Vec<crate::arp::NeighbourReport> {
+        let names: Vec<String> = self.cfg.ports.iter().map(|p| p.name.clone()).collect();
+        self.neighbours.report(&names, Instant::now())
+    }
+
+    /// ARP work: the frames workers handed over, then the requests that are due. A next hop
+    /// that changes republishes the table.
+    pub fn arp_tick(&mut self, snooped: &SnoopQueue) {
+        let now = Instant::now();
+        let mut changed = false;
+        while let Some(s) = snooped.pop() {
+            let port = usize::from(s.port);
+            let (reply, ch) = self.neighbours.input(port, s.frame(), self.me(port), now);
+            changed |= ch;
+            if let Some(out) = reply {
+                self.send(out);
+            }
+        }
+        let (requests, ch) = {
+            let cfg = &self.cfg;
+            let macs = &self.rt.port_macs;
+            let tx = &self.rt.control_tx;
+            self.neighbours.due(now, |p| me_of(cfg, macs, tx, p))
+        };
+        changed |= ch;
+        for out in requests {
+            self.send(out);
+        }
+        if changed {
+            for n in self.neighbour_report() {
+                log::info!("next hop {} on port {}: {}", n.ip, n.port, n.mac.as_deref().unwrap_or("unresolved"));
+            }
+            self.republish();
+        }
+    }
+
+    fn me(&self, port: usize) -> Option<Me> {
+        me_of(&self.cfg, &self.rt.port_macs, &self.rt.control_tx, port)
+    }
+
+    /// Sends a control frame (ARP) on its port's control queue; a refused frame is dropped
+    /// (ARP retries on its own).
+    fn send(&mut self, (port, frame): crate::arp::Outgoing) {
+        let Some(Some(txq)) = self.rt.control_tx.get_mut(port) else { return };
+        let Some(mut m) = Mbuf::alloc(self.rt.pools[1]) else { return };
+        let Some(buf) = m.append(frame.len()) else { return };
+        buf.copy_from_slice(&frame);
+        let mut burst = Burst::new();
+        if burst.push(m).is_ok() {
+            txq.send(&mut burst);
+        }
+    }
+
+    /// Recompiles the running configuration (next hops changed) and publishes it.
+    fn republish(&mut self) {
+        let n = &self.neighbours;
+        match compile(&self.cfg, &self.rt.port_macs, &self.slots, self.generation + 1, |k| n.lookup(k)) {
+            Ok(table) => {
+                self.writer.swap(table, |w| log::warn!("waiting for worker {w} to pass a quiescent point"));
+                self.generation += 1;
+                log::info!("table {}: next hops changed", self.generation);
+            }
+            Err(e) => log::error!("recompiling for new next hops failed, the running table stays: {e}"),
+        }
     }
 
     /// Validates, compiles and publishes `new`; on any failure nothing changes. With
@@ -109,9 +193,12 @@ impl<'a> Controller<'a> {
         if let Some((_, what)) = fixed.iter().find(|(changed, _)| *changed) {
             return Err(ApiError::new("InvalidParameterCombination", format!("{what} can only change with a restart")));
         }
+        arp_capable(&new, &self.rt.control_tx).map_err(|e| ApiError::new("InvalidParameterCombination", e))?;
         let mut slots = self.slots.clone();
         slots.assign(&new, self.rt.counters).map_err(|e| ApiError::new("ResourceLimitExceeded", e.to_string()))?;
-        let table = compile(&new, &self.rt.port_macs, &slots, self.generation + 1).map_err(|e| ApiError::new("InvalidParameterValue", e.to_string()))?;
+        let n = &self.neighbours;
+        let table = compile(&new, &self.rt.port_macs, &slots, self.generation + 1, |k| n.lookup(k))
+            .map_err(|e| ApiError::new("InvalidParameterValue", e.to_string()))?;
         if dry_run {
             return Err(ApiError::new("DryRunOperation", "Request would have succeeded, but DryRun flag is set."));
         }
@@ -121,6 +208,7 @@ impl<'a> Controller<'a> {
         self.cfg = new;
         self.generation += 1;
         log::info!("table {}: {what}", self.generation);
+        self.neighbours.want(&wanted(&self.cfg), Instant::now());
         Ok(())
     }
 
@@ -146,7 +234,7 @@ impl<'a> Controller<'a> {
     fn dispatch(&mut self, req: Request) -> Reply {
         use Request::*;
         match req {
-            CreateTrafficMirrorTarget { traffic_mirror_target_id, kind, address, addresses, next_hop_mac, port, mtu, vlan, udp_port, description, dry_run } => {
+            CreateTrafficMirrorTarget { traffic_mirror_target_id, kind, address, addresses, next_hop_mac, next_hop, port, mtu, vlan, udp_port, description, dry_run } => {
                 let mut c = self.cfg.clone();
                 let id = self.fresh_or_given(traffic_mirror_target_id, "tmt", |c, id| c.targets.iter().any(|t| t.id == id))?;
                 let addresses = addresses.unwrap_or_default();
@@ -161,6 +249,7 @@ impl<'a> Controller<'a> {
                     address,
                     addresses,
                     next_hop_mac,
+                    next_hop,
                     port,
                     mtu: mtu.unwrap_or(crate::config::DEFAULT_TARGET_MTU),
                     vlan,
@@ -429,6 +518,7 @@ impl<'a> Controller<'a> {
             })),
             DescribePorts {} => Ok(json!({ "Ports": to_value(&self.report().ports) })),
             DescribeCounters {} => Ok(to_value(&self.report())),
+            DescribeNeighbors {} => Ok(json!({ "Neighbors": to_value(&self.neighbour_report()), "Arp": to_value(&self.neighbours.counters) })),
             ReloadConfiguration {} => {
                 self.reload()?;
                 Ok(json!({ "Return": true, "Table": self.generation }))
@@ -471,6 +561,33 @@ impl<'a> Controller<'a> {
         }
         Err(not_found("TrafficMirrorFilterRule", id))
     }
+}
+
+/// The next hops `cfg` names by address.
+fn wanted(cfg: &Config) -> Vec<Key> {
+    cfg.targets.iter().filter_map(|t| next_hop_key(cfg, t)).collect()
+}
+
+/// A port's identity for ARP: its address and MAC, when it has an address and a control queue.
+fn me_of(cfg: &Config, macs: &[[u8; 6]], control_tx: &[Option<TxQueue>], port: usize) -> Option<Me> {
+    let p = cfg.ports.get(port)?;
+    control_tx.get(port)?.as_ref()?;
+    Some(Me { mac: p.mac.map_or(macs[port], |m| m.0), ip: p.ipv4? })
+}
+
+/// Every target that resolves its next hop by ARP needs a port where the control thread can
+/// send: a spare TX queue.
+pub fn arp_capable(cfg: &Config, control_tx: &[Option<TxQueue>]) -> Result<(), String> {
+    for t in cfg.targets.iter().filter(|t| t.next_hop.is_some()) {
+        let Some(port) = cfg.port_index(&t.port) else { continue };
+        if control_tx.get(port).is_none_or(|q| q.is_none()) {
+            return Err(format!(
+                "target {}: port {} has no TX queue to spare for ARP (the device has one per worker only; for net_pcap give it one more tx_pcap=); give next_hop_mac instead",
+                t.id, t.port
+            ));
+        }
+    }
+    Ok(())
 }
 
 fn rules_of(f: &crate::config::Filter, dir: TrafficDirection) -> &Vec<FilterRule> {

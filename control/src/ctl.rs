@@ -63,9 +63,12 @@ enum Verb {
         /// The collector's IPv4 address; repeat for a load balancer's collectors.
         #[arg(long = "address", required = true)]
         addresses: Vec<Ipv4Addr>,
-        /// MAC of the next hop towards the collector(s).
-        #[arg(long)]
-        next_hop_mac: Mac,
+        /// MAC of the next hop towards the collector(s)...
+        #[arg(long, required_unless_present = "next_hop")]
+        next_hop_mac: Option<Mac>,
+        /// ...or its IPv4 address, resolved by ARP on the mirror port.
+        #[arg(long, conflicts_with = "next_hop_mac")]
+        next_hop: Option<Ipv4Addr>,
         /// The mirror port copies leave by.
         #[arg(long)]
         port: String,
@@ -263,6 +266,8 @@ enum Verb {
     DescribeSources,
     /// Ports and their counters.
     DescribePorts,
+    /// Next hops resolved by ARP, and ARP's counters.
+    DescribeNeighbors,
     /// Live counters: ports, sessions by direction, workers.
     Stats {
         /// Refresh every SECONDS (default 1) until interrupted, with rates.
@@ -301,7 +306,7 @@ impl Verb {
     fn request(self) -> Request {
         use Verb::*;
         match self {
-            CreateTrafficMirrorTarget { traffic_mirror_target_id, r#type, addresses, next_hop_mac, port, mtu, vlan, udp_port, description, dry_run } => {
+            CreateTrafficMirrorTarget { traffic_mirror_target_id, r#type, addresses, next_hop_mac, next_hop, port, mtu, vlan, udp_port, description, dry_run } => {
                 let nlb = r#type == Some(TargetType::NetworkLoadBalancer) || addresses.len() > 1;
                 Request::CreateTrafficMirrorTarget {
                     traffic_mirror_target_id,
@@ -309,6 +314,7 @@ impl Verb {
                     address: (!nlb).then(|| addresses[0]),
                     addresses: nlb.then_some(addresses),
                     next_hop_mac,
+                    next_hop,
                     port,
                     mtu,
                     vlan,
@@ -443,6 +449,7 @@ impl Verb {
             }
             DescribeSources => Request::DescribeSources {},
             DescribePorts => Request::DescribePorts {},
+            DescribeNeighbors => Request::DescribeNeighbors {},
             Stats { .. } => Request::DescribeCounters {},
             Reload => Request::ReloadConfiguration {},
         }
@@ -583,7 +590,10 @@ fn readable(reply: &Value) -> String {
     if let Some(list) = arr("TrafficMirrorTargets").or_else(|| one("TrafficMirrorTarget")) {
         let rows = list
             .iter()
-            .map(|x| ["TrafficMirrorTargetId", "Type", "Addresses", "NextHopMac", "Port", "Mtu", "Vlan", "UdpPort"].iter().map(|k| s(&x[*k])).collect())
+            .map(|x| {
+                let hop = if x["NextHopMac"].is_null() { s(&x["NextHop"]) } else { s(&x["NextHopMac"]) };
+                ["TrafficMirrorTargetId", "Type", "Addresses"].iter().map(|k| s(&x[*k])).chain([hop]).chain(["Port", "Mtu", "Vlan", "UdpPort"].iter().map(|k| s(&x[*k]))).collect()
+            })
             .collect::<Vec<_>>();
         return render(&["target", "type", "addresses", "next hop", "port", "mtu", "vlan", "udp port"], &rows);
     }
@@ -610,6 +620,12 @@ fn readable(reply: &Value) -> String {
             .map(|x| ["NetworkInterfaceId", "Port", "MacAddress", "PrivateIpAddress", "TrafficMirrorSessionIds"].iter().map(|k| s(&x[*k])).collect())
             .collect::<Vec<_>>();
         return render(&["source", "port", "mac", "ipv4", "sessions"], &rows);
+    }
+    if let Some(list) = arr("Neighbors") {
+        let rows = list.iter().map(|x| ["port", "vlan", "ip", "mac", "age_s"].iter().map(|k| s(&x[*k])).collect()).collect::<Vec<_>>();
+        let a = &reply["Arp"];
+        return render(&["port", "vlan", "next hop", "mac", "age (s)"], &rows)
+            + &format!("ARP: {} requests sent, {} replies sent, {} received\n", s(&a["requests_sent"]), s(&a["replies_sent"]), s(&a["received"]));
     }
     if let Some(list) = arr("Ports") {
         let rows = list

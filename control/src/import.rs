@@ -28,8 +28,10 @@ pub struct ImportOptions {
     pub default_port: Option<String>,
     /// Target id -> collector addresses.
     pub target_addresses: Vec<(String, Vec<Ipv4Addr>)>,
-    /// Next-hop MAC for targets whose ENI's MAC is not known.
+    /// Next-hop MAC for targets whose ENI's MAC is not known...
     pub next_hop_mac: Option<Mac>,
+    /// ...or the next hop's IPv4 address, resolved by ARP.
+    pub next_hop: Option<Ipv4Addr>,
     /// Port copies leave by (default: the first port in no link).
     pub mirror_port: Option<String>,
 }
@@ -109,7 +111,10 @@ pub fn import(o: &ImportOptions) -> Result<Config> {
             (None, Some(a)) if kind == TargetType::NetworkInterface => vec![a],
             _ => bail!("target {id}: its collector address is not in AWS's output: give --target-address {id}=IP[,IP...]{}", if kind == TargetType::NetworkInterface { " or describe-network-interfaces JSON" } else { "" }),
         };
-        let next_hop_mac = o.next_hop_mac.or(eni.and_then(|e| e.mac_address)).ok_or_else(|| anyhow!("target {id}: no next-hop MAC: give --next-hop-mac"))?;
+        let next_hop_mac = o.next_hop_mac.or(if o.next_hop.is_some() { None } else { eni.and_then(|e| e.mac_address) });
+        if next_hop_mac.is_none() && o.next_hop.is_none() {
+            bail!("target {id}: no next hop: give --next-hop-mac or --next-hop");
+        }
         let (address, addresses) = if kind == TargetType::NetworkInterface && addrs.len() == 1 { (Some(addrs[0]), Vec::new()) } else { (None, addrs) };
         targets.push(Target {
             id: id.clone(),
@@ -117,6 +122,7 @@ pub fn import(o: &ImportOptions) -> Result<Config> {
             address,
             addresses,
             next_hop_mac,
+            next_hop: if next_hop_mac.is_some() { None } else { o.next_hop },
             port: mirror_port.clone(),
             mtu: crate::config::DEFAULT_TARGET_MTU,
             vlan: None,

@@ -3,6 +3,7 @@
 //! (through the EC2-shaped control API and SIGHUP), and reports of the counters.
 
 pub mod api;
+pub mod arp;
 pub mod compile;
 pub mod config;
 pub mod controller;

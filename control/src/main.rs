@@ -94,9 +94,12 @@ enum Command {
         /// balancers, and for ENI targets without describe-network-interfaces output.
         #[arg(long = "target-address", value_name = "TMT=IPS", value_parser = target_addresses)]
         target_addresses: Vec<(String, Vec<std::net::Ipv4Addr>)>,
-        /// MAC of the next hop towards the collectors.
+        /// MAC of the next hop towards the collectors...
         #[arg(long, value_name = "MAC")]
         next_hop_mac: Option<Mac>,
+        /// ...or its IPv4 address, resolved by ARP on the mirror port.
+        #[arg(long, value_name = "IP", conflicts_with = "next_hop_mac")]
+        next_hop: Option<std::net::Ipv4Addr>,
         /// Port the copies leave by (default: the first port in no link).
         #[arg(long, value_name = "PORT")]
         mirror_port: Option<String>,
@@ -176,8 +179,8 @@ fn main() -> ExitCode {
                 Err(e) => fail(format_args!("{e:#}")),
             }
         }
-        Command::ImportAws { files, base, bind, default_port, target_addresses, next_hop_mac, mirror_port, output } => {
-            let opts = ImportOptions { files, base, bind, default_port, target_addresses, next_hop_mac, mirror_port };
+        Command::ImportAws { files, base, bind, default_port, target_addresses, next_hop_mac, next_hop, mirror_port, output } => {
+            let opts = ImportOptions { files, base, bind, default_port, target_addresses, next_hop_mac, next_hop, mirror_port };
             match import(&opts).and_then(|c| Ok(toml::to_string(&c)?)) {
                 Ok(text) => {
                     let names: Vec<String> = opts.files.iter().map(|f| f.display().to_string()).collect();

@@ -104,6 +104,17 @@ pub fn exposition(r: &Report) -> String {
         in_use.get_or_create(&l).set(f64::from(p.in_use));
         size.get_or_create(&l).set(f64::from(p.size));
     }
+    for (name, help, n) in [
+        ("arp_requests_sent", "ARP requests sent to resolve next hops", r.arp.requests_sent),
+        ("arp_replies_sent", "ARP replies sent for the mirror ports' addresses", r.arp.replies_sent),
+        ("arp_received", "ARP packets received on mirror ports", r.arp.received),
+    ] {
+        counter(&mut reg, name, help).get_or_create(&vec![]).inc_by(n);
+    }
+    let resolved = gauge(&mut reg, "next_hop_resolved", "1 when a next hop named by address has a MAC, 0 while copies to it are skipped");
+    for n in &r.neighbours {
+        resolved.get_or_create(&vec![("port", n.port.clone()), ("ip", n.ip.to_string())]).set(if n.mac.is_some() { 1.0 } else { 0.0 });
+    }
     let uptime = gauge(&mut reg, "uptime_seconds", "Seconds since the dataplane started");
     uptime.get_or_create(&vec![]).set(r.duration_s);
     let table = gauge(&mut reg, "table_generation", "Tables published so far (one per accepted change)");

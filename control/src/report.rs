@@ -16,6 +16,11 @@ pub struct Report {
     /// Tables published so far (one per accepted change).
     #[serde(default)]
     pub table: u64,
+    /// Next hops resolved by ARP, and what ARP did.
+    #[serde(default)]
+    pub neighbours: Vec<crate::arp::NeighbourReport>,
+    #[serde(default)]
+    pub arp: crate::arp::ArpCounters,
     pub ports: Vec<PortReport>,
     pub sessions: Vec<SessionReport>,
     pub workers: Vec<WorkerReport>,
@@ -204,6 +209,8 @@ impl Report {
         Report {
             duration_s: elapsed.as_secs_f64(),
             table: 0,
+            neighbours: Vec::new(),
+            arp: Default::default(),
             ports,
             sessions,
             workers,
@@ -261,6 +268,16 @@ impl Report {
             "\nnot mirrored: {} non-IP, {} malformed, {} excluded (DHCP, metadata, own copies)",
             self.not_mirrored.not_ip, self.not_mirrored.malformed, self.not_mirrored.excluded
         );
+        for n in &self.neighbours {
+            let _ = writeln!(
+                out,
+                "next hop {} on {}{}: {}",
+                n.ip,
+                n.port,
+                n.vlan.map(|v| format!(" vlan {v}")).unwrap_or_default(),
+                n.mac.as_deref().unwrap_or("unresolved")
+            );
+        }
         for w in &self.workers {
             let _ = writeln!(out, "worker {} (core {}): busy {:.1}%", w.id, w.core, w.busy_ratio * 100.0);
         }

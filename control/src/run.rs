@@ -13,7 +13,7 @@ use dataplane::mempool::Mempool;
 use dataplane::port::{self, Port, PortInfo, PortSetup, RxQueue, TxQueue};
 use dataplane::rcu::Rcu;
 use dataplane::stats::WorkerCounters;
-use dataplane::worker::{self, WorkerSetup};
+use dataplane::worker::{self, SnoopQueue, WorkerSetup};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -73,6 +73,7 @@ pub fn run(opts: RunOptions) -> Result<i32> {
     let mut ports = Vec::new();
     let mut rx_queues: Vec<Vec<(u16, RxQueue)>> = (0..workers).map(|_| Vec::new()).collect();
     let mut tx_queues: Vec<Vec<Option<TxQueue>>> = (0..workers).map(|_| Vec::new()).collect();
+    let mut control_tx: Vec<Option<TxQueue>> = Vec::new();
     for (i, (p, info)) in cfg.ports.iter().zip(&infos).enumerate() {
         let (handle, rxq, txq) = Port::start(info.id, &setups[i], &rx_pool).with_context(|| format!("starting port {:?}", p.name))?;
         log::info!(
@@ -83,17 +84,22 @@ pub fn run(opts: RunOptions) -> Result<i32> {
         for (q, queue) in rxq.into_iter().enumerate() {
             rx_queues[q % workers].push((i as u16, queue));
         }
-        for (w, queue) in txq.into_iter().enumerate() {
-            tx_queues[w].push(Some(queue));
+        let mut txq = txq.into_iter();
+        for queues in tx_queues.iter_mut() {
+            queues.push(txq.next());
         }
+        // A queue beyond the workers' is the control thread's (ARP on mirror ports).
+        control_tx.push(txq.next());
     }
+    crate::controller::arp_capable(&cfg, &control_tx).map_err(anyhow::Error::msg)?;
 
     let mut slots = Slots::new(cfg.quotas.sessions.max(cfg.sessions.len()));
     let counters: Vec<WorkerCounters> = (0..workers).map(|_| WorkerCounters::new(cfg.ports.len(), slots.capacity())).collect();
     slots.assign(&cfg, &counters).map_err(|e| anyhow::anyhow!("{e}"))?;
     slots.published();
     let macs: Vec<[u8; 6]> = infos.iter().map(|i| i.mac).collect();
-    let table = compile(&cfg, &macs, &slots, 1).map_err(|e| anyhow::anyhow!("{e}"))?;
+    // Next hops named by address start unresolved; the control thread resolves them.
+    let table = compile(&cfg, &macs, &slots, 1, |_| None).map_err(|e| anyhow::anyhow!("{e}"))?;
     log_table(&cfg, &table);
     let rcu = Rcu::new(table, workers);
     let stop = AtomicBool::new(false);
@@ -108,7 +114,8 @@ pub fn run(opts: RunOptions) -> Result<i32> {
     let peers = cfg.peers();
 
     let started = Instant::now();
-    let rt = Runtime { counters: &counters, ports: &ports, pools: [&rx_pool, &copy_pool], port_macs: macs, cores: cores.clone(), started };
+    let snoop = SnoopQueue::new(1024);
+    let rt = Runtime { counters: &counters, ports: &ports, pools: [&rx_pool, &copy_pool], port_macs: macs, cores: cores.clone(), started, control_tx };
     let mut controller = Controller::new(cfg, opts.config.clone(), slots, rcu.writer(), rt);
     std::thread::scope(|scope| -> Result<()> {
         let mut handles = Vec::new();
@@ -122,6 +129,7 @@ pub fn run(opts: RunOptions) -> Result<i32> {
                 burst_size: controller.config().dataplane.burst_size,
                 tx_retries: controller.config().dataplane.tx_retries,
                 idle_sleep: Duration::from_micros(controller.config().dataplane.idle_sleep_us),
+                snoop: &snoop,
             };
             let (eal, rcu, counters, stop, core) = (&eal, &rcu, &counters[w], &stop, cores[w]);
             let handle = std::thread::Builder::new().name(format!("tm-worker-{w}")).spawn_scoped(scope, move || {
@@ -161,6 +169,7 @@ pub fn run(opts: RunOptions) -> Result<i32> {
                 },
                 default(Duration::from_millis(20)) => {}
             }
+            controller.arp_tick(&snoop);
             if handles.iter().any(|h| h.is_finished()) {
                 log::error!("a worker ended unexpectedly: stopping");
                 break;
@@ -181,7 +190,7 @@ pub fn run(opts: RunOptions) -> Result<i32> {
         Ok(())
     })?;
     let elapsed = started.elapsed();
-    let (cfg, slots, generation) = controller.finish();
+    let (cfg, slots, controller_figures) = controller.finish();
 
     let port_stats: Vec<_> = ports.iter().map(Port::stats).collect();
     for p in ports {
@@ -189,7 +198,7 @@ pub fn run(opts: RunOptions) -> Result<i32> {
     }
     let pools = [&rx_pool, &copy_pool];
     let mut report = Report::collect(&cfg, &slots, &counters, &port_stats, &cores, &pools, elapsed);
-    report.table = generation;
+    controller_figures(&mut report);
     print!("{}", report.text());
     if let Some(path) = &opts.stats_json {
         let json = serde_json::to_string_pretty(&report)?;
@@ -305,9 +314,16 @@ fn port_setups(cfg: &Config, infos: &[PortInfo]) -> Result<Vec<PortSetup>> {
                     if info.driver.contains("pcap") { " (give the device one tx_pcap= per worker)" } else { "" }
                 );
             }
+            // Ports in no link may need the control thread to send (ARP): one more TX queue
+            // when the device has it.
+            let linked = cfg.links.iter().any(|l| l.ports.contains(&p.name));
+            let spare = !linked && usize::from(info.max_tx_queues) > workers;
+            let tx_queues = workers as u16 + u16::from(spare);
+            // As many RX queues as TX queues where the device has them (net_tap insists);
+            // workers poll them all, dealt out round-robin.
             Ok(PortSetup {
-                rx_queues: info.max_rx_queues.min(workers as u16),
-                tx_queues: workers as u16,
+                rx_queues: info.max_rx_queues.min(tx_queues),
+                tx_queues,
                 rx_desc: cfg.dataplane.rx_desc,
                 tx_desc: cfg.dataplane.tx_desc,
                 mtu: p.mtu,

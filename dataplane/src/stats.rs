@@ -121,6 +121,8 @@ pub struct WorkerCounters {
     pub total_cycles: Counter,
     /// Poll iterations: shows the worker is running, not starved of CPU.
     pub polls: Counter,
+    /// ARP frames dropped because the control thread's queue was full.
+    pub snoop_dropped: Counter,
 }
 
 impl WorkerCounters {
@@ -135,6 +137,7 @@ impl WorkerCounters {
             busy_cycles: Counter::default(),
             total_cycles: Counter::default(),
             polls: Counter::default(),
+            snoop_dropped: Counter::default(),
         }
     }
 

@@ -4,7 +4,8 @@
 //! The packet path, per received burst (`handle_burst`), in the spirit of l2fwd's loop and
 //! VPP's nodes, each stage one small function over the burst:
 //!
-//! 1. `count_rx`: port counters, and a prefetch of every packet's first cache line.
+//! 1. `count_rx`: port counters, and a prefetch of every packet's first cache line; on ports
+//!    without a link, `snoop_arp` copies ARP frames out for the control thread.
 //! 2. `classify`: per frame, [`Table::mirrors`] parses it, drops out what is never mirrored,
 //!    and looks its key up in the compiled rules of every source that owns it (egress on the
 //!    receiving port, ingress on the port it is forwarded to); each hit becomes a pending copy.
@@ -27,6 +28,7 @@ use crate::port::{RxQueue, TxQueue};
 use crate::rcu::Reader;
 use crate::stats::{Direction, SkipReason, WorkerCounters};
 use crate::table::{NotMirrored, Table};
+use crate::wire::eth;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
@@ -34,6 +36,29 @@ use std::time::Duration;
 /// and the same for ingress on the peer (validation keeps MACs unique per port).
 const MAX_COPIES_PER_FRAME: usize = 4;
 const MAX_PENDING: usize = MAX_BURST * MAX_COPIES_PER_FRAME;
+
+/// A frame the control thread must see (ARP on a mirror port), copied out of its mbuf.
+#[derive(Clone, Copy, Debug)]
+pub struct Snooped {
+    /// Port index it arrived on.
+    pub port: u16,
+    pub len: u8,
+    pub bytes: [u8; SNOOP_LEN],
+}
+
+/// Bytes kept of a snooped frame: an ARP packet behind one VLAN tag is 46.
+pub const SNOOP_LEN: usize = 64;
+
+/// Where workers hand snooped frames to the control thread: bounded, lock-free; when full,
+/// frames are dropped (and counted), never waited for.
+pub type SnoopQueue = crossbeam_queue::ArrayQueue<Snooped>;
+
+impl Snooped {
+    /// The frame's bytes (cut at [`SNOOP_LEN`]).
+    pub fn frame(&self) -> &[u8] {
+        &self.bytes[..usize::from(self.len)]
+    }
+}
 
 /// What a worker is given to run.
 pub struct WorkerSetup<'a> {
@@ -55,6 +80,9 @@ pub struct WorkerSetup<'a> {
     pub tx_retries: u32,
     /// Sleep after a poll round that received nothing (0: pure polling).
     pub idle_sleep: Duration,
+    /// Where ARP frames received on ports without a link go (the control thread resolves
+    /// next hops and answers for the mirror ports' addresses).
+    pub snoop: &'a SnoopQueue,
 }
 
 /// One accepted copy, between classification and building.
@@ -96,12 +124,13 @@ struct Worker<'a> {
     fresh: Burst,
     /// By port index.
     copies: Vec<CopyQueue>,
+    snoop: &'a SnoopQueue,
 }
 
 /// Runs the poll loop until `stop` is set. The calling thread should already be pinned and
 /// registered with the EAL.
 pub fn run(setup: WorkerSetup, mut reader: Reader<Table>, counters: &WorkerCounters, stop: &AtomicBool) {
-    let WorkerSetup { mut rx, tx, peers, copy_pool, burst_size, tx_retries, idle_sleep, .. } = setup;
+    let WorkerSetup { mut rx, tx, peers, copy_pool, burst_size, tx_retries, idle_sleep, snoop, .. } = setup;
     let burst_size = burst_size.clamp(1, MAX_BURST);
     let ports = tx.len();
     let mut w = Worker {
@@ -114,6 +143,7 @@ pub fn run(setup: WorkerSetup, mut reader: Reader<Table>, counters: &WorkerCount
         held: [const { None }; MAX_BURST],
         fresh: Burst::new(),
         copies: (0..ports).map(|_| CopyQueue { burst: Burst::new(), meta: [CopyMeta::default(); MAX_BURST] }).collect(),
+        snoop,
     };
     let mut burst = Burst::new();
     let mut last = eal::tsc();
@@ -150,6 +180,9 @@ impl Worker<'_> {
         // Frames leave through the peer; on a tap port there is no peer, and its own sources
         // see frames addressed to their MAC as ingress.
         let out_port = peer.unwrap_or(port);
+        if peer.is_none() {
+            self.snoop_arp(port, burst);
+        }
         if !table.ports[port].egress.is_empty() || !table.ports[out_port].ingress.is_empty() {
             self.classify(table, burst, port, out_port);
         }
@@ -169,6 +202,27 @@ impl Worker<'_> {
         c.rx_packets.add(burst.len() as u64);
         c.rx_bytes.add(bytes);
         bytes
+    }
+
+    /// Stage 1b, on ports without a link only: ARP goes to the control thread.
+    fn snoop_arp(&mut self, port: usize, burst: &Burst) {
+        for m in burst.iter() {
+            let f = m.data();
+            let ethertype = |at: usize| f.get(at..at + 2).map(|b| u16::from_be_bytes([b[0], b[1]]));
+            let arp = match ethertype(eth::ETHERTYPE) {
+                Some(eth::TYPE_ARP) => true,
+                Some(t) if eth::is_vlan(t) => ethertype(eth::ETHERTYPE + eth::VLAN_TAG_LEN) == Some(eth::TYPE_ARP),
+                _ => false,
+            };
+            if arp {
+                let len = f.len().min(SNOOP_LEN);
+                let mut s = Snooped { port: port as u16, len: len as u8, bytes: [0; SNOOP_LEN] };
+                s.bytes[..len].copy_from_slice(&f[..len]);
+                if self.snoop.push(s).is_err() {
+                    self.counters.snoop_dropped.add(1);
+                }
+            }
+        }
     }
 
     /// Stage 2: which sessions mirror which frames.

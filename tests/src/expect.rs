@@ -148,7 +148,7 @@ pub fn copies(cfg: &Config, inputs: &[Input]) -> (Vec<Vec<Copy>>, Totals) {
                     original_len: f.bytes.len(),
                     src_ip: source.ipv4.or(mirror.ipv4).unwrap(),
                     dst_ips: t.all_addresses(),
-                    dst_mac: t.next_hop_mac.0,
+                    dst_mac: t.next_hop_mac.expect("the expectation model needs a configured next-hop MAC").0,
                     src_mac: mirror.mac.map(|m| m.0),
                     vlan: t.vlan,
                     udp_port: t.udp_port,

@@ -137,7 +137,8 @@ impl Lab {
                 }
             }
             if let Some(status) = child.try_wait().expect("polling traffic-mirror") {
-                panic!("traffic-mirror exited ({status}) before its control socket answered");
+                let log = std::fs::read_to_string(self.path("run.stderr")).unwrap_or_default();
+                panic!("traffic-mirror exited ({status}) before its control socket answered:\n{log}");
             }
             assert!(std::time::Instant::now() < deadline, "the control socket never answered");
             std::thread::sleep(Duration::from_millis(50));
