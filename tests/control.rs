@@ -7,7 +7,8 @@ use control::config::RuleAction;
 use e2e::traffic::{mixed, tcp4, udp4, Frame, Side};
 use e2e::{read_pcap, require_root, Lab};
 use serde_json::Value;
-use std::process::{Child, Command};
+use e2e::Running;
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 /// host: a capture replayed forever; uplink: a sink; mirror: a capture file.
@@ -81,7 +82,7 @@ fn until(what: &str, mut f: impl FnMut() -> bool) {
 }
 
 /// Stops a running instance with SIGTERM and checks it exits cleanly with no mbuf in use.
-fn stop(lab: &Lab, child: Child) -> (Value, String) {
+fn stop(lab: &Lab, child: Running) -> (Value, String) {
     // SAFETY: signalling our own child.
     unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
     let run = lab.finish(child);
@@ -383,7 +384,7 @@ fn sighup_reloads_the_file_and_a_bad_file_changes_nothing() {
     let mut c = lab.client(&mut child);
     let vni = |c: &mut Client| ok(c, Request::DescribeTrafficMirrorSessions { traffic_mirror_session_ids: None })["TrafficMirrorSessions"][0]["VirtualNetworkId"].clone();
     assert_eq!(vni(&mut c), 100);
-    let hup = |child: &Child| {
+    let hup = |child: &Running| {
         // SAFETY: signalling our own child.
         unsafe { libc::kill(child.id() as i32, libc::SIGHUP) };
     };

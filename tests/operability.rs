@@ -83,7 +83,7 @@ fn samples(text: &str) -> HashMap<String, f64> {
 }
 
 /// Starts a run on mixed traffic and returns the child, the metrics address and the lab.
-fn start(name: &str) -> (Lab, std::process::Child, String) {
+fn start(name: &str) -> (Lab, e2e::Running, String) {
     require_root();
     let lab = Lab::new(name);
     lab.write_pcap("host.pcap", mixed(111, 6000, Side::Host).iter().map(|f| f.bytes.as_slice()));

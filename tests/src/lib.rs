@@ -61,6 +61,31 @@ pub struct Lab {
     pub prefix: String,
 }
 
+/// A traffic-mirror started by [`Lab::spawn`]: killed when dropped, unless [`Lab::finish`]
+/// took it, so that a failing test never leaves a dataplane spinning.
+pub struct Running(Option<Child>);
+
+impl Running {
+    /// The process id, for signals.
+    pub fn id(&self) -> u32 {
+        self.0.as_ref().expect("a running process").id()
+    }
+
+    /// Whether it has exited.
+    pub fn try_wait(&mut self) -> std::io::Result<Option<std::process::ExitStatus>> {
+        self.0.as_mut().expect("a running process").try_wait()
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.0.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
 /// What a finished run left behind.
 pub struct Run {
     pub code: Option<i32>,
@@ -128,7 +153,7 @@ impl Lab {
     /// A client of the running instance's control API, once it answers requests (at most
     /// 30 s). A bound socket is not enough: connections queue before the control loop (and its
     /// signal handlers) is running.
-    pub fn client(&self, child: &mut Child) -> control::api::Client {
+    pub fn client(&self, child: &mut Running) -> control::api::Client {
         let deadline = std::time::Instant::now() + Duration::from_secs(30);
         loop {
             if let Ok(mut c) = control::api::Client::connect(&self.socket()) {
@@ -168,8 +193,9 @@ impl Lab {
 
     /// Starts `traffic-mirror run` on `config` in the background (stop it with a signal). Its
     /// output goes to files in the lab, not pipes: a long run logs more than a pipe holds, and
-    /// nobody reads a pipe until the end. [`Lab::finish`] collects it.
-    pub fn spawn(&self, config: &Path, extra: &[&str]) -> Child {
+    /// nobody reads a pipe until the end. [`Lab::finish`] collects it; if the test fails first,
+    /// dropping the guard kills the process.
+    pub fn spawn(&self, config: &Path, extra: &[&str]) -> Running {
         let stats = self.path("stats.json");
         let _ = std::fs::remove_file(&stats);
         let out = std::fs::File::create(self.path("run.stdout")).expect("creating run.stdout");
@@ -185,11 +211,13 @@ impl Lab {
             .stdout(out)
             .stderr(err)
             .spawn()
+            .map(|c| Running(Some(c)))
             .expect("starting traffic-mirror")
     }
 
     /// Waits for a spawned run to end (at most 60 s) and collects what it left behind.
-    pub fn finish(&self, mut child: Child) -> Run {
+    pub fn finish(&self, mut running: Running) -> Run {
+        let mut child = running.0.take().expect("a running process");
         let deadline = std::time::Instant::now() + Duration::from_secs(60);
         let status = loop {
             if let Some(status) = child.try_wait().expect("waiting for traffic-mirror") {
