@@ -265,7 +265,7 @@ impl Report {
         }
         let _ = writeln!(
             out,
-            "\nnot mirrored: {} non-IP, {} malformed, {} excluded (DHCP, metadata, own copies)",
+            "\nnot mirrored: {} non-IP, {} malformed, {} excluded (accepted, but DHCP, metadata or own copies)",
             self.not_mirrored.not_ip, self.not_mirrored.malformed, self.not_mirrored.excluded
         );
         for n in &self.neighbours {

@@ -147,7 +147,6 @@ pub const METADATA_V6: [[u32; 4]; 2] = [[0xfd00_0ec2, 0, 0, 0x254], [0xfd00_0ec2
 pub const RESOLVER_V4: u32 = 0xa9fe_a9fd;
 /// The VPC resolver (fd00:ec2::253).
 pub const RESOLVER_V6: [u32; 4] = [0xfd00_0ec2, 0, 0, 0x253];
-const DHCP_PORTS: [u16; 2] = [67, 68];
 const DNS_PORT: u16 = 53;
 
 impl Exclusions {
@@ -164,7 +163,7 @@ impl Exclusions {
     #[inline]
     pub fn never_mirrored(&self, p: &Packet) -> bool {
         let udp = p.protocol == proto::UDP && p.has_ports;
-        if udp && (DHCP_PORTS.contains(&p.sport) || DHCP_PORTS.contains(&p.dport)) {
+        if udp && (matches!(p.sport, 67 | 68) || matches!(p.dport, 67 | 68)) {
             return true;
         }
         if p.ipv6 {
@@ -179,7 +178,8 @@ impl Exclusions {
     /// DNS (TCP or UDP port 53) to or from a VPC resolver.
     #[inline]
     pub fn resolver_dns(&self, p: &Packet) -> bool {
-        if !p.has_ports {
+        // Ports first: most packets are not DNS at all.
+        if !p.has_ports || p.sport != DNS_PORT && p.dport != DNS_PORT {
             return false;
         }
         let (to, from) = if p.ipv6 {
@@ -246,6 +246,10 @@ pub enum CompileError {
 
 /// Marks a leaf reference; the low bits hold the winning set's index + 1, or 0 for none.
 const LEAF: u32 = 1 << 31;
+/// Marks a reference to a large node in the arena; other references index the small nodes.
+const LARGE: u32 = 1 << 30;
+/// Intervals a small node holds: its bounds and children fill one cache line.
+const SMALL: usize = 8;
 const NO_MATCH: u32 = LEAF;
 /// Node header: field index in the top byte, then the indexed flag, then the interval count.
 const FIELD_SHIFT: u32 = 24;
@@ -258,11 +262,25 @@ const PAD: usize = 4;
 /// Arena words one classifier may use: 256 MiB, far beyond 10,000 realistic rules.
 const ARENA_LIMIT: usize = 64 << 20;
 
+/// A node of at most [`SMALL`] intervals, in one cache line: the lookup counts the bounds
+/// at or below the value over a fixed-length array (no branch, no bounds check). Unused bounds
+/// are `u32::MAX` and unused children repeat the last one, so a value of `u32::MAX` (which
+/// counts the padding too) still lands on the last interval.
+#[derive(Clone, Copy, Debug)]
+#[repr(C, align(64))]
+struct SmallNode {
+    bounds: [u32; SMALL - 1],
+    field: u32,
+    children: [u32; SMALL],
+}
+
 /// A compiled, immutable classifier for one address family and one direction of one source.
 #[derive(Clone, Debug)]
 pub struct Classifier {
     /// Node for each class value (see [`key`]).
     class: Box<[u32]>,
+    /// Nodes of up to [`SMALL`] intervals: almost all of them.
+    small: Box<[SmallNode]>,
     /// Range nodes. Small: `[header, n - 1 lower bounds padded to PAD, n children]`. Indexed
     /// (more than SCAN_MAX bounds): `[header, lo, shift, buckets, bucket index (buckets + 1),
     /// n - 1 lower bounds, n children]`, where entry b of the index counts the bounds below
@@ -310,7 +328,7 @@ impl Classifier {
                 (f, _) => f as u8,
             };
         }
-        let mut b = Builder { rules: &rules, arena: Vec::new(), memo: HashMap::new() };
+        let mut b = Builder { rules: &rules, arena: Vec::new(), small: Vec::new(), memo: HashMap::new() };
         let all: Vec<u32> = (0..rules.len() as u32).collect();
         let mut class = Vec::with_capacity(CLASS_VALUES);
         let mut by_live: HashMap<Vec<u32>, u32> = HashMap::new();
@@ -327,7 +345,7 @@ impl Classifier {
             class.push(node);
         }
         let empty = class.iter().all(|&n| n == NO_MATCH);
-        Ok(Classifier { class: class.into_boxed_slice(), arena: b.arena.into_boxed_slice(), empty })
+        Ok(Classifier { class: class.into_boxed_slice(), small: b.small.into_boxed_slice(), arena: b.arena.into_boxed_slice(), empty })
     }
 
     /// The index of the rule set (session) that mirrors the packet, if any.
@@ -342,17 +360,21 @@ impl Classifier {
         let arena = &*self.arena;
         let mut r = self.class[key[F_CLASS] as usize & (CLASS_VALUES - 1)];
         while r & LEAF == 0 {
-            let base = r as usize;
+            if r & LARGE == 0 {
+                let node = &self.small[r as usize];
+                let v = key[node.field as usize];
+                let i: usize = node.bounds.iter().map(|&b| usize::from(b <= v)).sum();
+                r = node.children[i & (SMALL - 1)];
+                continue;
+            }
+            let base = (r & !LARGE) as usize;
             let header = arena[base];
             let n = (header & COUNT_MASK) as usize;
             let v = key[(header >> FIELD_SHIFT) as usize];
             let (i, children) = if header & INDEXED == 0 {
-                let padded = padded_len(n - 1);
-                let bounds = &arena[base + 1..base + 1 + padded];
-                // Branch-free: the number of lower bounds <= v is the interval index. Padding
-                // is u32::MAX, which only counts when v is u32::MAX itself.
-                let le: usize = bounds.chunks_exact(PAD).map(|c| c.iter().map(|&b| usize::from(b <= v)).sum::<usize>()).sum();
-                (le.min(n - 1), base + 1 + padded)
+                // A handful of sorted bounds: the first one above v ends the scan.
+                let bounds = &arena[base + 1..base + n];
+                (bounds.iter().position(|&b| b > v).unwrap_or(n - 1), base + 1 + padded_len(n - 1))
             } else {
                 let (lo, shift, buckets) = (arena[base + 1], arena[base + 2], arena[base + 3] as usize);
                 let index = base + 4;
@@ -374,7 +396,7 @@ impl Classifier {
 
     /// Size of the compiled form, for logs and benchmarks.
     pub fn memory_bytes(&self) -> usize {
-        (self.arena.len() + self.class.len()) * 4
+        (self.arena.len() + self.class.len()) * 4 + self.small.len() * std::mem::size_of::<SmallNode>()
     }
 }
 
@@ -426,6 +448,7 @@ impl KeyRule {
 struct Builder<'a> {
     rules: &'a [KeyRule],
     arena: Vec<u32>,
+    small: Vec<SmallNode>,
     /// Sub-problems already built: (field, live rules) -> node reference.
     memo: HashMap<(usize, Vec<u32>), u32>,
 }
@@ -484,9 +507,22 @@ impl Builder<'_> {
             }
         }
 
-        let at = self.arena.len();
         let n = children.len();
         let lower: Vec<u32> = children.iter().skip(1).map(|&(b, _)| b).collect();
+        if n <= SMALL {
+            let last = children[n - 1].1;
+            let mut node = SmallNode { bounds: [u32::MAX; SMALL - 1], field: field as u32, children: [last; SMALL] };
+            node.bounds[..lower.len()].copy_from_slice(&lower);
+            for (i, &(_, c)) in children.iter().enumerate() {
+                node.children[i] = c;
+            }
+            self.reserve(SMALL * 2)?;
+            self.small.push(node);
+            let r = (self.small.len() - 1) as u32;
+            self.memo.insert((field, live), r);
+            return Ok(r);
+        }
+        let at = self.arena.len();
         if lower.len() <= SCAN_MAX {
             let padded = padded_len(lower.len());
             self.reserve(1 + padded + n)?;
@@ -513,14 +549,14 @@ impl Builder<'_> {
             self.arena.extend(&lower);
         }
         self.arena.extend(children.iter().map(|&(_, c)| c));
-        let node = at as u32;
+        let node = at as u32 | LARGE;
         self.memo.insert((field, live), node);
         Ok(node)
     }
 
-    /// Fails once the arena would outgrow its limit.
+    /// Fails once the nodes would outgrow their limit.
     fn reserve(&self, words: usize) -> Result<(), CompileError> {
-        if self.arena.len() + words > ARENA_LIMIT {
+        if self.arena.len() + self.small.len() * SMALL * 2 + words > ARENA_LIMIT {
             return Err(CompileError::TooComplex { limit: ARENA_LIMIT });
         }
         Ok(())

@@ -52,7 +52,7 @@ pub fn parse(frame: &[u8]) -> Result<Packet, Skip> {
 
 /// Parses a frame of `wire_len` bytes of which `frame` is the first segment: the headers must
 /// lie in it, the lengths they announce are checked against the whole frame.
-#[inline]
+#[inline(always)]
 pub fn parse_head(frame: &[u8], wire_len: usize) -> Result<Packet, Skip> {
     // Past the first segment only payload remains; `beyond` is how much of it there is.
     let beyond = wire_len.saturating_sub(frame.len());
@@ -78,6 +78,7 @@ pub fn parse_head(frame: &[u8], wire_len: usize) -> Result<Packet, Skip> {
     }
 }
 
+#[inline(always)]
 fn parse_ipv4(frame: &[u8], l3: usize, beyond: usize) -> Result<Packet, Skip> {
     let ip = frame.get(l3..).ok_or(Skip::Malformed)?;
     if ip.len() < ipv4::MIN_HEADER_LEN || ip[ipv4::VER_IHL] >> 4 != 4 {
@@ -165,7 +166,7 @@ fn parse_ipv6(frame: &[u8], l3: usize, beyond: usize) -> Result<Packet, Skip> {
 }
 
 /// Reads ports (TCP, UDP) or the echo identifier (ICMP echo) from the transport header.
-#[inline]
+#[inline(always)]
 fn read_transport(p: &mut Packet, l4: &[u8]) -> Result<(), Skip> {
     match p.protocol {
         proto::TCP | proto::UDP => {

@@ -89,14 +89,12 @@ impl SessionCounters {
     }
 }
 
-/// One worker's counters for one port.
+/// One worker's counters for one port. (Packets and bytes in and out are DPDK's port
+/// statistics; counting them again here would cost a read of every mbuf.)
 #[derive(Default, Debug)]
 pub struct PortCounters {
+    /// Frames received, per burst: tells the control thread whether traffic still arrives.
     pub rx_packets: Counter,
-    pub rx_bytes: Counter,
-    /// Originals and copies this worker sent out of the port.
-    pub tx_packets: Counter,
-    pub tx_bytes: Counter,
     /// Originals the TX queue still refused after the retries, freed.
     pub tx_dropped: Counter,
     /// Copies the TX queue refused (also counted per session as skips).

@@ -3,7 +3,7 @@
 
 use crate::classify::{key, Classifier, CompileError, Exclusions, Rule, RuleSet, KEY_LEN};
 use crate::encap::{flow_hash, Template};
-use crate::parse::{parse_head, Skip};
+use crate::parse::{parse_head, Packet, Skip};
 use crate::stats::Direction;
 use crate::wire::eth;
 
@@ -42,6 +42,8 @@ pub struct Table {
 pub struct NotMirrored {
     pub not_ip: u64,
     pub malformed: u64,
+    /// Accepted by a session but never mirrored (DHCP, metadata and time services, our own
+    /// copies).
     pub excluded: u64,
 }
 
@@ -50,28 +52,52 @@ impl Table {
     /// (the same port for a tap port), `wire_len` bytes long of which `frame` is the first
     /// segment. Calls `copy(direction, session index, flow hash)` for each; counts the frames
     /// that are no candidates into `skipped`.
-    #[inline]
+    ///
+    /// The never-mirrored traffic (DHCP, metadata and time services, our own copies) is checked
+    /// only once a session has accepted the packet: the rules decide nothing for it, so most
+    /// packets, which no session takes, never pay for the check.
+    #[inline(always)]
     pub fn mirrors(&self, rx_port: usize, out_port: usize, frame: &[u8], wire_len: usize, skipped: &mut NotMirrored, mut copy: impl FnMut(Direction, u32, u32)) {
         let p = match parse_head(frame, wire_len) {
             Ok(p) => p,
             Err(Skip::NotIp) => return skipped.not_ip += 1,
             Err(Skip::Malformed) => return skipped.malformed += 1,
         };
-        if self.exclusions.never_mirrored(&p) {
-            skipped.excluded += 1;
-            return;
-        }
         let k = key(&p, self.exclusions.resolver_dns(&p));
-        let mut hash = None;
-        let src_mac = &frame[eth::SRC..eth::SRC + eth::ADDR_LEN];
-        let dst_mac = &frame[eth::DST..eth::DST + eth::ADDR_LEN];
-        let egress = (&self.ports[rx_port].egress, Direction::Egress, src_mac);
-        let ingress = (&self.ports[out_port].ingress, Direction::Ingress, dst_mac);
-        for (sources, dir, mac) in [egress, ingress] {
-            for s in sources.iter().filter(|s| s.owns(mac)) {
-                if let Some(session) = s.lookup(&k, p.ipv6) {
-                    copy(dir, session, *hash.get_or_insert_with(|| flow_hash(&p)));
-                }
+        // Set once a session accepts: the flow hash, or None when the packet is excluded.
+        let mut hash: Option<Option<u32>> = None;
+        let macs: &[u8; 12] = frame[..2 * eth::ADDR_LEN].try_into().expect("parse saw the Ethernet header");
+        let (dst, src) = macs.split_at(eth::ADDR_LEN);
+        let mac = |m: &[u8]| -> [u8; 6] { m.try_into().expect("6 bytes") };
+        self.visit(&self.ports[rx_port].egress, Direction::Egress, mac(src), &p, &k, &mut hash, &mut copy);
+        self.visit(&self.ports[out_port].ingress, Direction::Ingress, mac(dst), &p, &k, &mut hash, &mut copy);
+        if hash == Some(None) {
+            skipped.excluded += 1;
+        }
+    }
+
+    /// The sources of one direction that own the frame, each looked up once.
+    #[allow(clippy::too_many_arguments)]
+    #[inline(always)]
+    fn visit(
+        &self,
+        sources: &[SourceRules],
+        dir: Direction,
+        mac: [u8; 6],
+        p: &Packet,
+        k: &[u32; KEY_LEN],
+        hash: &mut Option<Option<u32>>,
+        copy: &mut impl FnMut(Direction, u32, u32),
+    ) {
+        for s in sources {
+            if !s.owns(mac) {
+                continue;
+            }
+            let Some(session) = s.lookup(k, p.ipv6) else { continue };
+            let h = *hash.get_or_insert_with(|| (!self.exclusions.never_mirrored(p)).then(|| flow_hash(p)));
+            match h {
+                Some(h) => copy(dir, session, h),
+                None => return,
             }
         }
     }
@@ -123,7 +149,7 @@ impl SourceRules {
     /// Is this frame the source's? `mac` is the frame's source (egress) or destination
     /// (ingress) address.
     #[inline(always)]
-    pub fn owns(&self, mac: &[u8]) -> bool {
+    pub fn owns(&self, mac: [u8; 6]) -> bool {
         self.mac.is_none_or(|m| m == mac)
     }
 

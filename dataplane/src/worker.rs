@@ -4,11 +4,11 @@
 //! The packet path, per received burst (`handle_burst`), in the spirit of l2fwd's loop and
 //! VPP's nodes, each stage one small function over the burst:
 //!
-//! 1. `count_rx`: port counters, and a prefetch of every packet's first cache line; on ports
-//!    without a link, `snoop_arp` copies ARP frames out for the control thread.
-//! 2. `classify`: per frame, [`Table::mirrors`] parses it, drops out what is never mirrored,
-//!    and looks its key up in the compiled rules of every source that owns it (egress on the
-//!    receiving port, ingress on the port it is forwarded to); each hit becomes a pending copy.
+//! 1. On ports without a link, `snoop_arp` copies ARP frames out for the control thread.
+//! 2. `classify` (only where some source can see the burst): a prefetch of every packet's
+//!    first cache line, then per frame [`Table::mirrors`] parses it and looks its key up in
+//!    the compiled rules of every source that owns it (egress on the receiving port, ingress
+//!    on the port it is forwarded to); each hit becomes a pending copy.
 //! 3. `hold_originals`: take a second reference on each original that will be copied, so
 //!    that...
 //! 4. `forward`: ...the originals leave first, untouched, with a bounded retry; frames the TX
@@ -102,8 +102,6 @@ struct CopyMeta {
     truncated: bool,
     /// Bytes of the original carried.
     inner: u32,
-    /// Bytes on the wire.
-    wire: u32,
 }
 
 /// Copies waiting to be sent on one port.
@@ -175,7 +173,7 @@ pub fn run(setup: WorkerSetup, mut reader: Reader<Table>, counters: &WorkerCount
 
 impl Worker<'_> {
     fn handle_burst(&mut self, table: &Table, port: usize, burst: &mut Burst) {
-        let rx_bytes = self.count_rx(port, burst);
+        self.counters.ports[port].rx_packets.add(burst.len() as u64);
         let peer = self.peers[port].map(usize::from);
         // Frames leave through the peer; on a tap port there is no peer, and its own sources
         // see frames addressed to their MAC as ingress.
@@ -187,21 +185,8 @@ impl Worker<'_> {
             self.classify(table, burst, port, out_port);
         }
         self.hold_originals(burst);
-        self.forward(peer, burst, rx_bytes);
+        self.forward(peer, burst);
         self.build_copies(table);
-    }
-
-    /// Stage 1: RX counters and prefetch. Returns the burst's bytes.
-    fn count_rx(&mut self, port: usize, burst: &Burst) -> u64 {
-        let mut bytes = 0;
-        for m in burst.iter() {
-            m.prefetch();
-            bytes += m.pkt_len() as u64;
-        }
-        let c = &self.counters.ports[port];
-        c.rx_packets.add(burst.len() as u64);
-        c.rx_bytes.add(bytes);
-        bytes
     }
 
     /// Stage 1b, on ports without a link only: ARP goes to the control thread.
@@ -228,6 +213,10 @@ impl Worker<'_> {
     /// Stage 2: which sessions mirror which frames.
     fn classify(&mut self, table: &Table, burst: &Burst, port: usize, out_port: usize) {
         self.pending.clear();
+        // The headers of the whole burst on their way into the cache before the first is read.
+        for m in burst.iter() {
+            m.prefetch();
+        }
         let mut skipped = NotMirrored::default();
         for (i, m) in burst.iter().enumerate() {
             let pending = &mut self.pending;
@@ -253,26 +242,22 @@ impl Worker<'_> {
     }
 
     /// Stage 4: originals out of the peer port, or dropped where there is none.
-    fn forward(&mut self, peer: Option<usize>, burst: &mut Burst, bytes: u64) {
+    fn forward(&mut self, peer: Option<usize>, burst: &mut Burst) {
         let Some(out) = peer else {
             burst.clear();
             return;
         };
         let txq = self.tx[out].as_mut().expect("every linked port has a TX queue per worker");
-        let n = burst.len() as u64;
         txq.send(burst);
         let mut attempts = 0;
         while !burst.is_empty() && attempts < self.tx_retries {
             txq.send(burst);
             attempts += 1;
         }
-        let c = &self.counters.ports[out];
-        let dropped_bytes: u64 = burst.iter().map(|m| m.pkt_len() as u64).sum();
-        let dropped = burst.len() as u64;
-        c.tx_packets.add(n - dropped);
-        c.tx_bytes.add(bytes - dropped_bytes);
-        c.tx_dropped.add(dropped);
-        burst.clear();
+        if !burst.is_empty() {
+            self.counters.ports[out].tx_dropped.add(burst.len() as u64);
+            burst.clear();
+        }
     }
 
     /// Stage 5: build each pending copy and queue it on its mirror port.
@@ -322,7 +307,6 @@ impl Worker<'_> {
                 dir: pc.dir,
                 truncated: inner < len,
                 inner: inner as u32,
-                wire: (outer.len() + inner) as u32,
             };
             self.enqueue_copy(usize::from(s.port), copy, meta);
         }
@@ -356,21 +340,18 @@ impl Worker<'_> {
         let n = q.burst.len();
         let txq = self.tx[port].as_mut().expect("every mirror port has a TX queue per worker");
         let sent = txq.send(&mut q.burst);
-        let mut wire = 0u64;
         for m in &q.meta[..sent] {
             let c = self.counters.session(m.slot, m.dir);
             c.packets.add(1);
             c.bytes.add(u64::from(m.inner));
             c.truncated.add(u64::from(m.truncated));
-            wire += u64::from(m.wire);
         }
-        for m in &q.meta[sent..n] {
-            self.counters.session(m.slot, m.dir).skip(SkipReason::QueueFull, u64::from(m.inner));
+        if sent < n {
+            for m in &q.meta[sent..n] {
+                self.counters.session(m.slot, m.dir).skip(SkipReason::QueueFull, u64::from(m.inner));
+            }
+            self.counters.ports[port].copies_dropped.add((n - sent) as u64);
+            q.burst.clear();
         }
-        let pc = &self.counters.ports[port];
-        pc.tx_packets.add(sent as u64);
-        pc.tx_bytes.add(wire);
-        pc.copies_dropped.add((n - sent) as u64);
-        q.burst.clear();
     }
 }

@@ -1,0 +1,374 @@
+//! Throughput benchmarks: traffic-mirror on net_pcap `infinite_rx` sources into net_null sinks,
+//! against `dpdk-testpmd --forward-mode=io` and traffic-mirror without sessions measured in the
+//! same run, on the same devices and cores. Rates are sampled through the control API over a
+//! steady window (start-up and warm-up excluded). Ratios to those baselines are what to
+//! compare: this kind of machine is noisy, absolute figures move from run to run.
+
+use clap::Parser;
+use control::api::{Client, Request};
+use e2e::traffic::{mixed, sized, Side};
+use serde::Serialize;
+use serde_json::Value;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// Run the throughput benchmarks and print the table.
+#[derive(Parser)]
+struct Args {
+    /// Short windows and one repetition: the whole table in under a minute.
+    #[arg(long)]
+    quick: bool,
+    /// Also write the results as JSON.
+    #[arg(long, value_name = "FILE")]
+    json: Option<PathBuf>,
+    /// Folder for captures, configs and logs.
+    #[arg(long, default_value = "out/bench")]
+    out: PathBuf,
+    /// The traffic-mirror binary.
+    #[arg(long, default_value = "target/release/traffic-mirror")]
+    binary: PathBuf,
+    /// Only the scenarios whose name contains this.
+    #[arg(long)]
+    only: Option<String>,
+}
+
+/// One measured row.
+#[derive(Serialize, Clone)]
+struct Row {
+    scenario: String,
+    traffic: String,
+    mpps: f64,
+    gbps: f64,
+    /// Against testpmd io forwarding on the same traffic.
+    vs_testpmd: f64,
+    /// Against traffic-mirror without sessions on the same traffic.
+    vs_no_sessions: f64,
+    copies_per_s: f64,
+    copy_drops: u64,
+}
+
+/// What a scenario mirrors.
+struct Scenario {
+    name: &'static str,
+    workers: usize,
+    /// TOML for sources, targets, filters, sessions (and quotas).
+    mirroring: String,
+}
+
+const TARGET: &str = r#"
+[[target]]
+id = "tmt"
+type = "network-interface"
+address = "192.0.2.10"
+next_hop_mac = "02:00:00:00:00:20"
+port = "mirror"
+"#;
+
+/// A filter with `extra` rules that never match the traffic, then `accept`.
+fn filter(id: &str, extra: usize, accept: &str) -> String {
+    let mut s = format!("\n[[filter]]\nid = \"{id}\"\n");
+    let mut x: u64 = 0x1234_5678;
+    for i in 0..extra {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        let from = 1 + x % 60000;
+        let _ = write!(
+            s,
+            "[[filter.egress_rule]]\nrule_number = {}\naction = \"{}\"\nprotocol = {}\ndestination_cidr = \"172.{}.{}.0/24\"\ndestination_port = {{ from = {from}, to = {} }}\n",
+            i + 1,
+            if i % 3 == 0 { "reject" } else { "accept" },
+            if i % 2 == 0 { 6 } else { 17 },
+            16 + (x >> 20) % 16,
+            (x >> 8) % 256,
+            (from + x % 200).min(65535)
+        );
+    }
+    let _ = write!(s, "{}", accept.replace("{n}", &(extra + 1).to_string()).replace("{n2}", &(extra + 2).to_string()));
+    s
+}
+
+/// Accept TCP and UDP whose source port is in the lowest tenth (1024-7475 of 1024-65535).
+const TENTH: &str = "[[filter.egress_rule]]\nrule_number = {n}\naction = \"accept\"\nprotocol = 6\nsource_port = { from = 1024, to = 7475 }\n[[filter.egress_rule]]\nrule_number = {n2}\naction = \"accept\"\nprotocol = 17\nsource_port = { from = 1024, to = 7475 }\n";
+/// Accept everything.
+const ALL: &str = "[[filter.egress_rule]]\nrule_number = {n}\naction = \"accept\"\n";
+/// Rules that look at ports and addresses but match nothing in the traffic.
+const NOTHING: &str = "[[filter.egress_rule]]\nrule_number = {n}\naction = \"accept\"\nprotocol = 6\ndestination_port = { from = 9999, to = 9999 }\n[[filter.egress_rule]]\nrule_number = {n2}\naction = \"accept\"\nprotocol = 17\nsource_port = { from = 1, to = 1000 }\n";
+
+fn session(id: &str, filter: &str, number: u32, packet_length: Option<u32>) -> String {
+    let pl = packet_length.map(|l| format!("packet_length = {l}\n")).unwrap_or_default();
+    format!("\n[[session]]\nid = \"{id}\"\nsource = \"src\"\ntarget = \"tmt\"\nfilter = \"{filter}\"\nsession_number = {number}\nvirtual_network_id = {number}\n{pl}")
+}
+
+fn one_session(f: String, packet_length: Option<u32>) -> String {
+    format!("{TARGET}{f}{}", session("s1", "f", 1, packet_length))
+}
+
+fn scenarios() -> Vec<Scenario> {
+    let quota = "\n[quotas]\nrules_per_filter = 20000\n";
+    vec![
+        Scenario { name: "no sessions", workers: 1, mirroring: String::new() },
+        Scenario { name: "sessions, nothing accepted", workers: 1, mirroring: one_session(filter("f", 0, NOTHING), Some(128)) },
+        Scenario { name: "10% mirrored, 128 B", workers: 1, mirroring: one_session(filter("f", 0, TENTH), Some(128)) },
+        Scenario { name: "100% mirrored, 128 B", workers: 1, mirroring: one_session(filter("f", 0, ALL), Some(128)) },
+        Scenario { name: "100% mirrored, whole", workers: 1, mirroring: one_session(filter("f", 0, ALL), None) },
+        Scenario { name: "10 rules, 10% mirrored", workers: 1, mirroring: format!("{quota}{}", one_session(filter("f", 8, TENTH), Some(128))) },
+        Scenario { name: "1,000 rules, 10% mirrored", workers: 1, mirroring: format!("{quota}{}", one_session(filter("f", 998, TENTH), Some(128))) },
+        Scenario { name: "10,000 rules, 10% mirrored", workers: 1, mirroring: format!("{quota}{}", one_session(filter("f", 9998, TENTH), Some(128))) },
+        Scenario {
+            name: "3 sessions, 10% mirrored",
+            workers: 1,
+            mirroring: format!(
+                "{TARGET}{}{}{}{}{}{}",
+                filter("f1", 0, NOTHING),
+                filter("f2", 0, NOTHING),
+                filter("f3", 0, TENTH),
+                session("s1", "f1", 1, Some(128)),
+                session("s2", "f2", 2, Some(128)),
+                session("s3", "f3", 3, Some(128))
+            ),
+        },
+        Scenario { name: "2 workers, 100% mirrored, 128 B", workers: 2, mirroring: one_session(filter("f", 0, ALL), Some(128)) },
+    ]
+}
+
+fn config(input: &Path, workers: usize, socket: &Path, mirroring: &str) -> String {
+    let rx: String = (0..workers).map(|_| format!(",rx_pcap={}", input.display())).collect();
+    format!(
+        r#"
+[dataplane]
+workers = {workers}
+eal_args = ["--no-huge", "-m", "1024", "--no-pci"]
+
+[control]
+socket = "{}"
+
+[[port]]
+name = "host"
+device = "net_pcap0{rx},infinite_rx=1"
+
+[[port]]
+name = "uplink"
+device = "net_null0,no-rx=1"
+
+[[port]]
+name = "mirror"
+device = "net_null1,no-rx=1"
+ipv4 = "192.0.2.1"
+
+[[link]]
+ports = ["host", "uplink"]
+
+[[source]]
+id = "src"
+port = "host"
+{mirroring}"#,
+        socket.display()
+    )
+}
+
+/// Counters from DescribeCounters: (host rx packets, host rx bytes, mirror tx packets, skips).
+fn sample(c: &mut Client) -> (u64, u64, u64, u64, f64) {
+    let r = c.call(&Request::DescribeCounters {}).expect("talking to traffic-mirror").expect("counters");
+    let port = |n: &str| r["ports"].as_array().unwrap().iter().find(|p| p["name"] == n).cloned().unwrap_or(Value::Null);
+    let skips: u64 = r["sessions"].as_array().unwrap().iter().map(|s| s["ingress"]["skip_packets"].as_u64().unwrap() + s["egress"]["skip_packets"].as_u64().unwrap()).sum();
+    let (host, mirror) = (port("host"), port("mirror"));
+    (
+        host["rx_packets"].as_u64().unwrap(),
+        host["rx_bytes"].as_u64().unwrap(),
+        mirror["tx_packets"].as_u64().unwrap(),
+        skips + mirror["copies_dropped"].as_u64().unwrap(),
+        r["duration_s"].as_f64().unwrap(),
+    )
+}
+
+struct Killed(Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        // SAFETY: signalling our own child.
+        unsafe { libc::kill(self.0.id() as i32, libc::SIGTERM) };
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while self.0.try_wait().ok().flatten().is_none() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// (Mpps, Gbit/s, copies/s, copy drops) of traffic-mirror on one scenario.
+fn measure_tm(a: &Args, name: &str, input: &Path, workers: usize, mirroring: &str, warm: Duration, window: Duration) -> (f64, f64, f64, u64) {
+    let tag: String = name.chars().filter(|c| c.is_ascii_alphanumeric()).take(12).collect();
+    let socket = a.out.join(format!("{tag}.sock"));
+    let cfg = a.out.join(format!("{tag}.toml"));
+    std::fs::write(&cfg, config(input, workers, &socket, mirroring)).unwrap();
+    let log = std::fs::File::create(a.out.join(format!("{tag}.log"))).unwrap();
+    let child = Command::new(&a.binary)
+        .args(["run", "--config"])
+        .arg(&cfg)
+        .args(["--", "--file-prefix", &format!("tm-bench-{tag}-{}", std::process::id()), "--log-level=lib.eal:warning"])
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .expect("starting traffic-mirror");
+    let mut child = Killed(child);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut c = loop {
+        if let Ok(mut c) = Client::connect(&socket) {
+            if matches!(c.call(&Request::DescribeSources {}), Ok(Ok(_))) {
+                break c;
+            }
+        }
+        if let Ok(Some(st)) = child.0.try_wait() {
+            panic!("{name}: traffic-mirror exited ({st}); see {}", a.out.join(format!("{tag}.log")).display());
+        }
+        assert!(Instant::now() < deadline, "{name}: traffic-mirror did not start");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    std::thread::sleep(warm);
+    let s1 = sample(&mut c);
+    std::thread::sleep(window);
+    let s2 = sample(&mut c);
+    let dt = s2.4 - s1.4;
+    let pps = (s2.0 - s1.0) as f64 / dt;
+    let bps = (s2.1 - s1.1) as f64 * 8.0 / dt;
+    (pps / 1e6, bps / 1e9, (s2.2 - s1.2) as f64 / dt, s2.3 - s1.3)
+}
+
+/// Mpps of dpdk-testpmd io forwarding from the capture into net_null, on one core.
+fn measure_testpmd(input: &Path, warm: Duration, window: Duration) -> (f64, f64) {
+    let secs = (warm + window).as_secs_f64().ceil() as u64 + 2;
+    let out = Command::new("timeout")
+        .arg(secs.to_string())
+        .args(["dpdk-testpmd", "--no-huge", "-m", "1024", "--no-pci", "-l", "0-1", "--log-level=lib.eal:warning"])
+        .args(["--file-prefix", &format!("tm-bench-testpmd-{}", std::process::id())])
+        .arg("--vdev")
+        .arg(format!("net_pcap0,rx_pcap={},infinite_rx=1", input.display()))
+        .args(["--vdev", "net_null0,no-rx=1", "--", "--forward-mode=io", "--auto-start", "--stats-period=1", "--nb-cores=1", "--total-num-mbufs=16384"])
+        .stdin(Stdio::null())
+        .output()
+        .expect("running dpdk-testpmd (scripts/setup.sh installs it)");
+    let text = String::from_utf8_lossy(&out.stdout);
+    // Per-second samples of port 0's receive rate; skip the warm-up ones.
+    let samples: Vec<(f64, f64)> = text
+        .lines()
+        .filter(|l| l.contains("Rx-pps:"))
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            Some((f.get(1)?.parse().ok()?, f.get(3)?.parse().ok()?))
+        })
+        .filter(|(pps, _)| *pps > 0.0)
+        .collect();
+    let skip = (warm.as_secs_f64().ceil() as usize).min(samples.len().saturating_sub(1));
+    let used = &samples[skip..];
+    assert!(!used.is_empty(), "testpmd printed no rates:\n{text}");
+    let n = used.len() as f64;
+    (used.iter().map(|s| s.0).sum::<f64>() / n / 1e6, used.iter().map(|s| s.1).sum::<f64>() / n / 1e9)
+}
+
+fn median(mut v: Vec<(f64, f64, f64, u64)>) -> (f64, f64, f64, u64) {
+    v.sort_by(|a, b| a.0.total_cmp(&b.0));
+    v[v.len() / 2]
+}
+
+fn main() {
+    let a = Args::parse();
+    std::fs::create_dir_all(&a.out).unwrap();
+    let (warm, window, reps) = if a.quick { (Duration::from_millis(500), Duration::from_millis(1200), 1) } else { (Duration::from_secs(2), Duration::from_secs(4), 3) };
+
+    // The captures: reproducible, single-segment frames (infinite_rx cannot chain mbufs).
+    let traffic: Vec<(&str, Vec<Vec<u8>>)> = vec![
+        ("64 B", sized(1, 4096, &[64], Side::Host).into_iter().map(|f| f.bytes).collect()),
+        ("IMIX", sized(2, 4096, &[64, 64, 64, 64, 64, 64, 64, 594, 594, 594, 594, 1518], Side::Host).into_iter().map(|f| f.bytes).collect()),
+        ("mix", mixed(3, 8192, Side::Host).into_iter().map(|f| f.bytes).filter(|b| b.len() <= 1518).collect()),
+    ];
+    let mut inputs = Vec::new();
+    for (name, frames) in &traffic {
+        let path = a.out.join(format!("{}.pcap", name.replace(' ', "").to_lowercase()));
+        e2e::write_pcap(&path, frames.iter().map(Vec::as_slice));
+        inputs.push((*name, path));
+    }
+
+    let mut rows: Vec<Row> = Vec::new();
+    for (tname, input) in &inputs {
+        let testpmd = median((0..reps).map(|_| {
+            let (m, g) = measure_testpmd(input, warm, window);
+            (m, g, 0.0, 0)
+        }).collect());
+        rows.push(Row { scenario: "testpmd io (baseline)".into(), traffic: (*tname).into(), mpps: testpmd.0, gbps: testpmd.1, vs_testpmd: 1.0, vs_no_sessions: f64::NAN, copies_per_s: 0.0, copy_drops: 0 });
+        eprintln!("{tname}: testpmd {:.2} Mpps", testpmd.0);
+        let mut base = f64::NAN;
+        for s in scenarios() {
+            // Every scenario on 64-byte frames; the others get the main ones.
+            let main = matches!(s.name, "no sessions" | "10% mirrored, 128 B" | "100% mirrored, 128 B" | "100% mirrored, whole");
+            if *tname != "64 B" && !main {
+                continue;
+            }
+            if a.only.as_ref().is_some_and(|o| !s.name.contains(o.as_str())) && s.name != "no sessions" {
+                continue;
+            }
+            let r = median((0..reps).map(|_| measure_tm(&a, s.name, input, s.workers, &s.mirroring, warm, window)).collect());
+            if s.name == "no sessions" {
+                base = r.0;
+            }
+            eprintln!("{tname}: {} {:.2} Mpps", s.name, r.0);
+            rows.push(Row {
+                scenario: s.name.into(),
+                traffic: (*tname).into(),
+                mpps: r.0,
+                gbps: r.1,
+                vs_testpmd: r.0 / testpmd.0,
+                vs_no_sessions: r.0 / base,
+                copies_per_s: r.2,
+                copy_drops: r.3,
+            });
+        }
+    }
+
+    print!("{}", table(&rows));
+    print!("{}", targets(&rows));
+    if let Some(path) = &a.json {
+        std::fs::write(path, serde_json::to_string_pretty(&rows).unwrap() + "\n").unwrap();
+    }
+}
+
+fn table(rows: &[Row]) -> String {
+    let cells: Vec<Vec<String>> = rows
+        .iter()
+        .map(|r| {
+            vec![
+                r.scenario.clone(),
+                r.traffic.clone(),
+                format!("{:.2}", r.mpps),
+                format!("{:.2}", r.gbps),
+                format!("{:.2}", r.vs_testpmd),
+                if r.vs_no_sessions.is_nan() { "-".into() } else { format!("{:.2}", r.vs_no_sessions) },
+                format!("{:.0}", r.copies_per_s),
+                r.copy_drops.to_string(),
+            ]
+        })
+        .collect();
+    control::report::render(&["scenario", "traffic", "Mpps", "Gbit/s", "vs testpmd", "vs no sessions", "copies/s", "copy drops"], &cells)
+}
+
+/// The issue's targets, checked on the 64-byte rows.
+fn targets(rows: &[Row]) -> String {
+    let get = |s: &str| rows.iter().find(|r| r.scenario == s && r.traffic == "64 B").map(|r| r.mpps).unwrap_or(f64::NAN);
+    let no = get("no sessions");
+    let checks = [
+        ("no sessions vs testpmd io", no / get("testpmd io (baseline)"), 0.95),
+        ("nothing accepted vs no sessions", get("sessions, nothing accepted") / no, 0.95),
+        ("10% mirrored vs no sessions", get("10% mirrored, 128 B") / no, 0.85),
+        ("100% mirrored 128 B vs no sessions", get("100% mirrored, 128 B") / no, 0.60),
+        ("10,000 rules vs 10 rules", get("10,000 rules, 10% mirrored") / get("10 rules, 10% mirrored"), 0.90),
+    ];
+    let mut out = String::from("\ntargets (64-byte frames, ratios measured in this run)\n");
+    for (what, ratio, want) in checks {
+        let verdict = if ratio.is_nan() { "not run" } else if ratio >= want { "met" } else { "MISSED" };
+        let _ = writeln!(out, "  {what:<38} {ratio:>5.2}  (target {want:.2})  {verdict}");
+    }
+    out
+}
