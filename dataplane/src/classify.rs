@@ -263,15 +263,29 @@ const PAD: usize = 4;
 const ARENA_LIMIT: usize = 64 << 20;
 
 /// A node of at most [`SMALL`] intervals, in one cache line: the lookup counts the bounds
-/// at or below the value over a fixed-length array (no branch, no bounds check). Unused bounds
-/// are `u32::MAX` and unused children repeat the last one, so a value of `u32::MAX` (which
-/// counts the padding too) still lands on the last interval.
+/// at or below the value over a fixed-length array, which the compiler turns into two SIMD
+/// compares (no branch, no bounds check). Bounds are stored biased ([`bias`]) so that a
+/// signed compare, which SSE2 has, orders them as unsigned. Unused bounds are the largest
+/// value and unused children repeat the last one, so a value of `u32::MAX` (which counts the
+/// padding too) still lands on the last interval. The field a node splits on travels in the
+/// reference to it ([`SMALL_FIELD_SHIFT`]), so its value is loaded before the node is.
 #[derive(Clone, Copy, Debug)]
 #[repr(C, align(64))]
 struct SmallNode {
-    bounds: [u32; SMALL - 1],
-    field: u32,
+    bounds: [i32; SMALL],
     children: [u32; SMALL],
+}
+
+/// A small-node reference: the node index in the low bits, the field above them.
+const SMALL_FIELD_SHIFT: u32 = 26;
+const SMALL_INDEX_MASK: u32 = (1 << SMALL_FIELD_SHIFT) - 1;
+const SMALL_FIELD_MASK: u32 = 0xf;
+const _: () = assert!(KEY_LEN <= SMALL_FIELD_MASK as usize + 1 && ARENA_LIMIT / (2 * SMALL) <= SMALL_INDEX_MASK as usize);
+
+/// `v` as a signed number in the same order as `v` unsigned.
+#[inline(always)]
+fn bias(v: u32) -> i32 {
+    (v ^ 1 << 31) as i32
 }
 
 /// A compiled, immutable classifier for one address family and one direction of one source.
@@ -355,16 +369,16 @@ impl Classifier {
     }
 
     /// [`classify`](Self::classify) on a prepared key.
-    #[inline]
+    #[inline(always)]
     pub fn lookup(&self, key: &[u32; KEY_LEN]) -> Option<usize> {
         let arena = &*self.arena;
         let mut r = self.class[key[F_CLASS] as usize & (CLASS_VALUES - 1)];
         while r & LEAF == 0 {
             if r & LARGE == 0 {
-                let node = &self.small[r as usize];
-                let v = key[node.field as usize];
-                let i: usize = node.bounds.iter().map(|&b| usize::from(b <= v)).sum();
-                r = node.children[i & (SMALL - 1)];
+                let v = bias(key[(r >> SMALL_FIELD_SHIFT & SMALL_FIELD_MASK) as usize]);
+                let node = &self.small[(r & SMALL_INDEX_MASK) as usize];
+                let i: u32 = node.bounds.iter().map(|&b| u32::from(b <= v)).sum();
+                r = node.children[(i as usize).min(SMALL - 1)];
                 continue;
             }
             let base = (r & !LARGE) as usize;
@@ -511,14 +525,16 @@ impl Builder<'_> {
         let lower: Vec<u32> = children.iter().skip(1).map(|&(b, _)| b).collect();
         if n <= SMALL {
             let last = children[n - 1].1;
-            let mut node = SmallNode { bounds: [u32::MAX; SMALL - 1], field: field as u32, children: [last; SMALL] };
-            node.bounds[..lower.len()].copy_from_slice(&lower);
+            let mut node = SmallNode { bounds: [i32::MAX; SMALL], children: [last; SMALL] };
+            for (b, &l) in node.bounds.iter_mut().zip(&lower) {
+                *b = bias(l);
+            }
             for (i, &(_, c)) in children.iter().enumerate() {
                 node.children[i] = c;
             }
             self.reserve(SMALL * 2)?;
             self.small.push(node);
-            let r = (self.small.len() - 1) as u32;
+            let r = (self.small.len() - 1) as u32 | (field as u32) << SMALL_FIELD_SHIFT;
             self.memo.insert((field, live), r);
             return Ok(r);
         }

@@ -97,15 +97,23 @@ impl Template {
 /// Symmetric flow hash: both directions of a flow hash alike. Over the 5-tuple for TCP, UDP
 /// and ICMP (ports, or the echo identifier), over addresses and protocol otherwise and for
 /// every fragment (a non-first fragment has no ports, and all of a packet's fragments must
-/// reach the same collector).
+/// reach the same collector). Each end (address folded to 32 bits, port) is one word, and the
+/// two are ordered before mixing: two multiply rounds, whatever the family, since every
+/// mirrored packet pays for this.
 #[inline]
 pub fn flow_hash(p: &Packet) -> u32 {
     let five = !p.fragment && matches!(p.protocol, proto::TCP | proto::UDP | proto::ICMP | proto::ICMPV6);
     let (sp, dp) = if five { (p.sport, p.dport) } else { (0, 0) };
-    let (a, b) = if (p.src, sp) <= (p.dst, dp) { ((p.src, sp), (p.dst, dp)) } else { ((p.dst, dp), (p.src, sp)) };
-    let mut h: u64 = 0x9e37_79b9_7f4a_7c15 ^ u64::from(p.protocol);
-    for w in a.0.iter().chain(&b.0).copied().chain([u32::from(a.1) << 16 | u32::from(b.1)]) {
-        h = (h ^ u64::from(w)).wrapping_mul(0xff51_afd7_ed55_8ccd);
+    // An IPv4 address is its first word, the others zero: it folds to itself.
+    let end = |a: &[u32; 4], port: u16| {
+        let folded = a[0] ^ a[1].rotate_left(8) ^ a[2].rotate_left(16) ^ a[3].rotate_left(24);
+        u64::from(folded) << 16 | u64::from(port)
+    };
+    let (x, y) = (end(&p.src, sp), end(&p.dst, dp));
+    let (lo, hi) = if x <= y { (x, y) } else { (y, x) };
+    let mut h: u64 = 0x9e37_79b9_7f4a_7c15 ^ u64::from(p.protocol) << 56;
+    for w in [lo, hi] {
+        h = (h ^ w).wrapping_mul(0xff51_afd7_ed55_8ccd);
         h ^= h >> 29;
     }
     (h ^ (h >> 32)) as u32
