@@ -277,7 +277,7 @@ fn median(mut v: Vec<(f64, f64, f64, u64)>) -> (f64, f64, f64, u64) {
 fn main() {
     let a = Args::parse();
     std::fs::create_dir_all(&a.out).unwrap();
-    let (warm, window, reps) = if a.quick { (Duration::from_millis(500), Duration::from_millis(1200), 1) } else { (Duration::from_secs(2), Duration::from_secs(4), 3) };
+    let (warm, window, reps) = if a.quick { (Duration::from_millis(300), Duration::from_millis(800), 1) } else { (Duration::from_secs(2), Duration::from_secs(4), 3) };
 
     // The captures: reproducible, single-segment frames (infinite_rx cannot chain mbufs).
     let traffic: Vec<(&str, Vec<Vec<u8>>)> = vec![
@@ -368,7 +368,7 @@ fn targets(rows: &[Row]) -> String {
     let mut out = String::from("\ntargets (64-byte frames, ratios measured in this run)\n");
     for (what, ratio, want) in checks {
         let verdict = if ratio.is_nan() { "not run" } else if ratio >= want { "met" } else { "MISSED" };
-        let _ = writeln!(out, "  {what:<38} {ratio:>5.2}  (target {want:.2})  {verdict}");
+        let _ = writeln!(out, "  {what:<38} {ratio:>6.3}  (target {want:.2})  {verdict}");
     }
     out
 }

@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# Benchmarks, in one run on this machine: traffic-mirror's throughput per scenario against
+# dpdk-testpmd io forwarding and against itself without sessions, then the per-packet cost of
+# parse + classify + encapsulation as instructions per packet (callgrind: stable on a noisy
+# machine) and, in the full mode, as time (criterion).
+#
+#   scripts/bench.sh [--quick] [--json FILE] [--only TEXT]
+#
+#   --quick      short windows, one repetition: the whole table in about a minute
+#   --json FILE  the throughput rows as JSON too
+#   --only TEXT  only the scenarios whose name contains TEXT (and the baselines)
+#
+# Sources are net_pcap devices replaying captures this script generates (64-byte frames,
+# IMIX 7:4:1, a TCP/UDP/ICMP/IPv6 mix) with infinite_rx=1; sinks are net_null. One worker
+# unless the scenario says otherwise. Compare ratios, not absolute figures: they are measured
+# in the same run, on the same devices and cores.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+quick=0
+for a in "$@"; do
+  case $a in
+    --quick) quick=1 ;;
+    -h | --help) sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+  esac
+done
+[[ $(id -u) -eq 0 ]] || { echo "bench.sh: DPDK needs root; run: sudo $0 $*" >&2; exit 1; }
+
+scripts/setup.sh
+echo "bench.sh: building"
+cargo build --release --quiet -p control --bin traffic-mirror -p e2e --bin tm-bench
+cargo build --release --quiet -p dataplane --example packet_path_ipp
+
+echo "bench.sh: throughput (traffic-mirror and testpmd, one after the other on the same cores)"
+target/release/tm-bench "$@"
+
+# Instructions per packet of the packet path alone (no DPDK), for filters of 10, 1,000 and
+# 10,000 rules. run_burst is what is counted; the set-up is not.
+echo
+echo "per-packet instructions (parse + classify + outer headers; callgrind, 4096 frames x 5)"
+printf '  %-14s %10s\n' rules Ir/packet
+for rules in 10 1000 10000; do
+  out=$(valgrind --tool=callgrind --callgrind-out-file=/dev/null --toggle-collect='*run_burst*' \
+    target/release/examples/packet_path_ipp "$rules" 5 2>&1)
+  ir=$(grep -oE 'Collected : [0-9]+' <<<"$out" | grep -oE '[0-9]+$')
+  [[ -n $ir ]] || { echo "bench.sh: callgrind printed no count:" >&2; echo "$out" >&2; exit 1; }
+  awk -v r="$rules" -v ir="$ir" 'BEGIN { printf "  %-14s %10.0f\n", r, ir / (5 * 4096) }'
+done
+
+if ((!quick)); then
+  echo
+  echo "per-packet time (criterion; target/criterion/ has the reports)"
+  cargo bench --quiet -p dataplane --bench packet_path 2>&1 | grep -E '^(parse|\s+time|\s+thrpt)'
+fi
