@@ -184,6 +184,17 @@ fn sample(c: &mut Client) -> (u64, u64, u64, u64, f64) {
     )
 }
 
+/// DPDK's runtime folder of a file prefix, removed when dropped: DPDK leaves it behind, and a
+/// benchmark run makes one per scenario. Declared before the process handle, so dropped after
+/// the process has ended.
+struct RuntimeDir(String);
+
+impl Drop for RuntimeDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(Path::new("/var/run/dpdk").join(&self.0));
+    }
+}
+
 struct Killed(Child);
 
 impl Drop for Killed {
@@ -206,10 +217,12 @@ fn measure_tm(a: &Args, name: &str, input: &Path, workers: usize, mirroring: &st
     let cfg = a.out.join(format!("{tag}.toml"));
     std::fs::write(&cfg, config(input, workers, &socket, mirroring)).unwrap();
     let log = std::fs::File::create(a.out.join(format!("{tag}.log"))).unwrap();
+    let prefix = format!("tm-bench-{tag}-{}", std::process::id());
+    let _runtime = RuntimeDir(prefix.clone());
     let child = Command::new(&a.binary)
         .args(["run", "--config"])
         .arg(&cfg)
-        .args(["--", "--file-prefix", &format!("tm-bench-{tag}-{}", std::process::id()), "--log-level=lib.eal:warning"])
+        .args(["--", "--file-prefix", &prefix, "--log-level=lib.eal:warning"])
         .stdout(Stdio::null())
         .stderr(log)
         .spawn()
@@ -240,11 +253,13 @@ fn measure_tm(a: &Args, name: &str, input: &Path, workers: usize, mirroring: &st
 
 /// Mpps of dpdk-testpmd io forwarding from the capture into net_null, on one core.
 fn measure_testpmd(input: &Path, warm: Duration, window: Duration) -> (f64, f64) {
+    let prefix = format!("tm-bench-testpmd-{}", std::process::id());
+    let _runtime = RuntimeDir(prefix.clone());
     let secs = (warm + window).as_secs_f64().ceil() as u64 + 2;
     let out = Command::new("timeout")
         .arg(secs.to_string())
         .args(["dpdk-testpmd", "--no-huge", "-m", "1024", "--no-pci", "-l", "0-1", "--log-level=lib.eal:warning"])
-        .args(["--file-prefix", &format!("tm-bench-testpmd-{}", std::process::id())])
+        .args(["--file-prefix", &prefix])
         .arg("--vdev")
         .arg(format!("net_pcap0,rx_pcap={},infinite_rx=1", input.display()))
         .args(["--vdev", "net_null0,no-rx=1", "--", "--forward-mode=io", "--auto-start", "--stats-period=1", "--nb-cores=1", "--total-num-mbufs=16384"])
