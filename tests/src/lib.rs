@@ -77,6 +77,13 @@ impl Running {
     }
 }
 
+impl Drop for Lab {
+    fn drop(&mut self) {
+        // DPDK leaves its runtime folder behind at exit; a test run would leave one per test.
+        let _ = std::fs::remove_dir_all(Path::new("/var/run/dpdk").join(&self.prefix));
+    }
+}
+
 impl Drop for Running {
     fn drop(&mut self) {
         if let Some(mut c) = self.0.take() {
