@@ -6,7 +6,7 @@
 
 use control::api::Request;
 use e2e::traffic::{mixed, Side};
-use e2e::{require_root, require_tool, Lab};
+use e2e::{require_root, require_tool, sh, Lab};
 use serde_json::Value;
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -32,12 +32,6 @@ impl Drop for Netns {
     fn drop(&mut self) {
         let _ = Command::new("ip").args(["netns", "del", &self.0]).status();
     }
-}
-
-fn sh(args: &[&str]) -> String {
-    let out = Command::new(args[0]).args(&args[1..]).output().unwrap_or_else(|e| panic!("{args:?}: {e}"));
-    assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 fn until(what: &str, mut f: impl FnMut() -> bool) {

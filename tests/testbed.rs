@@ -8,7 +8,7 @@
 //! the script, and takes it down again, also when it fails.
 
 use control::config::{Config, RuleAction};
-use e2e::{binary, read_pcap, require_root, require_tool, run_with_timeout, workspace, Lab};
+use e2e::{binary, read_pcap, require_root, require_tool, run_with_timeout, sh, workspace, Lab};
 use etherparse::{NetSlice, SlicedPacket, TransportSlice};
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream, UdpSocket};
@@ -45,11 +45,8 @@ impl Testbed {
         Testbed { lab: Lab::new(&format!("testbed-{tag}")), prefix }
     }
 
-    fn ns(&self, role: &str) -> String {
-        format!("{}-{role}", self.prefix)
-    }
-
-    fn dev(&self, role: &str) -> String {
+    /// The lab's name for a namespace (`client`) or TAP device (`cli`): as testbed.sh names them.
+    fn name(&self, role: &str) -> String {
         format!("{}-{role}", self.prefix)
     }
 
@@ -132,12 +129,6 @@ impl Drop for Testbed {
 
 fn text(out: &Output) -> String {
     format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
-}
-
-fn sh(args: &[&str]) -> String {
-    let out = Command::new(args[0]).args(&args[1..]).output().unwrap_or_else(|e| panic!("{args:?}: {e}"));
-    assert!(out.status.success(), "{args:?} failed:\n{}", text(&out));
-    String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 /// A tcpdump writing a pcap file in a namespace.
@@ -237,7 +228,7 @@ fn payload(seed: u32, len: usize) -> Vec<u8> {
 /// A TCP connection from the client to the server's `port`: the client sends `up` bytes, the
 /// server answers with `down` bytes once it has read them all. Both ends check what they got.
 fn tcp_exchange(tb: &Testbed, port: u16, up: usize, down: usize) {
-    let listener = in_netns(&tb.ns("server"), move || TcpListener::bind((SERVER_IP, port)).expect("binding in the server namespace"));
+    let listener = in_netns(&tb.name("server"), move || TcpListener::bind((SERVER_IP, port)).expect("binding in the server namespace"));
     let request = payload(u32::from(port), up);
     let answer = payload(u32::from(port) + 1, down);
     let (want, reply) = (request.clone(), answer.clone());
@@ -250,7 +241,7 @@ fn tcp_exchange(tb: &Testbed, port: u16, up: usize, down: usize) {
         s.write_all(&reply).expect("server writing");
     });
     let target = format!("{SERVER_IP}:{port}").parse().unwrap();
-    let mut c = in_netns(&tb.ns("client"), move || TcpStream::connect_timeout(&target, Duration::from_secs(5)).expect("connecting through traffic-mirror"));
+    let mut c = in_netns(&tb.name("client"), move || TcpStream::connect_timeout(&target, Duration::from_secs(5)).expect("connecting through traffic-mirror"));
     c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
     c.write_all(&request).expect("client writing");
     c.shutdown(Shutdown::Write).unwrap();
@@ -262,8 +253,8 @@ fn tcp_exchange(tb: &Testbed, port: u16, up: usize, down: usize) {
 
 /// UDP datagrams of `sizes` from the client, each echoed by the server.
 fn udp_exchange(tb: &Testbed, port: u16, sizes: &[usize]) {
-    let server = in_netns(&tb.ns("server"), move || UdpSocket::bind((SERVER_IP, port)).expect("binding in the server namespace"));
-    let client = in_netns(&tb.ns("client"), || UdpSocket::bind((CLIENT_IP, 0)).expect("binding in the client namespace"));
+    let server = in_netns(&tb.name("server"), move || UdpSocket::bind((SERVER_IP, port)).expect("binding in the server namespace"));
+    let client = in_netns(&tb.name("client"), || UdpSocket::bind((CLIENT_IP, 0)).expect("binding in the client namespace"));
     server.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
     client.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
     for (i, &n) in sizes.iter().enumerate() {
@@ -281,7 +272,7 @@ fn udp_exchange(tb: &Testbed, port: u16, sizes: &[usize]) {
 fn ping(tb: &Testbed, args: &[&str]) {
     let mut a = vec!["ping", "-c", "3", "-i", "0.2", "-W", "2"];
     a.extend_from_slice(args);
-    let out = tb.exec(&tb.ns("client"), &a);
+    let out = tb.exec(&tb.name("client"), &a);
     assert!(out.contains("3 received"), "{out}");
 }
 
@@ -298,14 +289,7 @@ enum Kind {
 
 fn kind(f: &[u8]) -> Kind {
     let p = SlicedPacket::from_ethernet(f).unwrap_or_else(|e| panic!("a frame from the wire does not parse ({e}): {:02x?}", &f[..f.len().min(64)]));
-    match (&p.net, &p.transport) {
-        (Some(NetSlice::Ipv4(_) | NetSlice::Ipv6(_)), Some(TransportSlice::Tcp(t))) => Kind::Tcp(t.source_port(), t.destination_port()),
-        (Some(NetSlice::Ipv4(_) | NetSlice::Ipv6(_)), Some(TransportSlice::Udp(u))) => Kind::Udp(u.source_port(), u.destination_port()),
-        (Some(NetSlice::Ipv4(_)), Some(TransportSlice::Icmpv4(_))) => Kind::Icmp4,
-        (Some(NetSlice::Ipv6(_)), Some(TransportSlice::Icmpv6(i))) => Kind::Icmp6(i.type_u8()),
-        (Some(NetSlice::Ipv4(_) | NetSlice::Ipv6(_)), _) => Kind::OtherIp,
-        _ => Kind::NotIp,
-    }
+    kind_of(&p)
 }
 
 fn ssh(k: Kind) -> bool {
@@ -321,8 +305,12 @@ fn chatter(copy: &[u8]) -> bool {
 
 fn kind_of(p: &SlicedPacket) -> Kind {
     match (&p.net, &p.transport) {
+        (Some(NetSlice::Ipv4(_) | NetSlice::Ipv6(_)), Some(TransportSlice::Tcp(t))) => Kind::Tcp(t.source_port(), t.destination_port()),
+        (Some(NetSlice::Ipv4(_) | NetSlice::Ipv6(_)), Some(TransportSlice::Udp(u))) => Kind::Udp(u.source_port(), u.destination_port()),
+        (Some(NetSlice::Ipv4(_)), Some(TransportSlice::Icmpv4(_))) => Kind::Icmp4,
         (Some(NetSlice::Ipv6(_)), Some(TransportSlice::Icmpv6(i))) => Kind::Icmp6(i.type_u8()),
-        _ => Kind::OtherIp,
+        (Some(NetSlice::Ipv4(_) | NetSlice::Ipv6(_)), _) => Kind::OtherIp,
+        _ => Kind::NotIp,
     }
 }
 
@@ -445,8 +433,8 @@ fn collector_devices_deliver_what_crossed_the_wire() {
     require_tool("tshark", "tshark");
     let s = sessions();
     let tb = Testbed::new("tbm");
-    let (client, server, collector) = (tb.ns("client"), tb.ns("server"), tb.ns("collector"));
-    let (cli, srv, mir) = (tb.dev("cli"), tb.dev("srv"), tb.dev("mir"));
+    let (client, server, collector) = (tb.name("client"), tb.name("server"), tb.name("collector"));
+    let (cli, srv, mir) = (tb.name("cli"), tb.name("srv"), tb.name("mir"));
     let started = Instant::now();
     let vx_client = format!("vx{}", s.client_vni);
     let vx_server = format!("vx{}", s.server_vni);
@@ -564,7 +552,7 @@ fn collector_devices_deliver_what_crossed_the_wire() {
 #[test]
 fn script_is_idempotent_and_cleans_up_after_crashes() {
     let tb = Testbed::new("tbc");
-    let (client, server) = (tb.ns("client"), tb.ns("server"));
+    let (client, server) = (tb.name("client"), tb.name("server"));
 
     let out = tb.script("status", None);
     assert_eq!(out.status.code(), Some(3), "status of no lab:\n{}", text(&out));
@@ -581,7 +569,7 @@ fn script_is_idempotent_and_cleans_up_after_crashes() {
     let t = text(&out);
     assert!(out.status.success(), "{t}");
     let pid = format!("pid {}", first[0]);
-    let collector = tb.ns("collector");
+    let collector = tb.name("collector");
     for want in [client.as_str(), server.as_str(), collector.as_str(), pid.as_str(), "tms-client", "tms-server", "10.0.0.1/24", "192.0.2.10/24", "vx100", "state: up"] {
         assert!(t.contains(want), "status lacks {want}:\n{t}");
     }
@@ -622,11 +610,11 @@ fn script_is_idempotent_and_cleans_up_after_crashes() {
 
     // Leftovers made by hand under the lab's names: a namespace and a link in this one.
     sh(&["ip", "netns", "add", &server]);
-    sh(&["ip", "link", "add", &tb.dev("cli"), "type", "veth", "peer", "name", &format!("{}-x", tb.prefix)]);
+    sh(&["ip", "link", "add", &tb.name("cli"), "type", "veth", "peer", "name", &format!("{}-x", tb.prefix)]);
     let out = tb.script("status", None);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     let out = tb.down();
-    assert!(out.contains(&format!("namespace {server} removed")) && out.contains(&format!("link {} removed", tb.dev("cli"))), "{out}");
+    assert!(out.contains(&format!("namespace {server} removed")) && out.contains(&format!("link {} removed", tb.name("cli"))), "{out}");
 }
 
 /// The lab with the collector named by address (`next_hop = "192.0.2.10"`): traffic-mirror
@@ -646,9 +634,9 @@ fn collector_found_by_arp() {
     let out = run_with_timeout(cmd, Duration::from_secs(120));
     assert!(out.status.success(), "testbed.sh up failed:\n{}", text(&out));
 
-    let (client, collector) = (tb.ns("client"), tb.ns("collector"));
+    let (client, collector) = (tb.name("client"), tb.name("collector"));
     let vx = Capture::start(&tb, &collector, &format!("vx{}", s.client_vni), "arp-vx-client", &["-Q", "in"]);
-    let wire = Capture::start(&tb, &client, &tb.dev("cli"), "arp-client", &[]);
+    let wire = Capture::start(&tb, &client, &tb.name("cli"), "arp-client", &[]);
     // The first copies may find the next hop unresolved (and be counted as skipped); ping on
     // until the collector answered, then compare a whole round.
     let socket = tb.dir().join("control.sock");
@@ -666,7 +654,7 @@ fn collector_found_by_arp() {
     // Before resolution copies are skipped, so compare only what follows the first delivered one.
     assert!(!vx.is_empty(), "no copy reached vx{} once the collector answered ARP", s.client_vni);
     let vx2 = Capture::start(&tb, &collector, &format!("vx{}", s.client_vni), "arp-vx-client2", &["-Q", "in"]);
-    let wire2 = Capture::start(&tb, &client, &tb.dev("cli"), "arp-client2", &[]);
+    let wire2 = Capture::start(&tb, &client, &tb.name("cli"), "arp-client2", &[]);
     ping(&tb, &[SERVER_IP]);
     udp_exchange(&tb, 4000, &[40, 1000]);
     std::thread::sleep(Duration::from_millis(300));

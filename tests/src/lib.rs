@@ -79,9 +79,21 @@ impl Running {
 
 impl Drop for Lab {
     fn drop(&mut self) {
-        // DPDK leaves its runtime folder behind at exit; a test run would leave one per test.
-        let _ = std::fs::remove_dir_all(Path::new("/var/run/dpdk").join(&self.prefix));
+        remove_runtime_dir(&self.prefix);
     }
+}
+
+/// Removes DPDK's runtime folder of a file prefix: DPDK leaves it behind at exit, so every
+/// run of a test or benchmark would leave one.
+pub fn remove_runtime_dir(file_prefix: &str) {
+    let _ = std::fs::remove_dir_all(Path::new("/var/run/dpdk").join(file_prefix));
+}
+
+/// Runs a command (program and arguments), which must succeed; returns its standard output.
+pub fn sh(args: &[&str]) -> String {
+    let out = Command::new(args[0]).args(&args[1..]).output().unwrap_or_else(|e| panic!("{args:?}: {e}"));
+    assert!(out.status.success(), "{args:?} failed:\n{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 impl Drop for Running {

@@ -184,14 +184,13 @@ fn sample(c: &mut Client) -> (u64, u64, u64, u64, f64) {
     )
 }
 
-/// DPDK's runtime folder of a file prefix, removed when dropped: DPDK leaves it behind, and a
-/// benchmark run makes one per scenario. Declared before the process handle, so dropped after
-/// the process has ended.
+/// DPDK's runtime folder of a file prefix, removed when dropped (a benchmark run makes one per
+/// scenario). Declared before the process handle, so dropped after the process has ended.
 struct RuntimeDir(String);
 
 impl Drop for RuntimeDir {
     fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(Path::new("/var/run/dpdk").join(&self.0));
+        e2e::remove_runtime_dir(&self.0);
     }
 }
 
