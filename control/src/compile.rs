@@ -208,7 +208,7 @@ pub fn compile(cfg: &Config, port_macs: &[[u8; 6]], slots: &Slots, generation: u
         }
         let mac = source.mac.map(|m| m.0);
         let build = |dir| {
-            SourceRules::build(mac, dir, &mine).map_err(|e| ConfigError::msg(format!("source {:?} ({} direction): {e}", source.id, dir.name())))
+            SourceRules::build(mac, dir, &mine, &exclusions).map_err(|e| ConfigError::msg(format!("source {:?} ({} direction): {e}", source.id, dir.name())))
         };
         ports[port].1.push(build(Direction::Egress)?);
         // On a tap port (no link) only a MAC tells which frames go to the host.

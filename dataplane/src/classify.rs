@@ -11,7 +11,7 @@
 //! identical sub-problems, and drops rules that can no longer decide the outcome. A lookup is at
 //! most one range search per field (7 for IPv4, 13 for IPv6), however many rules there are.
 
-use crate::parse::Packet;
+use crate::parse::{field, Packet, KEY_LEN};
 use crate::wire::proto;
 use std::collections::{BTreeSet, HashMap};
 
@@ -98,13 +98,13 @@ impl Rule {
             return false;
         }
         let port_ok = |r: Option<PortRange>, port: u16| {
-            r.is_none_or(|r| p.has_ports && r.from <= port && port <= r.to)
+            r.is_none_or(|r| p.has_ports() && r.from <= port && port <= r.to)
         };
-        self.protocol.is_none_or(|x| x == p.protocol)
-            && self.source.is_none_or(|c| c.contains(p.ipv6, &p.src))
-            && self.destination.is_none_or(|c| c.contains(p.ipv6, &p.dst))
-            && port_ok(self.source_ports, p.sport)
-            && port_ok(self.destination_ports, p.dport)
+        self.protocol.is_none_or(|x| x == p.protocol())
+            && self.source.is_none_or(|c| c.contains(p.ipv6, &p.src()))
+            && self.destination.is_none_or(|c| c.contains(p.ipv6, &p.dst()))
+            && port_ok(self.source_ports, p.sport())
+            && port_ok(self.destination_ports, p.dport())
     }
 }
 
@@ -162,77 +162,59 @@ impl Exclusions {
     /// DHCP, the metadata and time services, and our own VXLAN copies: never mirrored.
     #[inline]
     pub fn never_mirrored(&self, p: &Packet) -> bool {
-        let udp = p.protocol == proto::UDP && p.has_ports;
-        if udp && (matches!(p.sport, 67 | 68) || matches!(p.dport, 67 | 68)) {
+        let udp = p.protocol() == proto::UDP && p.has_ports();
+        if udp && (matches!(p.sport(), 67 | 68) || matches!(p.dport(), 67 | 68)) {
             return true;
         }
         if p.ipv6 {
-            METADATA_V6.contains(&p.src) || METADATA_V6.contains(&p.dst)
+            METADATA_V6.contains(&p.src()) || METADATA_V6.contains(&p.dst())
         } else {
-            METADATA_V4.contains(&p.src[0])
-                || METADATA_V4.contains(&p.dst[0])
-                || udp && self.own_ports.contains(&p.dport) && self.own_ips.contains(&p.src[0])
+            METADATA_V4.contains(&p.src_v4())
+                || METADATA_V4.contains(&p.dst_v4())
+                || udp && self.own_ports.contains(&p.dport()) && self.own_ips.contains(&p.src_v4())
         }
     }
 
-    /// DNS (TCP or UDP port 53) to or from a VPC resolver.
-    #[inline]
+    /// DNS (TCP or UDP port 53) to or from a VPC resolver. The workers never ask: the
+    /// compiled classifiers hold the resolvers as rules ([`Classifier::build`]); this is the
+    /// linear model's test.
     pub fn resolver_dns(&self, p: &Packet) -> bool {
-        // Ports first: most packets are not DNS at all.
-        if !p.has_ports || p.sport != DNS_PORT && p.dport != DNS_PORT {
+        if !p.has_ports() || p.sport() != DNS_PORT && p.dport() != DNS_PORT {
             return false;
         }
         let (to, from) = if p.ipv6 {
-            (self.resolvers_v6.contains(&p.dst), self.resolvers_v6.contains(&p.src))
+            (self.resolvers_v6.contains(&p.dst()), self.resolvers_v6.contains(&p.src()))
         } else {
-            (self.resolvers_v4.contains(&p.dst[0]), self.resolvers_v4.contains(&p.src[0]))
+            (self.resolvers_v4.contains(&p.dst_v4()), self.resolvers_v4.contains(&p.src_v4()))
         };
-        to && p.dport == DNS_PORT || from && p.sport == DNS_PORT
+        to && p.dport() == DNS_PORT || from && p.sport() == DNS_PORT
+    }
+
+    /// The resolver addresses of one family, as key words (IPv4 in the first).
+    pub fn resolvers(&self, ipv6: bool) -> Vec<[u32; 4]> {
+        if ipv6 {
+            self.resolvers_v6.clone()
+        } else {
+            self.resolvers_v4.iter().map(|&a| [a, 0, 0, 0]).collect()
+        }
     }
 }
 
-// The classification key: one u32 per field, in the order the builder splits on.
-//
-// Field 0 is the packet's "class": the resolver-DNS flag, the ports-present flag and the
-// protocol packed into 10 bits and looked up in a direct table, since every rule constrains at
-// least one of them and a table costs one load. The range fields follow: ports first, because
-// most rules constrain them and leave some address wildcarded, which lets subtrees collapse
-// once only wildcards remain.
-const F_CLASS: usize = 0;
-const F_DPORT: usize = 1;
-const F_SPORT: usize = 2;
-const F_DST: usize = 3;
-const V4_FIELDS: usize = 5;
-const V6_FIELDS: usize = 11;
-/// Length of a key: enough for IPv6; IPv4 leaves the tail zero.
-pub const KEY_LEN: usize = V6_FIELDS;
-
-const CLASS_DNS: u32 = 1 << 9;
-const CLASS_PORTS: u32 = 1 << 8;
-const CLASS_VALUES: usize = 1 << 10;
-
-fn f_src(ipv6: bool) -> usize {
-    if ipv6 { F_DST + 4 } else { F_DST + 1 }
-}
-
-/// The key of a packet, as [`Classifier::lookup`] reads it.
-#[inline(always)]
-pub fn key(p: &Packet, resolver_dns: bool) -> [u32; KEY_LEN] {
-    let mut k = [0u32; KEY_LEN];
-    k[F_CLASS] = u32::from(p.protocol)
-        | if p.has_ports { CLASS_PORTS } else { 0 }
-        | if resolver_dns { CLASS_DNS } else { 0 };
-    k[F_DPORT] = u32::from(p.dport);
-    k[F_SPORT] = u32::from(p.sport);
-    if p.ipv6 {
-        k[F_DST..F_DST + 4].copy_from_slice(&p.dst);
-        k[F_DST + 4..F_DST + 8].copy_from_slice(&p.src);
-    } else {
-        k[F_DST] = p.dst[0];
-        k[F_DST + 1] = p.src[0];
-    }
-    k
-}
+// The classification key is the parsed packet itself (`parse::field` has its layout). The
+// class comes first and is looked up in a direct table, since most rules constrain the
+// protocol or the ports flag and a table costs one load. The range fields
+// follow: ports first, because most rules constrain them and leave some address wildcarded,
+// which lets subtrees collapse once only wildcards remain.
+const F_CLASS: usize = field::CLASS;
+const F_DPORT: usize = field::DPORT;
+const F_SPORT: usize = field::SPORT;
+const F_DST: usize = field::DST;
+const V4_FIELDS: usize = field::V4;
+const V6_FIELDS: usize = field::V6;
+const CLASS_PORTS: u32 = field::CLASS_PORTS;
+const CLASS_VALUES: usize = 1 << 9;
+const FIELD_MASK: usize = KEY_LEN - 1;
+const _: () = assert!(KEY_LEN.is_power_of_two() && V6_FIELDS <= KEY_LEN && CLASS_PORTS < CLASS_VALUES as u32);
 
 /// Why a rule list could not be compiled.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -318,17 +300,29 @@ struct KeyRule {
 }
 
 impl Classifier {
-    /// Compiles `sets` (sessions in evaluation order) for IPv4 (`ipv6 == false`) or IPv6.
-    pub fn build(sets: &[RuleSet], ipv6: bool) -> Result<Self, CompileError> {
+    /// Compiles `sets` (sessions in evaluation order) for IPv4 (`ipv6 == false`) or IPv6;
+    /// `resolvers` are the VPC resolvers of that family (see [`Exclusions::resolvers`]).
+    pub fn build(sets: &[RuleSet], ipv6: bool, resolvers: &[[u32; 4]]) -> Result<Self, CompileError> {
         let nfields = if ipv6 { V6_FIELDS } else { V4_FIELDS };
+        let words = if ipv6 { 4 } else { 1 };
         let mut rules = Vec::new();
         for (i, set) in sets.iter().enumerate() {
             let set_id = i as u32;
             if !set.amazon_dns {
-                // DNS to the resolver never matches this set: a reject in front of its rules.
-                let mut r = KeyRule::any(set_id, false);
-                r.restrict_class(|c| c & CLASS_DNS != 0);
-                rules.push(r);
+                // DNS to or from a resolver never matches this set: rejects in front of its
+                // rules, one per resolver and direction. As rules, the check costs the workers
+                // nothing where the traffic is not port 53.
+                for r in resolvers {
+                    for (port, addr) in [(F_DPORT, F_DST), (F_SPORT, field::src(ipv6))] {
+                        let mut k = KeyRule::any(set_id, false);
+                        k.restrict_class(|c| c & CLASS_PORTS != 0);
+                        k.ranges[port] = (u32::from(DNS_PORT), u32::from(DNS_PORT));
+                        for (w, &v) in r[..words].iter().enumerate() {
+                            k.ranges[addr + w] = (v, v);
+                        }
+                        rules.push(k);
+                    }
+                }
             }
             for rule in set.rules.iter().filter(|r| r.family().is_none_or(|v6| v6 == ipv6)) {
                 rules.push(KeyRule::from_rule(set_id, rule, ipv6));
@@ -363,19 +357,19 @@ impl Classifier {
     }
 
     /// The index of the rule set (session) that mirrors the packet, if any.
-    #[inline]
-    pub fn classify(&self, p: &Packet, resolver_dns: bool) -> Option<usize> {
-        self.lookup(&key(p, resolver_dns))
+    #[inline(always)]
+    pub fn classify(&self, p: &Packet) -> Option<usize> {
+        self.lookup(&p.key)
     }
 
-    /// [`classify`](Self::classify) on a prepared key.
+    /// [`classify`](Self::classify) on a packet's key.
     #[inline(always)]
     pub fn lookup(&self, key: &[u32; KEY_LEN]) -> Option<usize> {
         let arena = &*self.arena;
         let mut r = self.class[key[F_CLASS] as usize & (CLASS_VALUES - 1)];
         while r & LEAF == 0 {
             if r & LARGE == 0 {
-                let v = bias(key[(r >> SMALL_FIELD_SHIFT & SMALL_FIELD_MASK) as usize]);
+                let v = bias(key[(r >> SMALL_FIELD_SHIFT) as usize & FIELD_MASK]);
                 let node = &self.small[(r & SMALL_INDEX_MASK) as usize];
                 let i: u32 = node.bounds.iter().map(|&b| u32::from(b <= v)).sum();
                 r = node.children[(i as usize).min(SMALL - 1)];
@@ -384,7 +378,7 @@ impl Classifier {
             let base = (r & !LARGE) as usize;
             let header = arena[base];
             let n = (header & COUNT_MASK) as usize;
-            let v = key[(header >> FIELD_SHIFT) as usize];
+            let v = key[(header >> FIELD_SHIFT) as usize & FIELD_MASK];
             let (i, children) = if header & INDEXED == 0 {
                 // A handful of sorted bounds: the first one above v ends the scan.
                 let bounds = &arena[base + 1..base + n];
@@ -448,7 +442,7 @@ impl KeyRule {
         if let Some(pr) = rule.source_ports {
             r.ranges[F_SPORT] = (u32::from(pr.from), u32::from(pr.to));
         }
-        for (cidr, first) in [(rule.destination, F_DST), (rule.source, f_src(ipv6))] {
+        for (cidr, first) in [(rule.destination, F_DST), (rule.source, field::src(ipv6))] {
             if let Some(c) = cidr {
                 for (i, range) in c.word_ranges().enumerate() {
                     r.ranges[first + i] = range;
@@ -622,8 +616,15 @@ impl Builder<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::parse::Packet;
+    use crate::parse::{Fields, Packet};
     use proptest::prelude::*;
+
+    /// `p` with some fields changed.
+    fn edit(p: Packet, change: impl FnOnce(&mut Fields)) -> Packet {
+        let mut f = p.fields();
+        change(&mut f);
+        f.into()
+    }
 
     fn v4(a: [u8; 4]) -> u32 {
         u32::from_be_bytes(a)
@@ -634,7 +635,7 @@ mod tests {
     }
 
     fn tcp4(src: [u8; 4], dst: [u8; 4], sport: u16, dport: u16) -> Packet {
-        Packet {
+        Packet::from(Fields {
             l3_offset: 14,
             src: [v4(src), 0, 0, 0],
             dst: [v4(dst), 0, 0, 0],
@@ -642,8 +643,8 @@ mod tests {
             has_ports: true,
             sport,
             dport,
-            ..Packet::default()
-        }
+            ..Fields::default()
+        })
     }
 
     fn rule(number: u16, action: Action) -> Rule {
@@ -658,10 +659,12 @@ mod tests {
         }
     }
 
-    fn both(sets: &[RuleSet], p: &Packet, dns: bool) -> Option<usize> {
-        let c = Classifier::build(sets, p.ipv6).unwrap();
-        let got = c.classify(p, dns);
-        assert_eq!(got, reference(sets, p, dns), "compiled and reference disagree on {p:?}");
+    /// The compiled classifier's answer, checked against the reference's.
+    fn both(sets: &[RuleSet], p: &Packet) -> Option<usize> {
+        let ex = Exclusions::new(&[], &[]);
+        let c = Classifier::build(sets, p.ipv6, &ex.resolvers(p.ipv6)).unwrap();
+        let got = c.classify(p);
+        assert_eq!(got, reference(sets, p, ex.resolver_dns(p)), "compiled and reference disagree on {p:?}");
         got
     }
 
@@ -685,8 +688,8 @@ mod tests {
         let accept_all = rule(200, Action::Accept);
         let rules = [reject_ssh, accept_all];
         let sets = [RuleSet { rules: &rules, amazon_dns: false }];
-        assert_eq!(both(&sets, &tcp4([1, 1, 1, 1], [2, 2, 2, 2], 5000, 22), false), None);
-        assert_eq!(both(&sets, &tcp4([1, 1, 1, 1], [2, 2, 2, 2], 5000, 80), false), Some(0));
+        assert_eq!(both(&sets, &tcp4([1, 1, 1, 1], [2, 2, 2, 2], 5000, 22)), None);
+        assert_eq!(both(&sets, &tcp4([1, 1, 1, 1], [2, 2, 2, 2], 5000, 80)), Some(0));
     }
 
     #[test]
@@ -695,8 +698,8 @@ mod tests {
         r.destination = Some(cidr4([10, 0, 0, 0], 8));
         let rules = [r];
         let sets = [RuleSet { rules: &rules, amazon_dns: false }];
-        assert_eq!(both(&sets, &tcp4([1, 1, 1, 1], [10, 9, 9, 9], 1, 2), false), Some(0));
-        assert_eq!(both(&sets, &tcp4([1, 1, 1, 1], [11, 9, 9, 9], 1, 2), false), None);
+        assert_eq!(both(&sets, &tcp4([1, 1, 1, 1], [10, 9, 9, 9], 1, 2)), Some(0));
+        assert_eq!(both(&sets, &tcp4([1, 1, 1, 1], [11, 9, 9, 9], 1, 2)), None);
     }
 
     #[test]
@@ -707,8 +710,8 @@ mod tests {
         let first = [reject_web, rule(2, Action::Accept)];
         let second = [rule(1, Action::Accept)];
         let sets = [RuleSet { rules: &first, amazon_dns: false }, RuleSet { rules: &second, amazon_dns: false }];
-        assert_eq!(both(&sets, &tcp4([1, 1, 1, 1], [2, 2, 2, 2], 9, 80), false), Some(1));
-        assert_eq!(both(&sets, &tcp4([1, 1, 1, 1], [2, 2, 2, 2], 9, 81), false), Some(0));
+        assert_eq!(both(&sets, &tcp4([1, 1, 1, 1], [2, 2, 2, 2], 9, 80)), Some(1));
+        assert_eq!(both(&sets, &tcp4([1, 1, 1, 1], [2, 2, 2, 2], 9, 81)), Some(0));
     }
 
     #[test]
@@ -718,11 +721,12 @@ mod tests {
         r.destination_ports = Some(PortRange { from: 0, to: 65535 });
         let rules = [r];
         let sets = [RuleSet { rules: &rules, amazon_dns: false }];
-        let mut frag = tcp4([1, 1, 1, 1], [2, 2, 2, 2], 0, 0);
-        frag.has_ports = false;
-        frag.fragment = true;
-        assert_eq!(both(&sets, &frag, false), None);
-        assert_eq!(both(&sets, &tcp4([1, 1, 1, 1], [2, 2, 2, 2], 0, 0), false), Some(0));
+        let frag = edit(tcp4([1, 1, 1, 1], [2, 2, 2, 2], 0, 0), |f| {
+            f.has_ports = false;
+            f.fragment = true;
+        });
+        assert_eq!(both(&sets, &frag), None);
+        assert_eq!(both(&sets, &tcp4([1, 1, 1, 1], [2, 2, 2, 2], 0, 0)), Some(0));
     }
 
     #[test]
@@ -731,14 +735,15 @@ mod tests {
         only_v4.source = Some(cidr4([0, 0, 0, 0], 0));
         let rules = [only_v4];
         let sets = [RuleSet { rules: &rules, amazon_dns: false }];
-        let mut p6 = tcp4([0; 4], [0; 4], 1, 2);
-        p6.ipv6 = true;
-        p6.src = [0x2001_0db8, 0, 0, 1];
-        assert_eq!(both(&sets, &p6, false), None);
-        assert_eq!(both(&sets, &tcp4([9, 9, 9, 9], [1, 1, 1, 1], 1, 2), false), Some(0));
+        let p6 = edit(tcp4([0; 4], [0; 4], 1, 2), |f| {
+            f.ipv6 = true;
+            f.src = [0x2001_0db8, 0, 0, 1];
+        });
+        assert_eq!(both(&sets, &p6), None);
+        assert_eq!(both(&sets, &tcp4([9, 9, 9, 9], [1, 1, 1, 1], 1, 2)), Some(0));
         let any = [rule(1, Action::Accept)];
         let sets = [RuleSet { rules: &any, amazon_dns: false }];
-        assert_eq!(both(&sets, &p6, false), Some(0));
+        assert_eq!(both(&sets, &p6), Some(0));
     }
 
     #[test]
@@ -747,27 +752,26 @@ mod tests {
         let without = [RuleSet { rules: &all, amazon_dns: false }];
         let with = [RuleSet { rules: &all, amazon_dns: true }];
         let p = tcp4([10, 0, 0, 5], [169, 254, 169, 253], 3333, 53);
-        assert_eq!(both(&without, &p, true), None);
-        assert_eq!(both(&with, &p, true), Some(0));
+        assert_eq!(both(&without, &p), None);
+        assert_eq!(both(&with, &p), Some(0));
         let two = [RuleSet { rules: &all, amazon_dns: false }, RuleSet { rules: &all, amazon_dns: true }];
-        assert_eq!(both(&two, &p, true), Some(1));
+        assert_eq!(both(&two, &p), Some(1));
     }
 
     #[test]
     fn never_mirrored_traffic() {
         let ex = Exclusions::new(&[v4([10, 0, 0, 2])], &[]);
-        let mut dhcp = tcp4([0, 0, 0, 0], [255, 255, 255, 255], 68, 67);
-        dhcp.protocol = proto::UDP;
+        let dhcp = edit(tcp4([0, 0, 0, 0], [255, 255, 255, 255], 68, 67), |f| f.protocol = proto::UDP);
         assert!(ex.never_mirrored(&dhcp));
         assert!(ex.never_mirrored(&tcp4([10, 0, 0, 5], [169, 254, 169, 254], 40000, 80)));
         assert!(ex.never_mirrored(&tcp4([169, 254, 169, 123], [10, 0, 0, 5], 123, 123)));
-        let mut md6 = tcp4([0; 4], [0; 4], 1, 80);
-        md6.ipv6 = true;
-        md6.dst = [0xfd00_0ec2, 0, 0, 0x254];
+        let md6 = edit(tcp4([0; 4], [0; 4], 1, 80), |f| {
+            f.ipv6 = true;
+            f.dst = [0xfd00_0ec2, 0, 0, 0x254];
+        });
         assert!(ex.never_mirrored(&md6));
         assert!(!ex.never_mirrored(&tcp4([10, 0, 0, 5], [10, 0, 0, 6], 68, 67)), "DHCP ports over TCP are not DHCP");
-        let mut own = tcp4([192, 0, 2, 1], [192, 0, 2, 10], 50000, 4789);
-        own.protocol = proto::UDP;
+        let own = edit(tcp4([192, 0, 2, 1], [192, 0, 2, 10], 50000, 4789), |f| f.protocol = proto::UDP);
         assert!(!ex.never_mirrored(&own));
         let ex2 = Exclusions { own_ips: vec![v4([192, 0, 2, 1])], own_ports: vec![4789], ..ex.clone() };
         assert!(ex2.never_mirrored(&own));
@@ -780,10 +784,10 @@ mod tests {
     #[test]
     fn empty_filters_compile_to_nothing() {
         let sets = [RuleSet { rules: &[], amazon_dns: true }];
-        assert!(Classifier::build(&sets, false).unwrap().is_empty());
+        assert!(Classifier::build(&sets, false, &[]).unwrap().is_empty());
         let rejects = [rule(1, Action::Reject)];
         let sets = [RuleSet { rules: &rejects, amazon_dns: false }];
-        assert!(Classifier::build(&sets, true).unwrap().is_empty());
+        assert!(Classifier::build(&sets, true, &[RESOLVER_V6]).unwrap().is_empty());
     }
 
     #[test]
@@ -797,10 +801,10 @@ mod tests {
             rules.push(r);
         }
         let sets = [RuleSet { rules: &rules, amazon_dns: false }];
-        let c = Classifier::build(&sets, false).unwrap();
+        let c = Classifier::build(&sets, false, &[[RESOLVER_V4, 0, 0, 0]]).unwrap();
         for i in (0..10_000u32).step_by(97) {
             let p = tcp4([10, (i >> 8) as u8, i as u8, 7], [1, 2, 3, 4], 1000, (i % 1000) as u16 * 10 + 3);
-            assert_eq!(c.classify(&p, false), reference(&sets, &p, false));
+            assert_eq!(c.classify(&p), reference(&sets, &p, false));
         }
     }
 
@@ -870,7 +874,7 @@ mod tests {
             )
                 .prop_map(move |(src, dst, protocol, sport, dport, frag)| {
                     let ported = protocol == 6 || protocol == 17;
-                    Packet {
+                    Packet::from(Fields {
                         l3_offset: 14,
                         ipv6,
                         src,
@@ -880,7 +884,7 @@ mod tests {
                         fragment: frag == 0,
                         sport,
                         dport,
-                    }
+                    })
                 })
         })
     }
@@ -907,7 +911,7 @@ mod tests {
             packets in prop::collection::vec((any::<u32>(), any::<u16>(), any::<bool>()), 256),
         ) {
             let sets = [RuleSet { rules: &rules, amazon_dns: false }];
-            let c = Classifier::build(&sets, false).unwrap();
+            let c = Classifier::build(&sets, false, &[]).unwrap();
             for (i, (addr, dport, udp)) in packets.into_iter().enumerate() {
                 // Half the packets aim inside some rule's prefix and port range.
                 let (dst, dport) = if i % 2 == 0 {
@@ -918,9 +922,8 @@ mod tests {
                 } else {
                     (addr & 0x0fff_ffff, dport)
                 };
-                let mut p = tcp4([1, 1, 1, 1], dst.to_be_bytes(), 1000, dport);
-                p.protocol = if udp { 17 } else { 6 };
-                prop_assert_eq!(c.classify(&p, false), reference(&sets, &p, false), "packet {:?}", p);
+                let p = edit(tcp4([1, 1, 1, 1], dst.to_be_bytes(), 1000, dport), |f| f.protocol = if udp { 17 } else { 6 });
+                prop_assert_eq!(c.classify(&p), reference(&sets, &p, false), "packet {:?}", p);
             }
         }
     }
@@ -943,11 +946,19 @@ mod tests {
             let rule_sets: Vec<RuleSet> = lists.iter().zip(&sets)
                 .map(|(rules, (_, dns))| RuleSet { rules, amazon_dns: *dns })
                 .collect();
-            let c = Classifier::build(&rule_sets, ipv6).unwrap();
-            for (mut p, dns) in packets {
-                p.ipv6 = ipv6;
-                if !ipv6 { p.src[1..].fill(0); p.dst[1..].fill(0); }
-                prop_assert_eq!(c.classify(&p, dns), reference(&rule_sets, &p, dns), "packet {:?}", p);
+            // Resolvers among the packets' own addresses, and some packets aimed at them.
+            let ex = Exclusions::new(&[0x0a01_0005], &[[0x2001_0db8, 0x0a01_0005, 0xc0a8_0001, 0x0a01_0005]]);
+            let resolvers = ex.resolvers(ipv6);
+            let c = Classifier::build(&rule_sets, ipv6, &resolvers).unwrap();
+            for (i, (p, dns)) in packets.into_iter().enumerate() {
+                let p = edit(p, |f| {
+                    f.ipv6 = ipv6;
+                    if dns {
+                        let r = resolvers[i % resolvers.len()];
+                        if i % 4 < 2 { (f.dst, f.dport) = (r, 53) } else { (f.src, f.sport) = (r, 53) }
+                    }
+                });
+                prop_assert_eq!(c.classify(&p), reference(&rule_sets, &p, ex.resolver_dns(&p)), "packet {:?}", p);
             }
         }
     }

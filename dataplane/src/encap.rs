@@ -102,16 +102,16 @@ impl Template {
 /// mirrored packet pays for this.
 #[inline]
 pub fn flow_hash(p: &Packet) -> u32 {
-    let five = !p.fragment && matches!(p.protocol, proto::TCP | proto::UDP | proto::ICMP | proto::ICMPV6);
-    let (sp, dp) = if five { (p.sport, p.dport) } else { (0, 0) };
+    let five = !p.fragment && matches!(p.protocol(), proto::TCP | proto::UDP | proto::ICMP | proto::ICMPV6);
+    let (sp, dp) = if five { (p.sport(), p.dport()) } else { (0, 0) };
     // An IPv4 address is its first word, the others zero: it folds to itself.
     let end = |a: &[u32; 4], port: u16| {
         let folded = a[0] ^ a[1].rotate_left(8) ^ a[2].rotate_left(16) ^ a[3].rotate_left(24);
         u64::from(folded) << 16 | u64::from(port)
     };
-    let (x, y) = (end(&p.src, sp), end(&p.dst, dp));
+    let (x, y) = (end(&p.src(), sp), end(&p.dst(), dp));
     let (lo, hi) = if x <= y { (x, y) } else { (y, x) };
-    let mut h: u64 = 0x9e37_79b9_7f4a_7c15 ^ u64::from(p.protocol) << 56;
+    let mut h: u64 = 0x9e37_79b9_7f4a_7c15 ^ u64::from(p.protocol()) << 56;
     for w in [lo, hi] {
         h = (h ^ w).wrapping_mul(0xff51_afd7_ed55_8ccd);
         h ^= h >> 29;
@@ -135,7 +135,7 @@ pub fn max_inner_len(packet_length: Option<u32>, target_mtu: u32) -> u32 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::parse::parse;
+    use crate::parse::{parse, Fields};
     use crate::wire::{be16, be32};
 
     fn outer(vlan: Option<u16>) -> Outer {
@@ -196,11 +196,11 @@ mod tests {
         t.write(&mut frame, 64, 49999);
         frame.extend_from_slice(&[0xab; 64]);
         let p = parse(&frame).unwrap();
-        assert_eq!((p.protocol, p.sport, p.dport), (17, 49999, 4789));
+        assert_eq!((p.protocol(), p.sport(), p.dport()), (17, 49999, 4789));
     }
 
     fn packet(src: u32, dst: u32, protocol: u8, sport: u16, dport: u16) -> Packet {
-        Packet {
+        Packet::from(Fields {
             l3_offset: 14,
             src: [src, 0, 0, 0],
             dst: [dst, 0, 0, 0],
@@ -208,8 +208,8 @@ mod tests {
             has_ports: true,
             sport,
             dport,
-            ..Packet::default()
-        }
+            ..Fields::default()
+        })
     }
 
     #[test]
@@ -231,13 +231,13 @@ mod tests {
         let a = packet(1, 2, 6, 1000, 80);
         let b = packet(1, 2, 6, 1001, 80);
         assert_ne!(flow_hash(&a), flow_hash(&b));
-        let (mut fa, mut fb) = (a, b);
+        let (mut fa, mut fb) = (a.fields(), b.fields());
         fa.fragment = true;
         fb.fragment = true;
         fb.has_ports = false;
         fb.sport = 0;
         fb.dport = 0;
-        assert_eq!(flow_hash(&fa), flow_hash(&fb));
+        assert_eq!(flow_hash(&fa.into()), flow_hash(&fb.into()));
         let gre_a = packet(1, 2, 47, 5, 6);
         let gre_b = packet(1, 2, 47, 7, 8);
         assert_eq!(flow_hash(&gre_a), flow_hash(&gre_b));

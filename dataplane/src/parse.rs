@@ -16,12 +16,50 @@ pub enum Skip {
     Malformed,
 }
 
-/// The fields of an IP packet that classification and flow hashing read.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+/// Words of the classification key: one `u32` per field, in the order the classifier splits
+/// on (see [`classify`](crate::classify)). Field 0 is the packet's "class": the protocol and
+/// the ports-present flag in 9 bits. The destination address comes
+/// before the source; an IPv4 address is one word, an IPv6 address four.
+pub mod field {
+    pub const CLASS: usize = 0;
+    pub const DPORT: usize = 1;
+    pub const SPORT: usize = 2;
+    pub const DST: usize = 3;
+    /// Where the source address starts.
+    pub const fn src(ipv6: bool) -> usize {
+        if ipv6 { DST + 4 } else { DST + 1 }
+    }
+    /// Fields of an IPv4 key.
+    pub const V4: usize = 5;
+    /// Fields of an IPv6 key.
+    pub const V6: usize = 11;
+    /// Class bit: TCP or UDP ports were read.
+    pub const CLASS_PORTS: u32 = 1 << 8;
+}
+
+/// Length of a key: room for IPv6, rounded to a power of two so that a field number masked
+/// to 4 bits always indexes it (no bounds check in the lookup). IPv4 leaves the tail unused.
+pub const KEY_LEN: usize = 16;
+
+/// A parsed IP packet: the header fields classification and flow hashing read, stored as the
+/// classification key itself, so parsing writes the key and nothing is copied between them.
+/// Read it through the accessors; [`Fields`] spells it out.
+#[derive(Clone, Copy, Default, PartialEq, Eq)]
 pub struct Packet {
+    /// The key words (see [`field`]). Words past the family's fields are unspecified.
+    pub key: [u32; KEY_LEN],
     /// Offset of the IP header in the frame (14, 18 or 22).
     pub l3_offset: u16,
     /// IPv6 rather than IPv4.
+    pub ipv6: bool,
+    /// Any IP fragment, first or not.
+    pub fragment: bool,
+}
+
+/// A [`Packet`]'s fields, spelled out: to build one by hand or to read it whole.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Fields {
+    pub l3_offset: u16,
     pub ipv6: bool,
     /// Source address: IPv4 in `src[0]`, IPv6 as four big-endian words.
     pub src: [u32; 4],
@@ -31,13 +69,111 @@ pub struct Packet {
     pub protocol: u8,
     /// TCP or UDP ports were read: the packet is not a non-first fragment.
     pub has_ports: bool,
-    /// Any IP fragment, first or not.
     pub fragment: bool,
     /// TCP/UDP source port when `has_ports`; for ICMP echo, the echo identifier (flow hashing
     /// only: port rules never match ICMP).
     pub sport: u16,
     /// TCP/UDP destination port when `has_ports`; for ICMP echo, the echo identifier.
     pub dport: u16,
+}
+
+impl Packet {
+    /// IANA protocol, after IPv6 extension headers.
+    #[inline(always)]
+    pub fn protocol(&self) -> u8 {
+        self.key[field::CLASS] as u8
+    }
+
+    /// TCP or UDP ports were read: the packet is not a non-first fragment.
+    #[inline(always)]
+    pub fn has_ports(&self) -> bool {
+        self.key[field::CLASS] & field::CLASS_PORTS != 0
+    }
+
+    /// TCP/UDP source port, or the ICMP echo identifier, or 0.
+    #[inline(always)]
+    pub fn sport(&self) -> u16 {
+        self.key[field::SPORT] as u16
+    }
+
+    /// TCP/UDP destination port, or the ICMP echo identifier, or 0.
+    #[inline(always)]
+    pub fn dport(&self) -> u16 {
+        self.key[field::DPORT] as u16
+    }
+
+    /// IPv4 source address (meaningful when `!ipv6`).
+    #[inline(always)]
+    pub fn src_v4(&self) -> u32 {
+        self.key[field::src(false)]
+    }
+
+    /// IPv4 destination address (meaningful when `!ipv6`).
+    #[inline(always)]
+    pub fn dst_v4(&self) -> u32 {
+        self.key[field::DST]
+    }
+
+    /// Source address: IPv4 in the first word, IPv6 as four big-endian words.
+    #[inline(always)]
+    pub fn src(&self) -> [u32; 4] {
+        self.addr(field::src(self.ipv6))
+    }
+
+    /// Destination address, laid out as [`src`](Self::src).
+    #[inline(always)]
+    pub fn dst(&self) -> [u32; 4] {
+        self.addr(field::DST)
+    }
+
+    #[inline(always)]
+    fn addr(&self, at: usize) -> [u32; 4] {
+        if self.ipv6 {
+            [self.key[at], self.key[at + 1], self.key[at + 2], self.key[at + 3]]
+        } else {
+            [self.key[at], 0, 0, 0]
+        }
+    }
+
+    /// All fields, spelled out.
+    pub fn fields(&self) -> Fields {
+        Fields {
+            l3_offset: self.l3_offset,
+            ipv6: self.ipv6,
+            src: self.src(),
+            dst: self.dst(),
+            protocol: self.protocol(),
+            has_ports: self.has_ports(),
+            fragment: self.fragment,
+            sport: self.sport(),
+            dport: self.dport(),
+        }
+    }
+
+    #[inline(always)]
+    fn set_transport(&mut self, protocol: u8, has_ports: bool, sport: u16, dport: u16) {
+        self.key[field::CLASS] = u32::from(protocol) | if has_ports { field::CLASS_PORTS } else { 0 };
+        self.key[field::SPORT] = u32::from(sport);
+        self.key[field::DPORT] = u32::from(dport);
+    }
+}
+
+impl From<Fields> for Packet {
+    fn from(f: Fields) -> Self {
+        let mut p = Packet { l3_offset: f.l3_offset, ipv6: f.ipv6, fragment: f.fragment, ..Packet::default() };
+        p.set_transport(f.protocol, f.has_ports, f.sport, f.dport);
+        let words = if f.ipv6 { 4 } else { 1 };
+        p.key[field::DST..field::DST + words].copy_from_slice(&f.dst[..words]);
+        let src = field::src(f.ipv6);
+        p.key[src..src + words].copy_from_slice(&f.src[..words]);
+        p
+    }
+}
+
+impl std::fmt::Debug for Packet {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.fields().fmt(f)
+    }
 }
 
 /// Most extension headers walked before giving up: a real packet has a handful, a crafted one
@@ -52,8 +188,16 @@ pub fn parse(frame: &[u8]) -> Result<Packet, Skip> {
 
 /// Parses a frame of `wire_len` bytes of which `frame` is the first segment: the headers must
 /// lie in it, the lengths they announce are checked against the whole frame.
-#[inline(always)]
+#[inline]
 pub fn parse_head(frame: &[u8], wire_len: usize) -> Result<Packet, Skip> {
+    let mut p = Packet::default();
+    parse_into(frame, wire_len, &mut p).map(|()| p)
+}
+
+/// [`parse_head`] into a packet the caller keeps (the fast path: nothing is moved). On `Err`
+/// the packet holds partial fields.
+#[inline(always)]
+pub fn parse_into(frame: &[u8], wire_len: usize, p: &mut Packet) -> Result<(), Skip> {
     // Past the first segment only payload remains; `beyond` is how much of it there is.
     let beyond = wire_len.saturating_sub(frame.len());
     if frame.len() < eth::HEADER_LEN {
@@ -61,25 +205,28 @@ pub fn parse_head(frame: &[u8], wire_len: usize) -> Result<Packet, Skip> {
     }
     let mut ethertype = be16(frame, eth::ETHERTYPE);
     let mut l3 = eth::HEADER_LEN;
-    for _ in 0..2 {
-        if !eth::is_vlan(ethertype) {
-            break;
+    // Untagged IPv4, the common case, skips the tag loop.
+    if ethertype != eth::TYPE_IPV4 {
+        for _ in 0..2 {
+            if !eth::is_vlan(ethertype) {
+                break;
+            }
+            if frame.len() < l3 + eth::VLAN_TAG_LEN {
+                return Err(Skip::Malformed);
+            }
+            ethertype = be16(frame, l3 + 2);
+            l3 += eth::VLAN_TAG_LEN;
         }
-        if frame.len() < l3 + eth::VLAN_TAG_LEN {
-            return Err(Skip::Malformed);
-        }
-        ethertype = be16(frame, l3 + 2);
-        l3 += eth::VLAN_TAG_LEN;
     }
     match ethertype {
-        eth::TYPE_IPV4 => parse_ipv4(frame, l3, beyond),
-        eth::TYPE_IPV6 => parse_ipv6(frame, l3, beyond),
+        eth::TYPE_IPV4 => parse_ipv4(frame, l3, beyond, p),
+        eth::TYPE_IPV6 => parse_ipv6(frame, l3, beyond, p),
         _ => Err(Skip::NotIp),
     }
 }
 
 #[inline(always)]
-fn parse_ipv4(frame: &[u8], l3: usize, beyond: usize) -> Result<Packet, Skip> {
+fn parse_ipv4(frame: &[u8], l3: usize, beyond: usize, p: &mut Packet) -> Result<(), Skip> {
     let ip = frame.get(l3..).ok_or(Skip::Malformed)?;
     if ip.len() < ipv4::MIN_HEADER_LEN || ip[ipv4::VER_IHL] >> 4 != 4 {
         return Err(Skip::Malformed);
@@ -92,22 +239,20 @@ fn parse_ipv4(frame: &[u8], l3: usize, beyond: usize) -> Result<Packet, Skip> {
     }
     let flags_frag = be16(ip, ipv4::FLAGS_FRAG);
     let offset = flags_frag & ipv4::FRAG_OFFSET_MASK;
-    let mut p = Packet {
-        l3_offset: l3 as u16,
-        ipv6: false,
-        src: [be32(ip, ipv4::SRC), 0, 0, 0],
-        dst: [be32(ip, ipv4::DST), 0, 0, 0],
-        protocol: ip[ipv4::PROTOCOL],
-        fragment: offset != 0 || flags_frag & ipv4::FLAG_MF != 0,
-        ..Packet::default()
-    };
-    if offset == 0 {
-        read_transport(&mut p, &ip[header_len..total_len.min(ip.len())])?;
+    p.l3_offset = l3 as u16;
+    p.ipv6 = false;
+    p.fragment = offset != 0 || flags_frag & ipv4::FLAG_MF != 0;
+    p.key[field::DST] = be32(ip, ipv4::DST);
+    p.key[field::src(false)] = be32(ip, ipv4::SRC);
+    let protocol = ip[ipv4::PROTOCOL];
+    if offset != 0 {
+        p.set_transport(protocol, false, 0, 0);
+        return Ok(());
     }
-    Ok(p)
+    read_transport(p, protocol, &ip[header_len..total_len.min(ip.len())])
 }
 
-fn parse_ipv6(frame: &[u8], l3: usize, beyond: usize) -> Result<Packet, Skip> {
+fn parse_ipv6(frame: &[u8], l3: usize, beyond: usize, p: &mut Packet) -> Result<(), Skip> {
     let ip = frame.get(l3..).ok_or(Skip::Malformed)?;
     if ip.len() < ipv6::HEADER_LEN || ip[0] >> 4 != 6 {
         return Err(Skip::Malformed);
@@ -117,16 +262,13 @@ fn parse_ipv6(frame: &[u8], l3: usize, beyond: usize) -> Result<Packet, Skip> {
         return Err(Skip::Malformed);
     }
     let ip = &ip[..end.min(ip.len())];
-    let word = |off: usize| {
-        [be32(ip, off), be32(ip, off + 4), be32(ip, off + 8), be32(ip, off + 12)]
-    };
-    let mut p = Packet {
-        l3_offset: l3 as u16,
-        ipv6: true,
-        src: word(ipv6::SRC),
-        dst: word(ipv6::DST),
-        ..Packet::default()
-    };
+    p.l3_offset = l3 as u16;
+    p.ipv6 = true;
+    p.fragment = false;
+    for (i, (dst, src)) in (0..4).map(|w| (be32(ip, ipv6::DST + 4 * w), be32(ip, ipv6::SRC + 4 * w))).enumerate() {
+        p.key[field::DST + i] = dst;
+        p.key[field::src(true) + i] = src;
+    }
     let mut next = ip[ipv6::NEXT_HEADER];
     let mut off = ipv6::HEADER_LEN;
     let mut first_fragment = true;
@@ -158,38 +300,46 @@ fn parse_ipv6(frame: &[u8], l3: usize, beyond: usize) -> Result<Packet, Skip> {
     if matches!(next, ipv6::EXT_HOP_BY_HOP | ipv6::EXT_ROUTING | ipv6::EXT_DEST_OPTS | ipv6::EXT_FRAGMENT) {
         return Err(Skip::Malformed);
     }
-    p.protocol = next;
-    if first_fragment {
-        read_transport(&mut p, &ip[off..])?;
+    if !first_fragment {
+        p.set_transport(next, false, 0, 0);
+        return Ok(());
     }
-    Ok(p)
+    read_transport(p, next, &ip[off..])
 }
+
+/// Bytes of transport header a protocol with ports needs (TCP: the ports; UDP: its whole
+/// header), 0 for protocols without ports.
+const PORTS_NEED: [u8; 256] = {
+    let mut t = [0; 256];
+    t[proto::TCP as usize] = 4;
+    t[proto::UDP as usize] = udp::HEADER_LEN as u8;
+    t
+};
 
 /// Reads ports (TCP, UDP) or the echo identifier (ICMP echo) from the transport header.
 #[inline(always)]
-fn read_transport(p: &mut Packet, l4: &[u8]) -> Result<(), Skip> {
-    match p.protocol {
-        proto::TCP | proto::UDP => {
-            let need = if p.protocol == proto::UDP { udp::HEADER_LEN } else { 4 };
-            if l4.len() < need {
-                return Err(Skip::Malformed);
-            }
-            p.sport = be16(l4, udp::SRC_PORT);
-            p.dport = be16(l4, udp::DST_PORT);
-            p.has_ports = true;
+fn read_transport(p: &mut Packet, protocol: u8, l4: &[u8]) -> Result<(), Skip> {
+    // TCP and UDP share one path, chosen by a table: a branch between them (which the
+    // compiler makes of any comparison) would follow the traffic's mix and mispredict.
+    let need = usize::from(PORTS_NEED[usize::from(protocol)]);
+    if need != 0 {
+        if l4.len() < need {
+            return Err(Skip::Malformed);
         }
+        p.set_transport(protocol, true, be16(l4, udp::SRC_PORT), be16(l4, udp::DST_PORT));
+        return Ok(());
+    }
+    match protocol {
         proto::ICMP | proto::ICMPV6 if l4.len() >= icmp::ECHO_HEADER_LEN => {
             let echo = match l4[icmp::TYPE] {
-                icmp::V4_ECHO_REQUEST | icmp::V4_ECHO_REPLY => p.protocol == proto::ICMP,
-                icmp::V6_ECHO_REQUEST | icmp::V6_ECHO_REPLY => p.protocol == proto::ICMPV6,
+                icmp::V4_ECHO_REQUEST | icmp::V4_ECHO_REPLY => protocol == proto::ICMP,
+                icmp::V6_ECHO_REQUEST | icmp::V6_ECHO_REPLY => protocol == proto::ICMPV6,
                 _ => false,
             };
-            if echo {
-                p.sport = be16(l4, icmp::ECHO_IDENT);
-                p.dport = p.sport;
-            }
+            let id = if echo { be16(l4, icmp::ECHO_IDENT) } else { 0 };
+            p.set_transport(protocol, false, id, id);
         }
-        _ => {}
+        _ => p.set_transport(protocol, false, 0, 0),
     }
     Ok(())
 }
@@ -253,9 +403,9 @@ pub(crate) mod tests {
         let p = parse(&f).unwrap();
         assert_eq!(p.l3_offset, 14);
         assert!(!p.ipv6);
-        assert_eq!(p.src[0], 0x0a000005);
-        assert_eq!(p.dst[0], 0x0a000009);
-        assert_eq!((p.protocol, p.sport, p.dport, p.has_ports, p.fragment), (6, 40000, 443, true, false));
+        assert_eq!(p.src_v4(), 0x0a000005);
+        assert_eq!(p.dst_v4(), 0x0a000009);
+        assert_eq!((p.protocol(), p.sport(), p.dport(), p.has_ports(), p.fragment), (6, 40000, 443, true, false));
     }
 
     #[test]
@@ -263,7 +413,7 @@ pub(crate) mod tests {
         let opts = [1, 1, 1, 1, 1, 1, 1, 0];
         let f = ether(&[], eth::TYPE_IPV4, &ipv4_packet([1, 2, 3, 4], [5, 6, 7, 8], 17, &opts, 0, &ports(53, 5353)));
         let p = parse(&f).unwrap();
-        assert_eq!((p.sport, p.dport), (53, 5353));
+        assert_eq!((p.sport(), p.dport()), (53, 5353));
     }
 
     #[test]
@@ -287,11 +437,11 @@ pub(crate) mod tests {
     fn fragments() {
         let first = ether(&[], eth::TYPE_IPV4, &ipv4_packet([1, 1, 1, 1], [2, 2, 2, 2], 6, &[], ipv4::FLAG_MF, &ports(7, 8)));
         let p = parse(&first).unwrap();
-        assert!(p.fragment && p.has_ports && p.dport == 8);
+        assert!(p.fragment && p.has_ports() && p.dport() == 8);
         let later = ether(&[], eth::TYPE_IPV4, &ipv4_packet([1, 1, 1, 1], [2, 2, 2, 2], 6, &[], 185, &[0xff; 16]));
         let p = parse(&later).unwrap();
-        assert!(p.fragment && !p.has_ports);
-        assert_eq!((p.protocol, p.sport, p.dport), (6, 0, 0));
+        assert!(p.fragment && !p.has_ports());
+        assert_eq!((p.protocol(), p.sport(), p.dport()), (6, 0, 0));
     }
 
     #[test]
@@ -319,7 +469,7 @@ pub(crate) mod tests {
         let head = &f[..2048];
         assert_eq!(parse(head), Err(Skip::Malformed), "alone, the first segment looks cut");
         let p = parse_head(head, f.len()).unwrap();
-        assert_eq!(p.protocol, 17);
+        assert_eq!(p.protocol(), 17);
         assert_eq!(parse_head(head, f.len() - 1), Err(Skip::Malformed), "one byte short");
     }
 
@@ -331,8 +481,8 @@ pub(crate) mod tests {
         let f = ether(&[], eth::TYPE_IPV6, &ipv6_packet(ipv6::EXT_HOP_BY_HOP, &exts, &ports(5000, 53)[..8]));
         let p = parse(&f).unwrap();
         assert!(p.ipv6);
-        assert_eq!(p.src, [0x20010db8, 0, 0, 1]);
-        assert_eq!((p.protocol, p.sport, p.dport), (17, 5000, 53));
+        assert_eq!(p.src(), [0x20010db8, 0, 0, 1]);
+        assert_eq!((p.protocol(), p.sport(), p.dport()), (17, 5000, 53));
     }
 
     #[test]
@@ -340,11 +490,11 @@ pub(crate) mod tests {
         let first = [6, 0, 0, 1, 0, 0, 0, 42];
         let f = ether(&[], eth::TYPE_IPV6, &ipv6_packet(ipv6::EXT_FRAGMENT, &first, &ports(1, 22)));
         let p = parse(&f).unwrap();
-        assert!(p.fragment && p.has_ports && p.protocol == 6 && p.dport == 22);
+        assert!(p.fragment && p.has_ports() && p.protocol() == 6 && p.dport() == 22);
         let later = [6, 0, 0x05, 0x00, 0, 0, 0, 42];
         let f = ether(&[], eth::TYPE_IPV6, &ipv6_packet(ipv6::EXT_FRAGMENT, &later, &[0xee; 16]));
         let p = parse(&f).unwrap();
-        assert!(p.fragment && !p.has_ports && p.protocol == 6);
+        assert!(p.fragment && !p.has_ports() && p.protocol() == 6);
     }
 
     #[test]
@@ -362,9 +512,9 @@ pub(crate) mod tests {
         let echo = [8, 0, 0, 0, 0x12, 0x34, 0, 1];
         let f = ether(&[], eth::TYPE_IPV4, &ipv4_packet([1, 1, 1, 1], [2, 2, 2, 2], 1, &[], 0, &echo));
         let p = parse(&f).unwrap();
-        assert_eq!((p.sport, p.dport, p.has_ports), (0x1234, 0x1234, false));
+        assert_eq!((p.sport(), p.dport(), p.has_ports()), (0x1234, 0x1234, false));
         let unreachable = [3, 1, 0, 0, 0x12, 0x34, 0, 1];
         let f = ether(&[], eth::TYPE_IPV4, &ipv4_packet([1, 1, 1, 1], [2, 2, 2, 2], 1, &[], 0, &unreachable));
-        assert_eq!(parse(&f).unwrap().sport, 0);
+        assert_eq!(parse(&f).unwrap().sport(), 0);
     }
 }

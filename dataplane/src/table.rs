@@ -1,9 +1,9 @@
 //! The compiled session table: everything a worker needs to decide and build copies,
 //! immutable once published (see [`rcu`](crate::rcu)).
 
-use crate::classify::{key, Classifier, CompileError, Exclusions, Rule, RuleSet, KEY_LEN};
+use crate::classify::{Classifier, CompileError, Exclusions, Rule, RuleSet};
 use crate::encap::{flow_hash, Template};
-use crate::parse::{parse_head, Packet, Skip};
+use crate::parse::{parse_into, Packet, Skip, KEY_LEN};
 use crate::stats::Direction;
 use crate::wire::eth;
 
@@ -58,26 +58,25 @@ impl Table {
     /// packets, which no session takes, never pay for the check.
     #[inline(always)]
     pub fn mirrors(&self, rx_port: usize, out_port: usize, frame: &[u8], wire_len: usize, skipped: &mut NotMirrored, mut copy: impl FnMut(Direction, u32, u32)) {
-        let p = match parse_head(frame, wire_len) {
-            Ok(p) => p,
+        let mut p = Packet::default();
+        match parse_into(frame, wire_len, &mut p) {
+            Ok(()) => {}
             Err(Skip::NotIp) => return skipped.not_ip += 1,
             Err(Skip::Malformed) => return skipped.malformed += 1,
-        };
-        let k = key(&p, self.exclusions.resolver_dns(&p));
+        }
         // Set once a session accepts: the flow hash, or None when the packet is excluded.
         let mut hash: Option<Option<u32>> = None;
         let macs: &[u8; 12] = frame[..2 * eth::ADDR_LEN].try_into().expect("parse saw the Ethernet header");
         let (dst, src) = macs.split_at(eth::ADDR_LEN);
         let mac = |m: &[u8]| -> [u8; 6] { m.try_into().expect("6 bytes") };
-        self.visit(&self.ports[rx_port].egress, Direction::Egress, mac(src), &p, &k, &mut hash, &mut copy);
-        self.visit(&self.ports[out_port].ingress, Direction::Ingress, mac(dst), &p, &k, &mut hash, &mut copy);
+        self.visit(&self.ports[rx_port].egress, Direction::Egress, mac(src), &p, &mut hash, &mut copy);
+        self.visit(&self.ports[out_port].ingress, Direction::Ingress, mac(dst), &p, &mut hash, &mut copy);
         if hash == Some(None) {
             skipped.excluded += 1;
         }
     }
 
     /// The sources of one direction that own the frame, each looked up once.
-    #[allow(clippy::too_many_arguments)]
     #[inline(always)]
     fn visit(
         &self,
@@ -85,7 +84,6 @@ impl Table {
         dir: Direction,
         mac: [u8; 6],
         p: &Packet,
-        k: &[u32; KEY_LEN],
         hash: &mut Option<Option<u32>>,
         copy: &mut impl FnMut(Direction, u32, u32),
     ) {
@@ -93,7 +91,7 @@ impl Table {
             if !s.owns(mac) {
                 continue;
             }
-            let Some(session) = s.lookup(k, p.ipv6) else { continue };
+            let Some(session) = s.lookup(&p.key, p.ipv6) else { continue };
             let h = *hash.get_or_insert_with(|| (!self.exclusions.never_mirrored(p)).then(|| flow_hash(p)));
             match h {
                 Some(h) => copy(dir, session, h),
@@ -134,14 +132,14 @@ pub struct SourceRules {
 
 impl SourceRules {
     /// Compiles the sessions of one source for one direction; `sessions` holds (session index,
-    /// filter), in ascending session number.
-    pub fn build(mac: Option<[u8; 6]>, dir: Direction, sessions: &[(u32, &FilterRules)]) -> Result<Self, CompileError> {
+    /// filter), in ascending session number; `exclusions` gives the VPC resolvers.
+    pub fn build(mac: Option<[u8; 6]>, dir: Direction, sessions: &[(u32, &FilterRules)], exclusions: &Exclusions) -> Result<Self, CompileError> {
         let sets: Vec<RuleSet> =
             sessions.iter().map(|(_, f)| RuleSet { rules: f.rules(dir), amazon_dns: f.amazon_dns }).collect();
         Ok(SourceRules {
             mac,
-            v4: Classifier::build(&sets, false)?,
-            v6: Classifier::build(&sets, true)?,
+            v4: Classifier::build(&sets, false, &exclusions.resolvers(false))?,
+            v6: Classifier::build(&sets, true, &exclusions.resolvers(true))?,
             sessions: sessions.iter().map(|&(s, _)| s).collect(),
         })
     }
@@ -153,7 +151,7 @@ impl SourceRules {
         self.mac.is_none_or(|m| m == mac)
     }
 
-    /// The session that mirrors a packet with this key, if any.
+    /// The session that mirrors a packet with this key (a [`Packet`]'s), if any.
     #[inline(always)]
     pub fn lookup(&self, key: &[u32; KEY_LEN], ipv6: bool) -> Option<u32> {
         let c = if ipv6 { &self.v6 } else { &self.v4 };

@@ -26,7 +26,7 @@ fn table(generation: u64) -> Table {
         }],
         ..FilterRules::default()
     };
-    let source = SourceRules::build(None, Direction::Egress, &[(0, &filter)]).unwrap();
+    let source = SourceRules::build(None, Direction::Egress, &[(0, &filter)], &Exclusions::new(&[], &[])).unwrap();
     let outer = Outer {
         src_mac: [2, 0, 0, 0, 0, 0x10],
         dst_mac: [2, 0, 0, 0, 0, 0x20],

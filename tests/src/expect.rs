@@ -7,7 +7,7 @@ use crate::traffic::Frame;
 use control::compile::filter_rules;
 use control::config::Config;
 use dataplane::classify::{reference, RuleSet};
-use dataplane::parse::Packet;
+use dataplane::parse::{Fields, Packet};
 use dataplane::stats::Direction;
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr};
@@ -47,7 +47,7 @@ pub type Totals = HashMap<(String, Direction), (u64, u64, u64)>;
 const METADATA_V4: [u32; 2] = [0xa9fe_a9fe, 0xa9fe_a97b];
 const METADATA_V6: [[u32; 4]; 2] = [[0xfd00_0ec2, 0, 0, 0x254], [0xfd00_0ec2, 0, 0, 0x123]];
 
-fn excluded(p: &Packet) -> bool {
+fn excluded(p: &Fields) -> bool {
     let udp = p.protocol == 17 && p.has_ports;
     let dhcp = udp && [67, 68].iter().any(|x| *x == p.sport || *x == p.dport);
     let meta = if p.ipv6 {
@@ -58,7 +58,7 @@ fn excluded(p: &Packet) -> bool {
     dhcp || meta
 }
 
-fn resolver_dns(cfg: &Config, p: &Packet) -> bool {
+fn resolver_dns(cfg: &Config, p: &Fields) -> bool {
     let mut v4 = vec![0xa9fe_a9fdu32];
     let mut v6 = vec![[0xfd00_0ec2u32, 0, 0, 0x253]];
     for r in &cfg.vpc.resolvers {
@@ -74,7 +74,7 @@ fn resolver_dns(cfg: &Config, p: &Packet) -> bool {
     p.has_ports && (is(&p.dst) && p.dport == 53 || is(&p.src) && p.sport == 53)
 }
 
-fn flow(p: &Packet) -> Vec<u32> {
+fn flow(p: &Fields) -> Vec<u32> {
     let five = !p.fragment && matches!(p.protocol, 1 | 6 | 17 | 58);
     let (sp, dp) = if five { (p.sport, p.dport) } else { (0, 0) };
     let a = (p.src, sp);
@@ -128,7 +128,7 @@ pub fn copies(cfg: &Config, inputs: &[Input]) -> (Vec<Vec<Copy>>, Totals) {
                 sessions.sort_by_key(|s| s.session_number);
                 let filters: Vec<_> = sessions.iter().map(|s| filter_rules(cfg.filters.iter().find(|x| x.id == s.filter).unwrap())).collect();
                 let sets: Vec<RuleSet> = filters.iter().map(|f| RuleSet { rules: f.rules(dir), amazon_dns: f.amazon_dns }).collect();
-                let Some(i) = reference(&sets, &p, dns) else { continue };
+                let Some(i) = reference(&sets, &Packet::from(p), dns) else { continue };
                 let s = sessions[i];
                 let t = cfg.targets.iter().find(|t| t.id == s.target).unwrap();
                 let mirror = cfg.ports.iter().find(|x| x.name == t.port).unwrap();

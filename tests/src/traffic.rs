@@ -3,7 +3,7 @@
 //! metadata service, malformed frames, jumbo frames), each recorded with what the generator
 //! put in it, so tests can compute what must be mirrored without parsing the bytes back.
 
-use dataplane::parse::Packet;
+use dataplane::parse::Fields;
 
 /// A deterministic PRNG (xorshift64*): the same seed gives the same capture on every
 /// machine and with every crate version.
@@ -71,7 +71,7 @@ pub enum Side {
 pub struct Frame {
     pub bytes: Vec<u8>,
     /// The IP fields as SPEC.md's evaluation sees them; `None` for non-IP and malformed frames.
-    pub packet: Option<Packet>,
+    pub packet: Option<Fields>,
     /// Index of the monitored host the frame is from or to, if any.
     pub host: Option<usize>,
 }
@@ -302,7 +302,7 @@ fn ipv4_frame(
     let (sport, dport) = if has_ports || echo { (be16(l4, 0), be16(l4, 2)) } else { (0, 0) };
     let (sport, dport) = if echo { (be16(l4, 4), be16(l4, 4)) } else { (sport, dport) };
     Frame {
-        packet: Some(Packet {
+        packet: Some(Fields {
             l3_offset: l3 as u16,
             ipv6: false,
             src: [u32::from_be_bytes(src), 0, 0, 0],
@@ -344,7 +344,7 @@ fn ipv6_frame(side: Side, host: usize, tags: &[u16], src: [u8; 16], dst: [u8; 16
     let (sport, dport) = if echo { (be16(l4, 4), be16(l4, 4)) } else if has_ports { (be16(l4, 0), be16(l4, 2)) } else { (0, 0) };
     let words = |a: [u8; 16]| [0, 4, 8, 12].map(|i| u32::from_be_bytes([a[i], a[i + 1], a[i + 2], a[i + 3]]));
     Frame {
-        packet: Some(Packet {
+        packet: Some(Fields {
             l3_offset: l3 as u16,
             ipv6: true,
             src: words(src),
@@ -391,7 +391,7 @@ mod tests {
     fn what_the_generator_records_is_what_parse_reads() {
         for side in [Side::Host, Side::Uplink] {
             for f in mixed(7, 5000, side) {
-                let parsed = dataplane::parse::parse(&f.bytes).ok();
+                let parsed = dataplane::parse::parse(&f.bytes).ok().map(|p| p.fields());
                 assert_eq!(parsed, f.packet, "frame {:02x?}", &f.bytes[..f.bytes.len().min(64)]);
             }
         }

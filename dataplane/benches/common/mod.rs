@@ -49,7 +49,7 @@ pub fn table(rules: usize) -> Table {
         });
     }
     let filter = FilterRules { egress: list, ..FilterRules::default() };
-    let source = SourceRules::build(None, Direction::Egress, &[(0, &filter)]).expect("rules compile");
+    let source = SourceRules::build(None, Direction::Egress, &[(0, &filter)], &Exclusions::new(&[], &[])).expect("rules compile");
     let outer = Outer { src_mac: [2, 0, 0, 0, 0, 0x10], dst_mac: [2, 0, 0, 0, 0, 0x20], vlan: None, src_ip: 0xc000_0201, dst_ip: 0xc000_020a, dst_port: 4789, vni: 42 };
     Table {
         generation: 1,
