@@ -148,6 +148,8 @@ pub const RESOLVER_V4: u32 = 0xa9fe_a9fd;
 /// The VPC resolver (fd00:ec2::253).
 pub const RESOLVER_V6: [u32; 4] = [0xfd00_0ec2, 0, 0, 0x253];
 const DNS_PORT: u16 = 53;
+/// DHCP's server and client ports.
+const DHCP_PORTS: (u16, u16) = (67, 68);
 
 impl Exclusions {
     /// Exclusions with AWS's resolver addresses and the given extra ones.
@@ -160,19 +162,20 @@ impl Exclusions {
     }
 
     /// DHCP, the metadata and time services, and our own VXLAN copies: never mirrored.
+    /// Every mirrored packet pays for this, so the common tests are branch-free.
     #[inline]
     pub fn never_mirrored(&self, p: &Packet) -> bool {
-        let udp = p.protocol() == proto::UDP && p.has_ports();
-        if udp && (matches!(p.sport(), 67 | 68) || matches!(p.dport(), 67 | 68)) {
+        let udp = p.key[field::CLASS] == u32::from(proto::UDP) | field::CLASS_PORTS;
+        let dhcp = |port: u16| port.wrapping_sub(DHCP_PORTS.0) <= DHCP_PORTS.1 - DHCP_PORTS.0;
+        if udp & (dhcp(p.sport()) | dhcp(p.dport())) {
             return true;
         }
         if p.ipv6 {
-            METADATA_V6.contains(&p.src()) || METADATA_V6.contains(&p.dst())
-        } else {
-            METADATA_V4.contains(&p.src_v4())
-                || METADATA_V4.contains(&p.dst_v4())
-                || udp && self.own_ports.contains(&p.dport()) && self.own_ips.contains(&p.src_v4())
+            return METADATA_V6.contains(&p.src()) || METADATA_V6.contains(&p.dst());
         }
+        let (src, dst) = (p.src_v4(), p.dst_v4());
+        let meta = |a: u32| (a == METADATA_V4[0]) | (a == METADATA_V4[1]);
+        meta(src) | meta(dst) || udp && self.own_ports.contains(&p.dport()) && self.own_ips.contains(&src)
     }
 
     /// DNS (TCP or UDP port 53) to or from a VPC resolver. The workers never ask: the

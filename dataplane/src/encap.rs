@@ -2,7 +2,7 @@
 //! session and target address as a template, the symmetric flow hash that picks the UDP source
 //! port (and a load balancer's collector), and how much of the original a copy carries.
 
-use crate::parse::Packet;
+use crate::parse::{field, Packet};
 use crate::wire::{eth, fold_checksum, ipv4, ones_sum, proto, put_be16, udp, vxlan};
 
 /// Outer IPv4 + UDP + VXLAN bytes: what the target's MTU must hold besides the inner frame.
@@ -104,12 +104,13 @@ impl Template {
 pub fn flow_hash(p: &Packet) -> u32 {
     let five = !p.fragment && matches!(p.protocol(), proto::TCP | proto::UDP | proto::ICMP | proto::ICMPV6);
     let (sp, dp) = if five { (p.sport(), p.dport()) } else { (0, 0) };
-    // An IPv4 address is its first word, the others zero: it folds to itself.
-    let end = |a: &[u32; 4], port: u16| {
-        let folded = a[0] ^ a[1].rotate_left(8) ^ a[2].rotate_left(16) ^ a[3].rotate_left(24);
+    // An IPv4 address is one word and folds to itself.
+    let k = &p.key;
+    let end = |at: usize, port: u16| {
+        let folded = if p.ipv6 { k[at] ^ k[at + 1].rotate_left(8) ^ k[at + 2].rotate_left(16) ^ k[at + 3].rotate_left(24) } else { k[at] };
         u64::from(folded) << 16 | u64::from(port)
     };
-    let (x, y) = (end(&p.src(), sp), end(&p.dst(), dp));
+    let (x, y) = (end(field::src(p.ipv6), sp), end(field::DST, dp));
     let (lo, hi) = if x <= y { (x, y) } else { (y, x) };
     let mut h: u64 = 0x9e37_79b9_7f4a_7c15 ^ u64::from(p.protocol()) << 56;
     for w in [lo, hi] {

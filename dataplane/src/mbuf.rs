@@ -92,8 +92,7 @@ impl Mbuf {
 
     #[inline(always)]
     fn refcnt(&self) -> &AtomicU16 {
-        // SAFETY: refcnt is a live, aligned u16 that DPDK itself updates atomically.
-        unsafe { AtomicU16::from_ptr(std::ptr::addr_of_mut!((*self.0.as_ptr()).refcnt)) }
+        refcnt_of(self.0)
     }
 
     /// Grows the (single-segment) packet by `len` bytes at its tail and returns them, or
@@ -170,14 +169,18 @@ impl Mbuf {
     /// from then on ([`append`](Self::append) refuses a shared buffer).
     #[inline]
     pub fn share(&self) -> Mbuf {
-        // SAFETY: bumps the reference count of a packet we own; the new handle owns one
-        // reference. Every segment's count is raised, as rte_pktmbuf_free drops each.
-        unsafe {
-            let mut seg = self.0.as_ptr();
-            while !seg.is_null() {
-                sys::shim_rte_mbuf_refcnt_update(seg, 1);
-                seg = (*seg).next;
+        let mut seg = self.0.as_ptr();
+        while let Some(m) = NonNull::new(seg) {
+            // Inline, as rte_mbuf_refcnt_update does it: a sole owner stores (no one else can
+            // look), a shared buffer takes an atomic add.
+            let r = refcnt_of(m);
+            if r.load(Ordering::Relaxed) == 1 {
+                r.store(2, Ordering::Relaxed);
+            } else {
+                r.fetch_add(1, Ordering::AcqRel);
             }
+            // SAFETY: a segment of a chain we own a reference to.
+            seg = unsafe { (*m.as_ptr()).next };
         }
         Mbuf(self.0)
     }
@@ -197,6 +200,14 @@ impl Drop for Mbuf {
         // SAFETY: we own one reference to this chain; rte_pktmbuf_free drops it.
         unsafe { sys::shim_rte_pktmbuf_free(self.0.as_ptr()) };
     }
+}
+
+/// A segment's reference count, which DPDK itself updates atomically.
+#[inline(always)]
+fn refcnt_of<'a>(m: NonNull<sys::rte_mbuf>) -> &'a AtomicU16 {
+    // SAFETY: refcnt is a live, aligned u16 of an mbuf the caller holds a reference to, for
+    // as long as it uses the result.
+    unsafe { AtomicU16::from_ptr(std::ptr::addr_of_mut!((*m.as_ptr()).refcnt)) }
 }
 
 /// The bytes of one segment.

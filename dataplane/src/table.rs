@@ -92,7 +92,10 @@ impl Table {
                 continue;
             }
             let Some(session) = s.lookup(&p.key, p.ipv6) else { continue };
-            let h = *hash.get_or_insert_with(|| (!self.exclusions.never_mirrored(p)).then(|| flow_hash(p)));
+            let h = match *hash {
+                Some(h) => h,
+                None => *hash.insert((!self.exclusions.never_mirrored(p)).then(|| flow_hash(p))),
+            };
             match h {
                 Some(h) => copy(dir, session, h),
                 None => return,

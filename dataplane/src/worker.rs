@@ -21,7 +21,7 @@
 //! it read stays the same for the whole iteration.
 
 use crate::eal;
-use crate::encap::source_port;
+use crate::encap::{source_port, Template};
 use crate::mbuf::{Burst, Mbuf, MAX_BURST};
 use crate::mempool::Mempool;
 use crate::port::{RxQueue, TxQueue};
@@ -88,6 +88,7 @@ pub struct WorkerSetup<'a> {
 /// One accepted copy, between classification and building.
 #[derive(Clone, Copy)]
 struct PendingCopy {
+    /// Index of the original in the received burst, then (stage 3) in `held`.
     pkt: u8,
     dir: Direction,
     session: u32,
@@ -117,7 +118,8 @@ struct Worker<'a> {
     tx_retries: u32,
     counters: &'a WorkerCounters,
     pending: Vec<PendingCopy>,
-    held: [Option<Mbuf>; MAX_BURST],
+    /// Second references on the originals being copied, freed together after building.
+    held: Burst,
     /// Pre-allocated copy mbufs, refilled in bulk.
     fresh: Burst,
     /// By port index.
@@ -138,7 +140,7 @@ pub fn run(setup: WorkerSetup, mut reader: Reader<Table>, counters: &WorkerCount
         tx_retries,
         counters,
         pending: Vec::with_capacity(MAX_PENDING),
-        held: [const { None }; MAX_BURST],
+        held: Burst::new(),
         fresh: Burst::new(),
         copies: (0..ports).map(|_| CopyQueue { burst: Burst::new(), meta: [CopyMeta::default(); MAX_BURST] }).collect(),
         snoop,
@@ -231,13 +233,17 @@ impl Worker<'_> {
         self.counters.excluded.add(skipped.excluded);
     }
 
-    /// Stage 3: a second reference on every original that will be copied.
+    /// Stage 3: a second reference on every original that will be copied. Pending copies
+    /// come in packet order, so one original's copies are neighbours.
     fn hold_originals(&mut self, burst: &Burst) {
-        for pc in &self.pending {
-            let slot = &mut self.held[usize::from(pc.pkt)];
-            if slot.is_none() {
-                *slot = Some(burst[usize::from(pc.pkt)].share());
+        let mut last = None;
+        for pc in &mut self.pending {
+            if last != Some(pc.pkt) {
+                last = Some(pc.pkt);
+                // Cannot fail: at most one hold per packet of the burst.
+                let _ = self.held.push(burst[usize::from(pc.pkt)].share());
             }
+            pc.pkt = (self.held.len() - 1) as u8;
         }
     }
 
@@ -273,32 +279,21 @@ impl Worker<'_> {
             let pc = self.pending[i];
             let s = &table.sessions[pc.session as usize];
             let counters = self.counters.session(s.slot, pc.dir);
-            let original = self.held[usize::from(pc.pkt)].as_ref().expect("held in stage 3");
+            let original = &self.held[usize::from(pc.pkt)];
             let len = original.pkt_len();
             let inner = len.min(s.max_inner as usize);
-            if s.templates.is_empty() {
+            let n = s.templates.len();
+            if n == 0 {
                 counters.skip(SkipReason::Unresolved, inner as u64);
                 continue;
             }
-            let outer = &s.templates[pc.hash as usize % s.templates.len()];
+            // The flow hash picks the target address; multiply-shift, not a division.
+            let outer = &s.templates[(u64::from(pc.hash) * n as u64 >> 32) as usize];
             let Some(mut copy) = self.fresh.pop().or_else(|| Mbuf::alloc(self.copy_pool)) else {
                 counters.skip(SkipReason::NoMbuf, inner as u64);
                 continue;
             };
-            let Some(header) = copy.append(outer.len()) else {
-                counters.skip(SkipReason::NoMbuf, inner as u64);
-                continue;
-            };
-            outer.write(header, inner, source_port(pc.hash));
-            let head = original.data();
-            let copied = match (inner <= head.len()).then(|| copy.append(inner)).flatten() {
-                Some(dst) => {
-                    dst.copy_from_slice(&head[..inner]);
-                    true
-                }
-                None => copy.append_from(self.copy_pool, original, inner).is_ok(),
-            };
-            if !copied {
+            if !fill_copy(&mut copy, self.copy_pool, outer, original, inner, source_port(pc.hash)) {
                 counters.skip(SkipReason::NoMbuf, inner as u64);
                 continue;
             }
@@ -311,9 +306,7 @@ impl Worker<'_> {
             self.enqueue_copy(usize::from(s.port), copy, meta);
         }
         self.pending.clear();
-        for h in &mut self.held {
-            *h = None;
-        }
+        self.held.clear();
     }
 
     fn enqueue_copy(&mut self, port: usize, copy: Mbuf, meta: CopyMeta) {
@@ -340,11 +333,12 @@ impl Worker<'_> {
         let n = q.burst.len();
         let txq = self.tx[port].as_mut().expect("every mirror port has a TX queue per worker");
         let sent = txq.send(&mut q.burst);
-        for m in &q.meta[..sent] {
-            let c = self.counters.session(m.slot, m.dir);
-            c.packets.add(1);
-            c.bytes.add(u64::from(m.inner));
-            c.truncated.add(u64::from(m.truncated));
+        // Copies of one session and direction come in runs: each run is counted at once.
+        for run in q.meta[..sent].chunk_by(|a, b| a.slot == b.slot && a.dir == b.dir) {
+            let c = self.counters.session(run[0].slot, run[0].dir);
+            c.packets.add(run.len() as u64);
+            c.bytes.add(run.iter().map(|m| u64::from(m.inner)).sum());
+            c.truncated.add(run.iter().map(|m| u64::from(m.truncated)).sum());
         }
         if sent < n {
             for m in &q.meta[sent..n] {
@@ -354,4 +348,25 @@ impl Worker<'_> {
             q.burst.clear();
         }
     }
+}
+
+/// Writes a copy: `outer` then the first `inner` bytes of `original`. The common case (the
+/// bytes lie in the original's first segment and fit the copy's buffer) is one append and one
+/// copy; otherwise the bytes are chained over segments from `pool`. False when mbufs ran out.
+#[inline(always)]
+fn fill_copy(copy: &mut Mbuf, pool: &Mempool, outer: &Template, original: &Mbuf, inner: usize, src_port: u16) -> bool {
+    let head = original.data();
+    if inner <= head.len() {
+        if let Some(buf) = copy.append(outer.len() + inner) {
+            let (header, body) = buf.split_at_mut(outer.len());
+            outer.write(header, inner, src_port);
+            body.copy_from_slice(&head[..inner]);
+            return true;
+        }
+    }
+    match copy.append(outer.len()) {
+        Some(header) => outer.write(header, inner, src_port),
+        None => return false,
+    }
+    copy.append_from(pool, original, inner).is_ok()
 }
