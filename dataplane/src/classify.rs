@@ -368,36 +368,52 @@ impl Classifier {
     /// [`classify`](Self::classify) on a packet's key.
     #[inline(always)]
     pub fn lookup(&self, key: &[u32; KEY_LEN]) -> Option<usize> {
-        let arena = &*self.arena;
-        let mut r = self.class[key[F_CLASS] as usize & (CLASS_VALUES - 1)];
+        let mut r = self.root(key);
         while r & LEAF == 0 {
-            if r & LARGE == 0 {
-                let v = bias(key[(r >> SMALL_FIELD_SHIFT) as usize & FIELD_MASK]);
-                let node = &self.small[(r & SMALL_INDEX_MASK) as usize];
-                let i: u32 = node.bounds.iter().map(|&b| u32::from(b <= v)).sum();
-                r = node.children[(i as usize).min(SMALL - 1)];
-                continue;
-            }
-            let base = (r & !LARGE) as usize;
-            let header = arena[base];
-            let n = (header & COUNT_MASK) as usize;
-            let v = key[(header >> FIELD_SHIFT) as usize & FIELD_MASK];
-            let (i, children) = if header & INDEXED == 0 {
-                // A handful of sorted bounds: the first one above v ends the scan.
-                let bounds = &arena[base + 1..base + n];
-                (bounds.iter().position(|&b| b > v).unwrap_or(n - 1), base + 1 + padded_len(n - 1))
-            } else {
-                let (lo, shift, buckets) = (arena[base + 1], arena[base + 2], arena[base + 3] as usize);
-                let index = base + 4;
-                let bucket = ((v.saturating_sub(lo) >> shift) as usize).min(buckets - 1);
-                let (from, to) = (arena[index + bucket] as usize, arena[index + bucket + 1] as usize);
-                let bounds = index + buckets + 1;
-                let le = arena[bounds + from..bounds + to].partition_point(|&b| b <= v);
-                (from + le, bounds + n - 1)
-            };
-            r = arena[children + i];
+            r = self.step(r, key);
         }
-        (r & !LEAF).checked_sub(1).map(|i| i as usize)
+        leaf_result(r)
+    }
+
+    /// The reference to start a key's walk from: its class's.
+    #[inline(always)]
+    fn root(&self, key: &[u32; KEY_LEN]) -> u32 {
+        self.class[key[F_CLASS] as usize & (CLASS_VALUES - 1)]
+    }
+
+    /// One level of a walk: the child of node `r` that holds the key.
+    #[inline(always)]
+    fn step(&self, r: u32, key: &[u32; KEY_LEN]) -> u32 {
+        if r & LARGE == 0 {
+            let v = bias(key[(r >> SMALL_FIELD_SHIFT) as usize & FIELD_MASK]);
+            let node = &self.small[(r & SMALL_INDEX_MASK) as usize];
+            let i: u32 = node.bounds.iter().map(|&b| u32::from(b <= v)).sum();
+            return node.children[(i as usize).min(SMALL - 1)];
+        }
+        let arena = &*self.arena;
+        let base = (r & !LARGE) as usize;
+        let header = arena[base];
+        let n = (header & COUNT_MASK) as usize;
+        let v = key[(header >> FIELD_SHIFT) as usize & FIELD_MASK];
+        let (i, children) = if header & INDEXED == 0 {
+            // At most SCAN_MAX sorted bounds: counting those at or below v over whole
+            // chunks (padding included, which only u32::MAX counts) has no branch on v.
+            let padded = padded_len(n - 1);
+            let le: u32 = arena[base + 1..base + 1 + padded]
+                .chunks_exact(PAD)
+                .map(|c| c.iter().map(|&b| u32::from(b <= v)).sum::<u32>())
+                .sum();
+            ((le as usize).min(n - 1), base + 1 + padded)
+        } else {
+            let (lo, shift, buckets) = (arena[base + 1], arena[base + 2], arena[base + 3] as usize);
+            let index = base + 4;
+            let bucket = ((v.saturating_sub(lo) >> shift) as usize).min(buckets - 1);
+            let (from, to) = (arena[index + bucket] as usize, arena[index + bucket + 1] as usize);
+            let bounds = index + buckets + 1;
+            let le = arena[bounds + from..bounds + to].partition_point(|&b| b <= v);
+            (from + le, bounds + n - 1)
+        };
+        arena[children + i]
     }
 
     /// True when no packet of this family is ever mirrored: the workers skip the lookup.
@@ -409,6 +425,12 @@ impl Classifier {
     pub fn memory_bytes(&self) -> usize {
         (self.arena.len() + self.class.len()) * 4 + self.small.len() * std::mem::size_of::<SmallNode>()
     }
+}
+
+/// The set index a leaf reference holds, if any.
+#[inline(always)]
+fn leaf_result(r: u32) -> Option<usize> {
+    (r & !LEAF).checked_sub(1).map(|i| i as usize)
 }
 
 fn padded_len(bounds: usize) -> usize {

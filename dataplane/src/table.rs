@@ -94,13 +94,21 @@ impl Table {
             let Some(session) = s.lookup(&p.key, p.ipv6) else { continue };
             let h = match *hash {
                 Some(h) => h,
-                None => *hash.insert((!self.exclusions.never_mirrored(p)).then(|| flow_hash(p))),
+                None => *hash.insert(self.accepted_hash(p)),
             };
             match h {
                 Some(h) => copy(dir, session, h),
                 None => return,
             }
         }
+    }
+
+    /// The flow hash of a packet a session accepted, or `None` when it is never mirrored.
+    /// Out of line on purpose: inlined, the compiler hoists the hash out of the lookup loop and
+    /// computes it for every packet, most of which no session takes.
+    #[inline(never)]
+    fn accepted_hash(&self, p: &Packet) -> Option<u32> {
+        (!self.exclusions.never_mirrored(p)).then(|| flow_hash(p))
     }
 
     /// A table that mirrors nothing.
