@@ -271,7 +271,9 @@ fn measure_testpmd(input: &Path, warm: Duration, window: Duration) -> (f64, f64)
         .spawn()
         .expect("running dpdk-testpmd (scripts/setup.sh installs it)");
     let mut child = Killed(child);
-    let skip = warm.as_secs_f64().ceil() as usize;
+    // The first non-zero rate already covers the second second of forwarding: the first one
+    // was warm-up.
+    let skip = (warm.as_secs_f64().ceil() as usize).saturating_sub(1);
     let want = skip + (window.as_secs_f64().ceil() as usize).max(1);
     // The reader ends when testpmd exits; Killed ends it after the deadline at the latest.
     let (tx, rx) = std::sync::mpsc::channel();
