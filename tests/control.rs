@@ -172,6 +172,10 @@ fn sessions_created_modified_and_deleted_while_traffic_flows() {
     assert!(rule["TrafficMirrorFilterRule"]["TrafficMirrorFilterRuleId"].as_str().unwrap().starts_with("tmfr-"));
     let t = ok(&mut c, target_request());
     assert_eq!(t["TrafficMirrorTarget"]["Type"], "network-interface");
+    let described = ok(&mut c, Request::DescribeTrafficMirrorTargets { traffic_mirror_target_ids: Some(vec!["tmt-ids".into()]) });
+    assert_eq!(described["TrafficMirrorTargets"][0]["TrafficMirrorTargetId"], "tmt-ids");
+    let described = ok(&mut c, Request::DescribeTrafficMirrorFilters { traffic_mirror_filter_ids: None });
+    assert_eq!(described["TrafficMirrorFilters"][0]["EgressFilterRules"][0]["RuleNumber"], 100);
     let s = ok(&mut c, session_request("tms-1", 1, Some(4242), Some(200)));
     assert_eq!(s["TrafficMirrorSession"]["VirtualNetworkId"], 4242);
     assert_eq!(s["TrafficMirrorSession"]["PacketLength"], 200);
@@ -274,7 +278,10 @@ fn bad_requests_are_refused_and_change_nothing() {
         (modify("tms-1", None, Some(0)), "InvalidParameterValue", "packet_length = 0"),
         (session_request("tms-4", 4, None, None), "TrafficMirrorSessionsPerSourceLimitExceeded", "already has 3 sessions"),
         (unknown_target, "InvalidTrafficMirrorTargetId.NotFound", "tmt-nope"),
-        (Request::DeleteTrafficMirrorFilter { traffic_mirror_filter_id: "tmf-web".into(), dry_run: false }, "DependencyViolation", "in use by session"),
+        (Request::DeleteTrafficMirrorFilter { traffic_mirror_filter_id: "tmf-web".into(), dry_run: false }, "DependencyViolation", "filter tmf-web is in use by session tms-1"),
+        (Request::DeleteTrafficMirrorTarget { traffic_mirror_target_id: "tmt-ids".into(), dry_run: false }, "DependencyViolation", "target tmt-ids is in use by session tms-1"),
+        (Request::DeleteTrafficMirrorTarget { traffic_mirror_target_id: "tmt-nope".into(), dry_run: false }, "InvalidTrafficMirrorTargetId.NotFound", "tmt-nope"),
+        (Request::DescribeTrafficMirrorFilters { traffic_mirror_filter_ids: Some(vec!["tmf-web".into(), "tmf-nope".into()]) }, "InvalidTrafficMirrorFilterId.NotFound", "tmf-nope"),
         (bad_range, "InvalidParameterValue", "from = 500 is greater than to = 400"),
     ];
     for (req, code, text) in cases {

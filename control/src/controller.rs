@@ -262,17 +262,11 @@ impl<'a> Controller<'a> {
             }
             DeleteTrafficMirrorTarget { traffic_mirror_target_id: id, dry_run } => {
                 self.target(&id)?;
-                if let Some(s) = self.cfg.sessions.iter().find(|s| s.target == id) {
-                    return Err(ApiError::new("DependencyViolation", format!("target {id} is in use by session {}", s.id)));
-                }
-                let mut c = self.cfg.clone();
-                c.targets.retain(|t| t.id != id);
-                self.apply(c, &format!("deleted target {id}"), dry_run)?;
+                self.delete_unused("target", &id, |s| s.target == id, |c| c.targets.retain(|t| t.id != id), dry_run)?;
                 Ok(json!({ "TrafficMirrorTargetId": id }))
             }
             DescribeTrafficMirrorTargets { traffic_mirror_target_ids: ids } => {
-                let list = select(&self.cfg.targets, ids.as_deref(), |t| &t.id, "TrafficMirrorTarget")?;
-                Ok(json!({ "TrafficMirrorTargets": list.into_iter().map(|t| to_value(&AwsTarget::from(t))).collect::<Vec<_>>() }))
+                describe(&self.cfg.targets, ids.as_deref(), |t| &t.id, "TrafficMirrorTarget", AwsTarget::from)
             }
             CreateTrafficMirrorFilter { traffic_mirror_filter_id, description, network_services, dry_run } => {
                 let mut c = self.cfg.clone();
@@ -289,17 +283,11 @@ impl<'a> Controller<'a> {
             }
             DeleteTrafficMirrorFilter { traffic_mirror_filter_id: id, dry_run } => {
                 self.filter(&id)?;
-                if let Some(s) = self.cfg.sessions.iter().find(|s| s.filter == id) {
-                    return Err(ApiError::new("DependencyViolation", format!("filter {id} is in use by session {}", s.id)));
-                }
-                let mut c = self.cfg.clone();
-                c.filters.retain(|f| f.id != id);
-                self.apply(c, &format!("deleted filter {id}"), dry_run)?;
+                self.delete_unused("filter", &id, |s| s.filter == id, |c| c.filters.retain(|f| f.id != id), dry_run)?;
                 Ok(json!({ "TrafficMirrorFilterId": id }))
             }
             DescribeTrafficMirrorFilters { traffic_mirror_filter_ids: ids } => {
-                let list = select(&self.cfg.filters, ids.as_deref(), |f| &f.id, "TrafficMirrorFilter")?;
-                Ok(json!({ "TrafficMirrorFilters": list.into_iter().map(|f| to_value(&AwsFilter::from(f))).collect::<Vec<_>>() }))
+                describe(&self.cfg.filters, ids.as_deref(), |f| &f.id, "TrafficMirrorFilter", AwsFilter::from)
             }
             ModifyTrafficMirrorFilterNetworkServices { traffic_mirror_filter_id: id, add_network_services, remove_network_services, dry_run } => {
                 self.filter(&id)?;
@@ -497,14 +485,11 @@ impl<'a> Controller<'a> {
             }
             DeleteTrafficMirrorSession { traffic_mirror_session_id: id, dry_run } => {
                 self.session(&id)?;
-                let mut c = self.cfg.clone();
-                c.sessions.retain(|s| s.id != id);
-                self.apply(c, &format!("deleted session {id}"), dry_run)?;
+                self.delete_unused("session", &id, |_| false, |c| c.sessions.retain(|s| s.id != id), dry_run)?;
                 Ok(json!({ "TrafficMirrorSessionId": id }))
             }
             DescribeTrafficMirrorSessions { traffic_mirror_session_ids: ids } => {
-                let list = select(&self.cfg.sessions, ids.as_deref(), |s| &s.id, "TrafficMirrorSession")?;
-                Ok(json!({ "TrafficMirrorSessions": list.into_iter().map(|s| to_value(&AwsSession::from(s))).collect::<Vec<_>>() }))
+                describe(&self.cfg.sessions, ids.as_deref(), |s| &s.id, "TrafficMirrorSession", AwsSession::from)
             }
             DescribeSources {} => Ok(json!({
                 "Sources": self.cfg.sources.iter().map(|s| json!({
@@ -528,6 +513,17 @@ impl<'a> Controller<'a> {
                 Ok(json!({ "Configuration": text }))
             }
         }
+    }
+
+    /// Deletes the `kind` `id` (already known to exist) with `remove`, unless a session `uses`
+    /// it: as in EC2, a target or filter in use is a `DependencyViolation`.
+    fn delete_unused(&mut self, kind: &str, id: &str, uses: impl Fn(&Session) -> bool, remove: impl FnOnce(&mut Config), dry_run: bool) -> Result<(), ApiError> {
+        if let Some(s) = self.cfg.sessions.iter().find(|s| uses(s)) {
+            return Err(ApiError::new("DependencyViolation", format!("{kind} {id} is in use by session {}", s.id)));
+        }
+        let mut c = self.cfg.clone();
+        remove(&mut c);
+        self.apply(c, &format!("deleted {kind} {id}"), dry_run)
     }
 
     fn fresh_or_given(&self, given: Option<String>, prefix: &str, taken: impl Fn(&Config, &str) -> bool) -> Result<String, ApiError> {
@@ -609,6 +605,13 @@ fn dir_name(d: TrafficDirection) -> &'static str {
         TrafficDirection::Ingress => "ingress",
         TrafficDirection::Egress => "egress",
     }
+}
+
+/// A Describe call's reply: `{"<kind>s": [...]}` of the items named by `ids` (all when `None`),
+/// each in its AWS shape.
+fn describe<'t, T, A: serde::Serialize>(items: &'t [T], ids: Option<&[String]>, id: impl Fn(&T) -> &String, kind: &str, aws: impl Fn(&'t T) -> A) -> Reply {
+    let list: Vec<Value> = select(items, ids, id, kind)?.into_iter().map(|x| to_value(&aws(x))).collect();
+    Ok(json!({ format!("{kind}s"): list }))
 }
 
 /// The items named by `ids` (all when `None`); an unknown id is an error, as in EC2.
