@@ -6,7 +6,7 @@
 use control::config::Config;
 use e2e::expect::{check_capture, check_sent_subset, copies, tshark_check, Copy, Input, Totals};
 use e2e::traffic::{mixed, Frame, Side, HOSTS};
-use e2e::{assert_same_frames, read_pcap, require_root, Lab, Run};
+use e2e::{assert_same_frames, read_pcap, require_root, Lab, Run, TARGET_TMT};
 use std::time::Duration;
 
 const PORTS: &str = r#"
@@ -322,7 +322,7 @@ virtual_network_id = 77
 
 #[test]
 fn never_mirrored_traffic_and_amazon_dns() {
-    let config = r#"
+    let config = &format!(r#"
 [vpc]
 resolvers = ["10.0.0.2"]
 
@@ -331,13 +331,7 @@ id = "eni-all"
 port = "host"
 ipv4 = "10.0.0.1"
 
-[[target]]
-id = "tmt"
-type = "network-interface"
-address = "192.0.2.10"
-next_hop_mac = "02:00:00:00:00:20"
-port = "mirror"
-
+{TARGET_TMT}
 [[filter]]
 id = "f-plain"
 [[filter.egress_rule]]
@@ -374,7 +368,7 @@ target = "tmt"
 filter = "f-dns"
 session_number = 2
 virtual_network_id = 2
-"#;
+"#);
     let host = mixed(51, 6000, Side::Host);
     let uplink = mixed(52, 6000, Side::Uplink);
     let (run, order) = run_link("dns", config, &host, &uplink);
@@ -432,13 +426,7 @@ id = "db"
 port = "span"
 mac = "{b}"
 
-[[target]]
-id = "tmt"
-type = "network-interface"
-address = "192.0.2.10"
-next_hop_mac = "02:00:00:00:00:20"
-port = "mirror"
-
+{TARGET_TMT}
 [[filter]]
 id = "f-tcp"
 [[filter.egress_rule]]
@@ -494,22 +482,22 @@ fn two_workers_mirror_their_own_queues() {
         lab.write_pcap(&format!("in{i}.pcap"), f.iter().map(|f| f.bytes.as_slice()));
     }
     let path = lab.config(
-        r#"
+        &format!(r#"
 [dataplane]
 workers = 2
 eal_args = ["--no-huge", "-m", "256", "--no-pci"]
 
 [[port]]
 name = "host"
-device = "net_pcap0,rx_pcap={lab}/in0.pcap,rx_pcap={lab}/in1.pcap,tx_pcap={lab}/out/h0.pcap,tx_pcap={lab}/out/h1.pcap"
+device = "net_pcap0,rx_pcap={{lab}}/in0.pcap,rx_pcap={{lab}}/in1.pcap,tx_pcap={{lab}}/out/h0.pcap,tx_pcap={{lab}}/out/h1.pcap"
 
 [[port]]
 name = "uplink"
-device = "net_pcap1,rx_pcap={lab}/in2.pcap,rx_pcap={lab}/in3.pcap,tx_pcap={lab}/out/u0.pcap,tx_pcap={lab}/out/u1.pcap"
+device = "net_pcap1,rx_pcap={{lab}}/in2.pcap,rx_pcap={{lab}}/in3.pcap,tx_pcap={{lab}}/out/u0.pcap,tx_pcap={{lab}}/out/u1.pcap"
 
 [[port]]
 name = "mirror"
-device = "net_pcap2,tx_pcap={lab}/out/m0.pcap,tx_pcap={lab}/out/m1.pcap"
+device = "net_pcap2,tx_pcap={{lab}}/out/m0.pcap,tx_pcap={{lab}}/out/m1.pcap"
 ipv4 = "192.0.2.1"
 
 [[link]]
@@ -519,13 +507,7 @@ ports = ["host", "uplink"]
 id = "all"
 port = "host"
 
-[[target]]
-id = "tmt"
-type = "network-interface"
-address = "192.0.2.10"
-next_hop_mac = "02:00:00:00:00:20"
-port = "mirror"
-
+{TARGET_TMT}
 [[filter]]
 id = "f"
 [[filter.egress_rule]]
@@ -545,7 +527,7 @@ filter = "f"
 session_number = 1
 virtual_network_id = 5
 packet_length = 200
-"#,
+"#),
     );
     let cfg = Config::load(&path).unwrap();
     let run = lab.run(&path, Duration::from_secs(60));
@@ -573,18 +555,12 @@ packet_length = 200
 #[test]
 fn copies_without_mbufs_are_skipped_and_counted_while_originals_flow() {
     // 24 copy mbufs for bursts of 32 frames that are all mirrored: every burst runs short.
-    let config = r#"
+    let config = &format!(r#"
 [[source]]
 id = "all"
 port = "host"
 
-[[target]]
-id = "tmt"
-type = "network-interface"
-address = "192.0.2.10"
-next_hop_mac = "02:00:00:00:00:20"
-port = "mirror"
-
+{TARGET_TMT}
 [[filter]]
 id = "f"
 [[filter.egress_rule]]
@@ -601,7 +577,7 @@ target = "tmt"
 filter = "f"
 session_number = 1
 virtual_network_id = 9
-"#;
+"#);
     require_root();
     let lab = Lab::new("nombuf");
     let host = mixed(81, 4000, Side::Host);

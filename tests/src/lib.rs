@@ -13,6 +13,17 @@ use std::process::{Child, Command, Output, Stdio};
 use std::sync::OnceLock;
 use std::time::Duration;
 
+/// The collector most tests and the benchmark mirror to: 192.0.2.10 behind the next hop
+/// 02:00:00:00:00:20 on the port named `mirror`, as TOML.
+pub const TARGET_TMT: &str = r#"
+[[target]]
+id = "tmt"
+type = "network-interface"
+address = "192.0.2.10"
+next_hop_mac = "02:00:00:00:00:20"
+port = "mirror"
+"#;
+
 /// The workspace root.
 pub fn workspace() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("tests/ is inside the workspace").to_path_buf()

@@ -7,6 +7,7 @@
 use clap::Parser;
 use control::api::{Client, Request};
 use e2e::traffic::{mixed, sized, Side};
+use e2e::TARGET_TMT;
 use serde::Serialize;
 use serde_json::Value;
 use std::fmt::Write as _;
@@ -57,14 +58,6 @@ struct Scenario {
     mirroring: String,
 }
 
-const TARGET: &str = r#"
-[[target]]
-id = "tmt"
-type = "network-interface"
-address = "192.0.2.10"
-next_hop_mac = "02:00:00:00:00:20"
-port = "mirror"
-"#;
 
 /// A filter with `extra` rules that never match the traffic, then `accept`.
 fn filter(id: &str, extra: usize, accept: &str) -> String {
@@ -103,7 +96,7 @@ fn session(id: &str, filter: &str, number: u32, packet_length: Option<u32>) -> S
 }
 
 fn one_session(f: String, packet_length: Option<u32>) -> String {
-    format!("{TARGET}{f}{}", session("s1", "f", 1, packet_length))
+    format!("{TARGET_TMT}{f}{}", session("s1", "f", 1, packet_length))
 }
 
 fn scenarios() -> Vec<Scenario> {
@@ -121,7 +114,7 @@ fn scenarios() -> Vec<Scenario> {
             name: "3 sessions, 10% mirrored",
             workers: 1,
             mirroring: format!(
-                "{TARGET}{}{}{}{}{}{}",
+                "{TARGET_TMT}{}{}{}{}{}{}",
                 filter("f1", 0, NOTHING),
                 filter("f2", 0, NOTHING),
                 filter("f3", 0, TENTH),
