@@ -288,7 +288,7 @@ impl Worker<'_> {
                 continue;
             }
             // The flow hash picks the target address; multiply-shift, not a division.
-            let outer = &s.templates[(u64::from(pc.hash) * n as u64 >> 32) as usize];
+            let outer = &s.templates[((u64::from(pc.hash) * n as u64) >> 32) as usize];
             let Some(mut copy) = self.fresh.pop().or_else(|| Mbuf::alloc(self.copy_pool)) else {
                 counters.skip(SkipReason::NoMbuf, inner as u64);
                 continue;
