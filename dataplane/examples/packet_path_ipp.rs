@@ -4,6 +4,7 @@
 //!       target/release/examples/packet_path_ipp RULES ROUNDS
 //!
 //! Instructions counted / (ROUNDS * 4096) = instructions per packet, stable on a noisy box.
+//! Run plainly, it also prints the time per packet (noisy, for quick comparisons).
 
 #[path = "../benches/common/mod.rs"]
 mod common;
@@ -16,8 +17,10 @@ fn main() {
     let frames = common::frames(4096);
     let mut out = [0u8; 64];
     let mut copies = 0u64;
+    let t0 = std::time::Instant::now();
     for _ in 0..rounds {
         copies += u64::from(common::run_burst(std::hint::black_box(&table), &frames, &mut out));
     }
-    println!("{rules} rules: {} packets, {copies} copies", rounds * frames.len());
+    let ns = t0.elapsed().as_nanos() as f64 / (rounds * frames.len()) as f64;
+    println!("{rules} rules: {} packets, {copies} copies, {ns:.1} ns/packet", rounds * frames.len());
 }

@@ -236,14 +236,16 @@ const LARGE: u32 = 1 << 30;
 /// Intervals a small node holds: its bounds and children fill one cache line.
 const SMALL: usize = 8;
 const NO_MATCH: u32 = LEAF;
-/// Node header: field index in the top byte, then the indexed flag, then the interval count.
+/// Node header: field index in the top byte, then the interval count.
 const FIELD_SHIFT: u32 = 24;
-const INDEXED: u32 = 1 << 23;
-const COUNT_MASK: u32 = INDEXED - 1;
-/// Range nodes with at most this many bounds are searched by a branch-free count.
-const SCAN_MAX: usize = 32;
-/// Bounds are padded to a multiple of this with `u32::MAX` so the count works in chunks.
-const PAD: usize = 4;
+const COUNT_MASK: u32 = (1 << FIELD_SHIFT) - 1;
+/// Bounds a large node's lookup counts at once: a fixed-length window, which the compiler
+/// turns into a few SIMD compares with no branch on the value. Buckets are sized so that one
+/// window almost always covers a bucket.
+const WINDOW: usize = 8;
+/// How many times more buckets than bounds a large node may use to keep its buckets within
+/// one window where bounds cluster.
+const BUCKETS_PER_BOUND: usize = 4;
 /// Arena words one classifier may use: 256 MiB, far beyond 10,000 realistic rules.
 const ARENA_LIMIT: usize = 64 << 20;
 
@@ -280,10 +282,10 @@ pub struct Classifier {
     class: Box<[u32]>,
     /// Nodes of up to [`SMALL`] intervals: almost all of them.
     small: Box<[SmallNode]>,
-    /// Range nodes. Small: `[header, n - 1 lower bounds padded to PAD, n children]`. Indexed
-    /// (more than SCAN_MAX bounds): `[header, lo, shift, buckets, bucket index (buckets + 1),
-    /// n - 1 lower bounds, n children]`, where entry b of the index counts the bounds below
-    /// `lo + (b << shift)`, so a lookup scans one bucket's few bounds.
+    /// Large nodes (more than [`SMALL`] intervals): `[header, lo, shift, buckets, bucket
+    /// index (buckets + 1), n - 1 lower bounds, WINDOW u32::MAX, n children]`, where entry b
+    /// of the index counts the bounds below `lo + (b << shift)`, so a lookup counts one
+    /// window of bounds from its bucket's first.
     arena: Box<[u32]>,
     /// No class value leads anywhere: nothing of this family is ever mirrored.
     empty: bool,
@@ -395,24 +397,26 @@ impl Classifier {
         let header = arena[base];
         let n = (header & COUNT_MASK) as usize;
         let v = key[(header >> FIELD_SHIFT) as usize & FIELD_MASK];
-        let (i, children) = if header & INDEXED == 0 {
-            // At most SCAN_MAX sorted bounds: counting those at or below v over whole
-            // chunks (padding included, which only u32::MAX counts) has no branch on v.
-            let padded = padded_len(n - 1);
-            let le: u32 = arena[base + 1..base + 1 + padded]
-                .chunks_exact(PAD)
-                .map(|c| c.iter().map(|&b| u32::from(b <= v)).sum::<u32>())
-                .sum();
-            ((le as usize).min(n - 1), base + 1 + padded)
-        } else {
-            let (lo, shift, buckets) = (arena[base + 1], arena[base + 2], arena[base + 3] as usize);
-            let index = base + 4;
-            let bucket = ((v.saturating_sub(lo) >> shift) as usize).min(buckets - 1);
-            let (from, to) = (arena[index + bucket] as usize, arena[index + bucket + 1] as usize);
-            let bounds = index + buckets + 1;
-            let le = arena[bounds + from..bounds + to].partition_point(|&b| b <= v);
-            (from + le, bounds + n - 1)
-        };
+        let (lo, shift, buckets) = (arena[base + 1], arena[base + 2], arena[base + 3] as usize);
+        let index = base + 4;
+        let bucket = ((v.saturating_sub(lo) >> shift) as usize).min(buckets - 1);
+        let (from, to) = (arena[index + bucket] as usize, arena[index + bucket + 1] as usize);
+        let bounds = index + buckets + 1;
+        // Bounds before the bucket are below v, those after it above: counting a whole window
+        // from the bucket's first is exact. A bucket wider than a window (bounds clustered
+        // beyond what the builder could spread) takes more rounds.
+        let (mut at, mut le) = (bounds + from, from);
+        loop {
+            let window: &[u32; WINDOW] = arena[at..at + WINDOW].try_into().expect("a window's length");
+            le += count_at_or_below(window, v);
+            at += WINDOW;
+            if at >= bounds + to {
+                break;
+            }
+        }
+        // Only v == u32::MAX counts the padding too: it belongs to the last interval.
+        let i = le.min(n - 1);
+        let children = bounds + n - 1 + WINDOW;
         arena[children + i]
     }
 
@@ -433,8 +437,29 @@ fn leaf_result(r: u32) -> Option<usize> {
     (r & !LEAF).checked_sub(1).map(|i| i as usize)
 }
 
-fn padded_len(bounds: usize) -> usize {
-    bounds.div_ceil(PAD) * PAD
+/// How many of `window`'s bounds are at or below `v`.
+#[inline(always)]
+fn count_at_or_below(window: &[u32; WINDOW], v: u32) -> usize {
+    window.iter().map(|&b| u32::from(b <= v)).sum::<u32>() as usize
+}
+
+/// The first bucket's start and the bucket width (as a shift) for a large node's sorted
+/// bounds: about one bound per bucket over the bounds' own range, then narrower buckets while
+/// some bucket holds more than a window and the bucket count stays within
+/// [`BUCKETS_PER_BOUND`] times the bounds.
+fn bucket_layout(lower: &[u32]) -> (u32, u32) {
+    let lo = lower[0];
+    let span = u64::from(lower[lower.len() - 1] - lo) + 1;
+    let target = lower.len().next_power_of_two() as u64;
+    let mut shift = 0;
+    while span >> shift > target {
+        shift += 1;
+    }
+    let widest = |shift: u32| lower.chunk_by(|a, b| (a - lo) >> shift == (b - lo) >> shift).map(<[u32]>::len).max();
+    while shift > 0 && widest(shift) > Some(WINDOW) && span.div_ceil(1 << (shift - 1)) <= BUCKETS_PER_BOUND as u64 * target {
+        shift -= 1;
+    }
+    (lo, shift)
 }
 
 impl KeyRule {
@@ -558,31 +583,17 @@ impl Builder<'_> {
             return Ok(r);
         }
         let at = self.arena.len();
-        if lower.len() <= SCAN_MAX {
-            let padded = padded_len(lower.len());
-            self.reserve(1 + padded + n)?;
-            self.arena.push(((field as u32) << FIELD_SHIFT) | n as u32);
-            self.arena.extend(&lower);
-            self.arena.resize(at + 1 + padded, u32::MAX);
-        } else {
-            // About one bound per bucket, buckets spanning the bounds' own range.
-            let (lo, hi) = (lower[0], lower[lower.len() - 1]);
-            let buckets = lower.len().next_power_of_two();
-            let span = u64::from(hi - lo) + 1;
-            let mut shift = 0;
-            while span >> shift > buckets as u64 {
-                shift += 1;
-            }
-            let buckets = (span.div_ceil(1 << shift) as usize).max(1);
-            self.reserve(4 + buckets + 1 + lower.len() + n)?;
-            self.arena.extend([((field as u32) << FIELD_SHIFT) | INDEXED | n as u32, lo, shift, buckets as u32]);
-            for b in 0..buckets {
-                let start = u64::from(lo) + ((b as u64) << shift);
-                self.arena.push(lower.partition_point(|&x| u64::from(x) < start) as u32);
-            }
-            self.arena.push(lower.len() as u32);
-            self.arena.extend(&lower);
+        let (lo, shift) = bucket_layout(&lower);
+        let buckets = ((u64::from(lower[lower.len() - 1] - lo) >> shift) + 1) as usize;
+        self.reserve(4 + buckets + 1 + lower.len() + WINDOW + n)?;
+        self.arena.extend([((field as u32) << FIELD_SHIFT) | n as u32, lo, shift, buckets as u32]);
+        for b in 0..buckets {
+            let start = u64::from(lo) + ((b as u64) << shift);
+            self.arena.push(lower.partition_point(|&x| u64::from(x) < start) as u32);
         }
+        self.arena.push(lower.len() as u32);
+        self.arena.extend(&lower);
+        self.arena.extend([u32::MAX; WINDOW]);
         self.arena.extend(children.iter().map(|&(_, c)| c));
         let node = at as u32 | LARGE;
         self.memo.insert((field, live), node);
@@ -830,6 +841,24 @@ mod tests {
         for i in (0..10_000u32).step_by(97) {
             let p = tcp4([10, (i >> 8) as u8, i as u8, 7], [1, 2, 3, 4], 1000, (i % 1000) as u16 * 10 + 3);
             assert_eq!(c.classify(&p), reference(&sets, &p, false));
+        }
+    }
+
+    #[test]
+    fn clustered_bounds_take_several_windows() {
+        // 40 neighbouring hosts and one far away, each its own session so that no two
+        // intervals merge: the bucket width that keeps the index small puts all 40 in one
+        // bucket, wider than a window.
+        let hosts: Vec<[u8; 4]> = (1..=40u8).map(|h| [10, 0, 0, h]).chain([[250, 0, 0, 0]]).collect();
+        let rules: Vec<[Rule; 1]> =
+            hosts.iter().map(|&h| [Rule { destination: Some(cidr4(h, 32)), ..rule(1, Action::Accept) }]).collect();
+        let sets: Vec<RuleSet> = rules.iter().map(|r| RuleSet { rules: r, amazon_dns: true }).collect();
+        let mut lower: Vec<u32> = hosts.iter().flat_map(|&h| [v4(h), v4(h) + 1]).collect();
+        lower.dedup();
+        let (lo, shift) = bucket_layout(&lower);
+        assert_eq!((v4([10, 0, 0, 41]) - lo) >> shift, 0, "the cluster shares one bucket");
+        for dst in (0..=45u8).map(|h| [10, 0, 0, h]).chain([[9, 255, 255, 255], [250, 0, 0, 0], [250, 0, 0, 1], [255, 255, 255, 255]]) {
+            both(&sets, &tcp4([1, 1, 1, 1], dst, 1000, 80));
         }
     }
 
