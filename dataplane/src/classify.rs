@@ -251,15 +251,16 @@ const ARENA_LIMIT: usize = 64 << 20;
 
 /// A node of at most [`SMALL`] intervals, in one cache line: the lookup counts the bounds
 /// at or below the value over a fixed-length array, which the compiler turns into two SIMD
-/// compares (no branch, no bounds check). Bounds are stored biased ([`bias`]) so that a
-/// signed compare, which SSE2 has, orders them as unsigned. Unused bounds are the largest
-/// value and unused children repeat the last one, so a value of `u32::MAX` (which counts the
-/// padding too) still lands on the last interval. The field a node splits on travels in the
-/// reference to it ([`SMALL_FIELD_SHIFT`]), so its value is loaded before the node is.
+/// compares (no branch, no bounds check). Each bound is stored as the largest value below it,
+/// biased ([`bias`]) so that the signed "greater than" SSE2 has orders them as unsigned: a
+/// value above it is at or above the bound. At most `SMALL - 1` bounds are needed; the rest
+/// are `i32::MAX`, which no value is above, so the count is a child's index as it is. The
+/// field a node splits on travels in the reference to it ([`SMALL_FIELD_SHIFT`]), so its
+/// value is loaded before the node is.
 #[derive(Clone, Copy, Debug)]
 #[repr(C, align(64))]
 struct SmallNode {
-    bounds: [i32; SMALL],
+    below: [i32; SMALL],
     children: [u32; SMALL],
 }
 
@@ -279,7 +280,7 @@ fn bias(v: u32) -> i32 {
 #[derive(Clone, Debug)]
 pub struct Classifier {
     /// Node for each class value (see [`key`]).
-    class: Box<[u32]>,
+    class: Box<[u32; CLASS_VALUES]>,
     /// Nodes of up to [`SMALL`] intervals: almost all of them.
     small: Box<[SmallNode]>,
     /// Large nodes (more than [`SMALL`] intervals): `[header, lo, shift, buckets, bucket
@@ -358,7 +359,8 @@ impl Classifier {
             class.push(node);
         }
         let empty = class.iter().all(|&n| n == NO_MATCH);
-        Ok(Classifier { class: class.into_boxed_slice(), small: b.small.into_boxed_slice(), arena: b.arena.into_boxed_slice(), empty })
+        let class = class.into_boxed_slice().try_into().expect("one node per class value");
+        Ok(Classifier { class, small: b.small.into_boxed_slice(), arena: b.arena.into_boxed_slice(), empty })
     }
 
     /// The index of the rule set (session) that mirrors the packet, if any.
@@ -389,8 +391,8 @@ impl Classifier {
         if r & LARGE == 0 {
             let v = bias(key[(r >> SMALL_FIELD_SHIFT) as usize & FIELD_MASK]);
             let node = &self.small[(r & SMALL_INDEX_MASK) as usize];
-            let i: u32 = node.bounds.iter().map(|&b| u32::from(b <= v)).sum();
-            return node.children[(i as usize).min(SMALL - 1)];
+            let i: u32 = node.below.iter().map(|&b| u32::from(v > b)).sum();
+            return node.children[i as usize & (SMALL - 1)];
         }
         let arena = &*self.arena;
         let base = (r & !LARGE) as usize;
@@ -569,9 +571,11 @@ impl Builder<'_> {
         let lower: Vec<u32> = children.iter().skip(1).map(|&(b, _)| b).collect();
         if n <= SMALL {
             let last = children[n - 1].1;
-            let mut node = SmallNode { bounds: [i32::MAX; SMALL], children: [last; SMALL] };
-            for (b, &l) in node.bounds.iter_mut().zip(&lower) {
-                *b = bias(l);
+            let mut node = SmallNode { below: [i32::MAX; SMALL], children: [last; SMALL] };
+            // A lower bound is never 0 (the first interval starts there): minus one stays
+            // in range.
+            for (b, &l) in node.below.iter_mut().zip(&lower) {
+                *b = bias(l) - 1;
             }
             for (i, &(_, c)) in children.iter().enumerate() {
                 node.children[i] = c;
