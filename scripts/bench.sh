@@ -4,11 +4,14 @@
 # parse + classify + encapsulation as instructions per packet (callgrind: stable on a noisy
 # machine) and, in the full mode, as time (criterion).
 #
-#   scripts/bench.sh [--quick] [--json FILE] [--only TEXT]
+#   scripts/bench.sh [--quick] [--json FILE] [--only TEXT] [--compare OTHER [--rounds N]]
 #
-#   --quick      short windows, one repetition: the whole table in about a minute
-#   --json FILE  the throughput rows as JSON too
-#   --only TEXT  only the scenarios whose name contains TEXT (and the baselines)
+#   --quick          short windows, one repetition: the whole table in about a minute
+#   --json FILE      the throughput rows as JSON too
+#   --only TEXT      only the scenarios whose name contains TEXT (and the baselines)
+#   --compare OTHER  instead of the table, this build against another traffic-mirror binary
+#                    (an older build): both alternately for N rounds (8) per scenario, the
+#                    median of the paired ratios; what tells a change apart from the noise
 #
 # Sources are net_pcap devices replaying captures this script generates (64-byte frames,
 # IMIX 7:4:1, a TCP/UDP/ICMP/IPv6 mix) with infinite_rx=1; sinks are net_null. One worker
@@ -21,7 +24,7 @@ quick=0
 for a in "$@"; do
   case $a in
     --quick) quick=1 ;;
-    -h | --help) sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h | --help) sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
   esac
 done
 [[ $(id -u) -eq 0 ]] || { echo "bench.sh: DPDK needs root; run: sudo $0 $*" >&2; exit 1; }

@@ -33,6 +33,15 @@ struct Args {
     /// Only the scenarios whose name contains this.
     #[arg(long)]
     only: Option<String>,
+    /// Instead of the table, compare --binary with another traffic-mirror build (an older
+    /// one, say): each scenario on 64-byte frames, both builds alternately for --rounds
+    /// rounds, and the median of the paired ratios (--binary's rate over OTHER's). Tells a
+    /// change apart from this kind of machine's noise, which single runs cannot.
+    #[arg(long, value_name = "OTHER")]
+    compare: Option<PathBuf>,
+    /// Rounds of a --compare run.
+    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..))]
+    rounds: u32,
 }
 
 /// One measured row.
@@ -203,7 +212,8 @@ impl Drop for Killed {
 }
 
 /// (Mpps, Gbit/s, copies/s, copy drops) of traffic-mirror on one scenario.
-fn measure_tm(a: &Args, name: &str, input: &Path, workers: usize, mirroring: &str, warm: Duration, window: Duration) -> (f64, f64, f64, u64) {
+fn measure_tm(a: &Args, binary: &Path, s: &Scenario, input: &Path, warm: Duration, window: Duration) -> (f64, f64, f64, u64) {
+    let (name, workers, mirroring) = (s.name, s.workers, &s.mirroring);
     let tag: String = name.chars().filter(|c| c.is_ascii_alphanumeric()).take(12).collect();
     let socket = a.out.join(format!("{tag}.sock"));
     let cfg = a.out.join(format!("{tag}.toml"));
@@ -211,7 +221,7 @@ fn measure_tm(a: &Args, name: &str, input: &Path, workers: usize, mirroring: &st
     let log = std::fs::File::create(a.out.join(format!("{tag}.log"))).unwrap();
     let prefix = format!("tm-bench-{tag}-{}", std::process::id());
     let _runtime = RuntimeDir(prefix.clone());
-    let child = Command::new(&a.binary)
+    let child = Command::new(binary)
         .args(["run", "--config"])
         .arg(&cfg)
         .args(["--", "--file-prefix", &prefix, "--log-level=lib.eal:warning"])
@@ -301,9 +311,17 @@ fn measure_testpmd(input: &Path, warm: Duration, window: Duration) -> (f64, f64)
     (used.iter().map(|s| s.0).sum::<f64>() / n / 1e6, used.iter().map(|s| s.1).sum::<f64>() / n / 1e9)
 }
 
-fn median(mut v: Vec<(f64, f64, f64, u64)>) -> (f64, f64, f64, u64) {
-    v.sort_by(|a, b| a.0.total_cmp(&b.0));
+/// The result in the middle by `key` (the upper one of an even count).
+fn median<T: Copy>(mut v: Vec<T>, key: impl Fn(&T) -> f64) -> T {
+    v.sort_by(|a, b| key(a).total_cmp(&key(b)));
     v[v.len() / 2]
+}
+
+/// The median of some figures.
+fn median_of(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    let n = v.len();
+    if n % 2 == 1 { v[n / 2] } else { (v[n / 2 - 1] + v[n / 2]) / 2.0 }
 }
 
 fn main() {
@@ -324,12 +342,14 @@ fn main() {
         inputs.push((*name, path));
     }
 
+    if let Some(other) = &a.compare {
+        print!("{}", compare(&a, other, &inputs[0].1, warm, window));
+        return;
+    }
+
     let mut rows: Vec<Row> = Vec::new();
     for (tname, input) in &inputs {
-        let testpmd = median((0..reps).map(|_| {
-            let (m, g) = measure_testpmd(input, warm, window);
-            (m, g, 0.0, 0)
-        }).collect());
+        let testpmd = median((0..reps).map(|_| measure_testpmd(input, warm, window)).collect(), |r| r.0);
         rows.push(Row { scenario: "testpmd io (baseline)".into(), traffic: (*tname).into(), mpps: testpmd.0, gbps: testpmd.1, vs_testpmd: 1.0, vs_no_sessions: f64::NAN, copies_per_s: 0.0, copy_drops: 0 });
         eprintln!("{tname}: testpmd {:.2} Mpps", testpmd.0);
         let mut base = f64::NAN;
@@ -342,7 +362,7 @@ fn main() {
             if a.only.as_ref().is_some_and(|o| !s.name.contains(o.as_str())) && s.name != "no sessions" {
                 continue;
             }
-            let r = median((0..reps).map(|_| measure_tm(&a, s.name, input, s.workers, &s.mirroring, warm, window)).collect());
+            let r = median((0..reps).map(|_| measure_tm(&a, &a.binary, &s, input, warm, window)).collect(), |r| r.0);
             if s.name == "no sessions" {
                 base = r.0;
             }
@@ -365,6 +385,40 @@ fn main() {
     if let Some(path) = &a.json {
         std::fs::write(path, serde_json::to_string_pretty(&rows).unwrap() + "\n").unwrap();
     }
+}
+
+/// Both builds alternately on each scenario, the order flipped every round so that a drift in
+/// the machine's speed weighs on both alike. Returns the table of medians.
+fn compare(a: &Args, other: &Path, input: &Path, warm: Duration, window: Duration) -> String {
+    let mut cells = Vec::new();
+    for s in scenarios().into_iter().filter(|s| a.only.as_ref().is_none_or(|o| s.name.contains(o.as_str()))) {
+        let (mut base, mut new, mut ratios) = (Vec::new(), Vec::new(), Vec::new());
+        for round in 0..a.rounds {
+            let run = |binary: &Path| measure_tm(a, binary, &s, input, warm, window).0;
+            // x: the other build (A), y: this one (B).
+            let (x, y) = if round % 2 == 0 {
+                let x = run(other);
+                (x, run(&a.binary))
+            } else {
+                let y = run(&a.binary);
+                (run(other), y)
+            };
+            eprintln!("{}: round {}: {:.2} / {:.2} Mpps = {:.3}", s.name, round + 1, y, x, y / x);
+            base.push(x);
+            new.push(y);
+            ratios.push(y / x);
+        }
+        let range = format!("{:.3}-{:.3}", ratios.iter().copied().fold(f64::INFINITY, f64::min), ratios.iter().copied().fold(0.0, f64::max));
+        cells.push(vec![
+            s.name.to_string(),
+            format!("{:.2}", median_of(base)),
+            format!("{:.2}", median_of(new)),
+            format!("{:.3}", median_of(ratios)),
+            range,
+        ]);
+    }
+    let title = format!("\n{} (B) against {} (A), 64-byte frames, {} rounds\n", a.binary.display(), other.display(), a.rounds);
+    title + &control::report::render(&["scenario", "A Mpps", "B Mpps", "B/A (median)", "B/A (range)"], &cells)
 }
 
 fn table(rows: &[Row]) -> String {
