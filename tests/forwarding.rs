@@ -154,14 +154,12 @@ fn validate_command() {
     assert_eq!(err.trim(), format!("{}:18: source \"s\": port \"nope\" is not defined", bad.display()));
 }
 
-#[test]
-fn sigterm_and_ctrl_c_stop_cleanly() {
-    require_root();
-    let lab = Lab::new("signals");
+/// A lab config that forwards a capture over and over into net_null until stopped.
+fn endless_config(lab: &Lab) -> std::path::PathBuf {
     // net_pcap's infinite_rx mode keeps frames in single mbufs: no jumbo frames.
     let frames = mixed(3, 2000, Side::Host);
     lab.write_pcap("in.pcap", frames.iter().filter(|f| f.bytes.len() <= 2048).map(|f| f.bytes.as_slice()));
-    let cfg = lab.config(
+    lab.config(
         r#"
 [dataplane]
 workers = 1
@@ -178,7 +176,14 @@ device = "net_null0"
 [[link]]
 ports = ["host", "uplink"]
 "#,
-    );
+    )
+}
+
+#[test]
+fn sigterm_and_ctrl_c_stop_cleanly() {
+    require_root();
+    let lab = Lab::new("signals");
+    let cfg = endless_config(&lab);
     for signal in [libc::SIGTERM, libc::SIGINT] {
         let child = lab.spawn(&cfg, &[]);
         std::thread::sleep(Duration::from_secs(2));
@@ -193,4 +198,41 @@ ports = ["host", "uplink"]
             assert_eq!(pool["in_use"], 0, "{pool}");
         }
     }
+}
+
+/// Without a --file-prefix, traffic-mirror uses its own (tm-PID): DPDK's runtime folder for it
+/// is there while it runs and gone once it has stopped, so runs do not pile folders up in
+/// /var/run/dpdk.
+#[test]
+fn its_own_runtime_folder_goes_with_it() {
+    require_root();
+    let lab = Lab::new("prefix");
+    let cfg = endless_config(&lab);
+    let stderr = std::fs::File::create(lab.path("run.stderr")).unwrap();
+    let mut child = std::process::Command::new(e2e::binary())
+        .args(["run", "--config"])
+        .arg(&cfg)
+        .args(["--", "--log-level=lib.eal:warning"])
+        .stdout(std::process::Stdio::null())
+        .stderr(stderr)
+        .spawn()
+        .expect("starting traffic-mirror");
+    let dir = std::path::PathBuf::from(format!("/var/run/dpdk/tm-{}", child.id()));
+    // Up once the control loop answers (its signal handlers are in place by then).
+    let answers = || {
+        control::api::Client::connect(&lab.socket())
+            .is_ok_and(|mut c| matches!(c.call(&control::api::Request::DescribeSources {}), Ok(Ok(_))))
+    };
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while !answers() && std::time::Instant::now() < deadline && child.try_wait().unwrap().is_none() {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let running = dir.exists();
+    // SAFETY: sending a signal to our own child process.
+    assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGTERM) }, 0);
+    let status = child.wait().unwrap();
+    let log = std::fs::read_to_string(lab.path("run.stderr")).unwrap_or_default();
+    assert!(running, "{} existed while traffic-mirror ran:\n{log}", dir.display());
+    assert!(status.success(), "{status}:\n{log}");
+    assert!(!dir.exists(), "{} is left after traffic-mirror stopped", dir.display());
 }

@@ -49,7 +49,14 @@ pub fn run(opts: RunOptions) -> Result<i32> {
     let cores = worker_cores(&cfg);
     let eal_args = eal_args(&cfg, &opts.eal_extra);
     log::info!("{}; EAL arguments: {}", Eal::version(), eal_args.join(" "));
+    // Declared before the EAL so that it drops after it.
+    let mut _runtime_cleanup = None;
     let eal = Eal::init(&eal_args).context("starting DPDK (check eal_args in [dataplane] and the port devices)")?;
+    if eal_args.contains(&own_file_prefix()) {
+        // No other process uses the prefix chosen here, so its runtime folder is not left to
+        // pile up in /var/run/dpdk run after run. A prefix the user gave is theirs to keep.
+        _runtime_cleanup = Some(RemoveOnDrop(eal.runtime_dir().into()));
+    }
 
     let workers = cfg.dataplane.workers;
     let infos: Vec<PortInfo> = cfg
@@ -274,10 +281,15 @@ pub fn eal_args(cfg: &Config, extra: &[String]) -> Vec<String> {
         args.extend(["-l".into(), control_core(cfg).to_string()]);
     }
     if !given(&["--file-prefix"]) {
-        args.extend(["--file-prefix".into(), format!("tm-{}", std::process::id())]);
+        args.extend(["--file-prefix".into(), own_file_prefix()]);
     }
     args.extend(extra.iter().cloned());
     args
+}
+
+/// The DPDK file prefix used when none is given: this process's own.
+fn own_file_prefix() -> String {
+    format!("tm-{}", std::process::id())
 }
 
 /// Cores for the workers: configured, or the last `workers` cores.
@@ -419,11 +431,12 @@ impl IdleWatch {
 }
 
 /// Removes a file (the control socket) when dropped.
+/// A file or folder removed when dropped.
 struct RemoveOnDrop(std::path::PathBuf);
 
 impl Drop for RemoveOnDrop {
     fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.0);
+        let _ = if self.0.is_dir() { std::fs::remove_dir_all(&self.0) } else { std::fs::remove_file(&self.0) };
     }
 }
 
