@@ -208,31 +208,14 @@ fn its_own_runtime_folder_goes_with_it() {
     require_root();
     let lab = Lab::new("prefix");
     let cfg = endless_config(&lab);
-    let stderr = std::fs::File::create(lab.path("run.stderr")).unwrap();
-    let mut child = std::process::Command::new(e2e::binary())
-        .args(["run", "--config"])
-        .arg(&cfg)
-        .args(["--", "--log-level=lib.eal:warning"])
-        .stdout(std::process::Stdio::null())
-        .stderr(stderr)
-        .spawn()
-        .expect("starting traffic-mirror");
+    let mut child = lab.spawn_with_eal(&cfg, &[], &["--log-level=lib.eal:warning".into()]);
     let dir = std::path::PathBuf::from(format!("/var/run/dpdk/tm-{}", child.id()));
     // Up once the control loop answers (its signal handlers are in place by then).
-    let answers = || {
-        control::api::Client::connect(&lab.socket())
-            .is_ok_and(|mut c| matches!(c.call(&control::api::Request::DescribeSources {}), Ok(Ok(_))))
-    };
-    let deadline = std::time::Instant::now() + Duration::from_secs(30);
-    while !answers() && std::time::Instant::now() < deadline && child.try_wait().unwrap().is_none() {
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let running = dir.exists();
+    lab.client(&mut child);
+    assert!(dir.exists(), "{} exists while traffic-mirror runs", dir.display());
     // SAFETY: sending a signal to our own child process.
     assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGTERM) }, 0);
-    let status = child.wait().unwrap();
-    let log = std::fs::read_to_string(lab.path("run.stderr")).unwrap_or_default();
-    assert!(running, "{} existed while traffic-mirror ran:\n{log}", dir.display());
-    assert!(status.success(), "{status}:\n{log}");
+    let run = lab.finish(child);
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
     assert!(!dir.exists(), "{} is left after traffic-mirror stopped", dir.display());
 }

@@ -430,8 +430,7 @@ impl IdleWatch {
     }
 }
 
-/// Removes a file (the control socket) when dropped.
-/// A file or folder removed when dropped.
+/// A file (the control socket) or folder (DPDK's runtime folder) removed when dropped.
 struct RemoveOnDrop(std::path::PathBuf);
 
 impl Drop for RemoveOnDrop {

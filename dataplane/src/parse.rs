@@ -250,8 +250,7 @@ fn parse_plain_ipv4(frame: &[u8], beyond: usize, p: &mut Packet) -> bool {
     let protocol = h[IP + ipv4::PROTOCOL];
     let udp = protocol == proto::UDP;
     let total_len = usize::from(be16(h, IP + ipv4::TOTAL_LEN));
-    // TCP: the ports; UDP: its whole header (as `read_transport` asks).
-    let need = L4 - IP + 4 + 4 * usize::from(udp);
+    let need = L4 - IP + ported_header_len(udp);
     let plain = (be16(h, eth::ETHERTYPE) == eth::TYPE_IPV4)
         & (h[IP + ipv4::VER_IHL] == 0x45)
         & (be16(h, IP + ipv4::FLAGS_FRAG) & (ipv4::FLAG_MF | ipv4::FRAG_OFFSET_MASK) == 0)
@@ -355,6 +354,12 @@ fn parse_ipv6(frame: &[u8], l3: usize, beyond: usize, p: &mut Packet) -> Result<
 /// The protocols with ports (TCP, UDP), as a bit set over protocol numbers.
 const WITH_PORTS: u64 = 1 << proto::TCP | 1 << proto::UDP;
 
+/// Transport bytes a TCP or UDP packet must hold: TCP its ports, UDP its whole header.
+#[inline(always)]
+fn ported_header_len(udp: bool) -> usize {
+    4 + 4 * usize::from(udp)
+}
+
 /// Reads ports (TCP, UDP) or the echo identifier (ICMP echo) from the transport header.
 #[inline(always)]
 fn read_transport(p: &mut Packet, protocol: u8, l4: &[u8]) -> Result<(), Skip> {
@@ -362,9 +367,7 @@ fn read_transport(p: &mut Packet, protocol: u8, l4: &[u8]) -> Result<(), Skip> {
     // comparison per protocol (which the compiler also makes of a lookup table) branches on
     // the traffic's mix and mispredicts.
     if WITH_PORTS.checked_shr(u32::from(protocol)).unwrap_or(0) & 1 != 0 {
-        // TCP: the ports; UDP: its whole header.
-        let need = 4 + 4 * usize::from(protocol == proto::UDP);
-        if l4.len() < need {
+        if l4.len() < ported_header_len(protocol == proto::UDP) {
             return Err(Skip::Malformed);
         }
         p.set_transport(protocol, true, be16(l4, udp::SRC_PORT), be16(l4, udp::DST_PORT));

@@ -226,6 +226,12 @@ impl Lab {
     /// nobody reads a pipe until the end. [`Lab::finish`] collects it; if the test fails first,
     /// dropping the guard kills the process.
     pub fn spawn(&self, config: &Path, extra: &[&str]) -> Running {
+        self.spawn_with_eal(config, extra, &self.eal_args())
+    }
+
+    /// [`Lab::spawn`] with these EAL arguments instead of the lab's own (its file prefix
+    /// included).
+    pub fn spawn_with_eal(&self, config: &Path, extra: &[&str], eal: &[String]) -> Running {
         let stats = self.path("stats.json");
         let _ = std::fs::remove_file(&stats);
         let out = std::fs::File::create(self.path("run.stdout")).expect("creating run.stdout");
@@ -237,7 +243,7 @@ impl Lab {
             .arg(&stats)
             .args(extra)
             .arg("--")
-            .args(self.eal_args())
+            .args(eal)
             .stdout(out)
             .stderr(err)
             .spawn()
