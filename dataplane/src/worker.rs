@@ -21,7 +21,7 @@
 //! it read stays the same for the whole iteration.
 
 use crate::eal;
-use crate::encap::{source_port, Template};
+use crate::encap::{source_port, Template, MAX_OUTER_LEN};
 use crate::mbuf::{Burst, Mbuf, MAX_BURST};
 use crate::mempool::Mempool;
 use crate::port::{RxQueue, TxQueue};
@@ -358,9 +358,12 @@ fn fill_copy(copy: &mut Mbuf, pool: &Mempool, outer: &Template, original: &Mbuf,
     let head = original.data();
     if inner <= head.len() {
         if let Some(buf) = copy.append(outer.len() + inner) {
-            let (header, body) = buf.split_at_mut(outer.len());
-            outer.write(header, inner, src_port);
-            body.copy_from_slice(&head[..inner]);
+            match buf.first_chunk_mut::<MAX_OUTER_LEN>() {
+                Some(full) => outer.write_full(full, inner, src_port),
+                None => outer.write(&mut buf[..outer.len()], inner, src_port),
+            }
+            // After the headers: it overwrites their scratch tail.
+            buf[outer.len()..].copy_from_slice(&head[..inner]);
             return true;
         }
     }
