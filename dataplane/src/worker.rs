@@ -8,12 +8,11 @@
 //! 2. `classify` (only where some source can see the burst): a prefetch of every packet's
 //!    first cache line, then per frame [`Table::mirrors`] parses it and looks its key up in
 //!    the compiled rules of every source that owns it (egress on the receiving port, ingress
-//!    on the port it is forwarded to); each hit becomes a pending copy.
-//! 3. `hold_originals`: take a second reference on each original that will be copied, so
-//!    that...
-//! 4. `forward`: ...the originals leave first, untouched, with a bounded retry; frames the TX
+//!    on the port it is forwarded to); each hit becomes a pending copy, and its original
+//!    takes a second reference (one per original), so that...
+//! 3. `forward`: ...the originals leave first, untouched, with a bounded retry; frames the TX
 //!    queue still refuses are freed and counted.
-//! 5. `build_copies`: per pending copy, an mbuf from the copy pool with the session's
+//! 4. `build_copies`: per pending copy, an mbuf from the copy pool with the session's
 //!    precomputed outer headers and only the bytes that will be sent; queued per mirror port.
 //!
 //! After every RX queue has been polled the copy queues are flushed (`flush_copies`, no retry:
@@ -88,7 +87,7 @@ pub struct WorkerSetup<'a> {
 /// One accepted copy, between classification and building.
 #[derive(Clone, Copy)]
 struct PendingCopy {
-    /// Index of the original in the received burst, then (stage 3) in `held`.
+    /// Index of its original in `held`.
     pkt: u8,
     dir: Direction,
     session: u32,
@@ -186,7 +185,6 @@ impl Worker<'_> {
         if !table.ports[port].egress.is_empty() || !table.ports[out_port].ingress.is_empty() {
             self.classify(table, burst, port, out_port);
         }
-        self.hold_originals(burst);
         self.forward(peer, burst);
         self.build_copies(table);
     }
@@ -220,12 +218,21 @@ impl Worker<'_> {
             m.prefetch();
         }
         let mut skipped = NotMirrored::default();
-        for (i, m) in burst.iter().enumerate() {
-            let pending = &mut self.pending;
+        let (pending, held) = (&mut self.pending, &mut self.held);
+        for m in burst.iter() {
+            // As each copy is found: a second reference on its original (one per
+            // original, however many copies) keeps it for building once it has been sent.
+            let mut hold = None;
             table.mirrors(port, out_port, m.data(), m.pkt_len(), &mut skipped, |dir, session, hash| {
-                if pending.len() < MAX_PENDING {
-                    pending.push(PendingCopy { pkt: i as u8, dir, session, hash });
+                if pending.len() == MAX_PENDING {
+                    return;
                 }
+                let at = *hold.get_or_insert_with(|| {
+                    // Cannot fail: at most one hold per packet of the burst.
+                    let _ = held.push(m.share());
+                    (held.len() - 1) as u8
+                });
+                pending.push(PendingCopy { pkt: at, dir, session, hash });
             });
         }
         self.counters.not_ip.add(skipped.not_ip);
@@ -233,21 +240,7 @@ impl Worker<'_> {
         self.counters.excluded.add(skipped.excluded);
     }
 
-    /// Stage 3: a second reference on every original that will be copied. Pending copies
-    /// come in packet order, so one original's copies are neighbours.
-    fn hold_originals(&mut self, burst: &Burst) {
-        let mut last = None;
-        for pc in &mut self.pending {
-            if last != Some(pc.pkt) {
-                last = Some(pc.pkt);
-                // Cannot fail: at most one hold per packet of the burst.
-                let _ = self.held.push(burst[usize::from(pc.pkt)].share());
-            }
-            pc.pkt = (self.held.len() - 1) as u8;
-        }
-    }
-
-    /// Stage 4: originals out of the peer port, or dropped where there is none.
+    /// Stage 3: originals out of the peer port, or dropped where there is none.
     fn forward(&mut self, peer: Option<usize>, burst: &mut Burst) {
         let Some(out) = peer else {
             burst.clear();
@@ -266,7 +259,7 @@ impl Worker<'_> {
         }
     }
 
-    /// Stage 5: build each pending copy and queue it on its mirror port.
+    /// Stage 4: build each pending copy and queue it on its mirror port.
     fn build_copies(&mut self, table: &Table) {
         if self.pending.is_empty() {
             return;
@@ -275,26 +268,27 @@ impl Worker<'_> {
             // Bulk refill; if the pool is short, per-copy allocation below counts the misses.
             let _ = self.fresh.alloc_bulk(self.copy_pool, MAX_BURST);
         }
-        for i in 0..self.pending.len() {
-            let pc = self.pending[i];
+        let counters = self.counters;
+        let pending = std::mem::take(&mut self.pending);
+        for pc in &pending {
             let s = &table.sessions[pc.session as usize];
-            let counters = self.counters.session(s.slot, pc.dir);
             let original = &self.held[usize::from(pc.pkt)];
             let len = original.pkt_len();
             let inner = len.min(s.max_inner as usize);
+            let skip = |reason| counters.session(s.slot, pc.dir).skip(reason, inner as u64);
             let n = s.templates.len();
             if n == 0 {
-                counters.skip(SkipReason::Unresolved, inner as u64);
+                skip(SkipReason::Unresolved);
                 continue;
             }
             // The flow hash picks the target address; multiply-shift, not a division.
             let outer = &s.templates[((u64::from(pc.hash) * n as u64) >> 32) as usize];
             let Some(mut copy) = self.fresh.pop().or_else(|| Mbuf::alloc(self.copy_pool)) else {
-                counters.skip(SkipReason::NoMbuf, inner as u64);
+                skip(SkipReason::NoMbuf);
                 continue;
             };
             if !fill_copy(&mut copy, self.copy_pool, outer, original, inner, source_port(pc.hash)) {
-                counters.skip(SkipReason::NoMbuf, inner as u64);
+                skip(SkipReason::NoMbuf);
                 continue;
             }
             let meta = CopyMeta {
@@ -305,6 +299,8 @@ impl Worker<'_> {
             };
             self.enqueue_copy(usize::from(s.port), copy, meta);
         }
+        // Back in place, empty: its capacity is kept, nothing is allocated per burst.
+        self.pending = pending;
         self.pending.clear();
         self.held.clear();
     }
