@@ -66,11 +66,10 @@ impl Table {
         }
         // Set once a session accepts: the flow hash, or None when the packet is excluded.
         let mut hash: Option<Option<u32>> = None;
-        let macs: &[u8; 12] = frame[..2 * eth::ADDR_LEN].try_into().expect("parse saw the Ethernet header");
+        let macs: &[u8; 12] = frame.first_chunk().expect("parse saw the Ethernet header");
         let (dst, src) = macs.split_at(eth::ADDR_LEN);
-        let mac = |m: &[u8]| -> [u8; 6] { m.try_into().expect("6 bytes") };
-        self.visit(&self.ports[rx_port].egress, Direction::Egress, mac(src), &p, &mut hash, &mut copy);
-        self.visit(&self.ports[out_port].ingress, Direction::Ingress, mac(dst), &p, &mut hash, &mut copy);
+        self.visit(&self.ports[rx_port].egress, Direction::Egress, src, &p, &mut hash, &mut copy);
+        self.visit(&self.ports[out_port].ingress, Direction::Ingress, dst, &p, &mut hash, &mut copy);
         if hash == Some(None) {
             skipped.excluded += 1;
         }
@@ -82,7 +81,7 @@ impl Table {
         &self,
         sources: &[SourceRules],
         dir: Direction,
-        mac: [u8; 6],
+        mac: &[u8],
         p: &Packet,
         hash: &mut Option<Option<u32>>,
         copy: &mut impl FnMut(Direction, u32, u32),
@@ -156,9 +155,9 @@ impl SourceRules {
     }
 
     /// Is this frame the source's? `mac` is the frame's source (egress) or destination
-    /// (ingress) address.
+    /// (ingress) address; it is read only when the source has a MAC.
     #[inline(always)]
-    pub fn owns(&self, mac: [u8; 6]) -> bool {
+    pub fn owns(&self, mac: &[u8]) -> bool {
         self.mac.is_none_or(|m| m == mac)
     }
 
