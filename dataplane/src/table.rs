@@ -51,15 +51,25 @@ impl Table {
     /// The sessions that mirror one frame: received on port `rx_port`, leaving by `out_port`
     /// (the same port for a tap port), `wire_len` bytes long of which `frame` is the first
     /// segment. Calls `copy(direction, session index, flow hash)` for each; counts the frames
-    /// that are no candidates into `skipped`.
+    /// that are no candidates into `skipped`. `p` is scratch for the parsed headers, kept by
+    /// the caller across frames so that none pays for clearing it.
     ///
     /// The never-mirrored traffic (DHCP, metadata and time services, our own copies) is checked
     /// only once a session has accepted the packet: the rules decide nothing for it, so most
     /// packets, which no session takes, never pay for the check.
     #[inline(always)]
-    pub fn mirrors(&self, rx_port: usize, out_port: usize, frame: &[u8], wire_len: usize, skipped: &mut NotMirrored, mut copy: impl FnMut(Direction, u32, u32)) {
-        let mut p = Packet::default();
-        match parse_into(frame, wire_len, &mut p) {
+    #[allow(clippy::too_many_arguments)]
+    pub fn mirrors(
+        &self,
+        rx_port: usize,
+        out_port: usize,
+        frame: &[u8],
+        wire_len: usize,
+        p: &mut Packet,
+        skipped: &mut NotMirrored,
+        mut copy: impl FnMut(Direction, u32, u32),
+    ) {
+        match parse_into(frame, wire_len, p) {
             Ok(()) => {}
             Err(Skip::NotIp) => return skipped.not_ip += 1,
             Err(Skip::Malformed) => return skipped.malformed += 1,
@@ -68,8 +78,8 @@ impl Table {
         let mut hash: Option<Option<u32>> = None;
         let macs: &[u8; 12] = frame.first_chunk().expect("parse saw the Ethernet header");
         let (dst, src) = macs.split_at(eth::ADDR_LEN);
-        self.visit(&self.ports[rx_port].egress, Direction::Egress, src, &p, &mut hash, &mut copy);
-        self.visit(&self.ports[out_port].ingress, Direction::Ingress, dst, &p, &mut hash, &mut copy);
+        self.visit(&self.ports[rx_port].egress, Direction::Egress, src, p, &mut hash, &mut copy);
+        self.visit(&self.ports[out_port].ingress, Direction::Ingress, dst, p, &mut hash, &mut copy);
         if hash == Some(None) {
             skipped.excluded += 1;
         }

@@ -23,6 +23,7 @@ use crate::eal;
 use crate::encap::{source_port, Template, MAX_OUTER_LEN};
 use crate::mbuf::{Burst, Mbuf, MAX_BURST};
 use crate::mempool::Mempool;
+use crate::parse::Packet;
 use crate::port::{RxQueue, TxQueue};
 use crate::rcu::Reader;
 use crate::stats::{Direction, SkipReason, WorkerCounters};
@@ -219,11 +220,12 @@ impl Worker<'_> {
         }
         let mut skipped = NotMirrored::default();
         let (pending, held) = (&mut self.pending, &mut self.held);
+        let mut packet = Packet::default();
         for m in burst.iter() {
             // As each copy is found: a second reference on its original (one per
             // original, however many copies) keeps it for building once it has been sent.
             let mut hold = None;
-            table.mirrors(port, out_port, m.data(), m.pkt_len(), &mut skipped, |dir, session, hash| {
+            table.mirrors(port, out_port, m.data(), m.pkt_len(), &mut packet, &mut skipped, |dir, session, hash| {
                 if pending.len() == MAX_PENDING {
                     return;
                 }

@@ -8,6 +8,7 @@
 use dataplane::classify::{Action, Exclusions, Rule};
 use dataplane::encap::{Outer, Template};
 use dataplane::rcu::Rcu;
+use dataplane::parse::Packet;
 use dataplane::stats::Direction;
 use dataplane::table::{FilterRules, NotMirrored, PortRules, SessionOut, SourceRules, Table};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -76,9 +77,10 @@ fn readers_see_whole_tables_while_thousands_are_swapped_in() {
                     while !stop.load(Ordering::Relaxed) {
                         let t = reader.read();
                         let mut skipped = NotMirrored::default();
+                        let mut packet = Packet::default();
                         let mut vnis = Vec::with_capacity(32);
                         for f in frames {
-                            t.mirrors(0, 1, f, f.len(), &mut skipped, |dir, session, hash| {
+                            t.mirrors(0, 1, f, f.len(), &mut packet, &mut skipped, |dir, session, hash| {
                                 assert_eq!(dir, Direction::Egress);
                                 let out = &t.sessions[session as usize];
                                 out.templates[0].write(&mut header, f.len().min(out.max_inner as usize), hash as u16 | 0xc000);

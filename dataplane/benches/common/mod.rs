@@ -5,6 +5,7 @@
 use dataplane::classify::{Action, Cidr, Exclusions, PortRange, Rule};
 use dataplane::encap::{source_port, Outer, Template};
 use dataplane::stats::Direction;
+use dataplane::parse::Packet;
 use dataplane::table::{FilterRules, NotMirrored, PortRules, SessionOut, SourceRules, Table};
 
 /// A deterministic PRNG, so both runs see the same rules and frames.
@@ -89,11 +90,12 @@ pub fn frames(n: usize) -> Vec<Vec<u8>> {
 pub fn run_burst(table: &Table, frames: &[Vec<u8>], out: &mut [u8; 64]) -> u32 {
     let mut copies = 0;
     let mut skipped = NotMirrored::default();
+    let mut packet = Packet::default();
     for f in frames {
-        table.mirrors(0, 1, f, f.len(), &mut skipped, |_, s, hash| {
+        table.mirrors(0, 1, f, f.len(), &mut packet, &mut skipped, |_, s, hash| {
             let t = &table.sessions[s as usize];
-            let outer = &t.templates[0];
-            outer.write(&mut out[..outer.len()], f.len().min(t.max_inner as usize), source_port(hash));
+            let head = out.first_chunk_mut().expect("room for the longest outer headers");
+            t.templates[0].write_full(head, f.len().min(t.max_inner as usize), source_port(hash));
             copies += 1;
         });
     }
