@@ -7,8 +7,8 @@
 
 use dataplane::classify::{Action, Exclusions, Rule};
 use dataplane::encap::{Outer, Template};
-use dataplane::rcu::Rcu;
 use dataplane::parse::Packet;
+use dataplane::rcu::Rcu;
 use dataplane::stats::Direction;
 use dataplane::table::{FilterRules, NotMirrored, PortRules, SessionOut, SourceRules, Table};
 use std::sync::atomic::{AtomicBool, Ordering};

@@ -4,8 +4,8 @@
 
 use dataplane::classify::{Action, Cidr, Exclusions, PortRange, Rule};
 use dataplane::encap::{source_port, Outer, Template};
-use dataplane::stats::Direction;
 use dataplane::parse::Packet;
+use dataplane::stats::Direction;
 use dataplane::table::{FilterRules, NotMirrored, PortRules, SessionOut, SourceRules, Table};
 
 /// A deterministic PRNG, so both runs see the same rules and frames.
