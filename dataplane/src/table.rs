@@ -48,8 +48,46 @@ pub struct NotMirrored {
 }
 
 impl Table {
-    /// The sessions that mirror one frame: received on port `rx_port`, leaving by `out_port`
-    /// (the same port for a tap port), `wire_len` bytes long of which `frame` is the first
+    /// The sources that can see a burst received on port `rx_port` and leaving by `out_port`
+    /// (the same port for a tap port): resolved once per burst, not per frame.
+    #[inline(always)]
+    pub fn sources(&self, rx_port: usize, out_port: usize) -> Sources<'_> {
+        Sources { table: self, egress: &self.ports[rx_port].egress, ingress: &self.ports[out_port].ingress }
+    }
+
+    /// The flow hash of a packet a session accepted, or `None` when it is never mirrored.
+    /// Out of line on purpose: inlined, the compiler hoists the hash out of the lookup loop and
+    /// computes it for every packet, most of which no session takes.
+    #[inline(never)]
+    fn accepted_hash(&self, p: &Packet) -> Option<u32> {
+        (!self.exclusions.never_mirrored(p)).then(|| flow_hash(p))
+    }
+
+    /// A table that mirrors nothing.
+    pub fn empty(ports: usize) -> Self {
+        Table {
+            generation: 0,
+            ports: (0..ports).map(|_| PortRules::default()).collect(),
+            sessions: Box::new([]),
+            exclusions: Exclusions::default(),
+        }
+    }
+}
+
+/// The sources of one burst's frames, by direction: see [`Table::sources`].
+pub struct Sources<'t> {
+    table: &'t Table,
+    egress: &'t [SourceRules],
+    ingress: &'t [SourceRules],
+}
+
+impl Sources<'_> {
+    /// No source sees these frames: nothing to classify.
+    pub fn is_empty(&self) -> bool {
+        self.egress.is_empty() && self.ingress.is_empty()
+    }
+
+    /// The sessions that mirror one frame, `wire_len` bytes long of which `frame` is the first
     /// segment. Calls `copy(direction, session index, flow hash)` for each; counts the frames
     /// that are no candidates into `skipped`. `p` is scratch for the parsed headers, kept by
     /// the caller across frames so that none pays for clearing it.
@@ -58,17 +96,7 @@ impl Table {
     /// only once a session has accepted the packet: the rules decide nothing for it, so most
     /// packets, which no session takes, never pay for the check.
     #[inline(always)]
-    #[allow(clippy::too_many_arguments)]
-    pub fn mirrors(
-        &self,
-        rx_port: usize,
-        out_port: usize,
-        frame: &[u8],
-        wire_len: usize,
-        p: &mut Packet,
-        skipped: &mut NotMirrored,
-        mut copy: impl FnMut(Direction, u32, u32),
-    ) {
+    pub fn mirrors(&self, frame: &[u8], wire_len: usize, p: &mut Packet, skipped: &mut NotMirrored, mut copy: impl FnMut(Direction, u32, u32)) {
         match parse_into(frame, wire_len, p) {
             Ok(()) => {}
             Err(Skip::NotIp) => return skipped.not_ip += 1,
@@ -78,8 +106,8 @@ impl Table {
         let mut hash: Option<Option<u32>> = None;
         let macs: &[u8; 12] = frame.first_chunk().expect("parse saw the Ethernet header");
         let (dst, src) = macs.split_at(eth::ADDR_LEN);
-        self.visit(&self.ports[rx_port].egress, Direction::Egress, src, p, &mut hash, &mut copy);
-        self.visit(&self.ports[out_port].ingress, Direction::Ingress, dst, p, &mut hash, &mut copy);
+        self.visit(self.egress, Direction::Egress, src, p, &mut hash, &mut copy);
+        self.visit(self.ingress, Direction::Ingress, dst, p, &mut hash, &mut copy);
         if hash == Some(None) {
             skipped.excluded += 1;
         }
@@ -103,30 +131,12 @@ impl Table {
             let Some(session) = s.lookup(&p.key, p.ipv6) else { continue };
             let h = match *hash {
                 Some(h) => h,
-                None => *hash.insert(self.accepted_hash(p)),
+                None => *hash.insert(self.table.accepted_hash(p)),
             };
             match h {
                 Some(h) => copy(dir, session, h),
                 None => return,
             }
-        }
-    }
-
-    /// The flow hash of a packet a session accepted, or `None` when it is never mirrored.
-    /// Out of line on purpose: inlined, the compiler hoists the hash out of the lookup loop and
-    /// computes it for every packet, most of which no session takes.
-    #[inline(never)]
-    fn accepted_hash(&self, p: &Packet) -> Option<u32> {
-        (!self.exclusions.never_mirrored(p)).then(|| flow_hash(p))
-    }
-
-    /// A table that mirrors nothing.
-    pub fn empty(ports: usize) -> Self {
-        Table {
-            generation: 0,
-            ports: (0..ports).map(|_| PortRules::default()).collect(),
-            sessions: Box::new([]),
-            exclusions: Exclusions::default(),
         }
     }
 }

@@ -6,7 +6,7 @@
 //!
 //! 1. On ports without a link, `snoop_arp` copies ARP frames out for the control thread.
 //! 2. `classify` (only where some source can see the burst): a prefetch of every packet's
-//!    first cache line, then per frame [`Table::mirrors`] parses it and looks its key up in
+//!    first cache line, then per frame [`Sources::mirrors`] parses it and looks its key up in
 //!    the compiled rules of every source that owns it (egress on the receiving port, ingress
 //!    on the port it is forwarded to); each hit becomes a pending copy, and its original
 //!    takes a second reference (one per original), so that...
@@ -27,7 +27,7 @@ use crate::parse::Packet;
 use crate::port::{RxQueue, TxQueue};
 use crate::rcu::Reader;
 use crate::stats::{Direction, SkipReason, WorkerCounters};
-use crate::table::{NotMirrored, Table};
+use crate::table::{NotMirrored, Sources, Table};
 use crate::wire::eth;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -183,8 +183,9 @@ impl Worker<'_> {
         if peer.is_none() {
             self.snoop_arp(port, burst);
         }
-        if !table.ports[port].egress.is_empty() || !table.ports[out_port].ingress.is_empty() {
-            self.classify(table, burst, port, out_port);
+        let sources = table.sources(port, out_port);
+        if !sources.is_empty() {
+            self.classify(&sources, burst);
         }
         self.forward(peer, burst);
         self.build_copies(table);
@@ -212,7 +213,7 @@ impl Worker<'_> {
     }
 
     /// Stage 2: which sessions mirror which frames.
-    fn classify(&mut self, table: &Table, burst: &Burst, port: usize, out_port: usize) {
+    fn classify(&mut self, sources: &Sources, burst: &Burst) {
         self.pending.clear();
         // The headers of the whole burst on their way into the cache before the first is read.
         for m in burst.iter() {
@@ -225,7 +226,7 @@ impl Worker<'_> {
             // As each copy is found: a second reference on its original (one per
             // original, however many copies) keeps it for building once it has been sent.
             let mut hold = None;
-            table.mirrors(port, out_port, m.data(), m.pkt_len(), &mut packet, &mut skipped, |dir, session, hash| {
+            sources.mirrors(m.data(), m.pkt_len(), &mut packet, &mut skipped, |dir, session, hash| {
                 if pending.len() == MAX_PENDING {
                     return;
                 }

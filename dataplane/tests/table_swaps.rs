@@ -1,5 +1,5 @@
 //! The table code under concurrent swaps, without DPDK: readers run the per-frame decision
-//! ([`Table::mirrors`]) and build outer headers over bursts of frames while a writer compiles
+//! (`Sources::mirrors`) and build outer headers over bursts of frames while a writer compiles
 //! and publishes thousands of tables through the RCU. Every copy of a burst must come from the
 //! one table the reader holds (whose VNI is its generation), generations only move forward,
 //! and no freed table is ever touched. scripts/test.sh also runs this under AddressSanitizer
@@ -79,8 +79,9 @@ fn readers_see_whole_tables_while_thousands_are_swapped_in() {
                         let mut skipped = NotMirrored::default();
                         let mut packet = Packet::default();
                         let mut vnis = Vec::with_capacity(32);
+                        let sources = t.sources(0, 1);
                         for f in frames {
-                            t.mirrors(0, 1, f, f.len(), &mut packet, &mut skipped, |dir, session, hash| {
+                            sources.mirrors(f, f.len(), &mut packet, &mut skipped, |dir, session, hash| {
                                 assert_eq!(dir, Direction::Egress);
                                 let out = &t.sessions[session as usize];
                                 out.templates[0].write(&mut header, f.len().min(out.max_inner as usize), hash as u16 | 0xc000);

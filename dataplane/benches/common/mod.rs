@@ -91,8 +91,9 @@ pub fn run_burst(table: &Table, frames: &[Vec<u8>], out: &mut [u8; 64]) -> u32 {
     let mut copies = 0;
     let mut skipped = NotMirrored::default();
     let mut packet = Packet::default();
+    let sources = table.sources(0, 1);
     for f in frames {
-        table.mirrors(0, 1, f, f.len(), &mut packet, &mut skipped, |_, s, hash| {
+        sources.mirrors(f, f.len(), &mut packet, &mut skipped, |_, s, hash| {
             let t = &table.sessions[s as usize];
             let head = out.first_chunk_mut().expect("room for the longest outer headers");
             t.templates[0].write_full(head, f.len().min(t.max_inner as usize), source_port(hash));
