@@ -15,7 +15,8 @@
 
 use crate::parse::{field, Packet, KEY_LEN};
 use crate::wire::proto;
-use std::collections::{BTreeSet, HashMap};
+use rustc_hash::FxHashMap;
+use std::collections::BTreeSet;
 
 /// A filter rule's verdict.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -220,7 +221,7 @@ const V6_FIELDS: usize = field::V6;
 const CLASS_PORTS: u32 = field::CLASS_PORTS;
 const CLASS_VALUES: usize = 1 << 9;
 const FIELD_MASK: usize = KEY_LEN - 1;
-const _: () = assert!(KEY_LEN.is_power_of_two() && V6_FIELDS <= KEY_LEN && CLASS_PORTS < CLASS_VALUES as u32);
+const _: () = assert!(KEY_LEN.is_power_of_two() && V6_FIELDS <= KEY_LEN && CLASS_PORTS == 1 << 8 && CLASS_VALUES == 1 << 9);
 
 /// Why a rule list could not be compiled.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -324,7 +325,7 @@ impl Classifier {
                 for r in resolvers {
                     for (port, addr) in [(F_DPORT, F_DST), (F_SPORT, field::src(ipv6))] {
                         let mut k = KeyRule::any(set_id, false);
-                        k.restrict_class(|c| c & CLASS_PORTS != 0);
+                        k.restrict_class(None, true);
                         k.ranges[port] = (u32::from(DNS_PORT), u32::from(DNS_PORT));
                         for (w, &v) in r[..words].iter().enumerate() {
                             k.ranges[addr + w] = (v, v);
@@ -340,12 +341,22 @@ impl Classifier {
         for r in &mut rules {
             r.constrains = (1..nfields).filter(|&f| r.ranges[f] != (0, u32::MAX)).fold(0, |m, f| m | 1 << f);
         }
-        let mut b = Builder { rules: &rules, arena: Vec::new(), small: Vec::new(), memo: HashMap::new() };
-        let all: Vec<u32> = (0..rules.len() as u32).collect();
+        let mut b = Builder { rules: &rules, arena: Vec::new(), small: Vec::new(), memo: FxHashMap::default() };
+        // Each class value's rules, in order: from each rule's set bits, since most rules name
+        // a protocol and so hold one or two of the 512 values.
+        let mut per_class: Vec<Vec<u32>> = vec![Vec::new(); CLASS_VALUES];
+        for (i, r) in rules.iter().enumerate() {
+            for (w, &word) in r.class.iter().enumerate() {
+                let mut bits = word;
+                while bits != 0 {
+                    per_class[w * 64 + bits.trailing_zeros() as usize].push(i as u32);
+                    bits &= bits - 1;
+                }
+            }
+        }
         let mut class = Vec::with_capacity(CLASS_VALUES);
-        let mut by_live: HashMap<Vec<u32>, u32> = HashMap::new();
-        for value in 0..CLASS_VALUES {
-            let live: Vec<u32> = all.iter().copied().filter(|&r| rules[r as usize].has_class(value)).collect();
+        let mut by_live: FxHashMap<Vec<u32>, u32> = FxHashMap::default();
+        for live in per_class {
             let node = match by_live.get(&live) {
                 Some(&n) => n,
                 None => {
@@ -478,25 +489,26 @@ impl KeyRule {
         KeyRule { set, accept, class: [u64::MAX; CLASS_VALUES / 64], ranges: [(0, u32::MAX); KEY_LEN], constrains: 0 }
     }
 
-    fn has_class(&self, value: usize) -> bool {
-        self.class[value / 64] >> (value % 64) & 1 != 0
-    }
-
-    /// Keeps only the class values for which `keep` holds.
-    fn restrict_class(&mut self, keep: impl Fn(u32) -> bool) {
-        for v in 0..CLASS_VALUES {
-            if !keep(v as u32) {
-                self.class[v / 64] &= !(1 << (v % 64));
-            }
+    /// Keeps only the class values of `protocol` (any when `None`), and of those only the ones
+    /// with ports when `needs_ports`. Bit by bit, not value by value: rules number thousands.
+    fn restrict_class(&mut self, protocol: Option<u8>, needs_ports: bool) {
+        let mut keep = [0u64; CLASS_VALUES / 64];
+        let mut set = |v: usize| keep[v / 64] |= 1 << (v % 64);
+        // A class value is the protocol, plus CLASS_PORTS when the packet has ports.
+        let lowest = if needs_ports { CLASS_PORTS as usize } else { 0 };
+        match protocol {
+            Some(p) => (lowest..CLASS_VALUES).step_by(CLASS_PORTS as usize).for_each(|v| set(v | usize::from(p))),
+            None => (lowest..CLASS_VALUES).for_each(&mut set),
+        }
+        for (c, k) in self.class.iter_mut().zip(keep) {
+            *c &= k;
         }
     }
 
     fn from_rule(set: u32, rule: &Rule, ipv6: bool) -> Self {
         let mut r = KeyRule::any(set, rule.action == Action::Accept);
         let needs_ports = rule.source_ports.is_some() || rule.destination_ports.is_some();
-        r.restrict_class(|c| {
-            rule.protocol.is_none_or(|p| c & 0xff == u32::from(p)) && (!needs_ports || c & CLASS_PORTS != 0)
-        });
+        r.restrict_class(rule.protocol, needs_ports);
         if let Some(pr) = rule.destination_ports {
             r.ranges[F_DPORT] = (u32::from(pr.from), u32::from(pr.to));
         }
@@ -518,8 +530,9 @@ struct Builder<'a> {
     rules: &'a [KeyRule],
     arena: Vec<u32>,
     small: Vec<SmallNode>,
-    /// Sub-problems already built: (fields decided, live rules) -> node reference.
-    memo: HashMap<(u16, Vec<u32>), u32>,
+    /// Sub-problems already built: fields decided -> live rules -> node reference. Nested, so
+    /// that a lookup borrows the live rules instead of copying them.
+    memo: FxHashMap<u16, FxHashMap<Vec<u32>, u32>>,
 }
 
 impl Builder<'_> {
@@ -529,7 +542,7 @@ impl Builder<'_> {
         if let Some(leaf) = self.normalize(decided, &mut live) {
             return Ok(leaf);
         }
-        if let Some(&n) = self.memo.get(&(decided, live.clone())) {
+        if let Some(&n) = self.memo.get(&decided).and_then(|m| m.get(live.as_slice())) {
             return Ok(n);
         }
         let field = self.split_field(decided, &live);
@@ -585,7 +598,7 @@ impl Builder<'_> {
             self.reserve(SMALL * 2)?;
             self.small.push(node);
             let r = (self.small.len() - 1) as u32 | (field as u32) << SMALL_FIELD_SHIFT;
-            self.memo.insert((decided, live), r);
+            self.memo.entry(decided).or_default().insert(live, r);
             return Ok(r);
         }
         let at = self.arena.len();
@@ -602,7 +615,7 @@ impl Builder<'_> {
         self.arena.extend([u32::MAX; WINDOW]);
         self.arena.extend(children.iter().map(|&(_, c)| c));
         let node = at as u32 | LARGE;
-        self.memo.insert((decided, live), node);
+        self.memo.entry(decided).or_default().insert(live, node);
         Ok(node)
     }
 
@@ -624,23 +637,18 @@ impl Builder<'_> {
         best.1
     }
 
-    /// How many of the `live` rules cover a value of `field`, on average over its values.
+    /// How many of the `live` rules cover a value of `field`, on average over its values: the
+    /// area under the coverage count, which is the sum of the rules' range lengths.
     fn mean_live(&self, field: usize, live: &[u32]) -> f64 {
         let domain: u64 = if field == F_DPORT || field == F_SPORT { 1 << 16 } else { 1 << 32 };
-        let mut edges: Vec<(u64, i64)> = Vec::with_capacity(2 * live.len());
-        for &r in live {
-            let (lo, hi) = self.rules[r as usize].ranges[field];
-            edges.push((u64::from(lo), 1));
-            edges.push((u64::from(hi).min(domain - 1) + 1, -1));
-        }
-        edges.sort_unstable();
-        let (mut at, mut active, mut area) = (0, 0i64, 0.0);
-        for (x, d) in edges {
-            area += active as f64 * (x - at) as f64;
-            at = x;
-            active += d;
-        }
-        area / domain as f64
+        let area: u64 = live
+            .iter()
+            .map(|&r| {
+                let (lo, hi) = self.rules[r as usize].ranges[field];
+                u64::from(hi).min(domain - 1) + 1 - u64::from(lo)
+            })
+            .sum();
+        area as f64 / domain as f64
     }
 
     /// Fails once the nodes would outgrow their limit.
