@@ -1,0 +1,65 @@
+//! Issue 6: the benchmark tool itself, on one scenario of its quick mode. What it measures is
+//! not judged here (speed is the benchmark's business, not a test's); that it measures what it
+//! says is: every row it promises, figures from real traffic, a "vs no sessions" ratio from
+//! windows with the sessions switched on and off, and a copy for every frame when every frame
+//! is mirrored.
+
+use e2e::{binary, require_root, require_tool, Lab};
+use serde_json::Value;
+use std::process::Command;
+
+#[test]
+fn quick_mode_measures_a_scenario_against_both_baselines() {
+    require_root();
+    require_tool("dpdk-testpmd", "dpdk");
+    let lab = Lab::new("bench");
+    let json = lab.path("results.json");
+    let out = Command::new(env!("CARGO_BIN_EXE_tm-bench"))
+        .args(["--quick", "--only", "100% mirrored, 128 B", "--out"])
+        .arg(lab.path("bench"))
+        .arg("--binary")
+        .arg(binary())
+        .arg("--json")
+        .arg(&json)
+        .output()
+        .expect("running tm-bench");
+    let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "tm-bench failed:\n{stdout}\n{stderr}");
+
+    let rows: Vec<Value> = serde_json::from_str(&std::fs::read_to_string(&json).expect("the JSON results")).expect("JSON rows");
+    let row = |scenario: &str, traffic: &str| {
+        rows.iter()
+            .find(|r| r["scenario"] == scenario && r["traffic"] == traffic)
+            .unwrap_or_else(|| panic!("no row for {scenario} on {traffic}:\n{stdout}"))
+    };
+    let num = |r: &Value, key: &str| r[key].as_f64().unwrap_or_else(|| panic!("{key} is not a number in {r}"));
+    for traffic in ["64 B", "IMIX", "mix"] {
+        for scenario in ["testpmd io (baseline)", "no sessions", "100% mirrored, 128 B"] {
+            let r = row(scenario, traffic);
+            assert!(num(r, "mpps") > 0.0, "{scenario} on {traffic} forwarded nothing: {r}");
+            assert!(num(r, "gbps") > 0.0, "{r}");
+        }
+        assert_eq!(num(row("no sessions", traffic), "vs_no_sessions"), 1.0);
+        let m = row("100% mirrored, 128 B", traffic);
+        let ratio = num(m, "vs_no_sessions");
+        assert!(ratio.is_finite() && ratio > 0.0, "no paired ratio on {traffic}: {m}");
+        // Every frame mirrored and none dropped: as many copies a second as frames, where every
+        // frame is plain TCP or UDP (the mix also holds non-IP and malformed frames, DHCP and
+        // the metadata service, which are never mirrored).
+        assert_eq!(m["copy_drops"], 0, "{m}");
+        let copies_per_frame = num(m, "copies_per_s") / (num(m, "mpps") * 1e6);
+        if traffic == "mix" {
+            assert!(copies_per_frame > 0.5 && copies_per_frame < 1.05, "{copies_per_frame} copies a frame on {traffic}: {m}");
+        } else {
+            assert!((copies_per_frame - 1.0).abs() < 0.05, "{copies_per_frame} copies a frame on {traffic}: {m}");
+        }
+    }
+    // The other scenarios were left out, and the pairs were measured and reported.
+    assert!(!rows.iter().any(|r| r["scenario"] == "sessions, nothing accepted"), "--only was ignored");
+    assert!(stderr.contains("100% mirrored, 128 B: against no sessions"), "no paired windows reported:\n{stderr}");
+    for target in ["no sessions vs testpmd io", "100% mirrored 128 B vs no sessions", "nothing accepted vs no sessions"] {
+        let line = stdout.lines().find(|l| l.trim_start().starts_with(target)).unwrap_or_else(|| panic!("no target line {target}:\n{stdout}"));
+        let verdict_ok = if target.starts_with("nothing") { line.ends_with("not run") } else { line.ends_with("met") || line.ends_with("MISSED") };
+        assert!(verdict_ok, "{line}");
+    }
+}
