@@ -288,9 +288,11 @@ pub struct Classifier {
     /// Nodes of up to [`SMALL`] intervals: almost all of them.
     small: Box<[SmallNode]>,
     /// Large nodes (more than [`SMALL`] intervals): `[header, lo, shift, buckets, bucket
-    /// index (buckets + 1), n - 1 lower bounds, WINDOW u32::MAX, n children]`, where entry b
-    /// of the index counts the bounds below `lo + (b << shift)`, so a lookup counts one
-    /// window of bounds from its bucket's first.
+    /// index (buckets + 3), n - 1 lower bounds, WINDOW u32::MAX, n children]`. Bucket 0 holds
+    /// the values below `lo`, bucket b (1 to buckets) those from `lo + ((b - 1) << shift)`,
+    /// bucket buckets + 1 the values beyond; entry b of the index counts the bounds below
+    /// bucket b, so a lookup counts one window of bounds from its bucket's first, and none
+    /// when the bucket holds no bound (as the first and last always do).
     arena: Box<[u32]>,
     /// No class value leads anywhere: nothing of this family is ever mirrored.
     empty: bool,
@@ -421,9 +423,15 @@ impl Classifier {
         let v = key[(header >> FIELD_SHIFT) as usize & FIELD_MASK];
         let (lo, shift, buckets) = (arena[base + 1], arena[base + 2], arena[base + 3] as usize);
         let index = base + 4;
-        let bucket = ((v.saturating_sub(lo) >> shift) as usize).min(buckets - 1);
+        let bucket = if v < lo { 0 } else { (((v - lo) >> shift) as usize + 1).min(buckets + 1) };
         let (from, to) = (arena[index + bucket] as usize, arena[index + bucket + 1] as usize);
-        let bounds = index + buckets + 1;
+        let bounds = index + buckets + 3;
+        let children = bounds + n - 1 + WINDOW;
+        // No bound in the bucket: its values all lie in one interval. Traffic outside every
+        // rule's range takes this way.
+        if from == to {
+            return arena[children + from];
+        }
         // Bounds before the bucket are below v, those after it above: counting a whole window
         // from the bucket's first is exact. A bucket wider than a window (bounds clustered
         // beyond what the builder could spread) takes more rounds.
@@ -438,7 +446,6 @@ impl Classifier {
         }
         // Only v == u32::MAX counts the padding too: it belongs to the last interval.
         let i = le.min(n - 1);
-        let children = bounds + n - 1 + WINDOW;
         arena[children + i]
     }
 
@@ -604,13 +611,15 @@ impl Builder<'_> {
         let at = self.arena.len();
         let (lo, shift) = bucket_layout(&lower);
         let buckets = ((u64::from(lower[lower.len() - 1] - lo) >> shift) + 1) as usize;
-        self.reserve(4 + buckets + 1 + lower.len() + WINDOW + n)?;
+        self.reserve(4 + buckets + 3 + lower.len() + WINDOW + n)?;
         self.arena.extend([((field as u32) << FIELD_SHIFT) | n as u32, lo, shift, buckets as u32]);
+        // Nothing is below lo, the first bound; everything is below the values beyond.
+        self.arena.push(0);
         for b in 0..buckets {
             let start = u64::from(lo) + ((b as u64) << shift);
             self.arena.push(lower.partition_point(|&x| u64::from(x) < start) as u32);
         }
-        self.arena.push(lower.len() as u32);
+        self.arena.extend([lower.len() as u32; 2]);
         self.arena.extend(&lower);
         self.arena.extend([u32::MAX; WINDOW]);
         self.arena.extend(children.iter().map(|&(_, c)| c));
@@ -938,6 +947,30 @@ mod tests {
         assert_eq!((v4([10, 0, 0, 41]) - lo) >> shift, 0, "the cluster shares one bucket");
         for dst in (0..=45u8).map(|h| [10, 0, 0, h]).chain([[9, 255, 255, 255], [250, 0, 0, 0], [250, 0, 0, 1], [255, 255, 255, 255]]) {
             both(&sets, &tcp4([1, 1, 1, 1], dst, 1000, 80));
+        }
+    }
+
+    #[test]
+    fn values_outside_a_large_nodes_bounds_take_its_end_buckets() {
+        // Twelve /24s apart from each other, each its own session: one large node on the
+        // destination. Below the first bound, beyond the last, in empty buckets between them
+        // and at every bound's edges, the walk must agree with the reference.
+        let nets: Vec<[u8; 4]> = (0..12u8).map(|i| [172, 16 + i, 7 * i, 0]).collect();
+        let rules: Vec<[Rule; 1]> =
+            nets.iter().map(|&n| [Rule { destination: Some(cidr4(n, 24)), ..rule(1, Action::Accept) }]).collect();
+        let sets: Vec<RuleSet> = rules.iter().map(|r| RuleSet { rules: r, amazon_dns: true }).collect();
+        let c = Classifier::build(&sets, false, &[]).unwrap();
+        let probe = |dst: [u8; 4]| tcp4([1, 1, 1, 1], dst, 1000, 80);
+        assert_eq!(c.steps(&probe([198, 51, 100, 1]).key), 1, "one large node decides");
+        let mut dsts = vec![[0, 0, 0, 0], [172, 15, 255, 255], [198, 51, 100, 1], [255, 255, 255, 255], [172, 20, 0, 0]];
+        for n in &nets {
+            let base = v4(*n);
+            for a in [base - 1, base, base + 128, base + 255, base + 256] {
+                dsts.push(a.to_be_bytes());
+            }
+        }
+        for dst in dsts {
+            both(&sets, &probe(dst));
         }
     }
 
