@@ -331,8 +331,7 @@ fn measure_tm(a: &Args, binary: &Path, s: &Scenario, input: &Path, t: Timing) ->
     }
     let mid = median(on.clone(), |w| w.0);
     if !s.sessions.is_empty() {
-        let (lo, hi) = ratios.iter().fold((f64::INFINITY, 0.0f64), |(lo, hi), &r| (lo.min(r), hi.max(r)));
-        eprintln!("  {name}: against no sessions {lo:.3}-{hi:.3} over {} pairs", ratios.len());
+        eprintln!("  {name}: against no sessions {} over {} pairs", range(&ratios), ratios.len());
     }
     Measured {
         mpps: mid.0 / 1e6,
@@ -412,6 +411,12 @@ fn median_of(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
     let n = v.len();
     if n % 2 == 1 { v[n / 2] } else { (v[n / 2 - 1] + v[n / 2]) / 2.0 }
+}
+
+/// The lowest and the highest of some ratios, as "lo-hi".
+fn range(v: &[f64]) -> String {
+    let (lo, hi) = v.iter().fold((f64::INFINITY, 0.0f64), |(lo, hi), &r| (lo.min(r), hi.max(r)));
+    format!("{lo:.3}-{hi:.3}")
 }
 
 fn main() {
@@ -502,7 +507,7 @@ fn compare(a: &Args, other: &Path, input: &Path, timing: Timing) -> String {
             new.push(y);
             ratios.push(y / x);
         }
-        let range = format!("{:.3}-{:.3}", ratios.iter().copied().fold(f64::INFINITY, f64::min), ratios.iter().copied().fold(0.0, f64::max));
+        let range = range(&ratios);
         cells.push(vec![
             s.name.to_string(),
             format!("{:.2}", median_of(base)),
