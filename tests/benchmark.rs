@@ -1,8 +1,8 @@
 //! Issue 6: the benchmark tool itself, on one scenario of its quick mode. What it measures is
 //! not judged here (speed is the benchmark's business, not a test's); that it measures what it
-//! says is: every row it promises, figures from real traffic, a "vs no sessions" ratio from
-//! windows with the sessions switched on and off, and a copy for every frame when every frame
-//! is mirrored.
+//! says is: every row it promises (the testpmd reference mode's too), figures from real traffic,
+//! a "vs no sessions" ratio from windows with the sessions switched on and off, and a copy for
+//! every frame when every frame is mirrored.
 
 use e2e::{binary, require_root, require_tool, Lab};
 use serde_json::Value;
@@ -54,6 +54,13 @@ fn quick_mode_measures_a_scenario_against_both_baselines() {
             assert!((copies_per_frame - 1.0).abs() < 0.05, "{copies_per_frame} copies a frame on {traffic}: {m}");
         }
     }
+    // The reference mode, on 64-byte frames only, against io runs of its own.
+    let reference = row("testpmd 5tswap (reference)", "64 B");
+    assert!(num(reference, "mpps") > 0.0, "{reference}");
+    let vs_io = num(reference, "vs_testpmd");
+    assert!(vs_io.is_finite() && vs_io > 0.0, "no ratio to io: {reference}");
+    assert!(!rows.iter().any(|r| r["scenario"] == "testpmd 5tswap (reference)" && r["traffic"] != "64 B"), "{stdout}");
+    assert!(stdout.lines().any(|l| l.trim_start().starts_with("testpmd 5tswap vs testpmd io")), "no reference line:\n{stdout}");
     // The other scenarios were left out, and the pairs were measured and reported.
     assert!(!rows.iter().any(|r| r["scenario"] == "sessions, nothing accepted"), "--only was ignored");
     assert!(stderr.contains("100% mirrored, 128 B: against no sessions"), "no paired windows reported:\n{stderr}");
