@@ -9,7 +9,8 @@
 #   --quick          short windows (3 pairs of 0.15 s per scenario): the whole table in under
 #                    a minute once built; without it, 8 pairs of 0.5 s and criterion
 #   --json FILE      the throughput rows as JSON too
-#   --only TEXT      only the scenarios whose name contains TEXT (and the baselines)
+#   --only TEXT      only the scenarios whose name contains TEXT (and the baselines); given
+#                    more than once, those that contain any of them
 #   --compare OTHER  instead of the table, this build against another traffic-mirror binary
 #                    (an older build): both alternately for N rounds (8) per scenario, the
 #                    median of the paired ratios; what tells a change apart from the noise

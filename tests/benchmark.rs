@@ -15,7 +15,7 @@ fn quick_mode_measures_a_scenario_against_both_baselines() {
     let lab = Lab::new("bench");
     let json = lab.path("results.json");
     let out = Command::new(env!("CARGO_BIN_EXE_tm-bench"))
-        .args(["--quick", "--only", "100% mirrored, 128 B", "--out"])
+        .args(["--quick", "--only", "100% mirrored, 128 B", "--only", "10,000 rules", "--out"])
         .arg(lab.path("bench"))
         .arg("--binary")
         .arg(binary())
@@ -61,10 +61,18 @@ fn quick_mode_measures_a_scenario_against_both_baselines() {
     assert!(vs_io.is_finite() && vs_io > 0.0, "no ratio to io: {reference}");
     assert!(!rows.iter().any(|r| r["scenario"] == "testpmd 5tswap (reference)" && r["traffic"] != "64 B"), "{stdout}");
     assert!(stdout.lines().any(|l| l.trim_start().starts_with("testpmd 5tswap vs testpmd io")), "no reference line:\n{stdout}");
+    // 10,000 rules against 10 in the same pairs of windows, without the 10-rule scenario's run.
+    let many = row("10,000 rules, 10% mirrored", "64 B");
+    assert_eq!(many["paired_against"]["scenario"], "10 rules, 10% mirrored", "{many}");
+    let ratio = num(&many["paired_against"], "ratio");
+    assert!(ratio.is_finite() && ratio > 0.0, "{many}");
+    assert!(stderr.contains("10,000 rules, 10% mirrored: against 10 rules, 10% mirrored"), "no direct pairs reported:\n{stderr}");
     // The other scenarios were left out, and the pairs were measured and reported.
-    assert!(!rows.iter().any(|r| r["scenario"] == "sessions, nothing accepted"), "--only was ignored");
+    for left_out in ["sessions, nothing accepted", "10 rules, 10% mirrored"] {
+        assert!(!rows.iter().any(|r| r["scenario"] == left_out), "--only was ignored: {left_out}");
+    }
     assert!(stderr.contains("100% mirrored, 128 B: against no sessions"), "no paired windows reported:\n{stderr}");
-    for target in ["no sessions vs testpmd io", "100% mirrored 128 B vs no sessions", "nothing accepted vs no sessions"] {
+    for target in ["no sessions vs testpmd io", "100% mirrored 128 B vs no sessions", "10,000 rules vs 10 rules", "nothing accepted vs no sessions"] {
         let line = stdout.lines().find(|l| l.trim_start().starts_with(target)).unwrap_or_else(|| panic!("no target line {target}:\n{stdout}"));
         let verdict_ok = if target.starts_with("nothing") { line.ends_with("not run") } else { line.ends_with("met") || line.ends_with("MISSED") };
         assert!(verdict_ok, "{line}");

@@ -32,9 +32,9 @@ struct Args {
     /// The traffic-mirror binary.
     #[arg(long, default_value = "target/release/traffic-mirror")]
     binary: PathBuf,
-    /// Only the scenarios whose name contains this.
+    /// Only the scenarios whose name contains this (given more than once: any of them).
     #[arg(long)]
-    only: Option<String>,
+    only: Vec<String>,
     /// Instead of the table, compare --binary with another traffic-mirror build (an older
     /// one, say): each scenario on 64-byte frames, both builds alternately for --rounds
     /// rounds, and the median of the paired ratios (--binary's rate over OTHER's). Tells a
@@ -44,6 +44,13 @@ struct Args {
     /// Rounds of a --compare run.
     #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..))]
     rounds: u32,
+}
+
+impl Args {
+    /// Does --only let this scenario run?
+    fn picks(&self, scenario: &str) -> bool {
+        self.only.is_empty() || self.only.iter().any(|o| scenario.contains(o.as_str()))
+    }
 }
 
 /// One measured row.
@@ -61,6 +68,10 @@ struct Row {
     vs_no_sessions: f64,
     copies_per_s: f64,
     copy_drops: u64,
+    /// Against another scenario in the same pairs of windows, where the scenario has one
+    /// (see [`Against`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    paired_against: Option<Paired>,
 }
 
 /// What a scenario mirrors.
@@ -71,7 +82,24 @@ struct Scenario {
     sessions: &'static [&'static str],
     /// TOML for sources, targets, filters, sessions (and quotas).
     mirroring: String,
+    /// Another scenario measured inside this one's pairs: see [`Against`].
+    against: Option<Against>,
 }
+
+/// A third window in each pair of a scenario's windows, with session s1 switched from
+/// [`MAIN_FILTER`] to another filter: two filters compared a fraction of a second apart in one
+/// process, as the scenarios are against no sessions. Only a direct pairing of this kind keeps
+/// the 10,000-against-10-rules verdict steady on a noisy machine; the quotient of two scenarios'
+/// ratios against no sessions carries the noise of both.
+#[derive(Clone, Copy)]
+struct Against {
+    /// The scenario the other filter stands for (its row is measured on its own as well).
+    scenario: &'static str,
+    filter: &'static str,
+}
+
+/// The filter of session s1 in every scenario.
+const MAIN_FILTER: &str = "f";
 
 
 /// A filter with `extra` rules that never match the traffic, then `accept`.
@@ -111,21 +139,28 @@ fn session(id: &str, filter: &str, number: u32, packet_length: Option<u32>) -> S
 }
 
 fn one_session(f: String, packet_length: Option<u32>) -> String {
-    format!("{TARGET_TMT}{f}{}", session("s1", "f", 1, packet_length))
+    format!("{TARGET_TMT}{f}{}", session("s1", MAIN_FILTER, 1, packet_length))
 }
 
 fn scenarios() -> Vec<Scenario> {
     let quota = "\n[quotas]\nrules_per_filter = 20000\n";
     vec![
-        Scenario { name: "no sessions", workers: 1, sessions: &[], mirroring: String::new() },
-        Scenario { name: "sessions, nothing accepted", workers: 1, sessions: &["s1"], mirroring: one_session(filter("f", 0, NOTHING), Some(128)) },
-        Scenario { name: "10% mirrored, 128 B", workers: 1, sessions: &["s1"], mirroring: one_session(filter("f", 0, TENTH), Some(128)) },
-        Scenario { name: "100% mirrored, 128 B", workers: 1, sessions: &["s1"], mirroring: one_session(filter("f", 0, ALL), Some(128)) },
-        Scenario { name: "100% mirrored, whole", workers: 1, sessions: &["s1"], mirroring: one_session(filter("f", 0, ALL), None) },
-        Scenario { name: "10 rules, 10% mirrored", workers: 1, sessions: &["s1"], mirroring: format!("{quota}{}", one_session(filter("f", 8, TENTH), Some(128))) },
+        Scenario { name: "no sessions", workers: 1, sessions: &[], mirroring: String::new(), against: None },
+        Scenario { name: "sessions, nothing accepted", workers: 1, sessions: &["s1"], mirroring: one_session(filter(MAIN_FILTER, 0, NOTHING), Some(128)), against: None },
+        Scenario { name: "10% mirrored, 128 B", workers: 1, sessions: &["s1"], mirroring: one_session(filter(MAIN_FILTER, 0, TENTH), Some(128)), against: None },
+        Scenario { name: "100% mirrored, 128 B", workers: 1, sessions: &["s1"], mirroring: one_session(filter(MAIN_FILTER, 0, ALL), Some(128)), against: None },
+        Scenario { name: "100% mirrored, whole", workers: 1, sessions: &["s1"], mirroring: one_session(filter(MAIN_FILTER, 0, ALL), None), against: None },
+        Scenario { name: "10 rules, 10% mirrored", workers: 1, sessions: &["s1"], mirroring: format!("{quota}{}", one_session(filter(MAIN_FILTER, 8, TENTH), Some(128))), against: None },
         // Right after 10 rules: a target pair, measured close together on a noisy machine.
-        Scenario { name: "10,000 rules, 10% mirrored", workers: 1, sessions: &["s1"], mirroring: format!("{quota}{}", one_session(filter("f", 9998, TENTH), Some(128))) },
-        Scenario { name: "1,000 rules, 10% mirrored", workers: 1, sessions: &["s1"], mirroring: format!("{quota}{}", one_session(filter("f", 998, TENTH), Some(128))) },
+        Scenario {
+            name: "10,000 rules, 10% mirrored",
+            workers: 1,
+            sessions: &["s1"],
+            // The 10-rule filter (the same as the scenario before) too, to be compared with directly.
+            mirroring: format!("{quota}{}", one_session(filter(MAIN_FILTER, 9998, TENTH) + &filter("f10", 8, TENTH), Some(128))),
+            against: Some(Against { scenario: "10 rules, 10% mirrored", filter: "f10" }),
+        },
+        Scenario { name: "1,000 rules, 10% mirrored", workers: 1, sessions: &["s1"], mirroring: format!("{quota}{}", one_session(filter(MAIN_FILTER, 998, TENTH), Some(128))), against: None },
         Scenario {
             name: "3 sessions, 10% mirrored",
             workers: 1,
@@ -139,8 +174,9 @@ fn scenarios() -> Vec<Scenario> {
                 session("s2", "f2", 2, Some(128)),
                 session("s3", "f3", 3, Some(128))
             ),
+            against: None,
         },
-        Scenario { name: "2 workers, 100% mirrored, 128 B", workers: 2, sessions: &["s1"], mirroring: one_session(filter("f", 0, ALL), Some(128)) },
+        Scenario { name: "2 workers, 100% mirrored, 128 B", workers: 2, sessions: &["s1"], mirroring: one_session(filter(MAIN_FILTER, 0, ALL), Some(128)), against: None },
     ]
 }
 
@@ -240,27 +276,41 @@ struct Measured {
     copy_drops: u64,
     /// The median, over the pairs, of the rate with the sessions on over the rate with them off.
     vs_no_sessions: f64,
+    /// The scenario's [`Against`], measured in the same pairs.
+    vs_against: Option<Paired>,
+}
+
+/// One scenario's rate over another's, the median over pairs of windows in one process.
+#[derive(Serialize, Clone)]
+struct Paired {
+    scenario: String,
+    ratio: f64,
 }
 
 /// Switches the sessions of a running scenario on or off; returns once the workers use the
 /// new table (the control API publishes it before it answers).
 fn switch_sessions(c: &mut Client, ids: &[&str], on: bool) {
     for id in ids {
-        let req = Request::ModifyTrafficMirrorSession {
-            traffic_mirror_session_id: (*id).into(),
-            traffic_mirror_target_id: None,
-            traffic_mirror_filter_id: None,
-            packet_length: None,
-            session_number: None,
-            virtual_network_id: None,
-            description: None,
-            enabled: Some(on),
-            remove_fields: Vec::new(),
-            dry_run: false,
-        };
-        if let Err(e) = c.call(&req).expect("talking to traffic-mirror") {
-            panic!("switching session {id} {}: {e:?}", if on { "on" } else { "off" });
-        }
+        modify_session(c, id, None, on);
+    }
+}
+
+/// Sets a session's filter (when given) and whether it is enabled, as [`switch_sessions`] does.
+fn modify_session(c: &mut Client, id: &str, filter: Option<&str>, on: bool) {
+    let req = Request::ModifyTrafficMirrorSession {
+        traffic_mirror_session_id: id.into(),
+        traffic_mirror_target_id: None,
+        traffic_mirror_filter_id: filter.map(Into::into),
+        packet_length: None,
+        session_number: None,
+        virtual_network_id: None,
+        description: None,
+        enabled: Some(on),
+        remove_fields: Vec::new(),
+        dry_run: false,
+    };
+    if let Err(e) = c.call(&req).expect("talking to traffic-mirror") {
+        panic!("switching session {id} {} (filter {filter:?}): {e:?}", if on { "on" } else { "off" });
     }
 }
 
@@ -309,21 +359,38 @@ fn measure_tm(a: &Args, binary: &Path, s: &Scenario, input: &Path, t: Timing) ->
         let dt = s2.4 - s1.4;
         ((s2.0 - s1.0) as f64 / dt, (s2.1 - s1.1) as f64 * 8.0 / dt, (s2.2 - s1.2) as f64 / dt, s2.3 - s1.3)
     };
-    let (mut on, mut ratios) = (Vec::new(), Vec::new());
+    // s1 on the other filter of an `against`, then back on its own; sessions on after.
+    let against = |c: &mut Client, x: Against| {
+        modify_session(c, "s1", Some(x.filter), true);
+        let w = window(c);
+        modify_session(c, "s1", Some(MAIN_FILTER), true);
+        w
+    };
+    let (mut on, mut ratios, mut other) = (Vec::new(), Vec::new(), Vec::new());
     for pair in 0..t.pairs {
         if s.sessions.is_empty() {
             on.push(window(&mut c));
             ratios.push(1.0);
             continue;
         }
-        // The sessions are on at start-up: off first in even pairs, so each pair needs one switch.
+        // The sessions are on at start-up and after every even pair: off first in even pairs,
+        // so each pair needs one switch (and two more for `against`'s window, which comes
+        // last in even pairs and first in odd ones, always next to the sessions-on window).
         let (with, without) = if pair % 2 == 0 {
             switch_sessions(&mut c, s.sessions, false);
             let without = window(&mut c);
             switch_sessions(&mut c, s.sessions, true);
-            (window(&mut c), without)
-        } else {
             let with = window(&mut c);
+            if let Some(x) = s.against {
+                other.push(with.0 / against(&mut c, x).0);
+            }
+            (with, without)
+        } else {
+            let x = s.against.map(|x| against(&mut c, x));
+            let with = window(&mut c);
+            if let Some(x) = x {
+                other.push(with.0 / x.0);
+            }
             switch_sessions(&mut c, s.sessions, false);
             (with, window(&mut c))
         };
@@ -334,12 +401,16 @@ fn measure_tm(a: &Args, binary: &Path, s: &Scenario, input: &Path, t: Timing) ->
     if !s.sessions.is_empty() {
         eprintln!("  {name}: against no sessions {} over {} pairs", range(&ratios), ratios.len());
     }
+    if let Some(x) = s.against {
+        eprintln!("  {name}: against {} {} over {} pairs", x.scenario, range(&other), other.len());
+    }
     Measured {
         mpps: mid.0 / 1e6,
         gbps: mid.1 / 1e9,
         copies_per_s: median_of(on.iter().map(|w| w.2).collect()),
         copy_drops: on.iter().map(|w| w.3).sum(),
         vs_no_sessions: median_of(ratios),
+        vs_against: s.against.map(|x| Paired { scenario: x.scenario.into(), ratio: median_of(other) }),
     }
 }
 
@@ -482,12 +553,12 @@ fn main() {
             ratios.push(y.0 / x.0);
         }
         let testpmd = median(io, |r| r.0);
-        rows.push(Row { scenario: "testpmd io (baseline)".into(), traffic: (*tname).into(), mpps: testpmd.0, gbps: testpmd.1, vs_testpmd: 1.0, vs_no_sessions: f64::NAN, copies_per_s: 0.0, copy_drops: 0 });
+        rows.push(Row { scenario: "testpmd io (baseline)".into(), traffic: (*tname).into(), mpps: testpmd.0, gbps: testpmd.1, vs_testpmd: 1.0, vs_no_sessions: f64::NAN, copies_per_s: 0.0, copy_drops: 0, paired_against: None });
         eprintln!("{tname}: testpmd {:.2} Mpps", testpmd.0);
         if reference {
             let r = median(swapped, |r| r.0);
             let vs_io = median_of(ratios);
-            rows.push(Row { scenario: format!("testpmd {REFERENCE_MODE} (reference)"), traffic: (*tname).into(), mpps: r.0, gbps: r.1, vs_testpmd: vs_io, vs_no_sessions: f64::NAN, copies_per_s: 0.0, copy_drops: 0 });
+            rows.push(Row { scenario: format!("testpmd {REFERENCE_MODE} (reference)"), traffic: (*tname).into(), mpps: r.0, gbps: r.1, vs_testpmd: vs_io, vs_no_sessions: f64::NAN, copies_per_s: 0.0, copy_drops: 0, paired_against: None });
             eprintln!("{tname}: testpmd {REFERENCE_MODE} {:.2} Mpps, {vs_io:.3} of io", r.0);
         }
         for s in scenarios() {
@@ -496,7 +567,7 @@ fn main() {
             if *tname != "64 B" && !main {
                 continue;
             }
-            if a.only.as_ref().is_some_and(|o| !s.name.contains(o.as_str())) && s.name != "no sessions" {
+            if !a.picks(s.name) && s.name != "no sessions" {
                 continue;
             }
             let r = measure_tm(&a, &a.binary, &s, input, timing);
@@ -510,6 +581,7 @@ fn main() {
                 vs_no_sessions: r.vs_no_sessions,
                 copies_per_s: r.copies_per_s,
                 copy_drops: r.copy_drops,
+                paired_against: r.vs_against,
             });
         }
     }
@@ -525,9 +597,9 @@ fn main() {
 /// the machine's speed weighs on both alike. Returns the table of medians.
 fn compare(a: &Args, other: &Path, input: &Path, timing: Timing) -> String {
     let mut cells = Vec::new();
-    for s in scenarios().into_iter().filter(|s| a.only.as_ref().is_none_or(|o| s.name.contains(o.as_str()))) {
+    for s in scenarios().into_iter().filter(|s| a.picks(s.name)) {
         // Builds against each other, sessions on throughout: nothing to switch.
-        let s = Scenario { sessions: &[], ..s };
+        let s = Scenario { sessions: &[], against: None, ..s };
         let (mut base, mut new, mut ratios) = (Vec::new(), Vec::new(), Vec::new());
         for round in 0..a.rounds {
             let run = |binary: &Path| measure_tm(a, binary, &s, input, timing).mpps;
@@ -577,17 +649,21 @@ fn table(rows: &[Row]) -> String {
 }
 
 /// The targets, checked on the 64-byte rows. Against no sessions, each scenario's own
-/// paired ratio (see [`measure_tm`]); 10,000 against 10 rules, the quotient of theirs.
+/// paired ratio (see [`measure_tm`]); 10,000 against 10 rules, paired directly (see [`Against`]).
 fn targets(rows: &[Row]) -> String {
     let row = |s: &str| rows.iter().find(|r| r.scenario == s && r.traffic == "64 B");
     let mpps = |s: &str| row(s).map_or(f64::NAN, |r| r.mpps);
     let paired = |s: &str| row(s).map_or(f64::NAN, |r| r.vs_no_sessions);
+    let against = |s: &str, other: &str| {
+        let p = row(s).and_then(|r| r.paired_against.as_ref());
+        p.filter(|p| p.scenario == other).map_or(f64::NAN, |p| p.ratio)
+    };
     let checks = [
         ("no sessions vs testpmd io", mpps("no sessions") / mpps("testpmd io (baseline)"), 0.95),
         ("nothing accepted vs no sessions", paired("sessions, nothing accepted"), 0.95),
         ("10% mirrored vs no sessions", paired("10% mirrored, 128 B"), 0.85),
         ("100% mirrored 128 B vs no sessions", paired("100% mirrored, 128 B"), 0.60),
-        ("10,000 rules vs 10 rules", paired("10,000 rules, 10% mirrored") / paired("10 rules, 10% mirrored"), 0.90),
+        ("10,000 rules vs 10 rules", against("10,000 rules, 10% mirrored", "10 rules, 10% mirrored"), 0.90),
     ];
     let mut out = String::from("\ntargets (64-byte frames, ratios measured in this run)\n");
     for (what, ratio, want) in checks {
