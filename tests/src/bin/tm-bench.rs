@@ -481,6 +481,18 @@ fn measure_testpmd(input: &Path, mode: &str, warm: Duration, window: Duration) -
     (used.iter().map(|s| s.0).sum::<f64>() / n / 1e6, used.iter().map(|s| s.1).sum::<f64>() / n / 1e9)
 }
 
+/// Runs both, `x` first in even rounds and `y` first in odd ones, so that a drift in the
+/// machine's speed weighs on both alike; returns their results as (x, y).
+fn alternately<T>(round: u32, x: impl FnOnce() -> T, y: impl FnOnce() -> T) -> (T, T) {
+    if round % 2 == 0 {
+        let x = x();
+        (x, y())
+    } else {
+        let y = y();
+        (x(), y)
+    }
+}
+
 /// The result in the middle by `key` (the upper one of an even count).
 fn median<T: Copy>(mut v: Vec<T>, key: impl Fn(&T) -> f64) -> T {
     v.sort_by(|a, b| key(a).total_cmp(&key(b)));
@@ -541,13 +553,7 @@ fn main() {
             }
             // On 64-byte frames, the reference mode too, alternately with io: paired, as the
             // scenarios are, with the order flipped every repetition.
-            let (x, y) = if rep % 2 == 0 {
-                let x = run("io");
-                (x, run(REFERENCE_MODE))
-            } else {
-                let y = run(REFERENCE_MODE);
-                (run("io"), y)
-            };
+            let (x, y) = alternately(rep, || run("io"), || run(REFERENCE_MODE));
             io.push(x);
             swapped.push(y);
             ratios.push(y.0 / x.0);
@@ -604,13 +610,7 @@ fn compare(a: &Args, other: &Path, input: &Path, timing: Timing) -> String {
         for round in 0..a.rounds {
             let run = |binary: &Path| measure_tm(a, binary, &s, input, timing).mpps;
             // x: the other build (A), y: this one (B).
-            let (x, y) = if round % 2 == 0 {
-                let x = run(other);
-                (x, run(&a.binary))
-            } else {
-                let y = run(&a.binary);
-                (run(other), y)
-            };
+            let (x, y) = alternately(round, || run(other), || run(&a.binary));
             eprintln!("{}: round {}: {:.2} / {:.2} Mpps = {:.3}", s.name, round + 1, y, x, y / x);
             base.push(x);
             new.push(y);
