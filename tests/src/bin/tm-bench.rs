@@ -484,7 +484,7 @@ fn measure_testpmd(input: &Path, mode: &str, warm: Duration, window: Duration) -
 /// Runs both, `x` first in even rounds and `y` first in odd ones, so that a drift in the
 /// machine's speed weighs on both alike; returns their results as (x, y).
 fn alternately<T>(round: u32, x: impl FnOnce() -> T, y: impl FnOnce() -> T) -> (T, T) {
-    if round % 2 == 0 {
+    if round.is_multiple_of(2) {
         let x = x();
         (x, y())
     } else {
