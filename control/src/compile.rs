@@ -1,6 +1,6 @@
 //! Compiling a validated configuration into the immutable [`Table`] the workers read.
 
-use crate::arp::Key;
+use crate::neighbour::Key;
 use crate::config::{Config, ConfigError, FilterRule, RuleAction, Session};
 use crate::report::{session_totals, DirReport};
 use dataplane::stats::WorkerCounters;

@@ -7,7 +7,7 @@
 //! reason.
 
 use crate::api::{to_value, ApiError, AwsFilter, AwsRule, AwsSession, AwsTarget, Request, TrafficDirection};
-use crate::arp::{Key, Me, Neighbours};
+use crate::neighbour::{Key, Me, Neighbours};
 use crate::compile::{compile, next_hop_key, Slots};
 use crate::config::{Config, FilterRule, Session, Target, TargetType};
 use crate::report::Report;
@@ -109,7 +109,7 @@ impl<'a> Controller<'a> {
     }
 
     /// The next hops resolved by ARP.
-    pub fn neighbour_report(&self) -> Vec<crate::arp::NeighbourReport> {
+    pub fn neighbour_report(&self) -> Vec<crate::neighbour::NeighbourReport> {
         let names: Vec<String> = self.cfg.ports.iter().map(|p| p.name.clone()).collect();
         self.neighbours.report(&names, Instant::now())
     }
@@ -151,7 +151,7 @@ impl<'a> Controller<'a> {
 
     /// Sends a control frame (ARP) on its port's control queue; a refused frame is dropped
     /// (ARP retries on its own).
-    fn send(&mut self, (port, frame): crate::arp::Outgoing) {
+    fn send(&mut self, (port, frame): crate::neighbour::Outgoing) {
         let Some(Some(txq)) = self.rt.control_tx.get_mut(port) else { return };
         let Some(mut m) = Mbuf::alloc(self.rt.pools[1]) else { return };
         let Some(buf) = m.append(frame.len()) else { return };

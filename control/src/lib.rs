@@ -3,12 +3,12 @@
 //! (through the EC2-shaped control API and SIGHUP), and reports of the counters.
 
 pub mod api;
-pub mod arp;
+pub mod boot;
 pub mod compile;
 pub mod config;
 pub mod controller;
 pub mod ctl;
 pub mod import;
 pub mod metrics;
+pub mod neighbour;
 pub mod report;
-pub mod run;

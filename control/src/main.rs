@@ -5,7 +5,7 @@ use control::api::{self, Client, Request};
 use control::config::{Config, Mac};
 use control::ctl::{ctl, CtlArgs};
 use control::import::{import, key_value, target_addresses, ImportOptions};
-use control::run::{run, RunOptions};
+use control::boot::{run, RunOptions};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;

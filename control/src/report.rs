@@ -18,9 +18,9 @@ pub struct Report {
     pub table: u64,
     /// Next hops resolved by ARP, and what ARP did.
     #[serde(default)]
-    pub neighbours: Vec<crate::arp::NeighbourReport>,
+    pub neighbours: Vec<crate::neighbour::NeighbourReport>,
     #[serde(default)]
-    pub arp: crate::arp::ArpCounters,
+    pub arp: crate::neighbour::ArpCounters,
     pub ports: Vec<PortReport>,
     pub sessions: Vec<SessionReport>,
     pub workers: Vec<WorkerReport>,
