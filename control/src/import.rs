@@ -1,14 +1,15 @@
 //! `traffic-mirror import-aws`: a configuration from what `aws ec2
-//! describe-traffic-mirror-targets`, `describe-traffic-mirror-filters`,
-//! `describe-traffic-mirror-sessions` (and optionally `describe-network-interfaces`) print.
+//! describe-traffic-mirror-targets`, `-filters`, `-filter-rules`, `-sessions` (and optionally
+//! `describe-network-interfaces`) print.
 //!
-//! AWS's resources keep their ids; ENIs become sources bound to ports of this appliance. What
-//! AWS's output cannot say (which port an ENI's traffic crosses, a load balancer's collector
-//! addresses, the next hop's MAC) comes from options, or from describe-network-interfaces for
-//! ENIs; when something is still missing the import fails and says which option supplies it.
+//! AWS's resources keep their ids, tags and owner. The ENIs become the inventory: the sessions'
+//! sources on the appliance's ports, the targets' collectors on the mirror port. What AWS's
+//! output cannot say (which port an ENI's traffic crosses, a load balancer's collector
+//! addresses, the next hop's MAC when the ENI's is not given) comes from options; when
+//! something is still missing the import fails and says which option supplies it.
 
-use crate::api::{AwsFilter, AwsSession, AwsTarget};
-use crate::config::{Config, Filter, Mac, Source, Target, TargetType};
+use crate::api::ec2::{Tag, TrafficMirrorFilter, TrafficMirrorFilterRule, TrafficMirrorSession, TrafficMirrorTarget};
+use crate::config::{Config, Direction, Filter, GatewayLoadBalancerEndpoint, LoadBalancer, Mac, NetworkInterface, Tags, Target, TargetType};
 use anyhow::{anyhow, bail, Context, Result};
 use serde::Deserialize;
 use std::collections::{BTreeSet, HashMap};
@@ -19,16 +20,16 @@ use std::path::PathBuf;
 pub struct ImportOptions {
     /// describe-* JSON files.
     pub files: Vec<PathBuf>,
-    /// Configuration giving the appliance part ([dataplane], ports, links); its sources,
+    /// Configuration giving the appliance part ([dataplane], ports, links); its inventory,
     /// targets, filters and sessions are replaced.
     pub base: PathBuf,
     /// ENI id -> port name.
     pub bind: Vec<(String, String)>,
-    /// Port for ENIs not bound explicitly (default: the first port of the first link).
+    /// Port for source ENIs not bound explicitly (default: the first port of the first link).
     pub default_port: Option<String>,
     /// Target id -> collector addresses.
     pub target_addresses: Vec<(String, Vec<Ipv4Addr>)>,
-    /// Next-hop MAC for targets whose ENI's MAC is not known...
+    /// Next-hop MAC for collectors whose own MAC is not known...
     pub next_hop_mac: Option<Mac>,
     /// ...or the next hop's IPv4 address, resolved by ARP.
     pub next_hop: Option<Ipv4Addr>,
@@ -40,13 +41,17 @@ pub struct ImportOptions {
 #[serde(rename_all = "PascalCase")]
 struct Describe {
     #[serde(default)]
-    traffic_mirror_targets: Vec<AwsTarget>,
+    traffic_mirror_targets: Vec<TrafficMirrorTarget>,
     #[serde(default)]
-    traffic_mirror_filters: Vec<AwsFilter>,
+    traffic_mirror_filters: Vec<TrafficMirrorFilter>,
     #[serde(default)]
-    traffic_mirror_sessions: Vec<AwsSession>,
+    traffic_mirror_filter_rules: Vec<TrafficMirrorFilterRule>,
+    #[serde(default)]
+    traffic_mirror_sessions: Vec<TrafficMirrorSession>,
     #[serde(default)]
     network_interfaces: Vec<Eni>,
+    #[serde(default)]
+    next_token: Option<String>,
 }
 
 /// The parts of describe-network-interfaces output that matter here.
@@ -60,19 +65,40 @@ struct Eni {
     private_ip_address: Option<Ipv4Addr>,
     #[serde(default)]
     description: Option<String>,
+    #[serde(default)]
+    tag_set: Vec<Tag>,
+}
+
+fn tags(list: &[Tag]) -> Tags {
+    list.iter().map(|t| (t.key.clone(), t.value.clone())).collect()
+}
+
+/// What an import made, and what it warns about.
+pub struct Imported {
+    pub config: Config,
+    pub warnings: Vec<String>,
 }
 
 /// Builds the configuration; it has been validated.
-pub fn import(o: &ImportOptions) -> Result<Config> {
+pub fn import(o: &ImportOptions) -> Result<Imported> {
     let mut all = Describe::default();
+    let mut warnings = Vec::new();
     for f in &o.files {
         let text = std::fs::read_to_string(f).with_context(|| format!("reading {}", f.display()))?;
-        let d: Describe = serde_json::from_str(&text).with_context(|| format!("{}: not describe-traffic-mirror-* JSON", f.display()))?;
-        if d.traffic_mirror_targets.is_empty() && d.traffic_mirror_filters.is_empty() && d.traffic_mirror_sessions.is_empty() && d.network_interfaces.is_empty() {
-            bail!("{}: no TrafficMirrorTargets, TrafficMirrorFilters, TrafficMirrorSessions or NetworkInterfaces in it", f.display());
+        let d: Describe = serde_json::from_str(&text).with_context(|| format!("{}: not describe-traffic-mirror-* or describe-network-interfaces JSON", f.display()))?;
+        let empty = d.traffic_mirror_targets.is_empty() && d.traffic_mirror_filters.is_empty() && d.traffic_mirror_filter_rules.is_empty() && d.traffic_mirror_sessions.is_empty() && d.network_interfaces.is_empty();
+        if empty {
+            bail!("{}: no TrafficMirrorTargets, TrafficMirrorFilters, TrafficMirrorFilterRules, TrafficMirrorSessions or NetworkInterfaces in it", f.display());
+        }
+        if d.next_token.is_some() {
+            warnings.push(format!(
+                "{} holds one page of AWS's answer (it has a NextToken): what the other pages hold is missing; describe again without --max-items or --no-paginate",
+                f.display()
+            ));
         }
         all.traffic_mirror_targets.extend(d.traffic_mirror_targets);
         all.traffic_mirror_filters.extend(d.traffic_mirror_filters);
+        all.traffic_mirror_filter_rules.extend(d.traffic_mirror_filter_rules);
         all.traffic_mirror_sessions.extend(d.traffic_mirror_sessions);
         all.network_interfaces.extend(d.network_interfaces);
     }
@@ -94,89 +120,147 @@ pub fn import(o: &ImportOptions) -> Result<Config> {
             .map(|p| p.name.clone())
             .ok_or_else(|| anyhow!("the base configuration has no port outside its links for copies: give --mirror-port"))?,
     };
-
-    let mut targets = Vec::new();
-    for t in &all.traffic_mirror_targets {
-        let id = &t.traffic_mirror_target_id;
-        let kind = if t.network_load_balancer_arn.is_some() || t.kind == Some(TargetType::NetworkLoadBalancer) {
-            TargetType::NetworkLoadBalancer
-        } else if t.gateway_load_balancer_endpoint_id.is_some() {
-            bail!("target {id}: gateway load balancer endpoints have no equivalent here (GENEVE, not VXLAN)");
-        } else {
-            TargetType::NetworkInterface
-        };
-        let eni = t.network_interface_id.as_deref().and_then(|e| enis.get(e));
-        let addrs: Vec<Ipv4Addr> = match (addresses.get(id.as_str()), eni.and_then(|e| e.private_ip_address)) {
-            (Some(a), _) => (*a).clone(),
-            (None, Some(a)) if kind == TargetType::NetworkInterface => vec![a],
-            _ => bail!("target {id}: its collector address is not in AWS's output: give --target-address {id}=IP[,IP...]{}", if kind == TargetType::NetworkInterface { " or describe-network-interfaces JSON" } else { "" }),
-        };
-        let next_hop_mac = o.next_hop_mac.or(if o.next_hop.is_some() { None } else { eni.and_then(|e| e.mac_address) });
-        if next_hop_mac.is_none() && o.next_hop.is_none() {
-            bail!("target {id}: no next hop: give --next-hop-mac or --next-hop");
-        }
-        let (address, addresses) = if kind == TargetType::NetworkInterface && addrs.len() == 1 { (Some(addrs[0]), Vec::new()) } else { (None, addrs) };
-        targets.push(Target {
-            id: id.clone(),
-            kind,
-            address,
-            addresses,
-            next_hop_mac,
-            next_hop: if next_hop_mac.is_some() { None } else { o.next_hop },
-            port: mirror_port.clone(),
-            mtu: crate::config::DEFAULT_TARGET_MTU,
-            vlan: None,
-            udp_port: dataplane::wire::vxlan::PORT,
-            description: t.description.clone(),
-        });
+    let owners: BTreeSet<&str> = all.traffic_mirror_targets.iter().map(|t| t.owner_id.as_str()).chain(all.traffic_mirror_sessions.iter().map(|s| s.owner_id.as_str())).filter(|o| !o.is_empty()).collect();
+    match owners.iter().collect::<Vec<_>>().as_slice() {
+        [one] => cfg.vpc.owner_id = (**one).to_owned(),
+        [] => {}
+        many => warnings.push(format!("the resources belong to several accounts ({}); [vpc] owner_id keeps {}", many.iter().map(|s| s.to_string()).collect::<Vec<_>>().join(", "), cfg.vpc.owner_id)),
     }
 
-    let filters: Vec<Filter> = all
+    let mut inventory: Vec<NetworkInterface> = Vec::new();
+    let mut load_balancers = Vec::new();
+    let mut endpoints = Vec::new();
+    let mut targets = Vec::new();
+    // The collector's next hop: its own MAC when AWS's output gives it (it is on the mirror
+    // port's network), else what the options say.
+    let hop_for = |id: &str, known: Option<Mac>| -> Result<(Option<Mac>, Option<Ipv4Addr>)> {
+        match (known, o.next_hop_mac, o.next_hop) {
+            (Some(m), _, _) => Ok((Some(m), None)),
+            (None, Some(m), _) => Ok((Some(m), None)),
+            (None, None, Some(ip)) => Ok((None, Some(ip))),
+            (None, None, None) => bail!("target {id}: no next hop for its collector: give --next-hop-mac or --next-hop (or describe-network-interfaces JSON with its MAC)"),
+        }
+    };
+    for t in &all.traffic_mirror_targets {
+        let id = &t.traffic_mirror_target_id;
+        let given = addresses.get(id.as_str());
+        let kind = t.kind.or(if t.network_load_balancer_arn.is_some() {
+            Some(TargetType::NetworkLoadBalancer)
+        } else if t.gateway_load_balancer_endpoint_id.is_some() {
+            Some(TargetType::GatewayLoadBalancerEndpoint)
+        } else {
+            Some(TargetType::NetworkInterface)
+        });
+        let mut target = match kind.expect("set above") {
+            TargetType::NetworkInterface => {
+                let eni_id = t.network_interface_id.clone().ok_or_else(|| anyhow!("target {id}: a network-interface target without NetworkInterfaceId"))?;
+                let eni = enis.get(eni_id.as_str());
+                let ip = match (given, eni.and_then(|e| e.private_ip_address)) {
+                    (Some(a), _) if a.len() == 1 => a[0],
+                    (Some(_), _) => bail!("target {id}: a network-interface target has one collector address"),
+                    (None, Some(a)) => a,
+                    (None, None) => bail!("target {id}: its collector's address is not in AWS's output: give --target-address {id}=IP or describe-network-interfaces JSON"),
+                };
+                let (next_hop_mac, next_hop) = hop_for(id, eni.and_then(|e| e.mac_address))?;
+                inventory.push(NetworkInterface {
+                    id: eni_id.clone(),
+                    port: mirror_port.clone(),
+                    mac: None,
+                    ipv4: Some(ip),
+                    next_hop_mac,
+                    next_hop,
+                    description: eni.and_then(|e| e.description.clone()),
+                    tags: eni.map(|e| tags(&e.tag_set)).unwrap_or_default(),
+                });
+                Target::new(id, TargetType::NetworkInterface, &eni_id)
+            }
+            TargetType::NetworkLoadBalancer => {
+                let arn = t.network_load_balancer_arn.clone().ok_or_else(|| anyhow!("target {id}: a load-balancer target without NetworkLoadBalancerArn"))?;
+                let addrs = given.map(|a| (*a).clone()).ok_or_else(|| anyhow!("target {id}: a load balancer's collector addresses are not in AWS's output: give --target-address {id}=IP[,IP...]"))?;
+                let (next_hop_mac, next_hop) = hop_for(id, None)?;
+                load_balancers.push(LoadBalancer { arn: arn.clone(), port: mirror_port.clone(), addresses: addrs, next_hop_mac, next_hop, description: None, tags: Tags::new() });
+                Target::new(id, TargetType::NetworkLoadBalancer, &arn)
+            }
+            TargetType::GatewayLoadBalancerEndpoint => {
+                let vpce = t.gateway_load_balancer_endpoint_id.clone().ok_or_else(|| anyhow!("target {id}: an endpoint target without GatewayLoadBalancerEndpointId"))?;
+                let ip = match given.map(|a| a.as_slice()) {
+                    Some([one]) => *one,
+                    _ => bail!("target {id}: the endpoint's address is not in AWS's output: give --target-address {id}=IP"),
+                };
+                let (next_hop_mac, next_hop) = hop_for(id, None)?;
+                endpoints.push(GatewayLoadBalancerEndpoint { id: vpce.clone(), port: mirror_port.clone(), ipv4: ip, next_hop_mac, next_hop, description: None, tags: Tags::new() });
+                Target::new(id, TargetType::GatewayLoadBalancerEndpoint, &vpce)
+            }
+        };
+        target.description = t.description.clone();
+        target.tags = tags(&t.tags);
+        targets.push(target);
+    }
+
+    let mut filters: Vec<Filter> = all
         .traffic_mirror_filters
         .iter()
-        .map(|f| {
-            let rules = |list: &[crate::api::AwsRule]| {
-                let mut v: Vec<_> = list.iter().map(|r| r.to_rule()).collect();
-                v.sort_by_key(|r| r.rule_number);
-                v
-            };
-            Filter {
-                id: f.traffic_mirror_filter_id.clone(),
-                network_services: f.network_services.clone(),
-                description: f.description.clone(),
-                ingress_rules: rules(&f.ingress_filter_rules),
-                egress_rules: rules(&f.egress_filter_rules),
-            }
+        .map(|f| Filter {
+            id: f.traffic_mirror_filter_id.clone(),
+            network_services: f.network_services.clone(),
+            description: f.description.clone(),
+            tags: tags(&f.tags),
+            ingress_rules: f.ingress_filter_rules.iter().map(TrafficMirrorFilterRule::to_rule).collect(),
+            egress_rules: f.egress_filter_rules.iter().map(TrafficMirrorFilterRule::to_rule).collect(),
         })
         .collect();
+    // describe-traffic-mirror-filter-rules output: each rule names its filter.
+    for r in &all.traffic_mirror_filter_rules {
+        let fid = r.traffic_mirror_filter_id.clone().ok_or_else(|| anyhow!("a rule without TrafficMirrorFilterId in describe-traffic-mirror-filter-rules output"))?;
+        let f = match filters.iter_mut().position(|f| f.id == fid) {
+            Some(i) => &mut filters[i],
+            None => {
+                filters.push(Filter { id: fid.clone(), ..Default::default() });
+                filters.last_mut().expect("just pushed")
+            }
+        };
+        let list = f.rules_mut(r.traffic_direction);
+        if !list.iter().any(|x| x.id.is_some() && x.id == r.traffic_mirror_filter_rule_id) {
+            list.push(r.to_rule());
+        }
+    }
+    for f in &mut filters {
+        for dir in Direction::ALL {
+            f.rules_mut(dir).sort_by_key(|r| r.rule_number);
+        }
+    }
 
-    let mut sources: Vec<Source> = Vec::new();
     for s in &all.traffic_mirror_sessions {
         let eni_id = &s.network_interface_id;
-        if sources.iter().any(|x| &x.id == eni_id) {
+        if inventory.iter().any(|x| &x.id == eni_id) {
             continue;
         }
         let eni = enis.get(eni_id.as_str());
-        sources.push(Source {
+        inventory.push(NetworkInterface {
             id: eni_id.clone(),
             port: bind.get(eni_id.as_str()).map_or(default_port.clone(), |p| (*p).to_owned()),
             mac: eni.and_then(|e| e.mac_address),
             ipv4: eni.and_then(|e| e.private_ip_address),
+            next_hop_mac: None,
+            next_hop: None,
             description: eni.and_then(|e| e.description.clone()),
+            tags: eni.map(|e| tags(&e.tag_set)).unwrap_or_default(),
         });
     }
-    let sessions = all.traffic_mirror_sessions.iter().map(AwsSession::to_session).collect();
+    let sessions = all.traffic_mirror_sessions.iter().map(TrafficMirrorSession::to_session).collect();
 
-    cfg.sources = sources;
+    cfg.network_interfaces = inventory;
+    cfg.load_balancers = load_balancers;
+    cfg.gateway_load_balancer_endpoints = endpoints;
     cfg.targets = targets;
     cfg.filters = filters;
     cfg.sessions = sessions;
     cfg.assign_ids();
     if let Err(problems) = cfg.validate() {
-        let list = problems.into_iter().map(|p| format!("  {}", p.message)).collect::<Vec<_>>().join("\n");
+        let list = problems.into_iter().map(|p| format!("  {}", p.in_file_terms())).collect::<Vec<_>>().join("\n");
         bail!("the imported configuration is not valid:\n{list}\n(bind ENIs to ports with --port ENI=PORT; sources without a MAC need a port each, or describe-network-interfaces JSON for their MACs)");
     }
-    Ok(cfg)
+    Ok(Imported { config: cfg, warnings })
 }
 
 /// `KEY=VALUE` for clap.

@@ -1,14 +1,21 @@
-//! traffic-mirror's control plane: the configuration and its validation, compiling it into the
-//! tables the dataplane workers read, the control thread that changes them while traffic flows
-//! (through the EC2-shaped control API and SIGHUP), and reports of the counters.
+//! traffic-mirror's control plane: the configuration and its validation, the EC2 Traffic
+//! Mirroring API (one definition of its actions, EC2's semantics, its transports), changes
+//! that survive (a journal beside the file), compiling the configuration into the tables the
+//! dataplane workers read, the control thread that publishes them while traffic flows, and
+//! reports of the counters.
 
 pub mod api;
 pub mod boot;
 pub mod compile;
 pub mod config;
 pub mod controller;
+pub mod counters;
 pub mod ctl;
+pub mod ctl_cli;
 pub mod import;
 pub mod metrics;
 pub mod neighbour;
+pub mod render;
 pub mod report;
+pub mod state;
+pub mod store;

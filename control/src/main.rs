@@ -1,11 +1,13 @@
 //! The `traffic-mirror` command.
 
 use clap::{Parser, Subcommand};
-use control::api::{self, Client, Request};
+use control::api::actions::ExportConfiguration;
+use control::api::socket::socket_path;
+use control::api::Client;
+use control::boot::{run, RunOptions};
 use control::config::{Config, Mac};
 use control::ctl::{ctl, CtlArgs};
 use control::import::{import, key_value, target_addresses, ImportOptions};
-use control::boot::{run, RunOptions};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -14,8 +16,8 @@ use std::time::Duration;
 /// between the two ports of each link untouched, and sends VXLAN-encapsulated copies of the
 /// frames its filters select to collectors (Suricata, Zeek, a packet recorder, Wireshark).
 ///
-/// Sources, targets, filters and sessions work as in AWS: see config/default.toml for a
-/// commented example and README.md for the details.
+/// Network interfaces, targets, filters and sessions work as in AWS, and so does the API: see
+/// config/default.toml for a commented example and README.md for the details.
 #[derive(Parser)]
 #[command(name = "traffic-mirror", version, about, long_about)]
 struct Cli {
@@ -45,21 +47,24 @@ enum Command {
         #[arg(last = true, value_name = "EAL ARGS")]
         eal: Vec<String>,
     },
-    /// Check a configuration file and print what it defines; exits non-zero with every problem
-    /// found (file:line: message) if it is invalid.
+    /// Check a configuration file and print what it defines; exits 2 with every problem found
+    /// (file:line: item: key = value: reason) if it is invalid.
     Validate {
         /// Configuration file (TOML).
         #[arg(value_name = "FILE")]
         config: PathBuf,
     },
     /// Change and inspect a running traffic-mirror through its control API, with the AWS CLI's
-    /// verbs: create-traffic-mirror-session, describe-traffic-mirror-filters, ..., and stats.
+    /// verbs and flags: create-traffic-mirror-session, describe-traffic-mirror-filters, ...,
+    /// and the appliance's own (create-network-interface, stats, reload). `ctl --help` lists
+    /// them all.
     ///
-    /// A change is validated whole and applied to the running dataplane at once, without
-    /// dropping traffic; a refused change leaves everything as it was and says why. Changes
-    /// live in memory: `export` writes them out, a reload (SIGHUP) returns to the file.
+    /// A change is validated whole, written to disk and applied to the running dataplane at
+    /// once, without dropping traffic; a refused change leaves everything as it was and says
+    /// why (exit status 255, as the AWS CLI's).
     Ctl(CtlArgs),
-    /// Write the running configuration (with the changes made through the API) as TOML.
+    /// Write the running configuration as TOML (the file holds it too, shortly after each
+    /// change).
     Export {
         /// Control socket (default: the one --config names, else /run/traffic-mirror.sock).
         #[arg(long, value_name = "PATH")]
@@ -71,12 +76,14 @@ enum Command {
         #[arg(long, short, value_name = "FILE")]
         output: Option<PathBuf>,
     },
-    /// Turn the JSON of `aws ec2 describe-traffic-mirror-targets`, `-filters`, `-sessions`
-    /// (and optionally `describe-network-interfaces`) into a configuration for this appliance.
+    /// Turn the JSON of `aws ec2 describe-traffic-mirror-targets`, `-filters`,
+    /// `-filter-rules`, `-sessions` (and optionally `describe-network-interfaces`) into a
+    /// configuration for this appliance.
     ///
-    /// The ports, links and [dataplane] come from --base; AWS's ids are kept; each ENI that a
-    /// session mirrors becomes a [[source]] on a port (with its MAC and primary address when
-    /// describe-network-interfaces output is given).
+    /// The ports, links and [dataplane] come from --base; AWS's ids, tags and owner are kept;
+    /// each ENI becomes a [[network_interface]]: a session's source on a port (with its MAC and
+    /// primary address when describe-network-interfaces output is given), a target's collector
+    /// on the mirror port.
     ImportAws {
         /// describe-* JSON files.
         #[arg(required = true, value_name = "FILE")]
@@ -94,7 +101,7 @@ enum Command {
         /// balancers, and for ENI targets without describe-network-interfaces output.
         #[arg(long = "target-address", value_name = "TMT=IPS", value_parser = target_addresses)]
         target_addresses: Vec<(String, Vec<std::net::Ipv4Addr>)>,
-        /// MAC of the next hop towards the collectors...
+        /// MAC of the next hop towards collectors whose own MAC the JSON does not give...
         #[arg(long, value_name = "MAC")]
         next_hop_mac: Option<Mac>,
         /// ...or its IPv4 address, resolved by ARP on the mirror port.
@@ -149,11 +156,13 @@ fn main() -> ExitCode {
         Command::Validate { config } => match Config::load(&config) {
             Ok(c) => {
                 println!(
-                    "{}: valid: {} ports, {} links, {} sources, {} targets, {} filters, {} sessions",
+                    "{}: valid: {} ports, {} links, {} network interfaces, {} load balancers, {} gateway load balancer endpoints, {} targets, {} filters, {} sessions",
                     config.display(),
                     c.ports.len(),
                     c.links.len(),
-                    c.sources.len(),
+                    c.network_interfaces.len(),
+                    c.load_balancers.len(),
+                    c.gateway_load_balancer_endpoints.len(),
                     c.targets.len(),
                     c.filters.len(),
                     c.sessions.len()
@@ -165,23 +174,23 @@ fn main() -> ExitCode {
                 ExitCode::from(2)
             }
         },
-        Command::Ctl(args) => match ctl(args) {
-            Ok(code) => ExitCode::from(code),
-            Err(e) => fail(format_args!("{e:#}")),
-        },
+        Command::Ctl(args) => ExitCode::from(ctl(&args.args)),
         Command::Export { socket, config, output } => {
-            let reply = api::socket_path(socket.as_deref(), config.as_deref())
-                .and_then(|p| Client::connect(&p))
-                .and_then(|mut c| c.call(&Request::ExportConfiguration {}));
+            let reply = socket_path(socket.as_deref(), config.as_deref()).and_then(|p| Client::connect(&p)).and_then(|mut c| c.call(&ExportConfiguration {}));
             match reply {
-                Ok(Ok(v)) => emit(v["Configuration"].as_str().unwrap_or_default(), output.as_deref()),
+                Ok(Ok(v)) => emit(&v.configuration, output.as_deref()),
                 Ok(Err(e)) => fail(e),
                 Err(e) => fail(format_args!("{e:#}")),
             }
         }
         Command::ImportAws { files, base, bind, default_port, target_addresses, next_hop_mac, next_hop, mirror_port, output } => {
             let opts = ImportOptions { files, base, bind, default_port, target_addresses, next_hop_mac, next_hop, mirror_port };
-            match import(&opts).and_then(|c| Ok(toml::to_string(&c)?)) {
+            match import(&opts).and_then(|i| {
+                for w in &i.warnings {
+                    eprintln!("traffic-mirror: warning: {w}");
+                }
+                Ok(toml::to_string(&i.config)?)
+            }) {
                 Ok(text) => {
                     let names: Vec<String> = opts.files.iter().map(|f| f.display().to_string()).collect();
                     emit(&format!("# Imported by traffic-mirror import-aws from {}\n\n{text}", names.join(", ")), output.as_deref())

@@ -4,7 +4,8 @@
 //! DescribeCounters), so no worker ever serves them. The exposition format comes from
 //! prometheus-client; each scrape builds a fresh registry from the report.
 
-use crate::api::{Pending, Request};
+use crate::api::actions::{DescribeCounters, DescribeTrafficMirrorSessions};
+use crate::api::{call, Pending};
 use crate::report::Report;
 use anyhow::{Context, Result};
 use dataplane::telemetry::{self, Value as Tel};
@@ -13,7 +14,6 @@ use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
-use serde_json::Value;
 use std::io::{BufRead, BufReader, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::AtomicU64;
@@ -23,11 +23,12 @@ type Labels = Vec<(&'static str, String)>;
 /// A port counter: metric name, help, and where it is in the report.
 type PortCounter = (&'static str, &'static str, fn(&crate::report::PortReport) -> u64);
 
-/// Asks the control thread; `None` when it does not answer within a second (shutting down).
-fn ask(to_control: &crossbeam::channel::Sender<Pending>, req: Request) -> Option<Value> {
-    let (tx, rx) = crossbeam::channel::bounded(1);
-    to_control.send((req, tx)).ok()?;
-    rx.recv_timeout(Duration::from_secs(1)).ok().filter(|v| v.get("Error").is_none())
+/// How long a scrape waits for the control thread.
+const PATIENCE: Duration = Duration::from_secs(1);
+
+/// The counters, from the control thread; `None` when it does not answer in time.
+fn counters(to_control: &crossbeam::channel::Sender<Pending>) -> Option<Report> {
+    call(to_control, DescribeCounters {}, PATIENCE).ok()
 }
 
 /// The counters in Prometheus's text format (OpenMetrics).
@@ -153,7 +154,7 @@ fn respond(conn: TcpStream, to_control: &crossbeam::channel::Sender<Pending>) ->
     let (status, kind, body) = if !request.starts_with("GET ") {
         ("405 Method Not Allowed", "text/plain", "only GET\n".to_owned())
     } else if path == "/metrics" {
-        match ask(to_control, Request::DescribeCounters {}).and_then(|v| serde_json::from_value::<Report>(v).ok()) {
+        match counters(to_control) {
             Some(r) => ("200 OK", "application/openmetrics-text; version=1.0.0; charset=utf-8", exposition(&r)),
             None => ("503 Service Unavailable", "text/plain", "traffic-mirror is not answering (shutting down?)\n".to_owned()),
         }
@@ -175,29 +176,26 @@ pub fn register_telemetry(to_control: crossbeam::channel::Sender<Pending>) -> Re
         "/traffic_mirror/sessions",
         "Traffic mirror sessions: id, source, target, filter, number, VNI, packet length, enabled. Parameter: a session id.",
         move |params| {
-            let ids = (!params.is_empty()).then(|| vec![params.to_owned()]);
-            let Some(v) = ask(&tx, Request::DescribeTrafficMirrorSessions { traffic_mirror_session_ids: ids }) else { return unavailable() };
+            let ids = if params.is_empty() { Vec::new() } else { vec![params.to_owned()] };
+            let request = DescribeTrafficMirrorSessions { traffic_mirror_session_ids: ids, ..Default::default() };
+            let Ok(reply) = call(&tx, request, PATIENCE) else { return unavailable() };
             // DPDK's arrays cannot hold dictionaries: one dictionary entry per session, the key
-            // its id made telemetry-safe, the id itself inside. At most 256 entries.
+            // its id, the id itself inside. At most 256 entries.
             Tel::Dict(
-                v["TrafficMirrorSessions"]
-                    .as_array()
+                reply
+                    .traffic_mirror_sessions
                     .into_iter()
-                    .flatten()
                     .take(256)
                     .map(|s| {
-                        let str = |k: &str| Tel::Str(s[k].as_str().unwrap_or_default().to_owned());
-                        let num = |k: &str| Tel::U64(s[k].as_u64().unwrap_or(0));
-                        let id = s["TrafficMirrorSessionId"].as_str().unwrap_or_default().to_owned();
-                        (id, Tel::Dict(vec![
-                            ("id".into(), str("TrafficMirrorSessionId")),
-                            ("source".into(), str("NetworkInterfaceId")),
-                            ("target".into(), str("TrafficMirrorTargetId")),
-                            ("filter".into(), str("TrafficMirrorFilterId")),
-                            ("session_number".into(), num("SessionNumber")),
-                            ("vni".into(), num("VirtualNetworkId")),
-                            ("packet_length".into(), num("PacketLength")),
-                            ("enabled".into(), Tel::U64(u64::from(s["Enabled"].as_bool().unwrap_or(true)))),
+                        (s.traffic_mirror_session_id.clone(), Tel::Dict(vec![
+                            ("id".into(), Tel::Str(s.traffic_mirror_session_id)),
+                            ("source".into(), Tel::Str(s.network_interface_id)),
+                            ("target".into(), Tel::Str(s.traffic_mirror_target_id)),
+                            ("filter".into(), Tel::Str(s.traffic_mirror_filter_id)),
+                            ("session_number".into(), Tel::U64(u64::from(s.session_number))),
+                            ("vni".into(), Tel::U64(u64::from(s.virtual_network_id.unwrap_or(0)))),
+                            ("packet_length".into(), Tel::U64(u64::from(s.packet_length.unwrap_or(0)))),
+                            ("enabled".into(), Tel::U64(u64::from(s.enabled.unwrap_or(true)))),
                         ]))
                     })
                     .collect(),
@@ -208,9 +206,7 @@ pub fn register_telemetry(to_control: crossbeam::channel::Sender<Pending>) -> Re
         "/traffic_mirror/stats",
         "Traffic mirror counters: totals, then per port and per session and direction (ids in the name field).",
         move |_| {
-            let Some(r) = ask(&to_control, Request::DescribeCounters {}).and_then(|v| serde_json::from_value::<Report>(v).ok()) else {
-                return unavailable();
-            };
+            let Some(r) = counters(&to_control) else { return unavailable() };
             let mut d = vec![
                 ("uptime_s".to_owned(), Tel::U64(r.duration_s as u64)),
                 ("table".into(), Tel::U64(r.table)),

@@ -1,13 +1,33 @@
 //! Counter reports: gathered from every worker, shown as a readable summary or as JSON.
 
-use crate::compile::Slots;
 use crate::config::Config;
+pub use crate::counters::DirReport;
+use crate::counters::Slots;
+use crate::neighbour::{ArpCounters, NeighbourReport};
+use crate::render::render;
 use dataplane::mempool::Mempool;
 use dataplane::port::PortStats;
-use dataplane::stats::{Direction, SessionCounters, WorkerCounters};
+use dataplane::stats::WorkerCounters;
 use serde::Serialize;
 use std::fmt::Write;
 use std::time::Duration;
+
+/// What a report is made of: the configuration, the counters, and the control thread's own
+/// figures.
+#[derive(Clone, Copy)]
+pub struct Inputs<'a> {
+    pub cfg: &'a Config,
+    pub slots: &'a Slots,
+    pub counters: &'a [WorkerCounters],
+    pub port_stats: &'a [PortStats],
+    pub cores: &'a [usize],
+    pub pools: &'a [&'a Mempool],
+    pub elapsed: Duration,
+    /// Tables published so far.
+    pub table: u64,
+    pub neighbours: &'a Vec<NeighbourReport>,
+    pub arp: ArpCounters,
+}
 
 /// Everything counted, at one moment.
 #[derive(Debug, Serialize, serde::Deserialize)]
@@ -18,9 +38,9 @@ pub struct Report {
     pub table: u64,
     /// Next hops resolved by ARP, and what ARP did.
     #[serde(default)]
-    pub neighbours: Vec<crate::neighbour::NeighbourReport>,
+    pub neighbours: Vec<NeighbourReport>,
     #[serde(default)]
-    pub arp: crate::neighbour::ArpCounters,
+    pub arp: ArpCounters,
     pub ports: Vec<PortReport>,
     pub sessions: Vec<SessionReport>,
     pub workers: Vec<WorkerReport>,
@@ -30,7 +50,7 @@ pub struct Report {
 }
 
 /// One port: DPDK's counters, and the drops the workers counted.
-#[derive(Debug, Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, Serialize, serde::Deserialize)]
 pub struct PortReport {
     pub name: String,
     pub device: String,
@@ -45,33 +65,6 @@ pub struct PortReport {
     pub tx_dropped: u64,
     /// Copies the TX queue refused.
     pub copies_dropped: u64,
-}
-
-/// One session's figures in one direction (AWS's four metrics, and the reasons).
-#[derive(Debug, Default, Serialize, serde::Deserialize, Clone, Copy, PartialEq, Eq)]
-pub struct DirReport {
-    pub packets: u64,
-    pub bytes: u64,
-    pub truncated: u64,
-    pub skip_packets: u64,
-    pub skip_bytes: u64,
-    pub skip_queue_full: u64,
-    pub skip_no_mbuf: u64,
-    pub skip_unresolved: u64,
-}
-
-impl DirReport {
-    fn add(&mut self, c: &SessionCounters) {
-        let (q, m, u) = (c.skip_queue_full.get(), c.skip_no_mbuf.get(), c.skip_unresolved.get());
-        self.packets += c.packets.get();
-        self.bytes += c.bytes.get();
-        self.truncated += c.truncated.get();
-        self.skip_queue_full += q;
-        self.skip_no_mbuf += m;
-        self.skip_unresolved += u;
-        self.skip_packets += q + m + u;
-        self.skip_bytes += c.skip_bytes.get();
-    }
 }
 
 /// One session.
@@ -117,44 +110,10 @@ pub struct PoolReport {
     pub in_use: u32,
 }
 
-/// Sums one session slot's counters over the workers.
-pub fn session_totals(counters: &[WorkerCounters], slot: u32) -> [DirReport; 2] {
-    let mut out = [DirReport::default(); 2];
-    for w in counters {
-        for d in Direction::ALL {
-            out[d as usize].add(w.session(slot, d));
-        }
-    }
-    out
-}
-
-impl DirReport {
-    /// The counts since `base`.
-    pub fn since(&self, base: &DirReport) -> DirReport {
-        DirReport {
-            packets: self.packets - base.packets,
-            bytes: self.bytes - base.bytes,
-            truncated: self.truncated - base.truncated,
-            skip_packets: self.skip_packets - base.skip_packets,
-            skip_bytes: self.skip_bytes - base.skip_bytes,
-            skip_queue_full: self.skip_queue_full - base.skip_queue_full,
-            skip_no_mbuf: self.skip_no_mbuf - base.skip_no_mbuf,
-            skip_unresolved: self.skip_unresolved - base.skip_unresolved,
-        }
-    }
-}
-
 impl Report {
-    /// Gathers the counters.
-    pub fn collect(
-        cfg: &Config,
-        slots: &Slots,
-        counters: &[WorkerCounters],
-        port_stats: &[PortStats],
-        cores: &[usize],
-        pools: &[&Mempool],
-        elapsed: Duration,
-    ) -> Report {
+    /// Gathers every counter, at once.
+    pub fn collect(i: &Inputs) -> Report {
+        let Inputs { cfg, slots, counters, port_stats, cores, pools, elapsed, .. } = *i;
         let sum = |f: &dyn Fn(&WorkerCounters) -> u64| counters.iter().map(f).sum::<u64>();
         let ports = cfg
             .ports
@@ -179,10 +138,7 @@ impl Report {
             .sessions
             .iter()
             .map(|s| {
-                let [ingress, egress] = slots.get(&s.id).map_or([DirReport::default(); 2], |slot| {
-                    let (now, base) = (session_totals(counters, slot), slots.base(slot));
-                    [now[0].since(&base[0]), now[1].since(&base[1])]
-                });
+                let [ingress, egress] = slots.totals(&s.id, counters);
                 SessionReport {
                     id: s.id.clone(),
                     source: s.source.clone(),
@@ -208,9 +164,9 @@ impl Report {
             .collect();
         Report {
             duration_s: elapsed.as_secs_f64(),
-            table: 0,
-            neighbours: Vec::new(),
-            arp: Default::default(),
+            table: i.table,
+            neighbours: i.neighbours.clone(),
+            arp: i.arp,
             ports,
             sessions,
             workers,
@@ -286,30 +242,4 @@ impl Report {
         }
         out
     }
-}
-
-/// A left-aligned first column and right-aligned numbers.
-pub fn render(headers: &[&str], rows: &[Vec<String>]) -> String {
-    let mut widths: Vec<usize> = headers.iter().map(|h| h.len()).collect();
-    for r in rows {
-        for (w, c) in widths.iter_mut().zip(r) {
-            *w = (*w).max(c.len());
-        }
-    }
-    let line = |cells: &mut dyn Iterator<Item = &str>| {
-        let mut s = String::new();
-        for (i, (c, w)) in cells.zip(&widths).enumerate() {
-            if i == 0 {
-                let _ = write!(s, "{c:<w$}");
-            } else {
-                let _ = write!(s, "  {c:>w$}");
-            }
-        }
-        s.trim_end().to_owned() + "\n"
-    };
-    let mut out = line(&mut headers.iter().copied());
-    for r in rows {
-        out += &line(&mut r.iter().map(String::as_str));
-    }
-    out
 }

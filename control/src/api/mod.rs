@@ -1,237 +1,30 @@
-//! The control API: one JSON request per line on a Unix socket, one JSON reply per line.
+//! The control API, written once: every action is one request struct (its members named as in
+//! botocore's EC2 model) with one typed reply, registered in [`ACTIONS`]. The transports (JSON
+//! lines on the Unix socket, the EC2 Query protocol over HTTPS, `ctl`'s flags) and the
+//! in-process callers (metrics, telemetry) all go through that table, so an action behaves the
+//! same however it arrives, and adding a member to a request is one line in its struct.
 //!
-//! Requests are named and shaped after the EC2 API (`{"Action":
-//! "CreateTrafficMirrorSession", "NetworkInterfaceId": "eni-web", ...}`) and replies use
-//! EC2's field names (`TrafficMirrorSessionId`, `SessionNumber`, `VirtualNetworkId`, ...),
-//! so AWS users recognise them. Fields AWS does not have (a target's address and next hop, a
-//! session's `Enabled`) are additions, never renames. Errors are `{"Error": {"Code": ...,
-//! "Message": ...}}` with EC2's codes where one fits.
+//! Decoding is EC2's, strict: an unknown member is `UnknownParameter`, a missing required one
+//! `MissingParameter`, a value of the wrong type or out of range `InvalidParameterValue`, each
+//! message naming the member and the value in the API's terms.
 
-use crate::config::{self, Filter, FilterRule, Mac, NetworkService, PortRange, RuleAction, Session, Target, TargetType};
-use ipnet::IpNet;
-use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
-use std::io::{BufRead, BufReader, Write};
-use std::net::Ipv4Addr;
-use std::os::unix::net::{UnixListener, UnixStream};
-use std::path::Path;
+pub mod actions;
+pub mod ec2;
+pub mod shape;
+pub mod socket;
 
-/// A filter rule's direction, as EC2 spells it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum TrafficDirection {
-    Ingress,
-    Egress,
-}
+use crate::state::Host;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use serde_json::{json, Map, Value};
+use shape::{HasShape, Shape};
+use std::time::Duration;
 
-/// EC2's port range.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub use socket::{Client, Pending};
+
+/// A refused request: EC2's error code and a readable message.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "PascalCase")]
-pub struct AwsPortRange {
-    pub from_port: u16,
-    pub to_port: u16,
-}
-
-impl From<PortRange> for AwsPortRange {
-    fn from(p: PortRange) -> Self {
-        AwsPortRange { from_port: p.from, to_port: p.to }
-    }
-}
-
-impl From<AwsPortRange> for PortRange {
-    fn from(p: AwsPortRange) -> Self {
-        PortRange { from: p.from_port, to: p.to_port }
-    }
-}
-
-/// A request, by EC2 action name.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-#[serde(tag = "Action", rename_all_fields = "PascalCase")]
-pub enum Request {
-    CreateTrafficMirrorTarget {
-        /// Our addition: choose the id (default: a generated `tmt-...`).
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        traffic_mirror_target_id: Option<String>,
-        #[serde(default, rename = "Type", skip_serializing_if = "Option::is_none")]
-        kind: Option<TargetType>,
-        /// The collector (network-interface targets).
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        address: Option<Ipv4Addr>,
-        /// The collectors (network-load-balancer targets).
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        addresses: Option<Vec<Ipv4Addr>>,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        next_hop_mac: Option<Mac>,
-        /// Our addition: the next hop's IPv4 address, resolved by ARP (instead of its MAC).
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        next_hop: Option<Ipv4Addr>,
-        port: String,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        mtu: Option<u32>,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        vlan: Option<u16>,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        udp_port: Option<u16>,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        description: Option<String>,
-        #[serde(default)]
-        dry_run: bool,
-    },
-    DeleteTrafficMirrorTarget {
-        traffic_mirror_target_id: String,
-        #[serde(default)]
-        dry_run: bool,
-    },
-    DescribeTrafficMirrorTargets {
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        traffic_mirror_target_ids: Option<Vec<String>>,
-    },
-    CreateTrafficMirrorFilter {
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        traffic_mirror_filter_id: Option<String>,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        description: Option<String>,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        network_services: Option<Vec<NetworkService>>,
-        #[serde(default)]
-        dry_run: bool,
-    },
-    DeleteTrafficMirrorFilter {
-        traffic_mirror_filter_id: String,
-        #[serde(default)]
-        dry_run: bool,
-    },
-    DescribeTrafficMirrorFilters {
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        traffic_mirror_filter_ids: Option<Vec<String>>,
-    },
-    ModifyTrafficMirrorFilterNetworkServices {
-        traffic_mirror_filter_id: String,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        add_network_services: Option<Vec<NetworkService>>,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        remove_network_services: Option<Vec<NetworkService>>,
-        #[serde(default)]
-        dry_run: bool,
-    },
-    CreateTrafficMirrorFilterRule {
-        traffic_mirror_filter_id: String,
-        traffic_direction: TrafficDirection,
-        rule_number: u32,
-        rule_action: RuleAction,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        protocol: Option<u8>,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        destination_port_range: Option<AwsPortRange>,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        source_port_range: Option<AwsPortRange>,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        destination_cidr_block: Option<IpNet>,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        source_cidr_block: Option<IpNet>,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        description: Option<String>,
-        #[serde(default)]
-        dry_run: bool,
-    },
-    ModifyTrafficMirrorFilterRule {
-        traffic_mirror_filter_rule_id: String,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        traffic_direction: Option<TrafficDirection>,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        rule_number: Option<u32>,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        rule_action: Option<RuleAction>,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        protocol: Option<u8>,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        destination_port_range: Option<AwsPortRange>,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        source_port_range: Option<AwsPortRange>,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        destination_cidr_block: Option<IpNet>,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        source_cidr_block: Option<IpNet>,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        description: Option<String>,
-        /// `destination-port-range`, `source-port-range`, `protocol`, `description` (EC2's
-        /// names), and our `destination-cidr-block`, `source-cidr-block`.
-        #[serde(default, skip_serializing_if = "Vec::is_empty")]
-        remove_fields: Vec<String>,
-        #[serde(default)]
-        dry_run: bool,
-    },
-    DeleteTrafficMirrorFilterRule {
-        traffic_mirror_filter_rule_id: String,
-        #[serde(default)]
-        dry_run: bool,
-    },
-    CreateTrafficMirrorSession {
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        traffic_mirror_session_id: Option<String>,
-        network_interface_id: String,
-        traffic_mirror_target_id: String,
-        traffic_mirror_filter_id: String,
-        session_number: u32,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        virtual_network_id: Option<u32>,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        packet_length: Option<u32>,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        description: Option<String>,
-        /// Our addition: create it switched off.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        enabled: Option<bool>,
-        #[serde(default)]
-        dry_run: bool,
-    },
-    ModifyTrafficMirrorSession {
-        traffic_mirror_session_id: String,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        traffic_mirror_target_id: Option<String>,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        traffic_mirror_filter_id: Option<String>,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        packet_length: Option<u32>,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        session_number: Option<u32>,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        virtual_network_id: Option<u32>,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        description: Option<String>,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        enabled: Option<bool>,
-        /// `packet-length`, `description`, `virtual-network-id` (EC2's names).
-        #[serde(default, skip_serializing_if = "Vec::is_empty")]
-        remove_fields: Vec<String>,
-        #[serde(default)]
-        dry_run: bool,
-    },
-    DeleteTrafficMirrorSession {
-        traffic_mirror_session_id: String,
-        #[serde(default)]
-        dry_run: bool,
-    },
-    DescribeTrafficMirrorSessions {
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        traffic_mirror_session_ids: Option<Vec<String>>,
-    },
-    /// The configured sources (AWS's network interfaces), with their ports.
-    DescribeSources {},
-    /// The ports and their counters.
-    DescribePorts {},
-    /// Every counter: ports, sessions by direction, workers, mempools.
-    DescribeCounters {},
-    /// Next hops resolved by ARP.
-    DescribeNeighbors {},
-    /// Re-read the configuration file, as SIGHUP does.
-    ReloadConfiguration {},
-    /// The running configuration as TOML.
-    ExportConfiguration {},
-}
-
-/// A failed request: an EC2-style code and a readable message.
-#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ApiError {
     pub code: String,
     pub message: String,
@@ -242,9 +35,39 @@ impl ApiError {
         ApiError { code: code.into(), message: message.into() }
     }
 
-    /// The reply carrying this error.
+    /// The reply carrying this error on the JSON transport.
     pub fn reply(&self) -> Value {
         json!({ "Error": { "Code": self.code, "Message": self.message } })
+    }
+
+    /// `MissingParameter` for a required member.
+    pub fn missing(member: &str) -> Self {
+        ApiError::new("MissingParameter", format!("The request must contain the parameter {member}"))
+    }
+
+    /// `UnknownParameter` for a member the action does not have.
+    pub fn unknown(member: &str) -> Self {
+        ApiError::new("UnknownParameter", format!("The parameter {member} is not recognized"))
+    }
+
+    /// `InvalidParameterValue` naming the member and its value.
+    pub fn invalid(member: &str, value: impl std::fmt::Display, why: impl std::fmt::Display) -> Self {
+        ApiError::new("InvalidParameterValue", format!("Value ({value}) for parameter {member} is invalid: {why}"))
+    }
+
+    /// `InvalidParameterCombination`.
+    pub fn combination(message: impl Into<String>) -> Self {
+        ApiError::new("InvalidParameterCombination", message)
+    }
+
+    /// EC2's answer to a request whose DryRun flag is set.
+    pub fn dry_run() -> Self {
+        ApiError::new("DryRunOperation", "Request would have succeeded, but DryRun flag is set.")
+    }
+
+    /// The appliance cannot answer now (shutting down, or busy past the caller's patience).
+    pub fn unavailable(why: impl Into<String>) -> Self {
+        ApiError::new("ServiceUnavailable", why)
     }
 }
 
@@ -256,344 +79,263 @@ impl std::fmt::Display for ApiError {
 
 impl std::error::Error for ApiError {}
 
-/// A target as EC2 describes it, plus where this appliance sends its copies.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "PascalCase")]
-pub struct AwsTarget {
-    pub traffic_mirror_target_id: String,
-    #[serde(rename = "Type", default, skip_serializing_if = "Option::is_none")]
-    pub kind: Option<TargetType>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub network_interface_id: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub network_load_balancer_arn: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub gateway_load_balancer_endpoint_id: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub description: Option<String>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub addresses: Vec<Ipv4Addr>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub next_hop_mac: Option<Mac>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub next_hop: Option<Ipv4Addr>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub port: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub mtu: Option<u32>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub vlan: Option<u16>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub udp_port: Option<u16>,
+/// One action of the API: its request (this type), its reply, and what it does.
+pub trait Action: HasShape + Serialize + DeserializeOwned + Send + 'static {
+    /// EC2's name for it (`CreateTrafficMirrorSession`).
+    const NAME: &'static str;
+    /// One line saying what it does, for `ctl --help`.
+    const ABOUT: &'static str;
+    type Reply: Serialize + DeserializeOwned + Send + 'static;
+    /// Does it, on the control thread.
+    fn run(self, host: &mut dyn Host) -> Result<Self::Reply, ApiError>;
 }
 
-impl From<&Target> for AwsTarget {
-    fn from(t: &Target) -> Self {
-        AwsTarget {
-            traffic_mirror_target_id: t.id.clone(),
-            kind: Some(t.kind),
-            description: t.description.clone(),
-            addresses: t.all_addresses(),
-            next_hop_mac: t.next_hop_mac,
-            next_hop: t.next_hop,
-            port: Some(t.port.clone()),
-            mtu: Some(t.mtu),
-            vlan: t.vlan,
-            udp_port: Some(t.udp_port),
-            ..AwsTarget::default()
+/// An action in the table: its name, help and shape, and how to call it with JSON.
+pub struct Entry {
+    pub name: &'static str,
+    pub about: &'static str,
+    pub shape: fn() -> Shape,
+    pub call: fn(&mut dyn Host, Value) -> Result<Value, ApiError>,
+}
+
+/// Decodes `input` as `A`, runs it and encodes the reply.
+fn call_json<A: Action>(host: &mut dyn Host, input: Value) -> Result<Value, ApiError> {
+    let request: A = decode(input)?;
+    let reply = request.run(host)?;
+    Ok(serde_json::to_value(reply).expect("API replies always serialise"))
+}
+
+const fn entry<A: Action>() -> Entry {
+    Entry { name: A::NAME, about: A::ABOUT, shape: A::shape, call: call_json::<A> }
+}
+
+/// Every action, once.
+pub static ACTIONS: &[Entry] = {
+    use actions::*;
+    &[
+        entry::<CreateTrafficMirrorTarget>(),
+        entry::<DeleteTrafficMirrorTarget>(),
+        entry::<DescribeTrafficMirrorTargets>(),
+        entry::<CreateTrafficMirrorFilter>(),
+        entry::<DeleteTrafficMirrorFilter>(),
+        entry::<DescribeTrafficMirrorFilters>(),
+        entry::<ModifyTrafficMirrorFilterNetworkServices>(),
+        entry::<CreateTrafficMirrorFilterRule>(),
+        entry::<ModifyTrafficMirrorFilterRule>(),
+        entry::<DeleteTrafficMirrorFilterRule>(),
+        entry::<DescribeTrafficMirrorFilterRules>(),
+        entry::<CreateTrafficMirrorSession>(),
+        entry::<ModifyTrafficMirrorSession>(),
+        entry::<DeleteTrafficMirrorSession>(),
+        entry::<DescribeTrafficMirrorSessions>(),
+        entry::<CreateNetworkInterface>(),
+        entry::<DeleteNetworkInterface>(),
+        entry::<DescribeNetworkInterfaces>(),
+        entry::<CreateLoadBalancer>(),
+        entry::<DeleteLoadBalancer>(),
+        entry::<DescribeLoadBalancers>(),
+        entry::<CreateGatewayLoadBalancerEndpoint>(),
+        entry::<DeleteGatewayLoadBalancerEndpoint>(),
+        entry::<DescribeGatewayLoadBalancerEndpoints>(),
+        entry::<DescribePorts>(),
+        entry::<DescribeNeighbors>(),
+        entry::<DescribeCounters>(),
+        entry::<ReloadConfiguration>(),
+        entry::<ExportConfiguration>(),
+    ]
+};
+
+/// The action named `name`.
+pub fn action(name: &str) -> Option<&'static Entry> {
+    ACTIONS.iter().find(|a| a.name == name)
+}
+
+/// Runs a JSON request (`{"Action": "...", members...}`) against `host`.
+pub fn handle(host: &mut dyn Host, mut request: Value) -> Result<Value, ApiError> {
+    let Some(obj) = request.as_object_mut() else {
+        return Err(ApiError::new("InvalidRequest", "a request is a JSON object with an Action member"));
+    };
+    let name = match obj.remove("Action") {
+        Some(Value::String(s)) => s,
+        Some(other) => return Err(ApiError::invalid("Action", other, "must be a string")),
+        None => return Err(ApiError::new("MissingAction", "The request must contain the parameter Action")),
+    };
+    let entry = action(&name).ok_or_else(|| ApiError::new("InvalidAction", format!("The action {name} is not valid for this web service.")))?;
+    (entry.call)(host, request)
+}
+
+/// Decodes a request's members strictly, with EC2's error codes.
+pub fn decode<T: HasShape + DeserializeOwned>(input: Value) -> Result<T, ApiError> {
+    let input = match input {
+        Value::Null => Value::Object(Map::new()),
+        other => other,
+    };
+    let Value::Object(members) = &input else {
+        return Err(ApiError::new("InvalidRequest", "the members of a request are a JSON object"));
+    };
+    let Shape::Structure(known) = T::shape() else { unreachable!("requests are structures") };
+    for name in members.keys() {
+        if !known.iter().any(|m| m.name == name) {
+            return Err(ApiError::unknown(name));
         }
     }
-}
-
-/// A filter rule as EC2 describes it.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "PascalCase")]
-pub struct AwsRule {
-    #[serde(default)]
-    pub traffic_mirror_filter_rule_id: Option<String>,
-    #[serde(default)]
-    pub traffic_mirror_filter_id: Option<String>,
-    pub traffic_direction: TrafficDirection,
-    pub rule_number: u32,
-    pub rule_action: RuleAction,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub protocol: Option<u8>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub destination_port_range: Option<AwsPortRange>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub source_port_range: Option<AwsPortRange>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub destination_cidr_block: Option<IpNet>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub source_cidr_block: Option<IpNet>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub description: Option<String>,
-}
-
-impl AwsRule {
-    /// EC2's view of a configured rule.
-    pub fn of(filter: &str, dir: TrafficDirection, r: &FilterRule) -> Self {
-        AwsRule {
-            traffic_mirror_filter_rule_id: r.id.clone(),
-            traffic_mirror_filter_id: Some(filter.to_owned()),
-            traffic_direction: dir,
-            rule_number: r.rule_number,
-            rule_action: r.action,
-            protocol: r.protocol,
-            destination_port_range: r.destination_port.map(Into::into),
-            source_port_range: r.source_port.map(Into::into),
-            destination_cidr_block: r.destination_cidr,
-            source_cidr_block: r.source_cidr,
-            description: r.description.clone(),
+    for m in known.iter().filter(|m| m.required) {
+        if members.get(m.name).is_none_or(Value::is_null) {
+            return Err(ApiError::missing(m.name));
         }
     }
+    serde_path_to_error::deserialize(&input).map_err(|e| value_error(&input, e))
+}
 
-    /// The configured rule for EC2's.
-    pub fn to_rule(&self) -> FilterRule {
-        FilterRule {
-            id: self.traffic_mirror_filter_rule_id.clone(),
-            rule_number: self.rule_number,
-            action: self.rule_action,
-            protocol: self.protocol,
-            source_cidr: self.source_cidr_block,
-            destination_cidr: self.destination_cidr_block,
-            source_port: self.source_port_range.map(Into::into),
-            destination_port: self.destination_port_range.map(Into::into),
-            description: self.description.clone(),
-        }
+/// A serde error during decoding, as EC2 says it: the member's path, its value, and why.
+fn value_error(input: &Value, e: serde_path_to_error::Error<serde_json::Error>) -> ApiError {
+    let path = member_path(e.path());
+    let why = e.inner().to_string();
+    let why = why.split(" at line ").next().unwrap_or(&why).to_owned();
+    if let Some(rest) = why.strip_prefix("unknown field `") {
+        let field = rest.split('`').next().unwrap_or(rest);
+        // The path already ends at the unknown member.
+        let full = if path.ends_with(field) { path } else if path.is_empty() { field.to_owned() } else { format!("{path}.{field}") };
+        return ApiError::unknown(&full);
     }
-}
-
-/// A filter as EC2 describes it.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "PascalCase")]
-pub struct AwsFilter {
-    pub traffic_mirror_filter_id: String,
-    #[serde(default)]
-    pub ingress_filter_rules: Vec<AwsRule>,
-    #[serde(default)]
-    pub egress_filter_rules: Vec<AwsRule>,
-    #[serde(default)]
-    pub network_services: Vec<NetworkService>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub description: Option<String>,
-}
-
-impl From<&Filter> for AwsFilter {
-    fn from(f: &Filter) -> Self {
-        AwsFilter {
-            traffic_mirror_filter_id: f.id.clone(),
-            ingress_filter_rules: f.ingress_rules.iter().map(|r| AwsRule::of(&f.id, TrafficDirection::Ingress, r)).collect(),
-            egress_filter_rules: f.egress_rules.iter().map(|r| AwsRule::of(&f.id, TrafficDirection::Egress, r)).collect(),
-            network_services: f.network_services.clone(),
-            description: f.description.clone(),
-        }
+    if let Some(rest) = why.strip_prefix("missing field `") {
+        let field = rest.split('`').next().unwrap_or(rest);
+        return ApiError::missing(&if path.is_empty() { field.to_owned() } else { format!("{path}.{field}") });
     }
+    let value = lookup(input, e.path()).map(show).unwrap_or_else(|| "?".into());
+    ApiError::invalid(&path, value, friendly(&why))
 }
 
-/// A session as EC2 describes it, plus whether it is enabled.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "PascalCase")]
-pub struct AwsSession {
-    pub traffic_mirror_session_id: String,
-    pub traffic_mirror_target_id: String,
-    pub traffic_mirror_filter_id: String,
-    pub network_interface_id: String,
-    pub session_number: u32,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub virtual_network_id: Option<u32>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub packet_length: Option<u32>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub description: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub enabled: Option<bool>,
-}
-
-impl From<&Session> for AwsSession {
-    fn from(s: &Session) -> Self {
-        AwsSession {
-            traffic_mirror_session_id: s.id.clone(),
-            traffic_mirror_target_id: s.target.clone(),
-            traffic_mirror_filter_id: s.filter.clone(),
-            network_interface_id: s.source.clone(),
-            session_number: s.session_number,
-            virtual_network_id: s.virtual_network_id,
-            packet_length: s.packet_length,
-            description: s.description.clone(),
-            enabled: Some(s.enabled),
-        }
-    }
-}
-
-impl AwsSession {
-    /// The configured session for EC2's.
-    pub fn to_session(&self) -> Session {
-        Session {
-            id: self.traffic_mirror_session_id.clone(),
-            source: self.network_interface_id.clone(),
-            target: self.traffic_mirror_target_id.clone(),
-            filter: self.traffic_mirror_filter_id.clone(),
-            session_number: self.session_number,
-            virtual_network_id: self.virtual_network_id,
-            packet_length: self.packet_length,
-            enabled: self.enabled.unwrap_or(true),
-            description: self.description.clone(),
-        }
-    }
-}
-
-/// Serialises `v` into a JSON value (for replies).
-pub fn to_value<T: Serialize>(v: &T) -> Value {
-    serde_json::to_value(v).expect("API shapes always serialise")
-}
-
-/// Binds the control socket at `path` with permissions `mode`. A stale socket (nothing
-/// listening) is replaced; a live one means another instance runs: an error.
-pub fn bind(path: &Path, mode: u32) -> anyhow::Result<UnixListener> {
-    use anyhow::Context;
-    use std::os::unix::fs::PermissionsExt;
-    if path.exists() {
-        if UnixStream::connect(path).is_ok() {
-            anyhow::bail!("another traffic-mirror is listening on {} ([control] socket)", path.display());
-        }
-        std::fs::remove_file(path).with_context(|| format!("removing the stale socket {}", path.display()))?;
-    }
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    }
-    let listener = UnixListener::bind(path).with_context(|| format!("binding the control socket {}", path.display()))?;
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
-        .with_context(|| format!("setting the mode of {}", path.display()))?;
-    Ok(listener)
-}
-
-/// A request waiting for the control thread, with where to send its reply.
-pub type Pending = (Request, crossbeam::channel::Sender<Value>);
-
-/// Serves `listener`: each connection gets a thread that reads request lines, hands them to
-/// the control thread over `to_control`, and writes the replies back.
-pub fn serve(listener: UnixListener, to_control: crossbeam::channel::Sender<Pending>) {
-    std::thread::Builder::new()
-        .name("tm-api".into())
-        .spawn(move || {
-            for conn in listener.incoming() {
-                let Ok(conn) = conn else { continue };
-                let to_control = to_control.clone();
-                let _ = std::thread::Builder::new().name("tm-api-conn".into()).spawn(move || connection(conn, to_control));
-            }
+/// `TagSpecifications.1.Tags.1.Key`: members by name, list items counted from 1 as in EC2.
+fn member_path(p: &serde_path_to_error::Path) -> String {
+    use serde_path_to_error::Segment;
+    p.iter()
+        .filter_map(|s| match s {
+            Segment::Map { key } => Some(key.clone()),
+            Segment::Seq { index } => Some((index + 1).to_string()),
+            Segment::Enum { variant } => Some(variant.clone()),
+            Segment::Unknown => None,
         })
-        .expect("spawning the API thread");
+        .collect::<Vec<_>>()
+        .join(".")
 }
 
-fn connection(conn: UnixStream, to_control: crossbeam::channel::Sender<Pending>) {
-    let Ok(mut out) = conn.try_clone() else { return };
-    for line in BufReader::new(conn).lines() {
-        let Ok(line) = line else { return };
-        if line.trim().is_empty() {
-            continue;
+fn lookup<'v>(v: &'v Value, p: &serde_path_to_error::Path) -> Option<&'v Value> {
+    use serde_path_to_error::Segment;
+    p.iter().try_fold(v, |v, s| match s {
+        Segment::Map { key } => v.get(key),
+        Segment::Seq { index } => v.get(index),
+        _ => Some(v),
+    })
+}
+
+/// A value as EC2 quotes it in messages: strings bare.
+fn show(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// serde's wording in the API's: integer widths as ranges, variants as EC2's values.
+fn friendly(why: &str) -> String {
+    let ranges = [("u8", "an integer 0-255"), ("u16", "an integer 0-65535"), ("u32", "an integer 0-4294967295"), ("u64", "a non-negative integer"), ("i64", "an integer")];
+    for (ty, words) in ranges {
+        if why.ends_with(&format!("expected {ty}")) {
+            return format!("expected {words}");
         }
-        let reply = match serde_json::from_str::<Request>(&line) {
-            Ok(req) => {
-                let (tx, rx) = crossbeam::channel::bounded(1);
-                if to_control.send((req, tx)).is_err() {
-                    ApiError::new("ServiceUnavailable", "traffic-mirror is shutting down").reply()
-                } else {
-                    rx.recv().unwrap_or_else(|_| ApiError::new("ServiceUnavailable", "traffic-mirror is shutting down").reply())
-                }
-            }
-            Err(e) => ApiError::new(if e.to_string().contains("unknown variant") { "InvalidAction" } else { "InvalidParameterValue" }, e.to_string()).reply(),
-        };
-        if writeln!(out, "{reply}").and_then(|_| out.flush()).is_err() {
-            return;
+    }
+    if let Some(rest) = why.strip_prefix("unknown variant `") {
+        if let Some((_, expected)) = rest.split_once("expected ") {
+            let list = expected.trim_start_matches("one of ").replace('`', "").replace(" or ", ", ");
+            return format!("valid values are {list}");
         }
     }
+    why.replace("invalid type: ", "").replace('`', "")
 }
 
-/// A connection to a running traffic-mirror's control socket.
-pub struct Client {
-    reader: BufReader<UnixStream>,
-    writer: UnixStream,
+/// Calls action `A` on the control thread from another thread (metrics, telemetry, the
+/// transports): the typed reply, or `ServiceUnavailable` when the control thread does not take
+/// the job within `patience` (shutting down).
+pub fn call<A: Action>(to_control: &crossbeam::channel::Sender<Pending>, request: A, patience: Duration) -> Result<A::Reply, ApiError> {
+    run_on_control(to_control, patience, move |host| request.run(host))
 }
 
-impl Client {
-    /// Connects to the socket at `path`.
-    pub fn connect(path: &Path) -> anyhow::Result<Self> {
-        let s = UnixStream::connect(path).map_err(|e| {
-            anyhow::anyhow!("cannot reach traffic-mirror at {}: {e} (is it running? is this its [control] socket?)", path.display())
-        })?;
-        Ok(Client { reader: BufReader::new(s.try_clone()?), writer: s })
-    }
-
-    /// Sends `req` and returns the reply; an `Error` reply becomes `Err`.
-    pub fn call(&mut self, req: &Request) -> anyhow::Result<Result<Value, ApiError>> {
-        writeln!(self.writer, "{}", serde_json::to_string(req)?)?;
-        let mut line = String::new();
-        if self.reader.read_line(&mut line)? == 0 {
-            anyhow::bail!("traffic-mirror closed the control connection");
-        }
-        let v: Value = serde_json::from_str(&line)?;
-        Ok(match v.get("Error") {
-            Some(e) => Err(ApiError::new(e["Code"].as_str().unwrap_or("Unknown"), e["Message"].as_str().unwrap_or(""))),
-            None => Ok(v),
-        })
-    }
+/// Runs a JSON request on the control thread from another thread.
+pub fn call_value(to_control: &crossbeam::channel::Sender<Pending>, request: Value, patience: Duration) -> Result<Value, ApiError> {
+    run_on_control(to_control, patience, move |host| handle(host, request))
 }
 
-/// The socket to use: an explicit path, else the one `config` names, else the default.
-pub fn socket_path(explicit: Option<&Path>, config: Option<&Path>) -> anyhow::Result<std::path::PathBuf> {
-    if let Some(p) = explicit {
-        return Ok(p.to_path_buf());
-    }
-    if let Some(c) = config {
-        let cfg = config::Config::load(c).map_err(|e| anyhow::anyhow!("{e}"))?;
-        return Ok(cfg.control.socket.into());
-    }
-    Ok(config::DEFAULT_SOCKET.into())
+fn run_on_control<R: Send + 'static>(
+    to_control: &crossbeam::channel::Sender<Pending>,
+    patience: Duration,
+    job: impl FnOnce(&mut dyn Host) -> Result<R, ApiError> + Send + 'static,
+) -> Result<R, ApiError> {
+    let (tx, rx) = crossbeam::channel::bounded(1);
+    let pending: Pending = Box::new(move |host: &mut dyn Host| {
+        let _ = tx.send(job(host));
+    });
+    to_control.send(pending).map_err(|_| ApiError::unavailable("traffic-mirror is shutting down"))?;
+    rx.recv_timeout(patience).unwrap_or_else(|_| Err(ApiError::unavailable("traffic-mirror did not answer in time")))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::api::actions::{CreateTrafficMirrorFilterRule, CreateTrafficMirrorSession};
 
-    #[test]
-    fn requests_read_ec2_names() {
-        let r: Request = serde_json::from_str(
-            r#"{"Action":"CreateTrafficMirrorFilterRule","TrafficMirrorFilterId":"tmf-1","TrafficDirection":"ingress",
-                "RuleNumber":100,"RuleAction":"accept","Protocol":6,"DestinationPortRange":{"FromPort":443,"ToPort":443},
-                "SourceCidrBlock":"0.0.0.0/0","DestinationCidrBlock":"10.0.0.0/8"}"#,
-        )
-        .unwrap();
-        match r {
-            Request::CreateTrafficMirrorFilterRule { rule_number, destination_port_range, .. } => {
-                assert_eq!(rule_number, 100);
-                assert_eq!(destination_port_range, Some(AwsPortRange { from_port: 443, to_port: 443 }));
-            }
-            other => panic!("{other:?}"),
-        }
-        let e = serde_json::from_str::<Request>(r#"{"Action":"LaunchRockets"}"#).unwrap_err();
-        assert!(e.to_string().contains("unknown variant"));
+    fn err<T: HasShape + DeserializeOwned + std::fmt::Debug>(v: Value) -> ApiError {
+        decode::<T>(v).unwrap_err()
     }
 
     #[test]
-    fn sessions_round_trip_through_ec2_shape() {
-        let s = Session {
-            id: "tms-1".into(),
-            source: "eni-1".into(),
-            target: "tmt-1".into(),
-            filter: "tmf-1".into(),
-            session_number: 2,
-            virtual_network_id: Some(42),
-            packet_length: None,
-            enabled: false,
-            description: Some("d".into()),
+    fn members_are_ec2s_and_strict() {
+        let ok: CreateTrafficMirrorFilterRule = decode(json!({
+            "TrafficMirrorFilterId": "tmf-1", "TrafficDirection": "ingress", "RuleNumber": 100, "RuleAction": "accept",
+            "Protocol": 6, "DestinationPortRange": {"FromPort": 443, "ToPort": 443},
+            "SourceCidrBlock": "0.0.0.0/0", "DestinationCidrBlock": "10.0.0.0/8"
+        }))
+        .unwrap();
+        assert_eq!(ok.rule_number, 100);
+        let e = err::<CreateTrafficMirrorSession>(json!({"PacketLenght": 64}));
+        assert_eq!((e.code.as_str(), e.message.as_str()), ("UnknownParameter", "The parameter PacketLenght is not recognized"));
+        let e = err::<CreateTrafficMirrorSession>(json!({"NetworkInterfaceId": "eni-1", "TrafficMirrorTargetId": "tmt-1", "TrafficMirrorFilterId": "tmf-1"}));
+        assert_eq!((e.code.as_str(), e.message.as_str()), ("MissingParameter", "The request must contain the parameter SessionNumber"));
+        let e = err::<CreateTrafficMirrorSession>(json!({"NetworkInterfaceId": "eni-1", "TrafficMirrorTargetId": "tmt-1", "TrafficMirrorFilterId": "tmf-1", "SessionNumber": "two"}));
+        assert_eq!(e.code, "InvalidParameterValue");
+        assert!(e.message.starts_with("Value (two) for parameter SessionNumber is invalid"), "{e}");
+    }
+
+    #[test]
+    fn nested_values_and_enums_name_their_member() {
+        let base = json!({"TrafficMirrorFilterId": "tmf-1", "TrafficDirection": "ingress", "RuleNumber": 1, "RuleAction": "accept",
+                          "SourceCidrBlock": "0.0.0.0/0", "DestinationCidrBlock": "0.0.0.0/0"});
+        let with = |k: &str, v: Value| {
+            let mut b = base.clone();
+            b[k] = v;
+            b
         };
-        let v = to_value(&AwsSession::from(&s));
-        assert_eq!(v["TrafficMirrorSessionId"], "tms-1");
-        assert_eq!(v["NetworkInterfaceId"], "eni-1");
-        assert_eq!(v["VirtualNetworkId"], 42);
-        assert!(v.get("PacketLength").is_none());
-        let back: AwsSession = serde_json::from_value(v).unwrap();
-        assert_eq!(back.to_session(), s);
+        let e = err::<CreateTrafficMirrorFilterRule>(with("SourceCidrBlock", json!("10.0.0.0/33")));
+        assert_eq!(e.code, "InvalidParameterValue");
+        assert!(e.message.starts_with("Value (10.0.0.0/33) for parameter SourceCidrBlock is invalid"), "{e}");
+        let e = err::<CreateTrafficMirrorFilterRule>(with("RuleAction", json!("allow")));
+        assert_eq!(e.message, "Value (allow) for parameter RuleAction is invalid: valid values are accept, reject", "{e}");
+        let e = err::<CreateTrafficMirrorFilterRule>(with("DestinationPortRange", json!({"FromPort": 70000, "ToPort": 1})));
+        assert_eq!(e.message, "Value (70000) for parameter DestinationPortRange.FromPort is invalid: expected an integer 0-65535", "{e}");
+        let e = err::<CreateTrafficMirrorFilterRule>(with("DestinationPortRange", json!({"FromPort": 1, "ToPrt": 1})));
+        assert_eq!((e.code.as_str(), e.message.as_str()), ("UnknownParameter", "The parameter DestinationPortRange.ToPrt is not recognized"));
+    }
+
+    #[test]
+    fn every_action_is_in_the_table_once() {
+        let mut names: Vec<&str> = ACTIONS.iter().map(|a| a.name).collect();
+        names.sort_unstable();
+        let n = names.len();
+        names.dedup();
+        assert_eq!(names.len(), n);
+        for a in ACTIONS {
+            assert!(matches!((a.shape)(), Shape::Structure(_)), "{}", a.name);
+            assert!(!a.about.is_empty(), "{}", a.name);
+        }
     }
 }

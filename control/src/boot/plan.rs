@@ -1,0 +1,142 @@
+//! The start-up plan, as pure functions of the configuration and what the devices offer:
+//! which cores the workers and the control thread take, how many queues each port gets, and
+//! how many mbufs each pool needs. Unit-tested without DPDK.
+
+use crate::config::Config;
+use anyhow::{bail, Result};
+use dataplane::mbuf::MAX_BURST;
+use dataplane::port::{PortInfo, PortSetup};
+
+/// Per-lcore mempool cache size (DPDK's usual figure).
+pub const POOL_CACHE: u32 = 256;
+
+/// Cores for the workers: configured, or the last `workers` of the `cores` the machine has.
+pub fn worker_cores(cfg: &Config, cores: usize) -> Vec<usize> {
+    if !cfg.dataplane.cores.is_empty() {
+        return cfg.dataplane.cores.clone();
+    }
+    let w = cfg.dataplane.workers;
+    (0..w).map(|i| if w < cores { cores - w + i } else { i % cores.max(1) }).collect()
+}
+
+/// The control thread's core: the first one no worker uses, else core 0.
+pub fn control_core(cfg: &Config, cores: usize) -> usize {
+    let used = worker_cores(cfg, cores);
+    (0..cores).find(|c| !used.contains(c)).unwrap_or(0)
+}
+
+/// Queue counts per port: one TX queue per worker everywhere (plus one for the control thread
+/// on ports in no link, where the device has it: ARP), as many RX queues as TX queues where
+/// the device has them (net_tap insists), dealt out to the workers round-robin.
+pub fn port_setups(cfg: &Config, infos: &[PortInfo]) -> Result<Vec<PortSetup>> {
+    let workers = cfg.dataplane.workers;
+    cfg.ports
+        .iter()
+        .zip(infos)
+        .map(|(p, info)| {
+            if usize::from(info.max_tx_queues) < workers {
+                bail!(
+                    "port {:?} ({}) has {} TX queue(s) but [dataplane] workers = {workers}: every worker needs its own{}",
+                    p.name,
+                    info.driver,
+                    info.max_tx_queues,
+                    if info.driver.contains("pcap") { " (give the device one tx_pcap= per worker)" } else { "" }
+                );
+            }
+            let spare = !cfg.is_linked(&p.name) && usize::from(info.max_tx_queues) > workers;
+            let tx_queues = workers as u16 + u16::from(spare);
+            Ok(PortSetup {
+                rx_queues: info.max_rx_queues.min(tx_queues),
+                tx_queues,
+                rx_desc: cfg.dataplane.rx_desc,
+                tx_desc: cfg.dataplane.tx_desc,
+                mtu: p.mtu,
+            })
+        })
+        .collect()
+}
+
+/// Mbuf counts (received frames, copies): every descriptor of every ring full at once, every
+/// worker's bursts and caches, and slack. Copies get their own pool sized for the mirror
+/// ports' TX rings, so a slow collector never starves the originals.
+pub fn pool_sizes(cfg: &Config, setups: &[PortSetup]) -> (u32, u32) {
+    let workers = cfg.dataplane.workers as u32;
+    let rings: u32 = setups.iter().map(|s| u32::from(s.rx_queues) * u32::from(s.rx_desc) + u32::from(s.tx_queues) * u32::from(s.tx_desc)).sum();
+    let per_worker = (MAX_BURST as u32) * 4 + POOL_CACHE * 3 / 2;
+    let mirror_ports: std::collections::BTreeSet<usize> =
+        cfg.targets.iter().filter_map(|t| cfg.target_destination(t)).filter_map(|d| cfg.port_index(d.port)).collect();
+    let mirror_rings: u32 = mirror_ports.iter().map(|&i| u32::from(setups[i].tx_queues) * u32::from(setups[i].tx_desc)).sum();
+    let round = |n: u32| (n + 1).next_power_of_two() - 1;
+    let rx = if cfg.dataplane.mbufs > 0 { cfg.dataplane.mbufs } else { round(rings + workers * per_worker + 1024) };
+    let copies = if cfg.dataplane.copy_mbufs > 0 {
+        cfg.dataplane.copy_mbufs
+    } else {
+        round(mirror_rings + workers * (per_worker + (MAX_BURST as u32) * setups.len() as u32) + 1024)
+    };
+    (rx, copies)
+}
+
+/// A pool's per-lcore cache: DPDK refuses one above 2/3 of the pool, so small pools get less.
+pub fn pool_cache(size: u32) -> u32 {
+    POOL_CACHE.min(size / 4)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{Link, Port};
+
+    fn info(rx: u16, tx: u16) -> PortInfo {
+        PortInfo { id: 0, mac: [0; 6], driver: "net_pcap".into(), max_rx_queues: rx, max_tx_queues: tx, socket: 0 }
+    }
+
+    fn cfg(workers: usize) -> Config {
+        let mut c = Config::default();
+        c.dataplane.workers = workers;
+        for name in ["host", "uplink", "mirror"] {
+            c.ports.push(Port { name: name.into(), device: format!("net_null_{name}"), mac: None, ipv4: None, mtu: None });
+        }
+        c.links.push(Link { ports: vec!["host".into(), "uplink".into()] });
+        c
+    }
+
+    #[test]
+    fn workers_take_the_last_cores_and_control_the_first_free() {
+        let c = cfg(2);
+        assert_eq!(worker_cores(&c, 4), vec![2, 3]);
+        assert_eq!(control_core(&c, 4), 0);
+        assert_eq!(worker_cores(&c, 2), vec![0, 1]);
+        assert_eq!(control_core(&c, 2), 0, "no free core: core 0");
+        let mut pinned = cfg(1);
+        pinned.dataplane.cores = vec![5];
+        assert_eq!(worker_cores(&pinned, 8), vec![5]);
+        assert_eq!(control_core(&pinned, 8), 0);
+    }
+
+    #[test]
+    fn a_spare_tx_queue_only_on_unlinked_ports_that_have_one() {
+        let c = cfg(1);
+        let s = port_setups(&c, &[info(1, 2), info(1, 2), info(1, 2)]).unwrap();
+        assert_eq!(s.iter().map(|s| s.tx_queues).collect::<Vec<_>>(), vec![1, 1, 2]);
+        assert_eq!(s.iter().map(|s| s.rx_queues).collect::<Vec<_>>(), vec![1, 1, 1]);
+        let s = port_setups(&c, &[info(4, 4), info(4, 4), info(1, 1)]).unwrap();
+        assert_eq!(s.iter().map(|s| s.tx_queues).collect::<Vec<_>>(), vec![1, 1, 1], "no queue to spare");
+        let e = port_setups(&cfg(2), &[info(1, 1), info(1, 2), info(1, 2)]).unwrap_err().to_string();
+        assert!(e.contains("has 1 TX queue(s) but [dataplane] workers = 2") && e.contains("tx_pcap="), "{e}");
+    }
+
+    #[test]
+    fn pools_hold_every_ring_and_are_powers_of_two_less_one() {
+        let c = cfg(1);
+        let s = port_setups(&c, &[info(1, 1), info(1, 1), info(1, 1)]).unwrap();
+        let (rx, copies) = pool_sizes(&c, &s);
+        assert!(rx >= 3 * 2 * 1024, "{rx}");
+        assert!((rx + 1).is_power_of_two() && (copies + 1).is_power_of_two());
+        let mut fixed = c.clone();
+        fixed.dataplane.mbufs = 1000;
+        fixed.dataplane.copy_mbufs = 500;
+        assert_eq!(pool_sizes(&fixed, &s), (1000, 500));
+        assert_eq!(pool_cache(100), 25);
+        assert_eq!(pool_cache(100_000), POOL_CACHE);
+    }
+}

@@ -1,0 +1,355 @@
+//! Reading a configuration file so that every problem is found and located: syntax errors with
+//! recovery, then each section and each array element deserialised on its own (so one bad
+//! value does not hide the next), then validation; each problem named by file, line, item, key
+//! and value.
+
+use super::problem::{ConfigError, Problem, Seg};
+use super::schema::*;
+use serde::de::DeserializeOwned;
+use toml::Spanned;
+use std::ops::Range;
+use toml::de::{DeTable, DeValue, ValueDeserializer};
+
+/// The tables a file may have, and what each holds.
+const SECTIONS: &[&str] = &["dataplane", "vpc", "quotas", "control", "metrics"];
+const ARRAYS: &[&str] = &["port", "link", "network_interface", "load_balancer", "gateway_load_balancer_endpoint", "target", "filter", "session"];
+
+/// Parses and validates `text`, naming it `file` in errors; assigns what may be omitted.
+pub fn parse(text: &str, file: &str) -> Result<Config, ConfigError> {
+    let (root, syntax) = DeTable::parse_recoverable(text);
+    let mut out = Located { text, file, problems: Vec::new(), failed: Vec::new() };
+    for e in &syntax {
+        out.at(e.span(), e.message().trim().to_owned());
+    }
+    if !syntax.is_empty() {
+        return Err(out.error());
+    }
+    let root = root.into_inner();
+    let mut cfg = Config::default();
+    for (key, value) in root.iter() {
+        let name: &str = key.get_ref();
+        match name {
+            "dataplane" => out.section(value, name, &mut cfg.dataplane),
+            "vpc" => out.section(value, name, &mut cfg.vpc),
+            "quotas" => out.section(value, name, &mut cfg.quotas),
+            "control" => out.section(value, name, &mut cfg.control),
+            "metrics" => {
+                let mut m = None;
+                out.section(value, name, &mut m);
+                cfg.metrics = m;
+            }
+            "port" => cfg.ports = out.array(value, name),
+            "link" => cfg.links = out.array(value, name),
+            "network_interface" => cfg.network_interfaces = out.array(value, name),
+            "load_balancer" => cfg.load_balancers = out.array(value, name),
+            "gateway_load_balancer_endpoint" => cfg.gateway_load_balancer_endpoints = out.array(value, name),
+            "target" => cfg.targets = out.array(value, name),
+            "filter" => cfg.filters = out.array(value, name),
+            "session" => cfg.sessions = out.array(value, name),
+            "source" => out.at(Some(key.span()), "[[source]] is now [[network_interface]]: a source is any network interface a session names (same keys: id, port, mac, ipv4, description)".into()),
+            other => out.at(
+                Some(key.span()),
+                format!("unknown table `{other}`; the configuration has [{}] and [[{}]]", SECTIONS.join("], ["), ARRAYS.join("]], [[")),
+            ),
+        }
+    }
+    // Every problem of the file at once: what the elements that did read say too, less what
+    // only follows from the ones that did not (a reference to a target that failed to read).
+    let unreadable = std::mem::take(&mut out.failed);
+    cfg.assign_ids();
+    if let Err(problems) = cfg.validate() {
+        for p in problems.iter().filter(|p| !follows_from(p, &unreadable)) {
+            let span = span_of(&root, &p.path);
+            out.at(span, p.in_file_terms());
+        }
+    }
+    if !out.problems.is_empty() {
+        out.problems.sort_by_key(|(_, line, _)| *line);
+        return Err(out.error());
+    }
+    Ok(cfg)
+}
+
+/// Where a validation problem is in the document: the line of the deepest element of its path
+/// that the document has, for messages about this configuration.
+pub fn line_of_problem(text: &str, p: &Problem) -> Option<usize> {
+    let root = DeTable::parse(text).ok()?.into_inner();
+    span_of(&root, &p.path).map(|s| line_of(text, s.start))
+}
+
+struct Located<'t> {
+    text: &'t str,
+    file: &'t str,
+    problems: Vec<(Option<String>, Option<usize>, String)>,
+    /// The tables some element of which did not read.
+    failed: Vec<String>,
+}
+
+/// Whether validation problem `p` only follows from elements of `unreadable` tables missing.
+fn follows_from(p: &Problem, unreadable: &[String]) -> bool {
+    use super::problem::{Fault, Kind};
+    match &p.fault {
+        Fault::Missing(k) => unreadable.iter().any(|t| t == k.table() || (*k == Kind::LoadBalancer && t == "load_balancer")),
+        _ => p.key.is_empty() && p.path.is_empty() && unreadable.iter().any(|t| t == "port"),
+    }
+}
+
+impl Located<'_> {
+    fn at(&mut self, span: Option<Range<usize>>, message: String) {
+        let line = span.map(|s| line_of(self.text, s.start));
+        self.problems.push((Some(self.file.to_owned()), line, message));
+    }
+
+    fn error(self) -> ConfigError {
+        ConfigError { problems: self.problems }
+    }
+
+    /// Deserialises a `[section]` into `into`; a problem is recorded, `into` kept.
+    fn section<T: DeserializeOwned>(&mut self, value: &Spanned<DeValue>, name: &str, into: &mut T) {
+        if !matches!(value.get_ref(), DeValue::Table(_)) {
+            self.at(Some(value.span()), format!("`{name}` must be a table: [{name}]"));
+            return;
+        }
+        match T::deserialize(ValueDeserializer::from(value.clone())) {
+            Ok(v) => *into = v,
+            Err(e) => {
+                self.value_error(value, &format!("[{name}]"), &e);
+                self.failed.push(name.to_owned());
+            }
+        }
+    }
+
+    /// Deserialises every element of a `[[name]]` array; the elements that fail are recorded
+    /// and left out.
+    fn array<T: DeserializeOwned>(&mut self, value: &Spanned<DeValue>, name: &str) -> Vec<T> {
+        let DeValue::Array(items) = value.get_ref() else {
+            self.at(Some(value.span()), format!("`{name}` must be an array of tables: [[{name}]]"));
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        for (i, item) in items.iter().enumerate() {
+            let label = match item.get_ref() {
+                DeValue::Table(t) => match t.iter().find(|(k, _)| ["id", "name", "arn"].contains(&k.get_ref().as_ref())).map(|(_, v)| v.get_ref()) {
+                    Some(DeValue::String(id)) => format!("[[{name}]] {:?}", id.as_ref()),
+                    _ => format!("[[{name}]] {}", i + 1),
+                },
+                _ => format!("[[{name}]] {}", i + 1),
+            };
+            match T::deserialize(ValueDeserializer::from(item.clone())) {
+                Ok(v) => out.push(v),
+                Err(e) => {
+                    self.value_error(item, &label, &e);
+                    self.failed.push(name.to_owned());
+                }
+            }
+        }
+        out
+    }
+
+    /// A deserialisation error inside `value`, with the key and value it is about.
+    fn value_error(&mut self, value: &Spanned<DeValue>, item: &str, e: &toml::de::Error) {
+        let message = e.message().trim();
+        let Some(span) = e.span() else {
+            return self.at(Some(value.span()), format!("{item}: {message}"));
+        };
+        let text = match key_at(value, &span) {
+            Some(key) if !message.starts_with("unknown field") => {
+                let raw = self.text.get(span.clone()).unwrap_or("").trim();
+                format!("{item}: {key} = {raw}: {message}")
+            }
+            _ => format!("{item}: {message}"),
+        };
+        self.at(Some(span), text);
+    }
+}
+
+/// The dotted key (`ingress_rule.1.source_cidr`) whose value holds `span`, within `value`.
+/// (A table of an array of tables spans only its header, so every branch is searched.)
+fn key_at(value: &Spanned<DeValue>, span: &Range<usize>) -> Option<String> {
+    fn find(v: &Spanned<DeValue>, span: &Range<usize>, path: &mut Vec<String>) -> bool {
+        let inside = |s: Range<usize>| s.start <= span.start && span.end <= s.end.max(s.start + 1);
+        let children: Vec<(String, &Spanned<DeValue>)> = match v.get_ref() {
+            DeValue::Table(t) => t.iter().map(|(k, v)| (k.get_ref().to_string(), v)).collect(),
+            DeValue::Array(a) => a.iter().enumerate().map(|(i, v)| ((i + 1).to_string(), v)).collect(),
+            _ => return false,
+        };
+        for (k, child) in children {
+            let leaf = !matches!(child.get_ref(), DeValue::Table(_) | DeValue::Array(_));
+            path.push(k);
+            if (leaf && inside(child.span())) || (!leaf && (find(child, span, path) || inside(child.span()))) {
+                return true;
+            }
+            path.pop();
+        }
+        false
+    }
+    let mut path = Vec::new();
+    find(value, span, &mut path).then(|| path.join("."))
+}
+
+/// Span of the deepest element of `path` that the document has.
+fn span_of(root: &DeTable, path: &[Seg]) -> Option<Range<usize>> {
+    let mut best = None;
+    let mut here: Option<&Spanned<DeValue>> = None;
+    for seg in path {
+        let next = match (seg, here.map(|h| h.get_ref())) {
+            (Seg::Key(k), None) => root.iter().find(|(key, _)| key.get_ref() == k).map(|(_, v)| v),
+            (Seg::Key(k), Some(DeValue::Table(t))) => t.iter().find(|(key, _)| key.get_ref() == k).map(|(_, v)| v),
+            (Seg::Index(i), Some(DeValue::Array(a))) => a.get(*i),
+            _ => None,
+        };
+        let Some(next) = next else { break };
+        best = Some(next.span());
+        here = Some(next);
+    }
+    best
+}
+
+/// 1-based line of byte offset `at`.
+fn line_of(text: &str, at: usize) -> usize {
+    text[..at.min(text.len())].bytes().filter(|&b| b == b'\n').count() + 1
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = r#"
+[dataplane]
+workers = 1
+
+[[port]]
+name = "host"
+device = "net_pcap0,rx_pcap=a.pcap,tx_pcap=b.pcap"
+
+[[port]]
+name = "uplink"
+device = "net_pcap1,rx_pcap=c.pcap,tx_pcap=d.pcap"
+
+[[port]]
+name = "mirror"
+device = "net_pcap2,tx_pcap=m.pcap"
+ipv4 = "192.0.2.1"
+
+[[link]]
+ports = ["host", "uplink"]
+
+[[network_interface]]
+id = "eni-web"
+port = "host"
+tags = { Name = "web" }
+
+[[network_interface]]
+id = "eni-ids"
+port = "mirror"
+ipv4 = "192.0.2.10"
+next_hop_mac = "02:00:00:00:00:20"
+
+[[target]]
+id = "tmt-ids"
+network_interface_id = "eni-ids"
+
+[[filter]]
+id = "tmf-all"
+[[filter.ingress_rule]]
+rule_number = 100
+action = "accept"
+[[filter.egress_rule]]
+rule_number = 100
+action = "accept"
+protocol = 6
+destination_port = { from = 443, to = 443 }
+
+[[session]]
+id = "tms-1"
+source = "eni-web"
+target = "tmt-ids"
+filter = "tmf-all"
+session_number = 1
+"#;
+
+    fn errors(text: &str) -> String {
+        parse(text, "t.toml").unwrap_err().to_string()
+    }
+
+    #[test]
+    fn the_example_is_valid_and_gets_a_stable_vni() {
+        let c = parse(GOOD, "t.toml").unwrap();
+        let vni = c.sessions[0].virtual_network_id.unwrap();
+        assert!(vni <= 0xff_ffff);
+        assert_eq!(parse(GOOD, "t.toml").unwrap().sessions[0].virtual_network_id, Some(vni), "stable");
+        assert_eq!(c.peers(), vec![Some(1), Some(0), None]);
+        assert_eq!(c.network_interfaces[0].tags["Name"], "web");
+    }
+
+    #[test]
+    fn unknown_keys_name_key_and_line() {
+        let e = errors(&GOOD.replace("device = \"net_pcap2", "devcie = \"net_pcap2"));
+        assert!(e.starts_with("t.toml:15: [[port]] \"mirror\": unknown field `devcie`"), "{e}");
+        let e = errors(&GOOD.replace("[[network_interface]]\nid = \"eni-web\"", "[[source]]\nid = \"eni-web\""));
+        assert!(e.contains("[[source]] is now [[network_interface]]"), "{e}");
+    }
+
+    #[test]
+    fn every_problem_of_a_file_at_once_with_line_key_and_value() {
+        let text = GOOD
+            .replace("destination_port = { from = 443, to = 443 }", "destination_port = { from = 500, to = 400 }")
+            .replace("rule_number = 100\naction = \"accept\"\n[[filter.egress_rule]]", "rule_number = 100\naction = \"accept\"\nsource_cidr = \"10.0.0.0/33\"\n[[filter.egress_rule]]")
+            .replace("session_number = 1", "session_number = 40000\nvirtual_network_id = 16777216")
+            .replace("ports = [\"host\", \"uplink\"]", "ports = [\"host\", \"uplnk\"]");
+        let e = errors(&text);
+        let lines: Vec<&str> = e.lines().collect();
+        assert_eq!(lines.len(), 4, "{e}");
+        assert!(lines[0].starts_with("t.toml:19: [[link]] 1: ports = \"uplnk\": port \"uplnk\" is not defined"), "{e}");
+        assert!(e.contains("t.toml:41: [[filter]] \"tmf-all\": ingress_rule.1.source_cidr = \"10.0.0.0/33\": invalid IP address syntax"), "{e}");
+        assert!(e.contains("session_number = 40000: must be 1-32766"), "{e}");
+        assert!(e.contains("virtual_network_id = 16777216: must be 0-16777215"), "{e}");
+        // A filter that did not read is not also reported as missing from the session.
+        assert!(!e.contains("filter \"tmf-all\" is not defined"), "{e}");
+        let e = errors(&GOOD.replace("from = 443, to = 443", "from = 500, to = 400"));
+        assert_eq!(e, "t.toml:45: [[filter]] \"tmf-all\" egress_rule 100: destination_port = { from = 500, to = 400 }: its first port is greater than its last");
+    }
+
+    #[test]
+    fn a_collector_names_its_next_hop_and_sessions_an_outer_address() {
+        let e = errors(&GOOD.replace("next_hop_mac = \"02:00:00:00:00:20\"\n", "").replace("ipv4 = \"192.0.2.1\"\n", ""));
+        assert!(e.contains("[[target]] \"tmt-ids\": network_interface_id = \"eni-ids\": network interface \"eni-ids\" has no next_hop_mac, and finding its next hop by ARP needs an IPv4 address on port \"mirror\""), "{e}");
+        assert!(e.contains("[[session]] \"tms-1\": source = \"eni-web\": copies need an outer source address"), "{e}");
+    }
+
+    #[test]
+    fn hosts_on_a_shared_port_need_macs_of_their_own() {
+        let mut text = GOOD.to_owned();
+        text.push_str("\n[[network_interface]]\nid = \"eni-db\"\nport = \"host\"\n\n[[session]]\nid = \"tms-2\"\nsource = \"eni-db\"\ntarget = \"tmt-ids\"\nfilter = \"tmf-all\"\nsession_number = 1\n");
+        let e = errors(&text);
+        assert!(e.contains("network interface \"eni-web\" is already a source on port \"host\" without a MAC"), "{e}");
+    }
+
+    #[test]
+    fn fourth_session_on_a_source_is_refused_once() {
+        let mut text = GOOD.to_owned();
+        for n in 2..=4 {
+            text.push_str(&format!("\n[[session]]\nid = \"tms-{n}\"\nsource = \"eni-web\"\ntarget = \"tmt-ids\"\nfilter = \"tmf-all\"\nsession_number = {n}\n"));
+        }
+        let e = errors(&text);
+        assert!(e.contains("network interface \"eni-web\" would have more than 3 sessions"), "{e}");
+        assert_eq!(e.lines().count(), 1, "{e}");
+    }
+
+    #[test]
+    fn load_balancer_packet_length_limit_and_default() {
+        let text = GOOD
+            .replace("[[target]]\nid = \"tmt-ids\"\nnetwork_interface_id = \"eni-ids\"", "[[load_balancer]]\narn = \"arn:lb\"\nport = \"mirror\"\naddresses = [\"192.0.2.10\", \"192.0.2.11\"]\nnext_hop_mac = \"02:00:00:00:00:20\"\n\n[[target]]\nid = \"tmt-ids\"\nnetwork_load_balancer_arn = \"arn:lb\"")
+            .replace("session_number = 1", "session_number = 1\npacket_length = 9000");
+        assert!(errors(&text).contains("packet_length = 9000: must be 1-8500 for a load balancer target"));
+        let ok = parse(&text.replace("packet_length = 9000", ""), "t").unwrap();
+        assert_eq!(ok.effective_packet_length(&ok.sessions[0]), Some(8500));
+    }
+
+    #[test]
+    fn export_round_trips() {
+        let c = parse(GOOD, "t.toml").unwrap();
+        let text = toml::to_string(&c).unwrap();
+        assert_eq!(parse(&text, "again").unwrap(), c);
+    }
+}

@@ -1,0 +1,436 @@
+//! Validation: every range and reference SPEC.md names, on the plain model, so a file and a
+//! change made through the API are checked by the same code. Every problem is reported, each
+//! with a path into the document (for the file's line) and the key and value it is about (for
+//! a message in either the file's or the API's terms, see [`Problem`]).
+
+use super::problem::{Fault, Kind, Problem, Seg};
+use super::schema::*;
+use ipnet::IpNet;
+use std::collections::{HashMap, HashSet};
+
+impl Config {
+    /// Checks every range and reference; returns all problems found.
+    pub fn validate(&self) -> Result<(), Vec<Problem>> {
+        let mut v = Validator { cfg: self, problems: Vec::new() };
+        v.dataplane();
+        v.control();
+        v.ports();
+        v.links();
+        v.network_interfaces();
+        v.load_balancers();
+        v.endpoints();
+        v.targets();
+        v.filters();
+        v.sessions();
+        if v.problems.is_empty() { Ok(()) } else { Err(v.problems) }
+    }
+}
+
+struct Validator<'c> {
+    cfg: &'c Config,
+    problems: Vec<Problem>,
+}
+
+/// Where a resource is and how the file names it.
+#[derive(Clone)]
+struct At {
+    path: Vec<Seg>,
+    kind: Option<Kind>,
+    item: String,
+}
+
+impl At {
+    fn section(name: &'static str) -> At {
+        At { path: vec![Seg::Key(name)], kind: None, item: format!("[{name}]") }
+    }
+
+    fn resource(kind: Kind, index: usize, id: &str) -> At {
+        let item = if id.is_empty() { format!("[[{}]] {}", kind.table(), index + 1) } else { format!("[[{}]] {id:?}", kind.table()) };
+        At { path: vec![Seg::Key(kind.table()), Seg::Index(index)], kind: Some(kind), item }
+    }
+
+    fn rule(filter: usize, id: &str, key: &'static str, index: usize, number: u32) -> At {
+        At {
+            path: vec![Seg::Key("filter"), Seg::Index(filter), Seg::Key(key), Seg::Index(index)],
+            kind: Some(Kind::FilterRule),
+            item: format!("[[filter]] {id:?} {key} {number}"),
+        }
+    }
+}
+
+fn quoted(s: &str) -> Option<String> {
+    Some(format!("{s:?}"))
+}
+
+impl Validator<'_> {
+    fn problem(&mut self, at: &At, key: &'static str, value: Option<String>, fault: Fault, reason: impl Into<String>) {
+        let mut path = at.path.clone();
+        if !key.is_empty() {
+            path.push(Seg::Key(key));
+        }
+        self.problems.push(Problem { path, kind: at.kind, item: at.item.clone(), key, value, reason: reason.into(), fault });
+    }
+
+    fn invalid(&mut self, at: &At, key: &'static str, value: impl ToString, reason: impl Into<String>) {
+        self.problem(at, key, Some(value.to_string()), Fault::Invalid, reason);
+    }
+
+    fn dataplane(&mut self) {
+        let d = &self.cfg.dataplane;
+        let at = At::section("dataplane");
+        if d.workers == 0 || d.workers > MAX_WORKERS {
+            self.invalid(&at, "workers", d.workers, format!("must be 1-{MAX_WORKERS}"));
+        }
+        if !d.cores.is_empty() && d.cores.len() != d.workers {
+            self.invalid(&at, "cores", format!("{:?}", d.cores), format!("lists {} cores for {} workers", d.cores.len(), d.workers));
+        }
+        let max_burst = dataplane::mbuf::MAX_BURST;
+        if d.burst_size == 0 || d.burst_size > max_burst {
+            self.invalid(&at, "burst_size", d.burst_size, format!("must be 1-{max_burst}"));
+        }
+        for (k, n) in [("rx_desc", d.rx_desc), ("tx_desc", d.tx_desc)] {
+            if n < 32 {
+                self.invalid(&at, k, n, "must be at least 32");
+            }
+        }
+        if d.idle_sleep_us > 1_000_000 {
+            self.invalid(&at, "idle_sleep_us", d.idle_sleep_us, "at most 1000000");
+        }
+    }
+
+    fn control(&mut self) {
+        let c = &self.cfg.control;
+        let at = At::section("control");
+        let ok = u32::from_str_radix(c.socket_mode.trim_start_matches("0o"), 8).is_ok_and(|m| m <= 0o777);
+        if !ok {
+            self.invalid(&at, "socket_mode", format!("{:?}", c.socket_mode), "expected octal permissions such as \"0600\"");
+        }
+        if c.socket.is_empty() {
+            self.invalid(&at, "socket", "\"\"", "must name a path");
+        }
+        if self.cfg.vpc.owner_id.is_empty() {
+            self.invalid(&At::section("vpc"), "owner_id", "\"\"", "must name an account id");
+        }
+    }
+
+    fn ports(&mut self) {
+        let mut names = HashMap::new();
+        let mut devices = HashMap::new();
+        for (i, p) in self.cfg.ports.iter().enumerate() {
+            let at = At::resource(Kind::Port, i, &p.name);
+            if p.name.is_empty() {
+                self.invalid(&at, "name", "\"\"", "must not be empty");
+            } else if let Some(first) = names.insert(p.name.as_str(), i) {
+                self.problem(&at, "name", quoted(&p.name), Fault::Combination, format!("is used twice (ports {} and {})", first + 1, i + 1));
+            }
+            let dev = super::device::device_name(&p.device);
+            if dev.is_empty() {
+                self.invalid(&at, "device", quoted(&p.device).unwrap_or_default(), "names no device");
+            } else if let Some(first) = devices.insert(dev.to_owned(), i) {
+                let other = &self.cfg.ports[first].name;
+                self.problem(&at, "device", quoted(&p.device), Fault::Combination, format!("device {dev:?} is already port {other:?}"));
+            }
+            if let Some(mtu) = p.mtu {
+                if !(68..=9600).contains(&mtu) {
+                    self.invalid(&at, "mtu", mtu, "must be 68-9600");
+                }
+            }
+        }
+        if self.cfg.ports.is_empty() {
+            let at = At { path: vec![], kind: None, item: String::new() };
+            self.problem(&at, "", None, Fault::Invalid, "no [[port]] defined: traffic-mirror needs at least one port");
+        }
+    }
+
+    fn links(&mut self) {
+        let mut linked: HashMap<&str, usize> = HashMap::new();
+        for (i, l) in self.cfg.links.iter().enumerate() {
+            let at = At::resource(Kind::Link, i, "");
+            if l.ports.len() != 2 {
+                self.invalid(&at, "ports", format!("{:?}", l.ports), format!("must name exactly two ports, not {}", l.ports.len()));
+                continue;
+            }
+            if l.ports[0] == l.ports[1] {
+                self.invalid(&at, "ports", format!("{:?}", l.ports), format!("links port {:?} to itself", l.ports[0]));
+            }
+            for name in &l.ports {
+                if self.cfg.port_index(name).is_none() {
+                    self.problem(&at, "ports", quoted(name), Fault::Missing(Kind::Port), format!("port {name:?} is not defined"));
+                } else if let Some(first) = linked.insert(name, i) {
+                    if first != i {
+                        self.problem(&at, "ports", quoted(name), Fault::Combination, format!("port {name:?} is in two links ({} and {})", first + 1, i + 1));
+                    }
+                }
+            }
+        }
+    }
+
+    /// The port a resource names must exist.
+    fn port_exists(&mut self, at: &At, port: &str) {
+        if self.cfg.port_index(port).is_none() {
+            self.problem(at, "port", quoted(port), Fault::Invalid, format!("port {port:?} is not defined"));
+        }
+    }
+
+    fn unique_id<'a>(&mut self, seen: &mut HashSet<&'a str>, at: &At, key: &'static str, id: &'a str) {
+        if id.is_empty() {
+            self.invalid(at, key, "\"\"", "must not be empty");
+        } else if !seen.insert(id) {
+            self.problem(at, key, quoted(id), Fault::Combination, "is used twice");
+        }
+    }
+
+    fn network_interfaces(&mut self) {
+        let mut ids = HashSet::new();
+        for (i, n) in self.cfg.network_interfaces.iter().enumerate() {
+            let at = At::resource(Kind::NetworkInterface, i, &n.id);
+            self.unique_id(&mut ids, &at, "id", &n.id);
+            self.port_exists(&at, &n.port);
+        }
+        // A frame belongs to one source: monitored interfaces on a port differ by MAC.
+        let sources: HashSet<&str> = self.cfg.sessions.iter().map(|s| s.source.as_str()).collect();
+        let mut owners: HashMap<(&str, Option<Mac>), &str> = HashMap::new();
+        for (i, n) in self.cfg.network_interfaces.iter().enumerate().filter(|(_, n)| sources.contains(n.id.as_str())) {
+            if let Some(other) = owners.insert((n.port.as_str(), n.mac), n.id.as_str()) {
+                let at = At::resource(Kind::NetworkInterface, i, &n.id);
+                let what = n.mac.map_or("without a MAC".to_owned(), |m| format!("with MAC {m}"));
+                let (key, value) = if n.mac.is_some() { ("mac", n.mac.map(|m| format!("\"{m}\""))) } else { ("port", quoted(&n.port)) };
+                self.problem(&at, key, value, Fault::Combination, format!(
+                    "network interface {other:?} is already a source on port {:?} {what}: a frame must belong to one source, so monitored hosts on a shared port need MACs of their own",
+                    n.port
+                ));
+            }
+        }
+    }
+
+    fn load_balancers(&mut self) {
+        let mut arns = HashSet::new();
+        for (i, lb) in self.cfg.load_balancers.iter().enumerate() {
+            let at = At::resource(Kind::LoadBalancer, i, &lb.arn);
+            self.unique_id(&mut arns, &at, "arn", &lb.arn);
+            self.port_exists(&at, &lb.port);
+            if lb.addresses.is_empty() {
+                self.invalid(&at, "addresses", "[]", "a load balancer needs at least one collector address");
+            }
+            let mut seen = HashSet::new();
+            for a in &lb.addresses {
+                if !seen.insert(a) {
+                    self.invalid(&at, "addresses", format!("\"{a}\""), "is listed twice");
+                }
+            }
+        }
+    }
+
+    fn endpoints(&mut self) {
+        let mut ids = HashSet::new();
+        for (i, e) in self.cfg.gateway_load_balancer_endpoints.iter().enumerate() {
+            let at = At::resource(Kind::GatewayLoadBalancerEndpoint, i, &e.id);
+            self.unique_id(&mut ids, &at, "id", &e.id);
+            self.port_exists(&at, &e.port);
+        }
+    }
+
+    fn targets(&mut self) {
+        let c = self.cfg;
+        let mut ids = HashSet::new();
+        if c.targets.len() > c.quotas.targets {
+            let at = At { path: vec![Seg::Key("target")], kind: Some(Kind::Target), item: "[[target]]".into() };
+            self.problem(&at, "", None, Fault::Quota("TrafficMirrorTargetLimitExceeded"), format!(
+                "{} targets exceed the quota of {} ([quotas] targets)", c.targets.len(), c.quotas.targets
+            ));
+        }
+        for (i, t) in c.targets.iter().enumerate() {
+            let at = At::resource(Kind::Target, i, &t.id);
+            self.unique_id(&mut ids, &at, "id", &t.id);
+            match t.destination() {
+                None => {
+                    let given = [&t.network_interface_id, &t.network_load_balancer_arn, &t.gateway_load_balancer_endpoint_id].iter().filter(|x| x.is_some()).count();
+                    let (fault, reason) = if given == 0 {
+                        (Fault::Invalid, "a target needs one of network_interface_id, network_load_balancer_arn and gateway_load_balancer_endpoint_id")
+                    } else {
+                        (Fault::Combination, "a target names exactly one of network_interface_id, network_load_balancer_arn and gateway_load_balancer_endpoint_id")
+                    };
+                    self.problem(&at, "", None, fault, reason);
+                }
+                Some((kind, id)) => self.destination(&at, kind, id),
+            }
+            let min_mtu = dataplane::encap::MTU_OVERHEAD as u32 + 14;
+            if !(min_mtu..=65535).contains(&t.mtu) {
+                self.invalid(&at, "mtu", t.mtu, format!("must be {min_mtu}-65535"));
+            }
+            if let Some(vlan) = t.vlan {
+                if !(1..=4094).contains(&vlan) {
+                    self.invalid(&at, "vlan", vlan, "must be 1-4094");
+                }
+            }
+            if t.udp_port == 0 {
+                self.invalid(&at, "udp_port", 0, "must be 1-65535");
+            }
+        }
+    }
+
+    /// A target's destination must exist, and copies must have a way to reach it.
+    fn destination(&mut self, at: &At, kind: TargetType, id: &str) {
+        let c = self.cfg;
+        let key = match kind {
+            TargetType::NetworkInterface => "network_interface_id",
+            TargetType::NetworkLoadBalancer => "network_load_balancer_arn",
+            TargetType::GatewayLoadBalancerEndpoint => "gateway_load_balancer_endpoint_id",
+        };
+        let Some(d) = c.destination_of(kind, id) else {
+            let missing = match kind {
+                TargetType::NetworkInterface => Kind::NetworkInterface,
+                TargetType::NetworkLoadBalancer => Kind::LoadBalancer,
+                TargetType::GatewayLoadBalancerEndpoint => Kind::GatewayLoadBalancerEndpoint,
+            };
+            self.problem(at, key, quoted(id), Fault::Missing(missing), format!("{} {id:?} is not defined", missing.noun()));
+            return;
+        };
+        if d.collectors.is_empty() {
+            self.invalid(at, key, format!("{id:?}"), format!("{} {id:?} has no IPv4 address for the copies to go to", d.noun));
+            return;
+        }
+        let Some(port) = c.ports.iter().find(|p| p.name == d.port) else { return };
+        if d.collectors.iter().any(|c| matches!(c.hop, NextHop::Arp(_))) {
+            if port.ipv4.is_none() {
+                self.problem(at, key, quoted(id), Fault::Combination, format!(
+                    "{} {id:?} has no next_hop_mac, and finding its next hop by ARP needs an IPv4 address on port {:?} (ARP's sender)",
+                    d.noun, d.port
+                ));
+            }
+            if c.links.iter().any(|l| l.ports.iter().any(|p| *p == d.port)) {
+                self.problem(at, key, quoted(id), Fault::Combination, format!(
+                    "{} {id:?} has no next_hop_mac, and port {:?} is in a link, whose frames pass through untouched: ARP runs only on mirror ports",
+                    d.noun, d.port
+                ));
+            }
+        }
+    }
+
+    fn filters(&mut self) {
+        let c = self.cfg;
+        let mut ids = HashSet::new();
+        let mut rule_ids = HashSet::new();
+        if c.filters.len() > c.quotas.filters {
+            let at = At { path: vec![Seg::Key("filter")], kind: Some(Kind::Filter), item: "[[filter]]".into() };
+            self.problem(&at, "", None, Fault::Quota("TrafficMirrorFilterLimitExceeded"), format!(
+                "{} filters exceed the quota of {} ([quotas] filters)", c.filters.len(), c.quotas.filters
+            ));
+        }
+        for (i, f) in c.filters.iter().enumerate() {
+            let at = At::resource(Kind::Filter, i, &f.id);
+            self.unique_id(&mut ids, &at, "id", &f.id);
+            for (key, dir) in [("ingress_rule", Direction::Ingress), ("egress_rule", Direction::Egress)] {
+                let rules = f.rules(dir);
+                if rules.len() > c.quotas.rules_per_filter {
+                    self.problem(&at, key, None, Fault::Quota("TrafficMirrorFilterRuleLimitExceeded"), format!(
+                        "{} {} rules exceed the quota of {} per direction ([quotas] rules_per_filter)",
+                        rules.len(), dir.name(), c.quotas.rules_per_filter
+                    ));
+                }
+                let mut numbers = HashSet::new();
+                for (j, r) in rules.iter().enumerate() {
+                    let at = At::rule(i, &f.id, key, j, r.rule_number);
+                    self.rule(&at, r);
+                    if let Some(id) = &r.id {
+                        if !rule_ids.insert(id.as_str()) {
+                            self.problem(&at, "id", quoted(id), Fault::Combination, "is used twice");
+                        }
+                    }
+                    if !numbers.insert(r.rule_number) {
+                        self.problem(&at, "rule_number", Some(r.rule_number.to_string()), Fault::Combination, format!(
+                            "filter {:?} already has a {} rule with this number", f.id, dir.name()
+                        ));
+                    }
+                }
+            }
+        }
+    }
+
+    fn rule(&mut self, at: &At, r: &FilterRule) {
+        if !(1..=MAX_NUMBER).contains(&r.rule_number) {
+            self.invalid(at, "rule_number", r.rule_number, format!("must be 1-{MAX_NUMBER}"));
+        }
+        if let (Some(s), Some(d)) = (r.source_cidr, r.destination_cidr) {
+            if matches!(s, IpNet::V4(_)) != matches!(d, IpNet::V4(_)) {
+                self.problem(at, "destination_cidr", Some(format!("\"{d}\"")), Fault::Combination, format!(
+                    "is not of the address family of the source CIDR {s}"
+                ));
+            }
+        }
+        for (key, range) in [("source_port", r.source_port), ("destination_port", r.destination_port)] {
+            let Some(range) = range else { continue };
+            let value = format!("{{ from = {}, to = {} }}", range.from, range.to);
+            if range.from > range.to {
+                self.invalid(at, key, &value, "its first port is greater than its last");
+            }
+            if !matches!(r.protocol, Some(6) | Some(17)) {
+                self.problem(at, key, Some(value), Fault::Combination, "port ranges are for TCP (protocol 6) and UDP (17) only");
+            }
+        }
+    }
+
+    fn sessions(&mut self) {
+        let c = self.cfg;
+        let mut ids = HashSet::new();
+        let mut numbers: HashMap<(&str, u32), &str> = HashMap::new();
+        let mut per_source: HashMap<&str, usize> = HashMap::new();
+        if c.sessions.len() > c.quotas.sessions {
+            let at = At { path: vec![Seg::Key("session")], kind: Some(Kind::Session), item: "[[session]]".into() };
+            self.problem(&at, "", None, Fault::Quota("TrafficMirrorSessionLimitExceeded"), format!(
+                "{} sessions exceed the quota of {} ([quotas] sessions)", c.sessions.len(), c.quotas.sessions
+            ));
+        }
+        for (i, s) in c.sessions.iter().enumerate() {
+            let at = At::resource(Kind::Session, i, &s.id);
+            self.unique_id(&mut ids, &at, "id", &s.id);
+            let source = c.network_interfaces.iter().find(|x| x.id == s.source);
+            let target = c.targets.iter().find(|x| x.id == s.target);
+            if source.is_none() {
+                self.problem(&at, "source", quoted(&s.source), Fault::Missing(Kind::NetworkInterface), format!("network interface {:?} is not defined", s.source));
+            }
+            if target.is_none() {
+                self.problem(&at, "target", quoted(&s.target), Fault::Missing(Kind::Target), format!("target {:?} is not defined", s.target));
+            }
+            if !c.filters.iter().any(|x| x.id == s.filter) {
+                self.problem(&at, "filter", quoted(&s.filter), Fault::Missing(Kind::Filter), format!("filter {:?} is not defined", s.filter));
+            }
+            if !(1..=MAX_NUMBER).contains(&s.session_number) {
+                self.invalid(&at, "session_number", s.session_number, format!("must be 1-{MAX_NUMBER}"));
+            } else if let Some(other) = numbers.insert((s.source.as_str(), s.session_number), s.id.as_str()) {
+                self.problem(&at, "session_number", Some(s.session_number.to_string()), Fault::Combination, format!(
+                    "session {other:?} of network interface {:?} already has this number", s.source
+                ));
+            }
+            let count = per_source.entry(s.source.as_str()).or_default();
+            *count += 1;
+            if *count == c.quotas.sessions_per_source + 1 {
+                self.problem(&at, "source", quoted(&s.source), Fault::Quota("TrafficMirrorSessionsPerInterfaceLimitExceeded"), format!(
+                    "network interface {:?} would have more than {} sessions ([quotas] sessions_per_source)",
+                    s.source, c.quotas.sessions_per_source
+                ));
+            }
+            if let Some(vni) = s.virtual_network_id {
+                if vni > dataplane::wire::vxlan::MAX_VNI {
+                    self.invalid(&at, "virtual_network_id", vni, "must be 0-16777215");
+                }
+            }
+            if let (Some(len), Some(t)) = (s.packet_length, target) {
+                let nlb = t.kind() == Some(TargetType::NetworkLoadBalancer);
+                let max = if nlb { NLB_MAX_PACKET_LENGTH } else { 65535 };
+                if !(1..=max).contains(&len) {
+                    self.invalid(&at, "packet_length", len, format!("must be 1-{max}{}", if nlb { " for a load balancer target" } else { "" }));
+                }
+            }
+            if let (Some(src), Some(d)) = (source, target.and_then(|t| c.target_destination(t))) {
+                let port_ip = c.ports.iter().find(|p| p.name == d.port).and_then(|p| p.ipv4);
+                if src.ipv4.is_none() && port_ip.is_none() {
+                    self.problem(&at, "source", quoted(&s.source), Fault::Combination, format!(
+                        "copies need an outer source address: network interface {:?} has no IPv4 address, nor has port {:?}",
+                        src.id, d.port
+                    ));
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,53 @@
+//! The appliance's own verbs: its ports, neighbours and counters, reloading the file, and the
+//! running configuration as TOML.
+
+use super::Host;
+use crate::api::actions::*;
+use crate::api::{Action, ApiError};
+use crate::report::Report;
+
+impl Action for DescribePorts {
+    const NAME: &'static str = "DescribePorts";
+    const ABOUT: &'static str = "The ports and their counters";
+    type Reply = DescribePortsResult;
+    fn run(self, host: &mut dyn Host) -> Result<Self::Reply, ApiError> {
+        Ok(DescribePortsResult { ports: host.report().ports })
+    }
+}
+
+impl Action for DescribeNeighbors {
+    const NAME: &'static str = "DescribeNeighbors";
+    const ABOUT: &'static str = "Next hops resolved by ARP, and ARP's counters";
+    type Reply = DescribeNeighborsResult;
+    fn run(self, host: &mut dyn Host) -> Result<Self::Reply, ApiError> {
+        Ok(host.neighbours())
+    }
+}
+
+impl Action for DescribeCounters {
+    const NAME: &'static str = "DescribeCounters";
+    const ABOUT: &'static str = "Every counter: ports, sessions by direction, workers, mempools";
+    type Reply = Report;
+    fn run(self, host: &mut dyn Host) -> Result<Self::Reply, ApiError> {
+        Ok(host.report())
+    }
+}
+
+impl Action for ReloadConfiguration {
+    const NAME: &'static str = "ReloadConfiguration";
+    const ABOUT: &'static str = "Re-read the configuration file (as SIGHUP does), keeping the changes made through the API";
+    type Reply = ReloadConfigurationResult;
+    fn run(self, host: &mut dyn Host) -> Result<Self::Reply, ApiError> {
+        Ok(ReloadConfigurationResult { table: host.reload()? })
+    }
+}
+
+impl Action for ExportConfiguration {
+    const NAME: &'static str = "ExportConfiguration";
+    const ABOUT: &'static str = "The running configuration as TOML";
+    type Reply = ExportConfigurationResult;
+    fn run(self, host: &mut dyn Host) -> Result<Self::Reply, ApiError> {
+        let configuration = toml::to_string(&host.state().cfg).map_err(|e| ApiError::new("InternalError", e.to_string()))?;
+        Ok(ExportConfigurationResult { configuration })
+    }
+}

@@ -1,0 +1,175 @@
+//! EC2's semantics for every action, as pure functions of the running state: each change
+//! action *plans* (checks the request against the state and says which [`Edit`]s it makes and
+//! what it answers), and the control thread commits the plan (validate, compile, persist,
+//! publish) or refuses it whole. ClientToken idempotency and DryRun are handled here once for
+//! every action.
+
+mod appliance;
+mod describe;
+pub mod edit;
+mod filters;
+mod inventory;
+mod rules;
+mod sessions;
+mod targets;
+mod tokens;
+
+pub use describe::{describe, FilterField};
+pub use edit::{apply_all, undo_all, Edit, Undo};
+pub use tokens::{Token, Tokens};
+
+use crate::api::actions::DescribeNeighborsResult;
+use crate::api::ec2::TagSpecification;
+use crate::api::{Action, ApiError};
+use crate::config::{Config, Kind, Tags};
+use crate::report::Report;
+
+/// What the API reads and changes: the running configuration and the client tokens seen.
+#[derive(Clone, Debug, Default)]
+pub struct State {
+    pub cfg: Config,
+    pub tokens: Tokens,
+}
+
+/// Where actions run: the control thread, which owns the state and the dataplane's tables.
+pub trait Host {
+    /// The running state.
+    fn state(&self) -> &State;
+    /// Validates, compiles, writes down and publishes `change`, or refuses it whole. With
+    /// `dry_run` it stops before writing and answers `DryRunOperation`.
+    fn commit(&mut self, change: Change) -> Result<(), ApiError>;
+    /// The counters now.
+    fn report(&self) -> Report;
+    /// The neighbour table.
+    fn neighbours(&self) -> DescribeNeighborsResult;
+    /// Re-reads the configuration file, keeping the changes made through the API; returns the
+    /// table now in force.
+    fn reload(&mut self) -> Result<u64, ApiError>;
+}
+
+/// A planned change, for [`Host::commit`].
+#[derive(Debug)]
+pub struct Change {
+    /// What it does, for the log ("created session tms-...").
+    pub what: String,
+    pub edits: Vec<Edit>,
+    pub dry_run: bool,
+    /// The client token to remember with the reply, when the request had one.
+    pub token: Option<Token>,
+}
+
+/// What a change action plans: its edits, its reply and a line for the log.
+#[derive(Debug)]
+pub struct Planned<R> {
+    pub what: String,
+    pub edits: Vec<Edit>,
+    pub reply: R,
+}
+
+/// Runs change action `a`: a retry with a known client token gets the first reply (or
+/// `IdempotentParameterMismatch` when its parameters differ), otherwise `plan` decides and the
+/// host commits.
+pub fn change<A: Action>(
+    a: &A,
+    host: &mut dyn Host,
+    dry_run: bool,
+    client_token: Option<&String>,
+    plan: impl FnOnce(&State) -> Result<Planned<A::Reply>, ApiError>,
+) -> Result<A::Reply, ApiError> {
+    let token = match client_token {
+        Some(t) => {
+            let fingerprint = tokens::fingerprint(a);
+            if let Some(reply) = host.state().tokens.replay(t, A::NAME, fingerprint)? {
+                if dry_run {
+                    return Err(ApiError::dry_run());
+                }
+                return serde_json::from_value(reply).map_err(|e| ApiError::new("InternalError", format!("the remembered reply does not read back: {e}")));
+            }
+            Some((t.clone(), fingerprint))
+        }
+        None => None,
+    };
+    let planned = plan(host.state())?;
+    let token = token.map(|(token, fingerprint)| Token {
+        token,
+        action: A::NAME.to_owned(),
+        fingerprint,
+        reply: serde_json::to_value(&planned.reply).expect("API replies always serialise"),
+    });
+    host.commit(Change { what: planned.what, edits: planned.edits, dry_run, token })?;
+    Ok(planned.reply)
+}
+
+/// Answers a read-only action: `DryRunOperation` when asked for a dry run, else `reply`.
+pub fn read<R>(dry_run: bool, reply: impl FnOnce() -> Result<R, ApiError>) -> Result<R, ApiError> {
+    if dry_run { Err(ApiError::dry_run()) } else { reply() }
+}
+
+/// A fresh AWS-shaped id, `prefix-` and 17 hex digits, that `taken` says is free.
+pub fn new_id(prefix: &str, taken: impl Fn(&str) -> bool) -> String {
+    use std::hash::{BuildHasher, Hasher};
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    loop {
+        let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+        h.write_u64(COUNTER.fetch_add(1, Ordering::Relaxed));
+        h.write_u128(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_nanos());
+        let id = format!("{prefix}-{:017x}", u128::from(h.finish()) & 0x1_ffff_ffff_ffff_ffff);
+        if !taken(&id) {
+            return id;
+        }
+    }
+}
+
+/// The id a Create gives its resource: the one asked for (which must be free), or a new one.
+pub fn id_for(given: &Option<String>, member: &str, prefix: &str, taken: impl Fn(&str) -> bool) -> Result<String, ApiError> {
+    match given {
+        Some(id) if id.is_empty() => Err(ApiError::invalid(member, "\"\"", "an id must not be empty")),
+        Some(id) if taken(id) => Err(ApiError::invalid(member, id, "is already used")),
+        Some(id) => Ok(id.clone()),
+        None => Ok(new_id(prefix, taken)),
+    }
+}
+
+/// The tags `specs` give a resource of `resource_type`, checked as EC2 checks them.
+pub fn tags_for(specs: &[TagSpecification], resource_type: &str) -> Result<Tags, ApiError> {
+    let mut tags = Tags::new();
+    for (i, spec) in specs.iter().enumerate() {
+        let at = format!("TagSpecifications.{}", i + 1);
+        if spec.resource_type != resource_type {
+            return Err(ApiError::invalid(&format!("{at}.ResourceType"), &spec.resource_type, format!("this action tags a {resource_type}")));
+        }
+        for (j, t) in spec.tags.iter().enumerate() {
+            let member = format!("{at}.Tags.{}.Key", j + 1);
+            if t.key.is_empty() || t.key.chars().count() > 128 {
+                return Err(ApiError::invalid(&member, &t.key, "a tag key has 1-128 characters"));
+            }
+            if t.key.to_ascii_lowercase().starts_with("aws:") {
+                return Err(ApiError::invalid(&member, &t.key, "tag keys starting with aws: are reserved"));
+            }
+            if t.value.chars().count() > 256 {
+                return Err(ApiError::invalid(&format!("{at}.Tags.{}.Value", j + 1), &t.value, "a tag value has at most 256 characters"));
+            }
+            tags.insert(t.key.clone(), t.value.clone());
+        }
+    }
+    if tags.len() > 50 {
+        return Err(ApiError::new("TagLimitExceeded", format!("{} tags: a resource has at most 50", tags.len())));
+    }
+    Ok(tags)
+}
+
+/// EC2's error for an id of `kind` that does not exist.
+pub fn not_found(kind: Kind, id: &str) -> ApiError {
+    ApiError::new(kind.not_found_code(), format!("The {} ID '{id}' does not exist", kind.noun()))
+}
+
+/// EC2's error for deleting what another resource still uses.
+pub fn in_use(kind: Kind, id: &str, by: Kind, user: &str) -> ApiError {
+    ApiError::new("DependencyViolation", format!("The {} '{id}' is in use by {} '{user}'", kind.noun(), by.noun()))
+}
+
+#[cfg(test)]
+pub mod testing;
+#[cfg(test)]
+mod tests;

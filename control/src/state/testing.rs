@@ -1,0 +1,129 @@
+//! EC2's semantics tested without DPDK: a host that validates and applies changes as the
+//! control thread does, minus compiling and publishing, over a small lab configuration.
+
+use super::{apply_all, undo_all, Change, Host, State};
+use crate::api::actions::DescribeNeighborsResult;
+use crate::api::{Action, ApiError};
+use crate::config::{self, Config};
+use crate::report::Report;
+
+/// The lab: a link host/uplink, a mirror port, a monitored host and a collector, an
+/// accept-all filter, one session.
+pub const LAB: &str = r#"
+[[port]]
+name = "host"
+device = "net_null0"
+
+[[port]]
+name = "uplink"
+device = "net_null1"
+
+[[port]]
+name = "mirror"
+device = "net_null2"
+ipv4 = "192.0.2.1"
+
+[[link]]
+ports = ["host", "uplink"]
+
+[[network_interface]]
+id = "eni-web"
+port = "host"
+mac = "02:00:00:00:00:01"
+ipv4 = "10.0.0.5"
+
+[[network_interface]]
+id = "eni-ids"
+port = "mirror"
+ipv4 = "192.0.2.10"
+next_hop_mac = "02:00:00:00:00:20"
+
+[[target]]
+id = "tmt-ids"
+network_interface_id = "eni-ids"
+
+[[filter]]
+id = "tmf-all"
+
+[[filter.ingress_rule]]
+rule_number = 100
+action = "accept"
+
+[[session]]
+id = "tms-web"
+source = "eni-web"
+target = "tmt-ids"
+filter = "tmf-all"
+session_number = 1
+"#;
+
+/// A host over a configuration.
+pub struct TestHost {
+    pub state: State,
+    /// The changes committed, by what they did.
+    pub committed: Vec<String>,
+}
+
+impl TestHost {
+    /// The lab, or `text` if given.
+    pub fn new(text: &str) -> Self {
+        TestHost { state: State { cfg: config::parse(text, "lab.toml").expect("the lab is valid"), tokens: Default::default() }, committed: Vec::new() }
+    }
+
+    pub fn lab() -> Self {
+        Self::new(LAB)
+    }
+
+    /// Runs `a` as the control thread would.
+    pub fn run<A: Action>(&mut self, a: A) -> Result<A::Reply, ApiError> {
+        a.run(self)
+    }
+
+    /// Runs a JSON request, decoded as the transports do.
+    pub fn json(&mut self, v: serde_json::Value) -> Result<serde_json::Value, ApiError> {
+        crate::api::handle(self, v)
+    }
+
+    pub fn cfg(&self) -> &Config {
+        &self.state.cfg
+    }
+}
+
+impl Host for TestHost {
+    fn state(&self) -> &State {
+        &self.state
+    }
+
+    fn commit(&mut self, change: Change) -> Result<(), ApiError> {
+        let undos = apply_all(&mut self.state.cfg, &change.edits);
+        if let Err(problems) = self.state.cfg.validate() {
+            undo_all(&mut self.state.cfg, undos);
+            let (code, _) = problems[0].in_api_terms();
+            return Err(ApiError::new(code, problems.iter().map(|p| p.in_api_terms().1).collect::<Vec<_>>().join("; ")));
+        }
+        if change.dry_run {
+            undo_all(&mut self.state.cfg, undos);
+            return Err(ApiError::dry_run());
+        }
+        if let Some(t) = change.token {
+            self.state.tokens.remember(t);
+        }
+        self.committed.push(change.what);
+        Ok(())
+    }
+
+    fn report(&self) -> Report {
+        serde_json::from_value(serde_json::json!({
+            "duration_s": 0.0, "ports": [], "sessions": [], "workers": [], "not_mirrored": {}, "mempools": []
+        }))
+        .expect("an empty report")
+    }
+
+    fn neighbours(&self) -> DescribeNeighborsResult {
+        DescribeNeighborsResult { neighbors: Vec::new(), arp: Default::default() }
+    }
+
+    fn reload(&mut self) -> Result<u64, ApiError> {
+        Err(ApiError::new("InvalidConfiguration", "no file in tests"))
+    }
+}

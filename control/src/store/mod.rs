@@ -1,0 +1,303 @@
+//! Changes that survive: every accepted change is appended to a journal beside the
+//! configuration file and flushed before it is answered; a background thread folds the
+//! journal into the file (rewriting only what changed, comments kept), so the file reads as
+//! the running configuration shortly after.
+//!
+//! Why a journal and not a rewrite per change: with 10,000 sessions the file is over a
+//! megabyte, and rewriting it for every change would make a change cost what everything
+//! costs. An append is a line; the fold runs off the control thread and batches changes.
+//!
+//! The journal (`<file>.journal`, JSON lines):
+//! - `{"base": H}` first: the file's text hashed to H when the journal began;
+//! - `{"seq": n, "edits": [...], "token": ...}`: change n;
+//! - `{"compacted": H, "through": n}`: the file was rewritten to hold every change up to n,
+//!   and its text hashes to H.
+//!
+//! Loading takes the file, then replays the changes after the last point the file is known to
+//! hold. Edits put or delete whole resources by id, so replaying one the file already holds
+//! changes nothing: a crash anywhere in a fold leaves a state that loads right. A hand edit of
+//! the file is noticed (its hash is not one we wrote) and never overwritten: changes through
+//! the API are refused until the file is reloaded, and a reload takes the edit first, then the
+//! changes that were made through the API since the file was last written.
+
+mod fold;
+
+use crate::config::{self, Config, ConfigError};
+use crate::state::{apply_all, Edit, Token, Tokens};
+use serde::{Deserialize, Serialize};
+use std::fs::{File, OpenOptions};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+pub use fold::rewrite;
+
+/// One line of the journal.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(untagged)]
+enum Line {
+    Change { seq: u64, edits: Vec<Edit>, #[serde(default, skip_serializing_if = "Option::is_none")] token: Option<Token> },
+    Compacted { compacted: String, through: u64 },
+    Base { base: String },
+    Token { token: Token },
+}
+
+/// The hash the journal knows a file's text by (FNV-1a, 64 bits: change detection, not
+/// security).
+pub fn text_hash(text: &str) -> String {
+    let h = text.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3));
+    format!("{h:016x}")
+}
+
+/// What loading found: the running configuration, its tokens, and how it came about.
+pub struct Loaded {
+    pub cfg: Config,
+    pub tokens: Tokens,
+    /// Changes replayed from the journal on top of the file.
+    pub replayed: usize,
+    /// The file was edited by hand since traffic-mirror last wrote it.
+    pub hand_edited: bool,
+    /// The file's text, and what the journal says up to where the file is known to hold.
+    text: String,
+    changes: Vec<(u64, Vec<Edit>)>,
+    last_seq: u64,
+}
+
+/// Reads the configuration file and its journal: the file, plus every change made through the
+/// API that the file does not hold yet.
+pub fn load(path: &Path) -> Result<Loaded, ConfigError> {
+    let file = path.display().to_string();
+    let text = config::read_file(path, Duration::from_secs(5))?;
+    let hash = text_hash(&text);
+    let mut cfg = config::parse(&text, &file)?;
+    let lines = read_journal(&journal_path(path)).map_err(|e| ConfigError::file(&file, e))?;
+    let mut tokens = Tokens::default();
+    // Where the file is known to be: after the last fold whose text is this file's, or (when
+    // the file is not one we wrote) after the last fold at all.
+    let mut known = None;
+    let mut last_fold = 0;
+    let mut last_seq = 0;
+    for l in &lines {
+        match l {
+            Line::Base { base } if *base == hash => known = Some(0),
+            Line::Compacted { compacted, through } => {
+                last_fold = *through;
+                if *compacted == hash {
+                    known = Some(*through);
+                }
+            }
+            Line::Change { seq, token, .. } => {
+                last_seq = last_seq.max(*seq);
+                if let Some(t) = token {
+                    tokens.remember(t.clone());
+                }
+            }
+            Line::Token { token } => tokens.remember(token.clone()),
+            Line::Base { .. } => {}
+        }
+    }
+    let hand_edited = known.is_none() && !lines.is_empty();
+    let after = known.unwrap_or(last_fold);
+    let changes: Vec<(u64, Vec<Edit>)> = lines
+        .into_iter()
+        .filter_map(|l| match l {
+            Line::Change { seq, edits, .. } if seq > after => Some((seq, edits)),
+            _ => None,
+        })
+        .collect();
+    for (_, edits) in &changes {
+        apply_all(&mut cfg, edits);
+    }
+    if !changes.is_empty() {
+        cfg.validate().map_err(|problems| ConfigError {
+            problems: problems
+                .into_iter()
+                .map(|p| (Some(file.clone()), None, format!("{} (with the changes made through the API kept in {}, which the file does not hold yet)", p.in_file_terms(), journal_path(path).display())))
+                .collect(),
+        })?;
+    }
+    Ok(Loaded { cfg, tokens, replayed: changes.len(), hand_edited, text, changes, last_seq })
+}
+
+/// `<file>.journal`.
+pub fn journal_path(config: &Path) -> PathBuf {
+    let mut name = config.file_name().map(|n| n.to_os_string()).unwrap_or_default();
+    name.push(".journal");
+    config.with_file_name(name)
+}
+
+/// The journal's lines; a torn last line (a crash mid-write) is left out.
+fn read_journal(path: &Path) -> Result<Vec<Line>, String> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(format!("cannot read the journal {}: {e}", path.display())),
+    };
+    let mut out = Vec::new();
+    let lines: Vec<&str> = text.lines().collect();
+    for (i, l) in lines.iter().enumerate() {
+        match serde_json::from_str::<Line>(l) {
+            Ok(line) => out.push(line),
+            Err(_) if i + 1 == lines.len() && !text.ends_with('\n') => log::warn!("{}: the last line was cut short (a crash while writing it); it is left out", path.display()),
+            Err(e) => return Err(format!("{}:{}: not a journal line: {e}", path.display(), i + 1)),
+        }
+    }
+    Ok(out)
+}
+
+/// Writes `text` to `path` so that a crash leaves the old file or the new one, never a mix:
+/// a temporary file beside it, flushed, renamed over it, the folder flushed.
+pub fn write_atomically(path: &Path, text: &str) -> std::io::Result<()> {
+    let tmp = path.with_extension(format!("tmp.{}", std::process::id()));
+    {
+        let mut f = File::create(&tmp)?;
+        if let Ok(meta) = std::fs::metadata(path) {
+            let _ = f.set_permissions(meta.permissions());
+        }
+        f.write_all(text.as_bytes())?;
+        f.sync_all()?;
+    }
+    std::fs::rename(&tmp, path)?;
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        File::open(dir)?.sync_all()?;
+    }
+    Ok(())
+}
+
+/// What the fold thread tells the control thread.
+pub enum Folded {
+    /// The file now holds every change up to `through`; its text hashes to `hash`.
+    Written { hash: String, through: u64 },
+    /// The file is not the one traffic-mirror last wrote or read: edited by hand.
+    HandEdit,
+    /// The fold failed (the journal still holds the changes).
+    Failed(String),
+}
+
+/// The durable store of one configuration file.
+pub struct Store {
+    path: PathBuf,
+    journal: Option<File>,
+    /// Why the journal cannot be written, when it cannot.
+    unwritable: Option<String>,
+    seq: u64,
+    /// Changes not yet folded into the file, for a reload to replay.
+    pending: Vec<(u64, Vec<Edit>)>,
+    to_fold: crossbeam::channel::Sender<FoldJob>,
+    /// Set by the fold thread when the file was edited by hand.
+    edited: Arc<AtomicBool>,
+}
+
+enum FoldJob {
+    /// Fold change `seq` into the file.
+    Changes(u64, Vec<Edit>),
+    /// The file was (re)loaded: its text is now this, the journal holds changes after `seq`.
+    Loaded { text: String, pending: Vec<(u64, Vec<Edit>)> },
+}
+
+impl Store {
+    /// Opens the journal of `path` after [`load`], starting the fold thread, whose reports
+    /// arrive on the returned channel.
+    pub fn open(path: &Path, loaded: &Loaded) -> (Store, crossbeam::channel::Receiver<Folded>) {
+        let jpath = journal_path(path);
+        let (journal, unwritable) = match open_journal(&jpath, &loaded.text, &loaded.tokens, &loaded.changes) {
+            Ok(f) => (Some(f), None),
+            Err(e) => {
+                let why = format!("cannot write the journal {}: {e}", jpath.display());
+                log::warn!("{why}: changes through the API will be refused");
+                (None, Some(why))
+            }
+        };
+        let (to_fold, jobs) = crossbeam::channel::unbounded();
+        let (done, reports) = crossbeam::channel::unbounded();
+        let edited = Arc::new(AtomicBool::new(loaded.hand_edited));
+        fold::spawn(path.to_path_buf(), loaded.text.clone(), loaded.changes.clone(), jobs, done, edited.clone());
+        let store = Store { path: path.to_path_buf(), journal, unwritable, seq: loaded.last_seq, pending: loaded.changes.clone(), to_fold, edited };
+        (store, reports)
+    }
+
+    /// The configuration file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Why changes cannot be accepted now, if they cannot: the journal is not writable, or the
+    /// file was edited by hand and must be reloaded first.
+    pub fn refusal(&self) -> Option<String> {
+        if let Some(why) = &self.unwritable {
+            return Some(why.clone());
+        }
+        self.edited.load(Ordering::SeqCst).then(|| {
+            format!(
+                "{} was edited by hand since traffic-mirror last read it; reload it first (traffic-mirror ctl reload, or SIGHUP), then retry: changes through the API never overwrite a hand edit",
+                self.path.display()
+            )
+        })
+    }
+
+    /// Writes a change down and flushes it: once this returns, the change survives a crash.
+    pub fn append(&mut self, edits: &[Edit], token: Option<&Token>) -> Result<(), String> {
+        if let Some(why) = self.refusal() {
+            return Err(why);
+        }
+        let journal = self.journal.as_mut().expect("writable when not refused");
+        let seq = self.seq + 1;
+        let line = serde_json::to_string(&Line::Change { seq, edits: edits.to_vec(), token: token.cloned() }).expect("journal lines serialise");
+        journal
+            .write_all(format!("{line}\n").as_bytes())
+            .and_then(|_| journal.sync_data())
+            .map_err(|e| format!("cannot write the journal {}: {e}", journal_path(&self.path).display()))?;
+        self.seq = seq;
+        self.pending.push((seq, edits.to_vec()));
+        let _ = self.to_fold.send(FoldJob::Changes(seq, edits.to_vec()));
+        Ok(())
+    }
+
+    /// The fold thread wrote the file up to `through`: say so in the journal.
+    pub fn folded(&mut self, hash: String, through: u64) {
+        self.pending.retain(|(seq, _)| *seq > through);
+        if let Some(j) = self.journal.as_mut() {
+            let line = serde_json::to_string(&Line::Compacted { compacted: hash, through }).expect("journal lines serialise");
+            if let Err(e) = j.write_all(format!("{line}\n").as_bytes()).and_then(|_| j.sync_data()) {
+                // Harmless: without the mark a load replays changes the file already holds.
+                log::warn!("cannot mark the fold in {}: {e}", journal_path(&self.path).display());
+            }
+        }
+    }
+
+    /// Re-reads the file, with the changes the file does not hold yet on top.
+    pub fn reload(&mut self) -> Result<Loaded, ConfigError> {
+        let loaded = load(&self.path)?;
+        self.edited.store(false, Ordering::SeqCst);
+        self.pending = loaded.changes.clone();
+        let _ = self.to_fold.send(FoldJob::Loaded { text: loaded.text.clone(), pending: loaded.changes.clone() });
+        Ok(loaded)
+    }
+}
+
+/// Opens the journal for appending; a journal that does not exist yet starts with the file's
+/// hash. One that grew large is rewritten with only what a load needs.
+fn open_journal(path: &Path, text: &str, tokens: &Tokens, pending: &[(u64, Vec<Edit>)]) -> std::io::Result<File> {
+    const REWRITE_ABOVE: u64 = 16 << 20;
+    let size = std::fs::metadata(path).map(|m| m.len()).ok();
+    if size.is_none_or(|s| s > REWRITE_ABOVE) {
+        let mut out = String::new();
+        let base = if pending.is_empty() { text_hash(text) } else { String::new() };
+        out += &serde_json::to_string(&Line::Base { base }).expect("serialises");
+        out.push('\n');
+        for t in tokens.iter() {
+            out += &serde_json::to_string(&Line::Token { token: t.clone() }).expect("serialises");
+            out.push('\n');
+        }
+        for (seq, edits) in pending {
+            out += &serde_json::to_string(&Line::Change { seq: *seq, edits: edits.clone(), token: None }).expect("serialises");
+            out.push('\n');
+        }
+        write_atomically(path, &out)?;
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
+    }
+    OpenOptions::new().append(true).open(path)
+}
