@@ -77,16 +77,19 @@ ipv4 = "192.0.2.1"
 [[link]]
 ports = ["host", "uplink"]
 
-[[source]]
+[[network_interface]]
 id = "eni-web"
 port = "host"
 
+[[network_interface]]
+id = "eni-ids"
+port = "mirror"
+ipv4 = "192.0.2.10"
+next_hop = "192.0.2.10"
+
 [[target]]
 id = "tmt-ids"
-type = "network-interface"
-address = "192.0.2.10"
-next_hop = "192.0.2.10"
-port = "mirror"
+network_interface_id = "eni-ids"
 
 [[filter]]
 id = "f"

@@ -35,7 +35,7 @@ ipv4 = "192.0.2.1"
 [[link]]
 ports = ["host", "uplink"]
 
-[[source]]
+[[network_interface]]
 id = "eni-web"
 port = "host"
 "#

@@ -105,31 +105,37 @@ fn several_sessions_ordering_truncation_mtu_ipv6_vlan_and_disabled() {
 # Host 0: three sessions. The first rejects SSH and takes the rest of TCP to 198.51.100.0/24,
 # cut to 100 bytes; the second takes UDP, whole but cut by a 600-byte MTU and VLAN-tagged; the
 # third takes all IPv6 and ICMP.
-[[source]]
+[[network_interface]]
 id = "eni-a"
 port = "host"
 mac = "{a}"
 ipv4 = "10.0.0.5"
 
 # Host 1: IPv6 rules, and a disabled session. Uses the mirror port's address.
-[[source]]
+[[network_interface]]
 id = "eni-b"
 port = "host"
 mac = "{b}"
 
+[[network_interface]]
+id = "eni-big"
+port = "mirror"
+ipv4 = "192.0.2.10"
+next_hop_mac = "02:00:00:00:00:20"
+
 [[target]]
 id = "tmt-big"
-type = "network-interface"
-address = "192.0.2.10"
-next_hop_mac = "02:00:00:00:00:20"
+network_interface_id = "eni-big"
+
+[[network_interface]]
+id = "eni-small"
 port = "mirror"
+ipv4 = "192.0.2.11"
+next_hop_mac = "02:00:00:00:00:21"
 
 [[target]]
 id = "tmt-small"
-type = "network-interface"
-address = "192.0.2.11"
-next_hop_mac = "02:00:00:00:00:21"
-port = "mirror"
+network_interface_id = "eni-small"
 mtu = 600
 vlan = 42
 
@@ -278,17 +284,20 @@ virtual_network_id = 202
 #[test]
 fn load_balancer_target_keeps_flows_on_one_collector() {
     let config = r#"
-[[source]]
+[[network_interface]]
 id = "eni-all"
 port = "host"
 ipv4 = "10.0.0.1"
 
-[[target]]
-id = "tmt-nlb"
-type = "network-load-balancer"
+[[load_balancer]]
+arn = "arn:aws:elasticloadbalancing:local:000000000000:loadbalancer/net/nlb/1"
+port = "mirror"
 addresses = ["192.0.2.20", "192.0.2.21", "192.0.2.22"]
 next_hop_mac = "02:00:00:00:00:22"
-port = "mirror"
+
+[[target]]
+id = "tmt-nlb"
+network_load_balancer_arn = "arn:aws:elasticloadbalancing:local:000000000000:loadbalancer/net/nlb/1"
 udp_port = 4790
 
 [[filter]]
@@ -326,7 +335,7 @@ fn never_mirrored_traffic_and_amazon_dns() {
 [vpc]
 resolvers = ["10.0.0.2"]
 
-[[source]]
+[[network_interface]]
 id = "eni-all"
 port = "host"
 ipv4 = "10.0.0.1"
@@ -416,12 +425,12 @@ device = "net_pcap1,tx_pcap={{lab}}/out/mirror.pcap"
 mac = "02:00:00:00:00:10"
 ipv4 = "192.0.2.1"
 
-[[source]]
+[[network_interface]]
 id = "web"
 port = "span"
 mac = "{a}"
 
-[[source]]
+[[network_interface]]
 id = "db"
 port = "span"
 mac = "{b}"
@@ -503,7 +512,7 @@ ipv4 = "192.0.2.1"
 [[link]]
 ports = ["host", "uplink"]
 
-[[source]]
+[[network_interface]]
 id = "all"
 port = "host"
 
@@ -556,7 +565,7 @@ packet_length = 200
 fn copies_without_mbufs_are_skipped_and_counted_while_originals_flow() {
     // 24 copy mbufs for bursts of 32 frames that are all mirrored: every burst runs short.
     let config = &format!(r#"
-[[source]]
+[[network_interface]]
 id = "all"
 port = "host"
 

@@ -31,16 +31,19 @@ ipv4 = "192.0.2.1"
 [[link]]
 ports = ["host", "uplink"]
 
-[[source]]
+[[network_interface]]
 id = "eni-web"
 port = "host"
 
+[[network_interface]]
+id = "eni-ids"
+port = "mirror"
+ipv4 = "192.0.2.10"
+next_hop_mac = "02:00:00:00:00:20"
+
 [[target]]
 id = "tmt-ids"
-type = "network-interface"
-address = "192.0.2.10"
-next_hop_mac = "02:00:00:00:00:20"
-port = "mirror"
+network_interface_id = "eni-ids"
 mtu = 1000
 
 [[filter]]

@@ -103,13 +103,13 @@ pub fn copies(cfg: &Config, inputs: &[Input]) -> (Vec<Vec<Copy>>, Totals) {
             let src_mac = &f.bytes[6..12];
             let dst_mac = &f.bytes[0..6];
             let mut owners = Vec::new();
-            for s in cfg.sources.iter().filter(|s| s.port == input.port) {
+            for s in cfg.network_interfaces.iter().filter(|s| s.port == input.port) {
                 if s.mac.is_none_or(|m| m.0 == src_mac) {
                     owners.push((s, Direction::Egress));
                 }
             }
             let out_port = peer.unwrap_or(port);
-            for s in cfg.sources.iter().filter(|s| s.port == cfg.ports[out_port].name) {
+            for s in cfg.network_interfaces.iter().filter(|s| s.port == cfg.ports[out_port].name) {
                 let owns = match s.mac {
                     Some(m) => m.0 == dst_mac,
                     None => peer.is_some(),
@@ -131,7 +131,16 @@ pub fn copies(cfg: &Config, inputs: &[Input]) -> (Vec<Vec<Copy>>, Totals) {
                 let Some(i) = reference(&sets, &Packet::from(p), dns) else { continue };
                 let s = sessions[i];
                 let t = cfg.targets.iter().find(|t| t.id == s.target).unwrap();
-                let mirror = cfg.ports.iter().find(|x| x.name == t.port).unwrap();
+                let dest = cfg.target_destination(t).expect("the target's destination is in the inventory");
+                let mirror = cfg.ports.iter().find(|x| x.name == dest.port).unwrap();
+                let hops: Vec<[u8; 6]> = dest
+                    .collectors
+                    .iter()
+                    .map(|c| match c.hop {
+                        control::config::NextHop::Mac(m) => m.0,
+                        control::config::NextHop::Arp(_) => panic!("the expectation model needs a configured next-hop MAC"),
+                    })
+                    .collect();
                 let limit = cfg.effective_packet_length(s).unwrap_or(u32::MAX).min(t.mtu - 36) as usize;
                 let cut = f.bytes.len().min(limit);
                 let e = totals.entry((s.id.clone(), dir)).or_default();
@@ -147,8 +156,8 @@ pub fn copies(cfg: &Config, inputs: &[Input]) -> (Vec<Vec<Copy>>, Totals) {
                     inner: f.bytes[..cut].to_vec(),
                     original_len: f.bytes.len(),
                     src_ip: source.ipv4.or(mirror.ipv4).unwrap(),
-                    dst_ips: t.all_addresses(),
-                    dst_mac: t.next_hop_mac.expect("the expectation model needs a configured next-hop MAC").0,
+                    dst_ips: dest.collectors.iter().map(|c| c.address).collect(),
+                    dst_mac: hops[0],
                     src_mac: mirror.mac.map(|m| m.0),
                     vlan: t.vlan,
                     udp_port: t.udp_port,

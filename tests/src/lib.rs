@@ -16,12 +16,15 @@ use std::time::Duration;
 /// The collector most tests and the benchmark mirror to: 192.0.2.10 behind the next hop
 /// 02:00:00:00:00:20 on the port named `mirror`, as TOML.
 pub const TARGET_TMT: &str = r#"
+[[network_interface]]
+id = "eni-tmt"
+port = "mirror"
+ipv4 = "192.0.2.10"
+next_hop_mac = "02:00:00:00:00:20"
+
 [[target]]
 id = "tmt"
-type = "network-interface"
-address = "192.0.2.10"
-next_hop_mac = "02:00:00:00:00:20"
-port = "mirror"
+network_interface_id = "eni-tmt"
 "#;
 
 /// The workspace root.
@@ -187,7 +190,7 @@ impl Lab {
         let deadline = std::time::Instant::now() + Duration::from_secs(30);
         loop {
             if let Ok(mut c) = control::api::Client::connect(&self.socket()) {
-                if matches!(c.call(&control::api::Request::DescribeSources {}), Ok(Ok(_))) {
+                if matches!(c.call(&control::api::actions::DescribePorts {}), Ok(Ok(_))) {
                     return c;
                 }
             }

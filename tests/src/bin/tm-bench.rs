@@ -207,7 +207,7 @@ ipv4 = "192.0.2.1"
 [[link]]
 ports = ["host", "uplink"]
 
-[[source]]
+[[network_interface]]
 id = "src"
 port = "host"
 {mirroring}"#,
