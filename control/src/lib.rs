@@ -10,5 +10,6 @@ pub mod controller;
 pub mod ctl;
 pub mod import;
 pub mod metrics;
+pub mod query;
 pub mod report;
 pub mod run;
