@@ -23,7 +23,7 @@ pub struct EncodeError {
 
 /// The reply document for a successful `action`.
 pub fn reply(model: &Model, action: &str, output: Option<&Shape>, value: &Value, request_id: &str) -> Result<String, EncodeError> {
-    let mut xml = format!(r#"<?xml version="1.0" encoding="UTF-8"?>"#);
+    let mut xml = String::from(r#"<?xml version="1.0" encoding="UTF-8"?>"#);
     write!(xml, r#"<{action}Response xmlns="{XMLNS}"><requestId>{}</requestId>"#, escape(request_id)).unwrap();
     match output {
         Some(shape) => members(model, shape, value, action, &mut xml)?,
