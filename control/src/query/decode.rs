@@ -44,21 +44,38 @@ struct Node<'p> {
     children: BTreeMap<&'p str, Node<'p>>,
 }
 
+/// No key the model produces is deeper than this (`TagSpecification.1.Tag.1.Key` is 5); a
+/// deeper one is refused before it can build a tree deep enough to exhaust the stack.
+const MAX_KEY_DEPTH: usize = 12;
+
+/// How much of a client's key or value a message quotes.
+const QUOTE: usize = 200;
+
+fn quote(s: &str) -> String {
+    match s.char_indices().nth(QUOTE) {
+        Some((end, _)) => format!("{}...", &s[..end]),
+        None => s.to_string(),
+    }
+}
+
 impl<'p> Node<'p> {
     fn build(params: &'p [(String, String)]) -> Result<Node<'p>, DecodeError> {
         let mut root = Node::default();
         for (key, value) in params {
+            if key.split('.').count() > MAX_KEY_DEPTH {
+                return Err(DecodeError::UnknownParameter(quote(key)));
+            }
             let mut node = &mut root;
             for part in key.split('.') {
                 if part.is_empty() {
-                    return Err(DecodeError::UnknownParameter(key.clone()));
+                    return Err(DecodeError::UnknownParameter(quote(key)));
                 }
                 let prefix = &node.key;
                 let child_key = if prefix.is_empty() { part.to_string() } else { format!("{prefix}.{part}") };
                 node = node.children.entry(part).or_insert_with(|| Node { key: child_key, ..Node::default() });
             }
             if node.value.replace(value).is_some() {
-                return Err(DecodeError::Repeated(key.clone()));
+                return Err(DecodeError::Repeated(quote(key)));
             }
         }
         Ok(root)
@@ -68,7 +85,7 @@ impl<'p> Node<'p> {
     fn first_key(&self) -> String {
         match (self.value, self.children.values().next()) {
             (None, Some(child)) => child.first_key(),
-            _ => self.key.clone(),
+            _ => quote(&self.key),
         }
     }
 }
@@ -158,7 +175,7 @@ fn scalar(kind: Kind, key: &str, text: &str) -> Result<Value, DecodeError> {
 }
 
 fn invalid(key: &str, value: &str, expected: &'static str) -> DecodeError {
-    DecodeError::InvalidValue { param: key.to_string(), value: value.to_string(), expected }
+    DecodeError::InvalidValue { param: key.to_string(), value: quote(value), expected }
 }
 
 #[cfg(test)]
@@ -273,6 +290,17 @@ mod tests {
         assert_eq!(err.code(), "InvalidParameterValue");
         let err = decode_for("DescribeTrafficMirrorSessions", &[("TrafficMirrorSessionId", "tms-1")]).unwrap_err();
         assert!(err.to_string().contains("parameter TrafficMirrorSessionId "), "{err}");
+    }
+
+    #[test]
+    fn a_key_deeper_than_any_in_the_model_is_refused_and_quoted_short() {
+        let deep = vec!["a"; 100_000].join(".");
+        let err = decode_for("DescribeTrafficMirrorSessions", &[(&deep, "x")]).unwrap_err();
+        assert_eq!(err.code(), "UnknownParameter");
+        assert!(err.to_string().len() < 300, "{}", err.to_string().len());
+        let long = "9".repeat(10_000);
+        let err = decode_for("DescribeTrafficMirrorSessions", &[("MaxResults", &long)]).unwrap_err();
+        assert!(err.to_string().len() < 300);
     }
 
     #[test]

@@ -158,8 +158,10 @@ pub fn verify<'s>(req: &Request, service: &str, secret_of: impl Fn(&str) -> Opti
     if skew > MAX_SKEW {
         return Err(AuthError::Expired { access_key, date: amz_date.to_string(), now: format_amz_date(now) });
     }
-    let secret = secret_of(auth.access_key).ok_or_else(|| AuthError::UnknownKey { access_key: access_key.clone() })?;
     let provided = hex::decode(auth.signature).map_err(|_| AuthError::Incomplete("Signature must be hexadecimal".into()))?;
+    // An unknown key costs the same work as a known one, so timing does not tell which keys exist.
+    let known = secret_of(auth.access_key);
+    let secret = known.unwrap_or("an unknown key's stand-in secret");
 
     let creq = canonical_request(req, &auth.signed_headers);
     let scope = format!("{}/{}/{}/aws4_request", auth.date, auth.region, auth.service);
@@ -168,7 +170,13 @@ pub fn verify<'s>(req: &Request, service: &str, secret_of: impl Fn(&str) -> Opti
     let mut mac = HmacSha256::new_from_slice(&key).expect("HMAC takes any key length");
     mac.update(sts.as_bytes());
     // verify_slice compares in constant time.
-    mac.verify_slice(&provided).map_err(|_| AuthError::BadSignature { access_key: access_key.clone() })?;
+    let matches = mac.verify_slice(&provided).is_ok();
+    if known.is_none() {
+        return Err(AuthError::UnknownKey { access_key });
+    }
+    if !matches {
+        return Err(AuthError::BadSignature { access_key });
+    }
     Ok(Verified { access_key, region: auth.region.to_string() })
 }
 
