@@ -8,6 +8,8 @@ packages=(
   libdpdk-dev dpdk dpdk-dev pkg-config clang libclang-dev libpcap-dev
   # tests and the lab: decoding copies, namespaces, traffic
   tshark tcpdump iproute2 iputils-ping netcat-openbsd curl procps
+  # the EC2 Query API's tests: the stock AWS CLI and boto3 in a venv, certificates for HTTPS
+  python3 python3-venv openssl
   # benchmarks: instruction counts
   valgrind
 )
@@ -34,5 +36,20 @@ if ! command -v cargo >/dev/null; then
   echo "setup.sh: no Rust toolchain (cargo) found; install one with rustup (https://rustup.rs)" >&2
   exit 1
 fi
+# The stock AWS clients, pinned so that control/src/query/ec2-model.json (extracted from this
+# botocore by scripts/ec2-model.py) and the tests agree; in a venv inside the repo, never in the
+# system Python. Nothing is fetched when the pinned versions are already there.
+repo=$(cd "$(dirname "$0")/.." && pwd)
+venv="$repo/out/venv"
+aws_clients=(awscli==1.46.3 boto3==1.44.8 botocore==1.44.8)
+if ! "$venv/bin/python" -c '
+import sys, importlib.metadata as m
+want = dict(a.split("==") for a in sys.argv[1:])
+sys.exit(any(m.version(p) != v for p, v in want.items()))' "${aws_clients[@]}" 2>/dev/null || [[ ! -x "$venv/bin/aws" ]]; then
+  echo "setup.sh: installing ${aws_clients[*]} into $venv"
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install --quiet --disable-pip-version-check "${aws_clients[@]}"
+fi
+
 pkg-config --atleast-version=22.11 libdpdk || { echo "setup.sh: DPDK 22.11 or later not found by pkg-config" >&2; exit 1; }
-echo "setup.sh: ready (DPDK $(pkg-config --modversion libdpdk), $(cargo --version))"
+echo "setup.sh: ready (DPDK $(pkg-config --modversion libdpdk), $(cargo --version), $("$venv/bin/aws" --version 2>&1))"

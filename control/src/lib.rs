@@ -15,6 +15,7 @@ pub mod ctl_cli;
 pub mod import;
 pub mod metrics;
 pub mod neighbour;
+pub mod query;
 pub mod render;
 pub mod report;
 pub mod state;
