@@ -188,6 +188,7 @@ impl<'a> Controller<'a> {
             (new.links != self.state.cfg.links, "[[link]]"),
             (new.control != self.state.cfg.control, "[control]"),
             (new.metrics != self.state.cfg.metrics, "[metrics]"),
+            (new.api != self.state.cfg.api, "[api]"),
         ];
         if let Some((_, what)) = fixed.iter().find(|(changed, _)| *changed) {
             return Err(ConfigError::file(&self.store_path(), format!("{what} changed: it can only change with a restart, so the reload is refused whole")));

@@ -10,6 +10,8 @@
 
 pub mod actions;
 pub mod ec2;
+#[cfg(test)]
+mod model_tests;
 pub mod shape;
 pub mod socket;
 
@@ -259,6 +261,13 @@ fn friendly(why: &str) -> String {
 /// the job within `patience` (shutting down).
 pub fn call<A: Action>(to_control: &crossbeam::channel::Sender<Pending>, request: A, patience: Duration) -> Result<A::Reply, ApiError> {
     run_on_control(to_control, patience, move |host| request.run(host))
+}
+
+/// Runs action `name` with members `input` on the control thread from another thread (the
+/// EC2 Query transport, which has decoded the request by botocore's model).
+pub fn call_action(to_control: &crossbeam::channel::Sender<Pending>, name: &str, input: Value, patience: Duration) -> Result<Value, ApiError> {
+    let entry = action(name).ok_or_else(|| ApiError::new("InvalidAction", format!("The action {name} is not valid for this web service.")))?;
+    run_on_control(to_control, patience, move |host| (entry.call)(host, input))
 }
 
 /// Runs a JSON request on the control thread from another thread.

@@ -119,6 +119,17 @@ pub fn run(opts: RunOptions) -> Result<i32> {
         crate::metrics::serve(m.listen, api_tx.clone())?;
     }
     crate::metrics::register_telemetry(api_tx.clone())?;
+    // Kept for the life of the process: dropping it stops the API.
+    let _query = match &cfg.api {
+        Some(api) => {
+            let to_control = api_tx.clone();
+            let dispatch = move |action: &str, input: serde_json::Value| api::call_action(&to_control, action, input, api::socket::PATIENCE);
+            let server = crate::query::serve(api, std::sync::Arc::new(dispatch))?;
+            log::info!("EC2 API on {}://{}", if api.tls_cert.is_some() { "https" } else { "http" }, server.local_addr());
+            Some(server)
+        }
+        None => None,
+    };
     api::socket::serve(listener, api_tx)?;
     log::info!("control API on {}; DPDK telemetry in {}", socket_path.display(), eal.runtime_dir());
     let peers = cfg.peers();

@@ -11,7 +11,7 @@ use std::ops::Range;
 use toml::de::{DeTable, DeValue, ValueDeserializer};
 
 /// The tables a file may have, and what each holds.
-const SECTIONS: &[&str] = &["dataplane", "vpc", "quotas", "control", "metrics"];
+const SECTIONS: &[&str] = &["dataplane", "vpc", "quotas", "control", "metrics", "api"];
 const ARRAYS: &[&str] = &["port", "link", "network_interface", "load_balancer", "gateway_load_balancer_endpoint", "target", "filter", "session"];
 
 /// Parses and validates `text`, naming it `file` in errors; assigns what may be omitted.
@@ -37,6 +37,11 @@ pub fn parse(text: &str, file: &str) -> Result<Config, ConfigError> {
                 let mut m = None;
                 out.section(value, name, &mut m);
                 cfg.metrics = m;
+            }
+            "api" => {
+                let mut a = None;
+                out.section(value, name, &mut a);
+                cfg.api = a;
             }
             "port" => cfg.ports = out.array(value, name),
             "link" => cfg.links = out.array(value, name),

@@ -41,6 +41,9 @@ pub struct Config {
     pub control: Control,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metrics: Option<Metrics>,
+    /// The EC2 Query API for the AWS CLI and SDKs (off when absent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api: Option<crate::query::ApiConfig>,
     #[serde(default, rename = "port", skip_serializing_if = "Vec::is_empty")]
     pub ports: Vec<Port>,
     #[serde(default, rename = "link", skip_serializing_if = "Vec::is_empty")]

@@ -108,6 +108,18 @@ impl Validator<'_> {
         if c.socket.is_empty() {
             self.invalid(&at, "socket", "\"\"", "must name a path");
         }
+        if let Some(api) = &self.cfg.api {
+            let at = At::section("api");
+            for (key, why) in api.validate() {
+                let value = match key {
+                    "listen" => format!("\"{}\"", api.listen),
+                    "tls_cert" => format!("{:?}", api.tls_cert.as_ref().map(|p| p.display().to_string()).unwrap_or_default()),
+                    "tls_key" => format!("{:?}", api.tls_key.as_ref().map(|p| p.display().to_string()).unwrap_or_default()),
+                    _ => format!("{:?}", api.credentials_file.display().to_string()),
+                };
+                self.invalid(&at, key, value, why);
+            }
+        }
         if self.cfg.vpc.owner_id.is_empty() {
             self.invalid(&At::section("vpc"), "owner_id", "\"\"", "must name an account id");
         }
