@@ -4,7 +4,7 @@
 //! flow to the collector's MAC; the collector's kernel learns traffic-mirror's MAC from our
 //! answers to its ARP requests.
 
-use control::api::Request;
+use serde_json::json;
 use e2e::traffic::{mixed, Side};
 use e2e::{require_root, require_tool, sh, Lab};
 use serde_json::Value;
@@ -110,7 +110,7 @@ packet_length = 64
     ));
     let mut child = lab.spawn(&cfg, &[]);
     let mut c = lab.client(&mut child);
-    let counters = |c: &mut control::api::Client| c.call(&Request::DescribeCounters {}).unwrap().unwrap();
+    let counters = |c: &mut control::api::Client| c.call_value(&json!({"Action": "DescribeCounters"})).unwrap().unwrap();
     let session = |r: &Value| r["sessions"][0]["egress"].clone();
 
     // Unresolved: the TAP is not in the collector's namespace yet, so nobody answers. Copies
@@ -124,7 +124,7 @@ packet_length = 64
     ns.exec(&["ip", "link", "set", &tap, "up"]);
     let collector_mac = ns.exec(&["cat", &format!("/sys/class/net/{tap}/address")]).trim().to_owned();
     until("the next hop resolved", || {
-        let r = c.call(&Request::DescribeNeighbors {}).unwrap().unwrap();
+        let r = c.call_value(&json!({"Action": "DescribeNeighbors"})).unwrap().unwrap();
         r["Neighbors"][0]["mac"] == collector_mac.as_str()
     });
     let before = session(&counters(&mut c))["packets"].as_u64().unwrap();

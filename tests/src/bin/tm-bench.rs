@@ -7,7 +7,8 @@
 //! figures move from run to run.
 
 use clap::Parser;
-use control::api::{Client, Request};
+use control::api::Client;
+use serde_json::json;
 use e2e::traffic::{mixed, sized, Side};
 use e2e::TARGET_TMT;
 use serde::Serialize;
@@ -217,7 +218,7 @@ port = "host"
 
 /// Counters from DescribeCounters: (host rx packets, host rx bytes, mirror tx packets, skips).
 fn sample(c: &mut Client) -> (u64, u64, u64, u64, f64) {
-    let r = c.call(&Request::DescribeCounters {}).expect("talking to traffic-mirror").expect("counters");
+    let r = c.call_value(&json!({"Action": "DescribeCounters"})).expect("talking to traffic-mirror").expect("counters");
     let port = |n: &str| r["ports"].as_array().unwrap().iter().find(|p| p["name"] == n).cloned().unwrap_or(Value::Null);
     let skips: u64 = r["sessions"].as_array().unwrap().iter().map(|s| s["ingress"]["skip_packets"].as_u64().unwrap() + s["egress"]["skip_packets"].as_u64().unwrap()).sum();
     let (host, mirror) = (port("host"), port("mirror"));
@@ -297,19 +298,11 @@ fn switch_sessions(c: &mut Client, ids: &[&str], on: bool) {
 
 /// Sets a session's filter (when given) and whether it is enabled, as [`switch_sessions`] does.
 fn modify_session(c: &mut Client, id: &str, filter: Option<&str>, on: bool) {
-    let req = Request::ModifyTrafficMirrorSession {
-        traffic_mirror_session_id: id.into(),
-        traffic_mirror_target_id: None,
-        traffic_mirror_filter_id: filter.map(Into::into),
-        packet_length: None,
-        session_number: None,
-        virtual_network_id: None,
-        description: None,
-        enabled: Some(on),
-        remove_fields: Vec::new(),
-        dry_run: false,
-    };
-    if let Err(e) = c.call(&req).expect("talking to traffic-mirror") {
+    let mut req = json!({"Action": "ModifyTrafficMirrorSession", "TrafficMirrorSessionId": id, "Enabled": on});
+    if let Some(f) = filter {
+        req["TrafficMirrorFilterId"] = json!(f);
+    }
+    if let Err(e) = c.call_value(&req).expect("talking to traffic-mirror") {
         panic!("switching session {id} {} (filter {filter:?}): {e:?}", if on { "on" } else { "off" });
     }
 }
@@ -340,7 +333,7 @@ fn measure_tm(a: &Args, binary: &Path, s: &Scenario, input: &Path, t: Timing) ->
     let deadline = Instant::now() + Duration::from_secs(60);
     let mut c = loop {
         if let Ok(mut c) = Client::connect(&socket) {
-            if matches!(c.call(&Request::DescribeSources {}), Ok(Ok(_))) {
+            if matches!(c.call_value(&json!({"Action": "DescribePorts"})), Ok(Ok(_))) {
                 break c;
             }
         }
@@ -626,7 +619,7 @@ fn compare(a: &Args, other: &Path, input: &Path, timing: Timing) -> String {
         ]);
     }
     let title = format!("\n{} (B) against {} (A), 64-byte frames, {} rounds\n", a.binary.display(), other.display(), a.rounds);
-    title + &control::report::render(&["scenario", "A Mpps", "B Mpps", "B/A (median)", "B/A (range)"], &cells)
+    title + &control::render::render(&["scenario", "A Mpps", "B Mpps", "B/A (median)", "B/A (range)"], &cells)
 }
 
 fn table(rows: &[Row]) -> String {
@@ -645,7 +638,7 @@ fn table(rows: &[Row]) -> String {
             ]
         })
         .collect();
-    control::report::render(&["scenario", "traffic", "Mpps", "Gbit/s", "vs testpmd", "vs no sessions", "copies/s", "copy drops"], &cells)
+    control::render::render(&["scenario", "traffic", "Mpps", "Gbit/s", "vs testpmd", "vs no sessions", "copies/s", "copy drops"], &cells)
 }
 
 /// The targets, checked on the 64-byte rows. Against no sessions, each scenario's own
