@@ -8,6 +8,7 @@ pub mod compile;
 pub mod config;
 pub mod controller;
 pub mod ctl;
+pub mod ctl_cli;
 pub mod import;
 pub mod metrics;
 pub mod report;
