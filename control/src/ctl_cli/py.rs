@@ -1,6 +1,6 @@
 //! The few pieces of Python's own behaviour that the AWS CLI's output relies on without saying
 //! so: how `str()` and `repr()` print a JSON value once `json.loads` made it a Python object,
-//! and how wide `awscli.table` thinks a string is.
+//! which characters `str.isspace` counts, and how wide `awscli.table` thinks a string is.
 
 use super::east_asian_width::WIDE;
 use serde_json::{Number, Value};
@@ -167,6 +167,12 @@ fn is_printable(c: char) -> bool {
     !in_ranges(NOT_PRINTABLE, c)
 }
 
+/// `str.isspace` for one character (Python 3.11): Unicode's White_Space plus the four
+/// information separators U+001C..U+001F, which Python counts because of their bidi class.
+pub(super) fn is_space(c: char) -> bool {
+    matches!(c, '\u{1C}'..='\u{1F}') || c.is_whitespace()
+}
+
 /// `awscli.table.get_text_length`: two columns for each East Asian Wide, Fullwidth or
 /// Ambiguous character, one for every other (combining and control characters included).
 pub(super) fn text_length(s: &str) -> usize {
@@ -234,5 +240,15 @@ mod tests {
         assert_eq!(text_length("é"), 2); // Ambiguous in EastAsianWidth.txt
         assert_eq!(text_length("ｱ"), 1); // halfwidth katakana
         assert_eq!(text_length("\u{301}"), 2); // combining acute: Ambiguous too
+    }
+
+    #[test]
+    fn whitespace_is_pythons() {
+        for c in ['\t', '\n', '\u{b}', '\u{c}', '\r', '\u{1c}', '\u{1f}', ' ', '\u{85}', '\u{a0}', '\u{2028}', '\u{3000}'] {
+            assert!(is_space(c), "{c:?}");
+        }
+        for c in ['\u{0}', '\u{200b}', '\u{feff}', 'a'] {
+            assert!(!is_space(c), "{c:?}");
+        }
     }
 }
