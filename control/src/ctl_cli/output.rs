@@ -263,10 +263,10 @@ fn all_scalar_keys(items: &[Value]) -> Vec<String> {
 /// values (a lone scalar is a `key | value` row instead), and each list or dict under it is a
 /// section of its own, titled with its key and indented one more level. A list of dicts is one
 /// section with the sorted union of the members' scalar keys as headers and one row per
-/// member, or one section per member when members have nested values. Columns are scaled to
-/// the widest section and sections centred titles. If the table is wider than `width`, every
-/// section with a single row is turned into `header | value` rows (once: the result may still
-/// be wider). Nothing at all for `{}`, `[]` or any other empty or false reply.
+/// member, or one section per member when members have nested values. Every section's columns
+/// are stretched to the width of the widest section, under a centred title. If the table is
+/// wider than `width`, every section with a single row is turned into `header | value` rows
+/// (once: the result may still be wider). Nothing at all for `{}`, `[]` or any other empty or false reply.
 ///
 /// Where the CLI fails with a traceback (a row whose length differs from its section's first,
 /// or a list mixing dicts with other values), the table is drawn anyway.
