@@ -11,7 +11,6 @@ pub mod config;
 pub mod controller;
 pub mod counters;
 pub mod ctl;
-pub mod ctl_cli;
 pub mod import;
 pub mod metrics;
 pub mod neighbour;

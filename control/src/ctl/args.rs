@@ -3,7 +3,7 @@
 
 use crate::api::shape::{Member, Shape};
 use crate::api::Entry;
-use crate::ctl_cli::shorthand;
+use super::shorthand;
 use clap::builder::ValueParser;
 use clap::{Arg, ArgAction, ArgMatches, Command};
 use serde_json::{Map, Value};

@@ -4,14 +4,21 @@
 //! `create-traffic-mirror-session`, member `NetworkInterfaceId` is `--network-interface-id`, a
 //! boolean takes `--x`/`--no-x`, a list takes several values, a structure takes the CLI's
 //! shorthand (`FromPort=22,ToPort=22`) or JSON, and the output is `--output json|text|table`.
-//! An API error exits 255 and a usage error 2, as the AWS CLI's do.
+//! An API error exits 255 and a usage error 2, as the AWS CLI's do. The output formats and the
+//! shorthand syntax are ports of the AWS CLI's own (v1), checked byte for byte against its
+//! Python code by the differential test.
 
 mod args;
+#[cfg(test)]
+mod differential;
+mod east_asian_width;
+pub mod output;
+mod py;
+pub mod shorthand;
 mod watch;
 
 use crate::api::socket::socket_path;
 use crate::api::{action, Client, ACTIONS};
-use crate::ctl_cli::output;
 use anyhow::Result;
 use clap::{Arg, ArgAction, ArgMatches, Command};
 use serde_json::Value;
@@ -129,7 +136,7 @@ fn run(m: &ArgMatches) -> Result<u8> {
 }
 
 fn print_reply(action: &str, reply: &Value, format: &str) -> u8 {
-    let width = std::env::var("COLUMNS").ok().and_then(|c| c.parse().ok()).unwrap_or(80);
+    let width = std::env::var("COLUMNS").ok().and_then(|c| c.parse().ok()).unwrap_or(output::DEFAULT_WIDTH);
     let text = match format {
         "text" => output::text(reply),
         "table" => output::table(action, reply, width),
