@@ -41,8 +41,8 @@ if_mirror=$prefix-mir
 # leaves nothing that another lab could trip over.
 file_prefix=testbed-$prefix
 
-# The addressing the namespaces get. The collector's MAC (or address) and address must be the
-# target's next_hop_mac (or next_hop) and address in the configuration (checked below): the
+# The addressing the namespaces get. The collector's address and MAC (or address) must be the
+# collector network interface's ipv4 and next_hop_mac (or next_hop) in the configuration (checked below): the
 # kernel takes a copy only when both outer destinations are its own. The client and server MTU leaves room for the
 # 50 bytes of VXLAN encapsulation, so that copies of full-size frames fit the mirror port
 # (net_tap carries at most 1500-byte packets) and arrive whole.
@@ -135,12 +135,14 @@ render_config() {
   for iface in cli srv mir; do
     grep -q "iface=tb-$iface\"" "$config" || die "$config: no port with device iface=tb-$iface (the names testbed.sh moves into namespaces)"
   done
-  # The next hop is the collector, by MAC or by address (resolved with ARP, which the
-  # collector's kernel answers).
-  grep -qE "^[[:space:]]*(next_hop_mac[[:space:]]*=[[:space:]]*\"$collector_mac\"|next_hop[[:space:]]*=[[:space:]]*\"${collector_ip%/*}\")" "$config" \
-    || die "$config: the target's next hop must be the collector: next_hop_mac = \"$collector_mac\" or next_hop = \"${collector_ip%/*}\""
-  grep -qE "^[[:space:]]*address[[:space:]]*=[[:space:]]*\"${collector_ip%/*}\"" "$config" \
-    || die "$config: the target's address must be the collector's, ${collector_ip%/*}"
+  # The collector is a network interface with the collector's address, reached by its MAC, by
+  # its address resolved with ARP (given, or by default), which the collector's kernel answers.
+  grep -qE "^[[:space:]]*ipv4[[:space:]]*=[[:space:]]*\"${collector_ip%/*}\"" "$config" \
+    || die "$config: the target's network interface must be the collector: ipv4 = \"${collector_ip%/*}\""
+  if grep -qE "^[[:space:]]*next_hop(_mac)?[[:space:]]*=" "$config"; then
+    grep -qE "^[[:space:]]*(next_hop_mac[[:space:]]*=[[:space:]]*\"$collector_mac\"|next_hop[[:space:]]*=[[:space:]]*\"${collector_ip%/*}\")" "$config" \
+      || die "$config: the collector's next hop must be the collector: next_hop_mac = \"$collector_mac\" or next_hop = \"${collector_ip%/*}\" (or neither: ARP for its address)"
+  fi
   sed -e "s/iface=tb-\(cli\|srv\|mir\)\"/iface=$prefix-\1\"/" \
       -e "s#^\([[:space:]]*socket[[:space:]]*=[[:space:]]*\)\".*\"#\1\"$(realpath -m "$socket")\"#" \
       "$config" >"$run_config"
@@ -164,7 +166,7 @@ wire_collector() {
   ip -n "$ns_collector" link set "$if_mirror" address "$collector_mac"
   ip -n "$ns_collector" addr add "$collector_ip" dev "$if_mirror"
   # The collector only listens: no IPv6 chatter towards the mirror port, and no reverse-path
-  # check, so copies whose outer source is a source's own address (a [[source]] ipv4 outside
+  # check, so copies whose outer source is a source's own address (a [[network_interface]] ipv4 outside
   # this subnet, as AWS uses the ENI's) are taken too.
   in_ns "$ns_collector" sysctl -qw "net.ipv6.conf.$if_mirror.disable_ipv6=1" \
     net.ipv4.conf.all.rp_filter=0 "net.ipv4.conf.$if_mirror.rp_filter=0"
@@ -224,7 +226,7 @@ up() {
   # Ready once the control API answers: the ports are started then. Before that DPDK still
   # configures the TAPs by name in this namespace, so they must not move yet.
   local deadline=$((SECONDS + 60))
-  until "$bin" ctl --socket "$socket" describe-sources >/dev/null 2>&1; do
+  until "$bin" ctl --socket "$socket" describe-ports >/dev/null 2>&1; do
     lab_pid >/dev/null || { echo "testbed.sh: traffic-mirror exited:" >&2; cat "$log" >&2; false; }
     ((SECONDS < deadline)) || { echo "testbed.sh: traffic-mirror did not start within 60 s" >&2; false; }
     sleep 0.2

@@ -120,12 +120,12 @@ fn invalid_configs_start_nothing() {
     lab.write_pcap("in.pcap", mixed(1, 10, Side::Host).iter().map(|f| f.bytes.as_slice()));
     let good = two_port_config("{lab}/in.pcap", "{lab}/in.pcap", "");
     let cases = [
-        (good.replace("workers = 1", "workers = 1\nwrokers = 2"), "config.toml:4: unknown field `wrokers`"),
-        (good.replace("ports = [\"host\", \"uplink\"]", "ports = [\"host\", \"uplnk\"]"), "config.toml:15: [[link]] 1: port \"uplnk\" is not defined"),
-        (good.replace("name = \"uplink\"", "name = \"host\""), "config.toml:11: [[port]] name \"host\" is used twice (ports 1 and 2)"),
+        (good.replace("workers = 1", "workers = 1\nwrokers = 2"), "config.toml:4: [dataplane]: unknown field `wrokers`"),
+        (good.replace("ports = [\"host\", \"uplink\"]", "ports = [\"host\", \"uplnk\"]"), "config.toml:15: [[link]] 1: ports = \"uplnk\": no port has that name"),
+        (good.replace("name = \"uplink\"", "name = \"host\""), "config.toml:11: [[port]] \"host\": name = \"host\": is used twice (ports 1 and 2)"),
         (
             good.clone() + "\n[[port]]\nname = \"third\"\ndevice = \"net_null0\"\n\n[[link]]\nports = [\"uplink\", \"third\"]\n",
-            "config.toml:22: port \"uplink\" is in two links (1 and 2)",
+            "config.toml:22: [[link]] 2: ports = \"uplink\": the port is in two links (1 and 2)",
         ),
         (good.replace("{lab}/in.pcap,tx_pcap={lab}/out/host", "{lab}/missing.pcap,tx_pcap={lab}/out/host"), "rx_pcap file"),
     ];
@@ -147,11 +147,16 @@ fn validate_command() {
     let out = std::process::Command::new(e2e::binary()).arg("validate").arg(&good).output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(String::from_utf8_lossy(&out.stdout).contains("valid: 2 ports, 1 links"));
-    let bad = lab.config(&two_port_config("a.pcap", "b.pcap", "[[source]]\nid = \"s\"\nport = \"nope\"\n"));
+    let bad = lab.config(&two_port_config("a.pcap", "b.pcap", "[[network_interface]]\nid = \"s\"\nport = \"nope\"\n\n[[port]]\nname = \"host\"\ndevice = \"net_null9\"\n"));
     let out = std::process::Command::new(e2e::binary()).arg("validate").arg(&bad).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(err.trim(), format!("{}:18: source \"s\": port \"nope\" is not defined", bad.display()));
+    // Every problem, each with its file, line, item, key and value.
+    let want = [
+        format!("{}:18: [[network_interface]] \"s\": port = \"nope\": no port has that name", bad.display()),
+        format!("{}:21: [[port]] \"host\": name = \"host\": is used twice (ports 1 and 3)", bad.display()),
+    ];
+    assert_eq!(err.trim().lines().collect::<Vec<_>>(), want, "{err}");
 }
 
 /// A lab config that forwards a capture over and over into net_null until stopped.

@@ -14,7 +14,7 @@ use crate::counters::Slots;
 use crate::neighbour::{Me, NeighbourReport, Neighbours};
 use crate::report::{Inputs, Report};
 use crate::state::{apply_all, undo_all, Change, Host, State};
-use crate::store::{Folded, Store};
+use crate::store::{self, Folded, Store};
 use dataplane::mbuf::{Burst, Mbuf};
 use dataplane::mempool::Mempool;
 use dataplane::port::{Port, TxQueue};
@@ -34,6 +34,15 @@ pub struct Runtime<'a> {
     pub started: Instant,
     /// The control thread's own TX queue on the ports that have one to spare (for ARP).
     pub control_tx: Vec<Option<TxQueue>>,
+}
+
+/// The controller's part of the exit report.
+pub struct Finished {
+    pub cfg: Config,
+    pub slots: Slots,
+    pub generation: u64,
+    pub neighbours: Vec<NeighbourReport>,
+    pub arp: crate::neighbour::ArpCounters,
 }
 
 /// The control thread's state.
@@ -61,9 +70,11 @@ impl<'a> Controller<'a> {
         &self.state.cfg
     }
 
-    /// The final report, with the port counters read once the workers stopped.
-    pub fn final_report(&self, port_stats: &[dataplane::port::PortStats], elapsed: std::time::Duration) -> Report {
-        self.report_with(port_stats, elapsed)
+    /// What the exit report needs once the controller (and its borrow of the ports) is gone:
+    /// the configuration, the slots and the controller's own figures.
+    pub fn finish(self) -> Finished {
+        let neighbours = self.neighbour_report();
+        Finished { cfg: self.state.cfg, slots: self.slots, generation: self.generation, neighbours, arp: self.neighbours.counters }
     }
 
     fn report_with(&self, port_stats: &[dataplane::port::PortStats], elapsed: std::time::Duration) -> Report {
@@ -180,8 +191,24 @@ impl<'a> Controller<'a> {
     /// Re-reads the file (with the changes it does not hold yet) and applies it whole, or
     /// refuses it with every problem.
     pub fn reload_file(&mut self) -> Result<u64, ConfigError> {
-        let loaded = self.store.reload()?;
-        let new = loaded.cfg;
+        let loaded = self.store.reread()?;
+        match self.take(&loaded) {
+            Ok(()) => {
+                self.store.reloaded(&loaded);
+                let kept = if loaded.replayed > 0 { format!(", with {} changes made through the API kept on top", loaded.replayed) } else { String::new() };
+                log::info!("table {}: reloaded {}{kept}", self.generation, self.store_path());
+                Ok(self.generation)
+            }
+            Err(e) => {
+                self.store.refused();
+                Err(e)
+            }
+        }
+    }
+
+    /// Puts what a reload read in force, or says why not.
+    fn take(&mut self, loaded: &store::Loaded) -> Result<(), ConfigError> {
+        let new = loaded.cfg.clone();
         let fixed = [
             (new.dataplane != self.state.cfg.dataplane, "[dataplane]"),
             (new.ports != self.state.cfg.ports, "[[port]]"),
@@ -202,9 +229,7 @@ impl<'a> Controller<'a> {
             self.state.tokens.remember(t.clone());
         }
         self.neighbours.want(&wanted_next_hops(&self.state.cfg), Instant::now());
-        let kept = if loaded.replayed > 0 { format!(", with {} changes made through the API kept on top", loaded.replayed) } else { String::new() };
-        log::info!("table {}: reloaded {}{kept}", self.generation, self.store_path());
-        Ok(self.generation)
+        Ok(())
     }
 
     fn store_path(&self) -> String {

@@ -234,7 +234,7 @@ pub fn check_copy(got: &[u8], want: &Copy) -> Result<(u16, Ipv4Addr), String> {
 pub fn check_capture(got: &[Vec<u8>], want: &[Vec<Copy>]) -> Vec<Copy> {
     let mut order = Vec::with_capacity(got.len());
     let mut next = vec![0usize; want.len()];
-    let mut flows: HashMap<Vec<u32>, (u16, Ipv4Addr)> = HashMap::new();
+    let mut flows: HashMap<(Vec<u32>, Vec<Ipv4Addr>), (u16, Ipv4Addr)> = HashMap::new();
     for (n, g) in got.iter().enumerate() {
         // The copy must be the next expected one of some input (inputs interleave by burst).
         let candidates: Vec<usize> = (0..want.len()).filter(|&i| next[i] < want[i].len()).collect();
@@ -253,7 +253,8 @@ pub fn check_capture(got: &[Vec<u8>], want: &[Vec<Copy>]) -> Vec<Copy> {
             panic!("mirror frame {n} is not the next expected copy of any input: {errors:?}\n{:02x?}", &g[..g.len().min(96)]);
         };
         let c = &want[i][next[i]];
-        if let Some(prev) = flows.insert(c.flow.clone(), outer) {
+        // Per target: a flow's two directions may be mirrored by sessions with other targets.
+        if let Some(prev) = flows.insert((c.flow.clone(), c.dst_ips.clone()), outer) {
             assert_eq!(prev, outer, "copy {n}: both directions of a flow must share UDP source port and collector");
         }
         order.push(c.clone());

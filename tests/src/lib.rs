@@ -41,6 +41,15 @@ pub fn binary() -> &'static Path {
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
         let mut cmd = Command::new(cargo);
         cmd.current_dir(workspace()).args(["build", "--quiet", "-p", "control", "--bin", "traffic-mirror"]);
+        // Without what cargo set for this test process: build scripts that watch such variables
+        // (ring's, through cc) would otherwise rebuild for this build and again for the next
+        // `cargo test`, minutes each time.
+        for (k, _) in std::env::vars_os() {
+            let k = k.to_string_lossy();
+            if (k.starts_with("CARGO_") && k != "CARGO_HOME" && k != "CARGO_TARGET_DIR") || k == "OUT_DIR" || k.starts_with("RUST_TEST") {
+                cmd.env_remove(k.as_ref());
+            }
+        }
         if release {
             cmd.arg("--release");
         }

@@ -12,6 +12,7 @@ use crate::compile::compile;
 use crate::config::{devargs, dpdk_name, is_pci, Config, Mac};
 use crate::controller::{Controller, Runtime};
 use crate::counters::Slots;
+use crate::report::{Inputs, Report};
 use crate::state::State;
 use crate::store::{self, Store};
 use anyhow::{bail, Context, Result};
@@ -217,17 +218,29 @@ pub fn run(opts: RunOptions) -> Result<i32> {
     })?;
     let elapsed = started.elapsed();
     let port_stats: Vec<_> = ports.iter().map(Port::stats).collect();
-    let report = controller.final_report(&port_stats, elapsed);
-    drop(controller);
+    let done = controller.finish();
+    // Closed before the mempools are counted: a port's rings hold mbufs until then.
     for p in ports {
         p.close();
     }
+    let pools = [&rx_pool, &copy_pool];
+    let report = Report::collect(&Inputs {
+        cfg: &done.cfg,
+        slots: &done.slots,
+        counters: &counters,
+        port_stats: &port_stats,
+        cores: &cores,
+        pools: &pools,
+        elapsed,
+        table: done.generation,
+        neighbours: &done.neighbours,
+        arp: done.arp,
+    });
     print!("{}", report.text());
     if let Some(path) = &opts.stats_json {
         let json = serde_json::to_string_pretty(&report)?;
         std::fs::write(path, json + "\n").with_context(|| format!("writing {}", path.display()))?;
     }
-    let pools = [&rx_pool, &copy_pool];
     let leaked: u32 = pools.iter().map(|p| p.in_use()).sum();
     if leaked > 0 {
         log::error!("{leaked} mbufs were not returned to their mempools");

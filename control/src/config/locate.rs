@@ -305,7 +305,7 @@ session_number = 1
         let e = errors(&text);
         let lines: Vec<&str> = e.lines().collect();
         assert_eq!(lines.len(), 4, "{e}");
-        assert!(lines[0].starts_with("t.toml:19: [[link]] 1: ports = \"uplnk\": port \"uplnk\" is not defined"), "{e}");
+        assert!(lines[0].starts_with("t.toml:19: [[link]] 1: ports = \"uplnk\": no port has that name"), "{e}");
         assert!(e.contains("t.toml:41: [[filter]] \"tmf-all\": ingress_rule.1.source_cidr = \"10.0.0.0/33\": invalid IP address syntax"), "{e}");
         assert!(e.contains("session_number = 40000: must be 1-32766"), "{e}");
         assert!(e.contains("virtual_network_id = 16777216: must be 0-16777215"), "{e}");

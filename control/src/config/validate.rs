@@ -167,10 +167,10 @@ impl Validator<'_> {
             }
             for name in &l.ports {
                 if self.cfg.port_index(name).is_none() {
-                    self.problem(&at, "ports", quoted(name), Fault::Missing(Kind::Port), format!("port {name:?} is not defined"));
+                    self.problem(&at, "ports", quoted(name), Fault::Missing(Kind::Port), "no port has that name");
                 } else if let Some(first) = linked.insert(name, i) {
                     if first != i {
-                        self.problem(&at, "ports", quoted(name), Fault::Combination, format!("port {name:?} is in two links ({} and {})", first + 1, i + 1));
+                        self.problem(&at, "ports", quoted(name), Fault::Combination, format!("the port is in two links ({} and {})", first + 1, i + 1));
                     }
                 }
             }
@@ -180,7 +180,7 @@ impl Validator<'_> {
     /// The port a resource names must exist.
     fn port_exists(&mut self, at: &At, port: &str) {
         if self.cfg.port_index(port).is_none() {
-            self.problem(at, "port", quoted(port), Fault::Invalid, format!("port {port:?} is not defined"));
+            self.problem(at, "port", quoted(port), Fault::Invalid, "no port has that name");
         }
     }
 

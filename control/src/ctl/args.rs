@@ -192,6 +192,11 @@ pub fn input(e: &Entry, m: &ArgMatches) -> Result<Value, String> {
             obj.insert(mem.name.to_owned(), v);
         }
     }
+    // As the AWS CLI does, a Create gets a fresh idempotency token unless one is given, so that
+    // a retry of the same command line is still one request.
+    if members.iter().any(|mem| mem.name == "ClientToken") && !obj.contains_key("ClientToken") {
+        obj.insert("ClientToken".into(), Value::String(uuid::Uuid::new_v4().to_string()));
+    }
     let missing: Vec<String> = members.iter().filter(|mem| mem.required && !obj.contains_key(mem.name)).map(|mem| format!("--{}", flag_name(mem.name))).collect();
     if !missing.is_empty() {
         return Err(format!("traffic-mirror ctl {}: the following arguments are required: {}", verb_name(e.name), missing.join(", ")));

@@ -2,11 +2,10 @@
 //! (toml_edit), so its comments, order and layout stay, and only the resources that changed
 //! are rewritten. Runs on a thread of its own, batching changes that come close together.
 
-use super::{text_hash, write_atomically, FoldJob, Folded};
+use super::{load_knowing, text_hash, write_atomically_then, FoldJob, Folded, Signature, Watch};
 use crate::config::{self, Config, Direction};
 use crate::state::{apply_all, Edit};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use toml_edit::{ArrayOfTables, DocumentMut, Item, Table, Value};
@@ -26,10 +25,10 @@ pub(super) fn spawn(
     pending: Vec<(u64, Vec<Edit>)>,
     jobs: crossbeam::channel::Receiver<FoldJob>,
     done: crossbeam::channel::Sender<Folded>,
-    edited: Arc<AtomicBool>,
+    watch: Arc<Watch>,
 ) {
     let spawned = std::thread::Builder::new().name("tm-fold".into()).spawn(move || {
-        let mut f = Folder { path, text, pending, edited, done };
+        let mut f = Folder { path, text, pending, watch, done };
         f.run(jobs);
     });
     if let Err(e) = spawned {
@@ -42,13 +41,16 @@ struct Folder {
     /// The file's text as last read or written here.
     text: String,
     pending: Vec<(u64, Vec<Edit>)>,
-    edited: Arc<AtomicBool>,
+    watch: Arc<Watch>,
     done: crossbeam::channel::Sender<Folded>,
 }
 
 impl Folder {
     fn run(&mut self, jobs: crossbeam::channel::Receiver<FoldJob>) {
-        let mut first_waiting: Option<Instant> = None;
+        // Changes replayed at start-up are folded as soon as the thread runs.
+        let mut first_waiting: Option<Instant> = (!self.pending.is_empty()).then(Instant::now);
+        // Between a reload's reading and its outcome nothing is folded.
+        let mut paused = false;
         loop {
             let timeout = match first_waiting {
                 Some(t) => QUIET.min(AT_MOST.saturating_sub(t.elapsed())),
@@ -60,20 +62,31 @@ impl Folder {
                     first_waiting.get_or_insert_with(Instant::now);
                     continue;
                 }
+                Ok(FoldJob::Reread(reply)) => {
+                    let folds = self.watch.folds.lock().map(|f| f.clone()).unwrap_or_default();
+                    paused = true;
+                    let _ = reply.send(load_knowing(&self.path, &folds));
+                    continue;
+                }
                 Ok(FoldJob::Loaded { text, pending }) => {
                     self.text = text;
                     self.pending = pending;
+                    paused = false;
                     first_waiting = (!self.pending.is_empty()).then(Instant::now);
+                    continue;
+                }
+                Ok(FoldJob::Resume) => {
+                    paused = false;
                     continue;
                 }
                 Err(crossbeam::channel::RecvTimeoutError::Disconnected) => return,
                 Err(crossbeam::channel::RecvTimeoutError::Timeout) => {}
             }
-            if self.edited.load(Ordering::SeqCst) {
+            if paused || self.watch.edited() {
                 continue;
             }
             if !self.file_is_ours() {
-                self.edited.store(true, Ordering::SeqCst);
+                self.watch.mark_edited();
                 let _ = self.done.send(Folded::HandEdit);
                 continue;
             }
@@ -96,8 +109,18 @@ impl Folder {
         let through = self.pending.last().map_or(0, |(s, _)| *s);
         let edits: Vec<Edit> = self.pending.iter().flat_map(|(_, e)| e.iter().cloned()).collect();
         match rewrite(&self.text, &self.path.display().to_string(), &edits) {
-            Ok(new) => match write_atomically(&self.path, &new) {
+            Ok(new) => {
+                // The new file's signature, taken before it is renamed into place (a rename
+                // keeps it): a look at the path afterwards could already see a hand edit.
+                let mut written: Option<Signature> = None;
+                let result = write_atomically_then(&self.path, &new, |sig| {
+                    written = sig;
+                    self.watch.set(sig, true);
+                    self.watch.folding(text_hash(&new), through);
+                });
+                match result {
                 Ok(()) => {
+                    self.watch.set(written, false);
                     self.text = new;
                     self.pending.clear();
                     let _ = self.done.send(Folded::Written { hash: text_hash(&self.text), through });
@@ -105,7 +128,8 @@ impl Folder {
                 Err(e) => {
                     let _ = self.done.send(Folded::Failed(format!("writing {}: {e}", self.path.display())));
                 }
-            },
+                }
+            }
             Err(e) => {
                 let _ = self.done.send(Folded::Failed(e));
             }

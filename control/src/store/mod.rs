@@ -34,6 +34,77 @@ use std::time::Duration;
 
 pub use fold::rewrite;
 
+/// What tells one version of a file from another without reading it: size, modification
+/// time and inode (a rename gives a new inode, an edit in place a new time).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Signature {
+    len: u64,
+    mtime_ns: i128,
+    ino: u64,
+}
+
+impl Signature {
+    /// The signature of the file at `path` now.
+    pub fn of(path: &Path) -> std::io::Result<Signature> {
+        use std::os::unix::fs::MetadataExt;
+        let m = std::fs::metadata(path)?;
+        Ok(Signature { len: m.len(), mtime_ns: i128::from(m.mtime()) * 1_000_000_000 + i128::from(m.mtime_nsec()), ino: m.ino() })
+    }
+}
+
+/// Whether the file is still the one traffic-mirror last read or wrote, shared by the control
+/// thread (which looks before every change) and the fold thread (which writes the file).
+#[derive(Debug, Default)]
+pub(crate) struct Watch {
+    /// Set once a hand edit is noticed; cleared by a reload.
+    edited: AtomicBool,
+    /// The folds written (hash of the text, last change held), known here before the journal
+    /// says so.
+    folds: std::sync::Mutex<Vec<(String, u64)>>,
+    /// The signatures the file may have: the last one written or read, and (while a fold
+    /// renames its new file into place) the one it is becoming.
+    ours: std::sync::Mutex<Vec<Signature>>,
+}
+
+impl Watch {
+    fn is_ours(&self, sig: Signature) -> bool {
+        self.ours.lock().map(|o| o.contains(&sig)).unwrap_or(false)
+    }
+
+    /// The file is now `sig` (read or written here); `also` keeps the previous one allowed.
+    pub(crate) fn set(&self, sig: Option<Signature>, also: bool) {
+        if let Ok(mut o) = self.ours.lock() {
+            if !also {
+                o.clear();
+            }
+            o.extend(sig);
+            let n = o.len();
+            if n > 2 {
+                o.drain(..n - 2);
+            }
+        }
+    }
+
+    pub(crate) fn edited(&self) -> bool {
+        self.edited.load(Ordering::SeqCst)
+    }
+
+    /// A fold is about to put text hashing to `hash` in place, holding changes up to `through`.
+    pub(crate) fn folding(&self, hash: String, through: u64) {
+        if let Ok(mut f) = self.folds.lock() {
+            f.push((hash, through));
+            let n = f.len();
+            if n > 4 {
+                f.drain(..n - 4);
+            }
+        }
+    }
+
+    pub(crate) fn mark_edited(&self) {
+        self.edited.store(true, Ordering::SeqCst);
+    }
+}
+
 /// One line of the journal.
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(untagged)]
@@ -61,6 +132,7 @@ pub struct Loaded {
     pub hand_edited: bool,
     /// The file's text, and what the journal says up to where the file is known to hold.
     text: String,
+    signature: Option<Signature>,
     changes: Vec<(u64, Vec<Edit>)>,
     last_seq: u64,
 }
@@ -68,8 +140,17 @@ pub struct Loaded {
 /// Reads the configuration file and its journal: the file, plus every change made through the
 /// API that the file does not hold yet.
 pub fn load(path: &Path) -> Result<Loaded, ConfigError> {
+    load_knowing(path, &[])
+}
+
+/// [`load`], knowing of folds (hash, through) the journal may not say yet.
+pub(crate) fn load_knowing(path: &Path, folds: &[(String, u64)]) -> Result<Loaded, ConfigError> {
     let file = path.display().to_string();
+    // Looked at before and after reading: a file that changed meanwhile has no signature of
+    // ours, so the next change through the API sees it as the hand edit it is.
+    let before = Signature::of(path).ok();
     let text = config::read_file(path, Duration::from_secs(5))?;
+    let signature = before.filter(|b| Signature::of(path).ok().as_ref() == Some(b));
     let hash = text_hash(&text);
     let mut cfg = config::parse(&text, &file)?;
     let lines = read_journal(&journal_path(path)).map_err(|e| ConfigError::file(&file, e))?;
@@ -79,6 +160,11 @@ pub fn load(path: &Path) -> Result<Loaded, ConfigError> {
     let mut known = None;
     let mut last_fold = 0;
     let mut last_seq = 0;
+    for (h, through) in folds {
+        if *h == hash {
+            known = Some(*through);
+        }
+    }
     for l in &lines {
         match l {
             Line::Base { base } if *base == hash => known = Some(0),
@@ -118,7 +204,7 @@ pub fn load(path: &Path) -> Result<Loaded, ConfigError> {
                 .collect(),
         })?;
     }
-    Ok(Loaded { cfg, tokens, replayed: changes.len(), hand_edited, text, changes, last_seq })
+    Ok(Loaded { cfg, tokens, replayed: changes.len(), hand_edited, text, signature, changes, last_seq })
 }
 
 /// `<file>.journal`.
@@ -148,8 +234,14 @@ fn read_journal(path: &Path) -> Result<Vec<Line>, String> {
 }
 
 /// Writes `text` to `path` so that a crash leaves the old file or the new one, never a mix:
-/// a temporary file beside it, flushed, renamed over it, the folder flushed.
+/// a temporary file beside it, flushed, renamed over it, the folder flushed. `before_rename`
+/// sees the new file's signature before it takes the old one's place.
 pub fn write_atomically(path: &Path, text: &str) -> std::io::Result<()> {
+    write_atomically_then(path, text, |_| {})
+}
+
+/// [`write_atomically`], telling `before_rename` the new file's signature first.
+pub fn write_atomically_then(path: &Path, text: &str, before_rename: impl FnOnce(Option<Signature>)) -> std::io::Result<()> {
     let tmp = path.with_extension(format!("tmp.{}", std::process::id()));
     {
         let mut f = File::create(&tmp)?;
@@ -159,6 +251,7 @@ pub fn write_atomically(path: &Path, text: &str) -> std::io::Result<()> {
         f.write_all(text.as_bytes())?;
         f.sync_all()?;
     }
+    before_rename(Signature::of(&tmp).ok());
     std::fs::rename(&tmp, path)?;
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         File::open(dir)?.sync_all()?;
@@ -179,22 +272,30 @@ pub enum Folded {
 /// The durable store of one configuration file.
 pub struct Store {
     path: PathBuf,
+    /// Opened, or made at the first change.
     journal: Option<File>,
+    /// The file's text as loaded, for the hash a new journal begins with.
+    loaded_text: String,
     /// Why the journal cannot be written, when it cannot.
     unwritable: Option<String>,
     seq: u64,
     /// Changes not yet folded into the file, for a reload to replay.
     pending: Vec<(u64, Vec<Edit>)>,
     to_fold: crossbeam::channel::Sender<FoldJob>,
-    /// Set by the fold thread when the file was edited by hand.
-    edited: Arc<AtomicBool>,
+    /// Whether the file is still ours.
+    watch: Arc<Watch>,
 }
 
 enum FoldJob {
     /// Fold change `seq` into the file.
     Changes(u64, Vec<Edit>),
-    /// The file was (re)loaded: its text is now this, the journal holds changes after `seq`.
+    /// Read the file and journal for a reload, then fold nothing until told how it ended
+    /// (so that no fold runs between the reading and the reload's taking effect).
+    Reread(crossbeam::channel::Sender<Result<Loaded, ConfigError>>),
+    /// The reload took effect: the file's text is this, the journal holds `pending` beyond it.
     Loaded { text: String, pending: Vec<(u64, Vec<Edit>)> },
+    /// The reload was refused: carry on as before.
+    Resume,
 }
 
 impl Store {
@@ -203,7 +304,7 @@ impl Store {
     pub fn open(path: &Path, loaded: &Loaded) -> (Store, crossbeam::channel::Receiver<Folded>) {
         let jpath = journal_path(path);
         let (journal, unwritable) = match open_journal(&jpath, &loaded.text, &loaded.tokens, &loaded.changes) {
-            Ok(f) => (Some(f), None),
+            Ok(f) => (f, None),
             Err(e) => {
                 let why = format!("cannot write the journal {}: {e}", jpath.display());
                 log::warn!("{why}: changes through the API will be refused");
@@ -212,9 +313,10 @@ impl Store {
         };
         let (to_fold, jobs) = crossbeam::channel::unbounded();
         let (done, reports) = crossbeam::channel::unbounded();
-        let edited = Arc::new(AtomicBool::new(loaded.hand_edited));
-        fold::spawn(path.to_path_buf(), loaded.text.clone(), loaded.changes.clone(), jobs, done, edited.clone());
-        let store = Store { path: path.to_path_buf(), journal, unwritable, seq: loaded.last_seq, pending: loaded.changes.clone(), to_fold, edited };
+        let watch = Arc::new(Watch::default());
+        watch.set(loaded.signature, false);
+        fold::spawn(path.to_path_buf(), loaded.text.clone(), loaded.changes.clone(), jobs, done, watch.clone());
+        let store = Store { path: path.to_path_buf(), journal, loaded_text: loaded.text.clone(), unwritable, seq: loaded.last_seq, pending: loaded.changes.clone(), to_fold, watch };
         (store, reports)
     }
 
@@ -224,17 +326,27 @@ impl Store {
     }
 
     /// Why changes cannot be accepted now, if they cannot: the journal is not writable, or the
-    /// file was edited by hand and must be reloaded first.
+    /// file was edited by hand and must be reloaded first. (One look at the file's metadata, so
+    /// that no change is accepted after a hand edit, however quickly it follows.)
     pub fn refusal(&self) -> Option<String> {
         if let Some(why) = &self.unwritable {
             return Some(why.clone());
         }
-        self.edited.load(Ordering::SeqCst).then(|| {
-            format!(
-                "{} was edited by hand since traffic-mirror last read it; reload it first (traffic-mirror ctl reload, or SIGHUP), then retry: changes through the API never overwrite a hand edit",
-                self.path.display()
-            )
-        })
+        if !self.watch.edited() {
+            match Signature::of(&self.path) {
+                Ok(sig) if self.watch.is_ours(sig) => return None,
+                // Unreadable metadata says nothing about an edit; the journal still takes it.
+                Err(_) => return None,
+                Ok(_) => {
+                    self.watch.mark_edited();
+                    log::warn!("{} was edited by hand: changes through the API are refused until it is reloaded", self.path.display());
+                }
+            }
+        }
+        Some(format!(
+            "{} was edited by hand since traffic-mirror last read it; reload it first (traffic-mirror ctl reload, or SIGHUP), then retry: changes through the API never overwrite a hand edit",
+            self.path.display()
+        ))
     }
 
     /// Writes a change down and flushes it: once this returns, the change survives a crash.
@@ -242,7 +354,11 @@ impl Store {
         if let Some(why) = self.refusal() {
             return Err(why);
         }
-        let journal = self.journal.as_mut().expect("writable when not refused");
+        if self.journal.is_none() {
+            let jpath = journal_path(&self.path);
+            self.journal = Some(create_journal(&jpath, &self.loaded_text).map_err(|e| format!("cannot write the journal {}: {e}", jpath.display()))?);
+        }
+        let journal = self.journal.as_mut().expect("made above");
         let seq = self.seq + 1;
         let line = serde_json::to_string(&Line::Change { seq, edits: edits.to_vec(), token: token.cloned() }).expect("journal lines serialise");
         journal
@@ -267,22 +383,38 @@ impl Store {
         }
     }
 
-    /// Re-reads the file, with the changes the file does not hold yet on top.
-    pub fn reload(&mut self) -> Result<Loaded, ConfigError> {
-        let loaded = load(&self.path)?;
-        self.edited.store(false, Ordering::SeqCst);
+    /// Re-reads the file, with the changes the file does not hold yet on top; nothing changes
+    /// until [`Store::reloaded`] says the result is in force, or [`Store::refused`] that it is
+    /// not. The fold thread reads, so that no fold runs meanwhile.
+    pub fn reread(&self) -> Result<Loaded, ConfigError> {
+        let (tx, rx) = crossbeam::channel::bounded(1);
+        let file = self.path.display().to_string();
+        self.to_fold.send(FoldJob::Reread(tx)).map_err(|_| ConfigError::file(&file, "the thread that reads and writes it has stopped"))?;
+        rx.recv_timeout(Duration::from_secs(15)).unwrap_or_else(|_| Err(ConfigError::file(&file, "reading it took longer than 15 s (a hung mount?)")))
+    }
+
+    /// The configuration `loaded` is in force: the file is the one just read, a hand edit (if
+    /// there was one) is taken.
+    pub fn reloaded(&mut self, loaded: &Loaded) {
+        self.loaded_text = loaded.text.clone();
+        self.watch.set(loaded.signature, false);
+        self.watch.edited.store(false, Ordering::SeqCst);
         self.pending = loaded.changes.clone();
         let _ = self.to_fold.send(FoldJob::Loaded { text: loaded.text.clone(), pending: loaded.changes.clone() });
-        Ok(loaded)
+    }
+
+    /// The reload that [`Store::reread`] began was refused.
+    pub fn refused(&self) {
+        let _ = self.to_fold.send(FoldJob::Resume);
     }
 }
 
-/// Opens the journal for appending; a journal that does not exist yet starts with the file's
-/// hash. One that grew large is rewritten with only what a load needs.
-fn open_journal(path: &Path, text: &str, tokens: &Tokens, pending: &[(u64, Vec<Edit>)]) -> std::io::Result<File> {
+/// Opens the journal for appending, when there is one; one that grew large is rewritten with
+/// only what a load needs. A journal that does not exist yet is made by the first change.
+fn open_journal(path: &Path, text: &str, tokens: &Tokens, pending: &[(u64, Vec<Edit>)]) -> std::io::Result<Option<File>> {
     const REWRITE_ABOVE: u64 = 16 << 20;
-    let size = std::fs::metadata(path).map(|m| m.len()).ok();
-    if size.is_none_or(|s| s > REWRITE_ABOVE) {
+    let Ok(meta) = std::fs::metadata(path) else { return Ok(None) };
+    if meta.len() > REWRITE_ABOVE {
         let mut out = String::new();
         let base = if pending.is_empty() { text_hash(text) } else { String::new() };
         out += &serde_json::to_string(&Line::Base { base }).expect("serialises");
@@ -296,8 +428,18 @@ fn open_journal(path: &Path, text: &str, tokens: &Tokens, pending: &[(u64, Vec<E
             out.push('\n');
         }
         write_atomically(path, &out)?;
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
     }
-    OpenOptions::new().append(true).open(path)
+    OpenOptions::new().append(true).open(path).map(Some)
+}
+
+/// A new journal, beginning with the hash of the file's text as loaded.
+fn create_journal(path: &Path, text: &str) -> std::io::Result<File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut f = OpenOptions::new().append(true).create_new(true).mode(0o600).open(path)?;
+    f.write_all(format!("{}\n", serde_json::to_string(&Line::Base { base: text_hash(text) }).expect("serialises")).as_bytes())?;
+    f.sync_all()?;
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        File::open(dir)?.sync_all()?;
+    }
+    Ok(f)
 }
