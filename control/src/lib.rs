@@ -11,6 +11,7 @@ pub mod config;
 pub mod controller;
 pub mod counters;
 pub mod ctl;
+pub mod http;
 pub mod import;
 pub mod metrics;
 pub mod neighbour;

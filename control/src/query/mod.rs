@@ -11,14 +11,13 @@
 mod credentials;
 mod decode;
 mod encode;
-pub mod http;
 mod model;
 mod sigv4;
 
 use crate::api::ApiError;
 use anyhow::Context;
 use credentials::Credentials;
-use http::{HttpRequest, HttpResponse, HttpServer};
+use crate::http::{self, HttpRequest, HttpResponse, HttpServer};
 use model::Model;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -27,7 +26,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::SystemTime;
 
-pub use http::Limits;
+pub use crate::http::Limits;
 
 /// Runs one action; input and output are JSON objects in botocore's *member names*
 /// (e.g. `{"TrafficMirrorSessionIds": ["tms-1"], "Filters": [{"Name": "tag:team", "Values": ["ids"]}],
