@@ -645,13 +645,20 @@ fn collector_found_by_arp() {
         assert!(out.status.success(), "ctl describe-neighbors: {}", text(&out));
         String::from_utf8_lossy(&out.stdout).into_owned()
     };
+    // Ping before looking, every round: the next hop may be resolved before the first ping
+    // (the mirror port's own ARP), and a round without a ping sends nothing to mirror.
     let deadline = Instant::now() + Duration::from_secs(20);
-    while !neighbours().contains("02:00:00:00:00:20") {
-        assert!(Instant::now() < deadline, "the collector's MAC was never resolved:\n{}", neighbours());
+    loop {
         tb.exec(&client, &["ping", "-c", "1", "-W", "1", SERVER_IP]);
+        if neighbours().contains("02:00:00:00:00:20") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the collector's MAC was never resolved:\n{}", neighbours());
     }
+    // Resolved: what is pinged now is mirrored.
+    ping(&tb, &[SERVER_IP]);
+    std::thread::sleep(Duration::from_millis(300));
     let (vx, wire) = (vx.stop(), wire.stop());
-    // Before resolution copies are skipped, so compare only what follows the first delivered one.
     assert!(!vx.is_empty(), "no copy reached vx{} once the collector answered ARP", s.client_vni);
     let vx2 = Capture::start(&tb, &collector, &format!("vx{}", s.client_vni), "arp-vx-client2", &["-Q", "in"]);
     let wire2 = Capture::start(&tb, &client, &tb.name("cli"), "arp-client2", &[]);

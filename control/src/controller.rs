@@ -15,6 +15,7 @@ use crate::neighbour::{Me, NeighbourReport, Neighbours};
 use crate::report::{Inputs, Report};
 use crate::state::{apply_all, undo_all, Change, Host, State};
 use crate::store::{self, Folded, Store};
+use crate::throttle::Throttle;
 use dataplane::mbuf::{Burst, Mbuf};
 use dataplane::mempool::Mempool;
 use dataplane::port::{Port, TxQueue};
@@ -54,6 +55,10 @@ pub struct Controller<'a> {
     rt: Runtime<'a>,
     generation: u64,
     neighbours: Neighbours,
+    /// What each next hop was last logged as (only changes are logged).
+    logged_hops: std::collections::HashMap<String, String>,
+    /// Repeated log lines, at most one per key every 10 s.
+    throttle: Throttle,
 }
 
 impl<'a> Controller<'a> {
@@ -62,7 +67,7 @@ impl<'a> Controller<'a> {
     pub fn new(state: State, store: Store, slots: Slots, writer: Writer<'a, Table>, rt: Runtime<'a>) -> Self {
         let mut neighbours = Neighbours::default();
         neighbours.want(&wanted_next_hops(&state.cfg), Instant::now());
-        Controller { state, store, slots, writer, rt, generation: 1, neighbours }
+        Controller { state, store, slots, writer, rt, generation: 1, neighbours, logged_hops: Default::default(), throttle: Throttle::new(std::time::Duration::from_secs(10)) }
     }
 
     /// The running configuration.
@@ -133,7 +138,15 @@ impl<'a> Controller<'a> {
         }
         if changed {
             for n in self.neighbour_report() {
-                log::info!("next hop {} on port {}: {}", n.ip, n.port, n.mac.as_deref().unwrap_or("unresolved"));
+                let key = format!("{}/{:?}/{}", n.port, n.vlan, n.ip);
+                let mac = n.mac.as_deref().unwrap_or("unresolved").to_owned();
+                if self.logged_hops.get(&key) == Some(&mac) {
+                    continue;
+                }
+                self.logged_hops.insert(key.clone(), mac.clone());
+                if let Some(line) = self.throttle.line(&key, now, || format!("next hop {} on port {}: {mac}", n.ip, n.port)) {
+                    log::info!("{line}");
+                }
             }
             self.republish();
         }
@@ -252,7 +265,9 @@ impl Host for Controller<'_> {
         let table = match (prepared, change.dry_run) {
             (Err(e), _) => {
                 undo_all(&mut self.state.cfg, undos);
-                log::info!("refused ({}): {e}", change.what);
+                if let Some(line) = self.throttle.line(&format!("refused/{}", e.code), Instant::now(), || format!("refused ({}): {e}", change.what)) {
+                    log::info!("{line}");
+                }
                 return Err(e);
             }
             (Ok(_), true) => {

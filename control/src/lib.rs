@@ -20,3 +20,4 @@ pub mod render;
 pub mod report;
 pub mod state;
 pub mod store;
+pub mod throttle;

@@ -137,6 +137,15 @@ fn emit(text: &str, output: Option<&std::path::Path>) -> ExitCode {
 }
 
 fn main() -> ExitCode {
+    // Before anything else: a SIGHUP (a reload asked for by systemd, say) during start-up must
+    // never end the process. The handlers queue it; the control loop reloads once it runs.
+    let signals = match std::env::args().nth(1).as_deref() {
+        Some("run") => match control::boot::signals::install() {
+            Ok(s) => Some(s),
+            Err(e) => return fail(format_args!("{e:#}")),
+        },
+        _ => None,
+    };
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info"))
         .format_timestamp_millis()
         .format_target(false)
@@ -144,7 +153,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Run { config, exit_on_idle, stats_json, eal } => {
-            let opts = RunOptions { config, exit_on_idle: exit_on_idle.map(Duration::from_millis), stats_json, eal_extra: eal };
+            let opts = RunOptions { config, exit_on_idle: exit_on_idle.map(Duration::from_millis), stats_json, eal_extra: eal, signals: signals.expect("installed for run") };
             match run(opts) {
                 Ok(code) => ExitCode::from(code as u8),
                 Err(e) => {

@@ -14,8 +14,9 @@ use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
-use std::io::{BufRead, BufReader, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use crate::http::{self, HttpRequest, HttpResponse, HttpServer, Limits};
+use std::net::{SocketAddr, TcpListener};
+use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
 use std::time::Duration;
 
@@ -88,6 +89,10 @@ pub fn exposition(r: &Report) -> String {
         not_mirrored.get_or_create(&vec![("reason", reason.into())]).inc_by(n);
     }
 
+    counter(&mut reg, "control_frames_dropped", "Frames for the control thread (ARP on mirror ports) dropped because its queue was full")
+        .get_or_create(&vec![])
+        .inc_by(r.control_frames_dropped);
+
     let busy = gauge(&mut reg, "worker_busy_ratio", "Share of poll time spent on iterations that received frames, since start");
     let busy_cycles = counter(&mut reg, "worker_busy_cycles", "TSC cycles of poll iterations that received frames");
     let cycles = counter(&mut reg, "worker_cycles", "TSC cycles of all poll iterations");
@@ -126,46 +131,36 @@ pub fn exposition(r: &Report) -> String {
     out
 }
 
-/// Serves `GET /metrics` on `addr` from a thread of its own.
-pub fn serve(addr: SocketAddr, to_control: crossbeam::channel::Sender<Pending>) -> Result<()> {
+/// Serves `GET /metrics` on `addr` from threads of their own (the bounded HTTP server: a slow
+/// or silent client holds its own connection only, never another's scrape). The returned
+/// server stops when dropped.
+pub fn serve(addr: SocketAddr, to_control: crossbeam::channel::Sender<Pending>) -> Result<HttpServer> {
     let listener = TcpListener::bind(addr).with_context(|| format!("binding the metrics endpoint {addr} ([metrics] listen)"))?;
-    // Port 0 picks a free port: say which.
-    let addr = listener.local_addr().unwrap_or(addr);
-    std::thread::Builder::new().name("tm-metrics".into()).spawn(move || {
-        for conn in listener.incoming().flatten() {
-            let _ = conn.set_read_timeout(Some(Duration::from_secs(2)));
-            let _ = respond(conn, &to_control);
-        }
-    })?;
-    log::info!("Prometheus metrics on http://{addr}/metrics");
-    Ok(())
+    let limits = Limits {
+        // A scrape is a request line and a few headers; nothing a client sends needs more.
+        max_request_line: 2048,
+        max_head: 8 * 1024,
+        max_body: 0,
+        ..Limits::default()
+    };
+    let server = http::serve_http("metrics", listener, None, limits, Arc::new(move |req: &HttpRequest| respond(req, &to_control)))
+        .with_context(|| format!("starting the metrics endpoint {addr}"))?;
+    log::info!("Prometheus metrics on http://{}/metrics", server.local_addr());
+    Ok(server)
 }
 
-fn respond(conn: TcpStream, to_control: &crossbeam::channel::Sender<Pending>) -> std::io::Result<()> {
-    let mut reader = BufReader::new(conn.try_clone()?);
-    let mut request = String::new();
-    reader.read_line(&mut request)?;
-    // Skip the headers: nothing in them changes the answer.
-    let mut line = String::new();
-    while reader.read_line(&mut line)? > 2 {
-        line.clear();
+fn respond(req: &HttpRequest, to_control: &crossbeam::channel::Sender<Pending>) -> HttpResponse {
+    if req.method != "GET" {
+        return HttpResponse::text(405, "only GET");
     }
-    let path = request.split_whitespace().nth(1).unwrap_or("");
-    let (status, kind, body) = if !request.starts_with("GET ") {
-        ("405 Method Not Allowed", "text/plain", "only GET\n".to_owned())
-    } else if path == "/metrics" {
-        match counters(to_control) {
-            Some(r) => ("200 OK", "application/openmetrics-text; version=1.0.0; charset=utf-8", exposition(&r)),
-            None => ("503 Service Unavailable", "text/plain", "traffic-mirror is not answering (shutting down?)\n".to_owned()),
-        }
-    } else if path == "/" {
-        ("200 OK", "text/plain", "traffic-mirror: metrics at /metrics\n".to_owned())
-    } else {
-        ("404 Not Found", "text/plain", "not found; metrics are at /metrics\n".to_owned())
-    };
-    let mut out = conn;
-    write!(out, "HTTP/1.1 {status}\r\nContent-Type: {kind}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len())?;
-    out.flush()
+    match req.path() {
+        "/metrics" => match counters(to_control) {
+            Some(r) => HttpResponse::new(200, "application/openmetrics-text; version=1.0.0; charset=utf-8", exposition(&r)),
+            None => HttpResponse::text(503, "traffic-mirror is not answering (shutting down?)"),
+        },
+        "/" => HttpResponse::text(200, "traffic-mirror: metrics at /metrics"),
+        _ => HttpResponse::text(404, "not found; metrics are at /metrics"),
+    }
 }
 
 /// Registers `/traffic_mirror/sessions` and `/traffic_mirror/stats` with DPDK telemetry.

@@ -46,6 +46,9 @@ pub struct Report {
     pub workers: Vec<WorkerReport>,
     /// Frames forwarded but never considered for mirroring, by reason.
     pub not_mirrored: NotMirrored,
+    /// Frames for the control thread (ARP on mirror ports) that its queue had no room for.
+    #[serde(default)]
+    pub control_frames_dropped: u64,
     pub mempools: Vec<PoolReport>,
 }
 
@@ -170,6 +173,7 @@ impl Report {
             ports,
             sessions,
             workers,
+            control_frames_dropped: sum(&|w| w.snoop_dropped.get()),
             not_mirrored: NotMirrored {
                 not_ip: sum(&|w| w.not_ip.get()),
                 malformed: sum(&|w| w.malformed.get()),
@@ -224,6 +228,9 @@ impl Report {
             "\nnot mirrored: {} non-IP, {} malformed, {} excluded (accepted, but DHCP, metadata or own copies)",
             self.not_mirrored.not_ip, self.not_mirrored.malformed, self.not_mirrored.excluded
         );
+        if self.control_frames_dropped > 0 {
+            let _ = writeln!(out, "frames for the control thread dropped (its queue was full): {}", self.control_frames_dropped);
+        }
         for n in &self.neighbours {
             let _ = writeln!(
                 out,

@@ -33,6 +33,9 @@ pub struct RunOptions {
     pub exit_on_idle: Option<Duration>,
     pub stats_json: Option<PathBuf>,
     pub eal_extra: Vec<String>,
+    /// Stop and reload requests, from handlers installed before anything else (see
+    /// [`signals::install`]).
+    pub signals: crossbeam::channel::Receiver<signals::Event>,
 }
 
 /// Data room of every mbuf: DPDK's default (2048 + headroom). Larger frames chain.
@@ -41,8 +44,7 @@ const DATA_ROOM: u16 = 2048 + 128;
 /// Runs until Ctrl-C, SIGTERM, or (with `exit_on_idle`) quiet ports. Returns the process exit
 /// code: 0, or 3 when mbufs leaked.
 pub fn run(opts: RunOptions) -> Result<i32> {
-    // First of all, so that no signal during start-up is fatal.
-    let events = signals::install()?;
+    let events = opts.signals.clone();
     let loaded = store::load(&opts.config).map_err(|e| anyhow::anyhow!("{e}"))?;
     if loaded.replayed > 0 {
         log::info!("{} changes made through the API that {} does not hold yet are replayed from its journal", loaded.replayed, opts.config.display());
@@ -116,9 +118,8 @@ pub fn run(opts: RunOptions) -> Result<i32> {
     let rcu = Rcu::new(table, workers);
     let stop = AtomicBool::new(false);
     let (api_tx, api_rx) = crossbeam::channel::unbounded::<api::Pending>();
-    if let Some(m) = &cfg.metrics {
-        crate::metrics::serve(m.listen, api_tx.clone())?;
-    }
+    // Kept for the life of the process: dropping it stops the endpoint.
+    let _metrics = cfg.metrics.as_ref().map(|m| crate::metrics::serve(m.listen, api_tx.clone())).transpose()?;
     crate::metrics::register_telemetry(api_tx.clone())?;
     // Kept for the life of the process: dropping it stops the API.
     let _query = match &cfg.api {

@@ -1,0 +1,420 @@
+//! Issue 20: a hostile day. What an attacker or a bad day did to the control plane, each
+//! re-run: the socket is never reachable with another mode, never replaces what is not a
+//! stale socket, survives SIGHUP during start-up, bounds what a client can send and hold, a
+//! slow client delays nobody, a FIFO or hung file never blocks the control thread, and frames
+//! the control thread never saw are counted.
+
+use control::api::Client;
+use e2e::traffic::{mixed, Side};
+use e2e::{require_root, Lab, Running};
+use serde_json::{json, Value};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::process::CommandExt;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// A host port replaying a capture forever, a sink, a mirror port; metrics on a free port.
+fn ports(lab: &Lab, metrics: bool) -> String {
+    // infinite_rx takes single-segment frames only.
+    lab.write_pcap("in.pcap", mixed(7, 400, Side::Host).iter().filter(|f| f.bytes.len() <= 1514).map(|f| f.bytes.as_slice()));
+    let m = if metrics { "\n[metrics]\nlisten = \"127.0.0.1:0\"\n" } else { "" };
+    format!(
+        r#"
+[dataplane]
+workers = 1
+eal_args = ["--no-huge", "-m", "256", "--no-pci"]
+{m}
+[[port]]
+name = "host"
+device = "net_pcap0,rx_pcap={{lab}}/in.pcap,infinite_rx=1"
+
+[[port]]
+name = "uplink"
+device = "net_null0,no-rx=1"
+
+[[link]]
+ports = ["host", "uplink"]
+"#
+    )
+}
+
+fn rss_kb(pid: u32) -> u64 {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    s.lines().find(|l| l.starts_with("VmRSS:")).and_then(|l| l.split_whitespace().nth(1)).and_then(|n| n.parse().ok()).unwrap()
+}
+
+fn threads(pid: u32) -> u64 {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    s.lines().find(|l| l.starts_with("Threads:")).and_then(|l| l.split_whitespace().nth(1)).and_then(|n| n.parse().ok()).unwrap()
+}
+
+/// Stops with SIGTERM; (stdout: the exit summary, stderr: the log).
+fn stop(lab: &Lab, child: Running) -> (String, String) {
+    // SAFETY: signalling our own child.
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let run = lab.finish(child);
+    run.assert_ok();
+    (run.stdout, run.stderr)
+}
+
+/// A request answered within `within`.
+fn answers_within(c: &mut Client, within: Duration) {
+    let t = Instant::now();
+    let r = c.call_value(&json!({"Action": "DescribePorts"})).expect("talking to traffic-mirror");
+    assert!(r.is_ok(), "{r:?}");
+    assert!(t.elapsed() < within, "the control API took {:?}", t.elapsed());
+}
+
+/// The metrics endpoint's address, from the log line that announces it.
+fn metrics_addr(lab: &Lab) -> String {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let log = std::fs::read_to_string(lab.path("run.stderr")).unwrap_or_default();
+        if let Some(rest) = log.split("Prometheus metrics on http://").nth(1) {
+            return rest.split('/').next().unwrap().to_owned();
+        }
+        assert!(Instant::now() < deadline, "no metrics endpoint announced:\n{log}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn scrape(addr: &str, within: Duration) -> String {
+    let t = Instant::now();
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(within)).unwrap();
+    write!(s, "GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap_or_else(|e| panic!("a scrape did not answer within {within:?}: {e}"));
+    assert!(t.elapsed() < within, "a scrape took {:?}", t.elapsed());
+    assert!(out.starts_with("HTTP/1.1 200"), "{out}");
+    out
+}
+
+#[test]
+fn the_socket_never_exists_with_another_mode_and_never_replaces_a_file() {
+    require_root();
+    let lab = Lab::new("sockmode");
+    let cfg = lab.config(&ports(&lab, false));
+    // Under umask 000 a socket bound in place would be world-connectable until chmod: look at
+    // it as soon as it exists, as often as the machine lets us.
+    let sock = lab.socket();
+    let watcher = {
+        let sock = sock.clone();
+        std::thread::spawn(move || {
+            let deadline = Instant::now() + Duration::from_secs(60);
+            loop {
+                if let Ok(m) = std::fs::symlink_metadata(&sock) {
+                    return m.permissions().mode() & 0o777;
+                }
+                assert!(Instant::now() < deadline, "the socket never appeared");
+                std::hint::spin_loop();
+            }
+        })
+    };
+    let mut cmd = Command::new(e2e::binary());
+    cmd.args(["run", "--config"]).arg(&cfg).arg("--").args(lab.eal_args()).stdout(Stdio::null()).stderr(std::fs::File::create(lab.path("run.stderr")).unwrap());
+    // SAFETY: umask is async-signal-safe and changes only the child's mask.
+    unsafe {
+        cmd.pre_exec(|| {
+            libc::umask(0);
+            Ok(())
+        });
+    }
+    let child = cmd.spawn().unwrap();
+    let first = watcher.join().unwrap();
+    assert_eq!(first, 0o600, "the socket's mode when it first appeared");
+    // Nobody else can connect.
+    let probe = Command::new("setpriv").args(["--reuid=65534", "--regid=65534", "--clear-groups", "nc", "-U", "-z"]).arg(&sock).status().unwrap();
+    assert!(!probe.success(), "user nobody connected to the control socket");
+    let mut running = RunningGuard(Some(child));
+    drop(running.0.take().map(|mut c| {
+        // SAFETY: signalling our own child.
+        unsafe { libc::kill(c.id() as i32, libc::SIGTERM) };
+        c.wait().unwrap()
+    }));
+
+    // A path that is not a stale socket is never removed.
+    let precious = lab.path("precious.txt");
+    std::fs::write(&precious, "keep me").unwrap();
+    let text = ports(&lab, false) + &format!("\n[control]\nsocket = \"{}\"\n", precious.display());
+    let cfg = lab.config(&text);
+    let run = lab.run(&cfg, Duration::from_secs(30));
+    assert_eq!(run.code, Some(2), "{}", run.stderr);
+    assert!(run.stderr.contains("the path is a file, not a socket; traffic-mirror removes only a stale socket there"), "{}", run.stderr);
+    assert!(!run.stderr.contains("EAL:"), "refused before DPDK starts: {}", run.stderr);
+    assert_eq!(std::fs::read_to_string(&precious).unwrap(), "keep me");
+}
+
+struct RunningGuard(Option<std::process::Child>);
+
+impl Drop for RunningGuard {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.0.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+#[test]
+fn sighup_during_start_up_is_a_reload_not_a_death() {
+    require_root();
+    let lab = Lab::new("earlyhup");
+    let cfg = lab.config(&ports(&lab, false));
+    let mut child = lab.spawn(&cfg, &[]);
+    // From the moment the process catches SIGHUP (its first act in main, before the EAL and
+    // the ports: nothing earlier than exec's dynamic loading can be), SIGHUP after SIGHUP
+    // until the control API answers.
+    let caught = |pid: u32| {
+        let s = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+        s.lines().find(|l| l.starts_with("SigCgt:")).and_then(|l| u64::from_str_radix(l.split_whitespace().nth(1)?, 16).ok()).is_some_and(|m| m & 1 != 0)
+    };
+    let t = Instant::now();
+    while !caught(child.id()) {
+        assert!(t.elapsed() < Duration::from_secs(30), "SIGHUP never caught");
+        std::hint::spin_loop();
+    }
+    // A thread keeps signalling while this one waits for the control API to answer.
+    let pid = child.id();
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let hup = {
+        let done = done.clone();
+        std::thread::spawn(move || {
+            let mut sent = 0u32;
+            while !done.load(std::sync::atomic::Ordering::SeqCst) {
+                // SAFETY: signalling our own child.
+                unsafe { libc::kill(pid as i32, libc::SIGHUP) };
+                sent += 1;
+                std::thread::sleep(Duration::from_millis(2));
+            }
+            sent
+        })
+    };
+    let mut c = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            done.store(true, std::sync::atomic::Ordering::SeqCst);
+            panic!("SIGHUP during start-up killed traffic-mirror ({status}):\n{}", std::fs::read_to_string(lab.path("run.stderr")).unwrap_or_default());
+        }
+        if let Ok(mut c) = Client::connect(&lab.socket()) {
+            if matches!(c.call_value(&json!({"Action": "DescribePorts"})), Ok(Ok(_))) {
+                break c;
+            }
+        }
+        assert!(t.elapsed() < Duration::from_secs(30), "never started");
+        std::thread::sleep(Duration::from_millis(5));
+    };
+    done.store(true, std::sync::atomic::Ordering::SeqCst);
+    let sent = hup.join().unwrap();
+    assert!(sent > 10, "signals sent during start-up: {sent}");
+    answers_within(&mut c, Duration::from_secs(2));
+    let (_, stderr) = stop(&lab, child);
+    assert!(stderr.contains(": reloaded "), "a reload asked for during start-up is done once it is up:\n{stderr}");
+}
+
+#[test]
+fn what_a_client_sends_and_holds_is_bounded() {
+    require_root();
+    let lab = Lab::new("bounded");
+    let cfg = lab.config(&ports(&lab, true));
+    let mut child = lab.spawn(&cfg, &[]);
+    let mut c = lab.client(&mut child);
+    let pid = child.id();
+    let addr = metrics_addr(&lab);
+    scrape(&addr, Duration::from_secs(5));
+    let before = rss_kb(pid);
+
+    // A 200 MB line without a newline: refused at the limit, memory stays put.
+    let mut s = std::os::unix::net::UnixStream::connect(lab.socket()).unwrap();
+    s.set_write_timeout(Some(Duration::from_secs(10))).unwrap();
+    let chunk = vec![b'x'; 1 << 20];
+    let mut written = 0usize;
+    while written < 200 << 20 {
+        match s.write(&chunk) {
+            Ok(n) => written += n,
+            Err(_) => break,
+        }
+    }
+    let mut reply = String::new();
+    let _ = BufReader::new(&s).read_line(&mut reply);
+    let v: Value = serde_json::from_str(&reply).unwrap_or(Value::Null);
+    assert_eq!(v["Error"]["Code"], "InvalidRequest", "{reply}");
+    assert!(v["Error"]["Message"].as_str().unwrap().contains("longer than 1048576 bytes"), "{reply}");
+    answers_within(&mut c, Duration::from_secs(1));
+    // A 64 MB metrics request line: refused too.
+    let mut m = TcpStream::connect(&addr).unwrap();
+    m.set_write_timeout(Some(Duration::from_secs(10))).unwrap();
+    let _ = m.write_all(b"GET /");
+    for _ in 0..64 {
+        if m.write_all(&chunk).is_err() {
+            break;
+        }
+    }
+    let mut head = [0u8; 12];
+    let _ = m.read(&mut head);
+    assert!(head.starts_with(b"HTTP/1.1 414") || head.starts_with(b"HTTP/1.1 431") || head == [0; 12], "{:?}", String::from_utf8_lossy(&head));
+    let grew = rss_kb(pid).saturating_sub(before);
+    assert!(grew < 20_000, "memory grew by {grew} kB");
+
+    // 2,000 idle connections: at most the limit are served, each one past it told so; the
+    // threads stay bounded and the API answers meanwhile.
+    let mut held = Vec::new();
+    let mut told = 0;
+    for _ in 0..2000 {
+        let s = std::os::unix::net::UnixStream::connect(lab.socket()).unwrap();
+        held.push(s);
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    for s in held.iter_mut().skip(100) {
+        s.set_read_timeout(Some(Duration::from_millis(200))).unwrap();
+        let mut line = String::new();
+        if BufReader::new(&*s).read_line(&mut line).is_ok() && line.contains("too many control connections") {
+            told += 1;
+        }
+    }
+    assert!(told > 1800, "connections past the limit were told so: {told}");
+    let t = threads(pid);
+    assert!(t < 200, "{t} threads with 2,000 connections open");
+    drop(held);
+    std::thread::sleep(Duration::from_millis(300));
+    let mut c = Client::connect(&lab.socket()).unwrap();
+    answers_within(&mut c, Duration::from_secs(1));
+    stop(&lab, child);
+}
+
+#[test]
+fn a_slow_or_silent_metrics_client_delays_no_other_scrape() {
+    require_root();
+    let lab = Lab::new("slowscrape");
+    let cfg = lab.config(&ports(&lab, true));
+    let mut child = lab.spawn(&cfg, &[]);
+    let _c = lab.client(&mut child);
+    let addr = metrics_addr(&lab);
+    let silent: Vec<TcpStream> = (0..20).map(|_| TcpStream::connect(&addr).unwrap()).collect();
+    let trickle = {
+        let addr = addr.clone();
+        std::thread::spawn(move || {
+            let mut s = TcpStream::connect(&addr).unwrap();
+            for b in b"GET /metrics HTTP/1.1\r\n" {
+                if s.write_all(&[*b]).is_err() {
+                    return;
+                }
+                std::thread::sleep(Duration::from_secs(1));
+            }
+        })
+    };
+    std::thread::sleep(Duration::from_millis(300));
+    for _ in 0..5 {
+        let body = scrape(&addr, Duration::from_secs(1));
+        assert!(body.contains("traffic_mirror_port_rx_packets_total"), "{body}");
+    }
+    drop(silent);
+    stop(&lab, child);
+    let _ = trickle.join();
+}
+
+#[test]
+fn a_fifo_as_the_configuration_never_blocks_anything() {
+    require_root();
+    let lab = Lab::new("fifo");
+    let fifo = lab.path("fifo.toml");
+    let made = Command::new("mkfifo").arg(&fifo).status().unwrap();
+    assert!(made.success());
+    // At start: refused with the reason, at once (timed once the binary is built).
+    e2e::binary();
+    let t = Instant::now();
+    let run = lab.run(&fifo, Duration::from_secs(30));
+    assert_eq!(run.code, Some(2), "{}", run.stderr);
+    assert!(run.stderr.contains("is not a regular file"), "{}", run.stderr);
+    assert!(t.elapsed() < Duration::from_secs(10));
+
+    // Running: the file becomes a FIFO, a reload is asked for; refused, and the API, the
+    // neighbours and the metrics answer meanwhile.
+    let cfg = lab.config(&ports(&lab, true));
+    let mut child = lab.spawn(&cfg, &[]);
+    let mut c = lab.client(&mut child);
+    let addr = metrics_addr(&lab);
+    std::fs::remove_file(&cfg).unwrap();
+    assert!(Command::new("mkfifo").arg(&cfg).status().unwrap().success());
+    let e = c.call_value(&json!({"Action": "ReloadConfiguration"})).unwrap().unwrap_err();
+    assert_eq!(e.code, "InvalidConfiguration");
+    assert!(e.message.contains("is not a regular file"), "{e}");
+    // SAFETY: signalling our own child.
+    unsafe { libc::kill(child.id() as i32, libc::SIGHUP) };
+    std::thread::sleep(Duration::from_millis(200));
+    answers_within(&mut c, Duration::from_secs(1));
+    assert!(c.call_value(&json!({"Action": "DescribeNeighbors"})).unwrap().is_ok());
+    scrape(&addr, Duration::from_secs(1));
+    let (_, stderr) = stop(&lab, child);
+    assert!(stderr.contains("reload refused") && stderr.contains("is not a regular file"), "{stderr}");
+}
+
+#[test]
+fn frames_the_control_thread_never_saw_are_counted_and_a_flapping_hop_logs_little() {
+    require_root();
+    let lab = Lab::new("arpflood");
+    // ARP replies for the collector from two MACs in turn, replayed forever on the mirror port:
+    // the control thread's queue overflows and the next hop flaps.
+    let reply = |mac: [u8; 6]| {
+        let mut f = vec![0x02, 0, 0, 0, 0, 0x10];
+        f.extend_from_slice(&mac);
+        f.extend_from_slice(&[0x08, 0x06, 0, 1, 0x08, 0, 6, 4, 0, 2]);
+        f.extend_from_slice(&mac);
+        f.extend_from_slice(&[192, 0, 2, 10]);
+        f.extend_from_slice(&[0x02, 0, 0, 0, 0, 0x10, 192, 0, 2, 1]);
+        f.resize(60, 0);
+        f
+    };
+    let frames: Vec<Vec<u8>> = (0..64).map(|i| reply([0x02, 0, 0, 0, 0, if i % 2 == 0 { 0x20 } else { 0x21 }])).collect();
+    lab.write_pcap("arp.pcap", frames.iter().map(|f| f.as_slice()));
+    let text = ports(&lab, true)
+        + r#"
+[[port]]
+name = "mirror"
+device = "net_pcap1,rx_pcap={lab}/arp.pcap,infinite_rx=1,tx_pcap={lab}/out/mirror.pcap,tx_pcap={lab}/out/mirror-control.pcap"
+mac = "02:00:00:00:00:10"
+ipv4 = "192.0.2.1"
+
+[[network_interface]]
+id = "eni-web"
+port = "host"
+
+[[network_interface]]
+id = "eni-ids"
+port = "mirror"
+ipv4 = "192.0.2.10"
+
+[[target]]
+id = "tmt-ids"
+network_interface_id = "eni-ids"
+
+[[filter]]
+id = "tmf-all"
+[[filter.egress_rule]]
+rule_number = 1
+action = "accept"
+
+[[session]]
+id = "tms-1"
+source = "eni-web"
+target = "tmt-ids"
+filter = "tmf-all"
+session_number = 1
+"#;
+    let cfg = lab.config(&text);
+    let mut child = lab.spawn(&cfg, &[]);
+    let mut c = lab.client(&mut child);
+    let addr = metrics_addr(&lab);
+    std::thread::sleep(Duration::from_secs(3));
+    let dropped = |c: &mut Client| c.call_value(&json!({"Action": "DescribeCounters"})).unwrap().unwrap()["control_frames_dropped"].as_u64().unwrap();
+    assert!(dropped(&mut c) > 1000, "frames the control thread could not take are counted");
+    let body = scrape(&addr, Duration::from_secs(2));
+    let line = body.lines().find(|l| l.starts_with("traffic_mirror_control_frames_dropped_total")).unwrap_or_else(|| panic!("no drop counter in:\n{body}"));
+    assert!(line.split_whitespace().last().unwrap().parse::<f64>().unwrap() > 1000.0, "{line}");
+    answers_within(&mut c, Duration::from_secs(2));
+    let (stdout, stderr) = stop(&lab, child);
+    let hop_lines = stderr.lines().filter(|l| l.contains("next hop 192.0.2.10 on port mirror")).count();
+    assert!((1..=3).contains(&hop_lines), "a flapping next hop logged {hop_lines} lines in 3 s:\n{stderr}");
+    assert!(stdout.contains("frames for the control thread dropped"), "in the exit summary too:\n{stdout}");
+}
