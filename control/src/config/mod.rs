@@ -129,17 +129,9 @@ impl Config {
     /// Where copies to the destination of `kind` with id (or ARN) `id` go.
     pub fn destination_of(&self, kind: TargetType, id: &str) -> Option<Destination<'_>> {
         match kind {
-            TargetType::NetworkInterface => self.network_interfaces.iter().find(|n| n.id == id).map(|n| single("network interface", &n.port, n.ipv4, n.next_hop_mac, n.next_hop)),
-            TargetType::GatewayLoadBalancerEndpoint => self
-                .gateway_load_balancer_endpoints
-                .iter()
-                .find(|e| e.id == id)
-                .map(|e| single("gateway load balancer endpoint", &e.port, Some(e.ipv4), e.next_hop_mac, e.next_hop)),
-            TargetType::NetworkLoadBalancer => self.load_balancers.iter().find(|lb| lb.arn == id).map(|lb| Destination {
-                noun: "load balancer",
-                port: &lb.port,
-                collectors: lb.addresses.iter().map(|&a| Collector { address: a, hop: NextHop::of(lb.next_hop_mac, lb.next_hop, a) }).collect(),
-            }),
+            TargetType::NetworkInterface => self.network_interfaces.iter().find(|n| n.id == id).map(Destination::of_interface),
+            TargetType::GatewayLoadBalancerEndpoint => self.gateway_load_balancer_endpoints.iter().find(|e| e.id == id).map(Destination::of_endpoint),
+            TargetType::NetworkLoadBalancer => self.load_balancers.iter().find(|lb| lb.arn == id).map(Destination::of_load_balancer),
         }
     }
 
@@ -166,6 +158,27 @@ pub struct Destination<'c> {
 pub struct Collector {
     pub address: Ipv4Addr,
     pub hop: NextHop,
+}
+
+impl<'c> Destination<'c> {
+    /// A network interface as a collector.
+    pub fn of_interface(n: &'c NetworkInterface) -> Self {
+        single("network interface", &n.port, n.ipv4, n.next_hop_mac, n.next_hop)
+    }
+
+    /// A gateway load balancer endpoint.
+    pub fn of_endpoint(e: &'c GatewayLoadBalancerEndpoint) -> Self {
+        single("gateway load balancer endpoint", &e.port, Some(e.ipv4), e.next_hop_mac, e.next_hop)
+    }
+
+    /// A load balancer's collectors.
+    pub fn of_load_balancer(lb: &'c LoadBalancer) -> Self {
+        Destination {
+            noun: "load balancer",
+            port: &lb.port,
+            collectors: lb.addresses.iter().map(|&a| Collector { address: a, hop: NextHop::of(lb.next_hop_mac, lb.next_hop, a) }).collect(),
+        }
+    }
 }
 
 fn single<'c>(noun: &'static str, port: &'c str, address: Option<Ipv4Addr>, mac: Option<Mac>, hop: Option<Ipv4Addr>) -> Destination<'c> {

@@ -6,12 +6,14 @@
 use super::problem::{Fault, Kind, Problem, Seg};
 use super::schema::*;
 use ipnet::IpNet;
-use std::collections::{HashMap, HashSet};
+// FxHash: a validation hashes tens of thousands of short ids, for every change.
+use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 
 impl Config {
-    /// Checks every range and reference; returns all problems found.
+    /// Checks every range and reference; returns all problems found. Linear in the
+    /// configuration's size: references are looked up in maps built once.
     pub fn validate(&self) -> Result<(), Vec<Problem>> {
-        let mut v = Validator { cfg: self, problems: Vec::new() };
+        let mut v = Validator { cfg: self, ix: Index::of(self), problems: Vec::new() };
         v.dataplane();
         v.control();
         v.ports();
@@ -28,7 +30,48 @@ impl Config {
 
 struct Validator<'c> {
     cfg: &'c Config,
+    ix: Index<'c>,
     problems: Vec<Problem>,
+}
+
+/// The resources by id, for lookups that a linear search would make quadratic.
+struct Index<'c> {
+    interfaces: HashMap<&'c str, &'c NetworkInterface>,
+    load_balancers: HashMap<&'c str, &'c LoadBalancer>,
+    endpoints: HashMap<&'c str, &'c GatewayLoadBalancerEndpoint>,
+    targets: HashMap<&'c str, &'c Target>,
+    filters: HashSet<&'c str>,
+    ports: HashMap<&'c str, &'c Port>,
+}
+
+impl<'c> Index<'c> {
+    fn of(c: &'c Config) -> Self {
+        // The first of each id, as the linear lookups found it; duplicates are problems anyway.
+        fn first<'c, T>(items: &'c [T], id: impl Fn(&'c T) -> &'c str) -> HashMap<&'c str, &'c T> {
+            let mut m = HashMap::with_capacity_and_hasher(items.len(), Default::default());
+            for x in items.iter() {
+                m.entry(id(x)).or_insert(x);
+            }
+            m
+        }
+        Index {
+            interfaces: first(&c.network_interfaces, |n| n.id.as_str()),
+            load_balancers: first(&c.load_balancers, |l| l.arn.as_str()),
+            endpoints: first(&c.gateway_load_balancer_endpoints, |e| e.id.as_str()),
+            targets: first(&c.targets, |t| t.id.as_str()),
+            filters: c.filters.iter().map(|f| f.id.as_str()).collect(),
+            ports: first(&c.ports, |p| p.name.as_str()),
+        }
+    }
+
+    fn destination(&self, kind: TargetType, id: &str) -> Option<crate::config::Destination<'c>> {
+        use crate::config::Destination;
+        match kind {
+            TargetType::NetworkInterface => self.interfaces.get(id).map(|n| Destination::of_interface(n)),
+            TargetType::NetworkLoadBalancer => self.load_balancers.get(id).map(|l| Destination::of_load_balancer(l)),
+            TargetType::GatewayLoadBalancerEndpoint => self.endpoints.get(id).map(|e| Destination::of_endpoint(e)),
+        }
+    }
 }
 
 /// Where a resource is and how the file names it.
@@ -126,8 +169,8 @@ impl Validator<'_> {
     }
 
     fn ports(&mut self) {
-        let mut names = HashMap::new();
-        let mut devices = HashMap::new();
+        let mut names = HashMap::default();
+        let mut devices = HashMap::default();
         for (i, p) in self.cfg.ports.iter().enumerate() {
             let at = At::resource(Kind::Port, i, &p.name);
             if p.name.is_empty() {
@@ -155,7 +198,7 @@ impl Validator<'_> {
     }
 
     fn links(&mut self) {
-        let mut linked: HashMap<&str, usize> = HashMap::new();
+        let mut linked: HashMap<&str, usize> = HashMap::default();
         for (i, l) in self.cfg.links.iter().enumerate() {
             let at = At::resource(Kind::Link, i, "");
             if l.ports.len() != 2 {
@@ -193,7 +236,7 @@ impl Validator<'_> {
     }
 
     fn network_interfaces(&mut self) {
-        let mut ids = HashSet::new();
+        let mut ids = HashSet::default();
         for (i, n) in self.cfg.network_interfaces.iter().enumerate() {
             let at = At::resource(Kind::NetworkInterface, i, &n.id);
             self.unique_id(&mut ids, &at, "id", &n.id);
@@ -201,7 +244,7 @@ impl Validator<'_> {
         }
         // A frame belongs to one source: monitored interfaces on a port differ by MAC.
         let sources: HashSet<&str> = self.cfg.sessions.iter().map(|s| s.source.as_str()).collect();
-        let mut owners: HashMap<(&str, Option<Mac>), &str> = HashMap::new();
+        let mut owners: HashMap<(&str, Option<Mac>), &str> = HashMap::default();
         for (i, n) in self.cfg.network_interfaces.iter().enumerate().filter(|(_, n)| sources.contains(n.id.as_str())) {
             if let Some(other) = owners.insert((n.port.as_str(), n.mac), n.id.as_str()) {
                 let at = At::resource(Kind::NetworkInterface, i, &n.id);
@@ -216,7 +259,7 @@ impl Validator<'_> {
     }
 
     fn load_balancers(&mut self) {
-        let mut arns = HashSet::new();
+        let mut arns = HashSet::default();
         for (i, lb) in self.cfg.load_balancers.iter().enumerate() {
             let at = At::resource(Kind::LoadBalancer, i, &lb.arn);
             self.unique_id(&mut arns, &at, "arn", &lb.arn);
@@ -224,7 +267,7 @@ impl Validator<'_> {
             if lb.addresses.is_empty() {
                 self.invalid(&at, "addresses", "[]", "a load balancer needs at least one collector address");
             }
-            let mut seen = HashSet::new();
+            let mut seen = HashSet::default();
             for a in &lb.addresses {
                 if !seen.insert(a) {
                     self.invalid(&at, "addresses", format!("\"{a}\""), "is listed twice");
@@ -234,7 +277,7 @@ impl Validator<'_> {
     }
 
     fn endpoints(&mut self) {
-        let mut ids = HashSet::new();
+        let mut ids = HashSet::default();
         for (i, e) in self.cfg.gateway_load_balancer_endpoints.iter().enumerate() {
             let at = At::resource(Kind::GatewayLoadBalancerEndpoint, i, &e.id);
             self.unique_id(&mut ids, &at, "id", &e.id);
@@ -244,7 +287,7 @@ impl Validator<'_> {
 
     fn targets(&mut self) {
         let c = self.cfg;
-        let mut ids = HashSet::new();
+        let mut ids = HashSet::default();
         if c.targets.len() > c.quotas.targets {
             let at = At { path: vec![Seg::Key("target")], kind: Some(Kind::Target), item: "[[target]]".into() };
             self.problem(&at, "", None, Fault::Quota("TrafficMirrorTargetLimitExceeded"), format!(
@@ -289,7 +332,7 @@ impl Validator<'_> {
             TargetType::NetworkLoadBalancer => "network_load_balancer_arn",
             TargetType::GatewayLoadBalancerEndpoint => "gateway_load_balancer_endpoint_id",
         };
-        let Some(d) = c.destination_of(kind, id) else {
+        let Some(d) = self.ix.destination(kind, id) else {
             let missing = match kind {
                 TargetType::NetworkInterface => Kind::NetworkInterface,
                 TargetType::NetworkLoadBalancer => Kind::LoadBalancer,
@@ -302,7 +345,7 @@ impl Validator<'_> {
             self.invalid(at, key, format!("{id:?}"), format!("{} {id:?} has no IPv4 address for the copies to go to", d.noun));
             return;
         }
-        let Some(port) = c.ports.iter().find(|p| p.name == d.port) else { return };
+        let Some(port) = self.ix.ports.get(d.port).copied() else { return };
         if d.collectors.iter().any(|c| matches!(c.hop, NextHop::Arp(_))) {
             if port.ipv4.is_none() {
                 self.problem(at, key, quoted(id), Fault::Combination, format!(
@@ -321,8 +364,8 @@ impl Validator<'_> {
 
     fn filters(&mut self) {
         let c = self.cfg;
-        let mut ids = HashSet::new();
-        let mut rule_ids = HashSet::new();
+        let mut ids = HashSet::default();
+        let mut rule_ids = HashSet::default();
         if c.filters.len() > c.quotas.filters {
             let at = At { path: vec![Seg::Key("filter")], kind: Some(Kind::Filter), item: "[[filter]]".into() };
             self.problem(&at, "", None, Fault::Quota("TrafficMirrorFilterLimitExceeded"), format!(
@@ -340,7 +383,7 @@ impl Validator<'_> {
                         rules.len(), dir.name(), c.quotas.rules_per_filter
                     ));
                 }
-                let mut numbers = HashSet::new();
+                let mut numbers = HashSet::default();
                 for (j, r) in rules.iter().enumerate() {
                     let at = At::rule(i, &f.id, key, j, r.rule_number);
                     self.rule(&at, r);
@@ -384,9 +427,9 @@ impl Validator<'_> {
 
     fn sessions(&mut self) {
         let c = self.cfg;
-        let mut ids = HashSet::new();
-        let mut numbers: HashMap<(&str, u32), &str> = HashMap::new();
-        let mut per_source: HashMap<&str, usize> = HashMap::new();
+        let mut ids = HashSet::default();
+        let mut numbers: HashMap<(&str, u32), &str> = HashMap::default();
+        let mut per_source: HashMap<&str, usize> = HashMap::default();
         if c.sessions.len() > c.quotas.sessions {
             let at = At { path: vec![Seg::Key("session")], kind: Some(Kind::Session), item: "[[session]]".into() };
             self.problem(&at, "", None, Fault::Quota("TrafficMirrorSessionLimitExceeded"), format!(
@@ -396,15 +439,15 @@ impl Validator<'_> {
         for (i, s) in c.sessions.iter().enumerate() {
             let at = At::resource(Kind::Session, i, &s.id);
             self.unique_id(&mut ids, &at, "id", &s.id);
-            let source = c.network_interfaces.iter().find(|x| x.id == s.source);
-            let target = c.targets.iter().find(|x| x.id == s.target);
+            let source = self.ix.interfaces.get(s.source.as_str()).copied();
+            let target = self.ix.targets.get(s.target.as_str()).copied();
             if source.is_none() {
                 self.problem(&at, "source", quoted(&s.source), Fault::Missing(Kind::NetworkInterface), format!("network interface {:?} is not defined", s.source));
             }
             if target.is_none() {
                 self.problem(&at, "target", quoted(&s.target), Fault::Missing(Kind::Target), format!("target {:?} is not defined", s.target));
             }
-            if !c.filters.iter().any(|x| x.id == s.filter) {
+            if !self.ix.filters.contains(s.filter.as_str()) {
                 self.problem(&at, "filter", quoted(&s.filter), Fault::Missing(Kind::Filter), format!("filter {:?} is not defined", s.filter));
             }
             if !(1..=MAX_NUMBER).contains(&s.session_number) {
@@ -434,8 +477,8 @@ impl Validator<'_> {
                     self.invalid(&at, "packet_length", len, format!("must be 1-{max}{}", if nlb { " for a load balancer target" } else { "" }));
                 }
             }
-            if let (Some(src), Some(d)) = (source, target.and_then(|t| c.target_destination(t))) {
-                let port_ip = c.ports.iter().find(|p| p.name == d.port).and_then(|p| p.ipv4);
+            if let (Some(src), Some(d)) = (source, target.and_then(|t| t.destination()).and_then(|(k, id)| self.ix.destination(k, id))) {
+                let port_ip = self.ix.ports.get(d.port).and_then(|p| p.ipv4);
                 if src.ipv4.is_none() && port_ip.is_none() {
                     self.problem(&at, "source", quoted(&s.source), Fault::Combination, format!(
                         "copies need an outer source address: network interface {:?} has no IPv4 address, nor has port {:?}",
