@@ -70,7 +70,7 @@ packet_length = 300
 fn http_get(addr: &str, path: &str) -> (String, String) {
     use std::io::{Read, Write};
     let mut s = std::net::TcpStream::connect(addr).unwrap_or_else(|e| panic!("connecting to {addr}: {e}"));
-    write!(s, "GET {path} HTTP/1.1\r\nHost: {addr}\r\nAccept: */*\r\n\r\n").unwrap();
+    write!(s, "GET {path} HTTP/1.1\r\nHost: {addr}\r\nAccept: */*\r\nConnection: close\r\n\r\n").unwrap();
     let mut reply = String::new();
     s.read_to_string(&mut reply).unwrap();
     let (head, body) = reply.split_once("\r\n\r\n").expect("an HTTP reply");
@@ -126,6 +126,11 @@ fn prometheus_counters_equal_the_exit_summary() {
     };
     let (head, _) = http_get(&addr, "/nope");
     assert!(head.starts_with("HTTP/1.1 404"), "{head}");
+    // Series come in the same order on every scrape.
+    let names = |t: &str| t.lines().filter(|l| !l.starts_with('#')).map(|l| l.rsplit_once(' ').map_or(l, |(k, _)| k).to_owned()).collect::<Vec<_>>();
+    let (_, again) = http_get(&addr, "/metrics");
+    assert_eq!(names(&again), names(&text), "the same series in the same order");
+    assert!(text.trim_end().ends_with("# EOF"), "OpenMetrics ends with # EOF");
     // SAFETY: signalling our own child.
     unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
     let run = lab.finish(child);
@@ -165,6 +170,43 @@ fn prometheus_counters_equal_the_exit_summary() {
     assert!(get(r#"traffic_mirror_mempool_size{pool="tm_rx"}"#) > 0.0);
     assert!(m.keys().any(|k| k.starts_with("traffic_mirror_worker_busy_ratio{")));
     assert_eq!(get("traffic_mirror_table_generation"), 1.0);
+
+    // Series that join: a session's source, target, filter and VNI; a target's collectors.
+    assert_eq!(get(r#"traffic_mirror_session_info{session="tms-web",source="eni-web",target="tmt-ids",filter="tmf-tcp",vni="4242"}"#), 1.0);
+    assert_eq!(get(r#"traffic_mirror_target_info{target="tmt-ids",type="network-interface",destination="eni-ids",port="mirror"}"#), 1.0);
+    assert_eq!(get(r#"traffic_mirror_collector_info{target="tmt-ids",collector="192.0.2.10",port="mirror"}"#), 1.0);
+    // The busy share is recent: the captures were consumed seconds ago, so it falls.
+    let busy = get(&format!("traffic_mirror_worker_busy_ratio{{worker=\"0\",core=\"{}\"}}", stats["workers"][0]["core"]));
+    assert!((0.0..=1.0).contains(&busy), "{busy}");
+
+    // Every metric the Grafana dashboard queries is one traffic-mirror serves.
+    let dashboard: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(e2e::workspace().join("dashboards/traffic-mirror.json")).unwrap()).unwrap();
+    // What is served: every family the exposition declares, with its samples' names (a family
+    // can be empty, as the next hops are without ARP).
+    let served: std::collections::HashSet<String> = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("# TYPE "))
+        .map(|l| {
+            let (name, kind) = l.split_once(' ').unwrap();
+            match kind {
+                "counter" => format!("{name}_total"),
+                "info" => format!("{name}_info"),
+                _ => name.to_owned(),
+            }
+        })
+        .collect();
+    assert!(m.keys().all(|k| served.contains(k.split('{').next().unwrap())), "every sample is of a declared family");
+    let mut queried = 0;
+    for panel in dashboard["panels"].as_array().unwrap() {
+        for t in panel["targets"].as_array().unwrap() {
+            let expr = t["expr"].as_str().unwrap();
+            for name in expr.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).filter(|w| w.starts_with("traffic_mirror_")) {
+                assert!(served.contains(name), "panel {:?} queries {name}, which is not served", panel["title"]);
+                queried += 1;
+            }
+        }
+    }
+    assert!(queried >= 20, "the dashboard queries the metrics: {queried}");
 }
 
 #[test]

@@ -59,6 +59,41 @@ pub struct Controller<'a> {
     logged_hops: std::collections::HashMap<String, String>,
     /// Repeated log lines, at most one per key every 10 s.
     throttle: Throttle,
+    /// The workers' cycle counts of the last seconds, for a busy share that is recent.
+    busy: BusyWindow,
+}
+
+/// Samples of the workers' (busy, total) cycle counts, one a second over the last
+/// [`BusyWindow::SPAN`]: a busy share since start says nothing about now after a while.
+#[derive(Debug, Default)]
+struct BusyWindow {
+    samples: std::collections::VecDeque<(Instant, Vec<(u64, u64)>)>,
+}
+
+impl BusyWindow {
+    const SPAN: std::time::Duration = std::time::Duration::from_secs(10);
+
+    fn now(counters: &[WorkerCounters]) -> Vec<(u64, u64)> {
+        counters.iter().map(|w| (w.busy_cycles.get(), w.total_cycles.get())).collect()
+    }
+
+    /// Takes a sample when a second has passed since the last.
+    fn tick(&mut self, counters: &[WorkerCounters], now: Instant) {
+        if self.samples.back().is_some_and(|(t, _)| now.duration_since(*t) < std::time::Duration::from_secs(1)) {
+            return;
+        }
+        self.samples.push_back((now, Self::now(counters)));
+        while self.samples.front().is_some_and(|(t, _)| now.duration_since(*t) > Self::SPAN) {
+            self.samples.pop_front();
+        }
+    }
+
+    /// Each worker's busy share since the oldest sample.
+    fn ratios(&self, counters: &[WorkerCounters]) -> Vec<f64> {
+        let now = Self::now(counters);
+        let then = self.samples.front().map(|(_, s)| s.clone()).unwrap_or_else(|| vec![(0, 0); now.len()]);
+        now.iter().zip(then.iter().chain(std::iter::repeat(&(0, 0)))).map(|((b, t), (b0, t0))| (b - b0) as f64 / (t - t0).max(1) as f64).collect()
+    }
 }
 
 impl<'a> Controller<'a> {
@@ -67,7 +102,7 @@ impl<'a> Controller<'a> {
     pub fn new(state: State, store: Store, slots: Slots, writer: Writer<'a, Table>, rt: Runtime<'a>) -> Self {
         let mut neighbours = Neighbours::default();
         neighbours.want(&wanted_next_hops(&state.cfg), Instant::now());
-        Controller { state, store, slots, writer, rt, generation: 1, neighbours, logged_hops: Default::default(), throttle: Throttle::new(std::time::Duration::from_secs(10)) }
+        Controller { state, store, slots, writer, rt, generation: 1, neighbours, logged_hops: Default::default(), throttle: Throttle::new(std::time::Duration::from_secs(10)), busy: BusyWindow::default() }
     }
 
     /// The running configuration.
@@ -95,6 +130,7 @@ impl<'a> Controller<'a> {
             table: self.generation,
             neighbours: &neighbours,
             arp: self.neighbours.counters,
+            recent_busy: Some(&self.busy.ratios(self.rt.counters)),
         })
     }
 
@@ -113,10 +149,12 @@ impl<'a> Controller<'a> {
         }
     }
 
-    /// ARP work: the frames workers handed over, then the requests that are due. A next hop
-    /// that changes republishes the table.
-    pub fn arp_tick(&mut self, snooped: &SnoopQueue) {
+    /// The control loop's periodic work: a sample of the workers' load, then ARP (the frames
+    /// workers handed over, the requests that are due; a next hop that changes republishes
+    /// the table).
+    pub fn tick(&mut self, snooped: &SnoopQueue) {
         let now = Instant::now();
+        self.busy.tick(self.rt.counters, now);
         let mut changed = false;
         while let Some(s) = snooped.pop() {
             let port = usize::from(s.port);

@@ -1,26 +1,19 @@
 //! Prometheus metrics over HTTP (`[metrics] listen`), and DPDK telemetry commands.
 //!
-//! Both ask the control thread for the counters (the same request as the API's
-//! DescribeCounters), so no worker ever serves them. The exposition format comes from
-//! prometheus-client; each scrape builds a fresh registry from the report.
+//! Both ask the control thread for the counters (the same action as the API's
+//! DescribeCounters, typed), so no worker ever serves them. The exposition is written here, in
+//! one fixed order, so that series come out alike on every scrape.
 
 use crate::api::actions::{DescribeCounters, DescribeTrafficMirrorSessions};
 use crate::api::{call, Pending};
+use crate::http::{self, HttpRequest, HttpResponse, HttpServer, Limits};
 use crate::report::Report;
 use anyhow::{Context, Result};
 use dataplane::telemetry::{self, Value as Tel};
-use prometheus_client::encoding::text::encode;
-use prometheus_client::metrics::counter::Counter;
-use prometheus_client::metrics::family::Family;
-use prometheus_client::metrics::gauge::Gauge;
-use prometheus_client::registry::Registry;
-use crate::http::{self, HttpRequest, HttpResponse, HttpServer, Limits};
 use std::net::{SocketAddr, TcpListener};
 use std::sync::Arc;
-use std::sync::atomic::AtomicU64;
 use std::time::Duration;
 
-type Labels = Vec<(&'static str, String)>;
 /// A port counter: metric name, help, and where it is in the report.
 type PortCounter = (&'static str, &'static str, fn(&crate::report::PortReport) -> u64);
 
@@ -32,37 +25,98 @@ fn counters(to_control: &crossbeam::channel::Sender<Pending>) -> Option<Report> 
     call(to_control, DescribeCounters {}, PATIENCE).ok()
 }
 
-/// The counters in Prometheus's text format (OpenMetrics).
-pub fn exposition(r: &Report) -> String {
-    let mut reg = Registry::with_prefix("traffic_mirror");
-    let counter = |reg: &mut Registry, name: &str, help: &str| {
-        let f = Family::<Labels, Counter>::default();
-        reg.register(name, help, f.clone());
-        f
-    };
-    let gauge = |reg: &mut Registry, name: &str, help: &str| {
-        let f = Family::<Labels, Gauge<f64, AtomicU64>>::default();
-        reg.register(name, help, f.clone());
-        f
-    };
+/// One metric family being written: its samples follow its `# HELP` and `# TYPE`.
+struct Family<'o> {
+    out: &'o mut String,
+    name: String,
+    suffix: &'static str,
+}
 
-    let packets = counter(&mut reg, "session_packets", "Copies sent (AWS NetworkPacketsMirrorIn/Out)");
-    let bytes = counter(&mut reg, "session_bytes", "Bytes of originals carried by the copies sent (AWS NetworkMirrorIn/Out)");
-    let truncated = counter(&mut reg, "session_truncated", "Copies cut short of their original");
-    let skipped = counter(&mut reg, "session_skipped_packets", "Copies accepted but not sent, by reason (AWS NetworkPacketsSkipMirrorIn/Out)");
-    let skipped_bytes = counter(&mut reg, "session_skipped_bytes", "Bytes of copies not sent (AWS NetworkSkipMirrorIn/Out)");
-    for s in &r.sessions {
-        for (dir, d) in [("ingress", &s.ingress), ("egress", &s.egress)] {
-            let l: Labels = vec![("session", s.id.clone()), ("direction", dir.into())];
-            packets.get_or_create(&l).inc_by(d.packets);
-            bytes.get_or_create(&l).inc_by(d.bytes);
-            truncated.get_or_create(&l).inc_by(d.truncated);
-            skipped_bytes.get_or_create(&l).inc_by(d.skip_bytes);
-            for (reason, n) in [("queue_full", d.skip_queue_full), ("no_mbuf", d.skip_no_mbuf), ("unresolved", d.skip_unresolved)] {
-                let mut l = l.clone();
-                l.push(("reason", reason.into()));
-                skipped.get_or_create(&l).inc_by(n);
+impl Family<'_> {
+    fn sample(&mut self, labels: &[(&str, &str)], value: impl std::fmt::Display) {
+        use std::fmt::Write;
+        let _ = write!(self.out, "{}{}", self.name, self.suffix);
+        if !labels.is_empty() {
+            self.out.push('{');
+            for (i, (k, v)) in labels.iter().enumerate() {
+                if i > 0 {
+                    self.out.push(',');
+                }
+                let _ = write!(self.out, "{k}=\"{}\"", v.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n"));
             }
+            self.out.push('}');
+        }
+        let _ = writeln!(self.out, " {value}");
+    }
+}
+
+/// The OpenMetrics text, written in one order: families as below, samples in the report's
+/// order (ports as configured, sessions as configured), so that two scrapes list their series
+/// alike.
+struct Exposition {
+    out: String,
+}
+
+impl Exposition {
+    fn family(&mut self, name: &str, kind: &str, help: &str) -> Family<'_> {
+        use std::fmt::Write;
+        let name = format!("traffic_mirror_{name}");
+        let _ = writeln!(self.out, "# HELP {name} {help}");
+        let _ = writeln!(self.out, "# TYPE {name} {kind}");
+        let suffix = match kind {
+            "counter" => "_total",
+            "info" => "_info",
+            _ => "",
+        };
+        Family { out: &mut self.out, name, suffix }
+    }
+
+    fn counter(&mut self, name: &str, help: &str) -> Family<'_> {
+        self.family(name, "counter", help)
+    }
+
+    fn gauge(&mut self, name: &str, help: &str) -> Family<'_> {
+        self.family(name, "gauge", help)
+    }
+}
+
+/// The counters in Prometheus's text format (OpenMetrics), with info series that join
+/// sessions to their sources, targets, filters and VNIs, and targets to their collectors.
+pub fn exposition(r: &Report) -> String {
+    let mut e = Exposition { out: String::new() };
+    type Dir<'a> = (&'a str, &'a str, &'a crate::report::DirReport);
+    let dirs: Vec<Dir> = r.sessions.iter().flat_map(|s| [(s.id.as_str(), "ingress", &s.ingress), (s.id.as_str(), "egress", &s.egress)]).collect();
+    let per_session: [(&str, &str, fn(&crate::report::DirReport) -> u64); 4] = [
+        ("session_packets", "Copies sent (AWS NetworkPacketsMirrorIn/Out)", |d| d.packets),
+        ("session_bytes", "Bytes of originals carried by the copies sent (AWS NetworkMirrorIn/Out)", |d| d.bytes),
+        ("session_truncated", "Copies cut short of their original", |d| d.truncated),
+        ("session_skipped_bytes", "Bytes of copies not sent (AWS NetworkSkipMirrorIn/Out)", |d| d.skip_bytes),
+    ];
+    for (name, help, get) in per_session {
+        let mut f = e.counter(name, help);
+        for (id, dir, d) in &dirs {
+            f.sample(&[("session", id), ("direction", dir)], get(d));
+        }
+    }
+    let mut f = e.counter("session_skipped_packets", "Copies accepted but not sent, by reason (AWS NetworkPacketsSkipMirrorIn/Out)");
+    for (id, dir, d) in &dirs {
+        for (reason, n) in [("queue_full", d.skip_queue_full), ("no_mbuf", d.skip_no_mbuf), ("unresolved", d.skip_unresolved)] {
+            f.sample(&[("session", id), ("direction", dir), ("reason", reason)], n);
+        }
+    }
+    let mut f = e.family("session", "info", "A session's source, target, filter and VNI, to join its series with (value 1)");
+    for s in &r.sessions {
+        let vni = s.virtual_network_id.to_string();
+        f.sample(&[("session", &s.id), ("source", &s.source), ("target", &s.target), ("filter", &s.filter), ("vni", &vni)], 1);
+    }
+    let mut f = e.family("target", "info", "A target's kind, destination (network interface, load balancer or endpoint) and mirror port (value 1)");
+    for t in &r.targets {
+        f.sample(&[("target", &t.id), ("type", &t.kind), ("destination", &t.destination), ("port", &t.port)], 1);
+    }
+    let mut f = e.family("collector", "info", "Each collector address a target sends to (value 1)");
+    for t in &r.targets {
+        for c in &t.collectors {
+            f.sample(&[("target", &t.id), ("collector", &c.to_string()), ("port", &t.port)], 1);
         }
     }
 
@@ -73,62 +127,59 @@ pub fn exposition(r: &Report) -> String {
         ("port_tx_bytes", "Bytes sent", |p| p.tx_bytes),
         ("port_rx_missed", "Frames the device dropped for want of RX descriptors", |p| p.rx_missed),
         ("port_rx_errors", "Receive errors", |p| p.rx_errors),
-        ("port_tx_errors", "Transmit errors", |p| p.tx_errors),
+        ("port_tx_errors", "Transmit errors the device reported", |p| p.tx_errors),
         ("port_tx_dropped", "Originals the TX queue refused after retries", |p| p.tx_dropped),
         ("port_copies_dropped", "Copies the TX queue refused", |p| p.copies_dropped),
     ];
     for (name, help, get) in port_counters {
-        let f = counter(&mut reg, name, help);
+        let mut f = e.counter(name, help);
         for p in &r.ports {
-            f.get_or_create(&vec![("port", p.name.clone())]).inc_by(get(p));
+            f.sample(&[("port", &p.name)], get(p));
         }
     }
 
-    let not_mirrored = counter(&mut reg, "frames_not_mirrored", "Frames forwarded but never candidates for mirroring, by reason");
+    let mut f = e.counter("frames_not_mirrored", "Frames forwarded but never candidates for mirroring, by reason");
     for (reason, n) in [("not_ip", r.not_mirrored.not_ip), ("malformed", r.not_mirrored.malformed), ("excluded", r.not_mirrored.excluded)] {
-        not_mirrored.get_or_create(&vec![("reason", reason.into())]).inc_by(n);
+        f.sample(&[("reason", reason)], n);
     }
+    e.counter("control_frames_dropped", "Frames for the control thread (ARP on mirror ports) dropped because its queue was full").sample(&[], r.control_frames_dropped);
 
-    counter(&mut reg, "control_frames_dropped", "Frames for the control thread (ARP on mirror ports) dropped because its queue was full")
-        .get_or_create(&vec![])
-        .inc_by(r.control_frames_dropped);
-
-    let busy = gauge(&mut reg, "worker_busy_ratio", "Share of poll time spent on iterations that received frames, since start");
-    let busy_cycles = counter(&mut reg, "worker_busy_cycles", "TSC cycles of poll iterations that received frames");
-    let cycles = counter(&mut reg, "worker_cycles", "TSC cycles of all poll iterations");
+    let mut f = e.gauge("worker_busy_ratio", "Share of poll time spent on iterations that received frames, over the last 10 s");
     for w in &r.workers {
-        let l: Labels = vec![("worker", w.id.to_string()), ("core", w.core.to_string())];
-        busy.get_or_create(&l).set(w.busy_ratio);
-        busy_cycles.get_or_create(&l).inc_by(w.busy_cycles);
-        cycles.get_or_create(&l).inc_by(w.total_cycles);
+        f.sample(&[("worker", &w.id.to_string()), ("core", &w.core.to_string())], w.busy_ratio);
+    }
+    let mut f = e.counter("worker_busy_cycles", "TSC cycles of poll iterations that received frames (rate() of it over worker_cycles is the busy share)");
+    for w in &r.workers {
+        f.sample(&[("worker", &w.id.to_string()), ("core", &w.core.to_string())], w.busy_cycles);
+    }
+    let mut f = e.counter("worker_cycles", "TSC cycles of all poll iterations");
+    for w in &r.workers {
+        f.sample(&[("worker", &w.id.to_string()), ("core", &w.core.to_string())], w.total_cycles);
     }
 
-    let in_use = gauge(&mut reg, "mempool_in_use", "Mbufs taken out of the mempool");
-    let size = gauge(&mut reg, "mempool_size", "Mbufs in the mempool");
+    let mut f = e.gauge("mempool_in_use", "Mbufs taken out of the mempool");
     for p in &r.mempools {
-        let l: Labels = vec![("pool", p.name.clone())];
-        in_use.get_or_create(&l).set(f64::from(p.in_use));
-        size.get_or_create(&l).set(f64::from(p.size));
+        f.sample(&[("pool", &p.name)], p.in_use);
+    }
+    let mut f = e.gauge("mempool_size", "Mbufs in the mempool");
+    for p in &r.mempools {
+        f.sample(&[("pool", &p.name)], p.size);
     }
     for (name, help, n) in [
         ("arp_requests_sent", "ARP requests sent to resolve next hops", r.arp.requests_sent),
         ("arp_replies_sent", "ARP replies sent for the mirror ports' addresses", r.arp.replies_sent),
         ("arp_received", "ARP packets received on mirror ports", r.arp.received),
     ] {
-        counter(&mut reg, name, help).get_or_create(&vec![]).inc_by(n);
+        e.counter(name, help).sample(&[], n);
     }
-    let resolved = gauge(&mut reg, "next_hop_resolved", "1 when a next hop named by address has a MAC, 0 while copies to it are skipped");
+    let mut f = e.gauge("next_hop_resolved", "1 when a next hop named by address has a MAC, 0 while copies to it are skipped");
     for n in &r.neighbours {
-        resolved.get_or_create(&vec![("port", n.port.clone()), ("ip", n.ip.to_string())]).set(if n.mac.is_some() { 1.0 } else { 0.0 });
+        f.sample(&[("port", &n.port), ("ip", &n.ip.to_string())], u8::from(n.mac.is_some()));
     }
-    let uptime = gauge(&mut reg, "uptime_seconds", "Seconds since the dataplane started");
-    uptime.get_or_create(&vec![]).set(r.duration_s);
-    let table = gauge(&mut reg, "table_generation", "Tables published so far (one per accepted change)");
-    table.get_or_create(&vec![]).set(r.table as f64);
-
-    let mut out = String::new();
-    encode(&mut out, &reg).expect("encoding to a String cannot fail");
-    out
+    e.gauge("uptime_seconds", "Seconds since the dataplane started").sample(&[], r.duration_s);
+    e.gauge("table_generation", "Tables published so far (one per accepted change)").sample(&[], r.table);
+    e.out.push_str("# EOF\n");
+    e.out
 }
 
 /// Serves `GET /metrics` on `addr` from threads of their own (the bounded HTTP server: a slow

@@ -27,6 +27,8 @@ pub struct Inputs<'a> {
     pub table: u64,
     pub neighbours: &'a Vec<NeighbourReport>,
     pub arp: ArpCounters,
+    /// Each worker's busy share over a recent window, when known (else since start).
+    pub recent_busy: Option<&'a [f64]>,
 }
 
 /// Everything counted, at one moment.
@@ -43,6 +45,8 @@ pub struct Report {
     pub arp: ArpCounters,
     pub ports: Vec<PortReport>,
     pub sessions: Vec<SessionReport>,
+    #[serde(default)]
+    pub targets: Vec<TargetReport>,
     pub workers: Vec<WorkerReport>,
     /// Frames forwarded but never considered for mirroring, by reason.
     pub not_mirrored: NotMirrored,
@@ -76,6 +80,8 @@ pub struct SessionReport {
     pub id: String,
     pub source: String,
     pub target: String,
+    #[serde(default)]
+    pub filter: String,
     pub session_number: u32,
     pub virtual_network_id: u32,
     pub enabled: bool,
@@ -83,12 +89,26 @@ pub struct SessionReport {
     pub egress: DirReport,
 }
 
+/// One target: what receives its copies, and where they go.
+#[derive(Clone, Debug, Serialize, serde::Deserialize)]
+pub struct TargetReport {
+    pub id: String,
+    /// network-interface, network-load-balancer or gateway-load-balancer-endpoint.
+    pub kind: String,
+    /// The network interface id, load balancer ARN or endpoint id.
+    pub destination: String,
+    /// The mirror port.
+    pub port: String,
+    pub collectors: Vec<std::net::Ipv4Addr>,
+}
+
 /// One worker.
 #[derive(Debug, Serialize, serde::Deserialize)]
 pub struct WorkerReport {
     pub id: usize,
     pub core: usize,
-    /// Share of poll time spent on iterations that received frames.
+    /// Share of poll time spent on iterations that received frames over the last few seconds
+    /// (since start in the exit report).
     pub busy_ratio: f64,
     /// TSC cycles of the iterations that received frames, and of all of them.
     #[serde(default)]
@@ -146,6 +166,7 @@ impl Report {
                     id: s.id.clone(),
                     source: s.source.clone(),
                     target: s.target.clone(),
+                    filter: s.filter.clone(),
                     session_number: s.session_number,
                     virtual_network_id: s.virtual_network_id.unwrap_or(0),
                     enabled: s.enabled,
@@ -160,13 +181,28 @@ impl Report {
             .map(|(id, w)| WorkerReport {
                 id,
                 core: cores.get(id).copied().unwrap_or(0),
-                busy_ratio: w.busy_cycles.get() as f64 / w.total_cycles.get().max(1) as f64,
+                busy_ratio: i.recent_busy.and_then(|r| r.get(id).copied()).unwrap_or(w.busy_cycles.get() as f64 / w.total_cycles.get().max(1) as f64),
                 busy_cycles: w.busy_cycles.get(),
                 total_cycles: w.total_cycles.get(),
             })
             .collect();
+        let targets = cfg
+            .targets
+            .iter()
+            .map(|t| {
+                let dest = cfg.target_destination(t);
+                TargetReport {
+                    id: t.id.clone(),
+                    kind: t.kind().map_or("", |k| k.name()).to_owned(),
+                    destination: t.destination().map_or("", |(_, d)| d).to_owned(),
+                    port: dest.as_ref().map_or("", |d| d.port).to_owned(),
+                    collectors: dest.map(|d| d.collectors.iter().map(|c| c.address).collect()).unwrap_or_default(),
+                }
+            })
+            .collect();
         Report {
             duration_s: elapsed.as_secs_f64(),
+            targets,
             table: i.table,
             neighbours: i.neighbours.clone(),
             arp: i.arp,

@@ -197,7 +197,7 @@ pub fn run(opts: RunOptions) -> Result<i32> {
                 },
                 default(Duration::from_millis(20)) => {}
             }
-            controller.arp_tick(&snoop);
+            controller.tick(&snoop);
             if handles.iter().any(|h| h.is_finished()) {
                 log::error!("a worker ended unexpectedly: stopping");
                 break;
@@ -236,6 +236,7 @@ pub fn run(opts: RunOptions) -> Result<i32> {
         table: done.generation,
         neighbours: &done.neighbours,
         arp: done.arp,
+        recent_busy: None,
     });
     print!("{}", report.text());
     if let Some(path) = &opts.stats_json {
