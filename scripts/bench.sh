@@ -38,7 +38,7 @@ done
 
 scripts/setup.sh
 echo "bench.sh: building"
-cargo build --release --quiet -p control --bin traffic-mirror -p e2e --bin tm-bench
+cargo build --release --quiet -p control --bin traffic-mirror -p bench --bin tm-bench
 cargo build --release --quiet -p dataplane --example packet_path_ipp
 
 echo "bench.sh: throughput (traffic-mirror and testpmd, one after the other on the same cores)"

@@ -4,7 +4,7 @@
 //! a "vs no sessions" ratio from windows with the sessions switched on and off, and a copy for
 //! every frame when every frame is mirrored.
 
-use e2e::{binary, require_root, require_tool, Lab};
+use e2e::{binary, built, require_root, require_tool, Lab};
 use serde_json::Value;
 use std::process::Command;
 
@@ -14,7 +14,7 @@ fn quick_mode_measures_a_scenario_against_both_baselines() {
     require_tool("dpdk-testpmd", "dpdk");
     let lab = Lab::new("bench");
     let json = lab.path("results.json");
-    let out = Command::new(env!("CARGO_BIN_EXE_tm-bench"))
+    let out = Command::new(built("bench", "tm-bench"))
         .args(["--quick", "--only", "100% mirrored, 128 B", "--only", "10,000 rules", "--out"])
         .arg(lab.path("bench"))
         .arg("--binary")

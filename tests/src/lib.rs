@@ -33,21 +33,25 @@ pub fn workspace() -> PathBuf {
 /// once per test process.
 pub fn binary() -> &'static Path {
     static BIN: OnceLock<PathBuf> = OnceLock::new();
-    BIN.get_or_init(|| {
-        let release = !cfg!(debug_assertions);
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let mut cmd = Command::new(cargo);
-        cmd.current_dir(workspace()).args(["build", "--quiet", "-p", "control", "--bin", "traffic-mirror"]);
-        if release {
-            cmd.arg("--release");
-        }
-        let status = cmd.status().expect("running cargo build for traffic-mirror");
-        assert!(status.success(), "cargo build of traffic-mirror failed");
-        let target = std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| workspace().join("target"));
-        let bin = target.join(if release { "release" } else { "debug" }).join("traffic-mirror");
-        assert!(bin.is_file(), "{} was not built", bin.display());
-        bin
-    })
+    BIN.get_or_init(|| built("control", "traffic-mirror"))
+}
+
+/// Binary `bin` of workspace package `package`, of the same profile as the tests, built (or
+/// found up to date) with cargo.
+pub fn built(package: &str, bin: &str) -> PathBuf {
+    let release = !cfg!(debug_assertions);
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let mut cmd = Command::new(cargo);
+    cmd.current_dir(workspace()).args(["build", "--quiet", "-p", package, "--bin", bin]);
+    if release {
+        cmd.arg("--release");
+    }
+    let status = cmd.status().unwrap_or_else(|e| panic!("running cargo build for {bin}: {e}"));
+    assert!(status.success(), "cargo build of {bin} failed");
+    let target = std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| workspace().join("target"));
+    let path = target.join(if release { "release" } else { "debug" }).join(bin);
+    assert!(path.is_file(), "{} was not built", path.display());
+    path
 }
 
 /// Fails the test unless running as root (DPDK's runtime directory, net_tap, namespaces).
