@@ -6,6 +6,7 @@
 //! Ratios to those baselines are what to compare: this kind of machine is noisy, absolute
 //! figures move from run to run.
 
+mod callgrind;
 mod figures;
 mod process;
 mod report;
@@ -50,11 +51,20 @@ pub struct Args {
     /// Rounds of a --compare run.
     #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..))]
     pub rounds: u32,
+    /// Instead of the table, the instructions a frame of --binary's whole worker loop under
+    /// callgrind (valgrind), on 64-byte frames: no sessions, nothing accepted, 10% and 100%
+    /// mirrored at 128 bytes. Exact where rates are noisy.
+    #[arg(long)]
+    pub callgrind: bool,
+    /// How long each --callgrind scenario runs once started (under valgrind, about a million
+    /// frames a second on a 2-core VM; the quotient does not depend on it).
+    #[arg(long, default_value_t = 5, value_name = "SECONDS")]
+    pub callgrind_seconds: u64,
 }
 
 impl Args {
     /// Does --only let this scenario run?
-    fn picks(&self, scenario: &str) -> bool {
+    pub fn picks(&self, scenario: &str) -> bool {
         self.only.is_empty() || self.only.iter().any(|o| scenario.contains(o.as_str()))
     }
 }
@@ -83,6 +93,11 @@ fn main() {
         inputs.push((*name, path));
     }
 
+    if a.callgrind {
+        let counts = callgrind::count_all(&a, &inputs[0].1, Duration::from_secs(a.callgrind_seconds));
+        print!("{}", callgrind::render(&a.binary, &counts));
+        return;
+    }
     if let Some(other) = &a.compare {
         print!("{}", compare(&a, other, &inputs[0].1, Timing { warm, window, pairs: 1 }));
         return;

@@ -8,7 +8,8 @@ use crate::Args;
 use control::api::{Client, Request};
 use serde::Serialize;
 use serde_json::Value;
-use std::path::Path;
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -92,36 +93,9 @@ pub fn modify_session(c: &mut Client, id: &str, filter: Option<&str>, on: bool) 
 /// order flips every pair. A ratio taken within one pair does not see this kind of machine's
 /// drift from one second to the next, which ratios between separate runs do.
 pub fn measure_tm(a: &Args, binary: &Path, s: &Scenario, input: &Path, t: Timing) -> Measured {
-    let (name, workers, mirroring) = (s.name, s.workers, &s.mirroring);
-    let tag: String = name.chars().filter(|c| c.is_ascii_alphanumeric()).take(12).collect();
-    let socket = a.out.join(format!("{tag}.sock"));
-    let cfg = a.out.join(format!("{tag}.toml"));
-    std::fs::write(&cfg, config(input, workers, &socket, mirroring)).unwrap();
-    let log = std::fs::File::create(a.out.join(format!("{tag}.log"))).unwrap();
-    let prefix = format!("tm-bench-{tag}-{}", std::process::id());
-    let _runtime = RuntimeDir(prefix.clone());
-    let child = Command::new(binary)
-        .args(["run", "--config"])
-        .arg(&cfg)
-        .args(["--", "--file-prefix", &prefix, "--log-level=lib.eal:warning"])
-        .stdout(Stdio::null())
-        .stderr(log)
-        .spawn()
-        .expect("starting traffic-mirror");
-    let mut child = Killed(child);
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let mut c = loop {
-        if let Ok(mut c) = Client::connect(&socket) {
-            if matches!(c.call(&Request::DescribeSources {}), Ok(Ok(_))) {
-                break c;
-            }
-        }
-        if let Ok(Some(st)) = child.0.try_wait() {
-            panic!("{name}: traffic-mirror exited ({st}); see {}", a.out.join(format!("{tag}.log")).display());
-        }
-        assert!(Instant::now() < deadline, "{name}: traffic-mirror did not start");
-        std::thread::sleep(Duration::from_millis(50));
-    };
+    let name = s.name;
+    let mut running = start(a, Command::new(binary), s, input, &[]);
+    let c = &mut running.client;
     std::thread::sleep(t.warm);
     // (packets/s, bits/s, copies/s, copy drops) over one window.
     let window = |c: &mut Client| {
@@ -141,7 +115,7 @@ pub fn measure_tm(a: &Args, binary: &Path, s: &Scenario, input: &Path, t: Timing
     let (mut on, mut ratios, mut other) = (Vec::new(), Vec::new(), Vec::new());
     for pair in 0..t.pairs {
         if s.sessions.is_empty() {
-            on.push(window(&mut c));
+            on.push(window(c));
             ratios.push(1.0);
             continue;
         }
@@ -149,22 +123,22 @@ pub fn measure_tm(a: &Args, binary: &Path, s: &Scenario, input: &Path, t: Timing
         // so each pair needs one switch (and two more for `against`'s window, which comes
         // last in even pairs and first in odd ones, always next to the sessions-on window).
         let (with, without) = if pair % 2 == 0 {
-            switch_sessions(&mut c, s.sessions, false);
-            let without = window(&mut c);
-            switch_sessions(&mut c, s.sessions, true);
-            let with = window(&mut c);
+            switch_sessions(c, s.sessions, false);
+            let without = window(c);
+            switch_sessions(c, s.sessions, true);
+            let with = window(c);
             if let Some(x) = s.against {
-                other.push(with.0 / against(&mut c, x).0);
+                other.push(with.0 / against(c, x).0);
             }
             (with, without)
         } else {
-            let x = s.against.map(|x| against(&mut c, x));
-            let with = window(&mut c);
+            let x = s.against.map(|x| against(c, x));
+            let with = window(c);
             if let Some(x) = x {
                 other.push(with.0 / x.0);
             }
-            switch_sessions(&mut c, s.sessions, false);
-            (with, window(&mut c))
+            switch_sessions(c, s.sessions, false);
+            (with, window(c))
         };
         on.push(with);
         ratios.push(with.0 / without.0);
@@ -184,4 +158,52 @@ pub fn measure_tm(a: &Args, binary: &Path, s: &Scenario, input: &Path, t: Timing
         vs_no_sessions: median_of(ratios),
         vs_against: s.against.map(|x| Paired { scenario: x.scenario.into(), ratio: median_of(other) }),
     }
+}
+
+/// A traffic-mirror started on a scenario, its control API answering. The process is stopped
+/// when this is dropped, then its DPDK runtime folder removed.
+pub struct Started {
+    pub child: Killed,
+    pub client: Client,
+    /// Where its standard error goes.
+    pub log: PathBuf,
+    /// After `child`: fields drop in order, and the folder must outlive the process.
+    _runtime: RuntimeDir,
+}
+
+/// Starts `command` (the traffic-mirror binary, or a wrapper with the binary as its last
+/// argument) with `run` on scenario `s` over `input`, `extra` arguments for `run`, and its own
+/// DPDK file prefix; returns once its control API answers.
+pub fn start(a: &Args, mut command: Command, s: &Scenario, input: &Path, extra: &[OsString]) -> Started {
+    let tag: String = s.name.chars().filter(|c| c.is_ascii_alphanumeric()).take(12).collect();
+    let socket = a.out.join(format!("{tag}.sock"));
+    let cfg = a.out.join(format!("{tag}.toml"));
+    std::fs::write(&cfg, config(input, s.workers, &socket, &s.mirroring)).unwrap();
+    let log = a.out.join(format!("{tag}.log"));
+    let prefix = format!("tm-bench-{tag}-{}", std::process::id());
+    let runtime = RuntimeDir(prefix.clone());
+    let child = command
+        .args(["run", "--config"])
+        .arg(&cfg)
+        .args(extra)
+        .args(["--", "--file-prefix", &prefix, "--log-level=lib.eal:warning"])
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .expect("starting traffic-mirror");
+    let mut child = Killed(child);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let client = loop {
+        if let Ok(mut c) = Client::connect(&socket) {
+            if matches!(c.call(&Request::DescribeSources {}), Ok(Ok(_))) {
+                break c;
+            }
+        }
+        if let Ok(Some(st)) = child.0.try_wait() {
+            panic!("{}: traffic-mirror exited ({st}); see {}", s.name, log.display());
+        }
+        assert!(Instant::now() < deadline, "{}: traffic-mirror did not start", s.name);
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    Started { child, client, log, _runtime: runtime }
 }
