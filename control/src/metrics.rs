@@ -7,7 +7,7 @@
 use crate::api::{Pending, Request};
 use crate::report::Report;
 use anyhow::{Context, Result};
-use dataplane::telemetry::{self, Value as Tel};
+use dataplane::dpdk::telemetry::{self, Value as Tel};
 use prometheus_client::encoding::text::encode;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;

@@ -2,8 +2,8 @@
 
 use crate::compile::Slots;
 use crate::config::Config;
-use dataplane::mempool::Mempool;
-use dataplane::port::PortStats;
+use dataplane::dpdk::mempool::Mempool;
+use dataplane::dpdk::port::PortStats;
 use dataplane::stats::{Direction, SessionCounters, WorkerCounters};
 use serde::Serialize;
 use std::fmt::Write;

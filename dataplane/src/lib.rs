@@ -3,19 +3,15 @@
 //! The per-packet stages are pure Rust over byte slices and unit-tested without DPDK:
 //! [`parse`] reads the headers, [`classify`] picks the session, [`encap`] cuts the copy and
 //! builds its VXLAN headers. [`worker`] runs them over bursts on DPDK ports, through the safe
-//! wrappers in [`eal`], [`mempool`], [`mbuf`] and [`port`], reading the compiled [`table`]
+//! wrappers in [`dpdk`], reading the compiled [`table`]
 //! that the control thread publishes through [`rcu`], and counting into [`stats`].
 
 pub mod classify;
-pub mod eal;
+pub mod dpdk;
 pub mod encap;
-pub mod mbuf;
-pub mod mempool;
 pub mod parse;
-pub mod port;
 pub mod rcu;
 pub mod stats;
 pub mod table;
-pub mod telemetry;
 pub mod wire;
 pub mod worker;

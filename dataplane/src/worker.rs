@@ -19,12 +19,12 @@
 //! a refused copy is a counted skip) and the worker reports an RCU quiescent state: the table
 //! it read stays the same for the whole iteration.
 
-use crate::eal;
+use crate::dpdk::eal;
 use crate::encap::{source_port, Template, MAX_OUTER_LEN};
-use crate::mbuf::{Burst, Mbuf, MAX_BURST};
-use crate::mempool::Mempool;
+use crate::dpdk::mbuf::{Burst, Mbuf, MAX_BURST};
+use crate::dpdk::mempool::Mempool;
 use crate::parse::Packet;
-use crate::port::{RxQueue, TxQueue};
+use crate::dpdk::port::{RxQueue, TxQueue};
 use crate::rcu::Reader;
 use crate::stats::{Direction, SkipReason, WorkerCounters};
 use crate::table::{NotMirrored, Sources, Table};

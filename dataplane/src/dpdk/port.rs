@@ -1,9 +1,9 @@
 //! Ethernet ports: look-up by device name, configuration with one RX and one TX queue per
 //! worker, start/stop, statistics, and the per-queue handles workers own.
 
-use crate::eal::DpdkError;
-use crate::mbuf::Burst;
-use crate::mempool::Mempool;
+use crate::dpdk::eal::DpdkError;
+use crate::dpdk::mbuf::Burst;
+use crate::dpdk::mempool::Mempool;
 use dpdk_sys as sys;
 use std::ffi::{CStr, CString};
 

@@ -2,7 +2,7 @@
 //! them. Per-packet accessors read the `rte_mbuf` fields directly: an out-of-line call per
 //! packet would cost more than the work it does.
 
-use crate::mempool::Mempool;
+use crate::dpdk::mempool::Mempool;
 use dpdk_sys as sys;
 use std::mem::MaybeUninit;
 use std::ops::{Deref, DerefMut};

@@ -7,7 +7,7 @@
 //! dictionaries, dictionary keys may only hold letters, digits, `_` and `/` (other characters
 //! become `_`; keep real ids in string values), and a dictionary holds 256 entries.
 
-use crate::eal::DpdkError;
+use crate::dpdk::eal::DpdkError;
 use dpdk_sys as sys;
 use std::ffi::{CStr, CString};
 use std::os::raw::{c_char, c_int};

@@ -1,6 +1,6 @@
 //! Packet-buffer mempools.
 
-use crate::eal::DpdkError;
+use crate::dpdk::eal::DpdkError;
 use dpdk_sys as sys;
 use std::ffi::CString;
 use std::ptr::NonNull;
