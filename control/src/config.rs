@@ -609,7 +609,7 @@ impl Validator {
         if !d.cores.is_empty() && d.cores.len() != d.workers {
             self.problem(at("cores"), format!("[dataplane] cores lists {} cores for {} workers", d.cores.len(), d.workers));
         }
-        let max_burst = dataplane::dpdk::mbuf::MAX_BURST;
+        let max_burst = dataplane::dpdk::burst::MAX_BURST;
         if d.burst_size == 0 || d.burst_size > max_burst {
             self.problem(at("burst_size"), format!("[dataplane] burst_size = {}: must be 1-{max_burst}", d.burst_size));
         }

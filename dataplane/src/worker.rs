@@ -21,10 +21,11 @@
 
 use crate::dpdk::eal;
 use crate::encap::{source_port, Template, MAX_OUTER_LEN};
-use crate::dpdk::mbuf::{Burst, Mbuf, MAX_BURST};
+use crate::dpdk::burst::{Burst, MAX_BURST};
+use crate::dpdk::mbuf::Mbuf;
 use crate::dpdk::mempool::Mempool;
 use crate::parse::Packet;
-use crate::dpdk::port::{RxQueue, TxQueue};
+use crate::dpdk::queue::{RxQueue, TxQueue};
 use crate::rcu::Reader;
 use crate::stats::{Direction, SkipReason, WorkerCounters};
 use crate::table::{NotMirrored, Sources, Table};

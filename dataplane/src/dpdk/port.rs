@@ -1,8 +1,8 @@
 //! Ethernet ports: look-up by device name, configuration with one RX and one TX queue per
-//! worker, start/stop, statistics, and the per-queue handles workers own.
+//! worker, start/stop, statistics. The per-queue handles workers own are in [`queue`](super::queue).
 
 use crate::dpdk::eal::DpdkError;
-use crate::dpdk::mbuf::Burst;
+use crate::dpdk::queue::{RxQueue, TxQueue};
 use crate::dpdk::mempool::Mempool;
 use dpdk_sys as sys;
 use std::ffi::{CStr, CString};
@@ -157,8 +157,8 @@ impl Port {
         if rc != 0 && rc != -libc::ENOTSUP {
             log::warn!("port {id}: cannot enable promiscuous mode: {}", DpdkError::new("", rc).reason);
         }
-        let rx = (0..setup.rx_queues).map(|queue| RxQueue { port: id, queue }).collect();
-        let tx = (0..setup.tx_queues).map(|queue| TxQueue { port: id, queue }).collect();
+        let rx = (0..setup.rx_queues).map(|queue| RxQueue::new(id, queue)).collect();
+        let tx = (0..setup.tx_queues).map(|queue| TxQueue::new(id, queue)).collect();
         Ok((Port { id, started: true }, rx, tx))
     }
 
@@ -206,63 +206,5 @@ impl Port {
 impl Drop for Port {
     fn drop(&mut self) {
         self.shutdown();
-    }
-}
-
-/// One RX queue of a port. Owned by exactly one worker: DPDK queues are not thread-safe.
-pub struct RxQueue {
-    port: u16,
-    queue: u16,
-}
-
-impl RxQueue {
-    /// DPDK's port id.
-    pub fn port(&self) -> u16 {
-        self.port
-    }
-
-    /// Receives into the free slots of `burst`; returns how many packets arrived.
-    #[inline]
-    pub fn receive(&mut self, burst: &mut Burst) -> usize {
-        self.receive_up_to(burst, usize::MAX)
-    }
-
-    /// As [`receive`](Self::receive), taking at most `max` packets.
-    #[inline]
-    pub fn receive_up_to(&mut self, burst: &mut Burst, max: usize) -> usize {
-        let (at, room) = burst.spare();
-        let room = room.min(max);
-        // SAFETY: `at` has room for `room` pointers; this handle is the queue's only user.
-        let n = usize::from(unsafe { sys::shim_rte_eth_rx_burst(self.port, self.queue, at, room as u16) });
-        // SAFETY: DPDK wrote n owned mbufs into those slots.
-        unsafe { burst.grow(n) };
-        n
-    }
-}
-
-/// One TX queue of a port. Owned by exactly one worker.
-pub struct TxQueue {
-    port: u16,
-    queue: u16,
-}
-
-impl TxQueue {
-    /// DPDK's port id.
-    pub fn port(&self) -> u16 {
-        self.port
-    }
-
-    /// Offers every packet of `burst` to the queue; those taken leave the burst, those
-    /// refused stay at its front. Returns how many were taken.
-    #[inline]
-    pub fn send(&mut self, burst: &mut Burst) -> usize {
-        let (at, len) = burst.as_raw();
-        if len == 0 {
-            return 0;
-        }
-        // SAFETY: `at` holds len owned mbufs; DPDK takes ownership of the first n it returns.
-        let n = usize::from(unsafe { sys::shim_rte_eth_tx_burst(self.port, self.queue, at, len as u16) });
-        burst.forget_front(n);
-        n
     }
 }
