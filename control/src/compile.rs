@@ -4,7 +4,7 @@ use crate::arp::Key;
 use crate::config::{Config, ConfigError, FilterRule, RuleAction, Session};
 use crate::report::{session_totals, DirReport};
 use dataplane::stats::WorkerCounters;
-use dataplane::classify::{Action, Cidr, Exclusions, PortRange, Rule};
+use dataplane::filter::{Action, Cidr, Exclusions, PortRange, Rule};
 use dataplane::encap::{max_inner_len, Outer, Template};
 use dataplane::stats::Direction;
 use dataplane::table::{FilterRules, PortRules, SessionOut, SourceRules, Table};

@@ -1,14 +1,14 @@
 //! traffic-mirror's packet path.
 //!
 //! The per-packet stages are pure Rust over byte slices and unit-tested without DPDK:
-//! [`parse`] reads the headers, [`classify`] picks the session, [`encap`] cuts the copy and
+//! [`parse`] reads the headers, [`filter`] picks the session, [`encap`] cuts the copy and
 //! builds its VXLAN headers. [`worker`] runs them over bursts on DPDK ports, through the safe
 //! wrappers in [`dpdk`], reading the compiled [`table`]
 //! that the control thread publishes through [`rcu`], and counting into [`stats`].
 
-pub mod classify;
 pub mod dpdk;
 pub mod encap;
+pub mod filter;
 pub mod parse;
 pub mod rcu;
 pub mod stats;

@@ -17,7 +17,7 @@ pub enum Skip {
 }
 
 /// Words of the classification key: one `u32` per field, in the order the classifier prefers
-/// to split on them (see [`classify`](crate::classify)). Field 0 is the packet's "class": the
+/// to split on them (see [`filter`](crate::filter)). Field 0 is the packet's "class": the
 /// protocol and the ports-present flag in 9 bits. The destination address comes before the
 /// source; an IPv4 address is one word, an IPv6 address four.
 pub mod field {

@@ -1,7 +1,7 @@
 //! The compiled session table: everything a worker needs to decide and build copies,
 //! immutable once published (see [`rcu`](crate::rcu)).
 
-use crate::classify::{Classifier, CompileError, Exclusions, Rule, RuleSet};
+use crate::filter::{Classifier, CompileError, Exclusions, Rule, RuleSet};
 use crate::encap::{flow_hash, Template};
 use crate::parse::{parse_into, Packet, Skip, KEY_LEN};
 use crate::stats::Direction;

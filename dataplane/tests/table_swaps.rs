@@ -5,7 +5,7 @@
 //! and no freed table is ever touched. scripts/test.sh also runs this under AddressSanitizer
 //! (use after free, leaks) and ThreadSanitizer (data races).
 
-use dataplane::classify::{Action, Exclusions, Rule};
+use dataplane::filter::{Action, Exclusions, Rule};
 use dataplane::encap::{Outer, Template};
 use dataplane::parse::Packet;
 use dataplane::rcu::Rcu;

@@ -1,12 +1,12 @@
 //! What a configuration must mirror, computed the slow and obvious way: from what the
 //! generator put in each frame (not by parsing it back), with SPEC.md's linear evaluation
-//! ([`dataplane::classify::reference`]) and the exclusions written out again here. Then the
+//! ([`dataplane::filter::reference`]) and the exclusions written out again here. Then the
 //! checks that compare a mirror capture with it.
 
 use crate::traffic::Frame;
 use control::compile::filter_rules;
 use control::config::Config;
-use dataplane::classify::{reference, RuleSet};
+use dataplane::filter::{reference, RuleSet};
 use dataplane::parse::{Fields, Packet};
 use dataplane::stats::Direction;
 use std::collections::HashMap;

@@ -2,7 +2,7 @@
 //! a table with one source whose filter has `rules` rules, and a burst of realistic frames.
 //! Both runs use exactly this set-up, so their figures describe the same work.
 
-use dataplane::classify::{Action, Cidr, Exclusions, PortRange, Rule};
+use dataplane::filter::{Action, Cidr, Exclusions, PortRange, Rule};
 use dataplane::encap::{source_port, Outer, Template};
 use dataplane::parse::Packet;
 use dataplane::stats::Direction;

@@ -3,7 +3,7 @@
 //! drawn from the same input. The flow hash must be symmetric.
 #![no_main]
 
-use dataplane::classify::{reference, Action, Cidr, Classifier, Exclusions, PortRange, Rule, RuleSet};
+use dataplane::filter::{reference, Action, Cidr, Classifier, Exclusions, PortRange, Rule, RuleSet};
 use dataplane::encap::flow_hash;
 use dataplane::parse::{parse, parse_head};
 use libfuzzer_sys::fuzz_target;
