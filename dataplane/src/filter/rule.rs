@@ -1,0 +1,53 @@
+//! The rule model: filter rules as SPEC.md defines them, and a session's rules in one
+//! direction.
+
+/// A filter rule's verdict.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Action {
+    Accept,
+    Reject,
+}
+
+/// An inclusive port range.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct PortRange {
+    pub from: u16,
+    pub to: u16,
+}
+
+/// An IPv4 or IPv6 prefix; host bits are ignored.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Cidr {
+    /// The address, IPv4 in the low 32 bits.
+    pub addr: u128,
+    pub len: u8,
+    pub ipv6: bool,
+}
+
+/// One filter rule, as SPEC.md defines it. `None` fields match everything.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Rule {
+    pub number: u16,
+    pub action: Action,
+    pub protocol: Option<u8>,
+    pub source: Option<Cidr>,
+    pub destination: Option<Cidr>,
+    pub source_ports: Option<PortRange>,
+    pub destination_ports: Option<PortRange>,
+}
+
+impl Rule {
+    /// The address family the rule is limited to: `Some(true)` IPv6, `Some(false)` IPv4, `None`
+    /// both (a rule with neither CIDR). Validation rejects a rule that mixes families.
+    pub fn family(&self) -> Option<bool> {
+        self.source.or(self.destination).map(|c| c.ipv6)
+    }
+}
+
+/// One session's view of its filter in one direction: the rules in evaluation (ascending
+/// rule-number) order, and whether DNS to the VPC resolver is allowed through (`amazon-dns`).
+#[derive(Clone, Copy, Debug)]
+pub struct RuleSet<'a> {
+    pub rules: &'a [Rule],
+    pub amazon_dns: bool,
+}
