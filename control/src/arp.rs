@@ -8,7 +8,7 @@
 //! "unresolved") until it answers again. Any ARP packet from a wanted address updates its
 //! entry. Requests for a mirror port's own address are answered.
 
-use dataplane::wire::{arp, be16, eth, put_be16};
+use dataplane::wire::{arp, be16, ethernet, put_be16};
 use std::collections::HashMap;
 use std::net::Ipv4Addr;
 use std::time::{Duration, Instant};
@@ -172,15 +172,15 @@ pub struct Arp {
 
 /// Reads an Ethernet/IPv4 ARP packet behind at most one VLAN tag.
 pub fn parse(frame: &[u8]) -> Option<Arp> {
-    let (vlan, at) = match be16(frame.get(..eth::HEADER_LEN)?, eth::ETHERTYPE) {
-        eth::TYPE_ARP => (None, eth::HEADER_LEN),
-        t if eth::is_vlan(t) && frame.len() >= eth::HEADER_LEN + 4 && be16(frame, eth::ETHERTYPE + 4) == eth::TYPE_ARP => {
-            (Some(be16(frame, eth::HEADER_LEN) & 0x0fff), eth::HEADER_LEN + eth::VLAN_TAG_LEN)
+    let (vlan, at) = match be16(frame.get(..ethernet::HEADER_LEN)?, ethernet::ETHERTYPE) {
+        ethernet::TYPE_ARP => (None, ethernet::HEADER_LEN),
+        t if ethernet::is_vlan(t) && frame.len() >= ethernet::HEADER_LEN + 4 && be16(frame, ethernet::ETHERTYPE + 4) == ethernet::TYPE_ARP => {
+            (Some(be16(frame, ethernet::HEADER_LEN) & 0x0fff), ethernet::HEADER_LEN + ethernet::VLAN_TAG_LEN)
         }
         _ => return None,
     };
     let a = frame.get(at..at + arp::LEN)?;
-    if be16(a, arp::HTYPE) != arp::HTYPE_ETHERNET || be16(a, arp::PTYPE) != eth::TYPE_IPV4 || a[arp::HLEN] != 6 || a[arp::PLEN] != 4 {
+    if be16(a, arp::HTYPE) != arp::HTYPE_ETHERNET || be16(a, arp::PTYPE) != ethernet::TYPE_IPV4 || a[arp::HLEN] != 6 || a[arp::PLEN] != 4 {
         return None;
     }
     let ip = |at: usize| Ipv4Addr::new(a[at], a[at + 1], a[at + 2], a[at + 3]);
@@ -196,15 +196,15 @@ pub fn build(op: u16, me: Me, vlan: Option<u16>, dst: [u8; 6], tha: [u8; 6], tpa
     f.extend_from_slice(&dst);
     f.extend_from_slice(&me.mac);
     if let Some(v) = vlan {
-        f.extend_from_slice(&eth::TYPE_VLAN.to_be_bytes());
+        f.extend_from_slice(&ethernet::TYPE_VLAN.to_be_bytes());
         f.extend_from_slice(&(v & 0x0fff).to_be_bytes());
     }
-    f.extend_from_slice(&eth::TYPE_ARP.to_be_bytes());
+    f.extend_from_slice(&ethernet::TYPE_ARP.to_be_bytes());
     let at = f.len();
     f.resize(at + arp::LEN, 0);
     let a = &mut f[at..];
     put_be16(a, arp::HTYPE, arp::HTYPE_ETHERNET);
-    put_be16(a, arp::PTYPE, eth::TYPE_IPV4);
+    put_be16(a, arp::PTYPE, ethernet::TYPE_IPV4);
     a[arp::HLEN] = 6;
     a[arp::PLEN] = 4;
     put_be16(a, arp::OPER, op);

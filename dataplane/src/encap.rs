@@ -3,12 +3,12 @@
 //! port (and a load balancer's collector), and how much of the original a copy carries.
 
 use crate::parse::{field, Packet};
-use crate::wire::{eth, fold_checksum, ipv4, ones_sum, proto, put_be16, udp, vxlan};
+use crate::wire::{ethernet, fold_checksum, ipv4, ones_sum, proto, put_be16, udp, vxlan};
 
 /// Outer IPv4 + UDP + VXLAN bytes: what the target's MTU must hold besides the inner frame.
 pub const MTU_OVERHEAD: usize = ipv4::MIN_HEADER_LEN + udp::HEADER_LEN + vxlan::HEADER_LEN;
 /// Longest outer header: Ethernet with one VLAN tag, then [`MTU_OVERHEAD`].
-pub const MAX_OUTER_LEN: usize = eth::HEADER_LEN + eth::VLAN_TAG_LEN + MTU_OVERHEAD;
+pub const MAX_OUTER_LEN: usize = ethernet::HEADER_LEN + ethernet::VLAN_TAG_LEN + MTU_OVERHEAD;
 /// The outer IPv4 TTL, as the kernel's VXLAN device and AWS use.
 pub const OUTER_TTL: u8 = 64;
 /// UDP source ports are taken from this range (RFC 7348 recommends the dynamic range).
@@ -42,15 +42,15 @@ impl Template {
     /// Builds the template for `o`.
     pub fn new(o: &Outer) -> Self {
         let mut b = [0u8; MAX_OUTER_LEN];
-        b[eth::DST..eth::DST + 6].copy_from_slice(&o.dst_mac);
-        b[eth::SRC..eth::SRC + 6].copy_from_slice(&o.src_mac);
-        let mut at = eth::ETHERTYPE;
+        b[ethernet::DST..ethernet::DST + 6].copy_from_slice(&o.dst_mac);
+        b[ethernet::SRC..ethernet::SRC + 6].copy_from_slice(&o.src_mac);
+        let mut at = ethernet::ETHERTYPE;
         if let Some(vid) = o.vlan {
-            put_be16(&mut b, at, eth::TYPE_VLAN);
+            put_be16(&mut b, at, ethernet::TYPE_VLAN);
             put_be16(&mut b, at + 2, vid & 0x0fff);
-            at += eth::VLAN_TAG_LEN;
+            at += ethernet::VLAN_TAG_LEN;
         }
-        put_be16(&mut b, at, eth::TYPE_IPV4);
+        put_be16(&mut b, at, ethernet::TYPE_IPV4);
         let ip = at + 2;
         let h = &mut b[ip..];
         h[ipv4::VER_IHL] = 0x45;
@@ -169,7 +169,7 @@ mod tests {
         t.write(&mut out, 100, 50000);
         assert_eq!(&out[0..6], &[2, 0, 0, 0, 0, 0x20]);
         assert_eq!(&out[6..12], &[2, 0, 0, 0, 0, 0x10]);
-        assert_eq!(be16(&out, 12), eth::TYPE_IPV4);
+        assert_eq!(be16(&out, 12), ethernet::TYPE_IPV4);
         let ip = &out[14..34];
         assert_eq!(ip[0], 0x45);
         assert_eq!(be16(ip, ipv4::TOTAL_LEN), 136);
@@ -194,7 +194,7 @@ mod tests {
         let mut out = [0u8; 54];
         for inner in [0usize, 1, 60, 1514, 8964, 65499] {
             t.write(&mut out, inner, 65535);
-            assert_eq!(be16(&out, 12), eth::TYPE_VLAN);
+            assert_eq!(be16(&out, 12), ethernet::TYPE_VLAN);
             assert_eq!(be16(&out, 14), 100);
             assert_eq!(fold_checksum(ones_sum(&out[18..38])), 0, "inner {inner}");
         }

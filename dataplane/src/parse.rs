@@ -5,7 +5,7 @@
 //! identifier. Anything short or inconsistent is reported, never panics: such frames are
 //! forwarded but never mirrored.
 
-use crate::wire::{be16, be32, eth, icmp, ipv4, ipv6, proto, udp};
+use crate::wire::{be16, be32, ethernet, icmp, ipv4, ipv6, proto, udp};
 
 /// Why a frame is not a candidate for mirroring.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -210,51 +210,51 @@ pub fn parse_into(frame: &[u8], wire_len: usize, p: &mut Packet) -> Result<(), S
 /// protocols, IPv6, and everything malformed.
 #[inline(always)]
 fn parse_general(frame: &[u8], beyond: usize, p: &mut Packet) -> Result<(), Skip> {
-    if frame.len() < eth::HEADER_LEN {
+    if frame.len() < ethernet::HEADER_LEN {
         return Err(Skip::Malformed);
     }
-    let mut ethertype = be16(frame, eth::ETHERTYPE);
-    let mut l3 = eth::HEADER_LEN;
+    let mut ethertype = be16(frame, ethernet::ETHERTYPE);
+    let mut l3 = ethernet::HEADER_LEN;
     // Untagged IPv4, the common case, skips the tag loop.
-    if ethertype != eth::TYPE_IPV4 {
+    if ethertype != ethernet::TYPE_IPV4 {
         for _ in 0..2 {
-            if !eth::is_vlan(ethertype) {
+            if !ethernet::is_vlan(ethertype) {
                 break;
             }
-            if frame.len() < l3 + eth::VLAN_TAG_LEN {
+            if frame.len() < l3 + ethernet::VLAN_TAG_LEN {
                 return Err(Skip::Malformed);
             }
             ethertype = be16(frame, l3 + 2);
-            l3 += eth::VLAN_TAG_LEN;
+            l3 += ethernet::VLAN_TAG_LEN;
         }
     }
     match ethertype {
-        eth::TYPE_IPV4 => parse_ipv4(frame, l3, beyond, p),
-        eth::TYPE_IPV6 => parse_ipv6(frame, l3, beyond, p),
+        ethernet::TYPE_IPV4 => parse_ipv4(frame, l3, beyond, p),
+        ethernet::TYPE_IPV6 => parse_ipv6(frame, l3, beyond, p),
         _ => Err(Skip::NotIp),
     }
 }
 
 /// Bytes [`parse_plain_ipv4`] reads: Ethernet, an IPv4 header without options and a UDP header
 /// (a TCP header's ports lie in the same bytes).
-const PLAIN_LEN: usize = eth::HEADER_LEN + ipv4::MIN_HEADER_LEN + udp::HEADER_LEN;
+const PLAIN_LEN: usize = ethernet::HEADER_LEN + ipv4::MIN_HEADER_LEN + udp::HEADER_LEN;
 
 /// Untagged IPv4 without options, TCP or UDP, not a fragment: most traffic, read at fixed
 /// offsets with the general path's checks (a little stricter), combined without a branch each.
 /// False leaves the frame to the general path, which also decides what is malformed.
 #[inline(always)]
 fn parse_plain_ipv4(frame: &[u8], beyond: usize, p: &mut Packet) -> bool {
-    const IP: usize = eth::HEADER_LEN;
+    const IP: usize = ethernet::HEADER_LEN;
     const L4: usize = IP + ipv4::MIN_HEADER_LEN;
     let Some(h) = frame.first_chunk::<PLAIN_LEN>() else { return false };
     let protocol = h[IP + ipv4::PROTOCOL];
     // Ethertype, version and header length in one word (the TOS byte masked off).
-    let head = be32(h, eth::ETHERTYPE) & 0xffff_ff00;
+    let head = be32(h, ethernet::ETHERTYPE) & 0xffff_ff00;
     // At least a UDP header, whatever the protocol: a TCP packet of 24-27 bytes, legal but
     // never seen, takes the general path. Then one comparison bounds the length both ways.
     let total_len = usize::from(be16(h, IP + ipv4::TOTAL_LEN));
     let fits = total_len.wrapping_sub(PLAIN_LEN - IP) <= frame.len() - PLAIN_LEN + beyond;
-    let plain = (head == u32::from(eth::TYPE_IPV4) << 16 | 0x45 << 8)
+    let plain = (head == u32::from(ethernet::TYPE_IPV4) << 16 | 0x45 << 8)
         & (be16(h, IP + ipv4::FLAGS_FRAG) & (ipv4::FLAG_MF | ipv4::FRAG_OFFSET_MASK) == 0)
         & ((protocol == proto::UDP) | (protocol == proto::TCP))
         & fits;
@@ -397,7 +397,7 @@ pub(crate) mod tests {
     pub fn ether(tags: &[u16], ethertype: u16, payload: &[u8]) -> Vec<u8> {
         let mut f = vec![2, 0, 0, 0, 0, 2, 2, 0, 0, 0, 0, 1];
         for (i, vid) in tags.iter().enumerate() {
-            let tpid = if i + 1 < tags.len() { eth::TYPE_QINQ } else { eth::TYPE_VLAN };
+            let tpid = if i + 1 < tags.len() { ethernet::TYPE_QINQ } else { ethernet::TYPE_VLAN };
             f.extend_from_slice(&tpid.to_be_bytes());
             f.extend_from_slice(&vid.to_be_bytes());
         }
@@ -449,8 +449,8 @@ pub(crate) mod tests {
     fn plain_ipv4_path_agrees_with_the_general_one() {
         let mut taken = 0;
         for base in [
-            ether(&[], eth::TYPE_IPV4, &ipv4_packet([10, 0, 0, 5], [10, 0, 0, 9], proto::TCP, &[], 0x4000, &ports(40000, 443))),
-            ether(&[], eth::TYPE_IPV4, &ipv4_packet([10, 0, 0, 5], [10, 0, 0, 9], proto::UDP, &[], 0, &ports(5353, 53)[..8])),
+            ether(&[], ethernet::TYPE_IPV4, &ipv4_packet([10, 0, 0, 5], [10, 0, 0, 9], proto::TCP, &[], 0x4000, &ports(40000, 443))),
+            ether(&[], ethernet::TYPE_IPV4, &ipv4_packet([10, 0, 0, 5], [10, 0, 0, 9], proto::UDP, &[], 0, &ports(5353, 53)[..8])),
         ] {
             let mut frames = vec![base.clone()];
             for at in 12..PLAIN_LEN {
@@ -480,7 +480,7 @@ pub(crate) mod tests {
 
     #[test]
     fn ipv4_tcp() {
-        let f = ether(&[], eth::TYPE_IPV4, &ipv4_packet([10, 0, 0, 5], [10, 0, 0, 9], 6, &[], 0, &ports(40000, 443)));
+        let f = ether(&[], ethernet::TYPE_IPV4, &ipv4_packet([10, 0, 0, 5], [10, 0, 0, 9], 6, &[], 0, &ports(40000, 443)));
         let p = parse(&f).unwrap();
         assert_eq!(p.l3_offset, 14);
         assert!(!p.ipv6);
@@ -492,34 +492,34 @@ pub(crate) mod tests {
     #[test]
     fn ipv4_options_are_skipped() {
         let opts = [1, 1, 1, 1, 1, 1, 1, 0];
-        let f = ether(&[], eth::TYPE_IPV4, &ipv4_packet([1, 2, 3, 4], [5, 6, 7, 8], 17, &opts, 0, &ports(53, 5353)));
+        let f = ether(&[], ethernet::TYPE_IPV4, &ipv4_packet([1, 2, 3, 4], [5, 6, 7, 8], 17, &opts, 0, &ports(53, 5353)));
         let p = parse(&f).unwrap();
         assert_eq!((p.sport(), p.dport()), (53, 5353));
     }
 
     #[test]
     fn two_vlan_tags_then_ip() {
-        let f = ether(&[100, 200], eth::TYPE_IPV4, &ipv4_packet([1, 2, 3, 4], [5, 6, 7, 8], 6, &[], 0, &ports(1, 2)));
+        let f = ether(&[100, 200], ethernet::TYPE_IPV4, &ipv4_packet([1, 2, 3, 4], [5, 6, 7, 8], 6, &[], 0, &ports(1, 2)));
         assert_eq!(parse(&f).unwrap().l3_offset, 22);
     }
 
     #[test]
     fn three_vlan_tags_are_not_ip() {
-        let f = ether(&[1, 2, 3], eth::TYPE_IPV4, &ipv4_packet([1, 2, 3, 4], [5, 6, 7, 8], 6, &[], 0, &ports(1, 2)));
+        let f = ether(&[1, 2, 3], ethernet::TYPE_IPV4, &ipv4_packet([1, 2, 3, 4], [5, 6, 7, 8], 6, &[], 0, &ports(1, 2)));
         assert_eq!(parse(&f), Err(Skip::NotIp));
     }
 
     #[test]
     fn arp_is_not_ip() {
-        assert_eq!(parse(&ether(&[], eth::TYPE_ARP, &[0; 28])), Err(Skip::NotIp));
+        assert_eq!(parse(&ether(&[], ethernet::TYPE_ARP, &[0; 28])), Err(Skip::NotIp));
     }
 
     #[test]
     fn fragments() {
-        let first = ether(&[], eth::TYPE_IPV4, &ipv4_packet([1, 1, 1, 1], [2, 2, 2, 2], 6, &[], ipv4::FLAG_MF, &ports(7, 8)));
+        let first = ether(&[], ethernet::TYPE_IPV4, &ipv4_packet([1, 1, 1, 1], [2, 2, 2, 2], 6, &[], ipv4::FLAG_MF, &ports(7, 8)));
         let p = parse(&first).unwrap();
         assert!(p.fragment && p.has_ports() && p.dport() == 8);
-        let later = ether(&[], eth::TYPE_IPV4, &ipv4_packet([1, 1, 1, 1], [2, 2, 2, 2], 6, &[], 185, &[0xff; 16]));
+        let later = ether(&[], ethernet::TYPE_IPV4, &ipv4_packet([1, 1, 1, 1], [2, 2, 2, 2], 6, &[], 185, &[0xff; 16]));
         let p = parse(&later).unwrap();
         assert!(p.fragment && !p.has_ports());
         assert_eq!((p.protocol(), p.sport(), p.dport()), (6, 0, 0));
@@ -527,7 +527,7 @@ pub(crate) mod tests {
 
     #[test]
     fn short_and_inconsistent_frames_are_malformed() {
-        let good = ether(&[], eth::TYPE_IPV4, &ipv4_packet([1, 1, 1, 1], [2, 2, 2, 2], 17, &[], 0, &ports(1, 2)));
+        let good = ether(&[], ethernet::TYPE_IPV4, &ipv4_packet([1, 1, 1, 1], [2, 2, 2, 2], 17, &[], 0, &ports(1, 2)));
         for cut in 0..good.len() {
             // Every prefix is either malformed or (once the whole packet is there) fine.
             let r = parse(&good[..cut]);
@@ -546,7 +546,7 @@ pub(crate) mod tests {
 
     #[test]
     fn lengths_count_the_segments_after_the_first() {
-        let f = ether(&[], eth::TYPE_IPV4, &ipv4_packet([1, 1, 1, 1], [2, 2, 2, 2], 17, &[], 0, &[0u8; 3000]));
+        let f = ether(&[], ethernet::TYPE_IPV4, &ipv4_packet([1, 1, 1, 1], [2, 2, 2, 2], 17, &[], 0, &[0u8; 3000]));
         let head = &f[..2048];
         assert_eq!(parse(head), Err(Skip::Malformed), "alone, the first segment looks cut");
         let p = parse_head(head, f.len()).unwrap();
@@ -559,7 +559,7 @@ pub(crate) mod tests {
         // hop-by-hop (8 bytes) -> destination options (16 bytes) -> UDP
         let mut exts = vec![ipv6::EXT_DEST_OPTS, 0, 1, 4, 0, 0, 0, 0];
         exts.extend_from_slice(&[17, 1, 1, 12, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
-        let f = ether(&[], eth::TYPE_IPV6, &ipv6_packet(ipv6::EXT_HOP_BY_HOP, &exts, &ports(5000, 53)[..8]));
+        let f = ether(&[], ethernet::TYPE_IPV6, &ipv6_packet(ipv6::EXT_HOP_BY_HOP, &exts, &ports(5000, 53)[..8]));
         let p = parse(&f).unwrap();
         assert!(p.ipv6);
         assert_eq!(p.src(), [0x20010db8, 0, 0, 1]);
@@ -569,11 +569,11 @@ pub(crate) mod tests {
     #[test]
     fn ipv6_fragments() {
         let first = [6, 0, 0, 1, 0, 0, 0, 42];
-        let f = ether(&[], eth::TYPE_IPV6, &ipv6_packet(ipv6::EXT_FRAGMENT, &first, &ports(1, 22)));
+        let f = ether(&[], ethernet::TYPE_IPV6, &ipv6_packet(ipv6::EXT_FRAGMENT, &first, &ports(1, 22)));
         let p = parse(&f).unwrap();
         assert!(p.fragment && p.has_ports() && p.protocol() == 6 && p.dport() == 22);
         let later = [6, 0, 0x05, 0x00, 0, 0, 0, 42];
-        let f = ether(&[], eth::TYPE_IPV6, &ipv6_packet(ipv6::EXT_FRAGMENT, &later, &[0xee; 16]));
+        let f = ether(&[], ethernet::TYPE_IPV6, &ipv6_packet(ipv6::EXT_FRAGMENT, &later, &[0xee; 16]));
         let p = parse(&f).unwrap();
         assert!(p.fragment && !p.has_ports() && p.protocol() == 6);
     }
@@ -584,18 +584,18 @@ pub(crate) mod tests {
         for _ in 0..20 {
             exts.extend_from_slice(&[ipv6::EXT_DEST_OPTS, 0, 0, 0, 0, 0, 0, 0]);
         }
-        let f = ether(&[], eth::TYPE_IPV6, &ipv6_packet(ipv6::EXT_DEST_OPTS, &exts, &[]));
+        let f = ether(&[], ethernet::TYPE_IPV6, &ipv6_packet(ipv6::EXT_DEST_OPTS, &exts, &[]));
         assert_eq!(parse(&f), Err(Skip::Malformed));
     }
 
     #[test]
     fn icmp_echo_identifier_feeds_both_ports() {
         let echo = [8, 0, 0, 0, 0x12, 0x34, 0, 1];
-        let f = ether(&[], eth::TYPE_IPV4, &ipv4_packet([1, 1, 1, 1], [2, 2, 2, 2], 1, &[], 0, &echo));
+        let f = ether(&[], ethernet::TYPE_IPV4, &ipv4_packet([1, 1, 1, 1], [2, 2, 2, 2], 1, &[], 0, &echo));
         let p = parse(&f).unwrap();
         assert_eq!((p.sport(), p.dport(), p.has_ports()), (0x1234, 0x1234, false));
         let unreachable = [3, 1, 0, 0, 0x12, 0x34, 0, 1];
-        let f = ether(&[], eth::TYPE_IPV4, &ipv4_packet([1, 1, 1, 1], [2, 2, 2, 2], 1, &[], 0, &unreachable));
+        let f = ether(&[], ethernet::TYPE_IPV4, &ipv4_packet([1, 1, 1, 1], [2, 2, 2, 2], 1, &[], 0, &unreachable));
         assert_eq!(parse(&f).unwrap().sport(), 0);
     }
 }

@@ -5,7 +5,7 @@ use crate::filter::{Classifier, CompileError, Exclusions, Rule, RuleSet};
 use crate::encap::{flow_hash, Template};
 use crate::parse::{parse_into, Packet, Skip, KEY_LEN};
 use crate::stats::Direction;
-use crate::wire::eth;
+use crate::wire::ethernet;
 
 /// One filter, rules sorted by rule number within each direction.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -105,7 +105,7 @@ impl Sources<'_> {
         // Set once a session accepts: the flow hash, or None when the packet is excluded.
         let mut hash: Option<Option<u32>> = None;
         let macs: &[u8; 12] = frame.first_chunk().expect("parse saw the Ethernet header");
-        let (dst, src) = macs.split_at(eth::ADDR_LEN);
+        let (dst, src) = macs.split_at(ethernet::ADDR_LEN);
         self.visit(self.egress, Direction::Egress, src, p, &mut hash, &mut copy);
         self.visit(self.ingress, Direction::Ingress, dst, p, &mut hash, &mut copy);
         if hash == Some(None) {

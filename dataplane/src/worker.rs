@@ -29,7 +29,7 @@ use crate::dpdk::queue::{RxQueue, TxQueue};
 use crate::rcu::Reader;
 use crate::stats::{Direction, SkipReason, WorkerCounters};
 use crate::table::{NotMirrored, Sources, Table};
-use crate::wire::eth;
+use crate::wire::ethernet;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
@@ -197,9 +197,9 @@ impl Worker<'_> {
         for m in burst.iter() {
             let f = m.data();
             let ethertype = |at: usize| f.get(at..at + 2).map(|b| u16::from_be_bytes([b[0], b[1]]));
-            let arp = match ethertype(eth::ETHERTYPE) {
-                Some(eth::TYPE_ARP) => true,
-                Some(t) if eth::is_vlan(t) => ethertype(eth::ETHERTYPE + eth::VLAN_TAG_LEN) == Some(eth::TYPE_ARP),
+            let arp = match ethertype(ethernet::ETHERTYPE) {
+                Some(ethernet::TYPE_ARP) => true,
+                Some(t) if ethernet::is_vlan(t) => ethertype(ethernet::ETHERTYPE + ethernet::VLAN_TAG_LEN) == Some(ethernet::TYPE_ARP),
                 _ => false,
             };
             if arp {
