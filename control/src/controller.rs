@@ -16,7 +16,7 @@ use dataplane::dpdk::mbuf::Mbuf;
 use dataplane::dpdk::mempool::Mempool;
 use dataplane::dpdk::port::Port;
 use dataplane::dpdk::queue::TxQueue;
-use dataplane::worker::SnoopQueue;
+use dataplane::snoop::SnoopQueue;
 use dataplane::rcu::Writer;
 use dataplane::stats::WorkerCounters;
 use dataplane::table::Table;

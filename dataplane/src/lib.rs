@@ -6,11 +6,14 @@
 //! wrappers in [`dpdk`], reading the compiled [`table`]
 //! that the control thread publishes through [`rcu`], and counting into [`stats`].
 
+pub mod decide;
 pub mod dpdk;
 pub mod encap;
 pub mod filter;
+pub mod hash;
 pub mod parse;
 pub mod rcu;
+pub mod snoop;
 pub mod stats;
 pub mod table;
 pub mod wire;

@@ -20,15 +20,18 @@
 //! it read stays the same for the whole iteration.
 
 use crate::dpdk::eal;
-use crate::encap::{source_port, Template, MAX_OUTER_LEN};
+use crate::encap::{Template, MAX_OUTER_LEN};
+use crate::hash::source_port;
 use crate::dpdk::burst::{Burst, MAX_BURST};
 use crate::dpdk::mbuf::Mbuf;
 use crate::dpdk::mempool::Mempool;
 use crate::parse::Packet;
 use crate::dpdk::queue::{RxQueue, TxQueue};
 use crate::rcu::Reader;
+use crate::snoop::{SnoopQueue, Snooped, SNOOP_LEN};
 use crate::stats::{Direction, SkipReason, WorkerCounters};
-use crate::table::{NotMirrored, Sources, Table};
+use crate::decide::Sources;
+use crate::table::{NotMirrored, Table};
 use crate::wire::ethernet;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -37,29 +40,6 @@ use std::time::Duration;
 /// and the same for ingress on the peer (validation keeps MACs unique per port).
 const MAX_COPIES_PER_FRAME: usize = 4;
 const MAX_PENDING: usize = MAX_BURST * MAX_COPIES_PER_FRAME;
-
-/// A frame the control thread must see (ARP on a mirror port), copied out of its mbuf.
-#[derive(Clone, Copy, Debug)]
-pub struct Snooped {
-    /// Port index it arrived on.
-    pub port: u16,
-    pub len: u8,
-    pub bytes: [u8; SNOOP_LEN],
-}
-
-/// Bytes kept of a snooped frame: an ARP packet behind one VLAN tag is 46.
-pub const SNOOP_LEN: usize = 64;
-
-/// Where workers hand snooped frames to the control thread: bounded, lock-free; when full,
-/// frames are dropped (and counted), never waited for.
-pub type SnoopQueue = crossbeam_queue::ArrayQueue<Snooped>;
-
-impl Snooped {
-    /// The frame's bytes (cut at [`SNOOP_LEN`]).
-    pub fn frame(&self) -> &[u8] {
-        &self.bytes[..usize::from(self.len)]
-    }
-}
 
 /// What a worker is given to run.
 pub struct WorkerSetup<'a> {

@@ -3,7 +3,8 @@
 //! Both runs use exactly this set-up, so their figures describe the same work.
 
 use dataplane::filter::{Action, Cidr, Exclusions, PortRange, Rule};
-use dataplane::encap::{source_port, Outer, Template};
+use dataplane::encap::{Outer, Template};
+use dataplane::hash::source_port;
 use dataplane::parse::Packet;
 use dataplane::stats::Direction;
 use dataplane::table::{FilterRules, NotMirrored, PortRules, SessionOut, SourceRules, Table};

@@ -4,7 +4,7 @@
 #![no_main]
 
 use dataplane::filter::{reference, Action, Cidr, Classifier, Exclusions, PortRange, Rule, RuleSet};
-use dataplane::encap::flow_hash;
+use dataplane::hash::flow_hash;
 use dataplane::parse::{parse, parse_head};
 use libfuzzer_sys::fuzz_target;
 
