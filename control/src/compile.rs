@@ -4,10 +4,10 @@ use crate::arp::Key;
 use crate::config::{Config, ConfigError, FilterRule, RuleAction, Session};
 use crate::report::{session_totals, DirReport};
 use dataplane::stats::WorkerCounters;
-use dataplane::filter::{Action, Cidr, Exclusions, PortRange, Rule};
+use dataplane::filter::{Cidr, Exclusions, Rule};
 use dataplane::encap::{max_inner_len, Outer, Template};
-use dataplane::stats::Direction;
 use dataplane::table::{FilterRules, PortRules, SessionOut, SourceRules, Table};
+use dataplane::types::{CounterSlot, Direction, PortRange, SessionIdx};
 use ipnet::IpNet;
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -93,8 +93,8 @@ pub fn rule(r: &FilterRule) -> Rule {
     Rule {
         number: r.rule_number as u16,
         action: match r.action {
-            RuleAction::Accept => Action::Accept,
-            RuleAction::Reject => Action::Reject,
+            RuleAction::Accept => dataplane::types::RuleAction::Accept,
+            RuleAction::Reject => dataplane::types::RuleAction::Reject,
         },
         protocol: r.protocol,
         source: r.source_cidr.map(cidr),
@@ -183,7 +183,7 @@ pub fn compile(cfg: &Config, port_macs: &[[u8; 6]], slots: &Slots, generation: u
             })
             .collect();
         sessions.push(SessionOut {
-            slot: slots.get(&s.id).ok_or_else(|| ConfigError::msg(format!("session {:?} has no counter slot", s.id)))?,
+            slot: CounterSlot(slots.get(&s.id).ok_or_else(|| ConfigError::msg(format!("session {:?} has no counter slot", s.id)))?),
             port: port as u16,
             max_inner: max_inner_len(cfg.effective_packet_length(s), target.mtu),
             templates,
@@ -196,11 +196,11 @@ pub fn compile(cfg: &Config, port_macs: &[[u8; 6]], slots: &Slots, generation: u
 
     let mut ports: Vec<(Vec<SourceRules>, Vec<SourceRules>)> = (0..cfg.ports.len()).map(|_| Default::default()).collect();
     for source in &cfg.sources {
-        let mine: Vec<(u32, &FilterRules)> = live
+        let mine: Vec<(SessionIdx, &FilterRules)> = live
             .iter()
             .enumerate()
             .filter(|(_, s)| s.source == source.id)
-            .map(|(i, s)| (i as u32, &filters[s.filter.as_str()]))
+            .map(|(i, s)| (SessionIdx(i as u32), &filters[s.filter.as_str()]))
             .collect();
         let Some(port) = cfg.port_index(&source.port) else { continue };
         if mine.is_empty() {
@@ -235,7 +235,6 @@ fn words(a: u128) -> [u32; 4] {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use dataplane::stats::Direction;
 
     #[test]
     fn slots_are_stable_and_reused() {
@@ -258,7 +257,7 @@ mod tests {
         assert_eq!((slots.get("a"), slots.get("b")), (Some(0), Some(1)));
         slots.published();
         // a's slot is not reused by the change that frees it...
-        counters[0].session(0, Direction::Egress).packets.add(7);
+        counters[0].session(CounterSlot(0), Direction::Egress).packets.add(7);
         cfg.sessions = vec![mk("b"), mk("c")];
         slots.assign(&cfg, &counters).unwrap();
         assert_eq!((slots.get("b"), slots.get("c"), slots.get("a")), (Some(1), Some(2), None));

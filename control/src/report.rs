@@ -4,7 +4,8 @@ use crate::compile::Slots;
 use crate::config::Config;
 use dataplane::dpdk::mempool::Mempool;
 use dataplane::dpdk::port::PortStats;
-use dataplane::stats::{Direction, SessionCounters, WorkerCounters};
+use dataplane::stats::{SessionCounters, WorkerCounters};
+use dataplane::types::{CounterSlot, Direction};
 use serde::Serialize;
 use std::fmt::Write;
 use std::time::Duration;
@@ -122,7 +123,7 @@ pub fn session_totals(counters: &[WorkerCounters], slot: u32) -> [DirReport; 2] 
     let mut out = [DirReport::default(); 2];
     for w in counters {
         for d in Direction::ALL {
-            out[d as usize].add(w.session(slot, d));
+            out[d as usize].add(w.session(CounterSlot(slot), d));
         }
     }
     out

@@ -2,9 +2,9 @@
 //! each mirrors it, and the flow hash of its copies.
 
 use crate::hash::flow_hash;
-use crate::parse::{parse_into, Packet, Skip};
-use crate::stats::Direction;
-use crate::table::{NotMirrored, SourceRules, Table};
+use crate::parse::{parse_into, Packet};
+use crate::table::{SourceRules, Table};
+use crate::types::{Direction, NotMirrored, SessionIdx};
 use crate::wire::ethernet;
 
 impl Table {
@@ -38,20 +38,16 @@ impl Sources<'_> {
     }
 
     /// The sessions that mirror one frame, `wire_len` bytes long of which `frame` is the first
-    /// segment. Calls `copy(direction, session index, flow hash)` for each; counts the frames
-    /// that are no candidates into `skipped`. `p` is scratch for the parsed headers, kept by
-    /// the caller across frames so that none pays for clearing it.
+    /// segment: calls `copy(direction, session, flow hash)` for each. `Err` says why the frame
+    /// is no candidate at all. `p` is scratch for the parsed headers, kept by the caller across
+    /// frames so that none pays for clearing it.
     ///
     /// The never-mirrored traffic (DHCP, metadata and time services, our own copies) is checked
     /// only once a session has accepted the packet: the rules decide nothing for it, so most
     /// packets, which no session takes, never pay for the check.
     #[inline(always)]
-    pub fn mirrors(&self, frame: &[u8], wire_len: usize, p: &mut Packet, skipped: &mut NotMirrored, mut copy: impl FnMut(Direction, u32, u32)) {
-        match parse_into(frame, wire_len, p) {
-            Ok(()) => {}
-            Err(Skip::NotIp) => return skipped.not_ip += 1,
-            Err(Skip::Malformed) => return skipped.malformed += 1,
-        }
+    pub fn mirrors(&self, frame: &[u8], wire_len: usize, p: &mut Packet, mut copy: impl FnMut(Direction, SessionIdx, u32)) -> Result<(), NotMirrored> {
+        parse_into(frame, wire_len, p)?;
         // Set once a session accepts: the flow hash, or None when the packet is excluded.
         let mut hash: Option<Option<u32>> = None;
         let macs: &[u8; 12] = frame.first_chunk().expect("parse saw the Ethernet header");
@@ -59,8 +55,9 @@ impl Sources<'_> {
         self.visit(self.egress, Direction::Egress, src, p, &mut hash, &mut copy);
         self.visit(self.ingress, Direction::Ingress, dst, p, &mut hash, &mut copy);
         if hash == Some(None) {
-            skipped.excluded += 1;
+            return Err(NotMirrored::Excluded);
         }
+        Ok(())
     }
 
     /// The sources of one direction that own the frame, each looked up once.
@@ -72,7 +69,7 @@ impl Sources<'_> {
         mac: &[u8],
         p: &Packet,
         hash: &mut Option<Option<u32>>,
-        copy: &mut impl FnMut(Direction, u32, u32),
+        copy: &mut impl FnMut(Direction, SessionIdx, u32),
     ) {
         for s in sources {
             if !s.owns(mac) {

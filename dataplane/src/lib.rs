@@ -16,5 +16,6 @@ pub mod rcu;
 pub mod snoop;
 pub mod stats;
 pub mod table;
+pub mod types;
 pub mod wire;
 pub mod worker;

@@ -5,16 +5,8 @@
 //! identifier. Anything short or inconsistent is reported, never panics: such frames are
 //! forwarded but never mirrored.
 
+use crate::types::NotMirrored;
 use crate::wire::{be16, be32, ethernet, icmp, ipv4, ipv6, proto, udp};
-
-/// Why a frame is not a candidate for mirroring.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Skip {
-    /// ARP, LLDP and every other non-IP ethertype, or more than two VLAN tags.
-    NotIp,
-    /// Too short for the headers it announces, or inconsistent lengths.
-    Malformed,
-}
 
 /// Words of the classification key: one `u32` per field, in the order the classifier prefers
 /// to split on them (see [`filter`](crate::filter)). Field 0 is the packet's "class": the
@@ -180,16 +172,16 @@ impl std::fmt::Debug for Packet {
 /// must not make the worker loop.
 const MAX_IPV6_EXT_HEADERS: usize = 8;
 
-/// Parses one frame. `Err` means: forward, do not mirror.
+/// Parses one frame. `Err` (not IP, or malformed) means: forward, do not mirror.
 #[inline]
-pub fn parse(frame: &[u8]) -> Result<Packet, Skip> {
+pub fn parse(frame: &[u8]) -> Result<Packet, NotMirrored> {
     parse_head(frame, frame.len())
 }
 
 /// Parses a frame of `wire_len` bytes of which `frame` is the first segment: the headers must
 /// lie in it, the lengths they announce are checked against the whole frame.
 #[inline]
-pub fn parse_head(frame: &[u8], wire_len: usize) -> Result<Packet, Skip> {
+pub fn parse_head(frame: &[u8], wire_len: usize) -> Result<Packet, NotMirrored> {
     let mut p = Packet::default();
     parse_into(frame, wire_len, &mut p).map(|()| p)
 }
@@ -197,7 +189,7 @@ pub fn parse_head(frame: &[u8], wire_len: usize) -> Result<Packet, Skip> {
 /// [`parse_head`] into a packet the caller keeps (the fast path: nothing is moved). On `Err`
 /// the packet holds partial fields.
 #[inline(always)]
-pub fn parse_into(frame: &[u8], wire_len: usize, p: &mut Packet) -> Result<(), Skip> {
+pub fn parse_into(frame: &[u8], wire_len: usize, p: &mut Packet) -> Result<(), NotMirrored> {
     // Past the first segment only payload remains; `beyond` is how much of it there is.
     let beyond = wire_len.saturating_sub(frame.len());
     if parse_plain_ipv4(frame, beyond, p) {
@@ -209,9 +201,9 @@ pub fn parse_into(frame: &[u8], wire_len: usize, p: &mut Packet) -> Result<(), S
 /// Every frame [`parse_plain_ipv4`] leaves: VLAN tags, IPv4 options, fragments, other
 /// protocols, IPv6, and everything malformed.
 #[inline(always)]
-fn parse_general(frame: &[u8], beyond: usize, p: &mut Packet) -> Result<(), Skip> {
+fn parse_general(frame: &[u8], beyond: usize, p: &mut Packet) -> Result<(), NotMirrored> {
     if frame.len() < ethernet::HEADER_LEN {
-        return Err(Skip::Malformed);
+        return Err(NotMirrored::Malformed);
     }
     let mut ethertype = be16(frame, ethernet::ETHERTYPE);
     let mut l3 = ethernet::HEADER_LEN;
@@ -222,7 +214,7 @@ fn parse_general(frame: &[u8], beyond: usize, p: &mut Packet) -> Result<(), Skip
                 break;
             }
             if frame.len() < l3 + ethernet::VLAN_TAG_LEN {
-                return Err(Skip::Malformed);
+                return Err(NotMirrored::Malformed);
             }
             ethertype = be16(frame, l3 + 2);
             l3 += ethernet::VLAN_TAG_LEN;
@@ -231,7 +223,7 @@ fn parse_general(frame: &[u8], beyond: usize, p: &mut Packet) -> Result<(), Skip
     match ethertype {
         ethernet::TYPE_IPV4 => parse_ipv4(frame, l3, beyond, p),
         ethernet::TYPE_IPV6 => parse_ipv6(frame, l3, beyond, p),
-        _ => Err(Skip::NotIp),
+        _ => Err(NotMirrored::NotIp),
     }
 }
 
@@ -271,16 +263,16 @@ fn parse_plain_ipv4(frame: &[u8], beyond: usize, p: &mut Packet) -> bool {
 }
 
 #[inline(always)]
-fn parse_ipv4(frame: &[u8], l3: usize, beyond: usize, p: &mut Packet) -> Result<(), Skip> {
-    let ip = frame.get(l3..).ok_or(Skip::Malformed)?;
+fn parse_ipv4(frame: &[u8], l3: usize, beyond: usize, p: &mut Packet) -> Result<(), NotMirrored> {
+    let ip = frame.get(l3..).ok_or(NotMirrored::Malformed)?;
     if ip.len() < ipv4::MIN_HEADER_LEN || ip[ipv4::VER_IHL] >> 4 != 4 {
-        return Err(Skip::Malformed);
+        return Err(NotMirrored::Malformed);
     }
     let header_len = usize::from(ip[ipv4::VER_IHL] & 0x0f) * 4;
     let total_len = usize::from(be16(ip, ipv4::TOTAL_LEN));
     // Ethernet padding may follow the packet; a packet longer than the frame was cut.
     if header_len < ipv4::MIN_HEADER_LEN || total_len < header_len || total_len > ip.len() + beyond {
-        return Err(Skip::Malformed);
+        return Err(NotMirrored::Malformed);
     }
     let flags_frag = be16(ip, ipv4::FLAGS_FRAG);
     let offset = flags_frag & ipv4::FRAG_OFFSET_MASK;
@@ -297,14 +289,14 @@ fn parse_ipv4(frame: &[u8], l3: usize, beyond: usize, p: &mut Packet) -> Result<
     read_transport(p, protocol, &ip[header_len..total_len.min(ip.len())])
 }
 
-fn parse_ipv6(frame: &[u8], l3: usize, beyond: usize, p: &mut Packet) -> Result<(), Skip> {
-    let ip = frame.get(l3..).ok_or(Skip::Malformed)?;
+fn parse_ipv6(frame: &[u8], l3: usize, beyond: usize, p: &mut Packet) -> Result<(), NotMirrored> {
+    let ip = frame.get(l3..).ok_or(NotMirrored::Malformed)?;
     if ip.len() < ipv6::HEADER_LEN || ip[0] >> 4 != 6 {
-        return Err(Skip::Malformed);
+        return Err(NotMirrored::Malformed);
     }
     let end = ipv6::HEADER_LEN + usize::from(be16(ip, ipv6::PAYLOAD_LEN));
     if end > ip.len() + beyond {
-        return Err(Skip::Malformed);
+        return Err(NotMirrored::Malformed);
     }
     let ip = &ip[..end.min(ip.len())];
     p.l3_offset = l3 as u16;
@@ -321,14 +313,14 @@ fn parse_ipv6(frame: &[u8], l3: usize, beyond: usize, p: &mut Packet) -> Result<
         match next {
             ipv6::EXT_HOP_BY_HOP | ipv6::EXT_ROUTING | ipv6::EXT_DEST_OPTS => {
                 if ip.len() < off + 2 {
-                    return Err(Skip::Malformed);
+                    return Err(NotMirrored::Malformed);
                 }
                 next = ip[off];
                 off += (usize::from(ip[off + 1]) + 1) * 8;
             }
             ipv6::EXT_FRAGMENT => {
                 if ip.len() < off + ipv6::FRAG_HEADER_LEN {
-                    return Err(Skip::Malformed);
+                    return Err(NotMirrored::Malformed);
                 }
                 let offset_flags = be16(ip, off + ipv6::FRAG_OFFSET_FLAGS);
                 p.fragment = true;
@@ -339,11 +331,11 @@ fn parse_ipv6(frame: &[u8], l3: usize, beyond: usize, p: &mut Packet) -> Result<
             _ => break,
         }
         if off > ip.len() {
-            return Err(Skip::Malformed);
+            return Err(NotMirrored::Malformed);
         }
     }
     if matches!(next, ipv6::EXT_HOP_BY_HOP | ipv6::EXT_ROUTING | ipv6::EXT_DEST_OPTS | ipv6::EXT_FRAGMENT) {
-        return Err(Skip::Malformed);
+        return Err(NotMirrored::Malformed);
     }
     if !first_fragment {
         p.set_transport(next, false, 0, 0);
@@ -363,13 +355,13 @@ fn ported_header_len(udp: bool) -> usize {
 
 /// Reads ports (TCP, UDP) or the echo identifier (ICMP echo) from the transport header.
 #[inline(always)]
-fn read_transport(p: &mut Packet, protocol: u8, l4: &[u8]) -> Result<(), Skip> {
+fn read_transport(p: &mut Packet, protocol: u8, l4: &[u8]) -> Result<(), NotMirrored> {
     // TCP and UDP share one path, chosen by one bit test and sized by arithmetic: a
     // comparison per protocol (which the compiler also makes of a lookup table) branches on
     // the traffic's mix and mispredicts.
     if WITH_PORTS.checked_shr(u32::from(protocol)).unwrap_or(0) & 1 != 0 {
         if l4.len() < ported_header_len(protocol == proto::UDP) {
-            return Err(Skip::Malformed);
+            return Err(NotMirrored::Malformed);
         }
         p.set_transport(protocol, true, be16(l4, udp::SRC_PORT), be16(l4, udp::DST_PORT));
         return Ok(());
@@ -506,12 +498,12 @@ pub(crate) mod tests {
     #[test]
     fn three_vlan_tags_are_not_ip() {
         let f = ether(&[1, 2, 3], ethernet::TYPE_IPV4, &ipv4_packet([1, 2, 3, 4], [5, 6, 7, 8], 6, &[], 0, &ports(1, 2)));
-        assert_eq!(parse(&f), Err(Skip::NotIp));
+        assert_eq!(parse(&f), Err(NotMirrored::NotIp));
     }
 
     #[test]
     fn arp_is_not_ip() {
-        assert_eq!(parse(&ether(&[], ethernet::TYPE_ARP, &[0; 28])), Err(Skip::NotIp));
+        assert_eq!(parse(&ether(&[], ethernet::TYPE_ARP, &[0; 28])), Err(NotMirrored::NotIp));
     }
 
     #[test]
@@ -535,10 +527,10 @@ pub(crate) mod tests {
         }
         let mut bad_ihl = good.clone();
         bad_ihl[14] = 0x44;
-        assert_eq!(parse(&bad_ihl), Err(Skip::Malformed));
+        assert_eq!(parse(&bad_ihl), Err(NotMirrored::Malformed));
         let mut bad_version = good.clone();
         bad_version[14] = 0x55;
-        assert_eq!(parse(&bad_version), Err(Skip::Malformed));
+        assert_eq!(parse(&bad_version), Err(NotMirrored::Malformed));
         let mut padded = good.clone();
         padded.extend_from_slice(&[0; 10]);
         assert!(parse(&padded).is_ok(), "Ethernet padding after the packet is fine");
@@ -548,10 +540,10 @@ pub(crate) mod tests {
     fn lengths_count_the_segments_after_the_first() {
         let f = ether(&[], ethernet::TYPE_IPV4, &ipv4_packet([1, 1, 1, 1], [2, 2, 2, 2], 17, &[], 0, &[0u8; 3000]));
         let head = &f[..2048];
-        assert_eq!(parse(head), Err(Skip::Malformed), "alone, the first segment looks cut");
+        assert_eq!(parse(head), Err(NotMirrored::Malformed), "alone, the first segment looks cut");
         let p = parse_head(head, f.len()).unwrap();
         assert_eq!(p.protocol(), 17);
-        assert_eq!(parse_head(head, f.len() - 1), Err(Skip::Malformed), "one byte short");
+        assert_eq!(parse_head(head, f.len() - 1), Err(NotMirrored::Malformed), "one byte short");
     }
 
     #[test]
@@ -585,7 +577,7 @@ pub(crate) mod tests {
             exts.extend_from_slice(&[ipv6::EXT_DEST_OPTS, 0, 0, 0, 0, 0, 0, 0]);
         }
         let f = ether(&[], ethernet::TYPE_IPV6, &ipv6_packet(ipv6::EXT_DEST_OPTS, &exts, &[]));
-        assert_eq!(parse(&f), Err(Skip::Malformed));
+        assert_eq!(parse(&f), Err(NotMirrored::Malformed));
     }
 
     #[test]

@@ -4,6 +4,7 @@
 //! no locked instruction); the atomic type only makes the control thread's concurrent read
 //! well-defined.
 
+use crate::types::{CopySkip, CounterSlot, Direction, NotMirrored};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 /// A single-writer counter.
@@ -22,41 +23,6 @@ impl Counter {
     pub fn get(&self) -> u64 {
         self.0.load(Ordering::Relaxed)
     }
-}
-
-/// Which way a mirrored packet went, seen from the source (AWS's terms).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
-#[repr(u8)]
-pub enum Direction {
-    /// Forwarded out of the source's port: traffic into the monitored host.
-    #[default]
-    Ingress = 0,
-    /// Received on the source's port: traffic out of the monitored host.
-    Egress = 1,
-}
-
-impl Direction {
-    /// Both directions, in counter order.
-    pub const ALL: [Direction; 2] = [Direction::Ingress, Direction::Egress];
-
-    /// "ingress" or "egress".
-    pub fn name(self) -> &'static str {
-        match self {
-            Direction::Ingress => "ingress",
-            Direction::Egress => "egress",
-        }
-    }
-}
-
-/// Why a copy the filter accepted was not sent (AWS's "skip").
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum SkipReason {
-    /// The mirror port's TX queue refused it.
-    QueueFull,
-    /// The copy mempool was empty.
-    NoMbuf,
-    /// The target's next hop has no MAC address yet.
-    Unresolved,
 }
 
 /// One worker's counters for one session and direction.
@@ -79,11 +45,11 @@ pub struct SessionCounters {
 impl SessionCounters {
     /// Counts a skipped copy of `bytes` bytes.
     #[inline]
-    pub fn skip(&self, reason: SkipReason, bytes: u64) {
+    pub fn skip(&self, reason: CopySkip, bytes: u64) {
         match reason {
-            SkipReason::QueueFull => self.skip_queue_full.add(1),
-            SkipReason::NoMbuf => self.skip_no_mbuf.add(1),
-            SkipReason::Unresolved => self.skip_unresolved.add(1),
+            CopySkip::QueueFull => self.skip_queue_full.add(1),
+            CopySkip::NoMbuf => self.skip_no_mbuf.add(1),
+            CopySkip::Unresolved => self.skip_unresolved.add(1),
         }
         self.skip_bytes.add(bytes);
     }
@@ -106,7 +72,7 @@ pub struct PortCounters {
 pub struct WorkerCounters {
     /// By port index.
     pub ports: Box<[PortCounters]>,
-    /// By session counter slot, then [`Direction`].
+    /// By session [`CounterSlot`], then [`Direction`].
     pub sessions: Box<[[SessionCounters; 2]]>,
     /// Frames that are not IPv4/IPv6: forwarded, never mirrored.
     pub not_ip: Counter,
@@ -141,7 +107,17 @@ impl WorkerCounters {
 
     /// The counters of session slot `slot`, direction `dir`.
     #[inline(always)]
-    pub fn session(&self, slot: u32, dir: Direction) -> &SessionCounters {
-        &self.sessions[slot as usize][dir as usize]
+    pub fn session(&self, slot: CounterSlot, dir: Direction) -> &SessionCounters {
+        &self.sessions[slot.0 as usize][dir as usize]
+    }
+
+    /// The counter of frames never mirrored for `reason`.
+    #[inline(always)]
+    pub fn not_mirrored(&self, reason: NotMirrored) -> &Counter {
+        match reason {
+            NotMirrored::NotIp => &self.not_ip,
+            NotMirrored::Malformed => &self.malformed,
+            NotMirrored::Excluded => &self.excluded,
+        }
     }
 }

@@ -4,7 +4,7 @@
 use crate::filter::{Classifier, CompileError, Exclusions, Rule, RuleSet};
 use crate::encap::Template;
 use crate::parse::KEY_LEN;
-use crate::stats::Direction;
+use crate::types::{CounterSlot, Direction, SessionIdx};
 
 /// One filter, rules sorted by rule number within each direction.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -31,22 +31,18 @@ pub struct Table {
     pub generation: u64,
     /// By port index.
     pub ports: Box<[PortRules]>,
-    /// By session index, as [`SourceRules::sessions`] refers to them.
+    /// By [`SessionIdx`], as [`SourceRules::sessions`] refers to them.
     pub sessions: Box<[SessionOut]>,
     pub exclusions: Exclusions,
 }
 
-/// Frames that were no candidates for mirroring, by reason.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct NotMirrored {
-    pub not_ip: u64,
-    pub malformed: u64,
-    /// Accepted by a session but never mirrored (DHCP, metadata and time services, our own
-    /// copies).
-    pub excluded: u64,
-}
-
 impl Table {
+    /// The session `i` names.
+    #[inline(always)]
+    pub fn session(&self, i: SessionIdx) -> &SessionOut {
+        &self.sessions[i.0 as usize]
+    }
+
     /// A table that mirrors nothing.
     pub fn empty(ports: usize) -> Self {
         Table {
@@ -73,14 +69,15 @@ pub struct SourceRules {
     pub mac: Option<[u8; 6]>,
     pub v4: Classifier,
     pub v6: Classifier,
-    /// Session index per classifier result, i.e. the enabled sessions by session number.
-    pub sessions: Box<[u32]>,
+    /// The session of each classifier result (rule set), i.e. the enabled sessions by
+    /// session number.
+    pub sessions: Box<[SessionIdx]>,
 }
 
 impl SourceRules {
-    /// Compiles the sessions of one source for one direction; `sessions` holds (session index,
+    /// Compiles the sessions of one source for one direction; `sessions` holds (session,
     /// filter), in ascending session number; `exclusions` gives the VPC resolvers.
-    pub fn build(mac: Option<[u8; 6]>, dir: Direction, sessions: &[(u32, &FilterRules)], exclusions: &Exclusions) -> Result<Self, CompileError> {
+    pub fn build(mac: Option<[u8; 6]>, dir: Direction, sessions: &[(SessionIdx, &FilterRules)], exclusions: &Exclusions) -> Result<Self, CompileError> {
         let sets: Vec<RuleSet> =
             sessions.iter().map(|(_, f)| RuleSet { rules: f.rules(dir), amazon_dns: f.amazon_dns }).collect();
         Ok(SourceRules {
@@ -100,7 +97,7 @@ impl SourceRules {
 
     /// The session that mirrors a packet with this key (a [`Packet`](crate::parse::Packet)'s), if any.
     #[inline(always)]
-    pub fn lookup(&self, key: &[u32; KEY_LEN], ipv6: bool) -> Option<u32> {
+    pub fn lookup(&self, key: &[u32; KEY_LEN], ipv6: bool) -> Option<SessionIdx> {
         let c = if ipv6 { &self.v6 } else { &self.v4 };
         c.lookup(key).map(|i| self.sessions[i])
     }
@@ -108,8 +105,8 @@ impl SourceRules {
 
 /// How one session's copies are built and where they go.
 pub struct SessionOut {
-    /// Counter slot (stable across table swaps).
-    pub slot: u32,
+    /// Where its copies are counted (stable across table swaps).
+    pub slot: CounterSlot,
     /// Port index of the target's mirror port.
     pub port: u16,
     /// Most bytes of the original a copy carries (packet length and target MTU).

@@ -29,9 +29,10 @@ use crate::parse::Packet;
 use crate::dpdk::queue::{RxQueue, TxQueue};
 use crate::rcu::Reader;
 use crate::snoop::{SnoopQueue, Snooped, SNOOP_LEN};
-use crate::stats::{Direction, SkipReason, WorkerCounters};
+use crate::stats::WorkerCounters;
 use crate::decide::Sources;
-use crate::table::{NotMirrored, Table};
+use crate::table::Table;
+use crate::types::{CopySkip, CounterSlot, Direction, NotMirrored, SessionIdx};
 use crate::wire::ethernet;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -72,14 +73,14 @@ struct PendingCopy {
     /// Index of its original in `held`.
     pkt: u8,
     dir: Direction,
-    session: u32,
+    session: SessionIdx,
     hash: u32,
 }
 
 /// What flushing needs to count a queued copy.
 #[derive(Clone, Copy, Default)]
 struct CopyMeta {
-    slot: u32,
+    slot: CounterSlot,
     dir: Direction,
     truncated: bool,
     /// Bytes of the original carried.
@@ -200,14 +201,14 @@ impl Worker<'_> {
         for m in burst.iter() {
             m.prefetch();
         }
-        let mut skipped = NotMirrored::default();
+        let mut not_mirrored = [0u64; NotMirrored::ALL.len()];
         let (pending, held) = (&mut self.pending, &mut self.held);
         let mut packet = Packet::default();
         for m in burst.iter() {
             // As each copy is found: a second reference on its original (one per
             // original, however many copies) keeps it for building once it has been sent.
             let mut hold = None;
-            sources.mirrors(m.data(), m.pkt_len(), &mut packet, &mut skipped, |dir, session, hash| {
+            let decided = sources.mirrors(m.data(), m.pkt_len(), &mut packet, |dir, session, hash| {
                 if pending.len() == MAX_PENDING {
                     return;
                 }
@@ -218,10 +219,13 @@ impl Worker<'_> {
                 });
                 pending.push(PendingCopy { pkt: at, dir, session, hash });
             });
+            if let Err(reason) = decided {
+                not_mirrored[reason as usize] += 1;
+            }
         }
-        self.counters.not_ip.add(skipped.not_ip);
-        self.counters.malformed.add(skipped.malformed);
-        self.counters.excluded.add(skipped.excluded);
+        for reason in NotMirrored::ALL {
+            self.counters.not_mirrored(reason).add(not_mirrored[reason as usize]);
+        }
     }
 
     /// Stage 3: originals out of the peer port, or dropped where there is none.
@@ -255,24 +259,24 @@ impl Worker<'_> {
         let counters = self.counters;
         let pending = std::mem::take(&mut self.pending);
         for pc in &pending {
-            let s = &table.sessions[pc.session as usize];
+            let s = table.session(pc.session);
             let original = &self.held[usize::from(pc.pkt)];
             let len = original.pkt_len();
             let inner = len.min(s.max_inner as usize);
             let skip = |reason| counters.session(s.slot, pc.dir).skip(reason, inner as u64);
             let n = s.templates.len();
             if n == 0 {
-                skip(SkipReason::Unresolved);
+                skip(CopySkip::Unresolved);
                 continue;
             }
             // The flow hash picks the target address; multiply-shift, not a division.
             let outer = &s.templates[((u64::from(pc.hash) * n as u64) >> 32) as usize];
             let Some(mut copy) = self.fresh.pop().or_else(|| Mbuf::alloc(self.copy_pool)) else {
-                skip(SkipReason::NoMbuf);
+                skip(CopySkip::NoMbuf);
                 continue;
             };
             if !fill_copy(&mut copy, self.copy_pool, outer, original, inner, source_port(pc.hash)) {
-                skip(SkipReason::NoMbuf);
+                skip(CopySkip::NoMbuf);
                 continue;
             }
             let meta = CopyMeta {
@@ -322,7 +326,7 @@ impl Worker<'_> {
         }
         if sent < n {
             for m in &q.meta[sent..n] {
-                self.counters.session(m.slot, m.dir).skip(SkipReason::QueueFull, u64::from(m.inner));
+                self.counters.session(m.slot, m.dir).skip(CopySkip::QueueFull, u64::from(m.inner));
             }
             self.counters.ports[port].copies_dropped.add((n - sent) as u64);
             q.burst.clear();

@@ -5,12 +5,12 @@
 //! and no freed table is ever touched. scripts/test.sh also runs this under AddressSanitizer
 //! (use after free, leaks) and ThreadSanitizer (data races).
 
-use dataplane::filter::{Action, Exclusions, Rule};
+use dataplane::filter::{Exclusions, Rule};
 use dataplane::encap::{Outer, Template};
 use dataplane::parse::Packet;
 use dataplane::rcu::Rcu;
-use dataplane::stats::Direction;
-use dataplane::table::{FilterRules, NotMirrored, PortRules, SessionOut, SourceRules, Table};
+use dataplane::table::{FilterRules, PortRules, SessionOut, SourceRules, Table};
+use dataplane::types::{CounterSlot, Direction, RuleAction, SessionIdx};
 use std::sync::atomic::{AtomicBool, Ordering};
 
 /// A table whose one session mirrors all UDP received on port 0, with VNI `generation`.
@@ -18,7 +18,7 @@ fn table(generation: u64) -> Table {
     let filter = FilterRules {
         egress: vec![Rule {
             number: 1,
-            action: Action::Accept,
+            action: RuleAction::Accept,
             protocol: Some(17),
             source: None,
             destination: None,
@@ -27,7 +27,7 @@ fn table(generation: u64) -> Table {
         }],
         ..FilterRules::default()
     };
-    let source = SourceRules::build(None, Direction::Egress, &[(0, &filter)], &Exclusions::new(&[], &[])).unwrap();
+    let source = SourceRules::build(None, Direction::Egress, &[(SessionIdx(0), &filter)], &Exclusions::new(&[], &[])).unwrap();
     let outer = Outer {
         src_mac: [2, 0, 0, 0, 0, 0x10],
         dst_mac: [2, 0, 0, 0, 0, 0x20],
@@ -40,7 +40,7 @@ fn table(generation: u64) -> Table {
     Table {
         generation,
         ports: vec![PortRules { egress: vec![source].into(), ingress: Box::new([]) }, PortRules::default()].into(),
-        sessions: vec![SessionOut { slot: 0, port: 1, max_inner: 128, templates: vec![Template::new(&outer)].into() }].into(),
+        sessions: vec![SessionOut { slot: CounterSlot(0), port: 1, max_inner: 128, templates: vec![Template::new(&outer)].into() }].into(),
         exclusions: Exclusions::default(),
     }
 }
@@ -76,17 +76,17 @@ fn readers_see_whole_tables_while_thousands_are_swapped_in() {
                     let mut header = [0u8; 50];
                     while !stop.load(Ordering::Relaxed) {
                         let t = reader.read();
-                        let mut skipped = NotMirrored::default();
                         let mut packet = Packet::default();
                         let mut vnis = Vec::with_capacity(32);
                         let sources = t.sources(0, 1);
                         for f in frames {
-                            sources.mirrors(f, f.len(), &mut packet, &mut skipped, |dir, session, hash| {
+                            let decided = sources.mirrors(f, f.len(), &mut packet, |dir, session, hash| {
                                 assert_eq!(dir, Direction::Egress);
-                                let out = &t.sessions[session as usize];
+                                let out = t.session(session);
                                 out.templates[0].write(&mut header, f.len().min(out.max_inner as usize), hash as u16 | 0xc000);
                                 vnis.push(u32::from_be_bytes([0, header[46], header[47], header[48]]));
                             });
+                            assert_eq!(decided, Ok(()), "a UDP frame is a candidate");
                         }
                         assert_eq!(vnis.len(), 32, "every frame of the burst mirrored");
                         assert!(vnis.iter().all(|&v| u64::from(v) == t.generation), "one table per burst: {vnis:?} in table {}", t.generation);

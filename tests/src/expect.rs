@@ -8,7 +8,7 @@ use control::compile::filter_rules;
 use control::config::Config;
 use dataplane::filter::{reference, RuleSet};
 use dataplane::parse::{Fields, Packet};
-use dataplane::stats::Direction;
+use dataplane::types::Direction;
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr};
 

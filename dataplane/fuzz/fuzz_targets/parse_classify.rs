@@ -3,9 +3,10 @@
 //! drawn from the same input. The flow hash must be symmetric.
 #![no_main]
 
-use dataplane::filter::{reference, Action, Cidr, Classifier, Exclusions, PortRange, Rule, RuleSet};
+use dataplane::filter::{reference, Cidr, Classifier, Exclusions, Rule, RuleSet};
 use dataplane::hash::flow_hash;
 use dataplane::parse::{parse, parse_head};
+use dataplane::types::{PortRange, RuleAction};
 use libfuzzer_sys::fuzz_target;
 
 /// Reads rules from the front of the input: 1 byte count, then 16 bytes per rule.
@@ -23,7 +24,7 @@ fn rules(data: &[u8]) -> (Vec<Rule>, &[u8]) {
         let port = |a: u8, b: u8| PortRange { from: u16::from(a) << 4, to: (u16::from(a) << 4).saturating_add(u16::from(b) * 8) };
         out.push(Rule {
             number: i as u16 + 1,
-            action: if r[0] & 2 != 0 { Action::Accept } else { Action::Reject },
+            action: if r[0] & 2 != 0 { RuleAction::Accept } else { RuleAction::Reject },
             protocol: if ported { Some(if r[1] & 1 != 0 { 6 } else { 17 }) } else if r[0] & 4 != 0 { Some(r[1]) } else { None },
             source: (r[0] & 8 != 0).then(|| cidr(r[6])),
             destination: (r[0] & 16 != 0).then(|| cidr(r[7])),

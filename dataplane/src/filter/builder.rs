@@ -3,9 +3,10 @@
 
 use super::aws::DNS_PORT;
 use super::node::*;
-use super::rule::{Action, Cidr, Rule, RuleSet};
+use super::rule::{Cidr, Rule, RuleSet};
 use super::Classifier;
 use crate::parse::{field, KEY_LEN};
+use crate::types::RuleAction;
 use rustc_hash::FxHashMap;
 use std::collections::BTreeSet;
 
@@ -157,7 +158,7 @@ impl KeyRule {
     }
 
     fn from_rule(set: u32, rule: &Rule, ipv6: bool) -> Self {
-        let mut r = KeyRule::any(set, rule.action == Action::Accept);
+        let mut r = KeyRule::any(set, rule.action == RuleAction::Accept);
         let needs_ports = rule.source_ports.is_some() || rule.destination_ports.is_some();
         r.restrict_class(rule.protocol, needs_ports);
         if let Some(pr) = rule.destination_ports {

@@ -124,17 +124,18 @@ fn count_at_or_below(window: &[u32; WINDOW], v: u32) -> usize {
 mod tests {
     use super::super::builder::bucket_layout;
     use super::super::testing::{both, cidr4, edit, rule, tcp4, v4};
-    use super::super::{reference, Action, Cidr, Exclusions, PortRange, Rule, RuleSet, RESOLVER_V4, RESOLVER_V6};
+    use super::super::{reference, Cidr, Exclusions, Rule, RuleSet, RESOLVER_V4, RESOLVER_V6};
+    use crate::types::{PortRange, RuleAction};
     use super::*;
     use crate::parse::Fields;
     use proptest::prelude::*;
 
     #[test]
     fn first_matching_rule_decides() {
-        let mut reject_ssh = rule(100, Action::Reject);
+        let mut reject_ssh = rule(100, RuleAction::Reject);
         reject_ssh.protocol = Some(6);
         reject_ssh.destination_ports = Some(PortRange { from: 22, to: 22 });
-        let accept_all = rule(200, Action::Accept);
+        let accept_all = rule(200, RuleAction::Accept);
         let rules = [reject_ssh, accept_all];
         let sets = [RuleSet { rules: &rules, amazon_dns: false }];
         assert_eq!(both(&sets, &tcp4([1, 1, 1, 1], [2, 2, 2, 2], 5000, 22)), None);
@@ -143,7 +144,7 @@ mod tests {
 
     #[test]
     fn no_matching_rule_means_not_mirrored() {
-        let mut r = rule(1, Action::Accept);
+        let mut r = rule(1, RuleAction::Accept);
         r.destination = Some(cidr4([10, 0, 0, 0], 8));
         let rules = [r];
         let sets = [RuleSet { rules: &rules, amazon_dns: false }];
@@ -153,11 +154,11 @@ mod tests {
 
     #[test]
     fn a_later_session_gets_what_an_earlier_one_rejects() {
-        let mut reject_web = rule(1, Action::Reject);
+        let mut reject_web = rule(1, RuleAction::Reject);
         reject_web.destination_ports = Some(PortRange { from: 80, to: 80 });
         reject_web.protocol = Some(6);
-        let first = [reject_web, rule(2, Action::Accept)];
-        let second = [rule(1, Action::Accept)];
+        let first = [reject_web, rule(2, RuleAction::Accept)];
+        let second = [rule(1, RuleAction::Accept)];
         let sets = [RuleSet { rules: &first, amazon_dns: false }, RuleSet { rules: &second, amazon_dns: false }];
         assert_eq!(both(&sets, &tcp4([1, 1, 1, 1], [2, 2, 2, 2], 9, 80)), Some(1));
         assert_eq!(both(&sets, &tcp4([1, 1, 1, 1], [2, 2, 2, 2], 9, 81)), Some(0));
@@ -165,7 +166,7 @@ mod tests {
 
     #[test]
     fn port_rules_never_match_non_first_fragments_or_other_protocols() {
-        let mut r = rule(1, Action::Accept);
+        let mut r = rule(1, RuleAction::Accept);
         r.protocol = Some(6);
         r.destination_ports = Some(PortRange { from: 0, to: 65535 });
         let rules = [r];
@@ -180,7 +181,7 @@ mod tests {
 
     #[test]
     fn family_of_a_rule_comes_from_its_cidrs() {
-        let mut only_v4 = rule(1, Action::Accept);
+        let mut only_v4 = rule(1, RuleAction::Accept);
         only_v4.source = Some(cidr4([0, 0, 0, 0], 0));
         let rules = [only_v4];
         let sets = [RuleSet { rules: &rules, amazon_dns: false }];
@@ -190,14 +191,14 @@ mod tests {
         });
         assert_eq!(both(&sets, &p6), None);
         assert_eq!(both(&sets, &tcp4([9, 9, 9, 9], [1, 1, 1, 1], 1, 2)), Some(0));
-        let any = [rule(1, Action::Accept)];
+        let any = [rule(1, RuleAction::Accept)];
         let sets = [RuleSet { rules: &any, amazon_dns: false }];
         assert_eq!(both(&sets, &p6), Some(0));
     }
 
     #[test]
     fn resolver_dns_needs_amazon_dns() {
-        let all = [rule(1, Action::Accept)];
+        let all = [rule(1, RuleAction::Accept)];
         let without = [RuleSet { rules: &all, amazon_dns: false }];
         let with = [RuleSet { rules: &all, amazon_dns: true }];
         let p = tcp4([10, 0, 0, 5], [169, 254, 169, 253], 3333, 53);
@@ -211,7 +212,7 @@ mod tests {
     fn empty_filters_compile_to_nothing() {
         let sets = [RuleSet { rules: &[], amazon_dns: true }];
         assert!(Classifier::build(&sets, false, &[]).unwrap().is_empty());
-        let rejects = [rule(1, Action::Reject)];
+        let rejects = [rule(1, RuleAction::Reject)];
         let sets = [RuleSet { rules: &rejects, amazon_dns: false }];
         assert!(Classifier::build(&sets, true, &[RESOLVER_V6]).unwrap().is_empty());
     }
@@ -220,7 +221,7 @@ mod tests {
     fn ten_thousand_rules_compile_and_stay_shallow() {
         let mut rules = Vec::new();
         for i in 0..10_000u32 {
-            let mut r = rule(i as u16 % 32766 + 1, if i % 7 == 0 { Action::Accept } else { Action::Reject });
+            let mut r = rule(i as u16 % 32766 + 1, if i % 7 == 0 { RuleAction::Accept } else { RuleAction::Reject });
             r.protocol = Some(if i % 2 == 0 { 6 } else { 17 });
             r.source = Some(cidr4([10, (i >> 8) as u8, i as u8, 0], 24));
             r.destination_ports = Some(PortRange { from: (i % 1000) as u16 * 10, to: (i % 1000) as u16 * 10 + 5 });
@@ -242,14 +243,14 @@ mod tests {
         // them off at once for traffic that goes elsewhere.
         let mut rules = Vec::new();
         for i in 0..4000u32 {
-            let mut r = rule(i as u16 + 1, Action::Accept);
+            let mut r = rule(i as u16 + 1, RuleAction::Accept);
             r.protocol = Some(6);
             r.destination = Some(cidr4([172, 16 + (i >> 8) as u8, i as u8, 0], 24));
             let from = (i * 7919 % 60000) as u16 + 1;
             r.destination_ports = Some(PortRange { from, to: from + 200 });
             rules.push(r);
         }
-        let mut last = rule(4001, Action::Accept);
+        let mut last = rule(4001, RuleAction::Accept);
         last.protocol = Some(6);
         last.source_ports = Some(PortRange { from: 1024, to: 7475 });
         rules.push(last);
@@ -269,7 +270,7 @@ mod tests {
         // bucket, wider than a window.
         let hosts: Vec<[u8; 4]> = (1..=40u8).map(|h| [10, 0, 0, h]).chain([[250, 0, 0, 0]]).collect();
         let rules: Vec<[Rule; 1]> =
-            hosts.iter().map(|&h| [Rule { destination: Some(cidr4(h, 32)), ..rule(1, Action::Accept) }]).collect();
+            hosts.iter().map(|&h| [Rule { destination: Some(cidr4(h, 32)), ..rule(1, RuleAction::Accept) }]).collect();
         let sets: Vec<RuleSet> = rules.iter().map(|r| RuleSet { rules: r, amazon_dns: true }).collect();
         let mut lower: Vec<u32> = hosts.iter().flat_map(|&h| [v4(h), v4(h) + 1]).collect();
         lower.dedup();
@@ -287,7 +288,7 @@ mod tests {
         // and at every bound's edges, the walk must agree with the reference.
         let nets: Vec<[u8; 4]> = (0..12u8).map(|i| [172, 16 + i, 7 * i, 0]).collect();
         let rules: Vec<[Rule; 1]> =
-            nets.iter().map(|&n| [Rule { destination: Some(cidr4(n, 24)), ..rule(1, Action::Accept) }]).collect();
+            nets.iter().map(|&n| [Rule { destination: Some(cidr4(n, 24)), ..rule(1, RuleAction::Accept) }]).collect();
         let sets: Vec<RuleSet> = rules.iter().map(|r| RuleSet { rules: r, amazon_dns: true }).collect();
         let c = Classifier::build(&sets, false, &[]).unwrap();
         let probe = |dst: [u8; 4]| tcp4([1, 1, 1, 1], dst, 1000, 80);
@@ -339,7 +340,7 @@ mod tests {
                 let ported = protocol == Some(6) || protocol == Some(17);
                 Rule {
                     number: 0,
-                    action: if accept { Action::Accept } else { Action::Reject },
+                    action: if accept { RuleAction::Accept } else { RuleAction::Reject },
                     protocol,
                     source,
                     destination,
@@ -390,7 +391,7 @@ mod tests {
         (any::<bool>(), any::<u32>(), 8u8..=32, any::<u16>(), 0u16..300, prop::sample::select(vec![6u8, 17]))
             .prop_map(|(accept, addr, len, from, span, protocol)| Rule {
                 number: 0,
-                action: if accept { Action::Accept } else { Action::Reject },
+                action: if accept { RuleAction::Accept } else { RuleAction::Reject },
                 protocol: Some(protocol),
                 source: None,
                 destination: Some(Cidr { addr: u128::from(addr & 0x0fff_ffff), len, ipv6: false }),

@@ -24,13 +24,14 @@ pub use aws::{Exclusions, METADATA_V4, METADATA_V6, RESOLVER_V4, RESOLVER_V6};
 pub use builder::CompileError;
 pub use classifier::Classifier;
 pub use reference::reference;
-pub use rule::{Action, Cidr, PortRange, Rule, RuleSet};
+pub use rule::{Cidr, Rule, RuleSet};
 
 /// Packets and rules for the tests of every part.
 #[cfg(test)]
 mod testing {
     use super::*;
     use crate::parse::{Fields, Packet};
+    use crate::types::RuleAction;
     use crate::wire::proto;
 
     /// `p` with some fields changed.
@@ -61,7 +62,7 @@ mod testing {
         })
     }
 
-    pub fn rule(number: u16, action: Action) -> Rule {
+    pub fn rule(number: u16, action: RuleAction) -> Rule {
         Rule {
             number,
             action,

@@ -1,8 +1,9 @@
 //! SPEC.md's evaluation, written plainly: the oracle the property tests and the fuzzer check
 //! the compiled [`Classifier`](super::Classifier) against. Never on the fast path.
 
-use super::rule::{Action, Cidr, PortRange, Rule, RuleSet};
+use super::rule::{Cidr, Rule, RuleSet};
 use crate::parse::Packet;
+use crate::types::{PortRange, RuleAction};
 
 impl Cidr {
     /// Does the prefix contain the address `words` (laid out as [`Packet::src`])?
@@ -28,7 +29,7 @@ impl Rule {
             return false;
         }
         let port_ok = |r: Option<PortRange>, port: u16| {
-            r.is_none_or(|r| p.has_ports() && r.from <= port && port <= r.to)
+            r.is_none_or(|r| p.has_ports() && r.contains(port))
         };
         self.protocol.is_none_or(|x| x == p.protocol())
             && self.source.is_none_or(|c| c.contains(p.ipv6, &p.src()))
@@ -43,7 +44,7 @@ impl Rule {
 pub fn reference(sets: &[RuleSet], p: &Packet, resolver_dns: bool) -> Option<usize> {
     sets.iter().position(|set| {
         (set.amazon_dns || !resolver_dns)
-            && set.rules.iter().find(|r| r.matches(p)).is_some_and(|r| r.action == Action::Accept)
+            && set.rules.iter().find(|r| r.matches(p)).is_some_and(|r| r.action == RuleAction::Accept)
     })
 }
 

@@ -1,19 +1,7 @@
 //! The rule model: filter rules as SPEC.md defines them, and a session's rules in one
 //! direction.
 
-/// A filter rule's verdict.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Action {
-    Accept,
-    Reject,
-}
-
-/// An inclusive port range.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct PortRange {
-    pub from: u16,
-    pub to: u16,
-}
+use crate::types::{PortRange, RuleAction};
 
 /// An IPv4 or IPv6 prefix; host bits are ignored.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -28,7 +16,7 @@ pub struct Cidr {
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Rule {
     pub number: u16,
-    pub action: Action,
+    pub action: RuleAction,
     pub protocol: Option<u8>,
     pub source: Option<Cidr>,
     pub destination: Option<Cidr>,
