@@ -16,13 +16,8 @@ use std::net::Ipv4Addr;
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::Path;
 
-/// A filter rule's direction, as EC2 spells it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum TrafficDirection {
-    Ingress,
-    Egress,
-}
+/// A filter rule's direction, as EC2 spells it (`ingress`, `egress`): the dataplane's.
+pub use dataplane::types::Direction as TrafficDirection;
 
 /// EC2's port range.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]

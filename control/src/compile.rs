@@ -1,13 +1,13 @@
 //! Compiling a validated configuration into the immutable [`Table`] the workers read.
 
 use crate::arp::Key;
-use crate::config::{Config, ConfigError, FilterRule, RuleAction, Session};
+use crate::config::{Config, ConfigError, FilterRule, Session};
 use crate::report::{session_totals, DirReport};
 use dataplane::stats::WorkerCounters;
 use dataplane::filter::{Cidr, Exclusions, Rule};
 use dataplane::encap::{max_inner_len, Outer, Template};
 use dataplane::table::{FilterRules, PortRules, SessionOut, SourceRules, Table};
-use dataplane::types::{CounterSlot, Direction, PortRange, SessionIdx};
+use dataplane::types::{CounterSlot, Direction, SessionIdx};
 use ipnet::IpNet;
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -89,18 +89,14 @@ impl Slots {
 
 /// Converts a configured rule to the dataplane's.
 pub fn rule(r: &FilterRule) -> Rule {
-    let range = |p: crate::config::PortRange| PortRange { from: p.from, to: p.to };
     Rule {
         number: r.rule_number as u16,
-        action: match r.action {
-            RuleAction::Accept => dataplane::types::RuleAction::Accept,
-            RuleAction::Reject => dataplane::types::RuleAction::Reject,
-        },
+        action: r.action,
         protocol: r.protocol,
         source: r.source_cidr.map(cidr),
         destination: r.destination_cidr.map(cidr),
-        source_ports: r.source_port.map(range),
-        destination_ports: r.destination_port.map(range),
+        source_ports: r.source_port,
+        destination_ports: r.destination_port,
     }
 }
 

@@ -280,21 +280,9 @@ pub struct Filter {
     pub egress_rules: Vec<FilterRule>,
 }
 
-/// A rule's verdict.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum RuleAction {
-    Accept,
-    Reject,
-}
-
-/// An inclusive port range.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct PortRange {
-    pub from: u16,
-    pub to: u16,
-}
+/// A rule's verdict and an inclusive port range: the dataplane's types, whose serde shapes are
+/// the file's (`action = "accept"`, `{ from, to }`).
+pub use dataplane::types::{PortRange, RuleAction};
 
 /// `[[filter.ingress_rule]]` / `[[filter.egress_rule]]`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
