@@ -1,10 +1,10 @@
 //! Encapsulation: the outer Ethernet / IPv4 / UDP / VXLAN headers of a copy, precomputed per
 //! session and target address as a template, and how much of the original a copy carries.
 
-use crate::wire::{ethernet, fold_checksum, ipv4, ones_sum, proto, put_be16, udp, vxlan};
+use crate::wire::{ethernet, fold_checksum, ipv4, ones_sum, proto, udp, vxlan};
 
 /// Outer IPv4 + UDP + VXLAN bytes: what the target's MTU must hold besides the inner frame.
-pub const MTU_OVERHEAD: usize = ipv4::MIN_HEADER_LEN + udp::HEADER_LEN + vxlan::HEADER_LEN;
+pub const MTU_OVERHEAD: usize = ipv4::HEADER_LEN + udp::HEADER_LEN + vxlan::HEADER_LEN;
 /// Longest outer header: Ethernet with one VLAN tag, then [`MTU_OVERHEAD`].
 pub const MAX_OUTER_LEN: usize = ethernet::HEADER_LEN + ethernet::VLAN_TAG_LEN + MTU_OVERHEAD;
 /// The outer IPv4 TTL, as the kernel's VXLAN device and AWS use.
@@ -38,29 +38,20 @@ impl Template {
     /// Builds the template for `o`.
     pub fn new(o: &Outer) -> Self {
         let mut b = [0u8; MAX_OUTER_LEN];
-        b[ethernet::DST..ethernet::DST + 6].copy_from_slice(&o.dst_mac);
-        b[ethernet::SRC..ethernet::SRC + 6].copy_from_slice(&o.src_mac);
-        let mut at = ethernet::ETHERTYPE;
-        if let Some(vid) = o.vlan {
-            put_be16(&mut b, at, ethernet::TYPE_VLAN);
-            put_be16(&mut b, at + 2, vid & 0x0fff);
-            at += ethernet::VLAN_TAG_LEN;
-        }
-        put_be16(&mut b, at, ethernet::TYPE_IPV4);
-        let ip = at + 2;
-        let h = &mut b[ip..];
-        h[ipv4::VER_IHL] = 0x45;
-        put_be16(h, ipv4::FLAGS_FRAG, ipv4::FLAG_DF);
-        h[ipv4::TTL] = OUTER_TTL;
-        h[ipv4::PROTOCOL] = proto::UDP;
-        h[ipv4::SRC..ipv4::SRC + 4].copy_from_slice(&o.src_ip.to_be_bytes());
-        h[ipv4::DST..ipv4::DST + 4].copy_from_slice(&o.dst_ip.to_be_bytes());
-        let partial_sum = ones_sum(&h[..ipv4::MIN_HEADER_LEN]);
-        let u = &mut h[ipv4::MIN_HEADER_LEN..];
-        put_be16(u, udp::DST_PORT, o.dst_port);
-        let v = &mut u[udp::HEADER_LEN..];
-        v[vxlan::FLAGS] = vxlan::FLAG_VNI_VALID;
-        v[vxlan::VNI..vxlan::VNI + 4].copy_from_slice(&(o.vni << 8).to_be_bytes());
+        let eth = ethernet::Repr { dst: o.dst_mac, src: o.src_mac, vlans: o.vlan.as_slice(), ethertype: ethernet::TYPE_IPV4 };
+        let ip = eth.emit(&mut b);
+        // Total length and checksum stay 0: each copy writes its own.
+        let mut h = ipv4::Packet::new_unchecked(&mut b[ip..ip + ipv4::HEADER_LEN]);
+        h.set_header_len(ipv4::HEADER_LEN);
+        h.set_flags_frag(ipv4::FLAG_DF);
+        h.set_ttl(OUTER_TTL);
+        h.set_protocol(proto::UDP);
+        h.set_src_addr(o.src_ip);
+        h.set_dst_addr(o.dst_ip);
+        let partial_sum = ones_sum(&b[ip..ip + ipv4::HEADER_LEN]);
+        let u = ip + ipv4::HEADER_LEN;
+        udp::Packet::new_unchecked(&mut b[u..]).set_dst_port(o.dst_port);
+        vxlan::Repr { vni: o.vni }.emit(&mut b[u + udp::HEADER_LEN..]);
         Template { bytes: b, len: (ip + MTU_OVERHEAD) as u8, ip: ip as u8, partial_sum }
     }
 
@@ -92,11 +83,12 @@ impl Template {
         // The IP header is at 14 or 18; saying so lets every offset below be checked at build.
         let ip = usize::from(self.ip).min(MAX_OUTER_LEN - MTU_OVERHEAD);
         let total = (MTU_OVERHEAD + inner_len) as u16;
-        put_be16(out, ip + ipv4::TOTAL_LEN, total);
-        put_be16(out, ip + ipv4::CHECKSUM, fold_checksum(self.partial_sum + u32::from(total)));
-        let u = ip + ipv4::MIN_HEADER_LEN;
-        put_be16(out, u + udp::SRC_PORT, src_port);
-        put_be16(out, u + udp::LENGTH, total - ipv4::MIN_HEADER_LEN as u16);
+        let mut h = ipv4::Packet::new_unchecked(&mut out[ip..]);
+        h.set_total_len(total);
+        h.set_checksum(fold_checksum(self.partial_sum + u32::from(total)));
+        let mut u = udp::Packet::new_unchecked(&mut out[ip + ipv4::HEADER_LEN..]);
+        u.set_src_port(src_port);
+        u.set_len(total - ipv4::HEADER_LEN as u16);
     }
 }
 
@@ -111,7 +103,7 @@ pub fn max_inner_len(packet_length: Option<u32>, target_mtu: u32) -> u32 {
 mod tests {
     use super::*;
     use crate::parse::parse;
-    use crate::wire::{be16, be32};
+    use crate::wire::be16;
 
     fn outer(vlan: Option<u16>) -> Outer {
         Outer {
@@ -134,20 +126,21 @@ mod tests {
         assert_eq!(&out[0..6], &[2, 0, 0, 0, 0, 0x20]);
         assert_eq!(&out[6..12], &[2, 0, 0, 0, 0, 0x10]);
         assert_eq!(be16(&out, 12), ethernet::TYPE_IPV4);
-        let ip = &out[14..34];
-        assert_eq!(ip[0], 0x45);
-        assert_eq!(be16(ip, ipv4::TOTAL_LEN), 136);
-        assert_eq!(be16(ip, ipv4::FLAGS_FRAG), ipv4::FLAG_DF);
-        assert_eq!(ip[ipv4::TTL], 64);
-        assert_eq!(ip[ipv4::PROTOCOL], 17);
-        assert_eq!(fold_checksum(ones_sum(ip)), 0, "header checksum must verify");
-        assert_eq!(be32(ip, ipv4::SRC), 0xc000_0201);
-        assert_eq!(be32(ip, ipv4::DST), 0xc000_020a);
-        let u = &out[34..42];
-        assert_eq!(be16(u, udp::SRC_PORT), 50000);
-        assert_eq!(be16(u, udp::DST_PORT), 4789);
-        assert_eq!(be16(u, udp::LENGTH), 116);
-        assert_eq!(be16(u, udp::CHECKSUM), 0);
+        let ip = ipv4::Packet::new_checked(&out[14..34]).unwrap();
+        assert_eq!((ip.version(), ip.header_len()), (4, 20));
+        assert_eq!(ip.total_len(), 136);
+        assert_eq!(ip.flags_frag(), ipv4::FLAG_DF);
+        assert_eq!(ip.ttl(), 64);
+        assert_eq!(ip.protocol(), 17);
+        assert!(ip.verify_checksum(), "header checksum must verify");
+        assert_eq!(ip.src_addr(), 0xc000_0201);
+        assert_eq!(ip.dst_addr(), 0xc000_020a);
+        let u = udp::Packet::new_checked(&out[34..42]).unwrap();
+        assert_eq!(u.src_port(), 50000);
+        assert_eq!(u.dst_port(), 4789);
+        assert_eq!(u.len(), 116);
+        assert_eq!(u.checksum(), 0);
+        assert_eq!(vxlan::Repr::parse(&vxlan::Packet::new_checked(&out[42..50]).unwrap()), Ok(vxlan::Repr { vni: 4242 }));
         assert_eq!(&out[42..50], &[0x08, 0, 0, 0, 0x00, 0x10, 0x92, 0x00]);
     }
 

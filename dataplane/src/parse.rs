@@ -6,7 +6,7 @@
 //! forwarded but never mirrored.
 
 use crate::types::NotMirrored;
-use crate::wire::{be16, be32, ethernet, icmp, ipv4, ipv6, proto, udp};
+use crate::wire::{be16, be32, ethernet, icmp, ipv4, ipv6, proto, tcp, udp, Malformed};
 
 /// Words of the classification key: one `u32` per field, in the order the classifier prefers
 /// to split on them (see [`filter`](crate::filter)). Field 0 is the packet's "class": the
@@ -168,10 +168,6 @@ impl std::fmt::Debug for Packet {
     }
 }
 
-/// Most extension headers walked before giving up: a real packet has a handful, a crafted one
-/// must not make the worker loop.
-const MAX_IPV6_EXT_HEADERS: usize = 8;
-
 /// Parses one frame. `Err` (not IP, or malformed) means: forward, do not mirror.
 #[inline]
 pub fn parse(frame: &[u8]) -> Result<Packet, NotMirrored> {
@@ -198,38 +194,31 @@ pub fn parse_into(frame: &[u8], wire_len: usize, p: &mut Packet) -> Result<(), N
     parse_general(frame, beyond, p)
 }
 
+/// Headers that are cut short or disagree with the frame make it malformed.
+impl From<Malformed> for NotMirrored {
+    fn from(_: Malformed) -> Self {
+        NotMirrored::Malformed
+    }
+}
+
+/// VLAN tags walked to find IP: a frame with more is not IP, as SPEC.md says.
+const MAX_TAGS: usize = 2;
+
 /// Every frame [`parse_plain_ipv4`] leaves: VLAN tags, IPv4 options, fragments, other
 /// protocols, IPv6, and everything malformed.
 #[inline(always)]
 fn parse_general(frame: &[u8], beyond: usize, p: &mut Packet) -> Result<(), NotMirrored> {
-    if frame.len() < ethernet::HEADER_LEN {
-        return Err(NotMirrored::Malformed);
-    }
-    let mut ethertype = be16(frame, ethernet::ETHERTYPE);
-    let mut l3 = ethernet::HEADER_LEN;
-    // Untagged IPv4, the common case, skips the tag loop.
-    if ethertype != ethernet::TYPE_IPV4 {
-        for _ in 0..2 {
-            if !ethernet::is_vlan(ethertype) {
-                break;
-            }
-            if frame.len() < l3 + ethernet::VLAN_TAG_LEN {
-                return Err(NotMirrored::Malformed);
-            }
-            ethertype = be16(frame, l3 + 2);
-            l3 += ethernet::VLAN_TAG_LEN;
-        }
-    }
-    match ethertype {
-        ethernet::TYPE_IPV4 => parse_ipv4(frame, l3, beyond, p),
-        ethernet::TYPE_IPV6 => parse_ipv6(frame, l3, beyond, p),
+    let l2 = ethernet::untag(frame, MAX_TAGS)?;
+    match l2.ethertype {
+        ethernet::TYPE_IPV4 => parse_ipv4(frame, l2.offset, beyond, p),
+        ethernet::TYPE_IPV6 => parse_ipv6(frame, l2.offset, beyond, p),
         _ => Err(NotMirrored::NotIp),
     }
 }
 
 /// Bytes [`parse_plain_ipv4`] reads: Ethernet, an IPv4 header without options and a UDP header
 /// (a TCP header's ports lie in the same bytes).
-const PLAIN_LEN: usize = ethernet::HEADER_LEN + ipv4::MIN_HEADER_LEN + udp::HEADER_LEN;
+const PLAIN_LEN: usize = ethernet::HEADER_LEN + ipv4::HEADER_LEN + udp::HEADER_LEN;
 
 /// Untagged IPv4 without options, TCP or UDP, not a fragment: most traffic, read at fixed
 /// offsets with the general path's checks (a little stricter), combined without a branch each.
@@ -237,17 +226,18 @@ const PLAIN_LEN: usize = ethernet::HEADER_LEN + ipv4::MIN_HEADER_LEN + udp::HEAD
 #[inline(always)]
 fn parse_plain_ipv4(frame: &[u8], beyond: usize, p: &mut Packet) -> bool {
     const IP: usize = ethernet::HEADER_LEN;
-    const L4: usize = IP + ipv4::MIN_HEADER_LEN;
+    const L4: usize = IP + ipv4::HEADER_LEN;
     let Some(h) = frame.first_chunk::<PLAIN_LEN>() else { return false };
-    let protocol = h[IP + ipv4::PROTOCOL];
-    // Ethertype, version and header length in one word (the TOS byte masked off).
-    let head = be32(h, ethernet::ETHERTYPE) & 0xffff_ff00;
+    let ip = ipv4::Packet::new_unchecked(&h[IP..L4]);
+    let l4 = udp::Packet::new_unchecked(&h[L4..]);
+    let protocol = ip.protocol();
+    // Ethertype, version and header length in one word (the DSCP/ECN byte masked off).
+    let head = be32(h, ethernet::field::ETHERTYPE.start) & 0xffff_ff00;
     // At least a UDP header, whatever the protocol: a TCP packet of 24-27 bytes, legal but
     // never seen, takes the general path. Then one comparison bounds the length both ways.
-    let total_len = usize::from(be16(h, IP + ipv4::TOTAL_LEN));
-    let fits = total_len.wrapping_sub(PLAIN_LEN - IP) <= frame.len() - PLAIN_LEN + beyond;
+    let fits = ip.total_len().wrapping_sub(PLAIN_LEN - IP) <= frame.len() - PLAIN_LEN + beyond;
     let plain = (head == u32::from(ethernet::TYPE_IPV4) << 16 | 0x45 << 8)
-        & (be16(h, IP + ipv4::FLAGS_FRAG) & (ipv4::FLAG_MF | ipv4::FRAG_OFFSET_MASK) == 0)
+        & (ip.flags_frag() & (ipv4::FLAG_MF | ipv4::FRAG_OFFSET_MASK) == 0)
         & ((protocol == proto::UDP) | (protocol == proto::TCP))
         & fits;
     if !plain {
@@ -256,92 +246,48 @@ fn parse_plain_ipv4(frame: &[u8], beyond: usize, p: &mut Packet) -> bool {
     p.l3_offset = IP as u16;
     p.ipv6 = false;
     p.fragment = false;
-    p.key[field::DST] = be32(h, IP + ipv4::DST);
-    p.key[field::src(false)] = be32(h, IP + ipv4::SRC);
-    p.set_transport(protocol, true, be16(h, L4 + udp::SRC_PORT), be16(h, L4 + udp::DST_PORT));
+    p.key[field::DST] = ip.dst_addr();
+    p.key[field::src(false)] = ip.src_addr();
+    p.set_transport(protocol, true, l4.src_port(), l4.dst_port());
     true
 }
 
 #[inline(always)]
 fn parse_ipv4(frame: &[u8], l3: usize, beyond: usize, p: &mut Packet) -> Result<(), NotMirrored> {
-    let ip = frame.get(l3..).ok_or(NotMirrored::Malformed)?;
-    if ip.len() < ipv4::MIN_HEADER_LEN || ip[ipv4::VER_IHL] >> 4 != 4 {
-        return Err(NotMirrored::Malformed);
-    }
-    let header_len = usize::from(ip[ipv4::VER_IHL] & 0x0f) * 4;
-    let total_len = usize::from(be16(ip, ipv4::TOTAL_LEN));
+    // The whole header, its options included, lies in the first segment.
+    let ip = ipv4::Packet::new_checked(frame.get(l3..).ok_or(Malformed)?)?;
     // Ethernet padding may follow the packet; a packet longer than the frame was cut.
-    if header_len < ipv4::MIN_HEADER_LEN || total_len < header_len || total_len > ip.len() + beyond {
+    if ip.total_len() < ip.header_len() || ip.total_len() > ip.buffer_len() + beyond {
         return Err(NotMirrored::Malformed);
     }
-    let flags_frag = be16(ip, ipv4::FLAGS_FRAG);
-    let offset = flags_frag & ipv4::FRAG_OFFSET_MASK;
     p.l3_offset = l3 as u16;
     p.ipv6 = false;
-    p.fragment = offset != 0 || flags_frag & ipv4::FLAG_MF != 0;
-    p.key[field::DST] = be32(ip, ipv4::DST);
-    p.key[field::src(false)] = be32(ip, ipv4::SRC);
-    let protocol = ip[ipv4::PROTOCOL];
-    if offset != 0 {
-        p.set_transport(protocol, false, 0, 0);
+    p.fragment = ip.frag_offset() != 0 || ip.more_frags();
+    p.key[field::DST] = ip.dst_addr();
+    p.key[field::src(false)] = ip.src_addr();
+    if ip.frag_offset() != 0 {
+        p.set_transport(ip.protocol(), false, 0, 0);
         return Ok(());
     }
-    read_transport(p, protocol, &ip[header_len..total_len.min(ip.len())])
+    read_transport(p, ip.protocol(), ip.payload())
 }
 
 fn parse_ipv6(frame: &[u8], l3: usize, beyond: usize, p: &mut Packet) -> Result<(), NotMirrored> {
-    let ip = frame.get(l3..).ok_or(NotMirrored::Malformed)?;
-    if ip.len() < ipv6::HEADER_LEN || ip[0] >> 4 != 6 {
+    let ip = ipv6::Packet::new_checked(frame.get(l3..).ok_or(Malformed)?)?;
+    if ipv6::HEADER_LEN + ip.payload_len() > ip.buffer_len() + beyond {
         return Err(NotMirrored::Malformed);
     }
-    let end = ipv6::HEADER_LEN + usize::from(be16(ip, ipv6::PAYLOAD_LEN));
-    if end > ip.len() + beyond {
-        return Err(NotMirrored::Malformed);
-    }
-    let ip = &ip[..end.min(ip.len())];
     p.l3_offset = l3 as u16;
     p.ipv6 = true;
-    p.fragment = false;
-    for (i, (dst, src)) in (0..4).map(|w| (be32(ip, ipv6::DST + 4 * w), be32(ip, ipv6::SRC + 4 * w))).enumerate() {
-        p.key[field::DST + i] = dst;
-        p.key[field::src(true) + i] = src;
-    }
-    let mut next = ip[ipv6::NEXT_HEADER];
-    let mut off = ipv6::HEADER_LEN;
-    let mut first_fragment = true;
-    for _ in 0..MAX_IPV6_EXT_HEADERS {
-        match next {
-            ipv6::EXT_HOP_BY_HOP | ipv6::EXT_ROUTING | ipv6::EXT_DEST_OPTS => {
-                if ip.len() < off + 2 {
-                    return Err(NotMirrored::Malformed);
-                }
-                next = ip[off];
-                off += (usize::from(ip[off + 1]) + 1) * 8;
-            }
-            ipv6::EXT_FRAGMENT => {
-                if ip.len() < off + ipv6::FRAG_HEADER_LEN {
-                    return Err(NotMirrored::Malformed);
-                }
-                let offset_flags = be16(ip, off + ipv6::FRAG_OFFSET_FLAGS);
-                p.fragment = true;
-                first_fragment = offset_flags & ipv6::FRAG_OFFSET_MASK == 0;
-                next = ip[off];
-                off += ipv6::FRAG_HEADER_LEN;
-            }
-            _ => break,
-        }
-        if off > ip.len() {
-            return Err(NotMirrored::Malformed);
-        }
-    }
-    if matches!(next, ipv6::EXT_HOP_BY_HOP | ipv6::EXT_ROUTING | ipv6::EXT_DEST_OPTS | ipv6::EXT_FRAGMENT) {
-        return Err(NotMirrored::Malformed);
-    }
-    if !first_fragment {
-        p.set_transport(next, false, 0, 0);
+    p.key[field::DST..field::DST + 4].copy_from_slice(&ip.dst_addr());
+    p.key[field::src(true)..field::src(true) + 4].copy_from_slice(&ip.src_addr());
+    let upper = ipv6::upper_layer(ip.packet())?;
+    p.fragment = upper.fragment;
+    if !upper.first_fragment {
+        p.set_transport(upper.protocol, false, 0, 0);
         return Ok(());
     }
-    read_transport(p, next, &ip[off..])
+    read_transport(p, upper.protocol, &ip.packet()[upper.offset..])
 }
 
 /// The protocols with ports (TCP, UDP), as a bit set over protocol numbers.
@@ -349,8 +295,8 @@ const WITH_PORTS: u64 = 1 << proto::TCP | 1 << proto::UDP;
 
 /// Transport bytes a TCP or UDP packet must hold: TCP its ports, UDP its whole header.
 #[inline(always)]
-fn ported_header_len(udp: bool) -> usize {
-    4 + 4 * usize::from(udp)
+fn ported_header_len(is_udp: bool) -> usize {
+    tcp::PORTS_LEN + (udp::HEADER_LEN - tcp::PORTS_LEN) * usize::from(is_udp)
 }
 
 /// Reads ports (TCP, UDP) or the echo identifier (ICMP echo) from the transport header.
@@ -363,17 +309,18 @@ fn read_transport(p: &mut Packet, protocol: u8, l4: &[u8]) -> Result<(), NotMirr
         if l4.len() < ported_header_len(protocol == proto::UDP) {
             return Err(NotMirrored::Malformed);
         }
-        p.set_transport(protocol, true, be16(l4, udp::SRC_PORT), be16(l4, udp::DST_PORT));
+        let ports = udp::Packet::new_unchecked(l4);
+        p.set_transport(protocol, true, ports.src_port(), ports.dst_port());
         return Ok(());
     }
     match protocol {
         proto::ICMP | proto::ICMPV6 if l4.len() >= icmp::ECHO_HEADER_LEN => {
-            let echo = match l4[icmp::TYPE] {
+            let echo = match l4[icmp::field::TYPE] {
                 icmp::V4_ECHO_REQUEST | icmp::V4_ECHO_REPLY => protocol == proto::ICMP,
                 icmp::V6_ECHO_REQUEST | icmp::V6_ECHO_REPLY => protocol == proto::ICMPV6,
                 _ => false,
             };
-            let id = if echo { be16(l4, icmp::ECHO_IDENT) } else { 0 };
+            let id = if echo { be16(l4, icmp::field::ECHO_IDENT.start) } else { 0 };
             p.set_transport(protocol, false, id, id);
         }
         _ => p.set_transport(protocol, false, 0, 0),
@@ -384,6 +331,7 @@ fn read_transport(p: &mut Packet, protocol: u8, l4: &[u8]) -> Result<(), NotMirr
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
+    use crate::wire::testing::FrameBuilder;
 
     /// Builds Ethernet + optional VLAN tags + `payload` with `ethertype`.
     pub fn ether(tags: &[u16], ethertype: u16, payload: &[u8]) -> Vec<u8> {
@@ -544,6 +492,20 @@ pub(crate) mod tests {
         let p = parse_head(head, f.len()).unwrap();
         assert_eq!(p.protocol(), 17);
         assert_eq!(parse_head(head, f.len() - 1), Err(NotMirrored::Malformed), "one byte short");
+    }
+
+    #[test]
+    fn a_first_segment_that_ends_inside_the_ipv4_options_is_malformed() {
+        // The headers must lie in the first segment; one that ends inside the options used to
+        // slice past its end (a panic) for every packet but a later fragment.
+        let options = [1u8; 40];
+        for flags_frag in [0, ipv4::FLAG_MF, 185] {
+            let f = FrameBuilder::ipv4([1, 1, 1, 1], [2, 2, 2, 2]).options(&options).flags_frag(flags_frag).tcp(1, 2).build();
+            assert!(parse(&f).is_ok());
+            for cut in 34..74 {
+                assert_eq!(parse_head(&f[..cut], f.len()), Err(NotMirrored::Malformed), "flags {flags_frag:#x}, cut at {cut}");
+            }
+        }
     }
 
     #[test]

@@ -28,12 +28,11 @@ use crate::dpdk::mempool::Mempool;
 use crate::parse::Packet;
 use crate::dpdk::queue::{RxQueue, TxQueue};
 use crate::rcu::Reader;
-use crate::snoop::{SnoopQueue, Snooped, SNOOP_LEN};
+use crate::snoop::{self, SnoopQueue};
 use crate::stats::WorkerCounters;
 use crate::decide::Sources;
 use crate::table::Table;
 use crate::types::{CopySkip, CounterSlot, Direction, NotMirrored, SessionIdx};
-use crate::wire::ethernet;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
@@ -163,7 +162,7 @@ impl Worker<'_> {
         // see frames addressed to their MAC as ingress.
         let out_port = peer.unwrap_or(port);
         if peer.is_none() {
-            self.snoop_arp(port, burst);
+            snoop::arp(self.snoop, port as u16, burst.iter().map(Mbuf::data), &self.counters.snoop_dropped);
         }
         let sources = table.sources(port, out_port);
         if !sources.is_empty() {
@@ -171,27 +170,6 @@ impl Worker<'_> {
         }
         self.forward(peer, burst);
         self.build_copies(table);
-    }
-
-    /// Stage 1b, on ports without a link only: ARP goes to the control thread.
-    fn snoop_arp(&mut self, port: usize, burst: &Burst) {
-        for m in burst.iter() {
-            let f = m.data();
-            let ethertype = |at: usize| f.get(at..at + 2).map(|b| u16::from_be_bytes([b[0], b[1]]));
-            let arp = match ethertype(ethernet::ETHERTYPE) {
-                Some(ethernet::TYPE_ARP) => true,
-                Some(t) if ethernet::is_vlan(t) => ethertype(ethernet::ETHERTYPE + ethernet::VLAN_TAG_LEN) == Some(ethernet::TYPE_ARP),
-                _ => false,
-            };
-            if arp {
-                let len = f.len().min(SNOOP_LEN);
-                let mut s = Snooped { port: port as u16, len: len as u8, bytes: [0; SNOOP_LEN] };
-                s.bytes[..len].copy_from_slice(&f[..len]);
-                if self.snoop.push(s).is_err() {
-                    self.counters.snoop_dropped.add(1);
-                }
-            }
-        }
     }
 
     /// Stage 2: which sessions mirror which frames.

@@ -1,14 +1,37 @@
-//! Wire formats: field offsets and constants of the headers the packet path reads and writes,
-//! and big-endian accessors over byte slices. Offsets are relative to the header's first byte.
+//! Wire formats, written as smoltcp writes them: each header is a view over bytes
+//! (`Packet<T: AsRef<[u8]>>`, `Frame<T>` for Ethernet) that reads and writes its fields at the
+//! byte ranges of its `field` table, with `new_checked` as the one length check; a header
+//! that is built whole has a `Repr` that emits it (and parses it back where that is useful).
+//!
+//! - [`ethernet`]: Ethernet II and VLAN tags, with [`ethernet::untag`], the one walk over the
+//!   tags that parsing, the ARP snoop and the neighbour code all use;
+//! - [`ipv4`]; [`ipv6`], with the walk over the extension headers SPEC.md names;
+//! - [`l4`]: the IANA protocol numbers, UDP, TCP and ICMP;
+//! - [`arp`], and [`vxlan`] (a copy's encapsulation);
+//! - `testing` (feature `testing`): one `FrameBuilder` and frames captured off a real
+//!   network, for the tests, benches and fuzz seeds of every crate.
+//!
+//! Views check once and then read at fixed offsets, so per-packet code uses them as it would
+//! use raw offsets; the tests at the bottom of each file read captured bytes.
 
 pub mod arp;
 pub mod ethernet;
 pub mod ipv4;
 pub mod ipv6;
 pub mod l4;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
 pub mod vxlan;
 
 pub use l4::{icmp, proto, tcp, udp};
+
+/// A header field: its byte range from the header's first byte.
+pub type Field = std::ops::Range<usize>;
+
+/// The bytes do not hold the header they start, or its lengths disagree with them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("malformed header")]
+pub struct Malformed;
 
 /// Reads a big-endian u16 at `off`. Callers check the length first.
 #[inline(always)]
@@ -32,6 +55,14 @@ pub fn put_be16(b: &mut [u8], off: usize, v: u16) {
 #[inline(always)]
 pub fn put_be32(b: &mut [u8], off: usize, v: u32) {
     b[off..off + 4].copy_from_slice(&v.to_be_bytes());
+}
+
+/// The 6 bytes of a MAC address field.
+#[inline(always)]
+fn mac(b: &[u8], f: Field) -> [u8; 6] {
+    let mut a = [0; 6];
+    a.copy_from_slice(&b[f]);
+    a
 }
 
 /// Ones'-complement sum of 16-bit big-endian words (RFC 1071), not yet folded.
@@ -79,7 +110,7 @@ mod tests {
         ];
         let c = fold_checksum(ones_sum(&h));
         assert_eq!(c, 0xb861);
-        put_be16(&mut h, ipv4::CHECKSUM, c);
+        put_be16(&mut h, ipv4::field::CHECKSUM.start, c);
         assert_eq!(fold_checksum(ones_sum(&h)), 0);
     }
 }
