@@ -329,57 +329,15 @@ fn read_transport(p: &mut Packet, protocol: u8, l4: &[u8]) -> Result<(), NotMirr
 }
 
 #[cfg(test)]
-pub(crate) mod tests {
+mod tests {
     use super::*;
-    use crate::wire::testing::FrameBuilder;
+    use crate::wire::testing::{captured, FrameBuilder};
 
-    /// Builds Ethernet + optional VLAN tags + `payload` with `ethertype`.
-    pub fn ether(tags: &[u16], ethertype: u16, payload: &[u8]) -> Vec<u8> {
-        let mut f = vec![2, 0, 0, 0, 0, 2, 2, 0, 0, 0, 0, 1];
-        for (i, vid) in tags.iter().enumerate() {
-            let tpid = if i + 1 < tags.len() { ethernet::TYPE_QINQ } else { ethernet::TYPE_VLAN };
-            f.extend_from_slice(&tpid.to_be_bytes());
-            f.extend_from_slice(&vid.to_be_bytes());
-        }
-        f.extend_from_slice(&ethertype.to_be_bytes());
-        f.extend_from_slice(payload);
-        f
-    }
+    const A6: [u8; 16] = [0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1];
+    const B6: [u8; 16] = [0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2];
 
-    /// Builds an IPv4 packet (no checksum: parse does not check it).
-    pub fn ipv4_packet(src: [u8; 4], dst: [u8; 4], protocol: u8, options: &[u8], frag: u16, l4: &[u8]) -> Vec<u8> {
-        let hl = 20 + options.len();
-        let mut p = vec![0u8; hl];
-        p[0] = 0x40 | (hl / 4) as u8;
-        p[2..4].copy_from_slice(&((hl + l4.len()) as u16).to_be_bytes());
-        p[6..8].copy_from_slice(&frag.to_be_bytes());
-        p[8] = 64;
-        p[9] = protocol;
-        p[12..16].copy_from_slice(&src);
-        p[16..20].copy_from_slice(&dst);
-        p[20..].copy_from_slice(options);
-        p.extend_from_slice(l4);
-        p
-    }
-
-    pub fn ports(sport: u16, dport: u16) -> Vec<u8> {
-        let mut l4 = vec![0u8; 20];
-        l4[0..2].copy_from_slice(&sport.to_be_bytes());
-        l4[2..4].copy_from_slice(&dport.to_be_bytes());
-        l4
-    }
-
-    fn ipv6_packet(next: u8, exts: &[u8], l4: &[u8]) -> Vec<u8> {
-        let mut p = vec![0u8; 40];
-        p[0] = 0x60;
-        p[4..6].copy_from_slice(&((exts.len() + l4.len()) as u16).to_be_bytes());
-        p[6] = next;
-        p[7] = 64;
-        p[8..24].copy_from_slice(&[0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]);
-        p[24..40].copy_from_slice(&[0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2]);
-        p.extend_from_slice(exts);
-        p.extend_from_slice(l4);
-        p
+    fn v4(src: [u8; 4], dst: [u8; 4]) -> FrameBuilder {
+        FrameBuilder::ipv4(src, dst)
     }
 
     /// The fixed-offset path and the general one agree on every frame the first takes, and
@@ -389,8 +347,8 @@ pub(crate) mod tests {
     fn plain_ipv4_path_agrees_with_the_general_one() {
         let mut taken = 0;
         for base in [
-            ether(&[], ethernet::TYPE_IPV4, &ipv4_packet([10, 0, 0, 5], [10, 0, 0, 9], proto::TCP, &[], 0x4000, &ports(40000, 443))),
-            ether(&[], ethernet::TYPE_IPV4, &ipv4_packet([10, 0, 0, 5], [10, 0, 0, 9], proto::UDP, &[], 0, &ports(5353, 53)[..8])),
+            v4([10, 0, 0, 5], [10, 0, 0, 9]).flags_frag(ipv4::FLAG_DF).tcp(40000, 443).build(),
+            v4([10, 0, 0, 5], [10, 0, 0, 9]).udp(5353, 53).build(),
         ] {
             let mut frames = vec![base.clone()];
             for at in 12..PLAIN_LEN {
@@ -420,7 +378,7 @@ pub(crate) mod tests {
 
     #[test]
     fn ipv4_tcp() {
-        let f = ether(&[], ethernet::TYPE_IPV4, &ipv4_packet([10, 0, 0, 5], [10, 0, 0, 9], 6, &[], 0, &ports(40000, 443)));
+        let f = v4([10, 0, 0, 5], [10, 0, 0, 9]).tcp(40000, 443).build();
         let p = parse(&f).unwrap();
         assert_eq!(p.l3_offset, 14);
         assert!(!p.ipv6);
@@ -432,34 +390,34 @@ pub(crate) mod tests {
     #[test]
     fn ipv4_options_are_skipped() {
         let opts = [1, 1, 1, 1, 1, 1, 1, 0];
-        let f = ether(&[], ethernet::TYPE_IPV4, &ipv4_packet([1, 2, 3, 4], [5, 6, 7, 8], 17, &opts, 0, &ports(53, 5353)));
+        let f = v4([1, 2, 3, 4], [5, 6, 7, 8]).options(&opts).udp(53, 5353).build();
         let p = parse(&f).unwrap();
         assert_eq!((p.sport(), p.dport()), (53, 5353));
     }
 
     #[test]
     fn two_vlan_tags_then_ip() {
-        let f = ether(&[100, 200], ethernet::TYPE_IPV4, &ipv4_packet([1, 2, 3, 4], [5, 6, 7, 8], 6, &[], 0, &ports(1, 2)));
+        let f = v4([1, 2, 3, 4], [5, 6, 7, 8]).vlans(&[100, 200]).tcp(1, 2).build();
         assert_eq!(parse(&f).unwrap().l3_offset, 22);
     }
 
     #[test]
     fn three_vlan_tags_are_not_ip() {
-        let f = ether(&[1, 2, 3], ethernet::TYPE_IPV4, &ipv4_packet([1, 2, 3, 4], [5, 6, 7, 8], 6, &[], 0, &ports(1, 2)));
+        let f = v4([1, 2, 3, 4], [5, 6, 7, 8]).vlans(&[1, 2, 3]).tcp(1, 2).build();
         assert_eq!(parse(&f), Err(NotMirrored::NotIp));
     }
 
     #[test]
     fn arp_is_not_ip() {
-        assert_eq!(parse(&ether(&[], ethernet::TYPE_ARP, &[0; 28])), Err(NotMirrored::NotIp));
+        assert_eq!(parse(&FrameBuilder::raw(ethernet::TYPE_ARP, &[0; 28]).build()), Err(NotMirrored::NotIp));
     }
 
     #[test]
     fn fragments() {
-        let first = ether(&[], ethernet::TYPE_IPV4, &ipv4_packet([1, 1, 1, 1], [2, 2, 2, 2], 6, &[], ipv4::FLAG_MF, &ports(7, 8)));
+        let first = v4([1, 1, 1, 1], [2, 2, 2, 2]).flags_frag(ipv4::FLAG_MF).tcp(7, 8).build();
         let p = parse(&first).unwrap();
         assert!(p.fragment && p.has_ports() && p.dport() == 8);
-        let later = ether(&[], ethernet::TYPE_IPV4, &ipv4_packet([1, 1, 1, 1], [2, 2, 2, 2], 6, &[], 185, &[0xff; 16]));
+        let later = v4([1, 1, 1, 1], [2, 2, 2, 2]).flags_frag(185).protocol(proto::TCP).payload(&[0xff; 16]).build();
         let p = parse(&later).unwrap();
         assert!(p.fragment && !p.has_ports());
         assert_eq!((p.protocol(), p.sport(), p.dport()), (6, 0, 0));
@@ -467,7 +425,7 @@ pub(crate) mod tests {
 
     #[test]
     fn short_and_inconsistent_frames_are_malformed() {
-        let good = ether(&[], ethernet::TYPE_IPV4, &ipv4_packet([1, 1, 1, 1], [2, 2, 2, 2], 17, &[], 0, &ports(1, 2)));
+        let good = v4([1, 1, 1, 1], [2, 2, 2, 2]).udp(1, 2).payload(&[0; 12]).build();
         for cut in 0..good.len() {
             // Every prefix is either malformed or (once the whole packet is there) fine.
             let r = parse(&good[..cut]);
@@ -486,7 +444,7 @@ pub(crate) mod tests {
 
     #[test]
     fn lengths_count_the_segments_after_the_first() {
-        let f = ether(&[], ethernet::TYPE_IPV4, &ipv4_packet([1, 1, 1, 1], [2, 2, 2, 2], 17, &[], 0, &[0u8; 3000]));
+        let f = v4([1, 1, 1, 1], [2, 2, 2, 2]).udp(0, 0).size(3034).build();
         let head = &f[..2048];
         assert_eq!(parse(head), Err(NotMirrored::Malformed), "alone, the first segment looks cut");
         let p = parse_head(head, f.len()).unwrap();
@@ -511,9 +469,11 @@ pub(crate) mod tests {
     #[test]
     fn ipv6_udp_behind_extension_headers() {
         // hop-by-hop (8 bytes) -> destination options (16 bytes) -> UDP
-        let mut exts = vec![ipv6::EXT_DEST_OPTS, 0, 1, 4, 0, 0, 0, 0];
-        exts.extend_from_slice(&[17, 1, 1, 12, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
-        let f = ether(&[], ethernet::TYPE_IPV6, &ipv6_packet(ipv6::EXT_HOP_BY_HOP, &exts, &ports(5000, 53)[..8]));
+        let f = FrameBuilder::ipv6(A6, B6)
+            .extension(ipv6::EXT_HOP_BY_HOP, &[1, 4, 0, 0, 0, 0])
+            .extension(ipv6::EXT_DEST_OPTS, &[1, 12, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0])
+            .udp(5000, 53)
+            .build();
         let p = parse(&f).unwrap();
         assert!(p.ipv6);
         assert_eq!(p.src(), [0x20010db8, 0, 0, 1]);
@@ -522,34 +482,55 @@ pub(crate) mod tests {
 
     #[test]
     fn ipv6_fragments() {
-        let first = [6, 0, 0, 1, 0, 0, 0, 42];
-        let f = ether(&[], ethernet::TYPE_IPV6, &ipv6_packet(ipv6::EXT_FRAGMENT, &first, &ports(1, 22)));
+        // Offset 0 with M set, identification 42.
+        let f = FrameBuilder::ipv6(A6, B6).extension(ipv6::EXT_FRAGMENT, &[0, 1, 0, 0, 0, 42]).tcp(1, 22).build();
         let p = parse(&f).unwrap();
         assert!(p.fragment && p.has_ports() && p.protocol() == 6 && p.dport() == 22);
-        let later = [6, 0, 0x05, 0x00, 0, 0, 0, 42];
-        let f = ether(&[], ethernet::TYPE_IPV6, &ipv6_packet(ipv6::EXT_FRAGMENT, &later, &[0xee; 16]));
+        let later = FrameBuilder::ipv6(A6, B6).extension(ipv6::EXT_FRAGMENT, &[0x05, 0x00, 0, 0, 0, 42]);
+        let f = later.protocol(proto::TCP).payload(&[0xee; 16]).build();
         let p = parse(&f).unwrap();
         assert!(p.fragment && !p.has_ports() && p.protocol() == 6);
     }
 
     #[test]
     fn ipv6_extension_loop_is_bounded() {
-        let mut exts = Vec::new();
-        for _ in 0..20 {
-            exts.extend_from_slice(&[ipv6::EXT_DEST_OPTS, 0, 0, 0, 0, 0, 0, 0]);
-        }
-        let f = ether(&[], ethernet::TYPE_IPV6, &ipv6_packet(ipv6::EXT_DEST_OPTS, &exts, &[]));
+        // 21 destination-options headers, the last one pointing at another.
+        let chain = (0..20).fold(FrameBuilder::ipv6(A6, B6), |b, _| b.extension(ipv6::EXT_DEST_OPTS, &[0; 6]));
+        let f = chain.protocol(ipv6::EXT_DEST_OPTS).build();
         assert_eq!(parse(&f), Err(NotMirrored::Malformed));
     }
 
     #[test]
     fn icmp_echo_identifier_feeds_both_ports() {
-        let echo = [8, 0, 0, 0, 0x12, 0x34, 0, 1];
-        let f = ether(&[], ethernet::TYPE_IPV4, &ipv4_packet([1, 1, 1, 1], [2, 2, 2, 2], 1, &[], 0, &echo));
+        let f = v4([1, 1, 1, 1], [2, 2, 2, 2]).icmp_echo(icmp::V4_ECHO_REQUEST, 0x1234, 1).build();
         let p = parse(&f).unwrap();
         assert_eq!((p.sport(), p.dport(), p.has_ports()), (0x1234, 0x1234, false));
         let unreachable = [3, 1, 0, 0, 0x12, 0x34, 0, 1];
-        let f = ether(&[], ethernet::TYPE_IPV4, &ipv4_packet([1, 1, 1, 1], [2, 2, 2, 2], 1, &[], 0, &unreachable));
+        let f = v4([1, 1, 1, 1], [2, 2, 2, 2]).protocol(proto::ICMP).payload(&unreachable).build();
         assert_eq!(parse(&f).unwrap().sport(), 0);
+    }
+
+    #[test]
+    fn captured_frames_parse_as_what_they_are() {
+        let syn = parse(captured::TCP_SYN).unwrap();
+        assert_eq!((syn.src_v4(), syn.dst_v4(), syn.protocol(), syn.sport(), syn.dport()), (0x0a09_0001, 0x0a09_0002, proto::TCP, 53946, 8080));
+        let dns = parse(captured::UDP_DNS).unwrap();
+        assert_eq!((dns.protocol(), dns.dport(), dns.has_ports()), (proto::UDP, 53, true));
+        let ping = parse(captured::ICMP_ECHO_REQUEST).unwrap();
+        assert_eq!((ping.protocol(), ping.sport(), ping.has_ports()), (proto::ICMP, 21828, false));
+        let ping6 = parse(captured::ICMPV6_ECHO_REQUEST).unwrap();
+        assert_eq!((ping6.ipv6, ping6.src(), ping6.protocol(), ping6.sport()), (true, [0xfd10_0009, 0, 0, 1], proto::ICMPV6, 21829));
+        let mld = parse(captured::MLD_REPORT).unwrap();
+        assert_eq!((mld.ipv6, mld.protocol(), mld.dst()), (true, proto::ICMPV6, [0xff02_0000, 0, 0, 0x16]), "behind its hop-by-hop header");
+        let copy = parse(captured::VXLAN).unwrap();
+        assert_eq!((copy.protocol(), copy.dport()), (proto::UDP, crate::wire::vxlan::PORT));
+        assert_eq!(parse(captured::ARP_REQUEST), Err(NotMirrored::NotIp));
+        // The fixed-offset path takes the plain ones, and reads them as the general path does.
+        for f in [captured::TCP_SYN, captured::UDP_DNS, captured::VXLAN] {
+            let (mut fast, mut general) = (Packet::default(), Packet::default());
+            assert!(parse_plain_ipv4(f, 0, &mut fast));
+            assert_eq!(parse_general(f, 0, &mut general), Ok(()));
+            assert_eq!(fast, general);
+        }
     }
 }

@@ -11,6 +11,7 @@ use dataplane::parse::Packet;
 use dataplane::rcu::Rcu;
 use dataplane::table::{FilterRules, PortRules, SessionOut, SourceRules, Table};
 use dataplane::types::{CounterSlot, Direction, RuleAction, SessionIdx};
+use dataplane::wire::testing::FrameBuilder;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 /// A table whose one session mirrors all UDP received on port 0, with VNI `generation`.
@@ -47,16 +48,7 @@ fn table(generation: u64) -> Table {
 
 /// A 64-byte UDP frame.
 fn frame(i: u8) -> Vec<u8> {
-    let mut f = vec![0u8; 64];
-    f[12..14].copy_from_slice(&[0x08, 0x00]);
-    f[14] = 0x45;
-    f[16..18].copy_from_slice(&50u16.to_be_bytes());
-    f[23] = 17;
-    f[26..30].copy_from_slice(&[10, 0, 0, i]);
-    f[30..34].copy_from_slice(&[198, 51, 100, 1]);
-    f[34..36].copy_from_slice(&4000u16.to_be_bytes());
-    f[36..38].copy_from_slice(&53u16.to_be_bytes());
-    f
+    FrameBuilder::ipv4([10, 0, 0, i], [198, 51, 100, 1]).udp(4000, 53).size(64).build()
 }
 
 #[test]

@@ -8,6 +8,7 @@ use dataplane::hash::source_port;
 use dataplane::parse::Packet;
 use dataplane::table::{FilterRules, PortRules, SessionOut, SourceRules, Table};
 use dataplane::types::{CounterSlot, Direction, PortRange, RuleAction, SessionIdx};
+use dataplane::wire::testing::FrameBuilder;
 
 /// A deterministic PRNG, so both runs see the same rules and frames.
 pub struct Rng(u64);
@@ -68,19 +69,13 @@ pub fn frames(n: usize) -> Vec<Vec<u8>> {
     (0..n)
         .map(|_| {
             let size = [64usize, 64, 64, 64, 64, 64, 64, 594, 594, 594, 594, 1514][(rng.next() % 12) as usize];
-            let mut f = vec![0u8; size];
-            f[0..6].copy_from_slice(&[2, 0, 0, 0, 1, 1]);
-            f[6..12].copy_from_slice(&[2, 0, 0, 0, 0, 1]);
-            f[12..14].copy_from_slice(&[0x08, 0x00]);
-            f[14] = 0x45;
-            f[16..18].copy_from_slice(&((size - 14) as u16).to_be_bytes());
-            f[22] = 64;
-            f[23] = if rng.next() % 10 < 7 { 6 } else { 17 };
-            f[26..30].copy_from_slice(&[10, 0, 0, (rng.next() % 250) as u8 + 1]);
-            f[30..34].copy_from_slice(&[198, 51, 100, (rng.next() % 250) as u8 + 1]);
-            f[34..36].copy_from_slice(&(1024 + (rng.next() % 64511) as u16).to_be_bytes());
-            f[36..38].copy_from_slice(&[80u16, 443, 53, 8080][(rng.next() % 4) as usize].to_be_bytes());
-            f
+            let tcp = rng.next() % 10 < 7;
+            let src = [10, 0, 0, (rng.next() % 250) as u8 + 1];
+            let dst = [198, 51, 100, (rng.next() % 250) as u8 + 1];
+            let sport = 1024 + (rng.next() % 64511) as u16;
+            let dport = [80u16, 443, 53, 8080][(rng.next() % 4) as usize];
+            let f = FrameBuilder::ipv4(src, dst).macs([2, 0, 0, 0, 1, 1], [2, 0, 0, 0, 0, 1]).size(size);
+            if tcp { f.tcp(sport, dport) } else { f.udp(sport, dport) }.build()
         })
         .collect()
 }
