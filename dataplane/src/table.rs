@@ -3,7 +3,6 @@
 
 use crate::filter::{Classifier, CompileError, Exclusions, Rule, RuleSet};
 use crate::encap::Template;
-use crate::parse::KEY_LEN;
 use crate::types::{CounterSlot, Direction, SessionIdx};
 
 /// One filter, rules sorted by rule number within each direction.
@@ -63,7 +62,8 @@ pub struct PortRules {
     pub ingress: Box<[SourceRules]>,
 }
 
-/// One source in one direction: which frames are its own, and its sessions' compiled filters.
+/// One source in one direction: which frames are its own, and its sessions' compiled filters
+/// (what [`decide`](crate::decide) reads of it).
 pub struct SourceRules {
     /// Only frames from (egress) or to (ingress) this MAC; every frame when `None`.
     pub mac: Option<[u8; 6]>,
@@ -86,20 +86,6 @@ impl SourceRules {
             v6: Classifier::build(&sets, true, &exclusions.resolvers(true))?,
             sessions: sessions.iter().map(|&(s, _)| s).collect(),
         })
-    }
-
-    /// Is this frame the source's? `mac` is the frame's source (egress) or destination
-    /// (ingress) address; it is read only when the source has a MAC.
-    #[inline(always)]
-    pub fn owns(&self, mac: &[u8]) -> bool {
-        self.mac.is_none_or(|m| m == mac)
-    }
-
-    /// The session that mirrors a packet with this key (a [`Packet`](crate::parse::Packet)'s), if any.
-    #[inline(always)]
-    pub fn lookup(&self, key: &[u32; KEY_LEN], ipv6: bool) -> Option<SessionIdx> {
-        let c = if ipv6 { &self.v6 } else { &self.v4 };
-        c.lookup(key).map(|i| self.sessions[i])
     }
 }
 

@@ -1,5 +1,5 @@
 //! The table code under concurrent swaps, without DPDK: readers run the per-frame decision
-//! (`Sources::mirrors`) and build outer headers over bursts of frames while a writer compiles
+//! (`Sources::decide`) and build outer headers over bursts of frames while a writer compiles
 //! and publishes thousands of tables through the RCU. Every copy of a burst must come from the
 //! one table the reader holds (whose VNI is its generation), generations only move forward,
 //! and no freed table is ever touched. scripts/test.sh also runs this under AddressSanitizer
@@ -72,10 +72,10 @@ fn readers_see_whole_tables_while_thousands_are_swapped_in() {
                         let mut vnis = Vec::with_capacity(32);
                         let sources = t.sources(0, 1);
                         for f in frames {
-                            let decided = sources.mirrors(f, f.len(), &mut packet, |dir, session, hash| {
-                                assert_eq!(dir, Direction::Egress);
-                                let out = t.session(session);
-                                out.templates[0].write(&mut header, f.len().min(out.max_inner as usize), hash as u16 | 0xc000);
+                            let decided = sources.decide(f, f.len(), &mut packet, |m| {
+                                assert_eq!(m.dir, Direction::Egress);
+                                let out = t.session(m.session);
+                                out.templates[0].write(&mut header, f.len().min(out.max_inner as usize), m.hash as u16 | 0xc000);
                                 vnis.push(u32::from_be_bytes([0, header[46], header[47], header[48]]));
                             });
                             assert_eq!(decided, Ok(()), "a UDP frame is a candidate");
