@@ -10,6 +10,9 @@
 //! The reader API makes the rule a compile-time one: [`Reader::read`] borrows the reader, and
 //! [`Reader::quiescent`] needs it mutably, so no reference survives a quiescent report.
 
+#![allow(unsafe_code)]
+// The published pointer and its grace periods: every unsafe block here carries its SAFETY line.
+
 use crossbeam_utils::CachePadded;
 use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, Ordering};
 use std::time::{Duration, Instant};

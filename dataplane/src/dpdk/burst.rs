@@ -1,6 +1,9 @@
 //! A fixed-size burst of owned packets: what a receive fills, a send drains, and a bulk
 //! allocation refills.
 
+#![allow(unsafe_code)]
+// DPDK's C API and the mbuf layout: every unsafe block here carries its SAFETY line.
+
 use crate::dpdk::mbuf::{Mbuf, NoMbuf};
 use crate::dpdk::mempool::Mempool;
 use dpdk_sys as sys;

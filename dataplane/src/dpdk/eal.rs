@@ -1,5 +1,8 @@
 //! The DPDK Environment Abstraction Layer: initialised once per process, torn down at drop.
 
+#![allow(unsafe_code)]
+// DPDK's C API and the mbuf layout: every unsafe block here carries its SAFETY line.
+
 use dpdk_sys as sys;
 use std::ffi::{CStr, CString};
 use std::sync::atomic::{AtomicBool, Ordering};

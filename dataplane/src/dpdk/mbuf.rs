@@ -1,5 +1,9 @@
-//! Packet buffers: an owned `rte_mbuf` handle that frees on drop. Per-packet accessors read the `rte_mbuf` fields directly: an out-of-line call per
-//! packet would cost more than the work it does.
+//! Packet buffers: an owned `rte_mbuf` handle that frees on drop. Per-packet accessors read
+//! the `rte_mbuf` fields directly: an out-of-line call per packet would cost more than the
+//! work it does.
+
+#![allow(unsafe_code)]
+// DPDK's C API and the mbuf layout: every unsafe block here carries its SAFETY line.
 
 use crate::dpdk::mempool::Mempool;
 use dpdk_sys as sys;

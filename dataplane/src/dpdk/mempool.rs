@@ -1,5 +1,8 @@
 //! Packet-buffer mempools.
 
+#![allow(unsafe_code)]
+// DPDK's C API and the mbuf layout: every unsafe block here carries its SAFETY line.
+
 use crate::dpdk::eal::DpdkError;
 use dpdk_sys as sys;
 use std::ffi::CString;

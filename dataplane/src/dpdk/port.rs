@@ -1,6 +1,9 @@
 //! Ethernet ports: look-up by device name, configuration with one RX and one TX queue per
 //! worker, start/stop, statistics. The per-queue handles workers own are in [`queue`](super::queue).
 
+#![allow(unsafe_code)]
+// DPDK's C API and the mbuf layout: every unsafe block here carries its SAFETY line.
+
 use crate::dpdk::eal::DpdkError;
 use crate::dpdk::queue::{RxQueue, TxQueue};
 use crate::dpdk::mempool::Mempool;

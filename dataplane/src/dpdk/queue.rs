@@ -1,6 +1,9 @@
 //! The per-queue handles workers own: one RX queue per port polled, one TX queue per port
 //! sent on. DPDK queues are not thread-safe, so each handle has one owner.
 
+#![allow(unsafe_code)]
+// DPDK's C API and the mbuf layout: every unsafe block here carries its SAFETY line.
+
 use crate::dpdk::burst::Burst;
 use dpdk_sys as sys;
 

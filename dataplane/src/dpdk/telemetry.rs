@@ -7,6 +7,9 @@
 //! dictionaries, dictionary keys may only hold letters, digits, `_` and `/` (other characters
 //! become `_`; keep real ids in string values), and a dictionary holds 256 entries.
 
+#![allow(unsafe_code)]
+// DPDK's C API and the mbuf layout: every unsafe block here carries its SAFETY line.
+
 use crate::dpdk::eal::DpdkError;
 use dpdk_sys as sys;
 use std::ffi::{CStr, CString};
@@ -43,6 +46,11 @@ pub fn register(cmd: &str, help: &str, handler: impl Fn(&str) -> Value + Send + 
     Ok(())
 }
 
+/// What DPDK calls for our commands.
+///
+/// # Safety
+/// DPDK calls it with NUL-terminated strings (or null for no parameters) and a valid, empty
+/// reply `d`.
 unsafe extern "C" fn trampoline(cmd: *const c_char, params: *const c_char, d: *mut sys::rte_tel_data) -> c_int {
     let text = |p: *const c_char| {
         if p.is_null() {

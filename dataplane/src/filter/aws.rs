@@ -59,7 +59,7 @@ impl Exclusions {
     }
 
     /// DNS (TCP or UDP port 53) to or from a VPC resolver. The workers never ask: the
-    /// compiled classifiers hold the resolvers as rules ([`Classifier::build`]); this is the
+    /// compiled classifiers hold the resolvers as rules ([`Classifier::build`](super::Classifier::build)); this is the
     /// linear model's test.
     pub fn resolver_dns(&self, p: &Packet) -> bool {
         if !p.has_ports() || p.sport() != DNS_PORT && p.dport() != DNS_PORT {

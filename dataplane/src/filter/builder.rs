@@ -35,7 +35,7 @@ struct KeyRule {
 
 impl Classifier {
     /// Compiles `sets` (sessions in evaluation order) for IPv4 (`ipv6 == false`) or IPv6;
-    /// `resolvers` are the VPC resolvers of that family (see [`Exclusions::resolvers`]).
+    /// `resolvers` are the VPC resolvers of that family (see [`Exclusions::resolvers`](super::Exclusions::resolvers)).
     pub fn build(sets: &[RuleSet], ipv6: bool, resolvers: &[[u32; 4]]) -> Result<Self, CompileError> {
         let nfields = if ipv6 { V6_FIELDS } else { V4_FIELDS };
         let words = if ipv6 { 4 } else { 1 };

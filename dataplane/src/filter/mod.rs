@@ -2,8 +2,8 @@
 //!
 //! SPEC.md's model is linear: sessions in ascending session number, each trying its filter's
 //! rules of the packet's direction in ascending rule number; the first matching rule decides
-//! (`accept` mirrors), and the first session that accepts wins. [`reference`] is that model,
-//! written plainly; it is what the tests check the compiled form against.
+//! (`accept` mirrors), and the first session that accepts wins. [`reference()`] is that model,
+//! written plainly; it is what the tests and the fuzzer check the compiled form against.
 //!
 //! [`Classifier`] is the compiled form the workers use. All the rules of all the sessions become
 //! ranges over a fixed key of packet fields; the builder splits the key space field by field
@@ -12,6 +12,13 @@
 //! picks the field that leaves the fewest rules alive on average. A lookup is one table load for
 //! the class, then at most one range search per range field (4 for IPv4, 10 for IPv6), however
 //! many rules there are.
+//!
+//! - `rule`: the rule model ([`Rule`], [`Cidr`], [`RuleSet`]);
+//! - `reference`: the linear model, the oracle;
+//! - `aws`: AWS's policy, the traffic never mirrored and the resolver DNS ([`Exclusions`]);
+//! - `node`: the node format the builder writes and the lookup reads;
+//! - `classifier`: the hot lookup;
+//! - `builder`: the cold builder ([`Classifier::build`]).
 
 mod aws;
 mod builder;
