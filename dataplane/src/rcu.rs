@@ -103,13 +103,6 @@ impl<T> Writer<'_, T> {
         // state after it became unreachable, so no reference to it remains.
         *unsafe { Box::from_raw(old) }
     }
-
-    /// The current value, for the writer side (the control thread).
-    pub fn with_current<R>(&self, f: impl FnOnce(&T) -> R) -> R {
-        // SAFETY: only `swap` frees values, and it needs this unique writer mutably, so it
-        // cannot run while the closure holds the reference.
-        f(unsafe { &*self.rcu.current.load(Ordering::SeqCst) })
-    }
 }
 
 /// One reader's handle: read the current value, report quiescent states.
@@ -206,6 +199,6 @@ mod tests {
         }
         let mut w = rcu.writer();
         assert_eq!(w.swap(2, |id| panic!("waited for reader {id}")), 1);
-        w.with_current(|v| assert_eq!(*v, 2));
+        assert_eq!(*rcu.reader(0).read(), 2);
     }
 }

@@ -90,12 +90,6 @@ impl Eal {
         unsafe { CStr::from_ptr(sys::rte_eal_get_runtime_dir()) }.to_string_lossy().into_owned()
     }
 
-    /// TSC ticks per second, for turning cycle counts into time.
-    pub fn tsc_hz(&self) -> u64 {
-        // SAFETY: plain query, valid after rte_eal_init.
-        unsafe { sys::rte_get_tsc_hz() }
-    }
-
     /// Registers the calling (non-EAL) thread with DPDK so it gets an lcore id and per-lcore
     /// mempool caches. Undone when the returned guard drops, on the same thread.
     pub fn register_thread(&self) -> Result<ThreadRegistration, DpdkError> {
@@ -117,14 +111,6 @@ impl Drop for Eal {
 /// A DPDK registration of the current thread; unregisters on drop.
 pub struct ThreadRegistration {
     _not_send: std::marker::PhantomData<*const ()>,
-}
-
-impl ThreadRegistration {
-    /// The lcore id DPDK gave this thread.
-    pub fn lcore_id(&self) -> u32 {
-        // SAFETY: reads this thread's lcore id.
-        unsafe { sys::shim_rte_lcore_id() }
-    }
 }
 
 impl Drop for ThreadRegistration {

@@ -48,13 +48,8 @@ impl Mbuf {
         self.raw().pkt_len as usize
     }
 
-    /// Number of segments.
-    pub fn nb_segs(&self) -> u16 {
-        self.raw().nb_segs
-    }
-
     /// The segments' bytes, in order.
-    pub fn segments(&self) -> impl Iterator<Item = &[u8]> + '_ {
+    fn segments(&self) -> impl Iterator<Item = &[u8]> + '_ {
         let mut next: *const sys::rte_mbuf = self.0.as_ptr();
         std::iter::from_fn(move || {
             // SAFETY: `next` is null or a segment of the chain we own, live while self is.
@@ -62,11 +57,6 @@ impl Mbuf {
             next = seg.next;
             Some(segment(seg))
         })
-    }
-
-    /// The packet's bytes gathered into one vector (tests and diagnostics, not the fast path).
-    pub fn to_vec(&self) -> Vec<u8> {
-        self.segments().flatten().copied().collect()
     }
 
     /// Hints the CPU to load the first cache line of the packet data.

@@ -49,12 +49,6 @@ impl Mempool {
         unsafe { sys::rte_mempool_in_use_count(self.ptr.as_ptr()) }
     }
 
-    /// Mbufs currently free.
-    pub fn available(&self) -> u32 {
-        // SAFETY: the pool is live for as long as self.
-        unsafe { sys::rte_mempool_avail_count(self.ptr.as_ptr()) }
-    }
-
     pub(crate) fn as_ptr(&self) -> *mut sys::rte_mempool {
         self.ptr.as_ptr()
     }

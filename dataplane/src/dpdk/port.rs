@@ -165,11 +165,6 @@ impl Port {
         Ok((Port { id, started: true }, rx, tx))
     }
 
-    /// DPDK's port id.
-    pub fn id(&self) -> u16 {
-        self.id
-    }
-
     /// DPDK's counters for the port.
     pub fn stats(&self) -> PortStats {
         let mut s = sys::rte_eth_stats::default();

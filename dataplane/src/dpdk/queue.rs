@@ -18,18 +18,8 @@ impl RxQueue {
         RxQueue { port, queue }
     }
 
-    /// DPDK's port id.
-    pub fn port(&self) -> u16 {
-        self.port
-    }
-
-    /// Receives into the free slots of `burst`; returns how many packets arrived.
-    #[inline]
-    pub fn receive(&mut self, burst: &mut Burst) -> usize {
-        self.receive_up_to(burst, usize::MAX)
-    }
-
-    /// As [`receive`](Self::receive), taking at most `max` packets.
+    /// Receives at most `max` packets into the free slots of `burst`; returns how many
+    /// arrived.
     #[inline]
     pub fn receive_up_to(&mut self, burst: &mut Burst, max: usize) -> usize {
         let (at, room) = burst.spare();
@@ -51,11 +41,6 @@ pub struct TxQueue {
 impl TxQueue {
     pub(crate) fn new(port: u16, queue: u16) -> Self {
         TxQueue { port, queue }
-    }
-
-    /// DPDK's port id.
-    pub fn port(&self) -> u16 {
-        self.port
     }
 
     /// Offers every packet of `burst` to the queue; those taken leave the burst, those

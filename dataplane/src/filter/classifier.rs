@@ -101,11 +101,6 @@ impl Classifier {
     pub fn is_empty(&self) -> bool {
         self.empty
     }
-
-    /// Size of the compiled form, for logs and benchmarks.
-    pub fn memory_bytes(&self) -> usize {
-        (self.arena.len() + self.class.len()) * 4 + self.small.len() * std::mem::size_of::<SmallNode>()
-    }
 }
 
 /// The set index a leaf reference holds, if any.

@@ -62,11 +62,6 @@ impl<T: AsRef<[u8]>> Frame<T> {
         Ok(Frame { buffer })
     }
 
-    /// The buffer back.
-    pub fn into_inner(self) -> T {
-        self.buffer
-    }
-
     /// The destination MAC address.
     #[inline(always)]
     pub fn dst_addr(&self) -> [u8; 6] {
@@ -84,12 +79,6 @@ impl<T: AsRef<[u8]>> Frame<T> {
     pub fn ethertype(&self) -> u16 {
         be16(self.buffer.as_ref(), field::ETHERTYPE.start)
     }
-
-    /// What follows at most `max_tags` VLAN tags: see [`untag`].
-    #[inline(always)]
-    pub fn untag(&self, max_tags: usize) -> Result<Untagged, Malformed> {
-        untag(self.buffer.as_ref(), max_tags)
-    }
 }
 
 impl<T: AsRef<[u8]> + AsMut<[u8]>> Frame<T> {
@@ -101,11 +90,6 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> Frame<T> {
     #[inline(always)]
     pub fn set_src_addr(&mut self, a: [u8; 6]) {
         self.buffer.as_mut()[field::SRC].copy_from_slice(&a);
-    }
-
-    #[inline(always)]
-    pub fn set_ethertype(&mut self, t: u16) {
-        put_be16(self.buffer.as_mut(), field::ETHERTYPE.start, t);
     }
 }
 
@@ -188,7 +172,7 @@ mod tests {
         assert_eq!(f.dst_addr(), [0xff; 6]);
         assert_eq!(f.src_addr(), [2, 0, 0, 0, 0x0a, 1]);
         assert_eq!(f.ethertype(), TYPE_ARP);
-        assert_eq!(f.untag(2), Ok(Untagged { ethertype: TYPE_ARP, offset: HEADER_LEN, vlan: None }));
+        assert_eq!(untag(captured::ARP_REQUEST, 2), Ok(Untagged { ethertype: TYPE_ARP, offset: HEADER_LEN, vlan: None }));
         assert_eq!(Frame::new_checked(&captured::TCP_SYN[..13]).map(|_| ()), Err(Malformed));
     }
 

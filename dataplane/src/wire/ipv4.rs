@@ -54,11 +54,6 @@ impl<T: AsRef<[u8]>> Packet<T> {
         Ok(p)
     }
 
-    /// The buffer back.
-    pub fn into_inner(self) -> T {
-        self.buffer
-    }
-
     /// Bytes in the buffer, whatever the header says.
     #[inline(always)]
     pub fn buffer_len(&self) -> usize {

@@ -31,7 +31,6 @@ pub const EXT_FRAGMENT: u8 = 44;
 pub const EXT_DEST_OPTS: u8 = 60;
 /// Fragment header: next header, reserved, offset and flags (2), identification (4).
 pub const FRAG_HEADER_LEN: usize = 8;
-pub const FRAG_MORE: u16 = 0x0001;
 pub const FRAG_OFFSET_MASK: u16 = 0xfff8;
 
 /// Most extension headers walked before giving up: a real packet has a handful, a crafted one
@@ -66,11 +65,6 @@ impl<T: AsRef<[u8]>> Packet<T> {
             return Err(Malformed);
         }
         Ok(p)
-    }
-
-    /// The buffer back.
-    pub fn into_inner(self) -> T {
-        self.buffer
     }
 
     /// Bytes in the buffer, whatever the header says.

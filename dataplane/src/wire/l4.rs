@@ -107,14 +107,9 @@ pub mod tcp {
 
         pub const SRC_PORT: Field = 0..2;
         pub const DST_PORT: Field = 2..4;
-        pub const SEQ: Field = 4..8;
-        pub const ACK: Field = 8..12;
         /// Header length in 32-bit words (high nibble).
         pub const DATA_OFFSET: usize = 12;
         pub const FLAGS: usize = 13;
-        pub const WINDOW: Field = 14..16;
-        pub const CHECKSUM: Field = 16..18;
-        pub const URGENT: Field = 18..20;
     }
 
     /// A header without options.
@@ -133,8 +128,6 @@ pub mod icmp {
         use crate::wire::Field;
 
         pub const TYPE: usize = 0;
-        pub const CODE: usize = 1;
-        pub const CHECKSUM: Field = 2..4;
         /// In an echo request or reply: the identifier...
         pub const ECHO_IDENT: Field = 4..6;
         /// ...and the sequence number.
