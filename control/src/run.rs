@@ -9,7 +9,7 @@ use crate::report::Report;
 use anyhow::{bail, Context, Result};
 use dataplane::dpdk::eal::Eal;
 use dataplane::dpdk::burst::MAX_BURST;
-use dataplane::dpdk::mempool::Mempool;
+use dataplane::dpdk::mempool::{Mempool, DATA_ROOM};
 use dataplane::dpdk::port::{self, Port, PortInfo, PortSetup};
 use dataplane::dpdk::queue::{RxQueue, TxQueue};
 use dataplane::rcu::Rcu;
@@ -31,12 +31,6 @@ pub struct RunOptions {
 
 /// Per-lcore mempool cache size (DPDK's usual figure).
 const POOL_CACHE: u32 = 256;
-/// Data room of every mbuf: DPDK's default (2048 + headroom). Larger frames chain.
-const DATA_ROOM: u16 = dataplane_default_buf_size();
-
-const fn dataplane_default_buf_size() -> u16 {
-    2048 + 128
-}
 
 /// Runs until Ctrl-C, SIGTERM, or (with `exit_on_idle`) quiet ports. Returns the process exit
 /// code: 0, or 3 when mbufs leaked.

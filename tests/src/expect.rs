@@ -9,6 +9,7 @@ use control::config::Config;
 use dataplane::filter::{reference, RuleSet};
 use dataplane::parse::{Fields, Packet};
 use dataplane::types::Direction;
+use dataplane::wire::be16;
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr};
 
@@ -159,10 +160,6 @@ pub fn copies(cfg: &Config, inputs: &[Input]) -> (Vec<Vec<Copy>>, Totals) {
         out.push(list);
     }
     (out, totals)
-}
-
-fn be16(b: &[u8], at: usize) -> u16 {
-    u16::from_be_bytes([b[at], b[at + 1]])
 }
 
 /// Checks one sent copy against its expectation, field by field. Returns the outer UDP

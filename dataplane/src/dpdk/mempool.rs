@@ -8,6 +8,10 @@ use dpdk_sys as sys;
 use std::ffi::CString;
 use std::ptr::NonNull;
 
+/// Bytes of buffer in each mbuf, headroom included: DPDK's default (2048 + 128). Frames
+/// longer than its 2048 bytes of data are chained over several mbufs.
+pub const DATA_ROOM: u16 = sys::RTE_MBUF_DEFAULT_BUF_SIZE as u16;
+
 /// An `rte_pktmbuf` pool. Thread-safe (DPDK's default ring ops are multi-producer and
 /// multi-consumer); freed on drop, which must come after every port using it has closed.
 pub struct Mempool {

@@ -6,7 +6,7 @@
 
 use crate::dpdk::eal::DpdkError;
 use crate::dpdk::queue::{RxQueue, TxQueue};
-use crate::dpdk::mempool::Mempool;
+use crate::dpdk::mempool::{Mempool, DATA_ROOM};
 use dpdk_sys as sys;
 use std::ffi::{CStr, CString};
 
@@ -113,7 +113,7 @@ impl Port {
         conf.txmode.offloads = di.tx_offload_capa & TX_OFFLOAD_MULTI_SEGS;
         if let Some(mtu) = setup.mtu {
             conf.rxmode.mtu = u32::from(mtu);
-            if u32::from(mtu) + 18 > u32::from(sys::RTE_MBUF_DEFAULT_BUF_SIZE as u16) - sys::RTE_PKTMBUF_HEADROOM {
+            if u32::from(mtu) + 18 > u32::from(DATA_ROOM) - sys::RTE_PKTMBUF_HEADROOM {
                 conf.rxmode.offloads |= di.rx_offload_capa & RX_OFFLOAD_SCATTER;
             }
         }
