@@ -27,8 +27,11 @@ use crate::wire::ethernet;
 /// One copy to make: of which session, in which direction, with which flow hash.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Mirror {
+    /// Egress or ingress, as the source sees the frame.
     pub dir: Direction,
+    /// The session that mirrors it.
     pub session: SessionIdx,
+    /// The flow hash: picks the copy's UDP source port and collector.
     pub hash: u32,
 }
 

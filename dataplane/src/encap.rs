@@ -13,13 +13,19 @@ pub const OUTER_TTL: u8 = 64;
 /// What a copy's outer headers say; fixed per session and target address.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Outer {
+    /// The mirror port's MAC address.
     pub src_mac: [u8; 6],
+    /// The next hop's MAC address.
     pub dst_mac: [u8; 6],
     /// 802.1Q VLAN id of the outer frame, if the mirror network is tagged.
     pub vlan: Option<u16>,
+    /// The source's address (or the mirror port's), as a number.
     pub src_ip: u32,
+    /// The collector's address, as a number.
     pub dst_ip: u32,
+    /// The collector's UDP port (4789 unless the target says).
     pub dst_port: u16,
+    /// The session's virtual network id.
     pub vni: u32,
 }
 

@@ -11,6 +11,7 @@
 
 // Only the DPDK edge (dpdk/) and the RCU may use unsafe code; each allows it for itself.
 #![deny(unsafe_code)]
+#![warn(missing_docs)]
 
 pub mod decide;
 pub mod dpdk;

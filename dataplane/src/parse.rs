@@ -13,9 +13,13 @@ use crate::wire::{be16, be32, ethernet, icmp, ipv4, ipv6, proto, tcp, udp, Malfo
 /// protocol and the ports-present flag in 9 bits. The destination address comes before the
 /// source; an IPv4 address is one word, an IPv6 address four.
 pub mod field {
+    /// The class: protocol and the ports-present flag.
     pub const CLASS: usize = 0;
+    /// Destination port (or ICMP echo identifier).
     pub const DPORT: usize = 1;
+    /// Source port (or ICMP echo identifier).
     pub const SPORT: usize = 2;
+    /// Where the destination address starts.
     pub const DST: usize = 3;
     /// Where the source address starts.
     pub const fn src(ipv6: bool) -> usize {
@@ -51,7 +55,9 @@ pub struct Packet {
 /// A [`Packet`]'s fields, spelled out: to build one by hand or to read it whole.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Fields {
+    /// Offset of the IP header in the frame (14, 18 or 22).
     pub l3_offset: u16,
+    /// IPv6 rather than IPv4.
     pub ipv6: bool,
     /// Source address: IPv4 in `src[0]`, IPv6 as four big-endian words.
     pub src: [u32; 4],
@@ -61,6 +67,7 @@ pub struct Fields {
     pub protocol: u8,
     /// TCP or UDP ports were read: the packet is not a non-first fragment.
     pub has_ports: bool,
+    /// Any IP fragment, first or not.
     pub fragment: bool,
     /// TCP/UDP source port when `has_ports`; for ICMP echo, the echo identifier (flow hashing
     /// only: port rules never match ICMP).

@@ -9,7 +9,9 @@ use crate::wire::arp;
 pub struct Snooped {
     /// Port index it arrived on.
     pub port: u16,
+    /// Bytes kept, at most [`SNOOP_LEN`].
     pub len: u8,
+    /// The frame's first [`len`](Self::len) bytes.
     pub bytes: [u8; SNOOP_LEN],
 }
 

@@ -34,9 +34,12 @@ pub struct SessionCounters {
     pub bytes: Counter,
     /// Copies sent cut short of the original frame.
     pub truncated: Counter,
-    /// Copies accepted but not sent (AWS NetworkPacketsSkipMirrorIn/Out), by reason.
+    /// Copies accepted but not sent (AWS NetworkPacketsSkipMirrorIn/Out), by reason: the
+    /// mirror port's TX queue was full...
     pub skip_queue_full: Counter,
+    /// ...the copy pool was empty...
     pub skip_no_mbuf: Counter,
+    /// ...or the next hop was unresolved.
     pub skip_unresolved: Counter,
     /// Bytes of those (AWS NetworkSkipMirrorIn/Out).
     pub skip_bytes: Counter,
@@ -82,6 +85,7 @@ pub struct WorkerCounters {
     pub excluded: Counter,
     /// TSC cycles spent in poll iterations that received something, and in all of them.
     pub busy_cycles: Counter,
+    /// TSC cycles of all poll iterations.
     pub total_cycles: Counter,
     /// Poll iterations: shows the worker is running, not starved of CPU.
     pub polls: Counter,

@@ -8,7 +8,9 @@ use crate::types::{CounterSlot, Direction, SessionIdx};
 /// One filter, rules sorted by rule number within each direction.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct FilterRules {
+    /// Ingress rules.
     pub ingress: Vec<Rule>,
+    /// Egress rules.
     pub egress: Vec<Rule>,
     /// The `amazon-dns` network service: DNS to the VPC resolver may be mirrored.
     pub amazon_dns: bool,
@@ -32,6 +34,7 @@ pub struct Table {
     pub ports: Box<[PortRules]>,
     /// By [`SessionIdx`], as [`SourceRules::sessions`] refers to them.
     pub sessions: Box<[SessionOut]>,
+    /// Traffic never mirrored, and the VPC resolvers.
     pub exclusions: Exclusions,
 }
 
@@ -67,7 +70,9 @@ pub struct PortRules {
 pub struct SourceRules {
     /// Only frames from (egress) or to (ingress) this MAC; every frame when `None`.
     pub mac: Option<[u8; 6]>,
+    /// The compiled filters for IPv4.
     pub v4: Classifier,
+    /// The compiled filters for IPv6.
     pub v6: Classifier,
     /// The session of each classifier result (rule set), i.e. the enabled sessions by
     /// session number.

@@ -11,8 +11,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 #[derive(Debug, thiserror::Error)]
 #[error("{op}: {reason} (error {code})")]
 pub struct DpdkError {
+    /// The DPDK call that failed, with its arguments.
     pub op: String,
+    /// DPDK's error number (positive).
     pub code: i32,
+    /// DPDK's text for it.
     pub reason: String,
 }
 

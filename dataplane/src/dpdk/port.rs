@@ -18,20 +18,30 @@ const RX_OFFLOAD_SCATTER: u64 = 1 << 13;
 /// What a probed device offers.
 #[derive(Clone, Debug)]
 pub struct PortInfo {
+    /// DPDK's port id.
     pub id: u16,
+    /// The poll-mode driver's name.
     pub driver: String,
+    /// Most RX queues the device offers.
     pub max_rx_queues: u16,
+    /// Most TX queues the device offers.
     pub max_tx_queues: u16,
+    /// The device's MAC address.
     pub mac: [u8; 6],
+    /// NUMA socket of the device (-1: unknown).
     pub socket: i32,
 }
 
 /// How to set a port up.
 #[derive(Clone, Debug)]
 pub struct PortSetup {
+    /// RX queues: one per worker.
     pub rx_queues: u16,
+    /// TX queues: one per worker, and one for the control thread where it sends.
     pub tx_queues: u16,
+    /// Descriptors per RX queue.
     pub rx_desc: u16,
+    /// Descriptors per TX queue.
     pub tx_desc: u16,
     /// Frame MTU to set, if the config asks for one.
     pub mtu: Option<u16>,
@@ -40,14 +50,21 @@ pub struct PortSetup {
 /// Counters DPDK keeps for a port.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct PortStats {
+    /// Frames received.
     pub rx_packets: u64,
+    /// Bytes received.
     pub rx_bytes: u64,
+    /// Frames sent.
     pub tx_packets: u64,
+    /// Bytes sent.
     pub tx_bytes: u64,
     /// Frames the NIC dropped because no RX descriptor was free.
     pub rx_missed: u64,
+    /// Frames received with errors.
     pub rx_errors: u64,
+    /// Frames the device failed to send.
     pub tx_errors: u64,
+    /// Frames dropped for want of an mbuf to receive into.
     pub rx_no_mbuf: u64,
 }
 

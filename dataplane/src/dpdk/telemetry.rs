@@ -19,10 +19,15 @@ use std::sync::Mutex;
 /// A telemetry reply.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Value {
+    /// An unsigned number.
     U64(u64),
+    /// A signed number (DPDK keeps 32 bits).
     Int(i64),
+    /// Text.
     Str(String),
+    /// Named values, in order.
     Dict(Vec<(String, Value)>),
+    /// Values, in order.
     List(Vec<Value>),
 }
 

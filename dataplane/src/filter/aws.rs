@@ -16,6 +16,7 @@ pub struct Exclusions {
     /// Outer source addresses of our own copies, and their UDP destination ports: such
     /// packets are our VXLAN copies coming back, never mirrored again.
     pub own_ips: Vec<u32>,
+    /// The UDP destination ports of our own copies.
     pub own_ports: Vec<u16>,
 }
 

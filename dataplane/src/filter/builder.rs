@@ -17,7 +17,11 @@ pub enum CompileError {
         "the rules are too complex to compile (over {limit} decision-table words); \
          use fewer overlapping CIDRs and port ranges"
     )]
-    TooComplex { limit: usize },
+    /// The decision structure would outgrow its arena.
+    TooComplex {
+        /// Arena words allowed.
+        limit: usize,
+    },
 }
 
 /// A rule as constraints over the key, tagged with its rule set.

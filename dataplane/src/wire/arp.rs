@@ -9,23 +9,33 @@ use std::net::Ipv4Addr;
 pub mod field {
     use crate::wire::Field;
 
+    /// Hardware type.
     pub const HTYPE: Field = 0..2;
+    /// Protocol type (an ethertype).
     pub const PTYPE: Field = 2..4;
+    /// Hardware address length.
     pub const HLEN: usize = 4;
+    /// Protocol address length.
     pub const PLEN: usize = 5;
+    /// Operation.
     pub const OPER: Field = 6..8;
-    /// Sender hardware and protocol address.
+    /// Sender hardware address.
     pub const SHA: Field = 8..14;
+    /// Sender protocol address.
     pub const SPA: Field = 14..18;
-    /// Target hardware and protocol address.
+    /// Target hardware address.
     pub const THA: Field = 18..24;
+    /// Target protocol address.
     pub const TPA: Field = 24..28;
 }
 
 /// An ARP packet for IPv4 over Ethernet.
 pub const LEN: usize = 28;
+/// Hardware type 1: Ethernet.
 pub const HTYPE_ETHERNET: u16 = 1;
+/// Operation 1: who has the target protocol address?
 pub const OP_REQUEST: u16 = 1;
+/// Operation 2: the sender has it.
 pub const OP_REPLY: u16 = 2;
 /// VLAN tags an ARP frame may carry: a mirror network is tagged once or not at all.
 pub const MAX_TAGS: usize = 1;
@@ -56,18 +66,22 @@ impl<T: AsRef<[u8]>> Packet<T> {
         Ok(Packet { buffer })
     }
 
+    /// [`HTYPE_ETHERNET`] for Ethernet.
     pub fn hardware_type(&self) -> u16 {
         be16(self.buffer.as_ref(), field::HTYPE.start)
     }
 
+    /// The protocol's ethertype: [`ethernet::TYPE_IPV4`] for IPv4.
     pub fn protocol_type(&self) -> u16 {
         be16(self.buffer.as_ref(), field::PTYPE.start)
     }
 
+    /// Bytes of a hardware address: 6 for Ethernet.
     pub fn hardware_len(&self) -> u8 {
         self.buffer.as_ref()[field::HLEN]
     }
 
+    /// Bytes of a protocol address: 4 for IPv4.
     pub fn protocol_len(&self) -> u8 {
         self.buffer.as_ref()[field::PLEN]
     }
@@ -77,18 +91,22 @@ impl<T: AsRef<[u8]>> Packet<T> {
         be16(self.buffer.as_ref(), field::OPER.start)
     }
 
+    /// The sender's MAC address.
     pub fn sender_hardware_addr(&self) -> [u8; 6] {
         mac(self.buffer.as_ref(), field::SHA)
     }
 
+    /// The sender's IPv4 address.
     pub fn sender_protocol_addr(&self) -> Ipv4Addr {
         ip(self.buffer.as_ref(), field::SPA)
     }
 
+    /// The target's MAC address (zero in a request).
     pub fn target_hardware_addr(&self) -> [u8; 6] {
         mac(self.buffer.as_ref(), field::THA)
     }
 
+    /// The IPv4 address asked about or answered for.
     pub fn target_protocol_addr(&self) -> Ipv4Addr {
         ip(self.buffer.as_ref(), field::TPA)
     }
@@ -104,22 +122,27 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> Packet<T> {
         b[field::PLEN] = 4;
     }
 
+    /// Sets the operation: [`OP_REQUEST`] or [`OP_REPLY`].
     pub fn set_operation(&mut self, op: u16) {
         put_be16(self.buffer.as_mut(), field::OPER.start, op);
     }
 
+    /// Sets the sender's MAC address.
     pub fn set_sender_hardware_addr(&mut self, a: [u8; 6]) {
         self.buffer.as_mut()[field::SHA].copy_from_slice(&a);
     }
 
+    /// Sets the sender's IPv4 address.
     pub fn set_sender_protocol_addr(&mut self, a: Ipv4Addr) {
         self.buffer.as_mut()[field::SPA].copy_from_slice(&a.octets());
     }
 
+    /// Sets the target's MAC address.
     pub fn set_target_hardware_addr(&mut self, a: [u8; 6]) {
         self.buffer.as_mut()[field::THA].copy_from_slice(&a);
     }
 
+    /// Sets the target's IPv4 address.
     pub fn set_target_protocol_addr(&mut self, a: Ipv4Addr) {
         self.buffer.as_mut()[field::TPA].copy_from_slice(&a.octets());
     }
@@ -130,9 +153,13 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> Packet<T> {
 pub struct Repr {
     /// [`OP_REQUEST`] or [`OP_REPLY`].
     pub op: u16,
+    /// The sender's MAC address.
     pub sha: [u8; 6],
+    /// The sender's IPv4 address.
     pub spa: Ipv4Addr,
+    /// The target's MAC address.
     pub tha: [u8; 6],
+    /// The target's IPv4 address.
     pub tpa: Ipv4Addr,
 }
 

@@ -7,7 +7,9 @@ use super::{be16, mac, put_be16, Malformed};
 pub mod field {
     use crate::wire::Field;
 
+    /// Destination MAC address.
     pub const DST: Field = 0..6;
+    /// Source MAC address.
     pub const SRC: Field = 6..12;
     /// The payload's ethertype, or the first tag's TPID.
     pub const ETHERTYPE: Field = 12..14;
@@ -19,19 +21,26 @@ pub mod field {
 
 /// An untagged header.
 pub const HEADER_LEN: usize = 14;
+/// Bytes of a MAC address.
 pub const ADDR_LEN: usize = 6;
 /// An 802.1Q/802.1ad tag: TCI (2 bytes) then the next ethertype (2 bytes).
 pub const VLAN_TAG_LEN: usize = 4;
 /// The VLAN id's bits of a TCI.
 pub const VLAN_ID_MASK: u16 = 0x0fff;
 
+/// IPv4.
 pub const TYPE_IPV4: u16 = 0x0800;
+/// ARP.
 pub const TYPE_ARP: u16 = 0x0806;
+/// IPv6.
 pub const TYPE_IPV6: u16 = 0x86dd;
+/// An 802.1Q VLAN tag (C-tag).
 pub const TYPE_VLAN: u16 = 0x8100;
+/// An 802.1ad VLAN tag (S-tag, QinQ's outer tag).
 pub const TYPE_QINQ: u16 = 0x88a8;
 /// Pre-standard QinQ outer tag, still seen on older switches.
 pub const TYPE_QINQ_OLD: u16 = 0x9100;
+/// LLDP.
 pub const TYPE_LLDP: u16 = 0x88cc;
 
 /// True for the ethertypes that introduce a VLAN tag.
@@ -83,11 +92,13 @@ impl<T: AsRef<[u8]>> Frame<T> {
 
 impl<T: AsRef<[u8]> + AsMut<[u8]>> Frame<T> {
     #[inline(always)]
+    /// Sets the destination MAC address.
     pub fn set_dst_addr(&mut self, a: [u8; 6]) {
         self.buffer.as_mut()[field::DST].copy_from_slice(&a);
     }
 
     #[inline(always)]
+    /// Sets the source MAC address.
     pub fn set_src_addr(&mut self, a: [u8; 6]) {
         self.buffer.as_mut()[field::SRC].copy_from_slice(&a);
     }
@@ -128,7 +139,9 @@ pub fn untag(frame: &[u8], max_tags: usize) -> Result<Untagged, Malformed> {
 /// An Ethernet header to write.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Repr<'a> {
+    /// Destination MAC address.
     pub dst: [u8; 6],
+    /// Source MAC address.
     pub src: [u8; 6],
     /// VLAN ids, outermost first: an 802.1ad (QinQ) tag for each but the last, which is an
     /// 802.1Q tag.

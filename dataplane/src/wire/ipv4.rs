@@ -8,15 +8,23 @@ pub mod field {
 
     /// Version (high nibble) and header length in 32-bit words (IHL, low nibble).
     pub const VER_IHL: usize = 0;
+    /// DSCP and ECN.
     pub const DSCP_ECN: usize = 1;
+    /// Total length: header and payload.
     pub const LENGTH: Field = 2..4;
+    /// Identification.
     pub const IDENT: Field = 4..6;
     /// Flags (high 3 bits) and fragment offset in 8-byte units.
     pub const FLAGS_FRAG: Field = 6..8;
+    /// Time to live.
     pub const TTL: usize = 8;
+    /// The payload's IANA protocol number.
     pub const PROTOCOL: usize = 9;
+    /// Header checksum.
     pub const CHECKSUM: Field = 10..12;
+    /// Source address.
     pub const SRC: Field = 12..16;
+    /// Destination address.
     pub const DST: Field = 16..20;
 }
 
@@ -26,6 +34,7 @@ pub const HEADER_LEN: usize = 20;
 pub const FLAG_DF: u16 = 0x4000;
 /// More fragments follow.
 pub const FLAG_MF: u16 = 0x2000;
+/// The fragment offset's bits of [`field::FLAGS_FRAG`].
 pub const FRAG_OFFSET_MASK: u16 = 0x1fff;
 
 /// A view of an IPv4 packet (header first).
@@ -61,6 +70,7 @@ impl<T: AsRef<[u8]>> Packet<T> {
     }
 
     #[inline(always)]
+    /// 4 for IPv4.
     pub fn version(&self) -> u8 {
         self.buffer.as_ref()[field::VER_IHL] >> 4
     }
@@ -78,6 +88,7 @@ impl<T: AsRef<[u8]>> Packet<T> {
     }
 
     #[inline(always)]
+    /// The identification, shared by a packet's fragments.
     pub fn ident(&self) -> u16 {
         be16(self.buffer.as_ref(), field::IDENT.start)
     }
@@ -89,11 +100,13 @@ impl<T: AsRef<[u8]>> Packet<T> {
     }
 
     #[inline(always)]
+    /// The DF flag: do not fragment.
     pub fn dont_frag(&self) -> bool {
         self.flags_frag() & FLAG_DF != 0
     }
 
     #[inline(always)]
+    /// The MF flag: more fragments follow.
     pub fn more_frags(&self) -> bool {
         self.flags_frag() & FLAG_MF != 0
     }
@@ -105,6 +118,7 @@ impl<T: AsRef<[u8]>> Packet<T> {
     }
 
     #[inline(always)]
+    /// Time to live.
     pub fn ttl(&self) -> u8 {
         self.buffer.as_ref()[field::TTL]
     }
@@ -116,6 +130,7 @@ impl<T: AsRef<[u8]>> Packet<T> {
     }
 
     #[inline(always)]
+    /// The header checksum as sent.
     pub fn checksum(&self) -> u16 {
         be16(self.buffer.as_ref(), field::CHECKSUM.start)
     }
@@ -155,41 +170,49 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> Packet<T> {
     }
 
     #[inline(always)]
+    /// Sets the total length (header and payload).
     pub fn set_total_len(&mut self, len: u16) {
         put_be16(self.buffer.as_mut(), field::LENGTH.start, len);
     }
 
     #[inline(always)]
+    /// Sets the identification.
     pub fn set_ident(&mut self, ident: u16) {
         put_be16(self.buffer.as_mut(), field::IDENT.start, ident);
     }
 
     #[inline(always)]
+    /// Sets flags and fragment offset (see [`Packet::flags_frag`]).
     pub fn set_flags_frag(&mut self, v: u16) {
         put_be16(self.buffer.as_mut(), field::FLAGS_FRAG.start, v);
     }
 
     #[inline(always)]
+    /// Sets the time to live.
     pub fn set_ttl(&mut self, ttl: u8) {
         self.buffer.as_mut()[field::TTL] = ttl;
     }
 
     #[inline(always)]
+    /// Sets the payload's protocol.
     pub fn set_protocol(&mut self, protocol: u8) {
         self.buffer.as_mut()[field::PROTOCOL] = protocol;
     }
 
     #[inline(always)]
+    /// Sets the header checksum (see [`fill_checksum`](Self::fill_checksum)).
     pub fn set_checksum(&mut self, c: u16) {
         put_be16(self.buffer.as_mut(), field::CHECKSUM.start, c);
     }
 
     #[inline(always)]
+    /// Sets the source address (as [`Packet::src_addr`] reads it).
     pub fn set_src_addr(&mut self, a: u32) {
         put_be32(self.buffer.as_mut(), field::SRC.start, a);
     }
 
     #[inline(always)]
+    /// Sets the destination address.
     pub fn set_dst_addr(&mut self, a: u32) {
         put_be32(self.buffer.as_mut(), field::DST.start, a);
     }
@@ -205,10 +228,15 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> Packet<T> {
 /// An IPv4 header without options, to write or as read.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Repr {
+    /// Source address, as [`Packet::src_addr`].
     pub src: u32,
+    /// Destination address.
     pub dst: u32,
+    /// The payload's IANA protocol number.
     pub protocol: u8,
+    /// Time to live.
     pub ttl: u8,
+    /// Identification.
     pub ident: u16,
     /// Flags and fragment offset, as [`Packet::flags_frag`].
     pub flags_frag: u16,

@@ -9,10 +9,15 @@ pub mod field {
 
     /// Version, traffic class and flow label.
     pub const VER_TC_FLOW: Field = 0..4;
+    /// Bytes after the fixed header.
     pub const PAYLOAD_LEN: Field = 4..6;
+    /// The header after the fixed one.
     pub const NEXT_HEADER: usize = 6;
+    /// Hops left.
     pub const HOP_LIMIT: usize = 7;
+    /// Source address.
     pub const SRC: Field = 8..24;
+    /// Destination address.
     pub const DST: Field = 24..40;
     /// In an extension header: the header after it...
     pub const EXT_NEXT_HEADER: usize = 0;
@@ -25,12 +30,17 @@ pub mod field {
 /// The fixed header.
 pub const HEADER_LEN: usize = 40;
 
+/// Hop-by-hop options.
 pub const EXT_HOP_BY_HOP: u8 = 0;
+/// Routing.
 pub const EXT_ROUTING: u8 = 43;
+/// Fragment.
 pub const EXT_FRAGMENT: u8 = 44;
+/// Destination options.
 pub const EXT_DEST_OPTS: u8 = 60;
 /// Fragment header: next header, reserved, offset and flags (2), identification (4).
 pub const FRAG_HEADER_LEN: usize = 8;
+/// The offset's bits of [`field::FRAG_OFFSET_FLAGS`].
 pub const FRAG_OFFSET_MASK: u16 = 0xfff8;
 
 /// Most extension headers walked before giving up: a real packet has a handful, a crafted one
@@ -74,6 +84,7 @@ impl<T: AsRef<[u8]>> Packet<T> {
     }
 
     #[inline(always)]
+    /// 6 for IPv6.
     pub fn version(&self) -> u8 {
         self.buffer.as_ref()[field::VER_TC_FLOW.start] >> 4
     }
@@ -91,6 +102,7 @@ impl<T: AsRef<[u8]>> Packet<T> {
     }
 
     #[inline(always)]
+    /// Hops left.
     pub fn hop_limit(&self) -> u8 {
         self.buffer.as_ref()[field::HOP_LIMIT]
     }
@@ -123,26 +135,31 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> Packet<T> {
     }
 
     #[inline(always)]
+    /// Sets the payload length (extension headers included).
     pub fn set_payload_len(&mut self, len: u16) {
         put_be16(self.buffer.as_mut(), field::PAYLOAD_LEN.start, len);
     }
 
     #[inline(always)]
+    /// Sets the header after the fixed one.
     pub fn set_next_header(&mut self, next: u8) {
         self.buffer.as_mut()[field::NEXT_HEADER] = next;
     }
 
     #[inline(always)]
+    /// Sets the hop limit.
     pub fn set_hop_limit(&mut self, hops: u8) {
         self.buffer.as_mut()[field::HOP_LIMIT] = hops;
     }
 
     #[inline(always)]
+    /// Sets the source address.
     pub fn set_src_addr(&mut self, a: [u8; 16]) {
         self.buffer.as_mut()[field::SRC].copy_from_slice(&a);
     }
 
     #[inline(always)]
+    /// Sets the destination address.
     pub fn set_dst_addr(&mut self, a: [u8; 16]) {
         self.buffer.as_mut()[field::DST].copy_from_slice(&a);
     }

@@ -3,9 +3,13 @@
 
 /// IANA protocol numbers the packet path cares about.
 pub mod proto {
+    /// ICMP (IPv4).
     pub const ICMP: u8 = 1;
+    /// TCP.
     pub const TCP: u8 = 6;
+    /// UDP.
     pub const UDP: u8 = 17;
+    /// ICMPv6.
     pub const ICMPV6: u8 = 58;
 }
 
@@ -17,13 +21,17 @@ pub mod udp {
     pub mod field {
         use crate::wire::Field;
 
+        /// Source port.
         pub const SRC_PORT: Field = 0..2;
+        /// Destination port.
         pub const DST_PORT: Field = 2..4;
         /// Header and payload.
         pub const LENGTH: Field = 4..6;
+        /// Checksum (0: none, IPv4 only).
         pub const CHECKSUM: Field = 6..8;
     }
 
+    /// The header: ports, length, checksum.
     pub const HEADER_LEN: usize = 8;
 
     /// A view of a UDP datagram.
@@ -49,11 +57,13 @@ pub mod udp {
         }
 
         #[inline(always)]
+        /// The source port.
         pub fn src_port(&self) -> u16 {
             be16(self.buffer.as_ref(), field::SRC_PORT.start)
         }
 
         #[inline(always)]
+        /// The destination port.
         pub fn dst_port(&self) -> u16 {
             be16(self.buffer.as_ref(), field::DST_PORT.start)
         }
@@ -78,21 +88,25 @@ pub mod udp {
 
     impl<T: AsRef<[u8]> + AsMut<[u8]>> Packet<T> {
         #[inline(always)]
+        /// Sets the source port.
         pub fn set_src_port(&mut self, port: u16) {
             put_be16(self.buffer.as_mut(), field::SRC_PORT.start, port);
         }
 
         #[inline(always)]
+        /// Sets the destination port.
         pub fn set_dst_port(&mut self, port: u16) {
             put_be16(self.buffer.as_mut(), field::DST_PORT.start, port);
         }
 
         #[inline(always)]
+        /// Sets the length (header and payload).
         pub fn set_len(&mut self, len: u16) {
             put_be16(self.buffer.as_mut(), field::LENGTH.start, len);
         }
 
         #[inline(always)]
+        /// Sets the checksum (0: none, IPv4 only).
         pub fn set_checksum(&mut self, c: u16) {
             put_be16(self.buffer.as_mut(), field::CHECKSUM.start, c);
         }
@@ -105,10 +119,13 @@ pub mod tcp {
     pub mod field {
         use crate::wire::Field;
 
+        /// Source port.
         pub const SRC_PORT: Field = 0..2;
+        /// Destination port.
         pub const DST_PORT: Field = 2..4;
         /// Header length in 32-bit words (high nibble).
         pub const DATA_OFFSET: usize = 12;
+        /// The flags ([`FLAG_SYN`] and the others).
         pub const FLAGS: usize = 13;
     }
 
@@ -116,8 +133,11 @@ pub mod tcp {
     pub const HEADER_LEN: usize = 20;
     /// Bytes a packet must hold for its ports to be read.
     pub const PORTS_LEN: usize = 4;
+    /// SYN: opens a connection.
     pub const FLAG_SYN: u8 = 0x02;
+    /// PSH: push the data to the application.
     pub const FLAG_PSH: u8 = 0x08;
+    /// ACK: the acknowledgement number is valid.
     pub const FLAG_ACK: u8 = 0x10;
 }
 
@@ -127,6 +147,7 @@ pub mod icmp {
     pub mod field {
         use crate::wire::Field;
 
+        /// The message type.
         pub const TYPE: usize = 0;
         /// In an echo request or reply: the identifier...
         pub const ECHO_IDENT: Field = 4..6;
@@ -134,10 +155,15 @@ pub mod icmp {
         pub const ECHO_SEQ: Field = 6..8;
     }
 
+    /// An echo message's header: type, code, checksum, identifier, sequence.
     pub const ECHO_HEADER_LEN: usize = 8;
+    /// ICMP echo reply.
     pub const V4_ECHO_REPLY: u8 = 0;
+    /// ICMP echo request.
     pub const V4_ECHO_REQUEST: u8 = 8;
+    /// ICMPv6 echo request.
     pub const V6_ECHO_REQUEST: u8 = 128;
+    /// ICMPv6 echo reply.
     pub const V6_ECHO_REPLY: u8 = 129;
 }
 

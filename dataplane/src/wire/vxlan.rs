@@ -6,16 +6,19 @@ use super::{be32, put_be32, Malformed};
 pub mod field {
     use crate::wire::Field;
 
+    /// Flags: [`FLAG_VNI_VALID`].
     pub const FLAGS: usize = 0;
     /// The VNI (high 24 bits) and a reserved byte.
     pub const VNI: Field = 4..8;
 }
 
+/// The header: flags, reserved, VNI, reserved.
 pub const HEADER_LEN: usize = 8;
 /// The I flag: the VNI field is valid.
 pub const FLAG_VNI_VALID: u8 = 0x08;
 /// IANA-assigned UDP port.
 pub const PORT: u16 = 4789;
+/// The largest VNI: 24 bits.
 pub const MAX_VNI: u32 = (1 << 24) - 1;
 
 /// A view of a VXLAN header and the frame it carries.
@@ -40,6 +43,7 @@ impl<T: AsRef<[u8]>> Packet<T> {
     }
 
     #[inline(always)]
+    /// The flags byte: [`FLAG_VNI_VALID`] is the one defined.
     pub fn flags(&self) -> u8 {
         self.buffer.as_ref()[field::FLAGS]
     }
@@ -58,6 +62,7 @@ impl<T: AsRef<[u8]>> Packet<T> {
 
 impl<T: AsRef<[u8]> + AsMut<[u8]>> Packet<T> {
     #[inline(always)]
+    /// Sets the flags byte.
     pub fn set_flags(&mut self, flags: u8) {
         self.buffer.as_mut()[field::FLAGS] = flags;
     }
@@ -72,6 +77,7 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> Packet<T> {
 /// A VXLAN header: the I flag and a VNI.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Repr {
+    /// The virtual network id.
     pub vni: u32,
 }
 
