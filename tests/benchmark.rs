@@ -2,9 +2,9 @@
 //! not judged here (speed is the benchmark's business, not a test's); that it measures what it
 //! says is: every row it promises (the testpmd reference mode's too), figures from real traffic,
 //! a "vs no sessions" ratio from windows with the sessions switched on and off, and a copy for
-//! every frame when every frame is mirrored.
+//! every frame when every frame is mirrored; and that its callgrind mode counts the worker loop.
 
-use e2e::{binary, require_root, require_tool, Lab};
+use e2e::{binary, built, require_root, require_tool, Lab};
 use serde_json::Value;
 use std::process::Command;
 
@@ -14,7 +14,7 @@ fn quick_mode_measures_a_scenario_against_both_baselines() {
     require_tool("dpdk-testpmd", "dpdk");
     let lab = Lab::new("bench");
     let json = lab.path("results.json");
-    let out = Command::new(env!("CARGO_BIN_EXE_tm-bench"))
+    let out = Command::new(built("bench", "tm-bench"))
         .args(["--quick", "--only", "100% mirrored, 128 B", "--only", "10,000 rules", "--out"])
         .arg(lab.path("bench"))
         .arg("--binary")
@@ -77,4 +77,39 @@ fn quick_mode_measures_a_scenario_against_both_baselines() {
         let verdict_ok = if target.starts_with("nothing") { line.ends_with("not run") } else { line.ends_with("met") || line.ends_with("MISSED") };
         assert!(verdict_ok, "{line}");
     }
+}
+
+/// The whole-worker counts: the real binary under callgrind, the worker's loop only, divided
+/// by the frames received. Not how many instructions (that is the benchmark's business), but
+/// that every frame of the scenario was counted and each did what the scenario says.
+#[test]
+fn callgrind_mode_counts_the_worker_loop_a_frame() {
+    require_root();
+    require_tool("valgrind", "valgrind");
+    let lab = Lab::new("bench-callgrind");
+    let out = Command::new(built("bench", "tm-bench"))
+        .args(["--callgrind", "--callgrind-seconds", "2", "--only", "no sessions", "--only", "100% mirrored, 128 B", "--out"])
+        .arg(lab.path("bench"))
+        .arg("--binary")
+        .arg(binary())
+        .output()
+        .expect("running tm-bench --callgrind");
+    let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "tm-bench --callgrind failed:\n{stdout}\n{stderr}");
+    let row = |scenario: &str| -> (u64, f64, f64) {
+        let line = stdout.lines().find(|l| l.trim_start().starts_with(scenario)).unwrap_or_else(|| panic!("no row for {scenario}:\n{stdout}"));
+        let f: Vec<&str> = line.trim_start()[scenario.len()..].split_whitespace().collect();
+        assert_eq!(f.len(), 3, "{line}");
+        (f[0].parse().unwrap(), f[1].parse().unwrap(), f[2].parse().unwrap())
+    };
+    let (frames, copies, ir) = row("no sessions");
+    assert!(frames >= 200_000, "{frames} frames");
+    assert_eq!(copies, 0.0);
+    // Forwarding alone takes a couple of hundred instructions a frame; a count far off says
+    // the wrong thread or the wrong function was counted.
+    assert!(ir > 50.0 && ir < 2000.0, "{ir} instructions a frame without sessions:\n{stdout}");
+    let (_, copies, mirrored) = row("100% mirrored, 128 B");
+    assert_eq!(copies, 1.0, "every frame mirrored once:\n{stdout}");
+    assert!(mirrored > ir, "a copy costs instructions:\n{stdout}");
+    assert!(!stdout.contains("sessions, nothing accepted"), "--only was ignored:\n{stdout}");
 }

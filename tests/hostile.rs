@@ -129,11 +129,11 @@ fn the_socket_never_exists_with_another_mode_and_never_replaces_a_file() {
     let probe = Command::new("setpriv").args(["--reuid=65534", "--regid=65534", "--clear-groups", "nc", "-U", "-z"]).arg(&sock).status().unwrap();
     assert!(!probe.success(), "user nobody connected to the control socket");
     let mut running = RunningGuard(Some(child));
-    drop(running.0.take().map(|mut c| {
+    if let Some(mut c) = running.0.take() {
         // SAFETY: signalling our own child.
         unsafe { libc::kill(c.id() as i32, libc::SIGTERM) };
-        c.wait().unwrap()
-    }));
+        c.wait().unwrap();
+    }
 
     // A path that is not a stale socket is never removed.
     let precious = lab.path("precious.txt");

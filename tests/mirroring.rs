@@ -75,7 +75,7 @@ fn check_counters(run: &Run, cfg: &Config, totals: &Totals, copies: usize) {
     let stats = run.stats();
     for s in &cfg.sessions {
         let rep = stats["sessions"].as_array().unwrap().iter().find(|r| r["id"] == s.id.as_str()).expect("session in the report");
-        for dir in dataplane::stats::Direction::ALL {
+        for dir in dataplane::types::Direction::ALL {
             let (packets, bytes, truncated) = totals.get(&(s.id.clone(), dir)).copied().unwrap_or_default();
             let d = &rep[dir.name()];
             assert_eq!(d["packets"], packets, "session {} {}: {d}", s.id, dir.name());
@@ -93,13 +93,13 @@ fn check_counters(run: &Run, cfg: &Config, totals: &Totals, copies: usize) {
 }
 
 /// Copies per (session, direction) in a run.
-fn count(order: &[Copy], session: &str, dir: dataplane::stats::Direction) -> usize {
+fn count(order: &[Copy], session: &str, dir: dataplane::types::Direction) -> usize {
     order.iter().filter(|c| c.session == session && c.dir == dir).count()
 }
 
 #[test]
 fn several_sessions_ordering_truncation_mtu_ipv6_vlan_and_disabled() {
-    use dataplane::stats::Direction::{Egress, Ingress};
+    use dataplane::types::Direction::{Egress, Ingress};
     let config = format!(
         r#"
 # Host 0: three sessions. The first rejects SSH and takes the rest of TCP to 198.51.100.0/24,
@@ -321,7 +321,7 @@ virtual_network_id = 77
     let uplink = mixed(42, 5000, Side::Uplink);
     let (_, order) = run_link("nlb", config, &host, &uplink);
     // A port-wide source on a linked port sees both directions of every flow.
-    assert!(order.iter().any(|c| c.dir == dataplane::stats::Direction::Ingress));
+    assert!(order.iter().any(|c| c.dir == dataplane::types::Direction::Ingress));
     // AWS's 8500-byte default for load balancers cuts the jumbo frames.
     assert!(order.iter().any(|c| c.original_len == 9000 && c.inner.len() == 8500));
     // check_capture already asserted one collector per flow; all three are used.
@@ -476,7 +476,7 @@ virtual_network_id = 20
     tshark_check(&lab.path("out/mirror.pcap"), &order);
     check_counters(&run, &cfg, &totals, order.len());
     for s in ["web", "db"] {
-        for d in dataplane::stats::Direction::ALL {
+        for d in dataplane::types::Direction::ALL {
             assert!(count(&order, s, d) > 10, "{s} {d:?}");
         }
     }
@@ -605,7 +605,7 @@ virtual_network_id = 9
     let s = &run.stats()["sessions"][0];
     let mut expected_total = 0;
     let mut skipped_total = 0;
-    for dir in dataplane::stats::Direction::ALL {
+    for dir in dataplane::types::Direction::ALL {
         let d = &s[dir.name()];
         let (packets, _, _) = totals[&("s".to_string(), dir)];
         let (mirrored, skipped) = (d["packets"].as_u64().unwrap(), d["skip_packets"].as_u64().unwrap());

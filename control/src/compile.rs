@@ -1,9 +1,10 @@
 //! Compiling a validated configuration into the immutable [`Table`] the workers read.
 
-use crate::config::{Config, ConfigError, Direction, FilterRule, NextHop, RuleAction, Session};
+use crate::config::{Config, ConfigError, Direction, FilterRule, NextHop, Session};
 use crate::counters::Slots;
 use crate::neighbour::Key;
-use dataplane::classify::{Action, Cidr, Exclusions, PortRange, Rule};
+use dataplane::filter::{Cidr, Exclusions, Rule};
+use dataplane::types::{CounterSlot, SessionIdx};
 use dataplane::encap::{max_inner_len, Outer, Template};
 use dataplane::table::{FilterRules, PortRules, SessionOut, SourceRules, Table};
 use ipnet::IpNet;
@@ -12,18 +13,14 @@ use std::net::IpAddr;
 
 /// Converts a configured rule to the dataplane's.
 pub fn rule(r: &FilterRule) -> Rule {
-    let range = |p: crate::config::PortRange| PortRange { from: p.from, to: p.to };
     Rule {
         number: r.rule_number as u16,
-        action: match r.action {
-            RuleAction::Accept => Action::Accept,
-            RuleAction::Reject => Action::Reject,
-        },
+        action: r.action,
         protocol: r.protocol,
         source: r.source_cidr.map(cidr),
         destination: r.destination_cidr.map(cidr),
-        source_ports: r.source_port.map(range),
-        destination_ports: r.destination_port.map(range),
+        source_ports: r.source_port,
+        destination_ports: r.destination_port,
     }
 }
 
@@ -123,7 +120,7 @@ pub fn compile(cfg: &Config, port_macs: &[[u8; 6]], slots: &Slots, generation: u
             })
             .collect();
         sessions.push(SessionOut {
-            slot: slots.get(&s.id).ok_or_else(|| msg(format!("session {:?} has no counter slot", s.id)))?,
+            slot: CounterSlot(slots.get(&s.id).ok_or_else(|| msg(format!("session {:?} has no counter slot", s.id)))?),
             port: port as u16,
             max_inner: max_inner_len(cfg.effective_packet_length(s), target.mtu),
             templates,
@@ -136,11 +133,11 @@ pub fn compile(cfg: &Config, port_macs: &[[u8; 6]], slots: &Slots, generation: u
 
     let mut ports: Vec<(Vec<SourceRules>, Vec<SourceRules>)> = (0..cfg.ports.len()).map(|_| Default::default()).collect();
     for source in &cfg.network_interfaces {
-        let mine: Vec<(u32, &FilterRules)> = live
+        let mine: Vec<(SessionIdx, &FilterRules)> = live
             .iter()
             .enumerate()
             .filter(|(_, s)| s.source == source.id)
-            .map(|(i, s)| (i as u32, &filters[s.filter.as_str()]))
+            .map(|(i, s)| (SessionIdx(i as u32), &filters[s.filter.as_str()]))
             .collect();
         let Some(port) = cfg.port_index(&source.port) else { continue };
         if mine.is_empty() {
@@ -148,7 +145,7 @@ pub fn compile(cfg: &Config, port_macs: &[[u8; 6]], slots: &Slots, generation: u
         }
         let mac = source.mac.map(|m| m.0);
         let build = |dir: Direction| {
-            SourceRules::build(mac, dir.dataplane(), &mine, &exclusions).map_err(|e| msg(format!("network interface {:?} ({} direction): {e}", source.id, dir.name())))
+            SourceRules::build(mac, dir, &mine, &exclusions).map_err(|e| msg(format!("network interface {:?} ({} direction): {e}", source.id, dir.name())))
         };
         ports[port].1.push(build(Direction::Egress)?);
         // On a tap port (no link) only a MAC tells which frames go to the host.

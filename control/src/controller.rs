@@ -16,13 +16,15 @@ use crate::report::{Inputs, Report};
 use crate::state::{apply_all, undo_all, Change, Host, State};
 use crate::store::{self, Folded, Store};
 use crate::throttle::Throttle;
-use dataplane::mbuf::{Burst, Mbuf};
-use dataplane::mempool::Mempool;
-use dataplane::port::{Port, TxQueue};
+use dataplane::dpdk::burst::Burst;
+use dataplane::dpdk::mbuf::Mbuf;
+use dataplane::dpdk::mempool::Mempool;
+use dataplane::dpdk::port::Port;
+use dataplane::dpdk::queue::TxQueue;
 use dataplane::rcu::Writer;
 use dataplane::stats::WorkerCounters;
 use dataplane::table::Table;
-use dataplane::worker::SnoopQueue;
+use dataplane::snoop::SnoopQueue;
 use std::time::Instant;
 
 /// What the control thread reads besides the configuration.
@@ -117,7 +119,7 @@ impl<'a> Controller<'a> {
         Finished { cfg: self.state.cfg, slots: self.slots, generation: self.generation, neighbours, arp: self.neighbours.counters }
     }
 
-    fn report_with(&self, port_stats: &[dataplane::port::PortStats], elapsed: std::time::Duration) -> Report {
+    fn report_with(&self, port_stats: &[dataplane::dpdk::port::PortStats], elapsed: std::time::Duration) -> Report {
         let neighbours = self.neighbour_report();
         Report::collect(&Inputs {
             cfg: &self.state.cfg,

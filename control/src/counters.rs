@@ -4,6 +4,7 @@
 
 use crate::config::{Config, ConfigError, Direction};
 use dataplane::stats::{SessionCounters, WorkerCounters};
+use dataplane::types::CounterSlot;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 
@@ -53,7 +54,7 @@ pub fn session_totals(counters: &[WorkerCounters], slot: u32) -> [DirReport; 2] 
     let mut out = [DirReport::default(); 2];
     for w in counters {
         for d in Direction::ALL {
-            out[d as usize].add(w.session(slot, d.dataplane()));
+            out[d as usize].add(w.session(CounterSlot(slot), d));
         }
     }
     out
@@ -163,7 +164,7 @@ mod tests {
         assert_eq!((slots.get("a"), slots.get("b")), (Some(0), Some(1)));
         slots.published();
         // a's slot is not reused by the change that frees it...
-        counters[0].session(0, dataplane::stats::Direction::Egress).packets.add(7);
+        counters[0].session(CounterSlot(0), Direction::Egress).packets.add(7);
         cfg.sessions = vec![mk("b"), mk("c")];
         slots.assign(&cfg, &counters).unwrap();
         assert_eq!((slots.get("b"), slots.get("c"), slots.get("a")), (Some(1), Some(2), None));
@@ -173,7 +174,7 @@ mod tests {
         slots.assign(&cfg, &counters).unwrap();
         assert_eq!(slots.get("d"), Some(0));
         assert_eq!(slots.totals("d", &counters)[Direction::Egress as usize].packets, 0);
-        counters[0].session(0, dataplane::stats::Direction::Egress).packets.add(2);
+        counters[0].session(CounterSlot(0), Direction::Egress).packets.add(2);
         assert_eq!(slots.totals("d", &counters)[Direction::Egress as usize].packets, 2);
         cfg.sessions.push(mk("e"));
         assert!(slots.assign(&cfg, &counters).is_err(), "capacity 3");

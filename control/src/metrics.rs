@@ -9,7 +9,7 @@ use crate::api::{call, Pending};
 use crate::http::{self, HttpRequest, HttpResponse, HttpServer, Limits};
 use crate::report::Report;
 use anyhow::{Context, Result};
-use dataplane::telemetry::{self, Value as Tel};
+use dataplane::dpdk::telemetry::{self, Value as Tel};
 use std::net::{SocketAddr, TcpListener};
 use std::sync::Arc;
 use std::time::Duration;

@@ -1,6 +1,6 @@
 //! Next hops by ARP: the neighbour table the control thread keeps for targets that give
 //! `next_hop` (an IPv4 address) instead of `next_hop_mac`, and the ARP frames it sends and
-//! reads on mirror ports.
+//! reads on mirror ports (their format is the dataplane's, [`dataplane::wire::arp`]).
 //!
 //! An entry is probed with broadcast requests (one a second) until someone answers; then it is
 //! reachable for [`REACHABLE`], after which it is confirmed with unicast requests; with no
@@ -8,7 +8,7 @@
 //! "unresolved") until it answers again. Any ARP packet from a wanted address updates its
 //! entry. Requests for a mirror port's own address are answered.
 
-use dataplane::wire::{arp, be16, eth, put_be16};
+use dataplane::wire::arp;
 use std::collections::HashMap;
 use std::net::Ipv4Addr;
 use std::time::{Duration, Instant};
@@ -93,13 +93,13 @@ impl Neighbours {
     /// Handles an ARP frame received on `port`. Returns the reply to send, if the frame asked
     /// for our address, and whether a resolved MAC changed.
     pub fn input(&mut self, port: usize, frame: &[u8], me: Option<Me>, now: Instant) -> (Option<Outgoing>, bool) {
-        let Some(p) = parse(frame) else {
+        let Ok((vlan, p)) = arp::parse_frame(frame) else {
             self.counters.ignored += 1;
             return (None, false);
         };
         self.counters.received += 1;
         let mut changed = false;
-        if let Some(e) = self.entries.get_mut(&Key { port, vlan: p.vlan, ip: p.spa }) {
+        if let Some(e) = self.entries.get_mut(&Key { port, vlan, ip: p.spa }) {
             changed = e.mac != Some(p.sha);
             e.mac = Some(p.sha);
             e.heard = Some(now);
@@ -109,7 +109,7 @@ impl Neighbours {
         let reply = match me {
             Some(me) if p.op == arp::OP_REQUEST && p.tpa == me.ip => {
                 self.counters.replies_sent += 1;
-                Some((port, build(arp::OP_REPLY, me, p.vlan, p.sha, p.sha, p.spa)))
+                Some((port, build(arp::OP_REPLY, me, vlan, p.sha, p.sha, p.spa)))
             }
             _ => None,
         };
@@ -160,61 +160,10 @@ impl Neighbours {
     }
 }
 
-/// An ARP packet's fields.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Arp {
-    pub vlan: Option<u16>,
-    pub op: u16,
-    pub sha: [u8; 6],
-    pub spa: Ipv4Addr,
-    pub tpa: Ipv4Addr,
-}
-
-/// Reads an Ethernet/IPv4 ARP packet behind at most one VLAN tag.
-pub fn parse(frame: &[u8]) -> Option<Arp> {
-    let (vlan, at) = match be16(frame.get(..eth::HEADER_LEN)?, eth::ETHERTYPE) {
-        eth::TYPE_ARP => (None, eth::HEADER_LEN),
-        t if eth::is_vlan(t) && frame.len() >= eth::HEADER_LEN + 4 && be16(frame, eth::ETHERTYPE + 4) == eth::TYPE_ARP => {
-            (Some(be16(frame, eth::HEADER_LEN) & 0x0fff), eth::HEADER_LEN + eth::VLAN_TAG_LEN)
-        }
-        _ => return None,
-    };
-    let a = frame.get(at..at + arp::LEN)?;
-    if be16(a, arp::HTYPE) != arp::HTYPE_ETHERNET || be16(a, arp::PTYPE) != eth::TYPE_IPV4 || a[arp::HLEN] != 6 || a[arp::PLEN] != 4 {
-        return None;
-    }
-    let ip = |at: usize| Ipv4Addr::new(a[at], a[at + 1], a[at + 2], a[at + 3]);
-    let mut sha = [0; 6];
-    sha.copy_from_slice(&a[arp::SHA..arp::SHA + 6]);
-    Some(Arp { vlan, op: be16(a, arp::OPER), sha, spa: ip(arp::SPA), tpa: ip(arp::TPA) })
-}
-
 /// An ARP frame from `me`: to Ethernet `dst`, asking about or answering `tpa` (`tha` the
 /// target hardware address field).
-pub fn build(op: u16, me: Me, vlan: Option<u16>, dst: [u8; 6], tha: [u8; 6], tpa: Ipv4Addr) -> Vec<u8> {
-    let mut f = Vec::with_capacity(64);
-    f.extend_from_slice(&dst);
-    f.extend_from_slice(&me.mac);
-    if let Some(v) = vlan {
-        f.extend_from_slice(&eth::TYPE_VLAN.to_be_bytes());
-        f.extend_from_slice(&(v & 0x0fff).to_be_bytes());
-    }
-    f.extend_from_slice(&eth::TYPE_ARP.to_be_bytes());
-    let at = f.len();
-    f.resize(at + arp::LEN, 0);
-    let a = &mut f[at..];
-    put_be16(a, arp::HTYPE, arp::HTYPE_ETHERNET);
-    put_be16(a, arp::PTYPE, eth::TYPE_IPV4);
-    a[arp::HLEN] = 6;
-    a[arp::PLEN] = 4;
-    put_be16(a, arp::OPER, op);
-    a[arp::SHA..arp::SHA + 6].copy_from_slice(&me.mac);
-    a[arp::SPA..arp::SPA + 4].copy_from_slice(&me.ip.octets());
-    a[arp::THA..arp::THA + 6].copy_from_slice(&tha);
-    a[arp::TPA..arp::TPA + 4].copy_from_slice(&tpa.octets());
-    // Ethernet minimum: 60 bytes before the FCS.
-    f.resize(f.len().max(60), 0);
-    f
+fn build(op: u16, me: Me, vlan: Option<u16>, dst: [u8; 6], tha: [u8; 6], tpa: Ipv4Addr) -> Vec<u8> {
+    arp::frame(dst, me.mac, vlan, &arp::Repr { op, sha: me.mac, spa: me.ip, tha, tpa })
 }
 
 #[cfg(test)]
@@ -230,17 +179,6 @@ mod tests {
 
     fn answer(from: [u8; 6], ip: Ipv4Addr, vlan: Option<u16>) -> Vec<u8> {
         build(arp::OP_REPLY, Me { mac: from, ip }, vlan, ME.mac, ME.mac, ME.ip)
-    }
-
-    #[test]
-    fn frames_round_trip() {
-        let f = build(arp::OP_REQUEST, ME, Some(42), [0xff; 6], [0; 6], Ipv4Addr::new(192, 0, 2, 10));
-        assert_eq!(f.len(), 60);
-        assert_eq!(&f[12..16], &[0x81, 0x00, 0, 42]);
-        let p = parse(&f).unwrap();
-        assert_eq!((p.vlan, p.op, p.sha, p.spa, p.tpa), (Some(42), 1, ME.mac, ME.ip, Ipv4Addr::new(192, 0, 2, 10)));
-        assert!(parse(&f[..30]).is_none());
-        assert!(parse(&[0u8; 60]).is_none());
     }
 
     #[test]
@@ -284,7 +222,7 @@ mod tests {
         assert!(changed, "a request teaches its sender's MAC");
         let (port, f) = reply.expect("a reply for our address");
         assert_eq!(port, 2);
-        let p = parse(&f).unwrap();
+        let (_, p) = arp::parse_frame(&f).unwrap();
         assert_eq!((p.op, p.sha, p.spa, p.tpa), (arp::OP_REPLY, ME.mac, ME.ip, key().ip));
         assert_eq!(&f[..6], &HOP);
         let other = build(arp::OP_REQUEST, Me { mac: [9; 6], ip: Ipv4Addr::new(192, 0, 2, 99) }, None, [0xff; 6], [0; 6], Ipv4Addr::new(192, 0, 2, 50));

@@ -1,29 +1,31 @@
 //! Encapsulation: the outer Ethernet / IPv4 / UDP / VXLAN headers of a copy, precomputed per
-//! session and target address as a template, the symmetric flow hash that picks the UDP source
-//! port (and a load balancer's collector), and how much of the original a copy carries.
+//! session and target address as a template, and how much of the original a copy carries.
 
-use crate::parse::{field, Packet};
-use crate::wire::{eth, fold_checksum, ipv4, ones_sum, proto, put_be16, udp, vxlan};
+use crate::wire::{ethernet, fold_checksum, ipv4, ones_sum, proto, udp, vxlan};
 
 /// Outer IPv4 + UDP + VXLAN bytes: what the target's MTU must hold besides the inner frame.
-pub const MTU_OVERHEAD: usize = ipv4::MIN_HEADER_LEN + udp::HEADER_LEN + vxlan::HEADER_LEN;
+pub const MTU_OVERHEAD: usize = ipv4::HEADER_LEN + udp::HEADER_LEN + vxlan::HEADER_LEN;
 /// Longest outer header: Ethernet with one VLAN tag, then [`MTU_OVERHEAD`].
-pub const MAX_OUTER_LEN: usize = eth::HEADER_LEN + eth::VLAN_TAG_LEN + MTU_OVERHEAD;
+pub const MAX_OUTER_LEN: usize = ethernet::HEADER_LEN + ethernet::VLAN_TAG_LEN + MTU_OVERHEAD;
 /// The outer IPv4 TTL, as the kernel's VXLAN device and AWS use.
 pub const OUTER_TTL: u8 = 64;
-/// UDP source ports are taken from this range (RFC 7348 recommends the dynamic range).
-pub const SOURCE_PORT_BASE: u16 = 49152;
 
 /// What a copy's outer headers say; fixed per session and target address.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Outer {
+    /// The mirror port's MAC address.
     pub src_mac: [u8; 6],
+    /// The next hop's MAC address.
     pub dst_mac: [u8; 6],
     /// 802.1Q VLAN id of the outer frame, if the mirror network is tagged.
     pub vlan: Option<u16>,
+    /// The source's address (or the mirror port's), as a number.
     pub src_ip: u32,
+    /// The collector's address, as a number.
     pub dst_ip: u32,
+    /// The collector's UDP port (4789 unless the target says).
     pub dst_port: u16,
+    /// The session's virtual network id.
     pub vni: u32,
 }
 
@@ -42,29 +44,20 @@ impl Template {
     /// Builds the template for `o`.
     pub fn new(o: &Outer) -> Self {
         let mut b = [0u8; MAX_OUTER_LEN];
-        b[eth::DST..eth::DST + 6].copy_from_slice(&o.dst_mac);
-        b[eth::SRC..eth::SRC + 6].copy_from_slice(&o.src_mac);
-        let mut at = eth::ETHERTYPE;
-        if let Some(vid) = o.vlan {
-            put_be16(&mut b, at, eth::TYPE_VLAN);
-            put_be16(&mut b, at + 2, vid & 0x0fff);
-            at += eth::VLAN_TAG_LEN;
-        }
-        put_be16(&mut b, at, eth::TYPE_IPV4);
-        let ip = at + 2;
-        let h = &mut b[ip..];
-        h[ipv4::VER_IHL] = 0x45;
-        put_be16(h, ipv4::FLAGS_FRAG, ipv4::FLAG_DF);
-        h[ipv4::TTL] = OUTER_TTL;
-        h[ipv4::PROTOCOL] = proto::UDP;
-        h[ipv4::SRC..ipv4::SRC + 4].copy_from_slice(&o.src_ip.to_be_bytes());
-        h[ipv4::DST..ipv4::DST + 4].copy_from_slice(&o.dst_ip.to_be_bytes());
-        let partial_sum = ones_sum(&h[..ipv4::MIN_HEADER_LEN]);
-        let u = &mut h[ipv4::MIN_HEADER_LEN..];
-        put_be16(u, udp::DST_PORT, o.dst_port);
-        let v = &mut u[udp::HEADER_LEN..];
-        v[vxlan::FLAGS] = vxlan::FLAG_VNI_VALID;
-        v[vxlan::VNI..vxlan::VNI + 4].copy_from_slice(&(o.vni << 8).to_be_bytes());
+        let eth = ethernet::Repr { dst: o.dst_mac, src: o.src_mac, vlans: o.vlan.as_slice(), ethertype: ethernet::TYPE_IPV4 };
+        let ip = eth.emit(&mut b);
+        // Total length and checksum stay 0: each copy writes its own.
+        let mut h = ipv4::Packet::new_unchecked(&mut b[ip..ip + ipv4::HEADER_LEN]);
+        h.set_header_len(ipv4::HEADER_LEN);
+        h.set_flags_frag(ipv4::FLAG_DF);
+        h.set_ttl(OUTER_TTL);
+        h.set_protocol(proto::UDP);
+        h.set_src_addr(o.src_ip);
+        h.set_dst_addr(o.dst_ip);
+        let partial_sum = ones_sum(&b[ip..ip + ipv4::HEADER_LEN]);
+        let u = ip + ipv4::HEADER_LEN;
+        udp::Packet::new_unchecked(&mut b[u..]).set_dst_port(o.dst_port);
+        vxlan::Repr { vni: o.vni }.emit(&mut b[u + udp::HEADER_LEN..]);
         Template { bytes: b, len: (ip + MTU_OVERHEAD) as u8, ip: ip as u8, partial_sum }
     }
 
@@ -96,44 +89,13 @@ impl Template {
         // The IP header is at 14 or 18; saying so lets every offset below be checked at build.
         let ip = usize::from(self.ip).min(MAX_OUTER_LEN - MTU_OVERHEAD);
         let total = (MTU_OVERHEAD + inner_len) as u16;
-        put_be16(out, ip + ipv4::TOTAL_LEN, total);
-        put_be16(out, ip + ipv4::CHECKSUM, fold_checksum(self.partial_sum + u32::from(total)));
-        let u = ip + ipv4::MIN_HEADER_LEN;
-        put_be16(out, u + udp::SRC_PORT, src_port);
-        put_be16(out, u + udp::LENGTH, total - ipv4::MIN_HEADER_LEN as u16);
+        let mut h = ipv4::Packet::new_unchecked(&mut out[ip..]);
+        h.set_total_len(total);
+        h.set_checksum(fold_checksum(self.partial_sum + u32::from(total)));
+        let mut u = udp::Packet::new_unchecked(&mut out[ip + ipv4::HEADER_LEN..]);
+        u.set_src_port(src_port);
+        u.set_len(total - ipv4::HEADER_LEN as u16);
     }
-}
-
-/// Symmetric flow hash: both directions of a flow hash alike. Over the 5-tuple for TCP, UDP
-/// and ICMP (ports, or the echo identifier), over addresses and protocol otherwise and for
-/// every fragment (a non-first fragment has no ports, and all of a packet's fragments must
-/// reach the same collector). Each end (address folded to 32 bits, port) is one word, and the
-/// two are ordered before mixing: two multiply rounds, whatever the family, since every
-/// mirrored packet pays for this.
-#[inline]
-pub fn flow_hash(p: &Packet) -> u32 {
-    let five = !p.fragment && matches!(p.protocol(), proto::TCP | proto::UDP | proto::ICMP | proto::ICMPV6);
-    let (sp, dp) = if five { (p.sport(), p.dport()) } else { (0, 0) };
-    // An IPv4 address is one word and folds to itself.
-    let k = &p.key;
-    let end = |at: usize, port: u16| {
-        let folded = if p.ipv6 { k[at] ^ k[at + 1].rotate_left(8) ^ k[at + 2].rotate_left(16) ^ k[at + 3].rotate_left(24) } else { k[at] };
-        u64::from(folded) << 16 | u64::from(port)
-    };
-    let (x, y) = (end(field::src(p.ipv6), sp), end(field::DST, dp));
-    let (lo, hi) = if x <= y { (x, y) } else { (y, x) };
-    let mut h: u64 = 0x9e37_79b9_7f4a_7c15 ^ u64::from(p.protocol()) << 56;
-    for w in [lo, hi] {
-        h = (h ^ w).wrapping_mul(0xff51_afd7_ed55_8ccd);
-        h ^= h >> 29;
-    }
-    (h ^ (h >> 32)) as u32
-}
-
-/// The outer UDP source port for a flow hash: 49152-65535.
-#[inline(always)]
-pub fn source_port(hash: u32) -> u16 {
-    SOURCE_PORT_BASE | (hash as u16 & 0x3fff)
 }
 
 /// Most bytes of the original frame a copy carries: the session's packet length, cut further
@@ -146,8 +108,8 @@ pub fn max_inner_len(packet_length: Option<u32>, target_mtu: u32) -> u32 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::parse::{parse, Fields};
-    use crate::wire::{be16, be32};
+    use crate::parse::parse;
+    use crate::wire::be16;
 
     fn outer(vlan: Option<u16>) -> Outer {
         Outer {
@@ -169,21 +131,22 @@ mod tests {
         t.write(&mut out, 100, 50000);
         assert_eq!(&out[0..6], &[2, 0, 0, 0, 0, 0x20]);
         assert_eq!(&out[6..12], &[2, 0, 0, 0, 0, 0x10]);
-        assert_eq!(be16(&out, 12), eth::TYPE_IPV4);
-        let ip = &out[14..34];
-        assert_eq!(ip[0], 0x45);
-        assert_eq!(be16(ip, ipv4::TOTAL_LEN), 136);
-        assert_eq!(be16(ip, ipv4::FLAGS_FRAG), ipv4::FLAG_DF);
-        assert_eq!(ip[ipv4::TTL], 64);
-        assert_eq!(ip[ipv4::PROTOCOL], 17);
-        assert_eq!(fold_checksum(ones_sum(ip)), 0, "header checksum must verify");
-        assert_eq!(be32(ip, ipv4::SRC), 0xc000_0201);
-        assert_eq!(be32(ip, ipv4::DST), 0xc000_020a);
-        let u = &out[34..42];
-        assert_eq!(be16(u, udp::SRC_PORT), 50000);
-        assert_eq!(be16(u, udp::DST_PORT), 4789);
-        assert_eq!(be16(u, udp::LENGTH), 116);
-        assert_eq!(be16(u, udp::CHECKSUM), 0);
+        assert_eq!(be16(&out, 12), ethernet::TYPE_IPV4);
+        let ip = ipv4::Packet::new_checked(&out[14..34]).unwrap();
+        assert_eq!((ip.version(), ip.header_len()), (4, 20));
+        assert_eq!(ip.total_len(), 136);
+        assert_eq!(ip.flags_frag(), ipv4::FLAG_DF);
+        assert_eq!(ip.ttl(), 64);
+        assert_eq!(ip.protocol(), 17);
+        assert!(ip.verify_checksum(), "header checksum must verify");
+        assert_eq!(ip.src_addr(), 0xc000_0201);
+        assert_eq!(ip.dst_addr(), 0xc000_020a);
+        let u = udp::Packet::new_checked(&out[34..42]).unwrap();
+        assert_eq!(u.src_port(), 50000);
+        assert_eq!(u.dst_port(), 4789);
+        assert_eq!(u.len(), 116);
+        assert_eq!(u.checksum(), 0);
+        assert_eq!(vxlan::Repr::parse(&vxlan::Packet::new_checked(&out[42..50]).unwrap()), Ok(vxlan::Repr { vni: 4242 }));
         assert_eq!(&out[42..50], &[0x08, 0, 0, 0, 0x00, 0x10, 0x92, 0x00]);
     }
 
@@ -194,7 +157,7 @@ mod tests {
         let mut out = [0u8; 54];
         for inner in [0usize, 1, 60, 1514, 8964, 65499] {
             t.write(&mut out, inner, 65535);
-            assert_eq!(be16(&out, 12), eth::TYPE_VLAN);
+            assert_eq!(be16(&out, 12), ethernet::TYPE_VLAN);
             assert_eq!(be16(&out, 14), 100);
             assert_eq!(fold_checksum(ones_sum(&out[18..38])), 0, "inner {inner}");
         }
@@ -222,50 +185,6 @@ mod tests {
         frame.extend_from_slice(&[0xab; 64]);
         let p = parse(&frame).unwrap();
         assert_eq!((p.protocol(), p.sport(), p.dport()), (17, 49999, 4789));
-    }
-
-    fn packet(src: u32, dst: u32, protocol: u8, sport: u16, dport: u16) -> Packet {
-        Packet::from(Fields {
-            l3_offset: 14,
-            src: [src, 0, 0, 0],
-            dst: [dst, 0, 0, 0],
-            protocol,
-            has_ports: true,
-            sport,
-            dport,
-            ..Fields::default()
-        })
-    }
-
-    #[test]
-    fn hash_is_symmetric_and_spreads() {
-        let mut ports = std::collections::HashSet::new();
-        for i in 0..1000u32 {
-            let a = packet(0x0a00_0001 + i, 0x0a00_0100, 6, 40000 + i as u16, 443);
-            let b = packet(0x0a00_0100, 0x0a00_0001 + i, 6, 443, 40000 + i as u16);
-            assert_eq!(flow_hash(&a), flow_hash(&b));
-            let port = source_port(flow_hash(&a));
-            assert!(port >= 49152);
-            ports.insert(port);
-        }
-        assert!(ports.len() > 900, "only {} distinct ports over 1000 flows", ports.len());
-    }
-
-    #[test]
-    fn ports_matter_except_for_fragments_and_other_protocols() {
-        let a = packet(1, 2, 6, 1000, 80);
-        let b = packet(1, 2, 6, 1001, 80);
-        assert_ne!(flow_hash(&a), flow_hash(&b));
-        let (mut fa, mut fb) = (a.fields(), b.fields());
-        fa.fragment = true;
-        fb.fragment = true;
-        fb.has_ports = false;
-        fb.sport = 0;
-        fb.dport = 0;
-        assert_eq!(flow_hash(&fa.into()), flow_hash(&fb.into()));
-        let gre_a = packet(1, 2, 47, 5, 6);
-        let gre_b = packet(1, 2, 47, 7, 8);
-        assert_eq!(flow_hash(&gre_a), flow_hash(&gre_b));
     }
 
     #[test]

@@ -5,25 +5,21 @@
 //! identifier. Anything short or inconsistent is reported, never panics: such frames are
 //! forwarded but never mirrored.
 
-use crate::wire::{be16, be32, eth, icmp, ipv4, ipv6, proto, udp};
-
-/// Why a frame is not a candidate for mirroring.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Skip {
-    /// ARP, LLDP and every other non-IP ethertype, or more than two VLAN tags.
-    NotIp,
-    /// Too short for the headers it announces, or inconsistent lengths.
-    Malformed,
-}
+use crate::types::NotMirrored;
+use crate::wire::{be16, be32, ethernet, icmp, ipv4, ipv6, proto, tcp, udp, Malformed};
 
 /// Words of the classification key: one `u32` per field, in the order the classifier prefers
-/// to split on them (see [`classify`](crate::classify)). Field 0 is the packet's "class": the
+/// to split on them (see [`filter`](crate::filter)). Field 0 is the packet's "class": the
 /// protocol and the ports-present flag in 9 bits. The destination address comes before the
 /// source; an IPv4 address is one word, an IPv6 address four.
 pub mod field {
+    /// The class: protocol and the ports-present flag.
     pub const CLASS: usize = 0;
+    /// Destination port (or ICMP echo identifier).
     pub const DPORT: usize = 1;
+    /// Source port (or ICMP echo identifier).
     pub const SPORT: usize = 2;
+    /// Where the destination address starts.
     pub const DST: usize = 3;
     /// Where the source address starts.
     pub const fn src(ipv6: bool) -> usize {
@@ -59,7 +55,9 @@ pub struct Packet {
 /// A [`Packet`]'s fields, spelled out: to build one by hand or to read it whole.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Fields {
+    /// Offset of the IP header in the frame (14, 18 or 22).
     pub l3_offset: u16,
+    /// IPv6 rather than IPv4.
     pub ipv6: bool,
     /// Source address: IPv4 in `src[0]`, IPv6 as four big-endian words.
     pub src: [u32; 4],
@@ -69,6 +67,7 @@ pub struct Fields {
     pub protocol: u8,
     /// TCP or UDP ports were read: the packet is not a non-first fragment.
     pub has_ports: bool,
+    /// Any IP fragment, first or not.
     pub fragment: bool,
     /// TCP/UDP source port when `has_ports`; for ICMP echo, the echo identifier (flow hashing
     /// only: port rules never match ICMP).
@@ -176,20 +175,16 @@ impl std::fmt::Debug for Packet {
     }
 }
 
-/// Most extension headers walked before giving up: a real packet has a handful, a crafted one
-/// must not make the worker loop.
-const MAX_IPV6_EXT_HEADERS: usize = 8;
-
-/// Parses one frame. `Err` means: forward, do not mirror.
+/// Parses one frame. `Err` (not IP, or malformed) means: forward, do not mirror.
 #[inline]
-pub fn parse(frame: &[u8]) -> Result<Packet, Skip> {
+pub fn parse(frame: &[u8]) -> Result<Packet, NotMirrored> {
     parse_head(frame, frame.len())
 }
 
 /// Parses a frame of `wire_len` bytes of which `frame` is the first segment: the headers must
 /// lie in it, the lengths they announce are checked against the whole frame.
 #[inline]
-pub fn parse_head(frame: &[u8], wire_len: usize) -> Result<Packet, Skip> {
+pub fn parse_head(frame: &[u8], wire_len: usize) -> Result<Packet, NotMirrored> {
     let mut p = Packet::default();
     parse_into(frame, wire_len, &mut p).map(|()| p)
 }
@@ -197,7 +192,7 @@ pub fn parse_head(frame: &[u8], wire_len: usize) -> Result<Packet, Skip> {
 /// [`parse_head`] into a packet the caller keeps (the fast path: nothing is moved). On `Err`
 /// the packet holds partial fields.
 #[inline(always)]
-pub fn parse_into(frame: &[u8], wire_len: usize, p: &mut Packet) -> Result<(), Skip> {
+pub fn parse_into(frame: &[u8], wire_len: usize, p: &mut Packet) -> Result<(), NotMirrored> {
     // Past the first segment only payload remains; `beyond` is how much of it there is.
     let beyond = wire_len.saturating_sub(frame.len());
     if parse_plain_ipv4(frame, beyond, p) {
@@ -206,56 +201,50 @@ pub fn parse_into(frame: &[u8], wire_len: usize, p: &mut Packet) -> Result<(), S
     parse_general(frame, beyond, p)
 }
 
+/// Headers that are cut short or disagree with the frame make it malformed.
+impl From<Malformed> for NotMirrored {
+    fn from(_: Malformed) -> Self {
+        NotMirrored::Malformed
+    }
+}
+
+/// VLAN tags walked to find IP: a frame with more is not IP, as SPEC.md says.
+const MAX_TAGS: usize = 2;
+
 /// Every frame [`parse_plain_ipv4`] leaves: VLAN tags, IPv4 options, fragments, other
 /// protocols, IPv6, and everything malformed.
 #[inline(always)]
-fn parse_general(frame: &[u8], beyond: usize, p: &mut Packet) -> Result<(), Skip> {
-    if frame.len() < eth::HEADER_LEN {
-        return Err(Skip::Malformed);
-    }
-    let mut ethertype = be16(frame, eth::ETHERTYPE);
-    let mut l3 = eth::HEADER_LEN;
-    // Untagged IPv4, the common case, skips the tag loop.
-    if ethertype != eth::TYPE_IPV4 {
-        for _ in 0..2 {
-            if !eth::is_vlan(ethertype) {
-                break;
-            }
-            if frame.len() < l3 + eth::VLAN_TAG_LEN {
-                return Err(Skip::Malformed);
-            }
-            ethertype = be16(frame, l3 + 2);
-            l3 += eth::VLAN_TAG_LEN;
-        }
-    }
-    match ethertype {
-        eth::TYPE_IPV4 => parse_ipv4(frame, l3, beyond, p),
-        eth::TYPE_IPV6 => parse_ipv6(frame, l3, beyond, p),
-        _ => Err(Skip::NotIp),
+fn parse_general(frame: &[u8], beyond: usize, p: &mut Packet) -> Result<(), NotMirrored> {
+    let l2 = ethernet::untag(frame, MAX_TAGS)?;
+    match l2.ethertype {
+        ethernet::TYPE_IPV4 => parse_ipv4(frame, l2.offset, beyond, p),
+        ethernet::TYPE_IPV6 => parse_ipv6(frame, l2.offset, beyond, p),
+        _ => Err(NotMirrored::NotIp),
     }
 }
 
 /// Bytes [`parse_plain_ipv4`] reads: Ethernet, an IPv4 header without options and a UDP header
 /// (a TCP header's ports lie in the same bytes).
-const PLAIN_LEN: usize = eth::HEADER_LEN + ipv4::MIN_HEADER_LEN + udp::HEADER_LEN;
+const PLAIN_LEN: usize = ethernet::HEADER_LEN + ipv4::HEADER_LEN + udp::HEADER_LEN;
 
 /// Untagged IPv4 without options, TCP or UDP, not a fragment: most traffic, read at fixed
 /// offsets with the general path's checks (a little stricter), combined without a branch each.
 /// False leaves the frame to the general path, which also decides what is malformed.
 #[inline(always)]
 fn parse_plain_ipv4(frame: &[u8], beyond: usize, p: &mut Packet) -> bool {
-    const IP: usize = eth::HEADER_LEN;
-    const L4: usize = IP + ipv4::MIN_HEADER_LEN;
+    const IP: usize = ethernet::HEADER_LEN;
+    const L4: usize = IP + ipv4::HEADER_LEN;
     let Some(h) = frame.first_chunk::<PLAIN_LEN>() else { return false };
-    let protocol = h[IP + ipv4::PROTOCOL];
-    // Ethertype, version and header length in one word (the TOS byte masked off).
-    let head = be32(h, eth::ETHERTYPE) & 0xffff_ff00;
+    let ip = ipv4::Packet::new_unchecked(&h[IP..L4]);
+    let l4 = udp::Packet::new_unchecked(&h[L4..]);
+    let protocol = ip.protocol();
+    // Ethertype, version and header length in one word (the DSCP/ECN byte masked off).
+    let head = be32(h, ethernet::field::ETHERTYPE.start) & 0xffff_ff00;
     // At least a UDP header, whatever the protocol: a TCP packet of 24-27 bytes, legal but
     // never seen, takes the general path. Then one comparison bounds the length both ways.
-    let total_len = usize::from(be16(h, IP + ipv4::TOTAL_LEN));
-    let fits = total_len.wrapping_sub(PLAIN_LEN - IP) <= frame.len() - PLAIN_LEN + beyond;
-    let plain = (head == u32::from(eth::TYPE_IPV4) << 16 | 0x45 << 8)
-        & (be16(h, IP + ipv4::FLAGS_FRAG) & (ipv4::FLAG_MF | ipv4::FRAG_OFFSET_MASK) == 0)
+    let fits = ip.total_len().wrapping_sub(PLAIN_LEN - IP) <= frame.len() - PLAIN_LEN + beyond;
+    let plain = (head == u32::from(ethernet::TYPE_IPV4) << 16 | 0x45 << 8)
+        & (ip.flags_frag() & (ipv4::FLAG_MF | ipv4::FRAG_OFFSET_MASK) == 0)
         & ((protocol == proto::UDP) | (protocol == proto::TCP))
         & fits;
     if !plain {
@@ -264,92 +253,48 @@ fn parse_plain_ipv4(frame: &[u8], beyond: usize, p: &mut Packet) -> bool {
     p.l3_offset = IP as u16;
     p.ipv6 = false;
     p.fragment = false;
-    p.key[field::DST] = be32(h, IP + ipv4::DST);
-    p.key[field::src(false)] = be32(h, IP + ipv4::SRC);
-    p.set_transport(protocol, true, be16(h, L4 + udp::SRC_PORT), be16(h, L4 + udp::DST_PORT));
+    p.key[field::DST] = ip.dst_addr();
+    p.key[field::src(false)] = ip.src_addr();
+    p.set_transport(protocol, true, l4.src_port(), l4.dst_port());
     true
 }
 
 #[inline(always)]
-fn parse_ipv4(frame: &[u8], l3: usize, beyond: usize, p: &mut Packet) -> Result<(), Skip> {
-    let ip = frame.get(l3..).ok_or(Skip::Malformed)?;
-    if ip.len() < ipv4::MIN_HEADER_LEN || ip[ipv4::VER_IHL] >> 4 != 4 {
-        return Err(Skip::Malformed);
-    }
-    let header_len = usize::from(ip[ipv4::VER_IHL] & 0x0f) * 4;
-    let total_len = usize::from(be16(ip, ipv4::TOTAL_LEN));
+fn parse_ipv4(frame: &[u8], l3: usize, beyond: usize, p: &mut Packet) -> Result<(), NotMirrored> {
+    // The whole header, its options included, lies in the first segment.
+    let ip = ipv4::Packet::new_checked(frame.get(l3..).ok_or(Malformed)?)?;
     // Ethernet padding may follow the packet; a packet longer than the frame was cut.
-    if header_len < ipv4::MIN_HEADER_LEN || total_len < header_len || total_len > ip.len() + beyond {
-        return Err(Skip::Malformed);
+    if ip.total_len() < ip.header_len() || ip.total_len() > ip.buffer_len() + beyond {
+        return Err(NotMirrored::Malformed);
     }
-    let flags_frag = be16(ip, ipv4::FLAGS_FRAG);
-    let offset = flags_frag & ipv4::FRAG_OFFSET_MASK;
     p.l3_offset = l3 as u16;
     p.ipv6 = false;
-    p.fragment = offset != 0 || flags_frag & ipv4::FLAG_MF != 0;
-    p.key[field::DST] = be32(ip, ipv4::DST);
-    p.key[field::src(false)] = be32(ip, ipv4::SRC);
-    let protocol = ip[ipv4::PROTOCOL];
-    if offset != 0 {
-        p.set_transport(protocol, false, 0, 0);
+    p.fragment = ip.frag_offset() != 0 || ip.more_frags();
+    p.key[field::DST] = ip.dst_addr();
+    p.key[field::src(false)] = ip.src_addr();
+    if ip.frag_offset() != 0 {
+        p.set_transport(ip.protocol(), false, 0, 0);
         return Ok(());
     }
-    read_transport(p, protocol, &ip[header_len..total_len.min(ip.len())])
+    read_transport(p, ip.protocol(), ip.payload())
 }
 
-fn parse_ipv6(frame: &[u8], l3: usize, beyond: usize, p: &mut Packet) -> Result<(), Skip> {
-    let ip = frame.get(l3..).ok_or(Skip::Malformed)?;
-    if ip.len() < ipv6::HEADER_LEN || ip[0] >> 4 != 6 {
-        return Err(Skip::Malformed);
+fn parse_ipv6(frame: &[u8], l3: usize, beyond: usize, p: &mut Packet) -> Result<(), NotMirrored> {
+    let ip = ipv6::Packet::new_checked(frame.get(l3..).ok_or(Malformed)?)?;
+    if ipv6::HEADER_LEN + ip.payload_len() > ip.buffer_len() + beyond {
+        return Err(NotMirrored::Malformed);
     }
-    let end = ipv6::HEADER_LEN + usize::from(be16(ip, ipv6::PAYLOAD_LEN));
-    if end > ip.len() + beyond {
-        return Err(Skip::Malformed);
-    }
-    let ip = &ip[..end.min(ip.len())];
     p.l3_offset = l3 as u16;
     p.ipv6 = true;
-    p.fragment = false;
-    for (i, (dst, src)) in (0..4).map(|w| (be32(ip, ipv6::DST + 4 * w), be32(ip, ipv6::SRC + 4 * w))).enumerate() {
-        p.key[field::DST + i] = dst;
-        p.key[field::src(true) + i] = src;
-    }
-    let mut next = ip[ipv6::NEXT_HEADER];
-    let mut off = ipv6::HEADER_LEN;
-    let mut first_fragment = true;
-    for _ in 0..MAX_IPV6_EXT_HEADERS {
-        match next {
-            ipv6::EXT_HOP_BY_HOP | ipv6::EXT_ROUTING | ipv6::EXT_DEST_OPTS => {
-                if ip.len() < off + 2 {
-                    return Err(Skip::Malformed);
-                }
-                next = ip[off];
-                off += (usize::from(ip[off + 1]) + 1) * 8;
-            }
-            ipv6::EXT_FRAGMENT => {
-                if ip.len() < off + ipv6::FRAG_HEADER_LEN {
-                    return Err(Skip::Malformed);
-                }
-                let offset_flags = be16(ip, off + ipv6::FRAG_OFFSET_FLAGS);
-                p.fragment = true;
-                first_fragment = offset_flags & ipv6::FRAG_OFFSET_MASK == 0;
-                next = ip[off];
-                off += ipv6::FRAG_HEADER_LEN;
-            }
-            _ => break,
-        }
-        if off > ip.len() {
-            return Err(Skip::Malformed);
-        }
-    }
-    if matches!(next, ipv6::EXT_HOP_BY_HOP | ipv6::EXT_ROUTING | ipv6::EXT_DEST_OPTS | ipv6::EXT_FRAGMENT) {
-        return Err(Skip::Malformed);
-    }
-    if !first_fragment {
-        p.set_transport(next, false, 0, 0);
+    p.key[field::DST..field::DST + 4].copy_from_slice(&ip.dst_addr());
+    p.key[field::src(true)..field::src(true) + 4].copy_from_slice(&ip.src_addr());
+    let upper = ipv6::upper_layer(ip.packet())?;
+    p.fragment = upper.fragment;
+    if !upper.first_fragment {
+        p.set_transport(upper.protocol, false, 0, 0);
         return Ok(());
     }
-    read_transport(p, next, &ip[off..])
+    read_transport(p, upper.protocol, &ip.packet()[upper.offset..])
 }
 
 /// The protocols with ports (TCP, UDP), as a bit set over protocol numbers.
@@ -357,31 +302,32 @@ const WITH_PORTS: u64 = 1 << proto::TCP | 1 << proto::UDP;
 
 /// Transport bytes a TCP or UDP packet must hold: TCP its ports, UDP its whole header.
 #[inline(always)]
-fn ported_header_len(udp: bool) -> usize {
-    4 + 4 * usize::from(udp)
+fn ported_header_len(is_udp: bool) -> usize {
+    tcp::PORTS_LEN + (udp::HEADER_LEN - tcp::PORTS_LEN) * usize::from(is_udp)
 }
 
 /// Reads ports (TCP, UDP) or the echo identifier (ICMP echo) from the transport header.
 #[inline(always)]
-fn read_transport(p: &mut Packet, protocol: u8, l4: &[u8]) -> Result<(), Skip> {
+fn read_transport(p: &mut Packet, protocol: u8, l4: &[u8]) -> Result<(), NotMirrored> {
     // TCP and UDP share one path, chosen by one bit test and sized by arithmetic: a
     // comparison per protocol (which the compiler also makes of a lookup table) branches on
     // the traffic's mix and mispredicts.
     if WITH_PORTS.checked_shr(u32::from(protocol)).unwrap_or(0) & 1 != 0 {
         if l4.len() < ported_header_len(protocol == proto::UDP) {
-            return Err(Skip::Malformed);
+            return Err(NotMirrored::Malformed);
         }
-        p.set_transport(protocol, true, be16(l4, udp::SRC_PORT), be16(l4, udp::DST_PORT));
+        let ports = udp::Packet::new_unchecked(l4);
+        p.set_transport(protocol, true, ports.src_port(), ports.dst_port());
         return Ok(());
     }
     match protocol {
         proto::ICMP | proto::ICMPV6 if l4.len() >= icmp::ECHO_HEADER_LEN => {
-            let echo = match l4[icmp::TYPE] {
+            let echo = match l4[icmp::field::TYPE] {
                 icmp::V4_ECHO_REQUEST | icmp::V4_ECHO_REPLY => protocol == proto::ICMP,
                 icmp::V6_ECHO_REQUEST | icmp::V6_ECHO_REPLY => protocol == proto::ICMPV6,
                 _ => false,
             };
-            let id = if echo { be16(l4, icmp::ECHO_IDENT) } else { 0 };
+            let id = if echo { be16(l4, icmp::field::ECHO_IDENT.start) } else { 0 };
             p.set_transport(protocol, false, id, id);
         }
         _ => p.set_transport(protocol, false, 0, 0),
@@ -390,56 +336,15 @@ fn read_transport(p: &mut Packet, protocol: u8, l4: &[u8]) -> Result<(), Skip> {
 }
 
 #[cfg(test)]
-pub(crate) mod tests {
+mod tests {
     use super::*;
+    use crate::wire::testing::{captured, FrameBuilder};
 
-    /// Builds Ethernet + optional VLAN tags + `payload` with `ethertype`.
-    pub fn ether(tags: &[u16], ethertype: u16, payload: &[u8]) -> Vec<u8> {
-        let mut f = vec![2, 0, 0, 0, 0, 2, 2, 0, 0, 0, 0, 1];
-        for (i, vid) in tags.iter().enumerate() {
-            let tpid = if i + 1 < tags.len() { eth::TYPE_QINQ } else { eth::TYPE_VLAN };
-            f.extend_from_slice(&tpid.to_be_bytes());
-            f.extend_from_slice(&vid.to_be_bytes());
-        }
-        f.extend_from_slice(&ethertype.to_be_bytes());
-        f.extend_from_slice(payload);
-        f
-    }
+    const A6: [u8; 16] = [0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1];
+    const B6: [u8; 16] = [0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2];
 
-    /// Builds an IPv4 packet (no checksum: parse does not check it).
-    pub fn ipv4_packet(src: [u8; 4], dst: [u8; 4], protocol: u8, options: &[u8], frag: u16, l4: &[u8]) -> Vec<u8> {
-        let hl = 20 + options.len();
-        let mut p = vec![0u8; hl];
-        p[0] = 0x40 | (hl / 4) as u8;
-        p[2..4].copy_from_slice(&((hl + l4.len()) as u16).to_be_bytes());
-        p[6..8].copy_from_slice(&frag.to_be_bytes());
-        p[8] = 64;
-        p[9] = protocol;
-        p[12..16].copy_from_slice(&src);
-        p[16..20].copy_from_slice(&dst);
-        p[20..].copy_from_slice(options);
-        p.extend_from_slice(l4);
-        p
-    }
-
-    pub fn ports(sport: u16, dport: u16) -> Vec<u8> {
-        let mut l4 = vec![0u8; 20];
-        l4[0..2].copy_from_slice(&sport.to_be_bytes());
-        l4[2..4].copy_from_slice(&dport.to_be_bytes());
-        l4
-    }
-
-    fn ipv6_packet(next: u8, exts: &[u8], l4: &[u8]) -> Vec<u8> {
-        let mut p = vec![0u8; 40];
-        p[0] = 0x60;
-        p[4..6].copy_from_slice(&((exts.len() + l4.len()) as u16).to_be_bytes());
-        p[6] = next;
-        p[7] = 64;
-        p[8..24].copy_from_slice(&[0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]);
-        p[24..40].copy_from_slice(&[0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2]);
-        p.extend_from_slice(exts);
-        p.extend_from_slice(l4);
-        p
+    fn v4(src: [u8; 4], dst: [u8; 4]) -> FrameBuilder {
+        FrameBuilder::ipv4(src, dst)
     }
 
     /// The fixed-offset path and the general one agree on every frame the first takes, and
@@ -449,8 +354,8 @@ pub(crate) mod tests {
     fn plain_ipv4_path_agrees_with_the_general_one() {
         let mut taken = 0;
         for base in [
-            ether(&[], eth::TYPE_IPV4, &ipv4_packet([10, 0, 0, 5], [10, 0, 0, 9], proto::TCP, &[], 0x4000, &ports(40000, 443))),
-            ether(&[], eth::TYPE_IPV4, &ipv4_packet([10, 0, 0, 5], [10, 0, 0, 9], proto::UDP, &[], 0, &ports(5353, 53)[..8])),
+            v4([10, 0, 0, 5], [10, 0, 0, 9]).flags_frag(ipv4::FLAG_DF).tcp(40000, 443).build(),
+            v4([10, 0, 0, 5], [10, 0, 0, 9]).udp(5353, 53).build(),
         ] {
             let mut frames = vec![base.clone()];
             for at in 12..PLAIN_LEN {
@@ -480,7 +385,7 @@ pub(crate) mod tests {
 
     #[test]
     fn ipv4_tcp() {
-        let f = ether(&[], eth::TYPE_IPV4, &ipv4_packet([10, 0, 0, 5], [10, 0, 0, 9], 6, &[], 0, &ports(40000, 443)));
+        let f = v4([10, 0, 0, 5], [10, 0, 0, 9]).tcp(40000, 443).build();
         let p = parse(&f).unwrap();
         assert_eq!(p.l3_offset, 14);
         assert!(!p.ipv6);
@@ -492,34 +397,34 @@ pub(crate) mod tests {
     #[test]
     fn ipv4_options_are_skipped() {
         let opts = [1, 1, 1, 1, 1, 1, 1, 0];
-        let f = ether(&[], eth::TYPE_IPV4, &ipv4_packet([1, 2, 3, 4], [5, 6, 7, 8], 17, &opts, 0, &ports(53, 5353)));
+        let f = v4([1, 2, 3, 4], [5, 6, 7, 8]).options(&opts).udp(53, 5353).build();
         let p = parse(&f).unwrap();
         assert_eq!((p.sport(), p.dport()), (53, 5353));
     }
 
     #[test]
     fn two_vlan_tags_then_ip() {
-        let f = ether(&[100, 200], eth::TYPE_IPV4, &ipv4_packet([1, 2, 3, 4], [5, 6, 7, 8], 6, &[], 0, &ports(1, 2)));
+        let f = v4([1, 2, 3, 4], [5, 6, 7, 8]).vlans(&[100, 200]).tcp(1, 2).build();
         assert_eq!(parse(&f).unwrap().l3_offset, 22);
     }
 
     #[test]
     fn three_vlan_tags_are_not_ip() {
-        let f = ether(&[1, 2, 3], eth::TYPE_IPV4, &ipv4_packet([1, 2, 3, 4], [5, 6, 7, 8], 6, &[], 0, &ports(1, 2)));
-        assert_eq!(parse(&f), Err(Skip::NotIp));
+        let f = v4([1, 2, 3, 4], [5, 6, 7, 8]).vlans(&[1, 2, 3]).tcp(1, 2).build();
+        assert_eq!(parse(&f), Err(NotMirrored::NotIp));
     }
 
     #[test]
     fn arp_is_not_ip() {
-        assert_eq!(parse(&ether(&[], eth::TYPE_ARP, &[0; 28])), Err(Skip::NotIp));
+        assert_eq!(parse(&FrameBuilder::raw(ethernet::TYPE_ARP, &[0; 28]).build()), Err(NotMirrored::NotIp));
     }
 
     #[test]
     fn fragments() {
-        let first = ether(&[], eth::TYPE_IPV4, &ipv4_packet([1, 1, 1, 1], [2, 2, 2, 2], 6, &[], ipv4::FLAG_MF, &ports(7, 8)));
+        let first = v4([1, 1, 1, 1], [2, 2, 2, 2]).flags_frag(ipv4::FLAG_MF).tcp(7, 8).build();
         let p = parse(&first).unwrap();
         assert!(p.fragment && p.has_ports() && p.dport() == 8);
-        let later = ether(&[], eth::TYPE_IPV4, &ipv4_packet([1, 1, 1, 1], [2, 2, 2, 2], 6, &[], 185, &[0xff; 16]));
+        let later = v4([1, 1, 1, 1], [2, 2, 2, 2]).flags_frag(185).protocol(proto::TCP).payload(&[0xff; 16]).build();
         let p = parse(&later).unwrap();
         assert!(p.fragment && !p.has_ports());
         assert_eq!((p.protocol(), p.sport(), p.dport()), (6, 0, 0));
@@ -527,7 +432,7 @@ pub(crate) mod tests {
 
     #[test]
     fn short_and_inconsistent_frames_are_malformed() {
-        let good = ether(&[], eth::TYPE_IPV4, &ipv4_packet([1, 1, 1, 1], [2, 2, 2, 2], 17, &[], 0, &ports(1, 2)));
+        let good = v4([1, 1, 1, 1], [2, 2, 2, 2]).udp(1, 2).payload(&[0; 12]).build();
         for cut in 0..good.len() {
             // Every prefix is either malformed or (once the whole packet is there) fine.
             let r = parse(&good[..cut]);
@@ -535,10 +440,10 @@ pub(crate) mod tests {
         }
         let mut bad_ihl = good.clone();
         bad_ihl[14] = 0x44;
-        assert_eq!(parse(&bad_ihl), Err(Skip::Malformed));
+        assert_eq!(parse(&bad_ihl), Err(NotMirrored::Malformed));
         let mut bad_version = good.clone();
         bad_version[14] = 0x55;
-        assert_eq!(parse(&bad_version), Err(Skip::Malformed));
+        assert_eq!(parse(&bad_version), Err(NotMirrored::Malformed));
         let mut padded = good.clone();
         padded.extend_from_slice(&[0; 10]);
         assert!(parse(&padded).is_ok(), "Ethernet padding after the packet is fine");
@@ -546,20 +451,36 @@ pub(crate) mod tests {
 
     #[test]
     fn lengths_count_the_segments_after_the_first() {
-        let f = ether(&[], eth::TYPE_IPV4, &ipv4_packet([1, 1, 1, 1], [2, 2, 2, 2], 17, &[], 0, &[0u8; 3000]));
+        let f = v4([1, 1, 1, 1], [2, 2, 2, 2]).udp(0, 0).size(3034).build();
         let head = &f[..2048];
-        assert_eq!(parse(head), Err(Skip::Malformed), "alone, the first segment looks cut");
+        assert_eq!(parse(head), Err(NotMirrored::Malformed), "alone, the first segment looks cut");
         let p = parse_head(head, f.len()).unwrap();
         assert_eq!(p.protocol(), 17);
-        assert_eq!(parse_head(head, f.len() - 1), Err(Skip::Malformed), "one byte short");
+        assert_eq!(parse_head(head, f.len() - 1), Err(NotMirrored::Malformed), "one byte short");
+    }
+
+    #[test]
+    fn a_first_segment_that_ends_inside_the_ipv4_options_is_malformed() {
+        // The headers must lie in the first segment; one that ends inside the options used to
+        // slice past its end (a panic) for every packet but a later fragment.
+        let options = [1u8; 40];
+        for flags_frag in [0, ipv4::FLAG_MF, 185] {
+            let f = FrameBuilder::ipv4([1, 1, 1, 1], [2, 2, 2, 2]).options(&options).flags_frag(flags_frag).tcp(1, 2).build();
+            assert!(parse(&f).is_ok());
+            for cut in 34..74 {
+                assert_eq!(parse_head(&f[..cut], f.len()), Err(NotMirrored::Malformed), "flags {flags_frag:#x}, cut at {cut}");
+            }
+        }
     }
 
     #[test]
     fn ipv6_udp_behind_extension_headers() {
         // hop-by-hop (8 bytes) -> destination options (16 bytes) -> UDP
-        let mut exts = vec![ipv6::EXT_DEST_OPTS, 0, 1, 4, 0, 0, 0, 0];
-        exts.extend_from_slice(&[17, 1, 1, 12, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
-        let f = ether(&[], eth::TYPE_IPV6, &ipv6_packet(ipv6::EXT_HOP_BY_HOP, &exts, &ports(5000, 53)[..8]));
+        let f = FrameBuilder::ipv6(A6, B6)
+            .extension(ipv6::EXT_HOP_BY_HOP, &[1, 4, 0, 0, 0, 0])
+            .extension(ipv6::EXT_DEST_OPTS, &[1, 12, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0])
+            .udp(5000, 53)
+            .build();
         let p = parse(&f).unwrap();
         assert!(p.ipv6);
         assert_eq!(p.src(), [0x20010db8, 0, 0, 1]);
@@ -568,34 +489,55 @@ pub(crate) mod tests {
 
     #[test]
     fn ipv6_fragments() {
-        let first = [6, 0, 0, 1, 0, 0, 0, 42];
-        let f = ether(&[], eth::TYPE_IPV6, &ipv6_packet(ipv6::EXT_FRAGMENT, &first, &ports(1, 22)));
+        // Offset 0 with M set, identification 42.
+        let f = FrameBuilder::ipv6(A6, B6).extension(ipv6::EXT_FRAGMENT, &[0, 1, 0, 0, 0, 42]).tcp(1, 22).build();
         let p = parse(&f).unwrap();
         assert!(p.fragment && p.has_ports() && p.protocol() == 6 && p.dport() == 22);
-        let later = [6, 0, 0x05, 0x00, 0, 0, 0, 42];
-        let f = ether(&[], eth::TYPE_IPV6, &ipv6_packet(ipv6::EXT_FRAGMENT, &later, &[0xee; 16]));
+        let later = FrameBuilder::ipv6(A6, B6).extension(ipv6::EXT_FRAGMENT, &[0x05, 0x00, 0, 0, 0, 42]);
+        let f = later.protocol(proto::TCP).payload(&[0xee; 16]).build();
         let p = parse(&f).unwrap();
         assert!(p.fragment && !p.has_ports() && p.protocol() == 6);
     }
 
     #[test]
     fn ipv6_extension_loop_is_bounded() {
-        let mut exts = Vec::new();
-        for _ in 0..20 {
-            exts.extend_from_slice(&[ipv6::EXT_DEST_OPTS, 0, 0, 0, 0, 0, 0, 0]);
-        }
-        let f = ether(&[], eth::TYPE_IPV6, &ipv6_packet(ipv6::EXT_DEST_OPTS, &exts, &[]));
-        assert_eq!(parse(&f), Err(Skip::Malformed));
+        // 21 destination-options headers, the last one pointing at another.
+        let chain = (0..20).fold(FrameBuilder::ipv6(A6, B6), |b, _| b.extension(ipv6::EXT_DEST_OPTS, &[0; 6]));
+        let f = chain.protocol(ipv6::EXT_DEST_OPTS).build();
+        assert_eq!(parse(&f), Err(NotMirrored::Malformed));
     }
 
     #[test]
     fn icmp_echo_identifier_feeds_both_ports() {
-        let echo = [8, 0, 0, 0, 0x12, 0x34, 0, 1];
-        let f = ether(&[], eth::TYPE_IPV4, &ipv4_packet([1, 1, 1, 1], [2, 2, 2, 2], 1, &[], 0, &echo));
+        let f = v4([1, 1, 1, 1], [2, 2, 2, 2]).icmp_echo(icmp::V4_ECHO_REQUEST, 0x1234, 1).build();
         let p = parse(&f).unwrap();
         assert_eq!((p.sport(), p.dport(), p.has_ports()), (0x1234, 0x1234, false));
         let unreachable = [3, 1, 0, 0, 0x12, 0x34, 0, 1];
-        let f = ether(&[], eth::TYPE_IPV4, &ipv4_packet([1, 1, 1, 1], [2, 2, 2, 2], 1, &[], 0, &unreachable));
+        let f = v4([1, 1, 1, 1], [2, 2, 2, 2]).protocol(proto::ICMP).payload(&unreachable).build();
         assert_eq!(parse(&f).unwrap().sport(), 0);
+    }
+
+    #[test]
+    fn captured_frames_parse_as_what_they_are() {
+        let syn = parse(captured::TCP_SYN).unwrap();
+        assert_eq!((syn.src_v4(), syn.dst_v4(), syn.protocol(), syn.sport(), syn.dport()), (0x0a09_0001, 0x0a09_0002, proto::TCP, 53946, 8080));
+        let dns = parse(captured::UDP_DNS).unwrap();
+        assert_eq!((dns.protocol(), dns.dport(), dns.has_ports()), (proto::UDP, 53, true));
+        let ping = parse(captured::ICMP_ECHO_REQUEST).unwrap();
+        assert_eq!((ping.protocol(), ping.sport(), ping.has_ports()), (proto::ICMP, 21828, false));
+        let ping6 = parse(captured::ICMPV6_ECHO_REQUEST).unwrap();
+        assert_eq!((ping6.ipv6, ping6.src(), ping6.protocol(), ping6.sport()), (true, [0xfd10_0009, 0, 0, 1], proto::ICMPV6, 21829));
+        let mld = parse(captured::MLD_REPORT).unwrap();
+        assert_eq!((mld.ipv6, mld.protocol(), mld.dst()), (true, proto::ICMPV6, [0xff02_0000, 0, 0, 0x16]), "behind its hop-by-hop header");
+        let copy = parse(captured::VXLAN).unwrap();
+        assert_eq!((copy.protocol(), copy.dport()), (proto::UDP, crate::wire::vxlan::PORT));
+        assert_eq!(parse(captured::ARP_REQUEST), Err(NotMirrored::NotIp));
+        // The fixed-offset path takes the plain ones, and reads them as the general path does.
+        for f in [captured::TCP_SYN, captured::UDP_DNS, captured::VXLAN] {
+            let (mut fast, mut general) = (Packet::default(), Packet::default());
+            assert!(parse_plain_ipv4(f, 0, &mut fast));
+            assert_eq!(parse_general(f, 0, &mut general), Ok(()));
+            assert_eq!(fast, general);
+        }
     }
 }

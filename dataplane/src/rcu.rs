@@ -10,6 +10,9 @@
 //! The reader API makes the rule a compile-time one: [`Reader::read`] borrows the reader, and
 //! [`Reader::quiescent`] needs it mutably, so no reference survives a quiescent report.
 
+#![allow(unsafe_code)]
+// The published pointer and its grace periods: every unsafe block here carries its SAFETY line.
+
 use crossbeam_utils::CachePadded;
 use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -99,13 +102,6 @@ impl<T> Writer<'_, T> {
         // SAFETY: `old` came from Box::into_raw, and every reader has passed a quiescent
         // state after it became unreachable, so no reference to it remains.
         *unsafe { Box::from_raw(old) }
-    }
-
-    /// The current value, for the writer side (the control thread).
-    pub fn with_current<R>(&self, f: impl FnOnce(&T) -> R) -> R {
-        // SAFETY: only `swap` frees values, and it needs this unique writer mutably, so it
-        // cannot run while the closure holds the reference.
-        f(unsafe { &*self.rcu.current.load(Ordering::SeqCst) })
     }
 }
 
@@ -203,6 +199,6 @@ mod tests {
         }
         let mut w = rcu.writer();
         assert_eq!(w.swap(2, |id| panic!("waited for reader {id}")), 1);
-        w.with_current(|v| assert_eq!(*v, 2));
+        assert_eq!(*rcu.reader(0).read(), 2);
     }
 }

@@ -4,6 +4,7 @@
 //! no locked instruction); the atomic type only makes the control thread's concurrent read
 //! well-defined.
 
+use crate::types::{CopySkip, CounterSlot, Direction, NotMirrored};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 /// A single-writer counter.
@@ -24,41 +25,6 @@ impl Counter {
     }
 }
 
-/// Which way a mirrored packet went, seen from the source (AWS's terms).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
-#[repr(u8)]
-pub enum Direction {
-    /// Forwarded out of the source's port: traffic into the monitored host.
-    #[default]
-    Ingress = 0,
-    /// Received on the source's port: traffic out of the monitored host.
-    Egress = 1,
-}
-
-impl Direction {
-    /// Both directions, in counter order.
-    pub const ALL: [Direction; 2] = [Direction::Ingress, Direction::Egress];
-
-    /// "ingress" or "egress".
-    pub fn name(self) -> &'static str {
-        match self {
-            Direction::Ingress => "ingress",
-            Direction::Egress => "egress",
-        }
-    }
-}
-
-/// Why a copy the filter accepted was not sent (AWS's "skip").
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum SkipReason {
-    /// The mirror port's TX queue refused it.
-    QueueFull,
-    /// The copy mempool was empty.
-    NoMbuf,
-    /// The target's next hop has no MAC address yet.
-    Unresolved,
-}
-
 /// One worker's counters for one session and direction.
 #[derive(Default, Debug)]
 pub struct SessionCounters {
@@ -68,9 +34,12 @@ pub struct SessionCounters {
     pub bytes: Counter,
     /// Copies sent cut short of the original frame.
     pub truncated: Counter,
-    /// Copies accepted but not sent (AWS NetworkPacketsSkipMirrorIn/Out), by reason.
+    /// Copies accepted but not sent (AWS NetworkPacketsSkipMirrorIn/Out), by reason: the
+    /// mirror port's TX queue was full...
     pub skip_queue_full: Counter,
+    /// ...the copy pool was empty...
     pub skip_no_mbuf: Counter,
+    /// ...or the next hop was unresolved.
     pub skip_unresolved: Counter,
     /// Bytes of those (AWS NetworkSkipMirrorIn/Out).
     pub skip_bytes: Counter,
@@ -79,11 +48,11 @@ pub struct SessionCounters {
 impl SessionCounters {
     /// Counts a skipped copy of `bytes` bytes.
     #[inline]
-    pub fn skip(&self, reason: SkipReason, bytes: u64) {
+    pub fn skip(&self, reason: CopySkip, bytes: u64) {
         match reason {
-            SkipReason::QueueFull => self.skip_queue_full.add(1),
-            SkipReason::NoMbuf => self.skip_no_mbuf.add(1),
-            SkipReason::Unresolved => self.skip_unresolved.add(1),
+            CopySkip::QueueFull => self.skip_queue_full.add(1),
+            CopySkip::NoMbuf => self.skip_no_mbuf.add(1),
+            CopySkip::Unresolved => self.skip_unresolved.add(1),
         }
         self.skip_bytes.add(bytes);
     }
@@ -106,7 +75,7 @@ pub struct PortCounters {
 pub struct WorkerCounters {
     /// By port index.
     pub ports: Box<[PortCounters]>,
-    /// By session counter slot, then [`Direction`].
+    /// By session [`CounterSlot`], then [`Direction`].
     pub sessions: Box<[[SessionCounters; 2]]>,
     /// Frames that are not IPv4/IPv6: forwarded, never mirrored.
     pub not_ip: Counter,
@@ -116,6 +85,7 @@ pub struct WorkerCounters {
     pub excluded: Counter,
     /// TSC cycles spent in poll iterations that received something, and in all of them.
     pub busy_cycles: Counter,
+    /// TSC cycles of all poll iterations.
     pub total_cycles: Counter,
     /// Poll iterations: shows the worker is running, not starved of CPU.
     pub polls: Counter,
@@ -141,7 +111,17 @@ impl WorkerCounters {
 
     /// The counters of session slot `slot`, direction `dir`.
     #[inline(always)]
-    pub fn session(&self, slot: u32, dir: Direction) -> &SessionCounters {
-        &self.sessions[slot as usize][dir as usize]
+    pub fn session(&self, slot: CounterSlot, dir: Direction) -> &SessionCounters {
+        &self.sessions[slot.0 as usize][dir as usize]
+    }
+
+    /// The counter of frames never mirrored for `reason`.
+    #[inline(always)]
+    pub fn not_mirrored(&self, reason: NotMirrored) -> &Counter {
+        match reason {
+            NotMirrored::NotIp => &self.not_ip,
+            NotMirrored::Malformed => &self.malformed,
+            NotMirrored::Excluded => &self.excluded,
+        }
     }
 }

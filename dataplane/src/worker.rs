@@ -1,15 +1,15 @@
 //! The poll-mode worker: one per core, pinned, owning one RX queue per port it polls and one
-//! TX queue per port it sends on.
+//! TX queue per port it sends on. [`run`] is its loop, as DPDK's l2fwd has one: receive a
+//! burst from each RX queue and handle it, flush the copies, report a quiescent state.
 //!
-//! The packet path, per received burst (`handle_burst`), in the spirit of l2fwd's loop and
-//! VPP's nodes, each stage one small function over the burst:
+//! A received burst goes through four stages, each one function over the whole burst
+//! (`handle_burst`), in the spirit of VPP's nodes:
 //!
-//! 1. On ports without a link, `snoop_arp` copies ARP frames out for the control thread.
-//! 2. `classify` (only where some source can see the burst): a prefetch of every packet's
-//!    first cache line, then per frame [`Sources::mirrors`] parses it and looks its key up in
-//!    the compiled rules of every source that owns it (egress on the receiving port, ingress
-//!    on the port it is forwarded to); each hit becomes a pending copy, and its original
-//!    takes a second reference (one per original), so that...
+//! 1. On ports without a link, `snoop::arp` copies ARP frames out for the control thread.
+//! 2. `decide` (only where some source can see the burst): a prefetch of every packet's
+//!    first cache line, then per frame [`Sources::decide`], which parses it and answers the
+//!    copies to make (see [`decide`](crate::decide)); each becomes a pending copy, and its
+//!    original takes a second reference (one per original), so that...
 //! 3. `forward`: ...the originals leave first, untouched, with a bounded retry; frames the TX
 //!    queue still refuses are freed and counted.
 //! 4. `build_copies`: per pending copy, an mbuf from the copy pool with the session's
@@ -19,46 +19,22 @@
 //! a refused copy is a counted skip) and the worker reports an RCU quiescent state: the table
 //! it read stays the same for the whole iteration.
 
-use crate::eal;
-use crate::encap::{source_port, Template, MAX_OUTER_LEN};
-use crate::mbuf::{Burst, Mbuf, MAX_BURST};
-use crate::mempool::Mempool;
+use crate::decide::Sources;
+use crate::dpdk::burst::{Burst, MAX_BURST};
+use crate::dpdk::eal;
+use crate::dpdk::mbuf::Mbuf;
+use crate::dpdk::mempool::Mempool;
+use crate::dpdk::queue::{RxQueue, TxQueue};
+use crate::encap::{Template, MAX_OUTER_LEN};
+use crate::hash::source_port;
 use crate::parse::Packet;
-use crate::port::{RxQueue, TxQueue};
 use crate::rcu::Reader;
-use crate::stats::{Direction, SkipReason, WorkerCounters};
-use crate::table::{NotMirrored, Sources, Table};
-use crate::wire::eth;
+use crate::snoop::{self, SnoopQueue};
+use crate::stats::WorkerCounters;
+use crate::table::Table;
+use crate::types::{CopySkip, CounterSlot, Direction, NotMirrored, SessionIdx};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
-
-/// Copies one frame can produce: an egress source with and one without a MAC on its port,
-/// and the same for ingress on the peer (validation keeps MACs unique per port).
-const MAX_COPIES_PER_FRAME: usize = 4;
-const MAX_PENDING: usize = MAX_BURST * MAX_COPIES_PER_FRAME;
-
-/// A frame the control thread must see (ARP on a mirror port), copied out of its mbuf.
-#[derive(Clone, Copy, Debug)]
-pub struct Snooped {
-    /// Port index it arrived on.
-    pub port: u16,
-    pub len: u8,
-    pub bytes: [u8; SNOOP_LEN],
-}
-
-/// Bytes kept of a snooped frame: an ARP packet behind one VLAN tag is 46.
-pub const SNOOP_LEN: usize = 64;
-
-/// Where workers hand snooped frames to the control thread: bounded, lock-free; when full,
-/// frames are dropped (and counted), never waited for.
-pub type SnoopQueue = crossbeam_queue::ArrayQueue<Snooped>;
-
-impl Snooped {
-    /// The frame's bytes (cut at [`SNOOP_LEN`]).
-    pub fn frame(&self) -> &[u8] {
-        &self.bytes[..usize::from(self.len)]
-    }
-}
 
 /// What a worker is given to run.
 pub struct WorkerSetup<'a> {
@@ -85,50 +61,10 @@ pub struct WorkerSetup<'a> {
     pub snoop: &'a SnoopQueue,
 }
 
-/// One accepted copy, between classification and building.
-#[derive(Clone, Copy)]
-struct PendingCopy {
-    /// Index of its original in `held`.
-    pkt: u8,
-    dir: Direction,
-    session: u32,
-    hash: u32,
-}
-
-/// What flushing needs to count a queued copy.
-#[derive(Clone, Copy, Default)]
-struct CopyMeta {
-    slot: u32,
-    dir: Direction,
-    truncated: bool,
-    /// Bytes of the original carried.
-    inner: u32,
-}
-
-/// Copies waiting to be sent on one port.
-struct CopyQueue {
-    burst: Burst,
-    meta: [CopyMeta; MAX_BURST],
-}
-
-struct Worker<'a> {
-    tx: Vec<Option<TxQueue>>,
-    peers: Vec<Option<u16>>,
-    copy_pool: &'a Mempool,
-    tx_retries: u32,
-    counters: &'a WorkerCounters,
-    pending: Vec<PendingCopy>,
-    /// Second references on the originals being copied, freed together after building.
-    held: Burst,
-    /// Pre-allocated copy mbufs, refilled in bulk.
-    fresh: Burst,
-    /// By port index.
-    copies: Vec<CopyQueue>,
-    snoop: &'a SnoopQueue,
-}
-
 /// Runs the poll loop until `stop` is set. The calling thread should already be pinned and
-/// registered with the EAL.
+/// registered with the EAL. Out of line so that it stays a function of its own: the
+/// whole-worker instruction count (`tm-bench --callgrind`) collects inside it.
+#[inline(never)]
 pub fn run(setup: WorkerSetup, mut reader: Reader<Table>, counters: &WorkerCounters, stop: &AtomicBool) {
     let WorkerSetup { mut rx, tx, peers, copy_pool, burst_size, tx_retries, idle_sleep, snoop, .. } = setup;
     let burst_size = burst_size.clamp(1, MAX_BURST);
@@ -174,6 +110,7 @@ pub fn run(setup: WorkerSetup, mut reader: Reader<Table>, counters: &WorkerCount
 }
 
 impl Worker<'_> {
+    /// One burst received on `port`, through the four stages.
     fn handle_burst(&mut self, table: &Table, port: usize, burst: &mut Burst) {
         self.counters.ports[port].rx_packets.add(burst.len() as u64);
         let peer = self.peers[port].map(usize::from);
@@ -181,52 +118,31 @@ impl Worker<'_> {
         // see frames addressed to their MAC as ingress.
         let out_port = peer.unwrap_or(port);
         if peer.is_none() {
-            self.snoop_arp(port, burst);
+            snoop::arp(self.snoop, port as u16, burst.iter().map(Mbuf::data), &self.counters.snoop_dropped);
         }
         let sources = table.sources(port, out_port);
         if !sources.is_empty() {
-            self.classify(&sources, burst);
+            self.decide(&sources, burst);
         }
         self.forward(peer, burst);
         self.build_copies(table);
     }
 
-    /// Stage 1b, on ports without a link only: ARP goes to the control thread.
-    fn snoop_arp(&mut self, port: usize, burst: &Burst) {
-        for m in burst.iter() {
-            let f = m.data();
-            let ethertype = |at: usize| f.get(at..at + 2).map(|b| u16::from_be_bytes([b[0], b[1]]));
-            let arp = match ethertype(eth::ETHERTYPE) {
-                Some(eth::TYPE_ARP) => true,
-                Some(t) if eth::is_vlan(t) => ethertype(eth::ETHERTYPE + eth::VLAN_TAG_LEN) == Some(eth::TYPE_ARP),
-                _ => false,
-            };
-            if arp {
-                let len = f.len().min(SNOOP_LEN);
-                let mut s = Snooped { port: port as u16, len: len as u8, bytes: [0; SNOOP_LEN] };
-                s.bytes[..len].copy_from_slice(&f[..len]);
-                if self.snoop.push(s).is_err() {
-                    self.counters.snoop_dropped.add(1);
-                }
-            }
-        }
-    }
-
     /// Stage 2: which sessions mirror which frames.
-    fn classify(&mut self, sources: &Sources, burst: &Burst) {
+    fn decide(&mut self, sources: &Sources, burst: &Burst) {
         self.pending.clear();
         // The headers of the whole burst on their way into the cache before the first is read.
         for m in burst.iter() {
             m.prefetch();
         }
-        let mut skipped = NotMirrored::default();
+        let mut not_mirrored = [0u64; NotMirrored::ALL.len()];
         let (pending, held) = (&mut self.pending, &mut self.held);
         let mut packet = Packet::default();
         for m in burst.iter() {
             // As each copy is found: a second reference on its original (one per
             // original, however many copies) keeps it for building once it has been sent.
             let mut hold = None;
-            sources.mirrors(m.data(), m.pkt_len(), &mut packet, &mut skipped, |dir, session, hash| {
+            let decided = sources.decide(m.data(), m.pkt_len(), &mut packet, |mirror| {
                 if pending.len() == MAX_PENDING {
                     return;
                 }
@@ -235,12 +151,15 @@ impl Worker<'_> {
                     let _ = held.push(m.share());
                     (held.len() - 1) as u8
                 });
-                pending.push(PendingCopy { pkt: at, dir, session, hash });
+                pending.push(PendingCopy { pkt: at, dir: mirror.dir, session: mirror.session, hash: mirror.hash });
             });
+            if let Err(reason) = decided {
+                not_mirrored[reason as usize] += 1;
+            }
         }
-        self.counters.not_ip.add(skipped.not_ip);
-        self.counters.malformed.add(skipped.malformed);
-        self.counters.excluded.add(skipped.excluded);
+        for reason in NotMirrored::ALL {
+            self.counters.not_mirrored(reason).add(not_mirrored[reason as usize]);
+        }
     }
 
     /// Stage 3: originals out of the peer port, or dropped where there is none.
@@ -273,33 +192,30 @@ impl Worker<'_> {
         }
         let counters = self.counters;
         let pending = std::mem::take(&mut self.pending);
+        // Fields read where they lie: copying each pending copy out first costs a copy one to
+        // three instructions more (callgrind).
         for pc in &pending {
-            let s = &table.sessions[pc.session as usize];
+            let s = table.session(pc.session);
             let original = &self.held[usize::from(pc.pkt)];
             let len = original.pkt_len();
             let inner = len.min(s.max_inner as usize);
             let skip = |reason| counters.session(s.slot, pc.dir).skip(reason, inner as u64);
             let n = s.templates.len();
             if n == 0 {
-                skip(SkipReason::Unresolved);
+                skip(CopySkip::Unresolved);
                 continue;
             }
             // The flow hash picks the target address; multiply-shift, not a division.
             let outer = &s.templates[((u64::from(pc.hash) * n as u64) >> 32) as usize];
             let Some(mut copy) = self.fresh.pop().or_else(|| Mbuf::alloc(self.copy_pool)) else {
-                skip(SkipReason::NoMbuf);
+                skip(CopySkip::NoMbuf);
                 continue;
             };
             if !fill_copy(&mut copy, self.copy_pool, outer, original, inner, source_port(pc.hash)) {
-                skip(SkipReason::NoMbuf);
+                skip(CopySkip::NoMbuf);
                 continue;
             }
-            let meta = CopyMeta {
-                slot: s.slot,
-                dir: pc.dir,
-                truncated: inner < len,
-                inner: inner as u32,
-            };
+            let meta = CopyMeta { slot: s.slot, dir: pc.dir, truncated: inner < len, inner: inner as u32 };
             self.enqueue_copy(usize::from(s.port), copy, meta);
         }
         // Back in place, empty: its capacity is kept, nothing is allocated per burst.
@@ -318,7 +234,8 @@ impl Worker<'_> {
         let _ = q.burst.push(copy);
     }
 
-    /// Sends every queued copy, once; what a TX queue refuses is a counted skip.
+    /// After every poll: sends every queued copy, once; what a TX queue refuses is a counted
+    /// skip.
     fn flush_copies(&mut self) {
         for port in 0..self.copies.len() {
             if !self.copies[port].burst.is_empty() {
@@ -341,7 +258,7 @@ impl Worker<'_> {
         }
         if sent < n {
             for m in &q.meta[sent..n] {
-                self.counters.session(m.slot, m.dir).skip(SkipReason::QueueFull, u64::from(m.inner));
+                self.counters.session(m.slot, m.dir).skip(CopySkip::QueueFull, u64::from(m.inner));
             }
             self.counters.ports[port].copies_dropped.add((n - sent) as u64);
             q.burst.clear();
@@ -371,4 +288,55 @@ fn fill_copy(copy: &mut Mbuf, pool: &Mempool, outer: &Template, original: &Mbuf,
         None => return false,
     }
     copy.append_from(pool, original, inner).is_ok()
+}
+
+// What the stages hand each other.
+
+/// Copies one frame can produce: an egress source with and one without a MAC on its port,
+/// and the same for ingress on the peer (validation keeps MACs unique per port).
+const MAX_COPIES_PER_FRAME: usize = 4;
+const MAX_PENDING: usize = MAX_BURST * MAX_COPIES_PER_FRAME;
+
+/// One accepted copy, between the decision and building.
+#[derive(Clone, Copy)]
+struct PendingCopy {
+    /// Index of its original in `held`.
+    pkt: u8,
+    // Mirror's fields, flat: packed with `pkt` in 12 bytes.
+    dir: Direction,
+    session: SessionIdx,
+    hash: u32,
+}
+
+/// What flushing needs to count a queued copy.
+#[derive(Clone, Copy, Default)]
+struct CopyMeta {
+    slot: CounterSlot,
+    dir: Direction,
+    truncated: bool,
+    /// Bytes of the original carried.
+    inner: u32,
+}
+
+/// Copies waiting to be sent on one port.
+struct CopyQueue {
+    burst: Burst,
+    meta: [CopyMeta; MAX_BURST],
+}
+
+/// A worker's state between the stages of a burst and the polls of its loop.
+struct Worker<'a> {
+    tx: Vec<Option<TxQueue>>,
+    peers: Vec<Option<u16>>,
+    copy_pool: &'a Mempool,
+    tx_retries: u32,
+    counters: &'a WorkerCounters,
+    pending: Vec<PendingCopy>,
+    /// Second references on the originals being copied, freed together after building.
+    held: Burst,
+    /// Pre-allocated copy mbufs, refilled in bulk.
+    fresh: Burst,
+    /// By port index.
+    copies: Vec<CopyQueue>,
+    snoop: &'a SnoopQueue,
 }

@@ -1,16 +1,17 @@
 //! The table code under concurrent swaps, without DPDK: readers run the per-frame decision
-//! (`Sources::mirrors`) and build outer headers over bursts of frames while a writer compiles
+//! (`Sources::decide`) and build outer headers over bursts of frames while a writer compiles
 //! and publishes thousands of tables through the RCU. Every copy of a burst must come from the
 //! one table the reader holds (whose VNI is its generation), generations only move forward,
 //! and no freed table is ever touched. scripts/test.sh also runs this under AddressSanitizer
 //! (use after free, leaks) and ThreadSanitizer (data races).
 
-use dataplane::classify::{Action, Exclusions, Rule};
+use dataplane::filter::{Exclusions, Rule};
 use dataplane::encap::{Outer, Template};
 use dataplane::parse::Packet;
 use dataplane::rcu::Rcu;
-use dataplane::stats::Direction;
-use dataplane::table::{FilterRules, NotMirrored, PortRules, SessionOut, SourceRules, Table};
+use dataplane::table::{FilterRules, PortRules, SessionOut, SourceRules, Table};
+use dataplane::types::{CounterSlot, Direction, RuleAction, SessionIdx};
+use dataplane::wire::testing::FrameBuilder;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 /// A table whose one session mirrors all UDP received on port 0, with VNI `generation`.
@@ -18,7 +19,7 @@ fn table(generation: u64) -> Table {
     let filter = FilterRules {
         egress: vec![Rule {
             number: 1,
-            action: Action::Accept,
+            action: RuleAction::Accept,
             protocol: Some(17),
             source: None,
             destination: None,
@@ -27,7 +28,7 @@ fn table(generation: u64) -> Table {
         }],
         ..FilterRules::default()
     };
-    let source = SourceRules::build(None, Direction::Egress, &[(0, &filter)], &Exclusions::new(&[], &[])).unwrap();
+    let source = SourceRules::build(None, Direction::Egress, &[(SessionIdx(0), &filter)], &Exclusions::new(&[], &[])).unwrap();
     let outer = Outer {
         src_mac: [2, 0, 0, 0, 0, 0x10],
         dst_mac: [2, 0, 0, 0, 0, 0x20],
@@ -40,23 +41,14 @@ fn table(generation: u64) -> Table {
     Table {
         generation,
         ports: vec![PortRules { egress: vec![source].into(), ingress: Box::new([]) }, PortRules::default()].into(),
-        sessions: vec![SessionOut { slot: 0, port: 1, max_inner: 128, templates: vec![Template::new(&outer)].into() }].into(),
+        sessions: vec![SessionOut { slot: CounterSlot(0), port: 1, max_inner: 128, templates: vec![Template::new(&outer)].into() }].into(),
         exclusions: Exclusions::default(),
     }
 }
 
 /// A 64-byte UDP frame.
 fn frame(i: u8) -> Vec<u8> {
-    let mut f = vec![0u8; 64];
-    f[12..14].copy_from_slice(&[0x08, 0x00]);
-    f[14] = 0x45;
-    f[16..18].copy_from_slice(&50u16.to_be_bytes());
-    f[23] = 17;
-    f[26..30].copy_from_slice(&[10, 0, 0, i]);
-    f[30..34].copy_from_slice(&[198, 51, 100, 1]);
-    f[34..36].copy_from_slice(&4000u16.to_be_bytes());
-    f[36..38].copy_from_slice(&53u16.to_be_bytes());
-    f
+    FrameBuilder::ipv4([10, 0, 0, i], [198, 51, 100, 1]).udp(4000, 53).size(64).build()
 }
 
 #[test]
@@ -76,17 +68,17 @@ fn readers_see_whole_tables_while_thousands_are_swapped_in() {
                     let mut header = [0u8; 50];
                     while !stop.load(Ordering::Relaxed) {
                         let t = reader.read();
-                        let mut skipped = NotMirrored::default();
                         let mut packet = Packet::default();
                         let mut vnis = Vec::with_capacity(32);
                         let sources = t.sources(0, 1);
                         for f in frames {
-                            sources.mirrors(f, f.len(), &mut packet, &mut skipped, |dir, session, hash| {
-                                assert_eq!(dir, Direction::Egress);
-                                let out = &t.sessions[session as usize];
-                                out.templates[0].write(&mut header, f.len().min(out.max_inner as usize), hash as u16 | 0xc000);
+                            let decided = sources.decide(f, f.len(), &mut packet, |m| {
+                                assert_eq!(m.dir, Direction::Egress);
+                                let out = t.session(m.session);
+                                out.templates[0].write(&mut header, f.len().min(out.max_inner as usize), m.hash as u16 | 0xc000);
                                 vnis.push(u32::from_be_bytes([0, header[46], header[47], header[48]]));
                             });
+                            assert_eq!(decided, Ok(()), "a UDP frame is a candidate");
                         }
                         assert_eq!(vnis.len(), 32, "every frame of the burst mirrored");
                         assert!(vnis.iter().all(|&v| u64::from(v) == t.generation), "one table per burst: {vnis:?} in table {}", t.generation);

@@ -27,26 +27,6 @@ void shim_rte_pktmbuf_free(struct rte_mbuf *m)
 	rte_pktmbuf_free(m);
 }
 
-char *shim_rte_pktmbuf_append(struct rte_mbuf *m, uint16_t len)
-{
-	return rte_pktmbuf_append(m, len);
-}
-
-int shim_rte_pktmbuf_chain(struct rte_mbuf *head, struct rte_mbuf *tail)
-{
-	return rte_pktmbuf_chain(head, tail);
-}
-
-uint16_t shim_rte_mbuf_refcnt_update(struct rte_mbuf *m, int16_t value)
-{
-	return rte_mbuf_refcnt_update(m, value);
-}
-
-unsigned shim_rte_lcore_id(void)
-{
-	return rte_lcore_id();
-}
-
 int shim_rte_errno(void)
 {
 	return rte_errno;

@@ -23,10 +23,6 @@ uint16_t shim_rte_eth_tx_burst(uint16_t port_id, uint16_t queue_id, struct rte_m
 struct rte_mbuf *shim_rte_pktmbuf_alloc(struct rte_mempool *mp);
 int shim_rte_pktmbuf_alloc_bulk(struct rte_mempool *mp, struct rte_mbuf **mbufs, unsigned count);
 void shim_rte_pktmbuf_free(struct rte_mbuf *m);
-char *shim_rte_pktmbuf_append(struct rte_mbuf *m, uint16_t len);
-int shim_rte_pktmbuf_chain(struct rte_mbuf *head, struct rte_mbuf *tail);
-uint16_t shim_rte_mbuf_refcnt_update(struct rte_mbuf *m, int16_t value);
-unsigned shim_rte_lcore_id(void);
 int shim_rte_errno(void);
 const char *shim_rte_version(void);
 

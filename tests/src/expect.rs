@@ -1,14 +1,15 @@
 //! What a configuration must mirror, computed the slow and obvious way: from what the
 //! generator put in each frame (not by parsing it back), with SPEC.md's linear evaluation
-//! ([`dataplane::classify::reference`]) and the exclusions written out again here. Then the
+//! ([`dataplane::filter::reference`]) and the exclusions written out again here. Then the
 //! checks that compare a mirror capture with it.
 
 use crate::traffic::Frame;
 use control::compile::filter_rules;
 use control::config::Config;
-use dataplane::classify::{reference, RuleSet};
+use dataplane::filter::{reference, RuleSet};
 use dataplane::parse::{Fields, Packet};
-use dataplane::stats::Direction;
+use dataplane::types::Direction;
+use dataplane::wire::be16;
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr};
 
@@ -168,10 +169,6 @@ pub fn copies(cfg: &Config, inputs: &[Input]) -> (Vec<Vec<Copy>>, Totals) {
         out.push(list);
     }
     (out, totals)
-}
-
-fn be16(b: &[u8], at: usize) -> u16 {
-    u16::from_be_bytes([b[at], b[at + 1]])
 }
 
 /// Checks one sent copy against its expectation, field by field. Returns the outer UDP

@@ -36,30 +36,38 @@ pub fn workspace() -> PathBuf {
 /// once per test process.
 pub fn binary() -> &'static Path {
     static BIN: OnceLock<PathBuf> = OnceLock::new();
-    BIN.get_or_init(|| {
-        let release = !cfg!(debug_assertions);
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let mut cmd = Command::new(cargo);
-        cmd.current_dir(workspace()).args(["build", "--quiet", "-p", "control", "--bin", "traffic-mirror"]);
-        // Without what cargo set for this test process: build scripts that watch such variables
-        // (ring's, through cc) would otherwise rebuild for this build and again for the next
-        // `cargo test`, minutes each time.
-        for (k, _) in std::env::vars_os() {
-            let k = k.to_string_lossy();
-            if (k.starts_with("CARGO_") && k != "CARGO_HOME" && k != "CARGO_TARGET_DIR") || k == "OUT_DIR" || k.starts_with("RUST_TEST") {
-                cmd.env_remove(k.as_ref());
-            }
+    BIN.get_or_init(|| built("control", "traffic-mirror"))
+}
+
+/// Binary `bin` of workspace package `package`, of the same profile as the tests, built (or
+/// found up to date) with cargo.
+pub fn built(package: &str, bin: &str) -> PathBuf {
+    let release = !cfg!(debug_assertions);
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let mut cmd = Command::new(cargo);
+    cmd.current_dir(workspace()).args(["build", "--quiet", "-p", package, "--bin", bin]);
+    without_cargo_test_env(&mut cmd);
+    if release {
+        cmd.arg("--release");
+    }
+    let status = cmd.status().unwrap_or_else(|e| panic!("running cargo build for {bin}: {e}"));
+    assert!(status.success(), "cargo build of {bin} failed");
+    let target = std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| workspace().join("target"));
+    let path = target.join(if release { "release" } else { "debug" }).join(bin);
+    assert!(path.is_file(), "{} was not built", path.display());
+    path
+}
+
+/// Takes from `cmd` (a cargo build started by a test) what cargo set for the test process:
+/// build scripts that watch such variables (ring's, through cc) would otherwise rebuild for
+/// that build and again for the next `cargo test`, minutes each time.
+pub fn without_cargo_test_env(cmd: &mut Command) {
+    for (k, _) in std::env::vars_os() {
+        let k = k.to_string_lossy();
+        if (k.starts_with("CARGO_") && k != "CARGO_HOME" && k != "CARGO_TARGET_DIR") || k == "OUT_DIR" || k.starts_with("RUST_TEST") {
+            cmd.env_remove(k.as_ref());
         }
-        if release {
-            cmd.arg("--release");
-        }
-        let status = cmd.status().expect("running cargo build for traffic-mirror");
-        assert!(status.success(), "cargo build of traffic-mirror failed");
-        let target = std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| workspace().join("target"));
-        let bin = target.join(if release { "release" } else { "debug" }).join("traffic-mirror");
-        assert!(bin.is_file(), "{} was not built", bin.display());
-        bin
-    })
+    }
 }
 
 /// Fails the test unless running as root (DPDK's runtime directory, net_tap, namespaces).

@@ -4,8 +4,8 @@
 
 use crate::config::Config;
 use anyhow::{bail, Result};
-use dataplane::mbuf::MAX_BURST;
-use dataplane::port::{PortInfo, PortSetup};
+use dataplane::dpdk::burst::MAX_BURST;
+use dataplane::dpdk::port::{PortInfo, PortSetup};
 
 /// Per-lcore mempool cache size (DPDK's usual figure).
 pub const POOL_CACHE: u32 = 256;

@@ -437,53 +437,9 @@ impl Filter {
     }
 }
 
-/// Which way traffic goes, seen from the source (AWS's terms): `ingress` is forwarded out of
-/// the source's port (to the host), `egress` received on it (from the host).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Direction {
-    #[default]
-    Ingress,
-    Egress,
-}
-
-impl Direction {
-    /// Both directions, in counter order.
-    pub const ALL: [Direction; 2] = [Direction::Ingress, Direction::Egress];
-
-    /// "ingress" or "egress".
-    pub fn name(self) -> &'static str {
-        match self {
-            Direction::Ingress => "ingress",
-            Direction::Egress => "egress",
-        }
-    }
-
-    /// The dataplane's counterpart.
-    pub fn dataplane(self) -> dataplane::stats::Direction {
-        match self {
-            Direction::Ingress => dataplane::stats::Direction::Ingress,
-            Direction::Egress => dataplane::stats::Direction::Egress,
-        }
-    }
-}
-
-/// A rule's verdict.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum RuleAction {
-    #[default]
-    Accept,
-    Reject,
-}
-
-/// An inclusive port range.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct PortRange {
-    pub from: u16,
-    pub to: u16,
-}
+/// Which way traffic goes, a rule's verdict and an inclusive port range: the dataplane's types,
+/// whose serde shapes are the file's and the API's (`"ingress"`, `"accept"`, `{ from, to }`).
+pub use dataplane::types::{Direction, PortRange, RuleAction};
 
 /// `[[filter.ingress_rule]]` / `[[filter.egress_rule]]`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

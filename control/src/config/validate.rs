@@ -127,7 +127,7 @@ impl Validator<'_> {
         if !d.cores.is_empty() && d.cores.len() != d.workers {
             self.invalid(&at, "cores", format!("{:?}", d.cores), format!("lists {} cores for {} workers", d.cores.len(), d.workers));
         }
-        let max_burst = dataplane::mbuf::MAX_BURST;
+        let max_burst = dataplane::dpdk::burst::MAX_BURST;
         if d.burst_size == 0 || d.burst_size > max_burst {
             self.invalid(&at, "burst_size", d.burst_size, format!("must be 1-{max_burst}"));
         }

@@ -2,11 +2,13 @@
 //! a table with one source whose filter has `rules` rules, and a burst of realistic frames.
 //! Both runs use exactly this set-up, so their figures describe the same work.
 
-use dataplane::classify::{Action, Cidr, Exclusions, PortRange, Rule};
-use dataplane::encap::{source_port, Outer, Template};
+use dataplane::filter::{Cidr, Exclusions, Rule};
+use dataplane::encap::{Outer, Template};
+use dataplane::hash::source_port;
 use dataplane::parse::Packet;
-use dataplane::stats::Direction;
-use dataplane::table::{FilterRules, NotMirrored, PortRules, SessionOut, SourceRules, Table};
+use dataplane::table::{FilterRules, PortRules, SessionOut, SourceRules, Table};
+use dataplane::types::{CounterSlot, Direction, PortRange, RuleAction, SessionIdx};
+use dataplane::wire::testing::FrameBuilder;
 
 /// A deterministic PRNG, so both runs see the same rules and frames.
 pub struct Rng(u64);
@@ -29,7 +31,7 @@ pub fn table(rules: usize) -> Table {
         let from = 1 + (rng.next() % 60000) as u16;
         list.push(Rule {
             number: i as u16 + 1,
-            action: if i % 3 == 0 { Action::Reject } else { Action::Accept },
+            action: if i % 3 == 0 { RuleAction::Reject } else { RuleAction::Accept },
             protocol: Some(if i % 2 == 0 { 6 } else { 17 }),
             source: None,
             // 172.16.0.0/12 and smaller: none of the traffic's addresses.
@@ -41,7 +43,7 @@ pub fn table(rules: usize) -> Table {
     for (i, p) in [6u8, 17].into_iter().enumerate() {
         list.push(Rule {
             number: (rules + i) as u16,
-            action: Action::Accept,
+            action: RuleAction::Accept,
             protocol: Some(p),
             source: None,
             destination: None,
@@ -50,12 +52,12 @@ pub fn table(rules: usize) -> Table {
         });
     }
     let filter = FilterRules { egress: list, ..FilterRules::default() };
-    let source = SourceRules::build(None, Direction::Egress, &[(0, &filter)], &Exclusions::new(&[], &[])).expect("rules compile");
+    let source = SourceRules::build(None, Direction::Egress, &[(SessionIdx(0), &filter)], &Exclusions::new(&[], &[])).expect("rules compile");
     let outer = Outer { src_mac: [2, 0, 0, 0, 0, 0x10], dst_mac: [2, 0, 0, 0, 0, 0x20], vlan: None, src_ip: 0xc000_0201, dst_ip: 0xc000_020a, dst_port: 4789, vni: 42 };
     Table {
         generation: 1,
         ports: vec![PortRules { egress: vec![source].into(), ingress: Box::new([]) }, PortRules::default()].into(),
-        sessions: vec![SessionOut { slot: 0, port: 1, max_inner: 128, templates: vec![Template::new(&outer)].into() }].into(),
+        sessions: vec![SessionOut { slot: CounterSlot(0), port: 1, max_inner: 128, templates: vec![Template::new(&outer)].into() }].into(),
         exclusions: Exclusions::new(&[], &[]),
     }
 }
@@ -67,19 +69,13 @@ pub fn frames(n: usize) -> Vec<Vec<u8>> {
     (0..n)
         .map(|_| {
             let size = [64usize, 64, 64, 64, 64, 64, 64, 594, 594, 594, 594, 1514][(rng.next() % 12) as usize];
-            let mut f = vec![0u8; size];
-            f[0..6].copy_from_slice(&[2, 0, 0, 0, 1, 1]);
-            f[6..12].copy_from_slice(&[2, 0, 0, 0, 0, 1]);
-            f[12..14].copy_from_slice(&[0x08, 0x00]);
-            f[14] = 0x45;
-            f[16..18].copy_from_slice(&((size - 14) as u16).to_be_bytes());
-            f[22] = 64;
-            f[23] = if rng.next() % 10 < 7 { 6 } else { 17 };
-            f[26..30].copy_from_slice(&[10, 0, 0, (rng.next() % 250) as u8 + 1]);
-            f[30..34].copy_from_slice(&[198, 51, 100, (rng.next() % 250) as u8 + 1]);
-            f[34..36].copy_from_slice(&(1024 + (rng.next() % 64511) as u16).to_be_bytes());
-            f[36..38].copy_from_slice(&[80u16, 443, 53, 8080][(rng.next() % 4) as usize].to_be_bytes());
-            f
+            let tcp = rng.next() % 10 < 7;
+            let src = [10, 0, 0, (rng.next() % 250) as u8 + 1];
+            let dst = [198, 51, 100, (rng.next() % 250) as u8 + 1];
+            let sport = 1024 + (rng.next() % 64511) as u16;
+            let dport = [80u16, 443, 53, 8080][(rng.next() % 4) as usize];
+            let f = FrameBuilder::ipv4(src, dst).macs([2, 0, 0, 0, 1, 1], [2, 0, 0, 0, 0, 1]).size(size);
+            if tcp { f.tcp(sport, dport) } else { f.udp(sport, dport) }.build()
         })
         .collect()
 }
@@ -89,14 +85,13 @@ pub fn frames(n: usize) -> Vec<Vec<u8>> {
 #[inline(never)]
 pub fn run_burst(table: &Table, frames: &[Vec<u8>], out: &mut [u8; 64]) -> u32 {
     let mut copies = 0;
-    let mut skipped = NotMirrored::default();
     let mut packet = Packet::default();
     let sources = table.sources(0, 1);
     for f in frames {
-        sources.mirrors(f, f.len(), &mut packet, &mut skipped, |_, s, hash| {
-            let t = &table.sessions[s as usize];
+        let _ = sources.decide(f, f.len(), &mut packet, |m| {
+            let t = table.session(m.session);
             let head = out.first_chunk_mut().expect("room for the longest outer headers");
-            t.templates[0].write_full(head, f.len().min(t.max_inner as usize), source_port(hash));
+            t.templates[0].write_full(head, f.len().min(t.max_inner as usize), source_port(m.hash));
             copies += 1;
         });
     }

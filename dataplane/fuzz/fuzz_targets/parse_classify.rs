@@ -1,11 +1,13 @@
 //! Fuzzes the per-packet path on arbitrary bytes: parsing must never panic, and whenever a
 //! frame parses, the compiled classifier must agree with SPEC.md's linear model for rules
-//! drawn from the same input. The flow hash must be symmetric.
+//! drawn from the same input. The flow hash must be symmetric. The seeds in `fuzz/seeds` are
+//! written by `cargo run -p dataplane --example fuzz_seeds -- dataplane/fuzz/seeds`.
 #![no_main]
 
-use dataplane::classify::{reference, Action, Cidr, Classifier, Exclusions, PortRange, Rule, RuleSet};
-use dataplane::encap::flow_hash;
+use dataplane::filter::{reference, Cidr, Classifier, Exclusions, Rule, RuleSet};
+use dataplane::hash::flow_hash;
 use dataplane::parse::{parse, parse_head};
+use dataplane::types::{PortRange, RuleAction};
 use libfuzzer_sys::fuzz_target;
 
 /// Reads rules from the front of the input: 1 byte count, then 16 bytes per rule.
@@ -23,7 +25,7 @@ fn rules(data: &[u8]) -> (Vec<Rule>, &[u8]) {
         let port = |a: u8, b: u8| PortRange { from: u16::from(a) << 4, to: (u16::from(a) << 4).saturating_add(u16::from(b) * 8) };
         out.push(Rule {
             number: i as u16 + 1,
-            action: if r[0] & 2 != 0 { Action::Accept } else { Action::Reject },
+            action: if r[0] & 2 != 0 { RuleAction::Accept } else { RuleAction::Reject },
             protocol: if ported { Some(if r[1] & 1 != 0 { 6 } else { 17 }) } else if r[0] & 4 != 0 { Some(r[1]) } else { None },
             source: (r[0] & 8 != 0).then(|| cidr(r[6])),
             destination: (r[0] & 16 != 0).then(|| cidr(r[7])),
@@ -36,11 +38,10 @@ fn rules(data: &[u8]) -> (Vec<Rule>, &[u8]) {
 
 fuzz_target!(|data: &[u8]| {
     let (rules, frame) = rules(data);
-    let Ok(p) = parse(frame) else {
-        // A cut head of a longer frame must not panic either.
-        let _ = parse_head(&frame[..frame.len() / 2], frame.len());
-        return;
-    };
+    // A first segment cut short of a longer frame must not panic either, whether or not the
+    // whole frame parses.
+    let _ = parse_head(&frame[..frame.len() / 2], frame.len());
+    let Ok(p) = parse(frame) else { return };
     let mid = rules.len() / 2;
     let sets = [RuleSet { rules: &rules[..mid], amazon_dns: false }, RuleSet { rules: &rules[mid..], amazon_dns: true }];
     // AWS's resolvers and one more of each family, where the rules' addresses often fall.
