@@ -12,6 +12,8 @@ packages=(
   python3 python3-venv openssl
   # benchmarks: instruction counts
   valgrind
+  # the Debian package: dpkg-shlibdeps finds its library dependencies; its test reads man -w
+  dpkg-dev man-db
 )
 
 missing=()
@@ -35,6 +37,13 @@ fi
 if ! command -v cargo >/dev/null; then
   echo "setup.sh: no Rust toolchain (cargo) found; install one with rustup (https://rustup.rs)" >&2
   exit 1
+fi
+# cargo-deb builds the Debian package (scripts/package.sh), pinned so that every machine makes
+# the same package. Nothing is fetched when that version is there.
+cargo_deb=3.8.0
+if [[ $(cargo deb --version 2>/dev/null) != "cargo-deb $cargo_deb" ]]; then
+  echo "setup.sh: installing cargo-deb $cargo_deb"
+  cargo install cargo-deb --version "$cargo_deb" --locked --quiet
 fi
 # The stock AWS clients, pinned so that control/src/query/ec2-model.json (extracted from this
 # botocore by scripts/ec2-model.py) and the tests agree; in a venv inside the repo, never in the

@@ -6,6 +6,7 @@
 
 pub mod api;
 pub mod boot;
+pub mod cli_docs;
 pub mod compile;
 pub mod config;
 pub mod controller;

@@ -1,13 +1,15 @@
 //! The `traffic-mirror` command.
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 use control::api::actions::ExportConfiguration;
 use control::api::socket::socket_path;
 use control::api::Client;
 use control::boot::{run, RunOptions};
+use control::cli_docs::{self, Shell};
 use control::config::{Config, Mac};
 use control::ctl::{ctl, CtlArgs};
 use control::import::{import, key_value, target_addresses, ImportOptions};
+use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -17,9 +19,10 @@ use std::time::Duration;
 /// frames its filters select to collectors (Suricata, Zeek, a packet recorder, Wireshark).
 ///
 /// Network interfaces, targets, filters and sessions work as in AWS, and so does the API: see
-/// config/default.toml for a commented example and README.md for the details.
+/// config/default.toml for a commented example (the Debian package installs one as
+/// /etc/traffic-mirror/traffic-mirror.toml) and README.md for the details.
 #[derive(Parser)]
-#[command(name = "traffic-mirror", version, about, long_about)]
+#[command(name = "traffic-mirror", version, about = "AWS VPC Traffic Mirroring on your own appliance: a DPDK dataplane", long_about)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -114,6 +117,24 @@ enum Command {
         #[arg(long, short, value_name = "FILE")]
         output: Option<PathBuf>,
     },
+    /// Print the completion script for SHELL on standard output: every command, ctl verb and
+    /// flag.
+    ///
+    /// Try it in the current bash with `source <(traffic-mirror completions bash)`. The Debian
+    /// package installs the scripts for bash, zsh and fish where those shells look for them.
+    Completions {
+        /// The shell to complete for.
+        #[arg(value_name = "SHELL")]
+        shell: Shell,
+    },
+    /// Write the man pages (one per command and one per ctl verb, in roff) into DIR and print
+    /// their paths; scripts/package.sh makes the package's with it.
+    #[command(hide = true)]
+    Manpage {
+        /// Folder to write the pages into (created if missing).
+        #[arg(long, value_name = "DIR", default_value = ".")]
+        out: PathBuf,
+    },
 }
 
 /// Prints `e` and turns it into exit code 2.
@@ -129,10 +150,11 @@ fn emit(text: &str, output: Option<&std::path::Path>) -> ExitCode {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => fail(format_args!("writing {}: {e}", path.display())),
         },
-        None => {
-            print!("{text}");
-            ExitCode::SUCCESS
-        }
+        // A reader that goes away early (`| head`) is not an error: stop writing quietly.
+        None => match std::io::stdout().lock().write_all(text.as_bytes()) {
+            Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => fail(format_args!("writing standard output: {e}")),
+            _ => ExitCode::SUCCESS,
+        },
     }
 }
 
@@ -207,5 +229,10 @@ fn main() -> ExitCode {
                 Err(e) => fail(format_args!("{e:#}")),
             }
         }
+        Command::Completions { shell } => emit(&cli_docs::completions(Cli::command(), shell), None),
+        Command::Manpage { out } => match cli_docs::man_pages(Cli::command(), &out) {
+            Ok(pages) => emit(&pages.iter().map(|p| format!("{}\n", p.display())).collect::<String>(), None),
+            Err(e) => fail(format_args!("{e:#}")),
+        },
     }
 }
