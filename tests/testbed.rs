@@ -171,6 +171,17 @@ impl Capture {
 
     /// Stops tcpdump and returns what it captured, which must be everything that arrived.
     fn stop(mut self) -> Vec<Vec<u8>> {
+        // Frames tcpdump has not read yet at SIGINT count as received but are never written: on
+        // a busy machine it may lag behind, so wait until its file has stopped growing (it
+        // writes each frame as it reads it, -U) for a second.
+        let size = || std::fs::metadata(&self.file).map(|m| m.len()).unwrap_or(0);
+        let (mut last, mut still, deadline) = (size(), Instant::now(), Instant::now() + Duration::from_secs(20));
+        while still.elapsed() < Duration::from_secs(1) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(100));
+            if size() != last {
+                (last, still) = (size(), Instant::now());
+            }
+        }
         let mut child = self.child.take().expect("running");
         // SAFETY: signalling our own child; tcpdump flushes its file on SIGINT.
         unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
