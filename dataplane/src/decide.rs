@@ -8,7 +8,7 @@
 //! 2. The sources that can see it were resolved once for its burst ([`Table::sources`]): the
 //!    egress sources of the port it arrived on and the ingress sources of the port it leaves
 //!    by. Of those, a source with a MAC sees only the frames from it (egress) or to it
-//!    (ingress).
+//!    (ingress), and is found by that MAC ([`SourceSet::seeing`]).
 //! 3. Each source that sees it looks its key up in its compiled filters
 //!    ([`Classifier`](crate::filter::Classifier)), which answer the first session, by
 //!    session number, whose filter accepts the frame: at most one copy per source.
@@ -20,7 +20,7 @@
 
 use crate::hash::flow_hash;
 use crate::parse::{parse_into, Packet, KEY_LEN};
-use crate::table::{SourceRules, Table};
+use crate::table::{SourceRules, SourceSet, Table};
 use crate::types::{Direction, NotMirrored, SessionIdx};
 use crate::wire::ethernet;
 
@@ -38,8 +38,8 @@ pub struct Mirror {
 /// The sources of one burst's frames, by direction: see [`Table::sources`].
 pub struct Sources<'t> {
     table: &'t Table,
-    egress: &'t [SourceRules],
-    ingress: &'t [SourceRules],
+    egress: &'t SourceSet,
+    ingress: &'t SourceSet,
 }
 
 impl Table {
@@ -74,8 +74,8 @@ impl Sources<'_> {
         parse_into(frame, wire_len, p)?;
         // Set once a session accepts: the flow hash, or None when the packet is excluded.
         let mut hash: Option<Option<u32>> = None;
-        let macs: &[u8; 12] = frame.first_chunk().expect("parse saw the Ethernet header");
-        let (dst, src) = macs.split_at(ethernet::ADDR_LEN);
+        let (dst, rest) = frame.split_first_chunk::<{ ethernet::ADDR_LEN }>().expect("parse saw the Ethernet header");
+        let src = rest.first_chunk().expect("parse saw the Ethernet header");
         self.visit(self.egress, Direction::Egress, src, p, &mut hash, &mut copy);
         self.visit(self.ingress, Direction::Ingress, dst, p, &mut hash, &mut copy);
         if hash == Some(None) {
@@ -86,11 +86,8 @@ impl Sources<'_> {
 
     /// The sources of one direction that see the frame, each looked up once.
     #[inline(always)]
-    fn visit(&self, sources: &[SourceRules], dir: Direction, mac: &[u8], p: &Packet, hash: &mut Option<Option<u32>>, copy: &mut impl FnMut(Mirror)) {
-        for s in sources {
-            if !s.sees(mac) {
-                continue;
-            }
+    fn visit(&self, sources: &SourceSet, dir: Direction, mac: &[u8; 6], p: &Packet, hash: &mut Option<Option<u32>>, copy: &mut impl FnMut(Mirror)) {
+        for s in sources.seeing(mac).into_iter().flatten() {
             let Some(session) = s.lookup(&p.key, p.ipv6) else { continue };
             let h = match *hash {
                 Some(h) => h,
@@ -105,13 +102,6 @@ impl Sources<'_> {
 }
 
 impl SourceRules {
-    /// Does the source see this frame? `mac` is the frame's source (egress) or destination
-    /// (ingress) address; it is read only when the source has a MAC.
-    #[inline(always)]
-    pub fn sees(&self, mac: &[u8]) -> bool {
-        self.mac.is_none_or(|m| m == mac)
-    }
-
     /// The session that mirrors a packet with this key (a [`Packet`]'s), if any.
     #[inline(always)]
     pub fn lookup(&self, key: &[u32; KEY_LEN], ipv6: bool) -> Option<SessionIdx> {
@@ -132,6 +122,10 @@ mod tests {
     const HOST: [u8; 6] = [2, 0, 0, 0, 0, 1];
     const ROUTER: [u8; 6] = [2, 0, 0, 0, 1, 1];
 
+    fn set(s: SourceRules) -> SourceSet {
+        SourceSet::new([std::sync::Arc::new(s)]).unwrap()
+    }
+
     fn accept(number: u16, protocol: Option<u8>, destination_ports: Option<PortRange>) -> Rule {
         Rule { number, action: RuleAction::Accept, protocol, source: None, destination: None, source_ports: None, destination_ports }
     }
@@ -149,8 +143,8 @@ mod tests {
         Table {
             generation: 1,
             ports: vec![
-                PortRules { egress: vec![egress].into(), ingress: Box::new([]) },
-                PortRules { egress: Box::new([]), ingress: vec![ingress].into() },
+                PortRules { egress: set(egress), ingress: SourceSet::default() },
+                PortRules { egress: SourceSet::default(), ingress: set(ingress) },
                 PortRules::default(),
             ]
             .into(),
@@ -189,8 +183,8 @@ mod tests {
         let both = FilterRules { egress: vec![accept(1, None, None)], ingress: vec![accept(1, None, None)], amazon_dns: false };
         let ex = Exclusions::new(&[], &[]);
         let mut t2 = table();
-        t2.ports[0].egress = vec![SourceRules::build(None, Direction::Egress, &[(SessionIdx(0), &both)], &ex).unwrap()].into();
-        t2.ports[1].ingress = vec![SourceRules::build(None, Direction::Ingress, &[(SessionIdx(1), &both)], &ex).unwrap()].into();
+        t2.ports[0].egress = set(SourceRules::build(None, Direction::Egress, &[(SessionIdx(0), &both)], &ex).unwrap());
+        t2.ports[1].ingress = set(SourceRules::build(None, Direction::Ingress, &[(SessionIdx(1), &both)], &ex).unwrap());
         let out = FrameBuilder::ipv4([10, 0, 0, 5], [198, 51, 100, 1]).tcp(5000, 443).build();
         let back = FrameBuilder::ipv4([198, 51, 100, 1], [10, 0, 0, 5]).tcp(443, 5000).build();
         let (_, copies) = decide(&t2, &out);

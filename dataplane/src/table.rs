@@ -4,6 +4,7 @@
 use crate::filter::{Classifier, CompileError, Exclusions, Rule, RuleSet};
 use crate::encap::Template;
 use crate::types::{CounterSlot, Direction, SessionIdx};
+use std::sync::Arc;
 
 /// One filter, rules sorted by rule number within each direction.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -32,7 +33,10 @@ pub struct Table {
     pub generation: u64,
     /// By port index.
     pub ports: Box<[PortRules]>,
-    /// By [`SessionIdx`], as [`SourceRules::sessions`] refers to them.
+    /// By [`SessionIdx`], as [`SourceRules::sessions`] refers to them. The control plane
+    /// numbers sessions by counter slot, so an index means the same session in the next table
+    /// and a source's compiled rules can be shared by both; unused indices hold a session
+    /// that no source names.
     pub sessions: Box<[SessionOut]>,
     /// Traffic never mirrored, and the VPC resolvers.
     pub exclusions: Exclusions,
@@ -60,15 +64,142 @@ impl Table {
 #[derive(Default)]
 pub struct PortRules {
     /// Sources whose frames are received on this port.
-    pub egress: Box<[SourceRules]>,
+    pub egress: SourceSet,
     /// Sources whose frames are sent out of this port.
-    pub ingress: Box<[SourceRules]>,
+    pub ingress: SourceSet,
+}
+
+/// The sources of one port in one direction, found by a frame's MAC: a frame's cost does not
+/// grow with the number of monitored hosts on its port. At most one source sees every frame
+/// (one without a MAC); the others each see one MAC's frames.
+#[derive(Default)]
+pub struct SourceSet {
+    /// The source without a MAC, and its place among the port's sources.
+    every: Option<(u32, Arc<SourceRules>)>,
+    /// The sources with a MAC, in their order; `by_mac` indexes them.
+    with_mac: Box<[Arc<SourceRules>]>,
+    by_mac: MacIndex,
+}
+
+/// Why sources cannot share a port: a frame would belong to two of them.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SharedPortError {
+    /// Two sources without a MAC.
+    #[error("two sources without a MAC on one port")]
+    TwoWithoutMac,
+    /// Two sources with the same MAC.
+    #[error("two sources with MAC {0:02x?} on one port")]
+    SameMac([u8; 6]),
+}
+
+impl SourceSet {
+    /// The sources of one port and direction, in the order their copies of a frame are made.
+    pub fn new(sources: impl IntoIterator<Item = Arc<SourceRules>>) -> Result<Self, SharedPortError> {
+        let (mut every, mut with_mac) = (None, Vec::new());
+        for (pos, s) in sources.into_iter().enumerate() {
+            match s.mac {
+                None if every.is_some() => return Err(SharedPortError::TwoWithoutMac),
+                None => every = Some((pos as u32, s)),
+                Some(_) => with_mac.push((pos as u32, s)),
+            }
+        }
+        let by_mac = MacIndex::new(&with_mac)?;
+        Ok(SourceSet { every, with_mac: with_mac.into_iter().map(|(_, s)| s).collect(), by_mac })
+    }
+
+    /// No sources.
+    pub fn is_empty(&self) -> bool {
+        self.every.is_none() && self.with_mac.is_empty()
+    }
+
+    /// The sources that see a frame whose source (egress) or destination (ingress) MAC is
+    /// `mac`, in order: at most two.
+    #[inline(always)]
+    pub fn seeing(&self, mac: &[u8; 6]) -> [Option<&SourceRules>; 2] {
+        let hit = if self.with_mac.is_empty() { None } else { self.by_mac.get(mac) };
+        match (&self.every, hit) {
+            (None, None) => [None, None],
+            (Some((_, e)), None) => [Some(e), None],
+            (None, Some((_, i))) => [Some(&self.with_mac[i as usize]), None],
+            (Some((pe, e)), Some((ph, i))) => {
+                let h = &*self.with_mac[i as usize];
+                if *pe < ph { [Some(e), Some(h)] } else { [Some(h), Some(e)] }
+            }
+        }
+    }
+
+    /// Every source, in no particular order.
+    pub fn iter(&self) -> impl Iterator<Item = &Arc<SourceRules>> {
+        self.every.iter().map(|(_, s)| s).chain(self.with_mac.iter())
+    }
+}
+
+/// An open-addressing hash of MACs to (place among the port's sources, index into
+/// `with_mac`), at most half full.
+#[derive(Default)]
+struct MacIndex {
+    /// (MAC as 48 bits | 1 << 48 when used, place, index); a power of two long.
+    slots: Box<[(u64, u32, u32)]>,
+}
+
+impl MacIndex {
+    const USED: u64 = 1 << 48;
+
+    fn key(mac: &[u8; 6]) -> u64 {
+        let mut b = [0u8; 8];
+        b[..6].copy_from_slice(mac);
+        u64::from_le_bytes(b) | Self::USED
+    }
+
+    #[inline(always)]
+    fn home(&self, key: u64) -> usize {
+        // Fibonacci hashing: the multiply spreads the OUI and serial bits over the top bits.
+        (key.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 32) as usize & (self.slots.len() - 1)
+    }
+
+    fn new(sources: &[(u32, Arc<SourceRules>)]) -> Result<Self, SharedPortError> {
+        if sources.is_empty() {
+            return Ok(MacIndex::default());
+        }
+        let mut index = MacIndex { slots: vec![(0, 0, 0); (sources.len() * 2).next_power_of_two()].into() };
+        for (i, (pos, s)) in sources.iter().enumerate() {
+            let mac = s.mac.expect("only sources with a MAC are indexed");
+            let key = Self::key(&mac);
+            let mut at = index.home(key);
+            while index.slots[at].0 != 0 {
+                if index.slots[at].0 == key {
+                    return Err(SharedPortError::SameMac(mac));
+                }
+                at = (at + 1) & (index.slots.len() - 1);
+            }
+            index.slots[at] = (key, *pos, i as u32);
+        }
+        Ok(index)
+    }
+
+    /// The place and index of the source with this MAC.
+    #[inline(always)]
+    fn get(&self, mac: &[u8; 6]) -> Option<(u32, u32)> {
+        let key = Self::key(mac);
+        let mut at = self.home(key);
+        loop {
+            let (k, pos, i) = self.slots[at];
+            if k == key {
+                return Some((pos, i));
+            }
+            if k == 0 {
+                return None;
+            }
+            at = (at + 1) & (self.slots.len() - 1);
+        }
+    }
 }
 
 /// One source in one direction: which frames are its own, and its sessions' compiled filters
 /// (what [`decide`](crate::decide) reads of it).
 pub struct SourceRules {
-    /// Only frames from (egress) or to (ingress) this MAC; every frame when `None`.
+    /// Only frames from (egress) or to (ingress) this MAC; every frame when `None`
+    /// ([`SourceSet`] finds a frame's sources by it).
     pub mac: Option<[u8; 6]>,
     /// The compiled filters for IPv4.
     pub v4: Classifier,

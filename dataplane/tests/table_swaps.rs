@@ -9,7 +9,7 @@ use dataplane::filter::{Exclusions, Rule};
 use dataplane::encap::{Outer, Template};
 use dataplane::parse::Packet;
 use dataplane::rcu::Rcu;
-use dataplane::table::{FilterRules, PortRules, SessionOut, SourceRules, Table};
+use dataplane::table::{FilterRules, PortRules, SessionOut, SourceRules, SourceSet, Table};
 use dataplane::types::{CounterSlot, Direction, RuleAction, SessionIdx};
 use dataplane::wire::testing::FrameBuilder;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -40,7 +40,7 @@ fn table(generation: u64) -> Table {
     };
     Table {
         generation,
-        ports: vec![PortRules { egress: vec![source].into(), ingress: Box::new([]) }, PortRules::default()].into(),
+        ports: vec![PortRules { egress: SourceSet::new([std::sync::Arc::new(source)]).expect("one source"), ingress: SourceSet::default() }, PortRules::default()].into(),
         sessions: vec![SessionOut { slot: CounterSlot(0), port: 1, max_inner: 128, templates: vec![Template::new(&outer)].into() }].into(),
         exclusions: Exclusions::default(),
     }

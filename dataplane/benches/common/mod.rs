@@ -6,7 +6,7 @@ use dataplane::filter::{Cidr, Exclusions, Rule};
 use dataplane::encap::{Outer, Template};
 use dataplane::hash::source_port;
 use dataplane::parse::Packet;
-use dataplane::table::{FilterRules, PortRules, SessionOut, SourceRules, Table};
+use dataplane::table::{FilterRules, PortRules, SessionOut, SourceRules, SourceSet, Table};
 use dataplane::types::{CounterSlot, Direction, PortRange, RuleAction, SessionIdx};
 use dataplane::wire::testing::FrameBuilder;
 
@@ -56,7 +56,7 @@ pub fn table(rules: usize) -> Table {
     let outer = Outer { src_mac: [2, 0, 0, 0, 0, 0x10], dst_mac: [2, 0, 0, 0, 0, 0x20], vlan: None, src_ip: 0xc000_0201, dst_ip: 0xc000_020a, dst_port: 4789, vni: 42 };
     Table {
         generation: 1,
-        ports: vec![PortRules { egress: vec![source].into(), ingress: Box::new([]) }, PortRules::default()].into(),
+        ports: vec![PortRules { egress: SourceSet::new([std::sync::Arc::new(source)]).expect("one source"), ingress: SourceSet::default() }, PortRules::default()].into(),
         sessions: vec![SessionOut { slot: CounterSlot(0), port: 1, max_inner: 128, templates: vec![Template::new(&outer)].into() }].into(),
         exclusions: Exclusions::new(&[], &[]),
     }
