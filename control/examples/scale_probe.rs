@@ -15,7 +15,11 @@ fn main() {
     let counters = [dataplane::stats::WorkerCounters::new(3, 10000)];
     let a = Instant::now(); slots.assign(&cfg, &counters).unwrap(); println!("slots {:?}", a.elapsed());
     let a = Instant::now(); let s2 = slots.clone(); println!("slots clone {:?}", a.elapsed()); drop(s2);
-    let a = Instant::now(); let tb = control::compile::compile(&cfg, &[[0;6];3], &slots, 1, |_| None).unwrap(); println!("compile {:?}", a.elapsed()); drop(tb);
+    let mut c = control::compile::Compiler::default();
+    let a = Instant::now(); let tb = c.compile(&cfg, &[[0;6];3], &slots, 1, |_| None).unwrap(); println!("compile {:?} rebuilt {}", a.elapsed(), c.rebuilt); drop(tb);
+    let mut cfg2 = cfg.clone(); cfg2.sessions[5].filter = "tmf-0".into();
+    let a = Instant::now(); let tb = c.compile(&cfg2, &[[0;6];3], &slots, 2, |_| None).unwrap(); println!("recompile {:?} rebuilt {}", a.elapsed(), c.rebuilt); drop(tb);
+    let a = Instant::now(); cfg2.validate().unwrap(); println!("validate {:?}", a.elapsed());
     let a = Instant::now(); let text = toml::to_string(&cfg).unwrap(); println!("to_string {:?} {}", a.elapsed(), text.len());
     let e = control::state::Edit::PutSession(cfg.sessions[5].clone());
     let a = Instant::now(); let out = control::store::rewrite(&t, "x", &[e]).unwrap(); println!("fold rewrite {:?} {}", a.elapsed(), out.len());

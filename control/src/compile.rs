@@ -1,15 +1,16 @@
 //! Compiling a validated configuration into the immutable [`Table`] the workers read.
 
-use crate::config::{Config, ConfigError, Direction, FilterRule, NextHop, Session};
+use crate::config::{packet_length_to, Config, ConfigError, Direction, FilterRule, NetworkInterface, NextHop, Target};
 use crate::counters::Slots;
 use crate::neighbour::Key;
-use dataplane::filter::{Cidr, Exclusions, Rule};
-use dataplane::types::{CounterSlot, SessionIdx};
 use dataplane::encap::{max_inner_len, Outer, Template};
-use dataplane::table::{FilterRules, PortRules, SessionOut, SourceRules, Table};
+use dataplane::filter::{Cidr, Exclusions, Rule};
+use dataplane::table::{FilterRules, PortRules, SessionOut, SourceRules, SourceSet, Table};
+use dataplane::types::{CounterSlot, SessionIdx};
 use ipnet::IpNet;
 use std::collections::HashMap;
 use std::net::IpAddr;
+use std::sync::Arc;
 
 /// Converts a configured rule to the dataplane's.
 pub fn rule(r: &FilterRule) -> Rule {
@@ -63,106 +64,164 @@ pub fn wanted_next_hops(cfg: &Config) -> Vec<Key> {
     keys
 }
 
-/// Compiles `cfg` for ports whose own MACs are `port_macs` (by port index); `resolved` gives
-/// the MAC of a next hop named by address, or `None` while it is unresolved (copies to that
-/// collector are then skipped and counted).
-pub fn compile(cfg: &Config, port_macs: &[[u8; 6]], slots: &Slots, generation: u64, resolved: impl Fn(&Key) -> Option<[u8; 6]>) -> Result<Table, ConfigError> {
-    let msg = |m: String| ConfigError { problems: vec![(None, None, m)] };
-    let filters: HashMap<&str, FilterRules> = cfg.filters.iter().map(|f| (f.id.as_str(), filter_rules(f))).collect();
-    let peers = cfg.peers();
-    let mut exclusions = Exclusions::new(
-        &cfg.vpc.resolvers.iter().filter_map(|a| match a { IpAddr::V4(a) => Some(u32::from(*a)), _ => None }).collect::<Vec<_>>(),
-        &cfg.vpc.resolvers.iter().filter_map(|a| match a { IpAddr::V6(a) => Some(words(u128::from(*a))), _ => None }).collect::<Vec<_>>(),
-    );
+/// What one compilation keeps for the next: each source's compiled filters, with what they
+/// were built from. A change then rebuilds only the sources whose sessions or filters it
+/// touched, and the new table shares every other source's rules with the old one (the
+/// workers read both while the swap is under way; `Arc` frees what neither uses).
+#[derive(Default)]
+pub struct Compiler {
+    /// The VPC resolvers the cached rules were built for: a change to them rebuilds all.
+    resolvers: Vec<IpAddr>,
+    /// By network interface id.
+    sources: HashMap<String, Built>,
+    /// Sources rebuilt by the last compilation (for tests and the log).
+    pub rebuilt: usize,
+    /// Sessions mirroring in the last table: enabled, with everything they name present.
+    pub mirroring: usize,
+}
 
-    // Sessions that mirror: enabled, with everything they refer to present.
-    let mut live: Vec<&Session> = cfg
-        .sessions
+/// One source's compiled rules and their inputs.
+struct Built {
+    mac: Option<[u8; 6]>,
+    with_ingress: bool,
+    sessions: Vec<(SessionIdx, Arc<FilterRules>)>,
+    egress: Arc<SourceRules>,
+    ingress: Option<Arc<SourceRules>>,
+}
+
+impl Built {
+    fn same_inputs(&self, mac: Option<[u8; 6]>, with_ingress: bool, sessions: &[(SessionIdx, Arc<FilterRules>)]) -> bool {
+        self.mac == mac
+            && self.with_ingress == with_ingress
+            && self.sessions.len() == sessions.len()
+            && self.sessions.iter().zip(sessions).all(|((i, f), (j, g))| i == j && (Arc::ptr_eq(f, g) || f == g))
+    }
+}
+
+impl Compiler {
+    /// Compiles `cfg` for ports whose own MACs are `port_macs` (by port index); `resolved`
+    /// gives the MAC of a next hop named by address, or `None` while it is unresolved (copies
+    /// to that collector are then skipped and counted). Sessions are numbered by their
+    /// counter slot in `slots`, which every session of `cfg` must have.
+    pub fn compile(&mut self, cfg: &Config, port_macs: &[[u8; 6]], slots: &Slots, generation: u64, resolved: impl Fn(&Key) -> Option<[u8; 6]>) -> Result<Table, ConfigError> {
+        let msg = |m: String| ConfigError { problems: vec![(None, None, m)] };
+        if self.resolvers != cfg.vpc.resolvers {
+            self.sources.clear();
+            self.resolvers = cfg.vpc.resolvers.clone();
+        }
+        let filters: HashMap<&str, Arc<FilterRules>> = cfg.filters.iter().map(|f| (f.id.as_str(), Arc::new(filter_rules(f)))).collect();
+        let interfaces: HashMap<&str, &NetworkInterface> = cfg.network_interfaces.iter().map(|n| (n.id.as_str(), n)).collect();
+        let targets: HashMap<&str, &Target> = cfg.targets.iter().map(|t| (t.id.as_str(), t)).collect();
+        let peers = cfg.peers();
+        let mut exclusions = Exclusions::new(
+            &cfg.vpc.resolvers.iter().filter_map(|a| match a { IpAddr::V4(a) => Some(u32::from(*a)), _ => None }).collect::<Vec<_>>(),
+            &cfg.vpc.resolvers.iter().filter_map(|a| match a { IpAddr::V6(a) => Some(words(u128::from(*a))), _ => None }).collect::<Vec<_>>(),
+        );
+
+        // What copies to each target look like, less the session's VNI and length.
+        let mut outs: HashMap<&str, (usize, Vec<Outer>, u32, u16)> = HashMap::new();
+        let mut sessions: Vec<Option<SessionOut>> = Vec::new();
+        // Sessions that mirror (enabled, with everything they refer to present), by source.
+        let mut by_source: HashMap<&str, Vec<(u32, SessionIdx, Arc<FilterRules>)>> = HashMap::new();
+        for s in cfg.sessions.iter().filter(|s| s.enabled) {
+            let (Some(filter), Some(source), Some(target)) = (filters.get(s.filter.as_str()), interfaces.get(s.source.as_str()), targets.get(s.target.as_str())) else { continue };
+            let (port, outers, mtu, udp_port) = match outs.entry(target.id.as_str()) {
+                std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+                std::collections::hash_map::Entry::Vacant(e) => e.insert(self::outers(cfg, target, port_macs, &resolved).map_err(msg)?),
+            };
+            let src_ip = source.ipv4.or(cfg.ports[*port].ipv4).ok_or_else(|| msg(format!("session {:?}: no outer source address (ipv4 on its network interface or port)", s.id)))?;
+            exclusions.own_ips.push(u32::from(src_ip));
+            exclusions.own_ports.push(*udp_port);
+            let slot = slots.get(&s.id).ok_or_else(|| msg(format!("session {:?} has no counter slot", s.id)))?;
+            let vni = s.virtual_network_id.unwrap_or(0);
+            let templates = outers.iter().map(|o| Template::new(&Outer { src_ip: u32::from(src_ip), vni, ..*o })).collect();
+            let i = slot as usize;
+            if sessions.len() <= i {
+                sessions.resize_with(i + 1, || None);
+            }
+            sessions[i] = Some(SessionOut { slot: CounterSlot(slot), port: *port as u16, max_inner: max_inner_len(packet_length_to(s, target), *mtu), templates });
+            by_source.entry(s.source.as_str()).or_default().push((s.session_number, SessionIdx(slot), filter.clone()));
+        }
+        self.mirroring = by_source.values().map(Vec::len).sum();
+        exclusions.own_ips.sort_unstable();
+        exclusions.own_ips.dedup();
+        exclusions.own_ports.sort_unstable();
+        exclusions.own_ports.dedup();
+
+        let mut ports: Vec<(Vec<Arc<SourceRules>>, Vec<Arc<SourceRules>>)> = (0..cfg.ports.len()).map(|_| Default::default()).collect();
+        let mut kept = HashMap::with_capacity(by_source.len());
+        self.rebuilt = 0;
+        // In the inventory's order: the order a frame's copies are made in.
+        for source in &cfg.network_interfaces {
+            let Some(mut mine) = by_source.remove(source.id.as_str()) else { continue };
+            let Some(port) = cfg.port_index(&source.port) else { continue };
+            mine.sort_by_key(|(number, _, _)| *number);
+            let mine: Vec<(SessionIdx, Arc<FilterRules>)> = mine.into_iter().map(|(_, i, f)| (i, f)).collect();
+            let mac = source.mac.map(|m| m.0);
+            // On a tap port (no link) only a MAC tells which frames go to the host.
+            let with_ingress = peers[port].is_some() || mac.is_some();
+            let built = match self.sources.remove(&source.id) {
+                Some(b) if b.same_inputs(mac, with_ingress, &mine) => b,
+                _ => {
+                    self.rebuilt += 1;
+                    let refs: Vec<(SessionIdx, &FilterRules)> = mine.iter().map(|(i, f)| (*i, &**f)).collect();
+                    let build = |dir: Direction| {
+                        SourceRules::build(mac, dir, &refs, &exclusions)
+                            .map(Arc::new)
+                            .map_err(|e| msg(format!("network interface {:?} ({} direction): {e}", source.id, dir.name())))
+                    };
+                    Built { mac, with_ingress, egress: build(Direction::Egress)?, ingress: if with_ingress { Some(build(Direction::Ingress)?) } else { None }, sessions: mine }
+                }
+            };
+            ports[port].1.push(built.egress.clone());
+            if let Some(i) = &built.ingress {
+                ports[port].0.push(i.clone());
+            }
+            kept.insert(source.id.clone(), built);
+        }
+        // What no source uses any more goes; a refused change may leave its sources here,
+        // which the next compilation finds unlike its inputs and rebuilds.
+        self.sources = kept;
+
+        let name = |p: usize| cfg.ports[p].name.as_str();
+        let set = |p: usize, v: Vec<Arc<SourceRules>>| SourceSet::new(v).map_err(|e| msg(format!("port {:?}: {e}", name(p))));
+        Ok(Table {
+            generation,
+            ports: ports
+                .into_iter()
+                .enumerate()
+                .map(|(p, (ingress, egress))| Ok(PortRules { ingress: set(p, ingress)?, egress: set(p, egress)? }))
+                .collect::<Result<Vec<_>, ConfigError>>()?
+                .into(),
+            sessions: sessions
+                .into_iter()
+                .enumerate()
+                .map(|(i, s)| s.unwrap_or(SessionOut { slot: CounterSlot(i as u32), port: 0, max_inner: 0, templates: Box::new([]) }))
+                .collect(),
+            exclusions,
+        })
+    }
+}
+
+/// A target's mirror port, outer headers (one per collector whose next hop is known; the
+/// others are skipped, and counted, until ARP answers; source address and VNI left for the
+/// session), MTU and UDP port.
+fn outers(cfg: &Config, target: &Target, port_macs: &[[u8; 6]], resolved: &impl Fn(&Key) -> Option<[u8; 6]>) -> Result<(usize, Vec<Outer>, u32, u16), String> {
+    let dest = cfg.target_destination(target).ok_or_else(|| format!("target {:?}: its destination is not defined", target.id))?;
+    let port = cfg.port_index(dest.port).ok_or_else(|| format!("target {:?}: no port {:?}", target.id, dest.port))?;
+    let mirror = &cfg.ports[port];
+    let outers = dest
+        .collectors
         .iter()
-        .filter(|s| {
-            s.enabled
-                && filters.contains_key(s.filter.as_str())
-                && cfg.network_interfaces.iter().any(|x| x.id == s.source)
-                && cfg.targets.iter().any(|x| x.id == s.target)
+        .filter_map(|c| {
+            let hop = match c.hop {
+                NextHop::Mac(m) => Some(m.0),
+                NextHop::Arp(ip) => resolved(&Key { port, vlan: target.vlan, ip }),
+            }?;
+            Some(Outer { src_mac: mirror.mac.map_or(port_macs[port], |m| m.0), dst_mac: hop, vlan: target.vlan, src_ip: 0, dst_ip: u32::from(c.address), dst_port: target.udp_port, vni: 0 })
         })
         .collect();
-    live.sort_by_key(|s| (s.source.as_str(), s.session_number));
-
-    let mut sessions = Vec::with_capacity(live.len());
-    for s in &live {
-        let source = cfg.network_interfaces.iter().find(|x| x.id == s.source).expect("checked above");
-        let target = cfg.targets.iter().find(|x| x.id == s.target).expect("checked above");
-        let dest = cfg.target_destination(target).ok_or_else(|| msg(format!("target {:?}: its destination is not defined", target.id)))?;
-        let port = cfg.port_index(dest.port).ok_or_else(|| msg(format!("target {:?}: no port {:?}", target.id, dest.port)))?;
-        let mirror = &cfg.ports[port];
-        let src_ip = source.ipv4.or(mirror.ipv4).ok_or_else(|| msg(format!("session {:?}: no outer source address (ipv4 on its network interface or port)", s.id)))?;
-        exclusions.own_ips.push(u32::from(src_ip));
-        exclusions.own_ports.push(target.udp_port);
-        // One template per collector whose next hop is known; the others are skipped (and
-        // counted) until ARP answers.
-        let templates = dest
-            .collectors
-            .iter()
-            .filter_map(|c| {
-                let hop = match c.hop {
-                    NextHop::Mac(m) => Some(m.0),
-                    NextHop::Arp(ip) => resolved(&Key { port, vlan: target.vlan, ip }),
-                }?;
-                Some(Template::new(&Outer {
-                    src_mac: mirror.mac.map_or(port_macs[port], |m| m.0),
-                    dst_mac: hop,
-                    vlan: target.vlan,
-                    src_ip: u32::from(src_ip),
-                    dst_ip: u32::from(c.address),
-                    dst_port: target.udp_port,
-                    vni: s.virtual_network_id.unwrap_or(0),
-                }))
-            })
-            .collect();
-        sessions.push(SessionOut {
-            slot: CounterSlot(slots.get(&s.id).ok_or_else(|| msg(format!("session {:?} has no counter slot", s.id)))?),
-            port: port as u16,
-            max_inner: max_inner_len(cfg.effective_packet_length(s), target.mtu),
-            templates,
-        });
-    }
-    exclusions.own_ips.sort_unstable();
-    exclusions.own_ips.dedup();
-    exclusions.own_ports.sort_unstable();
-    exclusions.own_ports.dedup();
-
-    let mut ports: Vec<(Vec<SourceRules>, Vec<SourceRules>)> = (0..cfg.ports.len()).map(|_| Default::default()).collect();
-    for source in &cfg.network_interfaces {
-        let mine: Vec<(SessionIdx, &FilterRules)> = live
-            .iter()
-            .enumerate()
-            .filter(|(_, s)| s.source == source.id)
-            .map(|(i, s)| (SessionIdx(i as u32), &filters[s.filter.as_str()]))
-            .collect();
-        let Some(port) = cfg.port_index(&source.port) else { continue };
-        if mine.is_empty() {
-            continue;
-        }
-        let mac = source.mac.map(|m| m.0);
-        let build = |dir: Direction| {
-            SourceRules::build(mac, dir, &mine, &exclusions).map_err(|e| msg(format!("network interface {:?} ({} direction): {e}", source.id, dir.name())))
-        };
-        ports[port].1.push(build(Direction::Egress)?);
-        // On a tap port (no link) only a MAC tells which frames go to the host.
-        if peers[port].is_some() || mac.is_some() {
-            ports[port].0.push(build(Direction::Ingress)?);
-        }
-    }
-
-    Ok(Table {
-        generation,
-        ports: ports
-            .into_iter()
-            .map(|(ingress, egress)| PortRules { ingress: ingress.into(), egress: egress.into() })
-            .collect(),
-        sessions: sessions.into(),
-        exclusions,
-    })
+    Ok((port, outers, target.mtu, target.udp_port))
 }
 
 fn words(a: u128) -> [u32; 4] {

@@ -8,7 +8,7 @@
 
 use crate::api::actions::DescribeNeighborsResult;
 use crate::api::ApiError;
-use crate::compile::{compile, wanted_next_hops};
+use crate::compile::{wanted_next_hops, Compiler};
 use crate::config::{Config, ConfigError, Kind};
 use crate::counters::Slots;
 use crate::neighbour::{Me, NeighbourReport, Neighbours};
@@ -54,6 +54,9 @@ pub struct Controller<'a> {
     store: Store,
     slots: Slots,
     writer: Writer<'a, Table>,
+    /// Keeps each source's compiled rules for the next change (a cell: compiling a candidate
+    /// configuration borrows the running one).
+    compiler: std::cell::RefCell<Compiler>,
     rt: Runtime<'a>,
     generation: u64,
     neighbours: Neighbours,
@@ -101,10 +104,10 @@ impl BusyWindow {
 impl<'a> Controller<'a> {
     /// Takes over a state that is already published (generation 1) with `slots`, its next
     /// hops not yet resolved.
-    pub fn new(state: State, store: Store, slots: Slots, writer: Writer<'a, Table>, rt: Runtime<'a>) -> Self {
+    pub fn new(state: State, store: Store, slots: Slots, writer: Writer<'a, Table>, compiler: Compiler, rt: Runtime<'a>) -> Self {
         let mut neighbours = Neighbours::default();
         neighbours.want(&wanted_next_hops(&state.cfg), Instant::now());
-        Controller { state, store, slots, writer, rt, generation: 1, neighbours, logged_hops: Default::default(), throttle: Throttle::new(std::time::Duration::from_secs(10)), busy: BusyWindow::default() }
+        Controller { state, store, slots, writer, compiler: compiler.into(), rt, generation: 1, neighbours, logged_hops: Default::default(), throttle: Throttle::new(std::time::Duration::from_secs(10)), busy: BusyWindow::default() }
     }
 
     /// The running configuration.
@@ -212,7 +215,8 @@ impl<'a> Controller<'a> {
     /// Recompiles the running configuration (next hops changed) and publishes it.
     fn republish(&mut self) {
         let n = &self.neighbours;
-        match compile(&self.state.cfg, &self.rt.port_macs, &self.slots, self.generation + 1, |k| n.lookup(k)) {
+        let compiled = self.compiler.borrow_mut().compile(&self.state.cfg, &self.rt.port_macs, &self.slots, self.generation + 1, |k| n.lookup(k));
+        match compiled {
             Ok(table) => {
                 self.publish(table);
                 log::info!("table {}: next hops changed", self.generation);
@@ -238,7 +242,7 @@ impl<'a> Controller<'a> {
         arp_capable(cfg, &self.rt.control_tx).map_err(ApiError::combination)?;
         slots.assign(cfg, self.rt.counters).map_err(|e| ApiError::new("TrafficMirrorSessionLimitExceeded", e.to_string()))?;
         let n = &self.neighbours;
-        compile(cfg, &self.rt.port_macs, slots, self.generation + 1, |k| n.lookup(k)).map_err(|e| ApiError::new("InvalidParameterCombination", e.to_string()))
+        self.compiler.borrow_mut().compile(cfg, &self.rt.port_macs, slots, self.generation + 1, |k| n.lookup(k)).map_err(|e| ApiError::new("InvalidParameterCombination", e.to_string()))
     }
 
     /// Re-reads the file (with the changes it does not hold yet) and applies it whole, or

@@ -8,7 +8,7 @@ pub mod plan;
 pub mod signals;
 
 use crate::api;
-use crate::compile::compile;
+use crate::compile::Compiler;
 use crate::config::{devargs, dpdk_name, is_pci, Config, Mac};
 use crate::controller::{Controller, Runtime};
 use crate::counters::Slots;
@@ -115,8 +115,9 @@ pub fn run(opts: RunOptions) -> Result<i32> {
     slots.published();
     let macs: Vec<[u8; 6]> = infos.iter().map(|i| i.mac).collect();
     // Next hops found by ARP start unresolved; the control thread resolves them.
-    let table = compile(&cfg, &macs, &slots, 1, |_| None).map_err(|e| anyhow::anyhow!("{e}"))?;
-    log_table(&cfg, &table);
+    let mut compiler = Compiler::default();
+    let table = compiler.compile(&cfg, &macs, &slots, 1, |_| None).map_err(|e| anyhow::anyhow!("{e}"))?;
+    log_table(&cfg, &table, compiler.mirroring);
     let rcu = Rcu::new(table, workers);
     let stop = AtomicBool::new(false);
     let (api_tx, api_rx) = crossbeam::channel::unbounded::<api::Pending>();
@@ -142,7 +143,7 @@ pub fn run(opts: RunOptions) -> Result<i32> {
     let snoop = SnoopQueue::new(1024);
     let (store, folded) = Store::open(&opts.config, &loaded);
     let rt = Runtime { counters: &counters, ports: &ports, pools: [&rx_pool, &copy_pool], port_macs: macs, cores: cores.clone(), started, control_tx };
-    let mut controller = Controller::new(State { cfg, tokens: loaded.tokens }, store, slots, rcu.writer(), rt);
+    let mut controller = Controller::new(State { cfg, tokens: loaded.tokens }, store, slots, rcu.writer(), compiler, rt);
     std::thread::scope(|scope| -> Result<()> {
         let mut handles = Vec::new();
         for (w, (rx, tx)) in rx_queues.into_iter().zip(tx_queues).enumerate() {
@@ -322,7 +323,7 @@ impl Drop for RemoveOnDrop {
     }
 }
 
-fn log_table(cfg: &Config, table: &dataplane::table::Table) {
+fn log_table(cfg: &Config, table: &dataplane::table::Table, mirroring: usize) {
     let enabled = cfg.sessions.iter().filter(|s| s.enabled).count();
     log::info!(
         "table {}: {} network interfaces, {} targets, {} filters, {} sessions ({} enabled, {} mirroring)",
@@ -332,6 +333,6 @@ fn log_table(cfg: &Config, table: &dataplane::table::Table) {
         cfg.filters.len(),
         cfg.sessions.len(),
         enabled,
-        table.sessions.len()
+        mirroring
     );
 }

@@ -122,8 +122,10 @@ impl Config {
     /// The session's packet length as the dataplane applies it (AWS's 8500 default for load
     /// balancers).
     pub fn effective_packet_length(&self, s: &Session) -> Option<u32> {
-        let nlb = self.targets.iter().any(|t| t.id == s.target && t.kind() == Some(TargetType::NetworkLoadBalancer));
-        s.packet_length.or(nlb.then_some(NLB_MAX_PACKET_LENGTH))
+        match self.targets.iter().find(|t| t.id == s.target) {
+            Some(t) => packet_length_to(s, t),
+            None => s.packet_length,
+        }
     }
 
     /// Where copies to the destination of `kind` with id (or ARN) `id` go.
@@ -198,4 +200,9 @@ pub fn free_vni(id: &str, used: &mut HashSet<u32>) -> u32 {
 /// FNV-1a: a fixed hash, so assigned VNIs and rule ids do not change between builds.
 pub fn stable_hash(s: &str) -> u32 {
     s.bytes().fold(0x811c_9dc5u32, |h, b| (h ^ u32::from(b)).wrapping_mul(0x0100_0193))
+}
+
+/// Session `s`'s packet length as the dataplane applies it when its target is `t`.
+pub fn packet_length_to(s: &Session, t: &Target) -> Option<u32> {
+    s.packet_length.or((t.kind() == Some(TargetType::NetworkLoadBalancer)).then_some(NLB_MAX_PACKET_LENGTH))
 }
