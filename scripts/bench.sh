@@ -7,6 +7,7 @@
 #
 #   scripts/bench.sh [--quick] [--json FILE] [--only TEXT] [--compare OTHER [--rounds N]]
 #   scripts/bench.sh --callgrind [--only TEXT] [--binary BINARY]
+#   scripts/bench.sh --control [--sessions N]... [--changes N]
 #
 #   --quick          short windows (3 pairs of 0.15 s per scenario): the whole table in under
 #                    a minute once built; without it, 8 pairs of 0.5 s and criterion
@@ -18,6 +19,10 @@
 #                    median of the paired ratios; what tells a change apart from the noise
 #   --callgrind      only the instruction counts, no throughput (about a minute); with
 #                    --binary, the whole-worker counts of another build (an older one)
+#   --control        only the control plane at scale: start-up time and the latency of single
+#                    changes (median, p99) with 100, 1,000 and 10,000 sessions in force (or
+#                    each --sessions N), --changes (1,000) in a row while a worker forwards,
+#                    one client scrapes /metrics and another pages through Describe
 #
 # Sources are net_pcap devices replaying captures this script generates (64-byte frames,
 # IMIX 7:4:1, a TCP/UDP/ICMP/IPv6 mix) with infinite_rx=1; sinks are net_null. One worker
@@ -37,10 +42,12 @@ cd "$(dirname "$0")/.."
 
 quick=0
 callgrind=0
+control=0
 for a in "$@"; do
   case $a in
     --quick) quick=1 ;;
     --callgrind) callgrind=1 ;;
+    --control) control=1 ;;
     -h | --help) sed -n '2,/^set -e/{/^set -e/d;p}' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
   esac
 done
@@ -51,7 +58,10 @@ echo "bench.sh: building"
 cargo build --release --quiet -p control --bin traffic-mirror -p bench --bin tm-bench
 cargo build --release --quiet -p dataplane --example packet_path_ipp
 
-if ((callgrind)); then
+if ((control)); then
+  target/release/tm-bench "$@"
+  exit 0
+elif ((callgrind)); then
   target/release/tm-bench "$@"
 else
   echo "bench.sh: throughput (traffic-mirror and testpmd, one after the other on the same cores)"

@@ -7,6 +7,7 @@
 //! figures move from run to run.
 
 mod callgrind;
+mod at_scale;
 mod figures;
 mod process;
 mod report;
@@ -60,6 +61,16 @@ pub struct Args {
     /// frames a second on a 2-core VM; the quotient does not depend on it).
     #[arg(long, default_value_t = 5, value_name = "SECONDS")]
     pub callgrind_seconds: u64,
+    /// Instead of the table, the control plane at scale: start-up time and the latency of
+    /// single changes through the control API for each of --sessions, side by side.
+    #[arg(long)]
+    pub control: bool,
+    /// Sessions in force for --control (given more than once: one run each).
+    #[arg(long = "sessions", value_name = "N", default_values_t = [100usize, 1000, 10000])]
+    pub sessions: Vec<usize>,
+    /// Changes in a row for --control.
+    #[arg(long, default_value_t = 1000, value_name = "N")]
+    pub changes: usize,
 }
 
 impl Args {
@@ -93,6 +104,18 @@ fn main() {
         inputs.push((*name, path));
     }
 
+    if a.control {
+        let rows: Vec<at_scale::Measured> = a
+            .sessions
+            .iter()
+            .map(|&n| {
+                eprintln!("control plane: {n} sessions, {} changes", a.changes);
+                at_scale::measure(&a, &inputs[0].1, n, a.changes)
+            })
+            .collect();
+        print!("{}", at_scale::render(&rows));
+        return;
+    }
     if a.callgrind {
         let counts = callgrind::count_all(&a, &inputs[0].1, Duration::from_secs(a.callgrind_seconds));
         print!("{}", callgrind::render(&a.binary, &counts));

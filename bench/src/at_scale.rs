@@ -1,0 +1,324 @@
+//! The control plane at scale (`--control`): for 100, 1,000 and 10,000 sessions in force (three
+//! per source, as AWS's quota allows), how long traffic-mirror takes to start, and how long a
+//! single Create, Modify or Delete takes to be answered while a worker forwards traffic, one
+//! client scrapes `/metrics` and another pages through DescribeTrafficMirrorSessions.
+//!
+//! A change is timed from the request's first byte to its reply through the control socket:
+//! validated, compiled, on disk (the journal) and published to the workers, as the API promises
+//! before it answers. The scraper's and describer's slowest answers show that neither waits for
+//! the changes.
+
+use crate::figures::median_of;
+use crate::process::{Killed, RuntimeDir};
+use crate::Args;
+use control::api::Client;
+use e2e::traffic::HOSTS;
+use serde_json::{json, Value};
+use std::fmt::Write as _;
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Filters and targets the sessions share (AWS users share a few filters among many sessions).
+const FILTERS: usize = 100;
+const TARGETS: usize = 10;
+
+/// One size's figures.
+pub struct Measured {
+    pub sessions: usize,
+    pub sources: usize,
+    /// From spawning the process to its control API answering with every session in force.
+    pub startup: Duration,
+    /// Every change's latency, in the order made.
+    pub changes: Vec<Duration>,
+    /// The wall time of all the changes in a row.
+    pub all_changes: Duration,
+    /// The slowest `/metrics` scrape and Describe page while the changes ran, and how many of
+    /// each answered (any failure panics).
+    pub slowest_scrape: Duration,
+    pub scrapes: usize,
+    pub slowest_describe: Duration,
+    pub describes: usize,
+    /// Resident memory once started.
+    pub rss_kib: u64,
+}
+
+/// The configuration for `sessions` sessions: ceil(sessions / 3) sources on the host port, the
+/// first three with the capture's host MACs (so some sessions see the traffic), filters and
+/// targets shared round-robin.
+pub fn config(input: &Path, socket: &Path, metrics: u16, sessions: usize) -> String {
+    let sources = sessions.div_ceil(3);
+    let mut s = format!(
+        r#"
+[dataplane]
+workers = 1
+eal_args = ["--no-huge", "-m", "1024", "--no-pci"]
+
+[control]
+socket = "{}"
+
+[metrics]
+listen = "127.0.0.1:{metrics}"
+
+[[port]]
+name = "host"
+device = "net_pcap0,rx_pcap={},infinite_rx=1"
+
+[[port]]
+name = "uplink"
+device = "net_null0,no-rx=1"
+
+[[port]]
+name = "mirror"
+device = "net_null1,no-rx=1"
+ipv4 = "192.0.2.1"
+
+[[link]]
+ports = ["host", "uplink"]
+"#,
+        socket.display(),
+        input.display()
+    );
+    for i in 0..sources {
+        let mac = match HOSTS.get(i) {
+            Some(m) => m.map(|b| format!("{b:02x}")).join(":"),
+            None => format!("02:10:00:{:02x}:{:02x}:{:02x}", i >> 16, (i >> 8) & 0xff, i & 0xff),
+        };
+        let _ = write!(s, "\n[[network_interface]]\nid = \"eni-s{i}\"\nport = \"host\"\nmac = \"{mac}\"\n");
+    }
+    for t in 0..TARGETS {
+        let _ = write!(
+            s,
+            "\n[[network_interface]]\nid = \"eni-c{t}\"\nport = \"mirror\"\nipv4 = \"192.0.2.{}\"\nnext_hop_mac = \"02:00:00:00:00:20\"\n\n[[target]]\nid = \"tmt-{t}\"\nnetwork_interface_id = \"eni-c{t}\"\n",
+            10 + t
+        );
+    }
+    for f in 0..FILTERS {
+        let _ = write!(
+            s,
+            "\n[[filter]]\nid = \"tmf-{f}\"\n[[filter.egress_rule]]\nrule_number = 10\naction = \"reject\"\nprotocol = 6\ndestination_port = {{ from = {p}, to = {p} }}\n[[filter.egress_rule]]\nrule_number = 20\naction = \"accept\"\nprotocol = 17\nsource_port = {{ from = 1024, to = {q} }}\n[[filter.ingress_rule]]\nrule_number = 10\naction = \"accept\"\ndestination_cidr = \"10.{}.0.0/16\"\n",
+            f % 256,
+            p = 1000 + f,
+            q = 2000 + 50 * f
+        );
+    }
+    for i in 0..sessions {
+        let _ = write!(
+            s,
+            "\n[[session]]\nid = \"tms-{i}\"\nsource = \"eni-s{}\"\ntarget = \"tmt-{}\"\nfilter = \"tmf-{}\"\nsession_number = {}\nvirtual_network_id = {}\npacket_length = 128\n",
+            i / 3,
+            i % TARGETS,
+            i % FILTERS,
+            i % 3 + 1,
+            i + 1
+        );
+    }
+    s
+}
+
+/// A GET of `/metrics`: the time it took; panics unless it is a 200.
+fn scrape(port: u16) -> Duration {
+    let t = Instant::now();
+    let mut c = TcpStream::connect(("127.0.0.1", port)).expect("connecting to /metrics");
+    c.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    c.write_all(b"GET /metrics HTTP/1.1\r\nHost: bench\r\nConnection: close\r\n\r\n").unwrap();
+    let mut body = Vec::new();
+    c.read_to_end(&mut body).expect("reading /metrics");
+    assert!(body.starts_with(b"HTTP/1.1 200"), "/metrics answered {:?}", String::from_utf8_lossy(&body[..body.len().min(80)]));
+    t.elapsed()
+}
+
+/// One page of 100 sessions, starting at `token`: the time it took and the next token.
+fn describe_page(c: &mut Client, token: Option<String>) -> (Duration, Option<String>) {
+    let t = Instant::now();
+    let mut req = json!({"Action": "DescribeTrafficMirrorSessions", "MaxResults": 100});
+    if let Some(tok) = token {
+        req["NextToken"] = json!(tok);
+    }
+    let r = c.call_value(&req).expect("talking to traffic-mirror").expect("DescribeTrafficMirrorSessions");
+    assert!(!r["TrafficMirrorSessions"].as_array().expect("a list of sessions").is_empty(), "an empty page: {r}");
+    (t.elapsed(), r["NextToken"].as_str().map(str::to_owned))
+}
+
+/// A change through the control API, timed; panics if it is refused.
+fn change(c: &mut Client, req: Value) -> Duration {
+    let t = Instant::now();
+    if let Err(e) = c.call_value(&req).expect("talking to traffic-mirror") {
+        panic!("{req}: refused: {e:?}");
+    }
+    t.elapsed()
+}
+
+fn rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status.lines().find_map(|l| l.strip_prefix("VmRSS:")).and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok()).unwrap_or(0)
+}
+
+/// Starts traffic-mirror with `sessions` sessions over `input` and makes `changes` changes in
+/// a row (a Modify, then a Delete, then the Create that puts the deleted session back, over
+/// sessions spread across the table), while two other clients scrape and describe.
+pub fn measure(a: &Args, input: &Path, sessions: usize, changes: usize) -> Measured {
+    let tag = format!("control{sessions}");
+    let socket = a.out.join(format!("{tag}.sock"));
+    let cfg = a.out.join(format!("{tag}.toml"));
+    let _ = std::fs::remove_file(cfg.with_extension("toml.journal"));
+    let metrics = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    std::fs::write(&cfg, config(input, &socket, metrics, sessions)).unwrap();
+    let log = a.out.join(format!("{tag}.log"));
+    let prefix = format!("tm-bench-{tag}-{}", std::process::id());
+    let _runtime = RuntimeDir(prefix.clone());
+    let started = Instant::now();
+    let child = Command::new(&a.binary)
+        .args(["run", "--config"])
+        .arg(&cfg)
+        .args(["--", "--file-prefix", &prefix, "--log-level=lib.eal:warning"])
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .expect("starting traffic-mirror");
+    let mut child = Killed(child);
+    let deadline = started + Duration::from_secs(300);
+    let mut client = loop {
+        if let Ok(mut c) = Client::connect(&socket) {
+            if matches!(c.call_value(&json!({"Action": "DescribePorts"})), Ok(Ok(_))) {
+                break c;
+            }
+        }
+        if let Ok(Some(st)) = child.0.try_wait() {
+            panic!("{sessions} sessions: traffic-mirror exited ({st}); see {}", log.display());
+        }
+        assert!(Instant::now() < deadline, "{sessions} sessions: traffic-mirror did not start in 300 s; see {}", log.display());
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    let startup = started.elapsed();
+    let rss_kib = rss_kib(child.0.id());
+
+    // The two other clients, until the changes are done.
+    let done = Arc::new(AtomicBool::new(false));
+    let scraper = {
+        let done = done.clone();
+        std::thread::spawn(move || {
+            let mut slowest = (Duration::ZERO, 0);
+            while !done.load(Ordering::Relaxed) {
+                slowest = (slowest.0.max(scrape(metrics)), slowest.1 + 1);
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            slowest
+        })
+    };
+    let describer = {
+        let done = done.clone();
+        let socket = socket.clone();
+        std::thread::spawn(move || {
+            let mut c = Client::connect(&socket).expect("a second client");
+            let (mut slowest, mut n, mut token) = (Duration::ZERO, 0, None);
+            while !done.load(Ordering::Relaxed) {
+                let (t, next) = describe_page(&mut c, token);
+                (slowest, n, token) = (slowest.max(t), n + 1, next);
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            (slowest, n)
+        })
+    };
+
+    let mut latencies = Vec::with_capacity(changes);
+    let all = Instant::now();
+    // Sessions spread over the whole table, so no change is the cheap end of a list.
+    let mut pick: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut next = || {
+        pick ^= pick << 13;
+        pick ^= pick >> 7;
+        pick ^= pick << 17;
+        (pick % sessions as u64) as usize
+    };
+    let mut deleted: Option<usize> = None;
+    for n in 0..changes {
+        let req = match (n % 3, deleted) {
+            (2, Some(i)) => {
+                deleted = None;
+                json!({"Action": "CreateTrafficMirrorSession", "TrafficMirrorSessionId": format!("tms-{i}"), "NetworkInterfaceId": format!("eni-s{}", i / 3),
+                       "TrafficMirrorTargetId": format!("tmt-{}", i % TARGETS), "TrafficMirrorFilterId": format!("tmf-{}", i % FILTERS),
+                       "SessionNumber": i % 3 + 1, "VirtualNetworkId": i + 1, "PacketLength": 128})
+            }
+            (1, None) => {
+                let i = next();
+                deleted = Some(i);
+                json!({"Action": "DeleteTrafficMirrorSession", "TrafficMirrorSessionId": format!("tms-{i}")})
+            }
+            _ => {
+                let i = next();
+                json!({"Action": "ModifyTrafficMirrorSession", "TrafficMirrorSessionId": format!("tms-{i}"), "TrafficMirrorFilterId": format!("tmf-{}", (i + n) % FILTERS)})
+            }
+        };
+        latencies.push(change(&mut client, req));
+    }
+    let all_changes = all.elapsed();
+    done.store(true, Ordering::Relaxed);
+    let (slowest_scrape, scrapes) = scraper.join().expect("the scraper");
+    let (slowest_describe, describes) = describer.join().expect("the describer");
+    if let Ok(Some(st)) = child.0.try_wait() {
+        panic!("{sessions} sessions: traffic-mirror exited ({st}) during the changes; see {}", log.display());
+    }
+    drop(child);
+    Measured { sessions, sources: sessions.div_ceil(3), startup, changes: latencies, all_changes, slowest_scrape, scrapes, slowest_describe, describes, rss_kib }
+}
+
+/// The value at quantile `q` (0-1) of some durations, in milliseconds.
+fn quantile_ms(v: &[Duration], q: f64) -> f64 {
+    let mut ms: Vec<f64> = v.iter().map(|d| d.as_secs_f64() * 1e3).collect();
+    if q == 0.5 {
+        return median_of(ms);
+    }
+    ms.sort_by(f64::total_cmp);
+    ms[((ms.len() as f64 * q).ceil() as usize).clamp(1, ms.len()) - 1]
+}
+
+/// The sizes side by side, with the memory each session adds (between the smallest and the
+/// largest size) and the issue's targets at the largest.
+pub fn render(rows: &[Measured]) -> String {
+    let ms = |d: Duration| format!("{:.1}", d.as_secs_f64() * 1e3);
+    let cells: Vec<Vec<String>> = rows
+        .iter()
+        .map(|m| {
+            vec![
+                m.sessions.to_string(),
+                m.sources.to_string(),
+                format!("{:.2}", m.startup.as_secs_f64()),
+                format!("{:.2}", quantile_ms(&m.changes, 0.5)),
+                format!("{:.2}", quantile_ms(&m.changes, 0.99)),
+                format!("{:.2}", m.all_changes.as_secs_f64()),
+                format!("{} ({})", ms(m.slowest_scrape), m.scrapes),
+                format!("{} ({})", ms(m.slowest_describe), m.describes),
+                format!("{:.1}", m.rss_kib as f64 / 1024.0),
+            ]
+        })
+        .collect();
+    let changes = rows.first().map_or(0, |m| m.changes.len());
+    let mut out = format!("\ncontrol plane: {changes} changes in a row (Modify, Delete, Create), one worker forwarding, one client scraping /metrics, one describing\n");
+    out += &control::render::render(
+        &["sessions", "sources", "start-up s", "change ms (median)", "change ms (p99)", "all changes s", "slowest scrape ms (n)", "slowest describe ms (n)", "RSS MiB"],
+        &cells,
+    );
+    if let (Some(lo), Some(hi)) = (rows.first(), rows.last()) {
+        if hi.sessions > lo.sessions {
+            let per = (hi.rss_kib as f64 - lo.rss_kib as f64) * 1024.0 / (hi.sessions - lo.sessions) as f64;
+            let _ = writeln!(out, "memory per session (RSS, {} to {} sessions): {:.1} KiB", lo.sessions, hi.sessions, per / 1024.0);
+        }
+        let (med, p99) = (quantile_ms(&hi.changes, 0.5), quantile_ms(&hi.changes, 0.99));
+        let per_1000 = hi.all_changes.as_secs_f64() * 1000.0 / hi.changes.len().max(1) as f64;
+        let verdict = |ok: bool| if ok { "met" } else { "NOT met" };
+        let _ = writeln!(out, "targets at {} sessions:", hi.sessions);
+        let _ = writeln!(out, "  change median <= 10 ms: {med:.2} ms, {}", verdict(med <= 10.0));
+        let _ = writeln!(out, "  change p99 <= 50 ms: {p99:.2} ms, {}", verdict(p99 <= 50.0));
+        let _ = writeln!(out, "  1,000 changes < 20 s: {per_1000:.1} s, {}", verdict(per_1000 < 20.0));
+        let _ = writeln!(out, "  start-up < 5 s: {:.2} s, {}", hi.startup.as_secs_f64(), verdict(hi.startup.as_secs_f64() < 5.0));
+    }
+    out
+}
