@@ -115,12 +115,9 @@ impl Located<'_> {
             self.at(Some(value.span()), format!("`{name}` must be a table: [{name}]"));
             return;
         }
-        match T::deserialize(ValueDeserializer::from(value.clone())) {
-            Ok(v) => *into = v,
-            Err(e) => {
-                self.value_error(value, &format!("[{name}]"), &e);
-                self.failed.push(name.to_owned());
-            }
+        match self.read(value, &format!("[{name}]")) {
+            Some(v) => *into = v,
+            None => self.failed.push(name.to_owned()),
         }
     }
 
@@ -140,15 +137,37 @@ impl Located<'_> {
                 },
                 _ => format!("[[{name}]] {}", i + 1),
             };
-            match T::deserialize(ValueDeserializer::from(item.clone())) {
-                Ok(v) => out.push(v),
-                Err(e) => {
-                    self.value_error(item, &label, &e);
-                    self.failed.push(name.to_owned());
-                }
+            match self.read(item, &label) {
+                Some(v) => out.push(v),
+                None => self.failed.push(name.to_owned()),
             }
         }
         out
+    }
+
+    /// Deserialises one item, recording every bad value in it: serde stops at the first, so
+    /// each bad key is taken out in turn and the rest read again. `None` when any was bad.
+    fn read<T: DeserializeOwned>(&mut self, value: &Spanned<DeValue>, label: &str) -> Option<T> {
+        let mut rest = value.clone();
+        let mut taken: Vec<String> = Vec::new();
+        // Bounded: each round takes a key out, and an item has few.
+        for _ in 0..64 {
+            let e = match T::deserialize(ValueDeserializer::from(rest.clone())) {
+                Ok(v) => return taken.is_empty().then_some(v),
+                Err(e) => e,
+            };
+            // A key taken out to read further is now missing: that only follows from it.
+            if taken.iter().any(|k| e.message().trim() == format!("missing field `{}`", k.rsplit('.').next().unwrap_or(k))) {
+                return None;
+            }
+            self.value_error(&rest, label, &e);
+            let key = e.span().and_then(|span| key_at(&rest, &span))?;
+            if !remove_key(&mut rest, &key) {
+                return None;
+            }
+            taken.push(key);
+        }
+        None
     }
 
     /// A deserialisation error inside `value`, with the key and value it is about.
@@ -190,6 +209,30 @@ fn key_at(value: &Spanned<DeValue>, span: &Range<usize>) -> Option<String> {
     }
     let mut path = Vec::new();
     find(value, span, &mut path).then(|| path.join("."))
+}
+
+/// Takes the key at dotted `path` (as [`key_at`] names it) out of `value`, or, inside an
+/// array of values, the key that holds the array. False when the path leads nowhere.
+fn remove_key(value: &mut Spanned<DeValue>, path: &str) -> bool {
+    fn take(v: &mut DeValue, segs: &[&str]) -> bool {
+        match v {
+            DeValue::Table(t) => {
+                let Some(key) = t.iter().map(|(k, _)| k).find(|k| &**k.get_ref() == segs[0]).cloned() else { return false };
+                let deeper = segs.len() > 1 && t.get_mut(&key).is_some_and(|child| take(child.get_mut(), &segs[1..]));
+                if !deeper {
+                    t.remove(&key);
+                }
+                true
+            }
+            DeValue::Array(a) => match segs[0].parse::<usize>().ok().and_then(|i| a.get_mut(i.checked_sub(1)?)) {
+                Some(item) if segs.len() > 1 => take(item.get_mut(), &segs[1..]),
+                _ => false,
+            },
+            _ => false,
+        }
+    }
+    let segs: Vec<&str> = path.split('.').collect();
+    take(value.get_mut(), &segs)
 }
 
 /// Span of the deepest element of `path` that the document has.
@@ -313,6 +356,22 @@ session_number = 1
         assert!(!e.contains("filter \"tmf-all\" is not defined"), "{e}");
         let e = errors(&GOOD.replace("from = 443, to = 443", "from = 500, to = 400"));
         assert_eq!(e, "t.toml:45: [[filter]] \"tmf-all\" egress_rule 100: destination_port = { from = 500, to = 400 }: its first port is greater than its last");
+    }
+
+    #[test]
+    fn every_bad_value_of_one_item_is_reported() {
+        let text = GOOD.replace(
+            "rule_number = 100\naction = \"accept\"\nprotocol = 6",
+            "rule_number = 100\naction = \"allow\"\nprotocol = \"tcp\"\nsource_cidr = \"10.0.0.0/33\"",
+        );
+        let e = errors(&text);
+        assert!(e.contains("egress_rule.1.action = \"allow\": unknown variant `allow`"), "{e}");
+        assert!(e.contains("egress_rule.1.protocol = \"tcp\""), "{e}");
+        assert!(e.contains("egress_rule.1.source_cidr = \"10.0.0.0/33\": invalid IP address syntax"), "{e}");
+        assert!(!e.contains("missing field"), "a key taken out to read on is not reported missing: {e}");
+        assert_eq!(e.lines().count(), 3, "{e}");
+        let e = errors(&GOOD.replace("workers = 1", "workers = \"one\"\nburst_size = \"many\""));
+        assert_eq!(e.lines().count(), 2, "{e}");
     }
 
     #[test]
