@@ -29,6 +29,42 @@ pub struct Inputs<'a> {
     pub arp: ArpCounters,
     /// Each worker's busy share over a recent window, when known (else since start).
     pub recent_busy: Option<&'a [f64]>,
+    pub control: ControlReport,
+}
+
+/// What the changes made through the API cost the control thread, counted rather than timed
+/// (so that a test can see on any machine that a change costs what it touches, not what
+/// exists).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct ControlReport {
+    /// Changes put in force.
+    pub changes: u64,
+    /// What they cost in all.
+    pub total: ChangeWork,
+    /// What the last one cost.
+    pub last: ChangeWork,
+}
+
+/// What one change (or several) cost.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct ChangeWork {
+    /// Resources validated.
+    pub validated: u64,
+    /// Sessions whose copies were compiled.
+    pub sessions_compiled: u64,
+    /// Sources whose classifiers were built.
+    pub sources_built: u64,
+}
+
+impl ControlReport {
+    /// Counts a change put in force.
+    pub fn count(&mut self, w: ChangeWork) {
+        self.changes += 1;
+        self.total.validated += w.validated;
+        self.total.sessions_compiled += w.sessions_compiled;
+        self.total.sources_built += w.sources_built;
+        self.last = w;
+    }
 }
 
 /// Everything counted, at one moment.
@@ -53,6 +89,9 @@ pub struct Report {
     /// Frames for the control thread (ARP on mirror ports) that its queue had no room for.
     #[serde(default)]
     pub control_frames_dropped: u64,
+    /// What the changes cost the control thread.
+    #[serde(default)]
+    pub control: ControlReport,
     pub mempools: Vec<PoolReport>,
 }
 
@@ -210,6 +249,7 @@ impl Report {
             sessions,
             workers,
             control_frames_dropped: sum(&|w| w.snoop_dropped.get()),
+            control: i.control,
             not_mirrored: NotMirrored {
                 not_ip: sum(&|w| w.not_ip.get()),
                 malformed: sum(&|w| w.malformed.get()),
