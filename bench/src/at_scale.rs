@@ -41,6 +41,9 @@ pub struct Measured {
     pub describes: usize,
     /// Resident memory once started.
     pub rss_kib: u64,
+    /// The control thread's time for the changes by step (its `control_change_seconds`), in
+    /// all, and the longest each step took (since start-up).
+    pub steps: Vec<(String, Duration, Duration)>,
 }
 
 /// A GET of `/metrics`: the time it took; panics unless it is a 200.
@@ -74,6 +77,15 @@ fn change(c: &mut Client, req: Value) -> Duration {
         panic!("{req}: refused: {e:?}");
     }
     t.elapsed()
+}
+
+/// The control thread's time for changes so far by step, and the longest each took
+/// (DescribeCounters' `control`).
+fn steps(c: &mut Client) -> Vec<(String, Duration, Duration)> {
+    let r = c.call_value(&json!({"Action": "DescribeCounters"})).expect("talking to traffic-mirror").expect("DescribeCounters");
+    let nanos = |v: &Value| Duration::from_nanos(v.as_u64().expect("nanoseconds"));
+    let total = r["control"]["nanos"].as_object().expect("DescribeCounters has control.nanos");
+    total.iter().map(|(step, n)| (step.clone(), nanos(n), nanos(&r["control"]["slowest"][step]))).collect()
 }
 
 fn rss_kib(pid: u32) -> u64 {
@@ -151,12 +163,14 @@ pub fn measure(a: &Args, input: &Path, sessions: usize, changes: usize) -> Measu
         })
     };
 
+    let steps_before = steps(&mut client);
     let mut latencies = Vec::with_capacity(changes);
     let all = Instant::now();
     for req in Changes::new(sessions).take(changes) {
         latencies.push(change(&mut client, req));
     }
     let all_changes = all.elapsed();
+    let steps = steps(&mut client).into_iter().zip(steps_before).map(|((name, after, slowest), (_, before, _))| (name, after.saturating_sub(before), slowest)).collect();
     done.store(true, Ordering::Relaxed);
     let (slowest_scrape, scrapes) = scraper.join().expect("the scraper");
     let (slowest_describe, describes) = describer.join().expect("the describer");
@@ -164,7 +178,7 @@ pub fn measure(a: &Args, input: &Path, sessions: usize, changes: usize) -> Measu
         panic!("{sessions} sessions: traffic-mirror exited ({st}) during the changes; see {}", log.display());
     }
     drop(child);
-    Measured { sessions, sources: sessions.div_ceil(3), startup, changes: latencies, all_changes, slowest_scrape, scrapes, slowest_describe, describes, rss_kib }
+    Measured { sessions, sources: sessions.div_ceil(3), startup, changes: latencies, all_changes, slowest_scrape, scrapes, slowest_describe, describes, rss_kib, steps }
 }
 
 /// The value at quantile `q` (0-1) of some durations, in milliseconds.
@@ -203,6 +217,20 @@ pub fn render(rows: &[Measured]) -> String {
         &["sessions", "sources", "start-up s", "change ms (median)", "change ms (p99)", "all changes s", "slowest scrape ms (n)", "slowest describe ms (n)", "RSS MiB"],
         &cells,
     );
+    for m in rows {
+        let n = m.changes.len().max(1) as f64;
+        let mean_ms = |d: Duration| d.as_secs_f64() * 1e3 / n;
+        let on_thread: Duration = m.steps.iter().map(|(_, d, _)| *d).sum();
+        let total: Duration = m.changes.iter().sum();
+        let parts: Vec<String> = m.steps.iter().map(|(step, d, slowest)| format!("{step} {:.3} ({:.1})", mean_ms(*d), slowest.as_secs_f64() * 1e3)).collect();
+        let _ = writeln!(
+            out,
+            "where a change's time went at {} sessions, ms mean (slowest): {}; the rest (socket, JSON, jobs queued ahead) {:.3}",
+            m.sessions,
+            parts.join(", "),
+            mean_ms(total.saturating_sub(on_thread))
+        );
+    }
     if let (Some(lo), Some(hi)) = (rows.first(), rows.last()) {
         if hi.sessions > lo.sessions {
             let per = (hi.rss_kib as f64 - lo.rss_kib as f64) * 1024.0 / (hi.sessions - lo.sessions) as f64;

@@ -14,7 +14,7 @@ use crate::compile::{arp_targets, wanted_next_hops, Compiler, Env};
 use crate::config::{Config, ConfigError, Kind, Touched};
 use crate::counters::{Assigned, Slots};
 use crate::neighbour::{Me, NeighbourReport, Neighbours};
-use crate::report::{ChangeWork, ControlReport, Inputs, Report};
+use crate::report::{ChangeNanos, ChangeWork, ControlReport, Inputs, Report};
 use crate::state::{Change, Host, State};
 use crate::store::{self, Folded, Store};
 use crate::throttle::Throttle;
@@ -262,7 +262,7 @@ impl<'a> Controller<'a> {
     /// Checks the change just applied to the running state, which `touched` describes, gives
     /// its new sessions counter slots and compiles it: each step costs what the change
     /// touched. On an error nothing of it is kept (the caller undoes the state).
-    fn prepare(&mut self, touched: &Touched) -> Result<(Table, Assigned, ChangeWork), ApiError> {
+    fn prepare(&mut self, touched: &Touched, nanos: &mut ChangeNanos) -> Result<(Table, Assigned, ChangeWork), ApiError> {
         let t = Instant::now();
         let validated = self.state.validate(touched)?;
         let cfg = &self.state.cfg;
@@ -282,10 +282,12 @@ impl<'a> Controller<'a> {
         let assigned = assigned.map_err(|e| ApiError::new("TrafficMirrorSessionLimitExceeded", e.to_string()))?;
         let n = &self.neighbours;
         let env = Env { port_macs: &self.rt.port_macs, slots: &self.slots, resolved: &|k| n.lookup(k) };
-        match self.compiler.compile(cfg, self.state.refs(), touched, &env, self.generation + 1) {
+        let compiled = self.compiler.compile(cfg, self.state.refs(), touched, &env, self.generation + 1);
+        nanos.validate += nanos_of(validating);
+        nanos.compile = nanos_of(t.elapsed() - validating);
+        match compiled {
             Ok(table) => {
                 let w = self.compiler.work;
-                log::debug!("change: validated {validated} resources in {validating:?}, compiled {} sessions and {} sources in {:?}", w.sessions_compiled, w.sources_built, t.elapsed() - validating);
                 Ok((table, assigned, ChangeWork { validated: validated as u64, sessions_compiled: w.sessions_compiled as u64, sources_built: w.sources_built as u64 }))
             }
             Err(e) => {
@@ -373,8 +375,11 @@ impl Host for Controller<'_> {
         if let Some(why) = self.store.refusal() {
             return Err(ApiError::new("IncorrectState", why));
         }
+        let mut nanos = ChangeNanos::default();
+        let t = Instant::now();
         let applied = self.state.apply(&change.edits);
-        let prepared = self.prepare(&applied.touched);
+        nanos.validate = nanos_of(t.elapsed());
+        let prepared = self.prepare(&applied.touched, &mut nanos);
         let refuse = |c: &mut Self, assigned: Option<Assigned>, applied: crate::state::Applied| {
             if let Some(a) = assigned {
                 c.slots.undo(a);
@@ -397,15 +402,19 @@ impl Host for Controller<'_> {
             (Ok(p), false) => p,
         };
         // On disk before it is in force: what runs is always what a restart would load.
-        if let Err(why) = self.store.append(&change.edits, change.token.as_ref()) {
+        let t = Instant::now();
+        let appended = self.store.append(&change.edits, change.token.as_ref());
+        nanos.persist = nanos_of(t.elapsed());
+        if let Err(why) = appended {
             refuse(self, Some(assigned), applied);
             log::error!("refused ({}): {why}", change.what);
             return Err(ApiError::new("InternalError", why));
         }
         let t = Instant::now();
         self.publish(table);
-        log::debug!("change: published in {:?}", t.elapsed());
-        self.work.count(work);
+        nanos.publish = nanos_of(t.elapsed());
+        log::debug!("change: {work:?}, {nanos:?}");
+        self.work.count(work, nanos);
         if let Some(t) = change.token {
             self.state.tokens.remember(t);
         }
@@ -436,6 +445,10 @@ fn me_of(cfg: &Config, macs: &[[u8; 6]], control_tx: &[Option<TxQueue>], port: u
     let p = cfg.ports.get(port)?;
     control_tx.get(port)?.as_ref()?;
     Some(Me { mac: p.mac.map_or(macs[port], |m| m.0), ip: p.ipv4? })
+}
+
+fn nanos_of(d: std::time::Duration) -> u64 {
+    d.as_nanos().try_into().unwrap_or(u64::MAX)
 }
 
 /// Every next hop resolved by ARP of `targets` needs a port where the control thread can send:

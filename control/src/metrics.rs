@@ -198,6 +198,10 @@ pub fn exposition(r: &Report) -> String {
     for (work, n) in [("validated", r.control.total.validated), ("sessions_compiled", r.control.total.sessions_compiled), ("sources_built", r.control.total.sources_built)] {
         f.sample(&[("work", work)], n);
     }
+    let mut f = e.counter("control_change_seconds", "Where those changes' time went on the control thread, by step");
+    for (step, n) in r.control.nanos.steps() {
+        f.sample(&[("step", step)], n as f64 / 1e9);
+    }
     e.out.push_str("# EOF\n");
     e.out
 }
