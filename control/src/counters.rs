@@ -6,7 +6,8 @@ use crate::config::{Config, ConfigError, Direction};
 use dataplane::stats::{SessionCounters, WorkerCounters};
 use dataplane::types::CounterSlot;
 use serde::{Deserialize, Serialize};
-use std::collections::HashMap;
+// FxHash: a scrape looks up every session's slot.
+use rustc_hash::FxHashMap as HashMap;
 
 /// One session's figures in one direction (AWS's four metrics, and the reasons for skips).
 #[derive(Debug, Default, Serialize, Deserialize, Clone, Copy, PartialEq, Eq)]
@@ -68,12 +69,26 @@ pub fn session_totals(counters: &[WorkerCounters], slot: u32) -> [DirReport; 2] 
 pub struct Slots {
     by_id: HashMap<String, u32>,
     free: Vec<u32>,
-    /// Freed by the change being applied; free once its table is published.
+    /// Freed by the change being applied...
     released: Vec<u32>,
+    /// ...then waiting for the grace period of the table that no longer counts into them.
+    waiting: Vec<(u64, u32)>,
     next: u32,
     capacity: u32,
     /// What a reused slot's counters held when its session got it.
     base: HashMap<u32, [DirReport; 2]>,
+}
+
+/// What [`Slots::assign`] did, to undo it when the change is refused.
+#[derive(Debug, Default)]
+pub struct Assigned {
+    /// Sessions given a slot, with what the slot's base was.
+    given: Vec<(String, u32, Option<[DirReport; 2]>)>,
+    /// Sessions whose slot was released.
+    released: Vec<(String, u32)>,
+    /// Slots taken from the free list, in order.
+    reused: Vec<u32>,
+    next: u32,
 }
 
 impl Slots {
@@ -82,45 +97,98 @@ impl Slots {
         Slots { capacity: capacity as u32, ..Slots::default() }
     }
 
+    /// Room for `sessions` sessions at once (the quota), and some to spare: the slot of a
+    /// deleted session waits for the workers to leave the table that counts into it, so
+    /// without spares a change at the quota (delete one, create another) would wait for them.
+    pub fn for_quota(sessions: usize) -> Self {
+        Slots::new(sessions + sessions / 8 + 64)
+    }
+
     /// Number of slots the counters must have.
     pub fn capacity(&self) -> usize {
         self.capacity as usize
     }
 
-    /// Gives every session of `cfg` a slot and releases the slots of sessions that are gone.
-    pub fn assign(&mut self, cfg: &Config, counters: &[WorkerCounters]) -> Result<(), ConfigError> {
-        let live: std::collections::HashSet<&str> = cfg.sessions.iter().map(|s| s.id.as_str()).collect();
-        let gone: Vec<String> = self.by_id.keys().filter(|id| !live.contains(id.as_str())).cloned().collect();
-        for id in gone {
-            if let Some(slot) = self.by_id.remove(&id) {
-                self.released.push(slot);
+    /// For each session id in `ids`: one of `cfg` gets a slot if it has none, one that `cfg`
+    /// no longer has releases its own. (Every session id of `cfg` and every one holding a
+    /// slot, for a whole configuration.)
+    pub fn assign<'i>(&mut self, cfg: &Config, ids: impl IntoIterator<Item = &'i str>, counters: &[WorkerCounters]) -> Result<Assigned, ConfigError> {
+        let mut done = Assigned { next: self.next, ..Assigned::default() };
+        for id in ids {
+            match (cfg.sessions.contains(id), self.by_id.get(id).copied()) {
+                (false, Some(slot)) => {
+                    self.by_id.remove(id);
+                    self.released.push(slot);
+                    done.released.push((id.to_owned(), slot));
+                }
+                (true, None) => {
+                    let slot = match self.free.pop() {
+                        Some(slot) => {
+                            done.reused.push(slot);
+                            slot
+                        }
+                        None if self.next < self.capacity => {
+                            self.next += 1;
+                            self.next - 1
+                        }
+                        None => {
+                            self.undo(done);
+                            return Err(ConfigError {
+                                problems: vec![(None, None, format!("no counter slot left for session {id:?}: at most {} sessions ([quotas] sessions at start-up)", self.capacity))],
+                            });
+                        }
+                    };
+                    let base = self.base.insert(slot, session_totals(counters, slot));
+                    self.by_id.insert(id.to_owned(), slot);
+                    done.given.push((id.to_owned(), slot, base));
+                }
+                _ => {}
             }
         }
-        for s in &cfg.sessions {
-            if self.by_id.contains_key(&s.id) {
-                continue;
-            }
-            let slot = match self.free.pop() {
-                Some(slot) => slot,
-                None if self.next < self.capacity => {
-                    self.next += 1;
-                    self.next - 1
-                }
-                None => {
-                    return Err(ConfigError {
-                        problems: vec![(None, None, format!("no counter slot left for session {:?}: at most {} sessions ([quotas] sessions at start-up)", s.id, self.capacity))],
-                    })
-                }
-            };
-            self.base.insert(slot, session_totals(counters, slot));
-            self.by_id.insert(s.id.clone(), slot);
-        }
-        Ok(())
+        Ok(done)
     }
 
-    /// The change whose slots were assigned is live: released slots may be reused.
-    pub fn published(&mut self) {
-        self.free.append(&mut self.released);
+    /// [`assign`](Self::assign) for every session of `cfg` and every one that holds a slot.
+    pub fn assign_all(&mut self, cfg: &Config, counters: &[WorkerCounters]) -> Result<Assigned, ConfigError> {
+        let mut ids: Vec<String> = self.by_id.keys().filter(|id| !cfg.sessions.contains(id)).cloned().collect();
+        ids.extend(cfg.sessions.iter().map(|s| s.id.clone()));
+        self.assign(cfg, ids.iter().map(String::as_str), counters)
+    }
+
+    /// Puts the slots back as they were before the [`assign`](Self::assign) that returned
+    /// `done`.
+    pub fn undo(&mut self, done: Assigned) {
+        for (id, slot, base) in done.given.into_iter().rev() {
+            self.by_id.remove(&id);
+            match base {
+                Some(b) => self.base.insert(slot, b),
+                None => self.base.remove(&slot),
+            };
+        }
+        self.free.extend(done.reused.into_iter().rev());
+        self.next = done.next;
+        self.released.truncate(self.released.len() - done.released.len());
+        for (id, slot) in done.released {
+            self.by_id.insert(id, slot);
+        }
+    }
+
+    /// The change whose slots were assigned is published as grace period `epoch`: the slots
+    /// it released are free once no worker reads the table before it ([`Slots::reclaim`]).
+    pub fn published(&mut self, epoch: u64) {
+        self.waiting.extend(self.released.drain(..).map(|slot| (epoch, slot)));
+    }
+
+    /// The latest grace period a released slot waits for, if one does.
+    pub fn waiting(&self) -> Option<u64> {
+        self.waiting.iter().map(|(epoch, _)| *epoch).max()
+    }
+
+    /// Frees the released slots whose grace period `passed` says is over.
+    pub fn reclaim(&mut self, passed: impl Fn(u64) -> bool) {
+        let (done, wait): (Vec<_>, Vec<_>) = self.waiting.drain(..).partition(|(epoch, _)| passed(*epoch));
+        self.waiting = wait;
+        self.free.extend(done.into_iter().map(|(_, slot)| slot));
     }
 
     /// The slot of session `id`.
@@ -158,25 +226,71 @@ mod tests {
             tags: Default::default(),
         };
         let counters = [WorkerCounters::new(0, 3)];
-        cfg.sessions = vec![mk("a"), mk("b")];
+        cfg.sessions = vec![mk("a"), mk("b")].into();
         let mut slots = Slots::new(3);
-        slots.assign(&cfg, &counters).unwrap();
+        slots.assign_all(&cfg, &counters).unwrap();
         assert_eq!((slots.get("a"), slots.get("b")), (Some(0), Some(1)));
-        slots.published();
+        slots.published(1);
+        slots.reclaim(|_| true);
         // a's slot is not reused by the change that frees it...
         counters[0].session(CounterSlot(0), Direction::Egress).packets.add(7);
-        cfg.sessions = vec![mk("b"), mk("c")];
-        slots.assign(&cfg, &counters).unwrap();
+        cfg.sessions = vec![mk("b"), mk("c")].into();
+        slots.assign_all(&cfg, &counters).unwrap();
         assert_eq!((slots.get("b"), slots.get("c"), slots.get("a")), (Some(1), Some(2), None));
-        slots.published();
+        slots.published(1);
+        slots.reclaim(|_| true);
         // ...but by a later one, which starts from the counts a left behind.
-        cfg.sessions = vec![mk("b"), mk("c"), mk("d")];
-        slots.assign(&cfg, &counters).unwrap();
+        cfg.sessions = vec![mk("b"), mk("c"), mk("d")].into();
+        slots.assign_all(&cfg, &counters).unwrap();
         assert_eq!(slots.get("d"), Some(0));
         assert_eq!(slots.totals("d", &counters)[Direction::Egress as usize].packets, 0);
         counters[0].session(CounterSlot(0), Direction::Egress).packets.add(2);
         assert_eq!(slots.totals("d", &counters)[Direction::Egress as usize].packets, 2);
         cfg.sessions.push(mk("e"));
-        assert!(slots.assign(&cfg, &counters).is_err(), "capacity 3");
+        assert!(slots.assign_all(&cfg, &counters).is_err(), "capacity 3");
+    }
+
+    type Snapshot = (Vec<(String, u32)>, Vec<u32>, Vec<u32>, u32, Vec<(u32, [DirReport; 2])>);
+
+    fn snapshot(s: &Slots) -> Snapshot {
+        let mut ids: Vec<_> = s.by_id.iter().map(|(k, v)| (k.clone(), *v)).collect();
+        ids.sort();
+        let mut base: Vec<_> = s.base.iter().map(|(k, v)| (*k, *v)).collect();
+        base.sort_by_key(|(k, _)| *k);
+        (ids, s.free.clone(), s.released.clone(), s.next, base)
+    }
+
+    #[test]
+    fn an_undone_assignment_leaves_the_slots_as_they_were() {
+        let mk = |id: &str| Session {
+            id: id.into(),
+            source: "s".into(),
+            target: "t".into(),
+            filter: "f".into(),
+            session_number: 1,
+            virtual_network_id: None,
+            packet_length: None,
+            enabled: true,
+            description: None,
+            tags: Default::default(),
+        };
+        let counters = [WorkerCounters::new(0, 4)];
+        let mut cfg = Config::default();
+        cfg.sessions = vec![mk("a"), mk("b"), mk("c")].into();
+        let mut slots = Slots::new(4);
+        slots.assign_all(&cfg, &counters).unwrap();
+        cfg.sessions.remove("b");
+        slots.assign(&cfg, ["b"], &counters).unwrap();
+        slots.published(1);
+        slots.reclaim(|_| true);
+        let before = snapshot(&slots);
+        // A change that deletes a, reuses b's slot for d and takes a new one for e, refused.
+        cfg.sessions.remove("a");
+        cfg.sessions.push(mk("d"));
+        cfg.sessions.push(mk("e"));
+        let done = slots.assign(&cfg, ["a", "d", "e"], &counters).unwrap();
+        assert_eq!((slots.get("a"), slots.get("d"), slots.get("e")), (None, Some(1), Some(3)));
+        slots.undo(done);
+        assert_eq!(snapshot(&slots), before);
     }
 }

@@ -29,6 +29,77 @@ pub struct Inputs<'a> {
     pub arp: ArpCounters,
     /// Each worker's busy share over a recent window, when known (else since start).
     pub recent_busy: Option<&'a [f64]>,
+    pub control: ControlReport,
+}
+
+/// What the changes made through the API cost the control thread: counted (so that a test can
+/// see on any machine that a change costs what it touches, not what exists), and timed step by
+/// step (where a change's time goes).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct ControlReport {
+    /// Changes put in force.
+    pub changes: u64,
+    /// What they cost in all.
+    pub total: ChangeWork,
+    /// What the last one cost.
+    pub last: ChangeWork,
+    /// Where their time went on the control thread, in all (what a client waits for besides
+    /// is the transport and the jobs ahead of its change).
+    #[serde(default)]
+    pub nanos: ChangeNanos,
+    /// The longest each step took.
+    #[serde(default)]
+    pub slowest: ChangeNanos,
+}
+
+/// Time a change (or several) spent in each step on the control thread, in nanoseconds.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct ChangeNanos {
+    /// Applying the edits and checking the resources they touched.
+    pub validate: u64,
+    /// Counter slots, and compiling the touched parts of the new table.
+    pub compile: u64,
+    /// Appending the change to the journal and flushing it.
+    pub persist: u64,
+    /// Putting the table in force.
+    pub publish: u64,
+}
+
+impl ChangeNanos {
+    /// The steps by name, as the metrics label them.
+    pub fn steps(&self) -> [(&'static str, u64); 4] {
+        [("validate", self.validate), ("compile", self.compile), ("persist", self.persist), ("publish", self.publish)]
+    }
+}
+
+/// What one change (or several) cost.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct ChangeWork {
+    /// Resources validated.
+    pub validated: u64,
+    /// Sessions whose copies were compiled.
+    pub sessions_compiled: u64,
+    /// Sources whose classifiers were built.
+    pub sources_built: u64,
+}
+
+impl ControlReport {
+    /// Counts a change put in force.
+    pub fn count(&mut self, w: ChangeWork, t: ChangeNanos) {
+        self.changes += 1;
+        self.nanos.validate += t.validate;
+        self.nanos.compile += t.compile;
+        self.nanos.persist += t.persist;
+        self.nanos.publish += t.publish;
+        self.slowest.validate = self.slowest.validate.max(t.validate);
+        self.slowest.compile = self.slowest.compile.max(t.compile);
+        self.slowest.persist = self.slowest.persist.max(t.persist);
+        self.slowest.publish = self.slowest.publish.max(t.publish);
+        self.total.validated += w.validated;
+        self.total.sessions_compiled += w.sessions_compiled;
+        self.total.sources_built += w.sources_built;
+        self.last = w;
+    }
 }
 
 /// Everything counted, at one moment.
@@ -53,6 +124,9 @@ pub struct Report {
     /// Frames for the control thread (ARP on mirror ports) that its queue had no room for.
     #[serde(default)]
     pub control_frames_dropped: u64,
+    /// What the changes cost the control thread.
+    #[serde(default)]
+    pub control: ControlReport,
     pub mempools: Vec<PoolReport>,
 }
 
@@ -210,6 +284,7 @@ impl Report {
             sessions,
             workers,
             control_frames_dropped: sum(&|w| w.snoop_dropped.get()),
+            control: i.control,
             not_mirrored: NotMirrored {
                 not_ip: sum(&|w| w.not_ip.get()),
                 malformed: sum(&|w| w.malformed.get()),

@@ -36,8 +36,8 @@ pub struct Table {
     /// By [`SessionIdx`], as [`SourceRules::sessions`] refers to them. The control plane
     /// numbers sessions by counter slot, so an index means the same session in the next table
     /// and a source's compiled rules can be shared by both; unused indices hold a session
-    /// that no source names.
-    pub sessions: Box<[SessionOut]>,
+    /// that no source names. Shared with the next table when no session's copies change.
+    pub sessions: Arc<[SessionOut]>,
     /// Traffic never mirrored, and the VPC resolvers.
     pub exclusions: Exclusions,
 }
@@ -54,14 +54,14 @@ impl Table {
         Table {
             generation: 0,
             ports: (0..ports).map(|_| PortRules::default()).collect(),
-            sessions: Box::new([]),
+            sessions: Arc::new([]),
             exclusions: Exclusions::default(),
         }
     }
 }
 
 /// The sources on one port, by direction.
-#[derive(Default)]
+#[derive(Clone, Default)]
 pub struct PortRules {
     /// Sources whose frames are received on this port.
     pub egress: SourceSet,
@@ -71,13 +71,14 @@ pub struct PortRules {
 
 /// The sources of one port in one direction, found by a frame's MAC: a frame's cost does not
 /// grow with the number of monitored hosts on its port. At most one source sees every frame
-/// (one without a MAC); the others each see one MAC's frames.
-#[derive(Default)]
+/// (one without a MAC); the others each see one MAC's frames. Cloning shares it: a table
+/// shares the sets of the ports a change did not touch with the table before it.
+#[derive(Clone, Default)]
 pub struct SourceSet {
     /// The source without a MAC, and its place among the port's sources.
     every: Option<(u32, Arc<SourceRules>)>,
     /// The sources with a MAC, in their order; `by_mac` indexes them.
-    with_mac: Box<[Arc<SourceRules>]>,
+    with_mac: Arc<[Arc<SourceRules>]>,
     by_mac: MacIndex,
 }
 
@@ -136,10 +137,10 @@ impl SourceSet {
 
 /// An open-addressing hash of MACs to (place among the port's sources, index into
 /// `with_mac`), at most half full.
-#[derive(Default)]
+#[derive(Clone, Default)]
 struct MacIndex {
     /// (MAC as 48 bits | 1 << 48 when used, place, index); a power of two long.
-    slots: Box<[(u64, u32, u32)]>,
+    slots: Arc<[(u64, u32, u32)]>,
 }
 
 impl MacIndex {
@@ -153,28 +154,34 @@ impl MacIndex {
 
     #[inline(always)]
     fn home(&self, key: u64) -> usize {
+        Self::home_in(key, self.slots.len() - 1)
+    }
+
+    #[inline(always)]
+    fn home_in(key: u64, mask: usize) -> usize {
         // Fibonacci hashing: the multiply spreads the OUI and serial bits over the top bits.
-        (key.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 32) as usize & (self.slots.len() - 1)
+        (key.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 32) as usize & mask
     }
 
     fn new(sources: &[(u32, Arc<SourceRules>)]) -> Result<Self, SharedPortError> {
         if sources.is_empty() {
             return Ok(MacIndex::default());
         }
-        let mut index = MacIndex { slots: vec![(0, 0, 0); (sources.len() * 2).next_power_of_two()].into() };
+        let mut slots = vec![(0, 0, 0); (sources.len() * 2).next_power_of_two()];
+        let mask = slots.len() - 1;
         for (i, (pos, s)) in sources.iter().enumerate() {
             let mac = s.mac.expect("only sources with a MAC are indexed");
             let key = Self::key(&mac);
-            let mut at = index.home(key);
-            while index.slots[at].0 != 0 {
-                if index.slots[at].0 == key {
+            let mut at = Self::home_in(key, mask);
+            while slots[at].0 != 0 {
+                if slots[at].0 == key {
                     return Err(SharedPortError::SameMac(mac));
                 }
-                at = (at + 1) & (index.slots.len() - 1);
+                at = (at + 1) & mask;
             }
-            index.slots[at] = (key, *pos, i as u32);
+            slots[at] = (key, *pos, i as u32);
         }
-        Ok(index)
+        Ok(MacIndex { slots: slots.into() })
     }
 
     /// The place and index of the source with this MAC.
@@ -214,18 +221,21 @@ impl SourceRules {
     /// Compiles the sessions of one source for one direction; `sessions` holds (session,
     /// filter), in ascending session number; `exclusions` gives the VPC resolvers.
     pub fn build(mac: Option<[u8; 6]>, dir: Direction, sessions: &[(SessionIdx, &FilterRules)], exclusions: &Exclusions) -> Result<Self, CompileError> {
-        let sets: Vec<RuleSet> =
-            sessions.iter().map(|(_, f)| RuleSet { rules: f.rules(dir), amazon_dns: f.amazon_dns }).collect();
-        Ok(SourceRules {
-            mac,
-            v4: Classifier::build(&sets, false, &exclusions.resolvers(false))?,
-            v6: Classifier::build(&sets, true, &exclusions.resolvers(true))?,
-            sessions: sessions.iter().map(|&(s, _)| s).collect(),
-        })
+        let filters: Vec<&FilterRules> = sessions.iter().map(|(_, f)| *f).collect();
+        let (v4, v6) = Self::classifiers(dir, &filters, exclusions)?;
+        Ok(SourceRules { mac, v4, v6, sessions: sessions.iter().map(|&(s, _)| s).collect() })
+    }
+
+    /// The IPv4 and IPv6 classifiers of sessions with `filters` (in ascending session number)
+    /// in direction `dir`: what sources whose sessions have the same filters can share.
+    pub fn classifiers(dir: Direction, filters: &[&FilterRules], exclusions: &Exclusions) -> Result<(Classifier, Classifier), CompileError> {
+        let sets: Vec<RuleSet> = filters.iter().map(|f| RuleSet { rules: f.rules(dir), amazon_dns: f.amazon_dns }).collect();
+        Ok((Classifier::build(&sets, false, &exclusions.resolvers(false))?, Classifier::build(&sets, true, &exclusions.resolvers(true))?))
     }
 }
 
 /// How one session's copies are built and where they go.
+#[derive(Clone, PartialEq, Eq)]
 pub struct SessionOut {
     /// Where its copies are counted (stable across table swaps).
     pub slot: CounterSlot,
@@ -235,5 +245,5 @@ pub struct SessionOut {
     pub max_inner: u32,
     /// Outer headers, one per target address (a load balancer has several; the flow hash
     /// picks one). Empty while the next hop is unresolved: copies are skipped and counted.
-    pub templates: Box<[Template]>,
+    pub templates: Arc<[Template]>,
 }

@@ -84,13 +84,14 @@ pub fn run(setup: WorkerSetup, mut reader: Reader<Table>, counters: &WorkerCount
     let mut burst = Burst::new();
     let mut last = eal::tsc();
     while !stop.load(Ordering::Relaxed) {
-        let table = reader.read();
         let mut received = 0;
         for (port, queue) in &mut rx {
             let n = queue.receive_up_to(&mut burst, burst_size);
             if n > 0 {
                 received += n;
-                w.handle_burst(table, usize::from(*port), &mut burst);
+                // The table is read after the frames are: a frame that arrives once a change
+                // has been published (and answered) is decided by the new table.
+                w.handle_burst(reader.read(), usize::from(*port), &mut burst);
             }
         }
         w.flush_copies();

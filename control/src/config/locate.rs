@@ -45,12 +45,12 @@ pub fn parse(text: &str, file: &str) -> Result<Config, ConfigError> {
             }
             "port" => cfg.ports = out.array(value, name),
             "link" => cfg.links = out.array(value, name),
-            "network_interface" => cfg.network_interfaces = out.array(value, name),
-            "load_balancer" => cfg.load_balancers = out.array(value, name),
-            "gateway_load_balancer_endpoint" => cfg.gateway_load_balancer_endpoints = out.array(value, name),
-            "target" => cfg.targets = out.array(value, name),
-            "filter" => cfg.filters = out.array(value, name),
-            "session" => cfg.sessions = out.array(value, name),
+            "network_interface" => cfg.network_interfaces = out.array(value, name).into(),
+            "load_balancer" => cfg.load_balancers = out.array(value, name).into(),
+            "gateway_load_balancer_endpoint" => cfg.gateway_load_balancer_endpoints = out.array(value, name).into(),
+            "target" => cfg.targets = out.array(value, name).into(),
+            "filter" => cfg.filters = out.array(value, name).into(),
+            "session" => cfg.sessions = out.array(value, name).into(),
             "source" => out.at(Some(key.span()), "[[source]] is now [[network_interface]]: a source is any network interface a session names (same keys: id, port, mac, ipv4, description)".into()),
             other => out.at(
                 Some(key.span()),
@@ -323,11 +323,11 @@ session_number = 1
     #[test]
     fn the_example_is_valid_and_gets_a_stable_vni() {
         let c = parse(GOOD, "t.toml").unwrap();
-        let vni = c.sessions[0].virtual_network_id.unwrap();
+        let vni = c.sessions.first().unwrap().virtual_network_id.unwrap();
         assert!(vni <= 0xff_ffff);
-        assert_eq!(parse(GOOD, "t.toml").unwrap().sessions[0].virtual_network_id, Some(vni), "stable");
+        assert_eq!(parse(GOOD, "t.toml").unwrap().sessions.first().unwrap().virtual_network_id, Some(vni), "stable");
         assert_eq!(c.peers(), vec![Some(1), Some(0), None]);
-        assert_eq!(c.network_interfaces[0].tags["Name"], "web");
+        assert_eq!(c.network_interfaces.first().unwrap().tags["Name"], "web");
     }
 
     #[test]
@@ -407,7 +407,7 @@ session_number = 1
             .replace("session_number = 1", "session_number = 1\npacket_length = 9000");
         assert!(errors(&text).contains("packet_length = 9000: must be 1-8500 for a load balancer target"));
         let ok = parse(&text.replace("packet_length = 9000", ""), "t").unwrap();
-        assert_eq!(ok.effective_packet_length(&ok.sessions[0]), Some(8500));
+        assert_eq!(ok.effective_packet_length(&ok.sessions.first().unwrap()), Some(8500));
     }
 
     #[test]

@@ -8,9 +8,6 @@ use crate::api::{Action, ApiError};
 use crate::config::{Filter, Kind, Tags};
 
 impl FilterField for Filter {
-    fn id(&self) -> &str {
-        &self.id
-    }
     fn tags(&self) -> &Tags {
         &self.tags
     }
@@ -25,13 +22,13 @@ impl FilterField for Filter {
 
 /// The filter `id`, or EC2's NotFound.
 pub fn find<'s>(s: &'s State, id: &str) -> Result<&'s Filter, ApiError> {
-    s.cfg.filters.iter().find(|f| f.id == id).ok_or_else(|| not_found(Kind::Filter, id))
+    s.cfg.filters.get(id).ok_or_else(|| not_found(Kind::Filter, id))
 }
 
 impl CreateTrafficMirrorFilter {
     /// A new filter, without rules.
     pub fn plan(&self, s: &State) -> Result<Planned<CreateTrafficMirrorFilterResult>, ApiError> {
-        let id = id_for(&self.traffic_mirror_filter_id, "TrafficMirrorFilterId", "tmf", |id| s.cfg.filters.iter().any(|f| f.id == id))?;
+        let id = id_for(&self.traffic_mirror_filter_id, "TrafficMirrorFilterId", "tmf", |id| s.cfg.filters.contains(id))?;
         let mut services = self.network_services.clone();
         services.sort_unstable();
         services.dedup();
@@ -62,8 +59,8 @@ impl DeleteTrafficMirrorFilter {
     pub fn plan(&self, s: &State) -> Result<Planned<DeleteTrafficMirrorFilterResult>, ApiError> {
         let id = &self.traffic_mirror_filter_id;
         find(s, id)?;
-        if let Some(user) = s.cfg.sessions.iter().find(|x| &x.filter == id) {
-            return Err(in_use(Kind::Filter, id, Kind::Session, &user.id));
+        if let Some(user) = s.refs().sessions_of_filter(id).next() {
+            return Err(in_use(Kind::Filter, id, Kind::Session, user));
         }
         Ok(Planned { what: format!("deleted filter {id}"), edits: vec![Edit::DeleteFilter(id.clone())], reply: DeleteTrafficMirrorFilterResult { traffic_mirror_filter_id: id.clone() } })
     }

@@ -96,8 +96,8 @@ impl Classifier {
             class.push(node);
         }
         let empty = class.iter().all(|&n| n == NO_MATCH);
-        let class = class.into_boxed_slice().try_into().expect("one node per class value");
-        Ok(Classifier { class, small: b.small.into_boxed_slice(), arena: b.arena.into_boxed_slice(), empty })
+        let class: Box<[u32; CLASS_VALUES]> = class.into_boxed_slice().try_into().expect("one node per class value");
+        Ok(Classifier { class: class.into(), small: b.small.into(), arena: b.arena.into(), empty })
     }
 }
 

@@ -2,21 +2,25 @@
 
 use super::node::*;
 use crate::parse::{Packet, KEY_LEN};
+use std::sync::Arc;
 
 /// A compiled, immutable classifier for one address family and one direction of one source.
+/// Cloning shares it (its tables are reference-counted, read through the same one pointer as
+/// a box): sources with the same filters share one, and a table shares an unchanged
+/// source's with the table before it.
 #[derive(Clone, Debug)]
 pub struct Classifier {
     /// Node for each class value (see [`key`]).
-    pub(super) class: Box<[u32; CLASS_VALUES]>,
+    pub(super) class: Arc<[u32; CLASS_VALUES]>,
     /// Nodes of up to [`SMALL`] intervals: almost all of them.
-    pub(super) small: Box<[SmallNode]>,
+    pub(super) small: Arc<[SmallNode]>,
     /// Large nodes (more than [`SMALL`] intervals): `[header, lo, shift, buckets, bucket
     /// index (buckets + 3), n - 1 lower bounds, WINDOW u32::MAX, n children]`. Bucket 0 holds
     /// the values below `lo`, bucket b (1 to buckets) those from `lo + ((b - 1) << shift)`,
     /// bucket buckets + 1 the values beyond; entry b of the index counts the bounds below
     /// bucket b, so a lookup counts one window of bounds from its bucket's first, and none
     /// when the bucket holds no bound (as the first and last always do).
-    pub(super) arena: Box<[u32]>,
+    pub(super) arena: Arc<[u32]>,
     /// No class value leads anywhere: nothing of this family is ever mirrored.
     pub(super) empty: bool,
 }
