@@ -77,6 +77,13 @@ pub struct Writer<'a, T> {
 }
 
 impl<T> Writer<'_, T> {
+    /// The value published now (the control thread reads the live table through it).
+    pub fn current(&self) -> &T {
+        // SAFETY: only the writer frees values, in `swap`, which needs `&mut self`: while this
+        // borrow lives, the value cannot be replaced, let alone freed.
+        unsafe { &*self.rcu.current.load(Ordering::SeqCst) }
+    }
+
     /// Publishes `new`, waits for a grace period, and returns the previous value, which no
     /// reader can see any more. `on_wait` is called about once a second while a reader is
     /// late (a stalled worker), with its slot id.
@@ -198,7 +205,9 @@ mod tests {
             let _r = rcu.reader(1);
         }
         let mut w = rcu.writer();
+        assert_eq!(*w.current(), 1);
         assert_eq!(w.swap(2, |id| panic!("waited for reader {id}")), 1);
         assert_eq!(*rcu.reader(0).read(), 2);
+        assert_eq!(*w.current(), 2, "the writer reads what it published");
     }
 }
