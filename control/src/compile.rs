@@ -15,6 +15,7 @@ use std::sync::Arc;
 /// Converts a configured rule to the dataplane's.
 pub fn rule(r: &FilterRule) -> Rule {
     Rule {
+        id: r.id.as_deref().unwrap_or_default().into(),
         number: r.rule_number as u16,
         action: r.action,
         protocol: r.protocol,
@@ -40,6 +41,7 @@ pub fn filter_rules(f: &crate::config::Filter) -> FilterRules {
         v
     };
     FilterRules {
+        id: f.id.as_str().into(),
         ingress: sorted(&f.ingress_rules),
         egress: sorted(&f.egress_rules),
         amazon_dns: f.network_services.contains(&crate::config::NetworkService::AmazonDns),
@@ -139,7 +141,7 @@ impl Compiler {
             if sessions.len() <= i {
                 sessions.resize_with(i + 1, || None);
             }
-            sessions[i] = Some(SessionOut { slot: CounterSlot(slot), port: *port as u16, max_inner: max_inner_len(packet_length_to(s, target), *mtu), templates });
+            sessions[i] = Some(SessionOut { id: s.id.as_str().into(), slot: CounterSlot(slot), port: *port as u16, max_inner: max_inner_len(packet_length_to(s, target), *mtu), templates });
             by_source.entry(s.source.as_str()).or_default().push((s.session_number, SessionIdx(slot), filter.clone()));
         }
         self.mirroring = by_source.values().map(Vec::len).sum();
@@ -164,9 +166,8 @@ impl Compiler {
                 Some(b) if b.same_inputs(mac, with_ingress, &mine) => b,
                 _ => {
                     self.rebuilt += 1;
-                    let refs: Vec<(SessionIdx, &FilterRules)> = mine.iter().map(|(i, f)| (*i, &**f)).collect();
                     let build = |dir: Direction| {
-                        SourceRules::build(mac, dir, &refs, &exclusions)
+                        SourceRules::build(&source.id, mac, dir, &mine, &exclusions, cfg.dataplane.workers)
                             .map(Arc::new)
                             .map_err(|e| msg(format!("network interface {:?} ({} direction): {e}", source.id, dir.name())))
                     };
@@ -196,7 +197,7 @@ impl Compiler {
             sessions: sessions
                 .into_iter()
                 .enumerate()
-                .map(|(i, s)| s.unwrap_or(SessionOut { slot: CounterSlot(i as u32), port: 0, max_inner: 0, templates: Box::new([]) }))
+                .map(|(i, s)| s.unwrap_or(SessionOut { id: "".into(), slot: CounterSlot(i as u32), port: 0, max_inner: 0, templates: Box::new([]) }))
                 .collect(),
             exclusions,
         })

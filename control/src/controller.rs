@@ -10,7 +10,7 @@ use crate::api::actions::DescribeNeighborsResult;
 use crate::api::ApiError;
 use crate::compile::{wanted_next_hops, Compiler};
 use crate::config::{Config, ConfigError, Kind};
-use crate::counters::Slots;
+use crate::counters::{RuleHits, RuleTotals, Slots};
 use crate::neighbour::{Me, NeighbourReport, Neighbours};
 use crate::report::{Inputs, Report};
 use crate::state::{apply_all, undo_all, Change, Host, State};
@@ -46,6 +46,7 @@ pub struct Finished {
     pub generation: u64,
     pub neighbours: Vec<NeighbourReport>,
     pub arp: crate::neighbour::ArpCounters,
+    pub rule_hits: RuleTotals,
 }
 
 /// The control thread's state.
@@ -66,6 +67,8 @@ pub struct Controller<'a> {
     throttle: Throttle,
     /// The workers' cycle counts of the last seconds, for a busy share that is recent.
     busy: BusyWindow,
+    /// What the filter rules of retired tables counted.
+    rule_hits: RuleHits,
 }
 
 /// Samples of the workers' (busy, total) cycle counts, one a second over the last
@@ -107,7 +110,20 @@ impl<'a> Controller<'a> {
     pub fn new(state: State, store: Store, slots: Slots, writer: Writer<'a, Table>, compiler: Compiler, rt: Runtime<'a>) -> Self {
         let mut neighbours = Neighbours::default();
         neighbours.want(&wanted_next_hops(&state.cfg), Instant::now());
-        Controller { state, store, slots, writer, compiler: compiler.into(), rt, generation: 1, neighbours, logged_hops: Default::default(), throttle: Throttle::new(std::time::Duration::from_secs(10)), busy: BusyWindow::default() }
+        Controller {
+            state,
+            store,
+            slots,
+            writer,
+            compiler: compiler.into(),
+            rt,
+            generation: 1,
+            neighbours,
+            logged_hops: Default::default(),
+            throttle: Throttle::new(std::time::Duration::from_secs(10)),
+            busy: BusyWindow::default(),
+            rule_hits: RuleHits::default(),
+        }
     }
 
     /// The running configuration.
@@ -119,11 +135,18 @@ impl<'a> Controller<'a> {
     /// the configuration, the slots and the controller's own figures.
     pub fn finish(self) -> Finished {
         let neighbours = self.neighbour_report();
-        Finished { cfg: self.state.cfg, slots: self.slots, generation: self.generation, neighbours, arp: self.neighbours.counters }
+        let rule_hits = self.rule_totals();
+        Finished { cfg: self.state.cfg, slots: self.slots, generation: self.generation, neighbours, arp: self.neighbours.counters, rule_hits }
+    }
+
+    /// Every filter rule's hits so far.
+    fn rule_totals(&self) -> RuleTotals {
+        self.rule_hits.totals(self.writer.current())
     }
 
     fn report_with(&self, port_stats: &[dataplane::dpdk::port::PortStats], elapsed: std::time::Duration) -> Report {
         let neighbours = self.neighbour_report();
+        let rule_hits = self.rule_totals();
         Report::collect(&Inputs {
             cfg: &self.state.cfg,
             slots: &self.slots,
@@ -136,6 +159,7 @@ impl<'a> Controller<'a> {
             neighbours: &neighbours,
             arp: self.neighbours.counters,
             recent_busy: Some(&self.busy.ratios(self.rt.counters)),
+            rule_hits: &rule_hits,
         })
     }
 
@@ -225,8 +249,10 @@ impl<'a> Controller<'a> {
         }
     }
 
+    /// Publishes `table`; what the replaced one alone held of rule hits is kept.
     fn publish(&mut self, table: Table) {
-        self.writer.swap(table, |w| log::warn!("waiting for worker {w} to pass a quiescent point"));
+        let old = self.writer.swap(table, |w| log::warn!("waiting for worker {w} to pass a quiescent point"));
+        self.rule_hits.retire(&old);
         self.slots.published();
         self.generation += 1;
     }
@@ -282,6 +308,7 @@ impl<'a> Controller<'a> {
         self.slots = slots;
         self.publish(table);
         self.state.cfg = new;
+        self.rule_hits.prune(&self.state.cfg);
         for t in loaded.tokens.iter() {
             self.state.tokens.remember(t.clone());
         }
@@ -328,6 +355,7 @@ impl Host for Controller<'_> {
         }
         self.slots = slots;
         self.publish(table);
+        self.rule_hits.prune(&self.state.cfg);
         if let Some(t) = change.token {
             self.state.tokens.remember(t);
         }
@@ -347,6 +375,14 @@ impl Host for Controller<'_> {
 
     fn reload(&mut self) -> Result<u64, ApiError> {
         self.reload_file().map_err(|e| ApiError::new("InvalidConfiguration", e.to_string()))
+    }
+
+    fn rule_hits(&self) -> RuleTotals {
+        self.rule_totals()
+    }
+
+    fn explain(&self, port: &str, frames: &[Vec<u8>]) -> Result<Vec<crate::explain::FrameExplanation>, ApiError> {
+        crate::explain::explain(&self.state.cfg, self.writer.current(), port, frames)
     }
 }
 

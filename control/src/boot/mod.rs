@@ -240,6 +240,7 @@ pub fn run(opts: RunOptions) -> Result<i32> {
         neighbours: &done.neighbours,
         arp: done.arp,
         recent_busy: None,
+        rule_hits: &done.rule_hits,
     });
     print!("{}", report.text());
     if let Some(path) = &opts.stats_json {
