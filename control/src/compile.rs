@@ -24,6 +24,7 @@ use std::sync::Arc;
 /// Converts a configured rule to the dataplane's.
 pub fn rule(r: &FilterRule) -> Rule {
     Rule {
+        id: r.id.as_deref().unwrap_or_default().into(),
         number: r.rule_number as u16,
         action: r.action,
         protocol: r.protocol,
@@ -49,6 +50,7 @@ pub fn filter_rules(f: &crate::config::Filter) -> FilterRules {
         v
     };
     FilterRules {
+        id: f.id.as_str().into(),
         ingress: sorted(&f.ingress_rules),
         egress: sorted(&f.egress_rules),
         amazon_dns: f.network_services.contains(&crate::config::NetworkService::AmazonDns),
@@ -318,7 +320,7 @@ impl Compiler {
         if !outs.is_empty() {
             let len = outs.iter().map(|(slot, _)| *slot as usize + 1).max().unwrap_or(0).max(self.outs.len());
             let mut all = self.outs.to_vec();
-            all.resize_with(len, || SessionOut { slot: CounterSlot(0), port: 0, max_inner: 0, templates: Arc::new([]) });
+            all.resize_with(len, || SessionOut { id: "".into(), slot: CounterSlot(0), port: 0, max_inner: 0, templates: Arc::new([]) });
             for (slot, out) in outs {
                 all[slot as usize] = out;
             }
@@ -365,7 +367,7 @@ impl Compiler {
         let slot = env.slots.get(&s.id).ok_or_else(|| msg(format!("session {:?} has no counter slot", s.id)))?;
         let vni = s.virtual_network_id.unwrap_or(0);
         let templates = out.outers.iter().map(|o| Template::new(&Outer { src_ip: u32::from(src_ip), vni, ..*o })).collect();
-        let session_out = SessionOut { slot: CounterSlot(slot), port: out.port as u16, max_inner: max_inner_len(packet_length_to(s, target), out.mtu), templates };
+        let session_out = SessionOut { id: s.id.as_str().into(), slot: CounterSlot(slot), port: out.port as u16, max_inner: max_inner_len(packet_length_to(s, target), out.mtu), templates };
         let m = Mirroring { slot, source: s.source.clone(), number: s.session_number, filter: filter.clone(), own: (u32::from(src_ip), out.udp_port) };
         Ok(Some((m, session_out)))
     }
@@ -402,7 +404,7 @@ impl Compiler {
                                         c
                                     }
                                 };
-                                Ok(Arc::new(SourceRules { mac, v4, v6, sessions: mine.iter().map(|(i, _)| *i).collect() }))
+                                Ok(Arc::new(SourceRules::with_classifiers(id, mac, dir, &mine, (v4, v6), cfg.dataplane.workers)))
                             };
                             let egress = build(Direction::Egress, shared)?;
                             let ingress = if with_ingress { Some(build(Direction::Ingress, shared)?) } else { None };
@@ -590,7 +592,7 @@ session_number = 1
         for (p, port) in t.ports.iter().enumerate() {
             for (dir, set) in [("egress", &port.egress), ("ingress", &port.ingress)] {
                 for s in set.iter() {
-                    let _ = writeln!(out, "port {p} {dir}: {:?} {:?}\n  {:?}\n  {:?}", s.mac, s.sessions, s.v4, s.v6);
+                    let _ = writeln!(out, "port {p} {dir}: {:?} {:?}\n  {:?}\n  {:?}", s.mac, s.sessions, s.v4.classifier, s.v6.classifier);
                     for i in s.sessions.iter() {
                         let o = t.session(*i);
                         let _ = writeln!(out, "  session {:?}: port {} max {} {:?}", o.slot, o.port, o.max_inner, o.templates);

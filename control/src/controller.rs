@@ -12,7 +12,7 @@ use crate::api::actions::DescribeNeighborsResult;
 use crate::api::ApiError;
 use crate::compile::{arp_targets, wanted_next_hops, Compiler, Env};
 use crate::config::{Config, ConfigError, Kind, Touched};
-use crate::counters::{Assigned, Slots};
+use crate::counters::{Assigned, RuleHits, RuleTotals, Slots};
 use crate::neighbour::{Me, NeighbourReport, Neighbours};
 use crate::report::{ChangeNanos, ChangeWork, ControlReport, Inputs, Report};
 use crate::state::{Change, Host, State};
@@ -49,6 +49,7 @@ pub struct Finished {
     pub neighbours: Vec<NeighbourReport>,
     pub arp: crate::neighbour::ArpCounters,
     pub control: ControlReport,
+    pub rule_hits: RuleTotals,
 }
 
 /// The control thread's state.
@@ -70,6 +71,8 @@ pub struct Controller<'a> {
     busy: BusyWindow,
     /// What the changes cost, counted.
     work: ControlReport,
+    /// What the filter rules of retired tables counted.
+    rule_hits: RuleHits,
 }
 
 /// Samples of the workers' (busy, total) cycle counts, one a second over the last
@@ -124,6 +127,7 @@ impl<'a> Controller<'a> {
             throttle: Throttle::new(std::time::Duration::from_secs(10)),
             busy: BusyWindow::default(),
             work: ControlReport::default(),
+            rule_hits: RuleHits::default(),
         }
     }
 
@@ -136,11 +140,18 @@ impl<'a> Controller<'a> {
     /// the configuration, the slots and the controller's own figures.
     pub fn finish(self) -> Finished {
         let neighbours = self.neighbour_report();
-        Finished { cfg: self.state.cfg, slots: self.slots, generation: self.generation, neighbours, arp: self.neighbours.counters, control: self.work }
+        let rule_hits = self.rule_totals();
+        Finished { cfg: self.state.cfg, slots: self.slots, generation: self.generation, neighbours, arp: self.neighbours.counters, control: self.work, rule_hits }
+    }
+
+    /// Every filter rule's hits so far.
+    fn rule_totals(&self) -> RuleTotals {
+        self.rule_hits.totals(self.writer.current(), self.writer.waiting())
     }
 
     fn report_with(&self, port_stats: &[dataplane::dpdk::port::PortStats], elapsed: std::time::Duration) -> Report {
         let neighbours = self.neighbour_report();
+        let rule_hits = self.rule_totals();
         Report::collect(&Inputs {
             cfg: &self.state.cfg,
             slots: &self.slots,
@@ -154,6 +165,7 @@ impl<'a> Controller<'a> {
             arp: self.neighbours.counters,
             recent_busy: Some(&self.busy.ratios(self.rt.counters)),
             control: self.work,
+            rule_hits: &rule_hits,
         })
     }
 
@@ -177,7 +189,16 @@ impl<'a> Controller<'a> {
     /// (the frames workers handed over, the requests that are due; a next hop that changes
     /// republishes the table).
     pub fn tick(&mut self, snooped: &SnoopQueue) {
-        self.writer.reclaim();
+        let hits = &mut self.rule_hits;
+        let mut freed = false;
+        self.writer.reclaim(|old| {
+            hits.retire(old);
+            freed = true;
+        });
+        if freed {
+            // A deleted rule's hits go with it once no table holds it.
+            self.rule_hits.prune(&self.state.cfg);
+        }
         let writer = &self.writer;
         self.slots.reclaim(|epoch| writer.passed(epoch));
         let now = Instant::now();
@@ -254,7 +275,8 @@ impl<'a> Controller<'a> {
     /// aside would hold the answer for as long) nor frees it: [`Controller::tick`] does, once
     /// they have, after the change was answered.
     fn publish(&mut self, table: Table) {
-        let epoch = self.writer.publish(table, |w| log::warn!("waiting for worker {w} to pass a quiescent point"));
+        let hits = &mut self.rule_hits;
+        let epoch = self.writer.publish(table, |w| log::warn!("waiting for worker {w} to pass a quiescent point"), |old| hits.retire(old));
         self.slots.published(epoch);
         self.generation += 1;
     }
@@ -437,6 +459,14 @@ impl Host for Controller<'_> {
 
     fn reload(&mut self) -> Result<u64, ApiError> {
         self.reload_file().map_err(|e| ApiError::new("InvalidConfiguration", e.to_string()))
+    }
+
+    fn rule_hits(&self) -> RuleTotals {
+        self.rule_totals()
+    }
+
+    fn explain(&self, port: &str, frames: &[Vec<u8>]) -> Result<Vec<crate::explain::FrameExplanation>, ApiError> {
+        crate::explain::explain(&self.state.cfg, self.writer.current(), port, frames)
     }
 }
 

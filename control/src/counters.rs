@@ -1,13 +1,23 @@
-//! Session counters across table swaps: each session keeps a counter slot while it exists,
-//! whatever else changes, and its figures are the sum of every worker's counters for that
-//! slot, less what the slot held when the session got it.
+//! Counters across table swaps.
+//!
+//! Sessions: each session keeps a counter slot while it exists, whatever else changes, and its
+//! figures are the sum of every worker's counters for that slot, less what the slot held when
+//! the session got it.
+//!
+//! Filter rules: each source's compiled filters count how often each of their outcomes
+//! decided, and a rule's hits are the counts of the outcomes it decided in ([`RuleHits`]).
+//! Compiled filters live as long as some table or the compiler holds them, so their counts
+//! follow them from table to table; those of a source that is rebuilt are taken into a sum
+//! once the last table that held them is retired.
 
 use crate::config::{Config, ConfigError, Direction};
 use dataplane::stats::{SessionCounters, WorkerCounters};
+use dataplane::table::{SourceRules, Table};
 use dataplane::types::CounterSlot;
 use serde::{Deserialize, Serialize};
 // FxHash: a scrape looks up every session's slot.
 use rustc_hash::FxHashMap as HashMap;
+use std::sync::Arc;
 
 /// One session's figures in one direction (AWS's four metrics, and the reasons for skips).
 #[derive(Debug, Default, Serialize, Deserialize, Clone, Copy, PartialEq, Eq)]
@@ -205,10 +215,163 @@ impl Slots {
     }
 }
 
+/// Hits by filter, then rule id, then direction (ingress, egress).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RuleTotals(HashMap<String, HashMap<String, [u64; 2]>>);
+
+impl RuleTotals {
+    /// The hits of rule `rule` of filter `filter` in direction `dir`.
+    pub fn get(&self, filter: &str, rule: &str, dir: Direction) -> u64 {
+        self.0.get(filter).and_then(|f| f.get(rule)).map_or(0, |h| h[dir as usize])
+    }
+
+    /// Adds `n` hits to a rule.
+    pub fn add(&mut self, filter: &str, rule: &str, dir: Direction, n: u64) {
+        let f = match self.0.get_mut(filter) {
+            Some(f) => f,
+            None => self.0.entry(filter.to_owned()).or_default(),
+        };
+        match f.get_mut(rule) {
+            Some(h) => h[dir as usize] += n,
+            None => f.entry(rule.to_owned()).or_default()[dir as usize] += n,
+        }
+    }
+
+    /// Adds the hits `source`'s compiled filters counted.
+    fn add_source(&mut self, source: &SourceRules) {
+        source.rule_hits(|f, r, n| self.add(&f.id, &r.id, source.dir, n));
+    }
+}
+
+/// Hits per filter rule over the life of the process: what the compiled filters in force
+/// count, plus what retired ones counted.
+#[derive(Debug, Default)]
+pub struct RuleHits {
+    retired: RuleTotals,
+}
+
+impl RuleHits {
+    /// Takes the final counts of the sources that only `old`, a table just replaced (no worker
+    /// reads it any more), still holds: nothing will count into them again.
+    pub fn retire(&mut self, old: &Table) {
+        for s in sources(old).filter(|s| Arc::strong_count(s) == 1) {
+            self.retired.add_source(s);
+        }
+    }
+
+    /// Forgets the retired counts of rules `cfg` no longer has: a deleted rule's hits go with
+    /// it, and the sum never grows beyond the rules that exist.
+    pub fn prune(&mut self, cfg: &Config) {
+        if self.retired.0.is_empty() {
+            return;
+        }
+        let filters: HashMap<&str, &crate::config::Filter> = cfg.filters.iter().map(|f| (f.id.as_str(), f)).collect();
+        self.retired.0.retain(|id, rules| {
+            let Some(f) = filters.get(id.as_str()) else { return false };
+            let ids = Direction::ALL.map(|d| f.rules(d).iter().filter_map(|r| r.id.as_deref()).collect::<std::collections::HashSet<&str>>());
+            rules.retain(|rule, hits| {
+                for d in Direction::ALL {
+                    if !ids[d as usize].contains(rule.as_str()) {
+                        hits[d as usize] = 0;
+                    }
+                }
+                hits.iter().any(|&h| h > 0)
+            });
+            !rules.is_empty()
+        });
+    }
+
+    /// Every rule's hits so far, `live` being the table in force and `waiting` the replaced
+    /// ones not yet retired (workers may still count in them). A source several tables share
+    /// is counted once.
+    pub fn totals<'t>(&self, live: &'t Table, waiting: impl Iterator<Item = &'t Table>) -> RuleTotals {
+        let mut t = self.retired.clone();
+        let mut seen = std::collections::HashSet::new();
+        for s in std::iter::once(live).chain(waiting).flat_map(sources) {
+            if seen.insert(Arc::as_ptr(s)) {
+                t.add_source(s);
+            }
+        }
+        t
+    }
+}
+
+/// Every source of a table, once each.
+fn sources(t: &Table) -> impl Iterator<Item = &Arc<SourceRules>> {
+    t.ports.iter().flat_map(|p| p.egress.iter().chain(p.ingress.iter()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::config::Session;
+    use dataplane::decide::CountHits;
+    use dataplane::parse::Packet;
+    use dataplane::wire::testing::FrameBuilder;
+
+    /// Runs `n` frames from the lab's monitored host to `dport` through `table` as worker 0.
+    fn send(table: &Table, n: usize, dport: u16) {
+        let frame = FrameBuilder::ipv4([10, 0, 0, 5], [198, 51, 100, 1]).macs([2, 0, 0, 0, 0, 1], [2, 0, 0, 0, 1, 1]).tcp(40000, dport).build();
+        // Arriving on the uplink (port 1): the host's ingress, as the lab's rule takes it.
+        for _ in 0..n {
+            let _ = table.sources(1, 0).decide(&frame, frame.len(), &mut Packet::default(), &mut CountHits { worker: 0 }, |_| ());
+        }
+    }
+
+    #[test]
+    fn rule_hits_survive_a_rebuild_of_their_source_and_go_with_their_rule() {
+        let mut cfg = crate::config::parse(crate::state::testing::LAB, "lab.toml").unwrap();
+        let mut slots = Slots::new(4);
+        slots.assign_all(&cfg, &[]).unwrap();
+        let mut compiler = crate::compile::Compiler::default();
+        let mut compile = |cfg: &Config| {
+            let env = crate::compile::Env { port_macs: &[[0; 6]; 3], slots: &slots, resolved: &|_| None };
+            compiler.compile_all(cfg, &crate::config::Refs::of(cfg), &env, 1).unwrap()
+        };
+        let filter = cfg.filters.first().unwrap().id.clone();
+        let old_id = cfg.filters.first().unwrap().ingress_rules[0].id.clone().unwrap();
+        let t1 = compile(&cfg);
+        send(&t1, 3, 80);
+        let mut hits = RuleHits::default();
+        assert_eq!(hits.totals(&t1, std::iter::empty()).get("tmf-all", &old_id, Direction::Ingress), 3);
+
+        // A rule in front of it: the source is compiled anew, and its old counts are kept
+        // once the old table is retired.
+        let mut ssh = cfg.filters.first().unwrap().ingress_rules[0].clone();
+        (ssh.id, ssh.rule_number, ssh.action, ssh.protocol) = (Some("tmfr-ssh".into()), 10, crate::config::RuleAction::Reject, Some(6));
+        ssh.destination_port = Some(crate::config::PortRange { from: 22, to: 22 });
+        cfg.filters.get_mut(&filter).unwrap().ingress_rules.push(ssh);
+        let t2 = compile(&cfg);
+        let waiting = hits.totals(&t2, std::iter::once(&t1));
+        assert_eq!(waiting.get("tmf-all", &old_id, Direction::Ingress), 3, "a replaced table workers may still be in counts");
+        hits.retire(&t1);
+        drop(t1);
+        send(&t2, 2, 80);
+        send(&t2, 4, 22);
+        let totals = hits.totals(&t2, std::iter::empty());
+        assert_eq!(totals.get("tmf-all", &old_id, Direction::Ingress), 5, "3 before the change, 2 after");
+        assert_eq!(totals.get("tmf-all", "tmfr-ssh", Direction::Ingress), 4, "a reject's hits count");
+        assert_eq!(totals.get("tmf-all", &old_id, Direction::Egress), 0);
+
+        // An unrelated change shares the source: nothing is retired twice.
+        let session = cfg.sessions.first().unwrap().id.clone();
+        cfg.sessions.get_mut(&session).unwrap().description = Some("x".into());
+        let t3 = compile(&cfg);
+        hits.retire(&t2);
+        drop(t2);
+        assert_eq!(hits.totals(&t3, std::iter::empty()).get("tmf-all", &old_id, Direction::Ingress), 5);
+
+        // A deleted rule's hits go with it.
+        cfg.filters.get_mut(&filter).unwrap().ingress_rules.retain(|r| r.id.as_deref() != Some(&old_id));
+        let t4 = compile(&cfg);
+        hits.retire(&t3);
+        drop(t3);
+        hits.prune(&cfg);
+        let totals = hits.totals(&t4, std::iter::empty());
+        assert_eq!(totals.get("tmf-all", &old_id, Direction::Ingress), 0);
+        assert_eq!(totals.get("tmf-all", "tmfr-ssh", Direction::Ingress), 4);
+        assert_eq!(hits.retired.0["tmf-all"].len(), 1, "only the rule that exists is kept");
+    }
 
     #[test]
     fn slots_are_stable_and_reused() {

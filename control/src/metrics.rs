@@ -124,6 +124,10 @@ pub fn exposition(r: &Report) -> String {
         let vni = s.virtual_network_id.to_string();
         f.sample(&[("session", &s.id), ("source", &s.source), ("target", &s.target), ("filter", &s.filter), ("vni", &vni)], 1);
     }
+    let mut f = e.counter("rule_hits", "Packets a filter rule decided (accepted or rejected), once for each session it decided one for");
+    for rule in &r.rules {
+        f.sample(&[("filter", &rule.filter), ("rule", &rule.rule), ("direction", rule.direction.name()), ("action", rule.action.name())], rule.hits);
+    }
     let mut f = e.family("target", "info", "A target's kind, destination (network interface, load balancer or endpoint) and mirror port (value 1)");
     for t in &r.targets {
         f.sample(&[("target", &t.id), ("type", &t.kind), ("destination", &t.destination), ("port", &t.port)], 1);

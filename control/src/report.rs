@@ -2,7 +2,7 @@
 
 use crate::config::Config;
 pub use crate::counters::DirReport;
-use crate::counters::Slots;
+use crate::counters::{RuleTotals, Slots};
 use crate::neighbour::{ArpCounters, NeighbourReport};
 use crate::render::render;
 use dataplane::dpdk::mempool::Mempool;
@@ -30,6 +30,8 @@ pub struct Inputs<'a> {
     /// Each worker's busy share over a recent window, when known (else since start).
     pub recent_busy: Option<&'a [f64]>,
     pub control: ControlReport,
+    /// Every filter rule's hits.
+    pub rule_hits: &'a RuleTotals,
 }
 
 /// What the changes made through the API cost the control thread: counted (so that a test can
@@ -116,6 +118,9 @@ pub struct Report {
     pub arp: ArpCounters,
     pub ports: Vec<PortReport>,
     pub sessions: Vec<SessionReport>,
+    /// Every filter rule, with how many packets it decided.
+    #[serde(default)]
+    pub rules: Vec<RuleReport>,
     #[serde(default)]
     pub targets: Vec<TargetReport>,
     pub workers: Vec<WorkerReport>,
@@ -161,6 +166,18 @@ pub struct SessionReport {
     pub enabled: bool,
     pub ingress: DirReport,
     pub egress: DirReport,
+}
+
+/// One filter rule and its hits: the packets it decided (accept or reject), counted once for
+/// each session it decided one for.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct RuleReport {
+    pub filter: String,
+    pub rule: String,
+    pub rule_number: u32,
+    pub direction: crate::config::Direction,
+    pub action: crate::config::RuleAction,
+    pub hits: u64,
 }
 
 /// One target: what receives its copies, and where they go.
@@ -249,6 +266,17 @@ impl Report {
                 }
             })
             .collect();
+        let mut rules = Vec::new();
+        for f in &cfg.filters {
+            for dir in crate::config::Direction::ALL {
+                let mut sorted: Vec<_> = f.rules(dir).iter().collect();
+                sorted.sort_by_key(|r| r.rule_number);
+                for r in sorted {
+                    let id = r.id.clone().unwrap_or_default();
+                    rules.push(RuleReport { filter: f.id.clone(), hits: i.rule_hits.get(&f.id, &id, dir), rule: id, rule_number: r.rule_number, direction: dir, action: r.action });
+                }
+            }
+        }
         let workers = counters
             .iter()
             .enumerate()
@@ -282,6 +310,7 @@ impl Report {
             arp: i.arp,
             ports,
             sessions,
+            rules,
             workers,
             control_frames_dropped: sum(&|w| w.snoop_dropped.get()),
             control: i.control,
@@ -333,6 +362,15 @@ impl Report {
             }
             out.push('\n');
             out += &render(&["session", "vni", "direction", "mirrored", "bytes", "truncated", "skipped", "queue/mbuf/unresolved"], &rows);
+        }
+        if !self.rules.is_empty() {
+            let rows: Vec<Vec<String>> = self
+                .rules
+                .iter()
+                .map(|r| vec![r.filter.clone(), r.direction.name().into(), r.rule_number.to_string(), r.rule.clone(), r.action.name().into(), r.hits.to_string()])
+                .collect();
+            out.push('\n');
+            out += &render(&["filter", "direction", "rule", "id", "action", "hits"], &rows);
         }
         let _ = writeln!(
             out,

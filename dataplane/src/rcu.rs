@@ -87,14 +87,22 @@ impl<T> Writer<'_, T> {
     /// waits for the oldest (a worker stalled that long is waited for, as by `swap`).
     pub const MAX_RETIRED: usize = 64;
 
+    /// The value published now (the control thread reads the live table through it).
+    pub fn current(&self) -> &T {
+        // SAFETY: only the writer replaces or frees values, in methods that take `&mut self`:
+        // while this borrow lives, the current value cannot be replaced, let alone freed.
+        unsafe { &*self.rcu.current.load(Ordering::SeqCst) }
+    }
+
     /// Publishes `new` and returns at once with the grace period after which no reader sees
-    /// the old value; the old value is dropped by a later [`reclaim`](Self::reclaim) (or
-    /// when the writer goes). `on_wait` as for [`swap`](Self::swap), when too many wait.
-    pub fn publish(&mut self, new: T, on_wait: impl FnMut(usize)) -> u64 {
+    /// the old value; the old value is handed to `on_free` and dropped by a later
+    /// [`reclaim`](Self::reclaim) (or when the writer goes). `on_wait` as for
+    /// [`swap`](Self::swap), when too many wait; `on_free` as for `reclaim`.
+    pub fn publish(&mut self, new: T, on_wait: impl FnMut(usize), on_free: impl FnMut(&T)) -> u64 {
         if self.retired.len() >= Self::MAX_RETIRED {
             if let Some(&(epoch, _)) = self.retired.front() {
                 self.wait(epoch, on_wait);
-                self.reclaim();
+                self.reclaim(on_free);
             }
         }
         let old = self.rcu.current.swap(Box::into_raw(Box::new(new)), Ordering::SeqCst);
@@ -108,8 +116,9 @@ impl<T> Writer<'_, T> {
         self.rcu.readers.iter().all(|slot| slot.load(Ordering::SeqCst) >= epoch)
     }
 
-    /// Drops the replaced values whose grace period is over; returns how many still wait.
-    pub fn reclaim(&mut self) -> usize {
+    /// Drops the replaced values whose grace period is over, oldest first, each shown to
+    /// `on_free` just before (what it alone held is final then); returns how many still wait.
+    pub fn reclaim(&mut self, mut on_free: impl FnMut(&T)) -> usize {
         while let Some(&(epoch, old)) = self.retired.front() {
             if !self.passed(epoch) {
                 break;
@@ -118,9 +127,18 @@ impl<T> Writer<'_, T> {
             // SAFETY: `old` came from Box::into_raw in `publish`, was unreachable from the
             // moment it was swapped out, and every reader has since passed a quiescent state,
             // so no reference to it remains; it is popped, so it is freed once.
-            drop(unsafe { Box::from_raw(old) });
+            let old = unsafe { Box::from_raw(old) };
+            on_free(&old);
         }
         self.retired.len()
+    }
+
+    /// The replaced values still waiting for their grace period, oldest first (readers may
+    /// still be in them, so their counters still move).
+    pub fn waiting(&self) -> impl Iterator<Item = &T> {
+        // SAFETY: each came from Box::into_raw and is freed only by `reclaim`, which needs
+        // `&mut self`: while this borrow lives, none of them is freed.
+        self.retired.iter().map(|&(_, v)| unsafe { &*v })
     }
 
     /// Waits until every reader has passed grace period `target` (`on_wait` as for
@@ -162,7 +180,7 @@ impl<T> Drop for Writer<'_, T> {
         if let Some(&(epoch, _)) = self.retired.back() {
             self.wait(epoch, |_| {});
         }
-        self.reclaim();
+        self.reclaim(|_| {});
     }
 }
 
@@ -259,8 +277,10 @@ mod tests {
             let _r = rcu.reader(1);
         }
         let mut w = rcu.writer();
+        assert_eq!(*w.current(), 1);
         assert_eq!(w.swap(2, |id| panic!("waited for reader {id}")), 1);
         assert_eq!(*rcu.reader(0).read(), 2);
+        assert_eq!(*w.current(), 2, "the writer reads what it published");
     }
 
     #[test]
@@ -288,8 +308,8 @@ mod tests {
             let mut w = rcu.writer();
             for g in 1..=publications {
                 alive.fetch_add(1, Ordering::SeqCst);
-                w.publish(make(g), |_| {});
-                assert!(w.reclaim() <= Writer::<Tracked>::MAX_RETIRED);
+                w.publish(make(g), |_| {}, |_| {});
+                assert!(w.reclaim(|_| {}) <= Writer::<Tracked>::MAX_RETIRED);
             }
             stop.store(true, Ordering::Relaxed);
         });
@@ -303,12 +323,12 @@ mod tests {
         let rcu = Rcu::new(1u32, 1);
         let mut r = rcu.reader(0);
         let mut w = rcu.writer();
-        let epoch = w.publish(2, |id| panic!("waited for reader {id}"));
+        let epoch = w.publish(2, |id| panic!("waited for reader {id}"), |_| {});
         assert!(!w.passed(epoch));
-        assert_eq!(w.reclaim(), 1, "the old value waits");
+        assert_eq!(w.reclaim(|_| {}), 1, "the old value waits");
         assert_eq!(*r.read(), 2);
         r.quiescent();
         assert!(w.passed(epoch));
-        assert_eq!(w.reclaim(), 0);
+        assert_eq!(w.reclaim(|_| {}), 0);
     }
 }

@@ -3,12 +3,15 @@
 
 use crate::filter::{Classifier, CompileError, Exclusions, Rule, RuleSet};
 use crate::encap::Template;
+use crate::stats::OutcomeCounters;
 use crate::types::{CounterSlot, Direction, SessionIdx};
 use std::sync::Arc;
 
 /// One filter, rules sorted by rule number within each direction.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct FilterRules {
+    /// The filter's id (`tmf-...`), for hit counters and `explain`.
+    pub id: Arc<str>,
     /// Ingress rules.
     pub ingress: Vec<Rule>,
     /// Egress rules.
@@ -203,27 +206,49 @@ impl MacIndex {
 }
 
 /// One source in one direction: which frames are its own, and its sessions' compiled filters
-/// (what [`decide`](crate::decide) reads of it).
+/// (what [`decide`](crate::decide) reads of it), with how often each decided.
 pub struct SourceRules {
+    /// The network interface's id (`eni-...`), for `explain`.
+    pub id: Arc<str>,
     /// Only frames from (egress) or to (ingress) this MAC; every frame when `None`
     /// ([`SourceSet`] finds a frame's sources by it).
     pub mac: Option<[u8; 6]>,
+    /// The direction its frames are, seen from the source.
+    pub dir: Direction,
     /// The compiled filters for IPv4.
-    pub v4: Classifier,
+    pub v4: Compiled,
     /// The compiled filters for IPv6.
-    pub v6: Classifier,
+    pub v6: Compiled,
     /// The session of each classifier result (rule set), i.e. the enabled sessions by
     /// session number.
     pub sessions: Box<[SessionIdx]>,
+    /// The filter of each session, in the same order: what outcomes' rule indices point into.
+    pub filters: Box<[Arc<FilterRules>]>,
+}
+
+/// One address family's compiled filters of a source, and how often each outcome decided.
+pub struct Compiled {
+    /// The decision structure.
+    pub classifier: Classifier,
+    /// By worker and outcome.
+    pub hits: OutcomeCounters,
+}
+
+impl Compiled {
+    fn new(classifier: Classifier, workers: usize) -> Self {
+        let hits = OutcomeCounters::new(workers, classifier.outcomes());
+        Compiled { classifier, hits }
+    }
 }
 
 impl SourceRules {
-    /// Compiles the sessions of one source for one direction; `sessions` holds (session,
-    /// filter), in ascending session number; `exclusions` gives the VPC resolvers.
-    pub fn build(mac: Option<[u8; 6]>, dir: Direction, sessions: &[(SessionIdx, &FilterRules)], exclusions: &Exclusions) -> Result<Self, CompileError> {
-        let filters: Vec<&FilterRules> = sessions.iter().map(|(_, f)| *f).collect();
+    /// Compiles the sessions of network interface `id` for one direction; `sessions` holds
+    /// (session, filter), in ascending session number; `exclusions` gives the VPC resolvers;
+    /// `workers` count its rules' hits.
+    pub fn build(id: &str, mac: Option<[u8; 6]>, dir: Direction, sessions: &[(SessionIdx, Arc<FilterRules>)], exclusions: &Exclusions, workers: usize) -> Result<Self, CompileError> {
+        let filters: Vec<&FilterRules> = sessions.iter().map(|(_, f)| &**f).collect();
         let (v4, v6) = Self::classifiers(dir, &filters, exclusions)?;
-        Ok(SourceRules { mac, v4, v6, sessions: sessions.iter().map(|&(s, _)| s).collect() })
+        Ok(Self::with_classifiers(id, mac, dir, sessions, (v4, v6), workers))
     }
 
     /// The IPv4 and IPv6 classifiers of sessions with `filters` (in ascending session number)
@@ -232,11 +257,51 @@ impl SourceRules {
         let sets: Vec<RuleSet> = filters.iter().map(|f| RuleSet { rules: f.rules(dir), amazon_dns: f.amazon_dns }).collect();
         Ok((Classifier::build(&sets, false, &exclusions.resolvers(false))?, Classifier::build(&sets, true, &exclusions.resolvers(true))?))
     }
+
+    /// Source `id` over classifiers already built for its sessions' filters (shared with other
+    /// sources); its hit counters are its own.
+    pub fn with_classifiers(id: &str, mac: Option<[u8; 6]>, dir: Direction, sessions: &[(SessionIdx, Arc<FilterRules>)], (v4, v6): (Classifier, Classifier), workers: usize) -> Self {
+        SourceRules {
+            id: id.into(),
+            mac,
+            dir,
+            v4: Compiled::new(v4, workers),
+            v6: Compiled::new(v6, workers),
+            sessions: sessions.iter().map(|(s, _)| *s).collect(),
+            filters: sessions.iter().map(|(_, f)| f.clone()).collect(),
+        }
+    }
+
+    /// The compiled filters of one address family.
+    #[inline(always)]
+    pub fn family(&self, ipv6: bool) -> &Compiled {
+        if ipv6 { &self.v6 } else { &self.v4 }
+    }
+
+    /// Calls `f` with each rule that has decided packets, and how many it decided: its hits.
+    /// A rule is counted once for each session it decided a packet for (a reject of one
+    /// session and the accept of the next both count).
+    pub fn rule_hits(&self, mut f: impl FnMut(&FilterRules, &Rule, u64)) {
+        for c in [&self.v4, &self.v6] {
+            for o in 0..c.classifier.outcomes() as u32 {
+                let n = c.hits.total(o);
+                if n == 0 {
+                    continue;
+                }
+                for (set, i) in c.classifier.outcome(o).deciding_rules() {
+                    let filter = &self.filters[set];
+                    f(filter, &filter.rules(self.dir)[i], n);
+                }
+            }
+        }
+    }
 }
 
 /// How one session's copies are built and where they go.
 #[derive(Clone, PartialEq, Eq)]
 pub struct SessionOut {
+    /// The session's id (`tms-...`), for `explain`.
+    pub id: Arc<str>,
     /// Where its copies are counted (stable across table swaps).
     pub slot: CounterSlot,
     /// Port index of the target's mirror port.
@@ -246,4 +311,14 @@ pub struct SessionOut {
     /// Outer headers, one per target address (a load balancer has several; the flow hash
     /// picks one). Empty while the next hop is unresolved: copies are skipped and counted.
     pub templates: Arc<[Template]>,
+}
+
+impl SessionOut {
+    /// The outer headers for a copy with flow hash `hash`: it picks one of a load balancer's
+    /// collectors (multiply-shift, not a division). `None` while the next hop is unresolved.
+    #[inline(always)]
+    pub fn template(&self, hash: u32) -> Option<&Template> {
+        let n = self.templates.len() as u64;
+        self.templates.get(((u64::from(hash) * n) >> 32) as usize)
+    }
 }

@@ -19,7 +19,7 @@
 //! a refused copy is a counted skip) and the worker reports an RCU quiescent state: the table
 //! it read stays the same for the whole iteration.
 
-use crate::decide::Sources;
+use crate::decide::{CountHits, Sources};
 use crate::dpdk::burst::{Burst, MAX_BURST};
 use crate::dpdk::eal;
 use crate::dpdk::mbuf::Mbuf;
@@ -66,10 +66,11 @@ pub struct WorkerSetup<'a> {
 /// whole-worker instruction count (`tm-bench --callgrind`) collects inside it.
 #[inline(never)]
 pub fn run(setup: WorkerSetup, mut reader: Reader<Table>, counters: &WorkerCounters, stop: &AtomicBool) {
-    let WorkerSetup { mut rx, tx, peers, copy_pool, burst_size, tx_retries, idle_sleep, snoop, .. } = setup;
+    let WorkerSetup { id, mut rx, tx, peers, copy_pool, burst_size, tx_retries, idle_sleep, snoop } = setup;
     let burst_size = burst_size.clamp(1, MAX_BURST);
     let ports = tx.len();
     let mut w = Worker {
+        id,
         tx,
         peers,
         copy_pool,
@@ -139,11 +140,12 @@ impl Worker<'_> {
         let mut not_mirrored = [0u64; NotMirrored::ALL.len()];
         let (pending, held) = (&mut self.pending, &mut self.held);
         let mut packet = Packet::default();
+        let mut hits = CountHits { worker: self.id };
         for m in burst.iter() {
             // As each copy is found: a second reference on its original (one per
             // original, however many copies) keeps it for building once it has been sent.
             let mut hold = None;
-            let decided = sources.decide(m.data(), m.pkt_len(), &mut packet, |mirror| {
+            let decided = sources.decide(m.data(), m.pkt_len(), &mut packet, &mut hits, |mirror| {
                 if pending.len() == MAX_PENDING {
                     return;
                 }
@@ -201,13 +203,10 @@ impl Worker<'_> {
             let len = original.pkt_len();
             let inner = len.min(s.max_inner as usize);
             let skip = |reason| counters.session(s.slot, pc.dir).skip(reason, inner as u64);
-            let n = s.templates.len();
-            if n == 0 {
+            let Some(outer) = s.template(pc.hash) else {
                 skip(CopySkip::Unresolved);
                 continue;
-            }
-            // The flow hash picks the target address; multiply-shift, not a division.
-            let outer = &s.templates[((u64::from(pc.hash) * n as u64) >> 32) as usize];
+            };
             let Some(mut copy) = self.fresh.pop().or_else(|| Mbuf::alloc(self.copy_pool)) else {
                 skip(CopySkip::NoMbuf);
                 continue;
@@ -327,6 +326,8 @@ struct CopyQueue {
 
 /// A worker's state between the stages of a burst and the polls of its loop.
 struct Worker<'a> {
+    /// Its number: where it counts rule hits.
+    id: usize,
     tx: Vec<Option<TxQueue>>,
     peers: Vec<Option<u16>>,
     copy_pool: &'a Mempool,

@@ -244,6 +244,7 @@ pub fn run(opts: RunOptions) -> Result<i32> {
         arp: done.arp,
         recent_busy: None,
         control: done.control,
+        rule_hits: &done.rule_hits,
     });
     print!("{}", report.text());
     if let Some(path) = &opts.stats_json {

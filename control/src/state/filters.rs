@@ -4,6 +4,7 @@
 use super::{change, describe, id_for, in_use, not_found, read, tags_for, Edit, FilterField, Host, Planned, State};
 use crate::api::actions::*;
 use crate::api::ec2::TrafficMirrorFilter;
+use crate::counters::RuleTotals;
 use crate::api::{Action, ApiError};
 use crate::config::{Filter, Kind, Tags};
 
@@ -77,9 +78,9 @@ impl Action for DeleteTrafficMirrorFilter {
 
 impl DescribeTrafficMirrorFilters {
     /// The filters selected, with their rules.
-    pub fn answer(&self, s: &State) -> Result<DescribeTrafficMirrorFiltersResult, ApiError> {
+    pub fn answer(&self, s: &State, hits: &RuleTotals) -> Result<DescribeTrafficMirrorFiltersResult, ApiError> {
         let (page, next_token) = describe(Kind::Filter, &s.cfg.vpc.owner_id, &s.cfg.filters, &self.traffic_mirror_filter_ids, &self.filters, self.max_results, self.next_token.as_deref())?;
-        Ok(DescribeTrafficMirrorFiltersResult { traffic_mirror_filters: page.into_iter().map(TrafficMirrorFilter::of).collect(), next_token })
+        Ok(DescribeTrafficMirrorFiltersResult { traffic_mirror_filters: page.into_iter().map(|f| TrafficMirrorFilter::of(f).with_hits(hits)).collect(), next_token })
     }
 }
 
@@ -88,7 +89,7 @@ impl Action for DescribeTrafficMirrorFilters {
     const ABOUT: &'static str = "Describe filters and their rules";
     type Reply = DescribeTrafficMirrorFiltersResult;
     fn run(self, host: &mut dyn Host) -> Result<Self::Reply, ApiError> {
-        read(self.dry_run, || self.answer(host.state()))
+        read(self.dry_run, || self.answer(host.state(), &host.rule_hits()))
     }
 }
 

@@ -4,7 +4,7 @@
 //! publish) or refuses it whole. ClientToken idempotency and DryRun are handled here once for
 //! every action.
 
-mod appliance;
+pub mod appliance;
 mod describe;
 pub mod edit;
 mod filters;
@@ -22,6 +22,7 @@ use crate::api::actions::DescribeNeighborsResult;
 use crate::api::ec2::TagSpecification;
 use crate::api::{Action, ApiError};
 use crate::config::{Config, Kind, Refs, Tags, Touched};
+use crate::counters::RuleTotals;
 use crate::report::Report;
 
 /// What the API reads and changes: the running configuration (with its references, kept as
@@ -87,6 +88,10 @@ pub trait Host {
     /// Re-reads the configuration file, keeping the changes made through the API; returns the
     /// table now in force.
     fn reload(&mut self) -> Result<u64, ApiError>;
+    /// Every filter rule's hits so far.
+    fn rule_hits(&self) -> RuleTotals;
+    /// What the table in force does with `frames`, arriving on port `port`.
+    fn explain(&self, port: &str, frames: &[Vec<u8>]) -> Result<Vec<crate::explain::FrameExplanation>, ApiError>;
 }
 
 /// A planned change, for [`Host::commit`].

@@ -5,6 +5,7 @@ use super::filters::find;
 use super::{change, describe, new_id, not_found, read, tags_for, Edit, FilterField, Host, Planned, Sorted, State};
 use crate::api::actions::*;
 use crate::api::ec2::{PortRangeRequest, TrafficMirrorFilterRule};
+use crate::counters::RuleTotals;
 use crate::api::{Action, ApiError};
 use crate::config::{Direction, FilterRule, Kind, PortRange, Resource, Tags};
 
@@ -194,14 +195,14 @@ impl Action for DeleteTrafficMirrorFilterRule {
 
 impl DescribeTrafficMirrorFilterRules {
     /// The rules selected, of every filter or of one.
-    pub fn answer(&self, s: &State) -> Result<DescribeTrafficMirrorFilterRulesResult, ApiError> {
+    pub fn answer(&self, s: &State, hits: &RuleTotals) -> Result<DescribeTrafficMirrorFilterRulesResult, ApiError> {
         if let Some(fid) = &self.traffic_mirror_filter_id {
             find(s, fid)?;
         }
         let rules = Sorted::new(all(s).filter(|l| self.traffic_mirror_filter_id.as_deref().is_none_or(|f| f == l.filter)).collect());
         let (page, next_token) = describe(Kind::FilterRule, &s.cfg.vpc.owner_id, &rules, &self.traffic_mirror_filter_rule_ids, &self.filters, self.max_results, self.next_token.as_deref())?;
         Ok(DescribeTrafficMirrorFilterRulesResult {
-            traffic_mirror_filter_rules: page.into_iter().map(|l| TrafficMirrorFilterRule::of(l.filter, l.direction, l.rule)).collect(),
+            traffic_mirror_filter_rules: page.into_iter().map(|l| TrafficMirrorFilterRule::of(l.filter, l.direction, l.rule).with_hits(hits)).collect(),
             next_token,
         })
     }
@@ -212,6 +213,6 @@ impl Action for DescribeTrafficMirrorFilterRules {
     const ABOUT: &'static str = "Describe filter rules, of one filter or of all";
     type Reply = DescribeTrafficMirrorFilterRulesResult;
     fn run(self, host: &mut dyn Host) -> Result<Self::Reply, ApiError> {
-        read(self.dry_run, || self.answer(host.state()))
+        read(self.dry_run, || self.answer(host.state(), &host.rule_hits()))
     }
 }

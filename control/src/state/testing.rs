@@ -5,6 +5,7 @@ use super::{Change, Host, State};
 use crate::api::actions::DescribeNeighborsResult;
 use crate::api::{Action, ApiError};
 use crate::config::{self, Config};
+use crate::counters::RuleTotals;
 use crate::report::Report;
 
 /// The lab: a link host/uplink, a mirror port, a monitored host and a collector, an
@@ -62,12 +63,14 @@ pub struct TestHost {
     pub state: State,
     /// The changes committed, by what they did.
     pub committed: Vec<String>,
+    /// What `rule_hits` answers.
+    pub hits: RuleTotals,
 }
 
 impl TestHost {
     /// The lab, or `text` if given.
     pub fn new(text: &str) -> Self {
-        TestHost { state: State::new(config::parse(text, "lab.toml").expect("the lab is valid"), Default::default()), committed: Vec::new() }
+        TestHost { state: State::new(config::parse(text, "lab.toml").expect("the lab is valid"), Default::default()), committed: Vec::new(), hits: RuleTotals::default() }
     }
 
     pub fn lab() -> Self {
@@ -125,6 +128,16 @@ impl Host for TestHost {
 
     fn neighbours(&self) -> DescribeNeighborsResult {
         DescribeNeighborsResult { neighbors: Vec::new(), arp: Default::default() }
+    }
+
+    fn rule_hits(&self) -> RuleTotals {
+        self.hits.clone()
+    }
+
+    /// As a configuration file explains: compiled offline.
+    fn explain(&self, port: &str, frames: &[Vec<u8>]) -> Result<Vec<crate::explain::FrameExplanation>, ApiError> {
+        let table = crate::explain::offline_table(&self.state.cfg).map_err(|e| ApiError::new("InvalidConfiguration", e.to_string()))?;
+        crate::explain::explain(&self.state.cfg, &table, port, frames)
     }
 
     fn reload(&mut self) -> Result<u64, ApiError> {

@@ -191,6 +191,34 @@ fn describe_filters_tags_pages_and_rules() {
 }
 
 #[test]
+fn describe_shows_each_rules_hits() {
+    let mut h = TestHost::lab();
+    let id = h.cfg().filters.first().unwrap().ingress_rules[0].id.clone().unwrap();
+    h.hits.add("tmf-all", &id, Direction::Ingress, 42);
+    h.hits.add("tmf-all", &id, Direction::Egress, 5);
+    let rules = h.run(DescribeTrafficMirrorFilterRules::default()).unwrap();
+    assert_eq!(rules.traffic_mirror_filter_rules[0].hit_count, Some(42), "the rule's own direction");
+    let filters = h.run(DescribeTrafficMirrorFilters::default()).unwrap();
+    assert_eq!(filters.traffic_mirror_filters[0].ingress_filter_rules[0].hit_count, Some(42));
+    let created = h
+        .run(CreateTrafficMirrorFilterRule {
+            traffic_mirror_filter_id: "tmf-all".into(),
+            traffic_direction: Direction::Egress,
+            rule_number: 1,
+            rule_action: RuleAction::Reject,
+            source_cidr_block: "0.0.0.0/0".parse().unwrap(),
+            destination_cidr_block: "0.0.0.0/0".parse().unwrap(),
+            ..Default::default()
+        })
+        .unwrap();
+    assert_eq!(created.traffic_mirror_filter_rule.hit_count, None, "only describe counts");
+    let json = h.json(json!({"Action": "DescribeTrafficMirrorFilterRules", "TrafficMirrorFilterId": "tmf-all"})).unwrap();
+    let counts: Vec<u64> = json["TrafficMirrorFilterRules"].as_array().unwrap().iter().map(|r| r["HitCount"].as_u64().unwrap()).collect();
+    assert_eq!(counts.len(), 2);
+    assert!(counts.contains(&42) && counts.contains(&0), "{json}");
+}
+
+#[test]
 fn json_requests_decode_strictly_before_anything_runs() {
     let mut h = TestHost::lab();
     let e = h.json(json!({"Action": "CreateTrafficMirrorSession", "NetworkInterfaceId": "eni-web", "TrafficMirrorTargetId": "tmt-ids",
