@@ -23,6 +23,8 @@ use dataplane::dpdk::queue::{RxQueue, TxQueue};
 use dataplane::rcu::Rcu;
 use dataplane::stats::WorkerCounters;
 use dataplane::snoop::SnoopQueue;
+use dataplane::encap::{Outer, Template};
+use dataplane::worker::floor::{self, Floor, FloorOut};
 use dataplane::worker::{self, WorkerSetup};
 use signals::Event;
 use std::path::{Path, PathBuf};
@@ -38,6 +40,9 @@ pub struct RunOptions {
     /// Stop and reload requests, from handlers installed before anything else (see
     /// [`signals::install`]).
     pub signals: crossbeam::channel::Receiver<signals::Event>,
+    /// The benchmark's floor for the workers to run instead of the product's loop (see
+    /// [`floor`](dataplane::worker::floor)).
+    pub bench_floor: Option<Floor>,
 }
 
 /// Data room of every mbuf: DPDK's default (2048 + headroom). Larger frames chain.
@@ -138,6 +143,16 @@ pub fn run(opts: RunOptions) -> Result<i32> {
     api::socket::serve(listener, api_tx)?;
     log::info!("control API on {}; DPDK telemetry in {}", socket_path.display(), eal.runtime_dir());
     let peers = cfg.peers();
+    let floor_out = match opts.bench_floor {
+        Some(f) => {
+            log::warn!("benchmark floor {f}: the workers forward without mirroring");
+            floor_out(&cfg, &macs)
+        }
+        None => None,
+    };
+    if matches!(opts.bench_floor, Some(Floor::Copy { .. })) && floor_out.is_none() {
+        bail!("--bench-floor copy needs a port with an ipv4 to send its copies from");
+    }
 
     let started = Instant::now();
     let snoop = SnoopQueue::new(1024);
@@ -160,13 +175,17 @@ pub fn run(opts: RunOptions) -> Result<i32> {
                 snoop: &snoop,
             };
             let (eal, rcu, counters, stop, core) = (&eal, &rcu, &counters[w], &stop, cores[w]);
+            let bench_floor = opts.bench_floor;
             let handle = std::thread::Builder::new().name(format!("tm-worker-{w}")).spawn_scoped(scope, move || {
                 if !core_affinity::set_for_current(core_affinity::CoreId { id: core }) {
                     log::warn!("worker {w}: cannot pin to core {core}");
                 }
                 let _registration = eal.register_thread().map_err(|e| log::warn!("worker {w}: {e}")).ok();
                 log::info!("worker {w} on core {core}");
-                worker::run(setup, rcu.reader(w), counters, stop);
+                match bench_floor {
+                    None => worker::run(setup, rcu.reader(w), counters, stop),
+                    Some(f) => floor::run(setup, f, floor_out, rcu.reader(w), counters, stop),
+                }
             });
             match handle {
                 Ok(h) => handles.push(h),
@@ -255,6 +274,15 @@ pub fn run(opts: RunOptions) -> Result<i32> {
     drop(copy_pool);
     drop(eal);
     Ok(0)
+}
+
+/// Where a benchmark copy floor sends: the first port with an address (a mirror port), to a
+/// documentation address (RFC 5737) by VNI 1, as a session's copies would go.
+fn floor_out(cfg: &Config, macs: &[[u8; 6]]) -> Option<FloorOut> {
+    let (i, p) = cfg.ports.iter().enumerate().find(|(_, p)| p.ipv4.is_some())?;
+    let src_ip = u32::from(p.ipv4?);
+    let outer = Outer { src_mac: macs[i], dst_mac: [2, 0, 0, 0, 0, 0x0a], vlan: None, src_ip, dst_ip: 0xc000_020a, dst_port: 4789, vni: 1 };
+    Some(FloorOut { port: i as u16, template: Template::new(&outer) })
 }
 
 /// Checks what DPDK would otherwise report cryptically: missing capture files, missing output
