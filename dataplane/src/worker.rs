@@ -52,6 +52,11 @@ pub struct WorkerSetup<'a> {
     /// Mempool for copies, apart from the RX pool so slow mirror ports never starve
     /// originals.
     pub copy_pool: &'a Mempool,
+    /// Mbufs without a data room, for the segments of copies sent by reference.
+    pub ref_pool: &'a Mempool,
+    /// Whether each port (by port index) can send chained mbufs: long copies out of it are
+    /// then sent by reference ([`fill_copy`]).
+    pub chains: Vec<bool>,
     /// Most packets taken from an RX queue at once.
     pub burst_size: usize,
     /// Extra attempts to send originals a TX queue refused.
@@ -77,13 +82,15 @@ pub fn run(setup: WorkerSetup, reader: Reader<Table>, counters: &WorkerCounters,
 /// only by what its handler does.
 #[inline(always)]
 fn poll(setup: WorkerSetup, mut reader: Reader<Table>, counters: &WorkerCounters, stop: &AtomicBool, mut handle: impl FnMut(&mut Worker, &Table, usize, &mut Burst)) {
-    let WorkerSetup { mut rx, tx, peers, copy_pool, burst_size, tx_retries, idle_sleep, snoop, .. } = setup;
+    let WorkerSetup { mut rx, tx, peers, copy_pool, ref_pool, chains, burst_size, tx_retries, idle_sleep, snoop, .. } = setup;
     let burst_size = burst_size.clamp(1, MAX_BURST);
     let ports = tx.len();
     let mut w = Worker {
         tx,
         peers,
         copy_pool,
+        ref_pool,
+        chains,
         tx_retries,
         counters,
         pending: Vec::with_capacity(MAX_PENDING),
@@ -222,7 +229,10 @@ impl Worker<'_> {
                 skip(CopySkip::NoMbuf);
                 continue;
             };
-            if !fill_copy(&mut copy, self.copy_pool, outer, original, inner, source_port(pc.hash)) {
+            // Only long copies ask whether their port chains: short ones pay one comparison.
+            let by_reference = inner >= BY_REFERENCE_FROM && self.chains[usize::from(s.port)];
+            let reference = by_reference.then(|| Mbuf::alloc(self.ref_pool)).flatten();
+            if !fill_copy(&mut copy, self.copy_pool, reference, outer, original, inner, source_port(pc.hash)) {
                 skip(CopySkip::NoMbuf);
                 continue;
             }
@@ -280,13 +290,27 @@ impl Worker<'_> {
     }
 }
 
+/// From this many bytes on, a copy is sent by reference where its port can send chained mbufs:
+/// below, copying the bytes costs less than a second mbuf and the atomic reference counts of
+/// attaching it to the original and detaching it.
+pub(crate) const BY_REFERENCE_FROM: usize = 512;
+
 /// Writes a copy: `outer` then the first `inner` bytes of `original`. The common case (the
 /// bytes lie in the original's first segment and fit the copy's buffer) is one append and one
-/// copy; otherwise the bytes are chained over segments from `pool`. False when mbufs ran out.
+/// copy. Given a `reference` segment (for copies of [`BY_REFERENCE_FROM`] bytes or more out of
+/// a port that sends chained mbufs), the bytes are not copied but referred to: the copy holds
+/// the headers, and the segment, attached to the original's buffer, follows
+/// ([`Mbuf::chain_reference`]). Otherwise the bytes are chained over segments from `pool`.
+/// False when mbufs ran out.
 #[inline(always)]
-fn fill_copy(copy: &mut Mbuf, pool: &Mempool, outer: &Template, original: &Mbuf, inner: usize, src_port: u16) -> bool {
+fn fill_copy(copy: &mut Mbuf, pool: &Mempool, reference: Option<Mbuf>, outer: &Template, original: &Mbuf, inner: usize, src_port: u16) -> bool {
     let head = original.data();
     if inner <= head.len() {
+        if let Some(segment) = reference {
+            let Some(header) = copy.append(outer.len()) else { return false };
+            outer.write(header, inner, src_port);
+            return copy.chain_reference(segment, original, inner).is_ok();
+        }
         if let Some(buf) = copy.append(outer.len() + inner) {
             match buf.first_chunk_mut::<MAX_OUTER_LEN>() {
                 Some(full) => outer.write_full(full, inner, src_port),
@@ -343,6 +367,8 @@ struct Worker<'a> {
     tx: Vec<Option<TxQueue>>,
     peers: Vec<Option<u16>>,
     copy_pool: &'a Mempool,
+    ref_pool: &'a Mempool,
+    chains: Vec<bool>,
     tx_retries: u32,
     counters: &'a WorkerCounters,
     pending: Vec<PendingCopy>,

@@ -89,10 +89,13 @@ pub fn run(opts: RunOptions) -> Result<i32> {
         })
         .collect::<Result<_>>()?;
     let setups = plan::port_setups(&cfg, &infos)?;
-    let (rx_pool_size, copy_pool_size) = plan::pool_sizes(&cfg, &setups);
+    let by_reference = plan::copies_by_reference(&cfg, &infos)?;
+    let (rx_pool_size, copy_pool_size, ref_pool_size) = plan::pool_sizes(&cfg, &setups);
     let socket = infos.first().map_or(-1, |i| i.socket);
     let rx_pool = Mempool::new("tm_rx", rx_pool_size, plan::pool_cache(rx_pool_size), DATA_ROOM, socket).context("creating the RX mempool (raise -m in eal_args?)")?;
     let copy_pool = Mempool::new("tm_copy", copy_pool_size, plan::pool_cache(copy_pool_size), DATA_ROOM, socket).context("creating the copy mempool (raise -m in eal_args?)")?;
+    // Segments of copies sent by reference: attached to an original's buffer, no room of their own.
+    let ref_pool = Mempool::new("tm_ref", ref_pool_size, plan::pool_cache(ref_pool_size), 0, socket).context("creating the reference mempool (raise -m in eal_args?)")?;
 
     let mut ports = Vec::new();
     let mut rx_queues: Vec<Vec<(u16, RxQueue)>> = (0..workers).map(|_| Vec::new()).collect();
@@ -100,7 +103,16 @@ pub fn run(opts: RunOptions) -> Result<i32> {
     let mut control_tx: Vec<Option<TxQueue>> = Vec::new();
     for (i, (p, info)) in cfg.ports.iter().zip(&infos).enumerate() {
         let (handle, rxq, txq) = Port::start(info.id, &setups[i], &rx_pool).with_context(|| format!("starting port {:?}", p.name))?;
-        log::info!("port {:?}: {} ({}), mac {}, {} rx / {} tx queues", p.name, p.device, info.driver, Mac(info.mac), setups[i].rx_queues, setups[i].tx_queues);
+        log::info!(
+            "port {:?}: {} ({}), mac {}, {} rx / {} tx queues, {}",
+            p.name,
+            p.device,
+            info.driver,
+            Mac(info.mac),
+            setups[i].rx_queues,
+            setups[i].tx_queues,
+            if by_reference[i] { "long copies sent by reference" } else { "copies copied whole" }
+        );
         ports.push(handle);
         for (q, queue) in rxq.into_iter().enumerate() {
             rx_queues[q % workers].push((i as u16, queue));
@@ -157,7 +169,7 @@ pub fn run(opts: RunOptions) -> Result<i32> {
     let started = Instant::now();
     let snoop = SnoopQueue::new(1024);
     let (store, folded) = Store::open(&opts.config, &loaded);
-    let rt = Runtime { counters: &counters, ports: &ports, pools: [&rx_pool, &copy_pool], port_macs: macs, cores: cores.clone(), started, control_tx };
+    let rt = Runtime { counters: &counters, ports: &ports, pools: [&rx_pool, &copy_pool, &ref_pool], port_macs: macs, cores: cores.clone(), started, control_tx };
     let mut controller = Controller::new(State { cfg, tokens: loaded.tokens }, store, slots, rcu.writer(), compiler, rt);
     std::thread::scope(|scope| -> Result<()> {
         let mut handles = Vec::new();
@@ -169,6 +181,8 @@ pub fn run(opts: RunOptions) -> Result<i32> {
                 tx,
                 peers: peers.clone(),
                 copy_pool: &copy_pool,
+                ref_pool: &ref_pool,
+                chains: by_reference.clone(),
                 burst_size: d.burst_size,
                 tx_retries: d.tx_retries,
                 idle_sleep: Duration::from_micros(d.idle_sleep_us),
@@ -246,7 +260,7 @@ pub fn run(opts: RunOptions) -> Result<i32> {
     for p in ports {
         p.close();
     }
-    let pools = [&rx_pool, &copy_pool];
+    let pools = [&rx_pool, &copy_pool, &ref_pool];
     let report = Report::collect(&Inputs {
         cfg: &done.cfg,
         slots: &done.slots,
@@ -272,6 +286,7 @@ pub fn run(opts: RunOptions) -> Result<i32> {
     }
     drop(rx_pool);
     drop(copy_pool);
+    drop(ref_pool);
     drop(eal);
     Ok(0)
 }

@@ -11,7 +11,7 @@
 //! either [`run`](super::run) or a floor from its first poll, chosen once when it starts, so
 //! the product's per-packet path has no branch for floors.
 
-use super::{fill_copy, poll, CopyMeta, Worker, WorkerSetup};
+use super::{fill_copy, poll, CopyMeta, Worker, WorkerSetup, BY_REFERENCE_FROM};
 use crate::dpdk::mbuf::Mbuf;
 use crate::dpdk::burst::MAX_BURST;
 use crate::encap::Template;
@@ -146,7 +146,9 @@ impl Worker<'_> {
             let whole = original.pkt_len();
             let inner = whole.min(len);
             let Some(mut copy) = self.fresh.pop().or_else(|| Mbuf::alloc(self.copy_pool)) else { continue };
-            if !fill_copy(&mut copy, self.copy_pool, &out.template, original, inner, SOURCE_PORT) {
+            let by_reference = inner >= BY_REFERENCE_FROM && self.chains[usize::from(out.port)];
+            let reference = by_reference.then(|| Mbuf::alloc(self.ref_pool)).flatten();
+            if !fill_copy(&mut copy, self.copy_pool, reference, &out.template, original, inner, SOURCE_PORT) {
                 continue;
             }
             let meta = CopyMeta { slot: CounterSlot(0), dir: Direction::Egress, truncated: inner < whole, inner: inner as u32 };
