@@ -33,7 +33,7 @@ use std::time::Instant;
 pub struct Runtime<'a> {
     pub counters: &'a [WorkerCounters],
     pub ports: &'a [Port],
-    pub pools: [&'a Mempool; 2],
+    pub pools: [&'a Mempool; 3],
     pub port_macs: Vec<[u8; 6]>,
     pub cores: Vec<usize>,
     pub started: Instant,

@@ -47,6 +47,12 @@ enum Command {
         /// Also write the final counters as JSON to FILE.
         #[arg(long, value_name = "FILE")]
         stats_json: Option<PathBuf>,
+        /// Benchmark only (tm-bench's floors; hidden): the workers run a floor instead of the
+        /// product's loop: touch (read one byte of each frame and forward it) or copy:LEN,
+        /// copy:whole, copy:LEN/EVERY (forward each frame and copy it, or every EVERY-th, out
+        /// of the first port with an ipv4, behind fixed outer headers). Nothing is mirrored.
+        #[arg(long, value_name = "FLOOR", hide = true)]
+        bench_floor: Option<dataplane::worker::floor::Floor>,
         /// Extra DPDK EAL arguments.
         #[arg(last = true, value_name = "EAL ARGS")]
         eal: Vec<String>,
@@ -206,8 +212,15 @@ fn main() -> ExitCode {
         .init();
     let cli = Cli::parse();
     match cli.command {
-        Command::Run { config, exit_on_idle, stats_json, eal } => {
-            let opts = RunOptions { config, exit_on_idle: exit_on_idle.map(Duration::from_millis), stats_json, eal_extra: eal, signals: signals.expect("installed for run") };
+        Command::Run { config, exit_on_idle, stats_json, bench_floor, eal } => {
+            let opts = RunOptions {
+                config,
+                exit_on_idle: exit_on_idle.map(Duration::from_millis),
+                stats_json,
+                eal_extra: eal,
+                signals: signals.expect("installed for run"),
+                bench_floor,
+            };
             match run(opts) {
                 Ok(code) => ExitCode::from(code as u8),
                 Err(e) => {

@@ -72,8 +72,32 @@ impl Observer for CountHits {
 /// The sources of one burst's frames, by direction: see [`Table::sources`].
 pub struct Sources<'t> {
     table: &'t Table,
-    egress: &'t SourceSet,
-    ingress: &'t SourceSet,
+    egress: Side<'t>,
+    ingress: Side<'t>,
+}
+
+/// The sources of one port and direction, resolved for a burst: where no source has a MAC (the
+/// common case, a port that is one monitored host's), the one that sees every frame, so that a
+/// frame costs one lookup and no search for its MAC.
+#[derive(Clone, Copy)]
+enum Side<'t> {
+    /// No source.
+    None,
+    /// One source, without a MAC: it sees every frame.
+    Every(&'t SourceRules),
+    /// Sources with MACs (and perhaps one without): found by each frame's MAC.
+    ByMac(&'t SourceSet),
+}
+
+impl<'t> Side<'t> {
+    #[inline(always)]
+    fn of(set: &'t SourceSet) -> Self {
+        match (set.every(), set.has_macs()) {
+            (_, true) => Side::ByMac(set),
+            (Some(e), false) => Side::Every(e),
+            (None, false) => Side::None,
+        }
+    }
 }
 
 impl Table {
@@ -81,7 +105,7 @@ impl Table {
     /// (the same port for a tap port): resolved once per burst, not per frame.
     #[inline(always)]
     pub fn sources(&self, rx_port: usize, out_port: usize) -> Sources<'_> {
-        Sources { table: self, egress: &self.ports[rx_port].egress, ingress: &self.ports[out_port].ingress }
+        Sources { table: self, egress: Side::of(&self.ports[rx_port].egress), ingress: Side::of(&self.ports[out_port].ingress) }
     }
 
     /// The flow hash of a packet a session accepted, or why it is never mirrored. Out of line
@@ -99,7 +123,7 @@ impl Table {
 impl Sources<'_> {
     /// No source sees these frames: nothing to decide.
     pub fn is_empty(&self) -> bool {
-        self.egress.is_empty() && self.ingress.is_empty()
+        matches!((self.egress, self.ingress), (Side::None, Side::None))
     }
 
     /// Decides one frame, `wire_len` bytes long of which `frame` is the first segment: calls
@@ -111,10 +135,14 @@ impl Sources<'_> {
         parse_into(frame, wire_len, p)?;
         // Set once a session accepts: the flow hash, or why the packet is excluded.
         let mut hash: Option<Result<u32, Exclusion>> = None;
-        let (dst, rest) = frame.split_first_chunk::<{ ethernet::ADDR_LEN }>().expect("parse saw the Ethernet header");
-        let src = rest.first_chunk().expect("parse saw the Ethernet header");
-        self.visit(self.egress, Direction::Egress, src, p, &mut hash, obs, &mut copy);
-        self.visit(self.ingress, Direction::Ingress, dst, p, &mut hash, obs, &mut copy);
+        // Parsing saw the Ethernet header: the MACs are there (read only where a side has
+        // sources with MACs).
+        let macs = || {
+            let (dst, rest) = frame.split_first_chunk::<{ ethernet::ADDR_LEN }>().expect("parse saw the Ethernet header");
+            (dst, rest.first_chunk::<{ ethernet::ADDR_LEN }>().expect("parse saw the Ethernet header"))
+        };
+        self.side(self.egress, Direction::Egress, || macs().1, p, &mut hash, obs, &mut copy);
+        self.side(self.ingress, Direction::Ingress, || macs().0, p, &mut hash, obs, &mut copy);
         if let Some(Err(why)) = hash {
             obs.excluded(why);
             return Err(NotMirrored::Excluded);
@@ -122,32 +150,52 @@ impl Sources<'_> {
         Ok(())
     }
 
-    /// The sources of one direction that see the frame, each looked up once.
+    /// The sources of one direction that see the frame, each looked up once; `mac` is the
+    /// frame's MAC that the direction's sources are found by.
     #[inline(always)]
     #[allow(clippy::too_many_arguments)]
-    fn visit(
+    fn side<'f>(
         &self,
-        sources: &SourceSet,
+        side: Side,
         dir: Direction,
-        mac: &[u8; 6],
+        mac: impl FnOnce() -> &'f [u8; 6],
         p: &Packet,
         hash: &mut Option<Result<u32, Exclusion>>,
         obs: &mut impl Observer,
         copy: &mut impl FnMut(Mirror),
     ) {
-        for s in sources.seeing(mac).into_iter().flatten() {
-            let (family, outcome, session) = s.lookup(&p.key, p.ipv6);
-            obs.decided(dir, s, family, p, outcome);
-            let Some(session) = session else { continue };
-            let h = match *hash {
-                Some(h) => h,
-                None => *hash.insert(self.table.accepted_hash(p)),
-            };
-            match h {
-                Ok(hash) => copy(Mirror { dir, session, hash }),
-                // Excluded: no source mirrors it, and none is asked further.
-                Err(_) => return,
+        match side {
+            Side::None => {}
+            Side::Every(s) => {
+                self.visit(s, dir, p, hash, obs, copy);
             }
+            Side::ByMac(set) => {
+                for s in set.seeing(mac()).into_iter().flatten() {
+                    if !self.visit(s, dir, p, hash, obs, copy) {
+                        return;
+                    }
+                }
+            }
+        }
+    }
+
+    /// One source's lookup; false once the packet turns out never to be mirrored.
+    #[inline(always)]
+    fn visit(&self, s: &SourceRules, dir: Direction, p: &Packet, hash: &mut Option<Result<u32, Exclusion>>, obs: &mut impl Observer, copy: &mut impl FnMut(Mirror)) -> bool {
+        let (family, outcome, session) = s.lookup(&p.key, p.ipv6);
+        obs.decided(dir, s, family, p, outcome);
+        let Some(session) = session else { return true };
+        let h = match *hash {
+            Some(h) => h,
+            None => *hash.insert(self.table.accepted_hash(p)),
+        };
+        match h {
+            Ok(hash) => {
+                copy(Mirror { dir, session, hash });
+                true
+            }
+            // Excluded: no source mirrors it, and none is asked further.
+            Err(_) => false,
         }
     }
 }

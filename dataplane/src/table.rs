@@ -116,6 +116,18 @@ impl SourceSet {
         self.every.is_none() && self.with_mac.is_empty()
     }
 
+    /// The source without a MAC, which sees every frame, if any.
+    #[inline(always)]
+    pub fn every(&self) -> Option<&SourceRules> {
+        self.every.as_ref().map(|(_, s)| &**s)
+    }
+
+    /// Some sources have a MAC: a frame's are found by its MAC ([`seeing`](Self::seeing)).
+    #[inline(always)]
+    pub fn has_macs(&self) -> bool {
+        !self.with_mac.is_empty()
+    }
+
     /// The sources that see a frame whose source (egress) or destination (ingress) MAC is
     /// `mac`, in order: at most two.
     #[inline(always)]

@@ -36,6 +36,8 @@ use crate::types::{CopySkip, CounterSlot, Direction, NotMirrored, SessionIdx};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
+pub mod floor;
+
 /// What a worker is given to run.
 pub struct WorkerSetup<'a> {
     /// Worker number, also its RCU reader slot.
@@ -50,6 +52,11 @@ pub struct WorkerSetup<'a> {
     /// Mempool for copies, apart from the RX pool so slow mirror ports never starve
     /// originals.
     pub copy_pool: &'a Mempool,
+    /// Mbufs without a data room, for the segments of copies sent by reference.
+    pub ref_pool: &'a Mempool,
+    /// Whether each port (by port index) can send chained mbufs: long copies out of it are
+    /// then sent by reference ([`fill_copy`]).
+    pub chains: Vec<bool>,
     /// Most packets taken from an RX queue at once.
     pub burst_size: usize,
     /// Extra attempts to send originals a TX queue refused.
@@ -65,8 +72,17 @@ pub struct WorkerSetup<'a> {
 /// registered with the EAL. Out of line so that it stays a function of its own: the
 /// whole-worker instruction count (`tm-bench --callgrind`) collects inside it.
 #[inline(never)]
-pub fn run(setup: WorkerSetup, mut reader: Reader<Table>, counters: &WorkerCounters, stop: &AtomicBool) {
-    let WorkerSetup { id, mut rx, tx, peers, copy_pool, burst_size, tx_retries, idle_sleep, snoop } = setup;
+pub fn run(setup: WorkerSetup, reader: Reader<Table>, counters: &WorkerCounters, stop: &AtomicBool) {
+    poll(setup, reader, counters, stop, |w, table, port, burst| w.handle_burst(table, port, burst));
+}
+
+/// The poll loop around a burst handler, as DPDK's l2fwd has one: receive a burst from each RX
+/// queue and hand it to `handle`, flush the copies, report a quiescent state, count the cycles.
+/// Shared by [`run`] and the benchmark's [`floor`]s, so that a floor differs from the product
+/// only by what its handler does.
+#[inline(always)]
+fn poll(setup: WorkerSetup, mut reader: Reader<Table>, counters: &WorkerCounters, stop: &AtomicBool, mut handle: impl FnMut(&mut Worker, &Table, usize, &mut Burst)) {
+    let WorkerSetup { id, mut rx, tx, peers, copy_pool, ref_pool, chains, burst_size, tx_retries, idle_sleep, snoop } = setup;
     let burst_size = burst_size.clamp(1, MAX_BURST);
     let ports = tx.len();
     let mut w = Worker {
@@ -74,6 +90,8 @@ pub fn run(setup: WorkerSetup, mut reader: Reader<Table>, counters: &WorkerCount
         tx,
         peers,
         copy_pool,
+        ref_pool,
+        chains,
         tx_retries,
         counters,
         pending: Vec::with_capacity(MAX_PENDING),
@@ -92,7 +110,7 @@ pub fn run(setup: WorkerSetup, mut reader: Reader<Table>, counters: &WorkerCount
                 received += n;
                 // The table is read after the frames are: a frame that arrives once a change
                 // has been published (and answered) is decided by the new table.
-                w.handle_burst(reader.read(), usize::from(*port), &mut burst);
+                handle(&mut w, reader.read(), usize::from(*port), &mut burst);
             }
         }
         w.flush_copies();
@@ -211,7 +229,10 @@ impl Worker<'_> {
                 skip(CopySkip::NoMbuf);
                 continue;
             };
-            if !fill_copy(&mut copy, self.copy_pool, outer, original, inner, source_port(pc.hash)) {
+            // Only long copies ask whether their port chains: short ones pay one comparison.
+            let by_reference = inner >= BY_REFERENCE_FROM && self.chains[usize::from(s.port)];
+            let reference = by_reference.then(|| Mbuf::alloc(self.ref_pool)).flatten();
+            if !fill_copy(&mut copy, self.copy_pool, reference, outer, original, inner, source_port(pc.hash)) {
                 skip(CopySkip::NoMbuf);
                 continue;
             }
@@ -224,6 +245,9 @@ impl Worker<'_> {
         self.held.clear();
     }
 
+    // Inlined into both of its callers (the floors' too): out of line, a copy costs 13
+    // instructions more.
+    #[inline(always)]
     fn enqueue_copy(&mut self, port: usize, copy: Mbuf, meta: CopyMeta) {
         if self.copies[port].burst.is_full() {
             self.flush_port(port);
@@ -266,13 +290,27 @@ impl Worker<'_> {
     }
 }
 
+/// From this many bytes on, a copy is sent by reference where its port can send chained mbufs:
+/// below, copying the bytes costs less than a second mbuf and the atomic reference counts of
+/// attaching it to the original and detaching it.
+pub(crate) const BY_REFERENCE_FROM: usize = 512;
+
 /// Writes a copy: `outer` then the first `inner` bytes of `original`. The common case (the
 /// bytes lie in the original's first segment and fit the copy's buffer) is one append and one
-/// copy; otherwise the bytes are chained over segments from `pool`. False when mbufs ran out.
+/// copy. Given a `reference` segment (for copies of [`BY_REFERENCE_FROM`] bytes or more out of
+/// a port that sends chained mbufs), the bytes are not copied but referred to: the copy holds
+/// the headers, and the segment, attached to the original's buffer, follows
+/// ([`Mbuf::chain_reference`]). Otherwise the bytes are chained over segments from `pool`.
+/// False when mbufs ran out.
 #[inline(always)]
-fn fill_copy(copy: &mut Mbuf, pool: &Mempool, outer: &Template, original: &Mbuf, inner: usize, src_port: u16) -> bool {
+fn fill_copy(copy: &mut Mbuf, pool: &Mempool, reference: Option<Mbuf>, outer: &Template, original: &Mbuf, inner: usize, src_port: u16) -> bool {
     let head = original.data();
     if inner <= head.len() {
+        if let Some(segment) = reference {
+            let Some(header) = copy.append(outer.len()) else { return false };
+            outer.write(header, inner, src_port);
+            return copy.chain_reference(segment, original, inner).is_ok();
+        }
         if let Some(buf) = copy.append(outer.len() + inner) {
             match buf.first_chunk_mut::<MAX_OUTER_LEN>() {
                 Some(full) => outer.write_full(full, inner, src_port),
@@ -331,6 +369,8 @@ struct Worker<'a> {
     tx: Vec<Option<TxQueue>>,
     peers: Vec<Option<u16>>,
     copy_pool: &'a Mempool,
+    ref_pool: &'a Mempool,
+    chains: Vec<bool>,
     tx_retries: u32,
     counters: &'a WorkerCounters,
     pending: Vec<PendingCopy>,

@@ -375,6 +375,16 @@ session_number = 1
     }
 
     #[test]
+    fn copy_by_reference_is_a_port_switch_and_refuses_other_values_by_name() {
+        let c = parse(&GOOD.replace("ipv4 = \"192.0.2.1\"\n", "ipv4 = \"192.0.2.1\"\ncopy_by_reference = false\n"), "t.toml").unwrap();
+        let mirror = c.ports.iter().find(|p| p.name == "mirror").unwrap();
+        assert_eq!(mirror.copy_by_reference, Some(false));
+        assert!(c.ports.iter().filter(|p| p.name != "mirror").all(|p| p.copy_by_reference.is_none()), "unset: as the device suits");
+        let e = errors(&GOOD.replace("ipv4 = \"192.0.2.1\"\n", "ipv4 = \"192.0.2.1\"\ncopy_by_reference = \"yes\"\n"));
+        assert!(e.contains("[[port]] \"mirror\"") && e.contains("copy_by_reference"), "{e}");
+    }
+
+    #[test]
     fn a_collector_names_its_next_hop_and_sessions_an_outer_address() {
         let e = errors(&GOOD.replace("next_hop_mac = \"02:00:00:00:00:20\"\n", "").replace("ipv4 = \"192.0.2.1\"\n", ""));
         assert!(e.contains("[[target]] \"tmt-ids\": network_interface_id = \"eni-ids\": network interface \"eni-ids\" has no next_hop_mac, and finding its next hop by ARP needs an IPv4 address on port \"mirror\""), "{e}");

@@ -195,6 +195,11 @@ pub struct Port {
     /// Frame MTU to set on the device.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mtu: Option<u16>,
+    /// Send long copies out of this port by reference (their headers in one mbuf, the
+    /// original's bytes attached behind) rather than copying the bytes. Default: where the
+    /// device says it sends chained mbufs (NICs, net_tap).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub copy_by_reference: Option<bool>,
 }
 
 /// `[[link]]`: two ports forwarded both ways.
