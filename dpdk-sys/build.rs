@@ -52,6 +52,8 @@ fn main() {
         .allowlist_function("rte_pktmbuf_(pool_create|free_bulk|copy|clone|dump)")
         .allowlist_function("rte_mempool_(avail_count|in_use_count|free|lookup)")
         .allowlist_function("rte_(dev_probe|dev_remove|strerror|socket_id|lcore_count|thread_register|thread_unregister|get_tsc_hz|exit)")
+        // The packet-capture server dpdk-pdump (a secondary process) talks to.
+        .allowlist_function("rte_pdump_(init|uninit)")
         .allowlist_function("rte_tel_.*")
         .allowlist_function("rte_telemetry_.*")
         .allowlist_type("rte_mbuf")

@@ -14,6 +14,7 @@
 #include <rte_bus_vdev.h>
 #include <rte_dev.h>
 #include <rte_telemetry.h>
+#include <rte_pdump.h>
 #include <rte_version.h>
 
 uint16_t shim_rte_eth_rx_burst(uint16_t port_id, uint16_t queue_id, struct rte_mbuf **rx_pkts,

@@ -18,6 +18,7 @@ use crate::store::{self, Store};
 use anyhow::{bail, Context, Result};
 use dataplane::dpdk::eal::Eal;
 use dataplane::dpdk::mempool::Mempool;
+use dataplane::dpdk::pdump::Pdump;
 use dataplane::dpdk::port::{self, Port, PortInfo};
 use dataplane::dpdk::queue::{RxQueue, TxQueue};
 use dataplane::rcu::Rcu;
@@ -78,6 +79,7 @@ pub fn run(opts: RunOptions) -> Result<i32> {
         // pile up in /var/run/dpdk run after run. A prefix the user gave is theirs to keep.
         _runtime_cleanup = Some(RemoveOnDrop(eal.runtime_dir().into()));
     }
+    let pdump = serve_pdump(&eal);
 
     let workers = cfg.dataplane.workers;
     let infos: Vec<PortInfo> = cfg
@@ -104,10 +106,11 @@ pub fn run(opts: RunOptions) -> Result<i32> {
     for (i, (p, info)) in cfg.ports.iter().zip(&infos).enumerate() {
         let (handle, rxq, txq) = Port::start(info.id, &setups[i], &rx_pool).with_context(|| format!("starting port {:?}", p.name))?;
         log::info!(
-            "port {:?}: {} ({}), mac {}, {} rx / {} tx queues, {}",
+            "port {:?}: {} ({}, DPDK port {}), mac {}, {} rx / {} tx queues, {}",
             p.name,
             p.device,
             info.driver,
+            info.id,
             Mac(info.mac),
             setups[i].rx_queues,
             setups[i].tx_queues,
@@ -292,8 +295,32 @@ pub fn run(opts: RunOptions) -> Result<i32> {
     drop(rx_pool);
     drop(copy_pool);
     drop(ref_pool);
+    drop(pdump);
     drop(eal);
     Ok(0)
+}
+
+/// Serves dpdk-pdump where it can attach, saying once which way it is. Always on rather than a
+/// configuration key: serving costs nothing until a capture starts (dpdk-pdump installs its
+/// copy callbacks on the queues it captures, and removes them when it stops).
+fn serve_pdump(eal: &Eal) -> Option<Pdump<'_>> {
+    // dpdk-pdump is a secondary process: it maps this process's memory, which only hugepages share.
+    if !eal.has_hugepages() {
+        log::info!("capturing with dpdk-pdump needs hugepages: the EAL runs with --no-huge");
+        return None;
+    }
+    match Pdump::serve(eal) {
+        Ok(p) => {
+            let runtime = eal.runtime_dir();
+            let prefix = Path::new(&runtime).file_name().map_or_else(|| runtime.clone(), |p| p.to_string_lossy().into_owned());
+            log::info!("dpdk-pdump can capture any port: dpdk-pdump --file-prefix {prefix} -- --pdump 'port=ID,queue=*,rx-dev=FILE,tx-dev=FILE'");
+            Some(p)
+        }
+        Err(e) => {
+            log::warn!("dpdk-pdump cannot attach: {e}");
+            None
+        }
+    }
 }
 
 /// Where a benchmark copy floor sends: the first port with an address (a mirror port), to a

@@ -93,6 +93,13 @@ impl Eal {
         unsafe { CStr::from_ptr(sys::rte_eal_get_runtime_dir()) }.to_string_lossy().into_owned()
     }
 
+    /// Whether the EAL runs on hugepages (no `--no-huge`): memory other DPDK processes, such
+    /// as `dpdk-pdump`, can map.
+    pub fn has_hugepages(&self) -> bool {
+        // SAFETY: valid after rte_eal_init; reads the EAL's configuration.
+        unsafe { sys::rte_eal_has_hugepages() != 0 }
+    }
+
     /// Registers the calling (non-EAL) thread with DPDK so it gets an lcore id and per-lcore
     /// mempool caches. Undone when the returned guard drops, on the same thread.
     pub fn register_thread(&self) -> Result<ThreadRegistration, DpdkError> {

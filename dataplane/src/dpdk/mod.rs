@@ -5,6 +5,7 @@ pub mod burst;
 pub mod eal;
 pub mod mbuf;
 pub mod mempool;
+pub mod pdump;
 pub mod port;
 pub mod queue;
 pub mod telemetry;
