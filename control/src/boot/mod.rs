@@ -79,7 +79,10 @@ pub fn run(opts: RunOptions) -> Result<i32> {
         // pile up in /var/run/dpdk run after run. A prefix the user gave is theirs to keep.
         _runtime_cleanup = Some(RemoveOnDrop(eal.runtime_dir().into()));
     }
-    let pdump = serve_pdump(&eal);
+    let pdump = serve_pdump(&cfg, &eal)?;
+    // DPDK refuses secondary processes (dpdk-pdump) for good once a thread registers for an
+    // lcore id: with pdump on, the workers run unregistered, without mempool caches.
+    let register_workers = pdump.is_none();
 
     let workers = cfg.dataplane.workers;
     let infos: Vec<PortInfo> = cfg
@@ -200,7 +203,7 @@ pub fn run(opts: RunOptions) -> Result<i32> {
                 if !core_affinity::set_for_current(core_affinity::CoreId { id: core }) {
                     log::warn!("worker {w}: cannot pin to core {core}");
                 }
-                let _registration = eal.register_thread().map_err(|e| log::warn!("worker {w}: {e}")).ok();
+                let _registration = register_workers.then(|| eal.register_thread().map_err(|e| log::warn!("worker {w}: {e}")).ok()).flatten();
                 log::info!("worker {w} on core {core}");
                 match bench_floor {
                     None => worker::run(setup, rcu.reader(w), counters, stop),
@@ -300,27 +303,23 @@ pub fn run(opts: RunOptions) -> Result<i32> {
     Ok(0)
 }
 
-/// Serves dpdk-pdump where it can attach, saying once which way it is. Always on rather than a
-/// configuration key: serving costs nothing until a capture starts (dpdk-pdump installs its
-/// copy callbacks on the queues it captures, and removes them when it stops).
-fn serve_pdump(eal: &Eal) -> Option<Pdump<'_>> {
+/// Serves dpdk-pdump when `[dataplane] pdump` asks for it, or says once why it cannot attach.
+fn serve_pdump<'e>(cfg: &Config, eal: &'e Eal) -> Result<Option<Pdump<'e>>> {
     // dpdk-pdump is a secondary process: it maps this process's memory, which only hugepages share.
-    if !eal.has_hugepages() {
-        log::info!("capturing with dpdk-pdump needs hugepages: the EAL runs with --no-huge");
-        return None;
+    let huge = eal.has_hugepages();
+    if !cfg.dataplane.pdump {
+        let why = if huge { "" } else { "hugepages (the EAL runs with --no-huge) and " };
+        log::info!("capturing with dpdk-pdump needs {why}[dataplane] pdump = true");
+        return Ok(None);
     }
-    match Pdump::serve(eal) {
-        Ok(p) => {
-            let runtime = eal.runtime_dir();
-            let prefix = Path::new(&runtime).file_name().map_or_else(|| runtime.clone(), |p| p.to_string_lossy().into_owned());
-            log::info!("dpdk-pdump can capture any port: dpdk-pdump --file-prefix {prefix} -- --pdump 'port=ID,queue=*,rx-dev=FILE,tx-dev=FILE'");
-            Some(p)
-        }
-        Err(e) => {
-            log::warn!("dpdk-pdump cannot attach: {e}");
-            None
-        }
+    if !huge {
+        bail!("[dataplane] pdump = true: dpdk-pdump needs hugepages, and the EAL runs with --no-huge");
     }
+    let pdump = Pdump::serve(eal).context("[dataplane] pdump = true: serving dpdk-pdump (does the EAL share its memory? not with --in-memory)")?;
+    let runtime = eal.runtime_dir();
+    let prefix = Path::new(&runtime).file_name().map_or_else(|| runtime.clone(), |p| p.to_string_lossy().into_owned());
+    log::info!("dpdk-pdump can capture any port: dpdk-pdump --file-prefix {prefix} -- --pdump 'port=ID,queue=*,rx-dev=FILE,tx-dev=FILE'");
+    Ok(Some(pdump))
 }
 
 /// Where a benchmark copy floor sends: the first port with an address (a mirror port), to a

@@ -385,6 +385,19 @@ session_number = 1
     }
 
     #[test]
+    fn pdump_is_a_dataplane_switch_refused_on_private_memory_by_name() {
+        let on = GOOD.replace("workers = 1\n", "workers = 1\npdump = true\neal_args = [\"--huge-dir\", \"/dev/hugepages\"]\n");
+        assert!(parse(&on, "t.toml").unwrap().dataplane.pdump);
+        assert!(!parse(GOOD, "t.toml").unwrap().dataplane.pdump, "off unless asked for");
+        for private in ["--no-huge", "--in-memory"] {
+            let e = errors(&on.replace("\"--huge-dir\", \"/dev/hugepages\"", &format!("\"{private}\"")));
+            assert!(e.contains("[dataplane]: pdump = true: dpdk-pdump needs hugepages shared with it, and eal_args has ") && e.contains(private), "{e}");
+        }
+        let e = errors(&GOOD.replace("workers = 1\n", "workers = 1\npdump = \"yes\"\n"));
+        assert!(e.contains("pdump"), "{e}");
+    }
+
+    #[test]
     fn a_collector_names_its_next_hop_and_sessions_an_outer_address() {
         let e = errors(&GOOD.replace("next_hop_mac = \"02:00:00:00:00:20\"\n", "").replace("ipv4 = \"192.0.2.1\"\n", ""));
         assert!(e.contains("[[target]] \"tmt-ids\": network_interface_id = \"eni-ids\": network interface \"eni-ids\" has no next_hop_mac, and finding its next hop by ARP needs an IPv4 address on port \"mirror\""), "{e}");

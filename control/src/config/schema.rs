@@ -87,6 +87,11 @@ pub struct Dataplane {
     /// Mbufs for received frames and for copies (0: sized from ports and queues).
     pub mbufs: u32,
     pub copy_mbufs: u32,
+    /// Let `dpdk-pdump` attach and capture any port and queue. Needs hugepages, and costs the
+    /// workers their mempool caches: DPDK refuses secondary processes once a thread has
+    /// registered for an lcore id, so with this on the workers run unregistered.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub pdump: bool,
 }
 
 impl Default for Dataplane {
@@ -102,6 +107,7 @@ impl Default for Dataplane {
             idle_sleep_us: 0,
             mbufs: 0,
             copy_mbufs: 0,
+            pdump: false,
         }
     }
 }

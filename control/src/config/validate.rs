@@ -18,6 +18,10 @@ use std::collections::BTreeSet;
 // FxHash: a whole validation hashes tens of thousands of short ids.
 use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 
+/// EAL arguments that keep DPDK's memory private to the process, where no secondary process
+/// (dpdk-pdump) can attach.
+const PRIVATE_MEMORY: [&str; 3] = ["--no-huge", "--in-memory", "--no-shconf"];
+
 impl Config {
     /// Checks every range and reference; returns all problems found. Linear in the
     /// configuration's size.
@@ -122,6 +126,11 @@ impl<'c> Validator<'c> {
         }
         if d.idle_sleep_us > 1_000_000 {
             self.invalid(&at, "idle_sleep_us", d.idle_sleep_us, "at most 1000000");
+        }
+        // dpdk-pdump maps this process's memory: only hugepage files shared under the runtime
+        // folder let it.
+        if let Some(arg) = d.pdump.then(|| d.eal_args.iter().find(|a| PRIVATE_MEMORY.contains(&a.as_str()))).flatten() {
+            self.invalid(&at, "pdump", true, format!("dpdk-pdump needs hugepages shared with it, and eal_args has {arg}"));
         }
     }
 

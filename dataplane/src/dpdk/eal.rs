@@ -101,7 +101,8 @@ impl Eal {
     }
 
     /// Registers the calling (non-EAL) thread with DPDK so it gets an lcore id and per-lcore
-    /// mempool caches. Undone when the returned guard drops, on the same thread.
+    /// mempool caches. Undone when the returned guard drops, on the same thread. From then on
+    /// DPDK refuses secondary processes (`dpdk-pdump`): it disables multi-process for good.
     pub fn register_thread(&self) -> Result<ThreadRegistration, DpdkError> {
         // SAFETY: called from the thread being registered, after rte_eal_init.
         if unsafe { sys::rte_thread_register() } < 0 {

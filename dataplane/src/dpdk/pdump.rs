@@ -1,9 +1,11 @@
 //! DPDK's packet-capture server: lets `dpdk-pdump` (a secondary process sharing this process's
 //! hugepage memory) capture the RX and TX of any port and queue while the workers run.
 //!
-//! Serving costs nothing until a capture starts: `rte_pdump_init` only registers an IPC handler
-//! and reserves a small memzone; the per-packet copy callbacks are installed on the queues by
-//! `dpdk-pdump` and removed when it stops.
+//! Serving costs nothing on the packet path until a capture starts: `rte_pdump_init` only
+//! registers an IPC handler and reserves a small memzone; the per-packet copy callbacks are
+//! installed on the queues by `dpdk-pdump` and removed when it stops. But secondary processes
+//! can only attach while no thread has called [`Eal::register_thread`] (DPDK disables
+//! multi-process for good then).
 
 #![allow(unsafe_code)]
 // DPDK's C API: every unsafe block here carries its SAFETY line.

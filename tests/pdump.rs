@@ -1,0 +1,374 @@
+//! Issue 22: DPDK's own capture tool, dpdk-pdump, attached to a live traffic-mirror, captures
+//! what the mirror port sends.
+//!
+//! dpdk-pdump is a secondary DPDK process: it maps the running process's hugepage memory, so
+//! this test runs traffic-mirror on hugepages (reserving them itself, and giving back what it
+//! reserved). Its ports are TAP devices moved into a network namespace the test creates: frames
+//! are written into the host port after dpdk-pdump is attached, and what the mirror port sent
+//! is read from its TAP. Not net_pcap files: when a secondary process attaches, net_pcap
+//! reopens every `tx_pcap` file of the primary for writing, truncating what the port wrote.
+
+use e2e::traffic::udp4;
+use e2e::{read_pcap, remove_runtime_dir, require_root, require_tool, sh, Lab};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command};
+use std::time::{Duration, Instant};
+
+/// 2 MiB pages the test needs free: traffic-mirror's pools and dpdk-pdump's, with room.
+const PAGES_NEEDED: u64 = 256;
+/// Frames written into the host port; each is mirrored.
+const FRAMES: usize = 200;
+/// Destination port of the test's UDP frames: the only frames the session's filter accepts, so
+/// that nothing the kernel might send on a new link gets mirrored.
+const DPORT: u16 = 7000;
+
+/// Hugepages reserved for the test: raises `nr_hugepages` when too few are free, and on drop
+/// (panics included) removes the page files DPDK left under the file prefix and puts the old
+/// reservation back.
+struct Hugepages {
+    old: u64,
+    raised: bool,
+    prefix: String,
+}
+
+const NR_HUGEPAGES: &str = "/proc/sys/vm/nr_hugepages";
+const HUGE_DIR: &str = "/dev/hugepages";
+
+fn meminfo(field: &str) -> u64 {
+    let text = std::fs::read_to_string("/proc/meminfo").expect("reading /proc/meminfo");
+    let line = text.lines().find(|l| l.starts_with(field)).unwrap_or_else(|| panic!("/proc/meminfo has no {field}"));
+    line.split_whitespace().nth(1).and_then(|v| v.parse().ok()).unwrap_or_else(|| panic!("/proc/meminfo: {line}"))
+}
+
+impl Hugepages {
+    fn reserve(pages: u64, prefix: &str) -> Hugepages {
+        assert_eq!(meminfo("Hugepagesize:"), 2048, "this test reserves 2 MiB hugepages; the default size here is another");
+        let mounts = std::fs::read_to_string("/proc/mounts").expect("reading /proc/mounts");
+        assert!(
+            mounts.lines().any(|l| l.split_whitespace().nth(1) == Some(HUGE_DIR) && l.contains("hugetlbfs")),
+            "this test needs hugetlbfs mounted on {HUGE_DIR} (scripts/hugepages.sh mounts it)"
+        );
+        let old: u64 = std::fs::read_to_string(NR_HUGEPAGES).expect("reading nr_hugepages").trim().parse().expect("nr_hugepages is a number");
+        let free = meminfo("HugePages_Free:");
+        let mut guard = Hugepages { old, raised: false, prefix: prefix.into() };
+        if free < pages {
+            std::fs::write(NR_HUGEPAGES, (old + pages - free).to_string()).expect("raising nr_hugepages");
+            guard.raised = true;
+        }
+        let free = meminfo("HugePages_Free:");
+        assert!(free >= pages, "this test needs {pages} free 2 MiB hugepages and got {free} (memory too fragmented? reserve them at boot)");
+        guard
+    }
+}
+
+impl Drop for Hugepages {
+    fn drop(&mut self) {
+        // DPDK keeps its page files after exit (for a restart to reuse): they hold the pages.
+        if let Ok(dir) = std::fs::read_dir(HUGE_DIR) {
+            for f in dir.flatten() {
+                if f.file_name().to_string_lossy().starts_with(&format!("{}map_", self.prefix)) {
+                    let _ = std::fs::remove_file(f.path());
+                }
+            }
+        }
+        if self.raised {
+            let _ = std::fs::write(NR_HUGEPAGES, self.old.to_string());
+        }
+    }
+}
+
+/// A network namespace, deleted (with the TAPs moved into it) when dropped.
+struct Netns(String);
+
+impl Netns {
+    fn new(name: &str) -> Netns {
+        let _ = Command::new("ip").args(["netns", "del", name]).stderr(std::process::Stdio::null()).status();
+        sh(&["ip", "netns", "add", name]);
+        Netns(name.into())
+    }
+
+    fn exec(&self, args: &[&str]) -> String {
+        let mut a = vec!["ip", "netns", "exec", &self.0];
+        a.extend_from_slice(args);
+        sh(&a)
+    }
+
+    /// Runs `f` on a thread inside the namespace (sockets opened there belong to it).
+    fn run<T: Send + 'static>(&self, f: impl FnOnce() -> T + Send + 'static) -> T {
+        let path = format!("/var/run/netns/{}", self.0);
+        std::thread::spawn(move || {
+            let ns = std::fs::File::open(&path).unwrap_or_else(|e| panic!("opening {path}: {e}"));
+            // SAFETY: a valid namespace descriptor; setns moves only this thread.
+            let rc = unsafe { libc::setns(std::os::fd::AsRawFd::as_raw_fd(&ns), libc::CLONE_NEWNET) };
+            assert_eq!(rc, 0, "entering {path}: {}", std::io::Error::last_os_error());
+            f()
+        })
+        .join()
+        .unwrap_or_else(|e| std::panic::resume_unwind(e))
+    }
+}
+
+impl Drop for Netns {
+    fn drop(&mut self) {
+        let _ = Command::new("ip").args(["netns", "del", &self.0]).status();
+    }
+}
+
+/// A raw socket on one interface of the calling thread's namespace.
+struct Raw {
+    fd: std::os::fd::OwnedFd,
+}
+
+impl Raw {
+    fn open(iface: &str) -> Raw {
+        use std::os::fd::FromRawFd;
+        let proto = (libc::ETH_P_ALL as u16).to_be();
+        // SAFETY: plain socket(2); the descriptor is owned from here on.
+        let raw = unsafe { libc::socket(libc::AF_PACKET, libc::SOCK_RAW, proto as i32) };
+        assert!(raw >= 0, "AF_PACKET socket: {}", std::io::Error::last_os_error());
+        // SAFETY: raw is a fresh descriptor nobody else owns.
+        let fd = unsafe { std::os::fd::OwnedFd::from_raw_fd(raw) };
+        let name = std::ffi::CString::new(iface).unwrap();
+        // SAFETY: a NUL-terminated name.
+        let index = unsafe { libc::if_nametoindex(name.as_ptr()) };
+        assert!(index > 0, "no interface {iface} here");
+        // SAFETY: sockaddr_ll is plain data; zero is a valid start.
+        let mut addr: libc::sockaddr_ll = unsafe { std::mem::zeroed() };
+        addr.sll_family = libc::AF_PACKET as u16;
+        addr.sll_protocol = proto;
+        addr.sll_ifindex = index as i32;
+        let sock = Raw { fd };
+        // SAFETY: addr is a sockaddr_ll of the size given.
+        let rc = unsafe { libc::bind(sock.raw(), &addr as *const _ as *const libc::sockaddr, std::mem::size_of_val(&addr) as u32) };
+        assert_eq!(rc, 0, "binding to {iface}: {}", std::io::Error::last_os_error());
+        sock.set(libc::SO_RCVBUF, 8 << 20);
+        // A copy that takes longer than this on a loaded machine is lost, not late.
+        let tv = libc::timeval { tv_sec: 30, tv_usec: 0 };
+        // SAFETY: a timeval of the size given.
+        unsafe { libc::setsockopt(sock.raw(), libc::SOL_SOCKET, libc::SO_RCVTIMEO, &tv as *const _ as *const libc::c_void, std::mem::size_of_val(&tv) as u32) };
+        sock
+    }
+
+    fn raw(&self) -> i32 {
+        std::os::fd::AsRawFd::as_raw_fd(&self.fd)
+    }
+
+    fn set(&self, opt: i32, value: i32) {
+        // SAFETY: an int option of the size given.
+        unsafe { libc::setsockopt(self.raw(), libc::SOL_SOCKET, opt, &value as *const _ as *const libc::c_void, 4) };
+    }
+
+    fn send(&self, frame: &[u8]) {
+        // SAFETY: frame is a valid buffer of its length; the socket is bound.
+        let n = unsafe { libc::send(self.raw(), frame.as_ptr() as *const libc::c_void, frame.len(), 0) };
+        assert_eq!(n, frame.len() as isize, "sending a frame: {}", std::io::Error::last_os_error());
+    }
+
+    /// The next frame the interface received (frames the kernel sent out are skipped).
+    fn recv(&self) -> Vec<u8> {
+        let mut buf = vec![0u8; 65536];
+        loop {
+            // SAFETY: sockaddr_ll is plain data.
+            let mut from: libc::sockaddr_ll = unsafe { std::mem::zeroed() };
+            let mut len = std::mem::size_of_val(&from) as u32;
+            // SAFETY: buf and from are valid for the sizes given.
+            let n = unsafe { libc::recvfrom(self.raw(), buf.as_mut_ptr() as *mut libc::c_void, buf.len(), 0, &mut from as *mut _ as *mut libc::sockaddr, &mut len) };
+            assert!(n >= 0, "no copy from the mirror port within 30 s: {}", std::io::Error::last_os_error());
+            if from.sll_pkttype != libc::PACKET_OUTGOING as u8 {
+                return buf[..n as usize].to_vec();
+            }
+        }
+    }
+}
+
+/// A dpdk-pdump process: killed when dropped, unless stopped.
+struct Pdump {
+    child: Option<Child>,
+    out: PathBuf,
+}
+
+impl Pdump {
+    /// Starts dpdk-pdump capturing the TX of every queue of `port` into `file`, and returns
+    /// once it has attached (the primary installed its callbacks).
+    fn attach(lab: &Lab, prefix: &str, port: u16, file: &Path) -> Pdump {
+        let out = lab.path("pdump.out");
+        let log = std::fs::File::create(&out).expect("creating pdump.out");
+        // stdout is a file, fully buffered by default: its "capture for" line would only show
+        // at exit. It comes right after the primary has acknowledged the capture.
+        let child = Command::new("stdbuf")
+            .args(["-oL", "dpdk-pdump", "--file-prefix", prefix, "--no-pci", "--log-level=lib.eal:warning", "--", "--pdump"])
+            .arg(format!("port={port},queue=*,tx-dev={},total-num-mbufs=4096", file.display()))
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .expect("starting dpdk-pdump");
+        let mut p = Pdump { child: Some(child), out };
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while !p.log().contains("capture for (1) tuples") {
+            if let Some(status) = p.child.as_mut().unwrap().try_wait().expect("polling dpdk-pdump") {
+                panic!("dpdk-pdump exited ({status}) before attaching:\n{}", p.log());
+            }
+            assert!(Instant::now() < deadline, "dpdk-pdump did not attach within 60 s:\n{}", p.log());
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        p
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(&self.out).unwrap_or_default()
+    }
+
+    /// Stops it as Ctrl-C would: it detaches, writes what its ring still holds and closes the
+    /// file. Returns its output.
+    fn stop(mut self) -> String {
+        let mut child = self.child.take().unwrap();
+        // SAFETY: signalling our own child.
+        unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let status = loop {
+            if let Some(s) = child.try_wait().expect("waiting for dpdk-pdump") {
+                break s;
+            }
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("dpdk-pdump did not stop within 60 s:\n{}", self.log());
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        assert!(status.success(), "dpdk-pdump failed ({status}):\n{}", self.log());
+        self.log()
+    }
+}
+
+impl Drop for Pdump {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+#[test]
+fn dpdk_pdump_captures_exactly_what_the_mirror_port_of_a_live_process_sends() {
+    require_root();
+    require_tool("dpdk-pdump", "dpdk");
+    require_tool("stdbuf", "coreutils");
+    require_tool("ip", "iproute2");
+    let lab = Lab::new("pdump");
+    // Declared first, dropped last: after every DPDK process below has ended.
+    let _pages = Hugepages::reserve(PAGES_NEEDED, &lab.prefix);
+    let tag = std::process::id() % 100_000;
+    let ns = Netns::new(&format!("tm-pdump-{tag}"));
+    let (host_tap, mirror_tap) = (format!("tmpdh{tag}"), format!("tmpdm{tag}"));
+    let cfg = lab.config(&format!(
+        r#"
+[dataplane]
+workers = 1
+eal_args = ["--no-pci", "--huge-dir", "{HUGE_DIR}"]
+pdump = true
+
+[[port]]
+name = "host"
+device = "net_tap0,iface={host_tap}"
+
+[[port]]
+name = "uplink"
+device = "net_null0,no-rx=1"
+
+[[port]]
+name = "mirror"
+device = "net_tap1,iface={mirror_tap}"
+ipv4 = "192.0.2.1"
+
+[[link]]
+ports = ["host", "uplink"]
+
+[[network_interface]]
+id = "eni-web"
+port = "host"
+
+[[network_interface]]
+id = "eni-ids"
+port = "mirror"
+ipv4 = "192.0.2.10"
+next_hop_mac = "02:00:00:00:00:20"
+
+[[target]]
+id = "tmt-ids"
+network_interface_id = "eni-ids"
+
+[[filter]]
+id = "f"
+[[filter.egress_rule]]
+rule_number = 1
+action = "accept"
+protocol = 17
+destination_port = {{ from = {DPORT}, to = {DPORT} }}
+
+[[session]]
+id = "tms-1"
+source = "eni-web"
+target = "tmt-ids"
+filter = "f"
+session_number = 1
+virtual_network_id = 22
+"#
+    ));
+    let mut running = lab.spawn(&cfg, &[]);
+    lab.client(&mut running);
+    let log = std::fs::read_to_string(lab.path("run.stderr")).unwrap_or_default();
+    assert!(log.contains("dpdk-pdump can capture any port"), "traffic-mirror on hugepages does not serve dpdk-pdump:\n{log}");
+    let mirror_port: u16 = log
+        .lines()
+        .find(|l| l.contains("port \"mirror\""))
+        .and_then(|l| l.split("DPDK port ").nth(1))
+        .and_then(|r| r.split(')').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no DPDK port id for the mirror port in the log:\n{log}"));
+
+    // The TAPs in the namespace, with no IPv6 to chatter on them.
+    ns.exec(&["sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1", "net.ipv6.conf.default.disable_ipv6=1"]);
+    for tap in [&host_tap, &mirror_tap] {
+        sh(&["ip", "link", "set", tap, "netns", &ns.0]);
+        ns.exec(&["ip", "link", "set", tap, "up"]);
+    }
+
+    let captured = lab.path("pdump-mirror-tx.pcap");
+    let pdump = Pdump::attach(&lab, &lab.prefix, mirror_port, &captured);
+
+    // Frames of every size class, long ones included (sent by reference, as chained mbufs).
+    let sizes = [60, 128, 300, 700, 1000, 1400];
+    let frames: Vec<Vec<u8>> = (0..FRAMES).map(|i| udp4(i as u32, 1024 + i as u16, DPORT, sizes[i % sizes.len()]).bytes).collect();
+    let sent = ns.run(move || {
+        let host = Raw::open(&host_tap);
+        let mirror = Raw::open(&mirror_tap);
+        // A few at a time, each batch's copies read back before the next: a starved worker
+        // never sees the TAP's queue overflow.
+        let mut sent = Vec::new();
+        for batch in frames.chunks(8) {
+            for f in batch {
+                host.send(f);
+            }
+            for _ in batch {
+                sent.push(mirror.recv());
+            }
+        }
+        sent
+    });
+    let pdump_log = pdump.stop();
+    let run = lab.finish({
+        // SAFETY: signalling our own child.
+        unsafe { libc::kill(running.id() as i32, libc::SIGTERM) };
+        running
+    });
+    run.assert_ok();
+    remove_runtime_dir(&lab.prefix);
+
+    assert_eq!(sent.len(), FRAMES);
+    assert!(sent.iter().all(|c| c.len() > 50 && c[12..14] == [0x08, 0x00] && c[23] == 17 && c[36..38] == 4789u16.to_be_bytes()), "the mirror port sent something else than VXLAN copies");
+    // In order: one worker sends every copy through one TX queue, whose callback feeds one ring.
+    let got = read_pcap(&captured);
+    e2e::assert_same_frames(&format!("dpdk-pdump's capture of the mirror port's TX\n{pdump_log}"), &got, &sent);
+}
