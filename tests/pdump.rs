@@ -9,7 +9,7 @@
 //! reopens every `tx_pcap` file of the primary for writing, truncating what the port wrote.
 
 use e2e::traffic::udp4;
-use e2e::{read_pcap, remove_runtime_dir, require_root, require_tool, sh, Lab};
+use e2e::{read_pcap, remove_runtime_dir, require_root, require_tool, sh, Lab, Netns};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command};
 use std::time::{Duration, Instant};
@@ -74,43 +74,6 @@ impl Drop for Hugepages {
         if self.raised {
             let _ = std::fs::write(NR_HUGEPAGES, self.old.to_string());
         }
-    }
-}
-
-/// A network namespace, deleted (with the TAPs moved into it) when dropped.
-struct Netns(String);
-
-impl Netns {
-    fn new(name: &str) -> Netns {
-        let _ = Command::new("ip").args(["netns", "del", name]).stderr(std::process::Stdio::null()).status();
-        sh(&["ip", "netns", "add", name]);
-        Netns(name.into())
-    }
-
-    fn exec(&self, args: &[&str]) -> String {
-        let mut a = vec!["ip", "netns", "exec", &self.0];
-        a.extend_from_slice(args);
-        sh(&a)
-    }
-
-    /// Runs `f` on a thread inside the namespace (sockets opened there belong to it).
-    fn run<T: Send + 'static>(&self, f: impl FnOnce() -> T + Send + 'static) -> T {
-        let path = format!("/var/run/netns/{}", self.0);
-        std::thread::spawn(move || {
-            let ns = std::fs::File::open(&path).unwrap_or_else(|e| panic!("opening {path}: {e}"));
-            // SAFETY: a valid namespace descriptor; setns moves only this thread.
-            let rc = unsafe { libc::setns(std::os::fd::AsRawFd::as_raw_fd(&ns), libc::CLONE_NEWNET) };
-            assert_eq!(rc, 0, "entering {path}: {}", std::io::Error::last_os_error());
-            f()
-        })
-        .join()
-        .unwrap_or_else(|e| std::panic::resume_unwind(e))
-    }
-}
-
-impl Drop for Netns {
-    fn drop(&mut self) {
-        let _ = Command::new("ip").args(["netns", "del", &self.0]).status();
     }
 }
 
