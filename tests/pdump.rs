@@ -335,3 +335,36 @@ virtual_network_id = 22
     let got = read_pcap(&captured);
     e2e::assert_same_frames(&format!("dpdk-pdump's capture of the mirror port's TX\n{pdump_log}"), &got, &sent);
 }
+
+#[test]
+fn without_hugepages_traffic_mirror_says_once_that_dpdk_pdump_needs_them() {
+    require_root();
+    let lab = Lab::new("pdump-nohuge");
+    let cfg = lab.config(
+        r#"
+[dataplane]
+workers = 1
+eal_args = ["--no-huge", "-m", "256", "--no-pci"]
+
+[[port]]
+name = "host"
+device = "net_null0,no-rx=1"
+
+[[port]]
+name = "uplink"
+device = "net_null1,no-rx=1"
+
+[[link]]
+ports = ["host", "uplink"]
+"#,
+    );
+    let mut running = lab.spawn(&cfg, &[]);
+    lab.client(&mut running);
+    // SAFETY: signalling our own child.
+    unsafe { libc::kill(running.id() as i32, libc::SIGTERM) };
+    let run = lab.finish(running);
+    run.assert_ok();
+    let said: Vec<_> = run.stderr.lines().filter(|l| l.contains("dpdk-pdump")).collect();
+    assert_eq!(said.len(), 1, "{}", run.stderr);
+    assert!(said[0].contains("capturing with dpdk-pdump needs hugepages (the EAL runs with --no-huge) and [dataplane] pdump = true"), "{}", said[0]);
+}
