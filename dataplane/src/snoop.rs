@@ -62,6 +62,18 @@ pub fn addressed_to<'a>(queue: &SnoopQueue, port: u16, ip: u32, frames: impl Ite
     }
 }
 
+/// Hands the frames among `frames`, received on port `port`, that the control thread must
+/// see to it: ARP, and, when the port has an address `ip`, TCP and ICMP for it; counts in
+/// `dropped` those it has no room for. One pass over the burst.
+#[inline]
+pub fn control_frames<'a>(queue: &SnoopQueue, port: u16, ip: Option<u32>, frames: impl Iterator<Item = &'a [u8]>, dropped: &Counter) {
+    for f in frames.filter(|f| arp::is_arp(f) || ip.is_some_and(|ip| probe::is_for(f, ip))) {
+        if queue.push(Snooped::new(port, f)).is_err() {
+            dropped.add(1);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
