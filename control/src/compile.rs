@@ -1,14 +1,16 @@
 //! Compiling a validated configuration into the immutable [`Table`] the workers read.
 
-use crate::config::{packet_length_to, Config, ConfigError, Direction, FilterRule, NetworkInterface, NextHop, Target};
+use crate::config::{packet_length_to, Config, ConfigError, Direction, FilterRule, NetworkInterface, NextHop, Target, TargetType};
 use crate::counters::Slots;
+use crate::health;
 use crate::neighbour::Key;
 use dataplane::encap::{max_inner_len, Outer, Template};
 use dataplane::filter::{Cidr, Exclusions, Rule};
-use dataplane::table::{FilterRules, PortRules, SessionOut, SourceRules, SourceSet, Table};
-use dataplane::types::{CounterSlot, SessionIdx};
+use dataplane::spread::{self, Spread};
+use dataplane::table::{CollectorOut, FilterRules, PortRules, SessionOut, SourceRules, SourceSet, Table};
+use dataplane::types::{CollectorSlot, CopySkip, CounterSlot, SessionIdx, TargetSlot};
 use ipnet::IpNet;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::net::IpAddr;
 use std::sync::Arc;
 
@@ -78,6 +80,12 @@ pub struct Compiler {
     pub rebuilt: usize,
     /// Sessions mirroring in the last table: enabled, with everything they name present.
     pub mirroring: usize,
+    /// The load balancers' collectors that failed their health checks: no copy goes to
+    /// them (the controller keeps it as the checks say).
+    pub out_of_service: HashSet<health::Key>,
+    /// Each load-balancer target's spread of flows, with the collectors it was made for: a
+    /// table is rebuilt only when they change.
+    spreads: HashMap<String, (Vec<u64>, Arc<Spread>)>,
 }
 
 /// One source's compiled rules and their inputs.
@@ -119,29 +127,40 @@ impl Compiler {
         );
 
         // What copies to each target look like, less the session's VNI and length.
-        let mut outs: HashMap<&str, (usize, Vec<Outer>, u32, u16)> = HashMap::new();
+        let mut outs: HashMap<&str, TargetOut> = HashMap::new();
+        let mut spreads = HashMap::new();
         let mut sessions: Vec<Option<SessionOut>> = Vec::new();
         // Sessions that mirror (enabled, with everything they refer to present), by source.
         let mut by_source: HashMap<&str, Vec<(u32, SessionIdx, Arc<FilterRules>)>> = HashMap::new();
         for s in cfg.sessions.iter().filter(|s| s.enabled) {
             let (Some(filter), Some(source), Some(target)) = (filters.get(s.filter.as_str()), interfaces.get(s.source.as_str()), targets.get(s.target.as_str())) else { continue };
-            let (port, outers, mtu, udp_port) = match outs.entry(target.id.as_str()) {
+            let out = match outs.entry(target.id.as_str()) {
                 std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
-                std::collections::hash_map::Entry::Vacant(e) => e.insert(self::outers(cfg, target, port_macs, &resolved).map_err(msg)?),
+                std::collections::hash_map::Entry::Vacant(e) => e.insert(self.target_out(cfg, target, port_macs, slots, &resolved, &mut spreads).map_err(msg)?),
             };
-            let src_ip = source.ipv4.or(cfg.ports[*port].ipv4).ok_or_else(|| msg(format!("session {:?}: no outer source address (ipv4 on its network interface or port)", s.id)))?;
+            let src_ip = source.ipv4.or(cfg.ports[out.port].ipv4).ok_or_else(|| msg(format!("session {:?}: no outer source address (ipv4 on its network interface or port)", s.id)))?;
             exclusions.own_ips.push(u32::from(src_ip));
-            exclusions.own_ports.push(*udp_port);
+            exclusions.own_ports.push(out.udp_port);
             let slot = slots.get(&s.id).ok_or_else(|| msg(format!("session {:?} has no counter slot", s.id)))?;
             let vni = s.virtual_network_id.unwrap_or(0);
-            let templates = outers.iter().map(|o| Template::new(&Outer { src_ip: u32::from(src_ip), vni, ..*o })).collect();
+            let collectors = out.collectors.iter().map(|(o, c)| CollectorOut::new(Template::new(&Outer { src_ip: u32::from(src_ip), vni, ..*o }), CounterSlot(slot), *c)).collect();
             let i = slot as usize;
             if sessions.len() <= i {
                 sessions.resize_with(i + 1, || None);
             }
-            sessions[i] = Some(SessionOut { slot: CounterSlot(slot), port: *port as u16, max_inner: max_inner_len(packet_length_to(s, target), *mtu), templates });
+            sessions[i] = Some(SessionOut {
+                slot: CounterSlot(slot),
+                target: out.target,
+                port: out.port as u16,
+                max_inner: max_inner_len(packet_length_to(s, target), out.mtu),
+                collectors,
+                spread: out.spread.clone(),
+                empty: out.empty,
+            });
             by_source.entry(s.source.as_str()).or_default().push((s.session_number, SessionIdx(slot), filter.clone()));
         }
+        // Spreads no target uses any more go.
+        self.spreads = spreads;
         self.mirroring = by_source.values().map(Vec::len).sum();
         exclusions.own_ips.sort_unstable();
         exclusions.own_ips.dedup();
@@ -196,32 +215,73 @@ impl Compiler {
             sessions: sessions
                 .into_iter()
                 .enumerate()
-                .map(|(i, s)| s.unwrap_or(SessionOut { slot: CounterSlot(i as u32), port: 0, max_inner: 0, templates: Box::new([]) }))
+                .map(|(i, s)| s.unwrap_or_else(|| SessionOut::unused(CounterSlot(i as u32))))
                 .collect(),
             exclusions,
         })
     }
 }
 
-/// A target's mirror port, outer headers (one per collector whose next hop is known; the
-/// others are skipped, and counted, until ARP answers; source address and VNI left for the
-/// session), MTU and UDP port.
-fn outers(cfg: &Config, target: &Target, port_macs: &[[u8; 6]], resolved: &impl Fn(&Key) -> Option<[u8; 6]>) -> Result<(usize, Vec<Outer>, u32, u16), String> {
-    let dest = cfg.target_destination(target).ok_or_else(|| format!("target {:?}: its destination is not defined", target.id))?;
-    let port = cfg.port_index(dest.port).ok_or_else(|| format!("target {:?}: no port {:?}", target.id, dest.port))?;
-    let mirror = &cfg.ports[port];
-    let outers = dest
-        .collectors
-        .iter()
-        .filter_map(|c| {
+/// What copies to one target look like, less each session's VNI, source address and length.
+struct TargetOut {
+    port: usize,
+    /// The collectors in service, with their counter slots.
+    collectors: Vec<(Outer, CollectorSlot)>,
+    spread: Option<Arc<Spread>>,
+    /// Why copies are skipped while `collectors` is empty.
+    empty: CopySkip,
+    target: TargetSlot,
+    mtu: u32,
+    udp_port: u16,
+}
+
+impl Compiler {
+    /// A target's mirror port and its collectors in service: those whose next hop is known
+    /// (the others are skipped, and counted, until ARP answers) and, behind a load balancer,
+    /// that passed their health checks; with two or more, the spread of flows over them
+    /// (kept from the last table in `spreads` when they are the same).
+    fn target_out(&self, cfg: &Config, target: &Target, port_macs: &[[u8; 6]], slots: &Slots, resolved: &impl Fn(&Key) -> Option<[u8; 6]>, spreads: &mut HashMap<String, (Vec<u64>, Arc<Spread>)>) -> Result<TargetOut, String> {
+        let dest = cfg.target_destination(target).ok_or_else(|| format!("target {:?}: its destination is not defined", target.id))?;
+        let port = cfg.port_index(dest.port).ok_or_else(|| format!("target {:?}: no port {:?}", target.id, dest.port))?;
+        let mirror = &cfg.ports[port];
+        let balancer = target.destination().and_then(|(kind, id)| (kind == TargetType::NetworkLoadBalancer).then_some(id));
+        let healthy = |address: IpAddr| balancer.is_none_or(|lb| !self.out_of_service.contains(&health::Key { load_balancer: lb.to_owned(), address }));
+        let no_slot = |a| format!("target {:?}: collector {a} has no counter slot", target.id);
+        let mut collectors = Vec::new();
+        let mut keys = Vec::new();
+        for c in &dest.collectors {
+            let address = IpAddr::from(c.address);
+            if !healthy(address) {
+                continue;
+            }
             let hop = match c.hop {
                 NextHop::Mac(m) => Some(m.0),
                 NextHop::Arp(ip) => resolved(&Key { port, vlan: target.vlan, ip }),
-            }?;
-            Some(Outer { src_mac: mirror.mac.map_or(port_macs[port], |m| m.0), dst_mac: hop, vlan: target.vlan, src_ip: 0, dst_ip: u32::from(c.address), dst_port: target.udp_port, vni: 0 })
-        })
-        .collect();
-    Ok((port, outers, target.mtu, target.udp_port))
+            };
+            let Some(hop) = hop else { continue };
+            let outer = Outer { src_mac: mirror.mac.map_or(port_macs[port], |m| m.0), dst_mac: hop, vlan: target.vlan, src_ip: 0, dst_ip: u32::from(c.address), dst_port: target.udp_port, vni: 0 };
+            collectors.push((outer, slots.collector(&target.id, address).ok_or_else(|| no_slot(address))?));
+            keys.push(spread::key(address_bits(address)));
+        }
+        let spread = (collectors.len() > 1).then(|| {
+            let (_, s) = spreads.entry(target.id.clone()).or_insert_with(|| match self.spreads.get(&target.id) {
+                Some((k, s)) if *k == keys => (keys.clone(), s.clone()),
+                _ => (keys.clone(), Arc::new(Spread::new(&keys))),
+            });
+            s.clone()
+        });
+        let empty = if dest.collectors.iter().any(|c| healthy(IpAddr::from(c.address))) { CopySkip::Unresolved } else { CopySkip::NoHealthyCollector };
+        let target_slot = slots.target(&target.id).ok_or_else(|| format!("target {:?} has no counter slot", target.id))?;
+        Ok(TargetOut { port, collectors, spread, empty, target: target_slot, mtu: target.mtu, udp_port: target.udp_port })
+    }
+}
+
+/// An address as 128 bits, IPv4 mapped into IPv6, for a collector's stable key.
+fn address_bits(a: IpAddr) -> u128 {
+    match a {
+        IpAddr::V4(a) => u128::from(a.to_ipv6_mapped()),
+        IpAddr::V6(a) => u128::from(a),
+    }
 }
 
 fn words(a: u128) -> [u32; 4] {
