@@ -76,6 +76,16 @@ impl Testbed {
         text(&out)
     }
 
+    /// `up` running configuration `toml` (written to the lab's `file`), which must succeed.
+    fn up_with(&self, file: &str, toml: &str) {
+        let config = self.lab.path(file);
+        std::fs::write(&config, toml).unwrap_or_else(|e| panic!("writing {}: {e}", config.display()));
+        let mut cmd = self.command("up", None);
+        cmd.env("TESTBED_CONFIG", &config);
+        let out = run_with_timeout(cmd, Duration::from_secs(120));
+        assert!(out.status.success(), "testbed.sh up failed:\n{}", text(&out));
+    }
+
     /// `down`, which must succeed and leave nothing behind.
     fn down(&self) -> String {
         let out = self.script("down", None);
@@ -638,12 +648,7 @@ fn collector_found_by_arp() {
     let template = std::fs::read_to_string(workspace().join("config/testbed.toml")).expect("config/testbed.toml");
     let fixed = "next_hop_mac = \"02:00:00:00:00:20\"";
     assert!(template.contains(fixed), "config/testbed.toml names the collector by MAC");
-    let config = tb.lab.path("testbed-arp.toml");
-    std::fs::write(&config, template.replace(fixed, "next_hop = \"192.0.2.10\"")).unwrap();
-    let mut cmd = tb.command("up", None);
-    cmd.env("TESTBED_CONFIG", &config);
-    let out = run_with_timeout(cmd, Duration::from_secs(120));
-    assert!(out.status.success(), "testbed.sh up failed:\n{}", text(&out));
+    tb.up_with("testbed-arp.toml", &template.replace(fixed, "next_hop = \"192.0.2.10\""));
 
     let (client, collector) = (tb.name("client"), tb.name("collector"));
     let vx = Capture::start(&tb, &collector, &format!("vx{}", s.client_vni), "arp-vx-client", &["-Q", "in"]);
@@ -894,12 +899,7 @@ fn a_failed_collector_gives_up_only_its_flows_and_takes_them_back_when_it_recove
          [[target]]\nid = \"tmt-ids\"\nnetwork_load_balancer_arn = \"{LB_ARN}\"\n"
     );
     let lab_config = template.replace(to_collector, &balanced).replace("target = \"tmt-collector\"", "target = \"tmt-ids\"");
-    let config = tb.lab.path("testbed-lb.toml");
-    std::fs::write(&config, lab_config).unwrap();
-    let mut cmd = tb.command("up", None);
-    cmd.env("TESTBED_CONFIG", &config);
-    let out = run_with_timeout(cmd, Duration::from_secs(120));
-    assert!(out.status.success(), "testbed.sh up failed:\n{}", text(&out));
+    tb.up_with("testbed-lb.toml", &lab_config);
     let coll2 = SecondCollector::new(&tb, &[s.client_vni, s.server_vni]);
 
     let (c1, c2) = ("192.0.2.10", "192.0.2.11");
