@@ -446,6 +446,19 @@ fn sessions() -> Sessions {
     }
 }
 
+/// Wireshark's decoding of a capture of copies, a line per frame: the VNI, the outer source
+/// and destination and the outer IP checksum's status (1: good), tab-separated.
+fn tshark_outer(file: &std::path::Path) -> Vec<String> {
+    let out = Command::new("tshark")
+        .arg("-r")
+        .arg(file)
+        .args(["-o", "ip.check_checksum:TRUE", "-T", "fields", "-E", "occurrence=f", "-e", "vxlan.vni", "-e", "ip.src", "-e", "ip.dst", "-e", "ip.checksum.status"])
+        .output()
+        .expect("running tshark");
+    assert!(out.status.success(), "tshark: {}", text(&out));
+    String::from_utf8_lossy(&out.stdout).lines().map(str::to_owned).collect()
+}
+
 /// The whole lab, twice: first with a VXLAN device for the client's VNI only (the server
 /// session's copies reach the collector and go nowhere), then, after a second `up` adds the
 /// other device, with every kind of traffic and every comparison.
@@ -542,14 +555,7 @@ fn collector_devices_deliver_what_crossed_the_wire() {
 
     // Wireshark's view of the same copies: VXLAN with the sessions' VNIs, from the mirror port
     // to the collector.
-    let out = Command::new("tshark")
-        .arg("-r")
-        .arg(&outer_file)
-        .args(["-o", "ip.check_checksum:TRUE", "-T", "fields", "-E", "occurrence=f", "-e", "vxlan.vni", "-e", "ip.src", "-e", "ip.dst", "-e", "ip.checksum.status"])
-        .output()
-        .expect("running tshark");
-    assert!(out.status.success(), "tshark: {}", text(&out));
-    let lines: Vec<String> = String::from_utf8_lossy(&out.stdout).lines().map(str::to_owned).collect();
+    let lines = tshark_outer(&outer_file);
     assert_eq!(lines.len(), outer.len(), "tshark read every copy");
     for (l, (vni, _)) in lines.iter().zip(&outer) {
         assert_eq!(l, &format!("{vni}\t192.0.2.1\t192.0.2.10\t1"), "tshark's decoding");
@@ -859,6 +865,13 @@ fn round(tb: &Testbed, api: &mut control::api::Client, what: &str, flows: &[UdpS
     await_counters(api, what, Duration::from_secs(60), |(copies, _, _)| copies.values().sum::<u64>() >= sent_before + 4 * flows.len() as u64);
     let (wire, vx1, vx2) = (wire.stop(), vx1.stop(), vx2.stop());
     let seen = copies_seen(&wire);
+    // Wireshark decodes every copy as VXLAN from the mirror port to the collector it went to.
+    let decoded = tshark_outer(&tb.lab.path(&format!("{what}-wire.pcap")));
+    assert_eq!(decoded.len(), seen.len(), "{what}: tshark read every copy");
+    for (l, (to, vni, _)) in decoded.iter().zip(&seen) {
+        let [a, b, c, d] = *to;
+        assert_eq!(l, &format!("{vni}\t192.0.2.1\t{a}.{b}.{c}.{d}\t1"), "{what}: tshark's decoding");
+    }
     let mut to = std::collections::BTreeMap::new();
     for &(at, _, port) in &seen {
         let Some(p) = port.filter(|p| ports.contains(p)) else { continue };
@@ -890,6 +903,7 @@ fn round(tb: &Testbed, api: &mut control::api::Client, what: &str, flows: &[UdpS
 fn a_failed_collector_gives_up_only_its_flows_and_takes_them_back_when_it_recovers() {
     let s = sessions();
     let tb = Testbed::new("tbh");
+    require_tool("tshark", "tshark");
     let template = std::fs::read_to_string(workspace().join("config/testbed.toml")).expect("config/testbed.toml");
     let to_collector = "[[target]]\nid = \"tmt-collector\"\nnetwork_interface_id = \"eni-collector\"\n";
     assert!(template.contains(to_collector), "config/testbed.toml's target is the collector's network interface");
