@@ -63,7 +63,8 @@ fn count(a: &Args, s: &Scenario, input: &Path, run_for: Duration) -> Count {
     // Fair scheduling: by default a spinning worker holds valgrind's one lock for long spells,
     // and the control thread takes seconds to answer or to stop.
     valgrind
-        .args(["--tool=callgrind", "--callgrind-out-file=/dev/null", "--fair-sched=yes"])
+        .args(["--tool=callgrind", "--fair-sched=yes", "--dump-instr=yes"])
+        .arg(format!("--callgrind-out-file={}", std::env::var("TM_CG_OUT").unwrap_or("/dev/null".into())))
         .arg(format!("--toggle-collect={WORKER_LOOP}"))
         .arg(format!("--log-file={}", valgrind_log.display()))
         .arg(&a.binary);

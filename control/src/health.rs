@@ -754,7 +754,7 @@ mod tests {
         lb.health_check = Some(crate::config::HealthCheck { port: Some(9000), interval: Some(1), ..Default::default() });
         assert_eq!((Settings::of(&lb, 4789).port, Settings::of(&lb, 4789).interval), (9000, Duration::from_secs(1)));
 
-        let mut cfg = Config { load_balancers: vec![lb], ..Default::default() };
+        let mut cfg = Config { load_balancers: vec![lb].into(), ..Default::default() };
         assert_eq!(wanted(&cfg), [Wanted { key: key(10), settings: None }], "no target uses it");
         let mut t = crate::config::Target::new("tmt-1", TargetType::NetworkLoadBalancer, LB);
         t.udp_port = 4790;

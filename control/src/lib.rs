@@ -13,6 +13,7 @@ pub mod controller;
 pub mod counters;
 pub mod ctl;
 pub mod health;
+pub mod explain;
 pub mod http;
 pub mod import;
 pub mod metrics;

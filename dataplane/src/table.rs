@@ -4,12 +4,15 @@
 use crate::filter::{Classifier, CompileError, Exclusions, Rule, RuleSet};
 use crate::encap::Template;
 use crate::spread::Spread;
+use crate::stats::OutcomeCounters;
 use crate::types::{CollectorSlot, CopySkip, CounterSlot, Direction, SessionIdx, TargetSlot};
 use std::sync::Arc;
 
 /// One filter, rules sorted by rule number within each direction.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct FilterRules {
+    /// The filter's id (`tmf-...`), for hit counters and `explain`.
+    pub id: Arc<str>,
     /// Ingress rules.
     pub ingress: Vec<Rule>,
     /// Egress rules.
@@ -37,8 +40,8 @@ pub struct Table {
     /// By [`SessionIdx`], as [`SourceRules::sessions`] refers to them. The control plane
     /// numbers sessions by counter slot, so an index means the same session in the next table
     /// and a source's compiled rules can be shared by both; unused indices hold a session
-    /// that no source names.
-    pub sessions: Box<[SessionOut]>,
+    /// that no source names. Shared with the next table when no session's copies change.
+    pub sessions: Arc<[SessionOut]>,
     /// Traffic never mirrored, and the VPC resolvers.
     pub exclusions: Exclusions,
 }
@@ -55,14 +58,14 @@ impl Table {
         Table {
             generation: 0,
             ports: (0..ports).map(|_| PortRules::default()).collect(),
-            sessions: Box::new([]),
+            sessions: Arc::new([]),
             exclusions: Exclusions::default(),
         }
     }
 }
 
 /// The sources on one port, by direction.
-#[derive(Default)]
+#[derive(Clone, Default)]
 pub struct PortRules {
     /// Sources whose frames are received on this port.
     pub egress: SourceSet,
@@ -72,13 +75,14 @@ pub struct PortRules {
 
 /// The sources of one port in one direction, found by a frame's MAC: a frame's cost does not
 /// grow with the number of monitored hosts on its port. At most one source sees every frame
-/// (one without a MAC); the others each see one MAC's frames.
-#[derive(Default)]
+/// (one without a MAC); the others each see one MAC's frames. Cloning shares it: a table
+/// shares the sets of the ports a change did not touch with the table before it.
+#[derive(Clone, Default)]
 pub struct SourceSet {
     /// The source without a MAC, and its place among the port's sources.
     every: Option<(u32, Arc<SourceRules>)>,
     /// The sources with a MAC, in their order; `by_mac` indexes them.
-    with_mac: Box<[Arc<SourceRules>]>,
+    with_mac: Arc<[Arc<SourceRules>]>,
     by_mac: MacIndex,
 }
 
@@ -137,10 +141,10 @@ impl SourceSet {
 
 /// An open-addressing hash of MACs to (place among the port's sources, index into
 /// `with_mac`), at most half full.
-#[derive(Default)]
+#[derive(Clone, Default)]
 struct MacIndex {
     /// (MAC as 48 bits | 1 << 48 when used, place, index); a power of two long.
-    slots: Box<[(u64, u32, u32)]>,
+    slots: Arc<[(u64, u32, u32)]>,
 }
 
 impl MacIndex {
@@ -154,28 +158,34 @@ impl MacIndex {
 
     #[inline(always)]
     fn home(&self, key: u64) -> usize {
+        Self::home_in(key, self.slots.len() - 1)
+    }
+
+    #[inline(always)]
+    fn home_in(key: u64, mask: usize) -> usize {
         // Fibonacci hashing: the multiply spreads the OUI and serial bits over the top bits.
-        (key.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 32) as usize & (self.slots.len() - 1)
+        (key.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 32) as usize & mask
     }
 
     fn new(sources: &[(u32, Arc<SourceRules>)]) -> Result<Self, SharedPortError> {
         if sources.is_empty() {
             return Ok(MacIndex::default());
         }
-        let mut index = MacIndex { slots: vec![(0, 0, 0); (sources.len() * 2).next_power_of_two()].into() };
+        let mut slots = vec![(0, 0, 0); (sources.len() * 2).next_power_of_two()];
+        let mask = slots.len() - 1;
         for (i, (pos, s)) in sources.iter().enumerate() {
             let mac = s.mac.expect("only sources with a MAC are indexed");
             let key = Self::key(&mac);
-            let mut at = index.home(key);
-            while index.slots[at].0 != 0 {
-                if index.slots[at].0 == key {
+            let mut at = Self::home_in(key, mask);
+            while slots[at].0 != 0 {
+                if slots[at].0 == key {
                     return Err(SharedPortError::SameMac(mac));
                 }
-                at = (at + 1) & (index.slots.len() - 1);
+                at = (at + 1) & mask;
             }
-            index.slots[at] = (key, *pos, i as u32);
+            slots[at] = (key, *pos, i as u32);
         }
-        Ok(index)
+        Ok(MacIndex { slots: slots.into() })
     }
 
     /// The place and index of the source with this MAC.
@@ -197,37 +207,102 @@ impl MacIndex {
 }
 
 /// One source in one direction: which frames are its own, and its sessions' compiled filters
-/// (what [`decide`](crate::decide) reads of it).
+/// (what [`decide`](crate::decide) reads of it), with how often each decided.
 pub struct SourceRules {
+    /// The network interface's id (`eni-...`), for `explain`.
+    pub id: Arc<str>,
     /// Only frames from (egress) or to (ingress) this MAC; every frame when `None`
     /// ([`SourceSet`] finds a frame's sources by it).
     pub mac: Option<[u8; 6]>,
+    /// The direction its frames are, seen from the source.
+    pub dir: Direction,
     /// The compiled filters for IPv4.
-    pub v4: Classifier,
+    pub v4: Compiled,
     /// The compiled filters for IPv6.
-    pub v6: Classifier,
+    pub v6: Compiled,
     /// The session of each classifier result (rule set), i.e. the enabled sessions by
     /// session number.
     pub sessions: Box<[SessionIdx]>,
+    /// The filter of each session, in the same order: what outcomes' rule indices point into.
+    pub filters: Box<[Arc<FilterRules>]>,
+}
+
+/// One address family's compiled filters of a source, and how often each outcome decided.
+pub struct Compiled {
+    /// The decision structure.
+    pub classifier: Classifier,
+    /// By worker and outcome.
+    pub hits: OutcomeCounters,
+}
+
+impl Compiled {
+    fn new(classifier: Classifier, workers: usize) -> Self {
+        let hits = OutcomeCounters::new(workers, classifier.outcomes());
+        Compiled { classifier, hits }
+    }
 }
 
 impl SourceRules {
-    /// Compiles the sessions of one source for one direction; `sessions` holds (session,
-    /// filter), in ascending session number; `exclusions` gives the VPC resolvers.
-    pub fn build(mac: Option<[u8; 6]>, dir: Direction, sessions: &[(SessionIdx, &FilterRules)], exclusions: &Exclusions) -> Result<Self, CompileError> {
-        let sets: Vec<RuleSet> =
-            sessions.iter().map(|(_, f)| RuleSet { rules: f.rules(dir), amazon_dns: f.amazon_dns }).collect();
-        Ok(SourceRules {
+    /// Compiles the sessions of network interface `id` for one direction; `sessions` holds
+    /// (session, filter), in ascending session number; `exclusions` gives the VPC resolvers;
+    /// `workers` count its rules' hits.
+    pub fn build(id: &str, mac: Option<[u8; 6]>, dir: Direction, sessions: &[(SessionIdx, Arc<FilterRules>)], exclusions: &Exclusions, workers: usize) -> Result<Self, CompileError> {
+        let filters: Vec<&FilterRules> = sessions.iter().map(|(_, f)| &**f).collect();
+        let (v4, v6) = Self::classifiers(dir, &filters, exclusions)?;
+        Ok(Self::with_classifiers(id, mac, dir, sessions, (v4, v6), workers))
+    }
+
+    /// The IPv4 and IPv6 classifiers of sessions with `filters` (in ascending session number)
+    /// in direction `dir`: what sources whose sessions have the same filters can share.
+    pub fn classifiers(dir: Direction, filters: &[&FilterRules], exclusions: &Exclusions) -> Result<(Classifier, Classifier), CompileError> {
+        let sets: Vec<RuleSet> = filters.iter().map(|f| RuleSet { rules: f.rules(dir), amazon_dns: f.amazon_dns }).collect();
+        Ok((Classifier::build(&sets, false, &exclusions.resolvers(false))?, Classifier::build(&sets, true, &exclusions.resolvers(true))?))
+    }
+
+    /// Source `id` over classifiers already built for its sessions' filters (shared with other
+    /// sources); its hit counters are its own.
+    pub fn with_classifiers(id: &str, mac: Option<[u8; 6]>, dir: Direction, sessions: &[(SessionIdx, Arc<FilterRules>)], (v4, v6): (Classifier, Classifier), workers: usize) -> Self {
+        SourceRules {
+            id: id.into(),
             mac,
-            v4: Classifier::build(&sets, false, &exclusions.resolvers(false))?,
-            v6: Classifier::build(&sets, true, &exclusions.resolvers(true))?,
-            sessions: sessions.iter().map(|&(s, _)| s).collect(),
-        })
+            dir,
+            v4: Compiled::new(v4, workers),
+            v6: Compiled::new(v6, workers),
+            sessions: sessions.iter().map(|(s, _)| *s).collect(),
+            filters: sessions.iter().map(|(_, f)| f.clone()).collect(),
+        }
+    }
+
+    /// The compiled filters of one address family.
+    #[inline(always)]
+    pub fn family(&self, ipv6: bool) -> &Compiled {
+        if ipv6 { &self.v6 } else { &self.v4 }
+    }
+
+    /// Calls `f` with each rule that has decided packets, and how many it decided: its hits.
+    /// A rule is counted once for each session it decided a packet for (a reject of one
+    /// session and the accept of the next both count).
+    pub fn rule_hits(&self, mut f: impl FnMut(&FilterRules, &Rule, u64)) {
+        for c in [&self.v4, &self.v6] {
+            for o in 0..c.classifier.outcomes() as u32 {
+                let n = c.hits.total(o);
+                if n == 0 {
+                    continue;
+                }
+                for (set, i) in c.classifier.outcome(o).deciding_rules() {
+                    let filter = &self.filters[set];
+                    f(filter, &filter.rules(self.dir)[i], n);
+                }
+            }
+        }
     }
 }
 
 /// How one session's copies are built and where they go.
+#[derive(Clone, PartialEq, Eq)]
 pub struct SessionOut {
+    /// The session's id (`tms-...`), for `explain`.
+    pub id: Arc<str>,
     /// Where its copies are counted (stable across table swaps).
     pub slot: CounterSlot,
     /// Where its target's skips are counted.
@@ -250,6 +325,7 @@ pub struct SessionOut {
 
 /// One collector of a session's target: the outer headers of copies to it, and where they
 /// are counted.
+#[derive(Clone, PartialEq, Eq)]
 pub struct CollectorOut {
     /// The outer headers.
     pub outer: Template,
@@ -310,14 +386,14 @@ impl CountedAt {
 impl SessionOut {
     /// A session that sends nothing (an index no source names).
     pub fn unused(slot: CounterSlot) -> Self {
-        SessionOut { slot, target: TargetSlot(0), port: 0, max_inner: 0, collectors: Box::new([]), spread: None, empty: CopySkip::Unresolved }
+        SessionOut { id: "".into(), slot, target: TargetSlot(0), port: 0, max_inner: 0, collectors: Box::new([]), spread: None, empty: CopySkip::Unresolved }
     }
 
     /// A session whose copies all go to one collector, counted in target and collector slot
     /// 0 (for tests and benches).
     pub fn single(slot: CounterSlot, port: u16, max_inner: u32, outer: Template) -> Self {
         let collectors = Box::new([CollectorOut::new(outer, slot, CollectorSlot(0))]);
-        SessionOut { slot, target: TargetSlot(0), port, max_inner, collectors, spread: None, empty: CopySkip::Unresolved }
+        SessionOut { id: "tms".into(), slot, target: TargetSlot(0), port, max_inner, collectors, spread: None, empty: CopySkip::Unresolved }
     }
 
     /// The collector that copies of a flow with hash `hash` go to; `None` while no collector

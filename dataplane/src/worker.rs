@@ -21,7 +21,7 @@
 //! a refused copy is a counted skip) and the worker reports an RCU quiescent state: the table
 //! it read stays the same for the whole iteration.
 
-use crate::decide::Sources;
+use crate::decide::{CountHits, Sources};
 use crate::dpdk::burst::{Burst, MAX_BURST};
 use crate::dpdk::eal;
 use crate::dpdk::mbuf::Mbuf;
@@ -72,10 +72,11 @@ pub struct WorkerSetup<'a> {
 /// whole-worker instruction count (`tm-bench --callgrind`) collects inside it.
 #[inline(never)]
 pub fn run(setup: WorkerSetup, mut reader: Reader<Table>, counters: &WorkerCounters, stop: &AtomicBool) {
-    let WorkerSetup { mut rx, tx, peers, copy_pool, burst_size, tx_retries, idle_sleep, snoop, addresses, .. } = setup;
+    let WorkerSetup { id, mut rx, tx, peers, copy_pool, burst_size, tx_retries, idle_sleep, snoop, addresses, .. } = setup;
     let burst_size = burst_size.clamp(1, MAX_BURST);
     let ports = tx.len();
     let mut w = Worker {
+        id,
         tx,
         peers,
         copy_pool,
@@ -91,13 +92,14 @@ pub fn run(setup: WorkerSetup, mut reader: Reader<Table>, counters: &WorkerCount
     let mut burst = Burst::new();
     let mut last = eal::tsc();
     while !stop.load(Ordering::Relaxed) {
-        let table = reader.read();
         let mut received = 0;
         for (port, queue) in &mut rx {
             let n = queue.receive_up_to(&mut burst, burst_size);
             if n > 0 {
                 received += n;
-                w.handle_burst(table, usize::from(*port), &mut burst);
+                // The table is read after the frames are: a frame that arrives once a change
+                // has been published (and answered) is decided by the new table.
+                w.handle_burst(reader.read(), usize::from(*port), &mut burst);
             }
         }
         w.flush_copies();
@@ -145,11 +147,12 @@ impl Worker<'_> {
         let mut not_mirrored = [0u64; NotMirrored::ALL.len()];
         let (pending, held) = (&mut self.pending, &mut self.held);
         let mut packet = Packet::default();
+        let mut hits = CountHits { worker: self.id };
         for m in burst.iter() {
             // As each copy is found: a second reference on its original (one per
             // original, however many copies) keeps it for building once it has been sent.
             let mut hold = None;
-            let decided = sources.decide(m.data(), m.pkt_len(), &mut packet, |mirror| {
+            let decided = sources.decide(m.data(), m.pkt_len(), &mut packet, &mut hits, |mirror| {
                 if pending.len() == MAX_PENDING {
                     return;
                 }
@@ -342,6 +345,8 @@ struct CopyQueue {
 
 /// A worker's state between the stages of a burst and the polls of its loop.
 struct Worker<'a> {
+    /// Its number: where it counts rule hits.
+    id: usize,
     tx: Vec<Option<TxQueue>>,
     peers: Vec<Option<u16>>,
     copy_pool: &'a Mempool,

@@ -107,27 +107,30 @@ pub fn run(opts: RunOptions) -> Result<i32> {
         // A queue beyond the workers' is the control thread's (ARP on mirror ports).
         control_tx.push(txq.next());
     }
-    crate::controller::arp_capable(&cfg, &control_tx).map_err(anyhow::Error::msg)?;
+    crate::controller::arp_capable(&cfg, cfg.targets.iter(), &control_tx).map_err(anyhow::Error::msg)?;
 
     let collectors = cfg.targets.iter().filter_map(|t| cfg.target_destination(t)).map(|d| d.collectors.len()).sum();
-    let mut slots = Slots::new(cfg.quotas.sessions.max(cfg.sessions.len())).with_targets(cfg.quotas.targets.max(cfg.targets.len()), collectors);
+    let mut slots = Slots::for_quota(cfg.quotas.sessions.max(cfg.sessions.len())).with_targets(cfg.quotas.targets.max(cfg.targets.len()), collectors);
     let (target_slots, collector_slots) = slots.target_capacity();
     let counters: Vec<WorkerCounters> = (0..workers).map(|_| WorkerCounters::new(cfg.ports.len(), slots.capacity()).with_targets(target_slots, collector_slots)).collect();
-    slots.assign(&cfg, &counters).map_err(|e| anyhow::anyhow!("{e}"))?;
-    slots.published();
+    slots.assign_all(&cfg, &counters).map_err(|e| anyhow::anyhow!("{e}"))?;
     let macs: Vec<[u8; 6]> = infos.iter().map(|i| i.mac).collect();
+    let state = State::new(cfg, loaded.tokens.clone());
     // Next hops found by ARP start unresolved; the control thread resolves them.
     let mut compiler = Compiler::default();
-    let table = compiler.compile(&cfg, &macs, &slots, 1, |_| None).map_err(|e| anyhow::anyhow!("{e}"))?;
-    log_table(&cfg, &table, compiler.mirroring);
+    let compiling = Instant::now();
+    let env = crate::compile::Env { port_macs: &macs, slots: &slots, resolved: &|_| None };
+    let table = compiler.compile_all(&state.cfg, state.refs(), &env, 1).map_err(|e| anyhow::anyhow!("{e}"))?;
+    log::debug!("compiled {} sources in {:?}", compiler.work.sources_built, compiling.elapsed());
+    log_table(&state.cfg, &table, compiler.mirroring());
     let rcu = Rcu::new(table, workers);
     let stop = AtomicBool::new(false);
     let (api_tx, api_rx) = crossbeam::channel::unbounded::<api::Pending>();
     // Kept for the life of the process: dropping it stops the endpoint.
-    let _metrics = cfg.metrics.as_ref().map(|m| crate::metrics::serve(m.listen, api_tx.clone())).transpose()?;
+    let _metrics = state.cfg.metrics.as_ref().map(|m| crate::metrics::serve(m.listen, api_tx.clone())).transpose()?;
     crate::metrics::register_telemetry(api_tx.clone())?;
     // Kept for the life of the process: dropping it stops the API.
-    let _query = match &cfg.api {
+    let _query = match &state.cfg.api {
         Some(api) => {
             let to_control = api_tx.clone();
             let dispatch = move |action: &str, input: serde_json::Value| api::call_action(&to_control, action, input, api::socket::PATIENCE);
@@ -139,13 +142,13 @@ pub fn run(opts: RunOptions) -> Result<i32> {
     };
     api::socket::serve(listener, api_tx)?;
     log::info!("control API on {}; DPDK telemetry in {}", socket_path.display(), eal.runtime_dir());
-    let peers = cfg.peers();
+    let peers = state.cfg.peers();
 
     let started = Instant::now();
     let snoop = SnoopQueue::new(1024);
     let (store, folded) = Store::open(&opts.config, &loaded);
     let rt = Runtime { counters: &counters, ports: &ports, pools: [&rx_pool, &copy_pool], port_macs: macs, cores: cores.clone(), started, control_tx };
-    let mut controller = Controller::new(State { cfg, tokens: loaded.tokens }, store, slots, rcu.writer(), compiler, rt);
+    let mut controller = Controller::new(state, store, slots, rcu.writer(), compiler, rt);
     std::thread::scope(|scope| -> Result<()> {
         let mut handles = Vec::new();
         for (w, (rx, tx)) in rx_queues.into_iter().zip(tx_queues).enumerate() {
@@ -244,6 +247,8 @@ pub fn run(opts: RunOptions) -> Result<i32> {
         arp: done.arp,
         recent_busy: None,
         health: &done.health,
+        control: done.control,
+        rule_hits: &done.rule_hits,
     });
     print!("{}", report.text());
     if let Some(path) = &opts.stats_json {
