@@ -6,10 +6,10 @@
 //! (DPDK's rte_rcu_qsbr is the same scheme, but its fast path is static inline C.)
 //!
 //! The writer swaps the pointer, bumps the grace-period counter and, once every online reader
-//! has reported a quiescent state at or after it, drops the old value: [`Writer::swap`] waits
-//! for that; [`Writer::publish`] does not (the control plane answers a change without waiting
-//! for a worker the scheduler has set aside) and keeps the old value until
-//! [`Writer::reclaim`] finds its grace period over.
+//! has reported a quiescent state at or after it, drops the old value. [`Writer::publish`]
+//! does not wait for that (the control plane answers a change without waiting for a worker
+//! the scheduler has set aside): it keeps the old value until [`Writer::reclaim`] finds its
+//! grace period over ([`Writer::wait`] waits for one, where waiting is wanted).
 //! The reader API makes the rule a compile-time one: [`Reader::read`] borrows the reader, and
 //! [`Reader::quiescent`] needs it mutably, so no reference survives a quiescent report.
 
@@ -26,7 +26,7 @@ const OFFLINE: u64 = u64::MAX;
 /// A value published to readers, replaced as a whole.
 pub struct Rcu<T> {
     current: AtomicPtr<T>,
-    /// Grace-period counter, bumped by every swap.
+    /// Grace-period counter, bumped by every publication.
     epoch: AtomicU64,
     /// Per reader: the epoch at its last quiescent report, or OFFLINE.
     readers: Box<[CachePadded<AtomicU64>]>,
@@ -84,7 +84,7 @@ pub struct Writer<'a, T> {
 
 impl<T> Writer<'_, T> {
     /// At most this many replaced values wait for their grace period: past it, a publication
-    /// waits for the oldest (a worker stalled that long is waited for, as by `swap`).
+    /// waits for the oldest (a worker stalled that long is waited for).
     pub const MAX_RETIRED: usize = 64;
 
     /// The value published now (the control thread reads the live table through it).
@@ -96,8 +96,9 @@ impl<T> Writer<'_, T> {
 
     /// Publishes `new` and returns at once with the grace period after which no reader sees
     /// the old value; the old value is handed to `on_free` and dropped by a later
-    /// [`reclaim`](Self::reclaim) (or when the writer goes). `on_wait` as for
-    /// [`swap`](Self::swap), when too many wait; `on_free` as for `reclaim`.
+    /// [`reclaim`](Self::reclaim) (or when the writer goes). When too many wait, it first
+    /// waits for the oldest (`on_wait` as for [`wait`](Self::wait)) and reclaims (`on_free` as
+    /// for `reclaim`).
     pub fn publish(&mut self, new: T, on_wait: impl FnMut(usize), on_free: impl FnMut(&T)) -> u64 {
         if self.retired.len() >= Self::MAX_RETIRED {
             if let Some(&(epoch, _)) = self.retired.front() {
@@ -141,8 +142,8 @@ impl<T> Writer<'_, T> {
         self.retired.iter().map(|&(_, v)| unsafe { &*v })
     }
 
-    /// Waits until every reader has passed grace period `target` (`on_wait` as for
-    /// [`swap`](Self::swap)).
+    /// Waits until every reader has passed grace period `target`. `on_wait` is called about
+    /// once a second while a reader is late (a stalled worker), with its slot id.
     pub fn wait(&self, target: u64, mut on_wait: impl FnMut(usize)) {
         for (id, slot) in self.rcu.readers.iter().enumerate() {
             let mut since = Instant::now();
@@ -160,18 +161,6 @@ impl<T> Writer<'_, T> {
                 }
             }
         }
-    }
-
-    /// Publishes `new`, waits for a grace period, and returns the previous value, which no
-    /// reader can see any more. `on_wait` is called about once a second while a reader is
-    /// late (a stalled worker), with its slot id.
-    pub fn swap(&mut self, new: T, on_wait: impl FnMut(usize)) -> T {
-        let old = self.rcu.current.swap(Box::into_raw(Box::new(new)), Ordering::SeqCst);
-        let target = self.rcu.epoch.fetch_add(1, Ordering::SeqCst) + 1;
-        self.wait(target, on_wait);
-        // SAFETY: `old` came from Box::into_raw, and every reader has passed a quiescent
-        // state after it became unreachable, so no reference to it remains.
-        *unsafe { Box::from_raw(old) }
     }
 }
 
@@ -260,8 +249,12 @@ mod tests {
             let mut w = rcu.writer();
             for g in 1..=swaps {
                 alive.fetch_add(1, Ordering::SeqCst);
-                let old = w.swap(make(g), |_| {});
-                assert_eq!(old.generation, g - 1);
+                // Published, waited for, freed: the value it replaced, and only that one.
+                let epoch = w.publish(make(g), |_| {}, |_| panic!("nothing waits before this publication"));
+                w.wait(epoch, |_| {});
+                let mut freed = Vec::new();
+                assert_eq!(w.reclaim(|old| freed.push(old.generation)), 0);
+                assert_eq!(freed, [g - 1]);
             }
             stop.store(true, Ordering::Relaxed);
         });
@@ -278,7 +271,11 @@ mod tests {
         }
         let mut w = rcu.writer();
         assert_eq!(*w.current(), 1);
-        assert_eq!(w.swap(2, |id| panic!("waited for reader {id}")), 1);
+        let epoch = w.publish(2, |id| panic!("waited for reader {id}"), |_| {});
+        assert!(w.passed(epoch), "no reader online to wait for");
+        let mut freed = Vec::new();
+        assert_eq!(w.reclaim(|old| freed.push(*old)), 0);
+        assert_eq!(freed, [1]);
         assert_eq!(*rcu.reader(0).read(), 2);
         assert_eq!(*w.current(), 2, "the writer reads what it published");
     }

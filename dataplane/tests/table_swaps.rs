@@ -95,8 +95,13 @@ fn readers_see_whole_tables_while_thousands_are_swapped_in() {
             .collect();
         let mut w = rcu.writer();
         for g in 2..=swaps + 1 {
-            let old = w.swap(table(g), |_| {});
-            assert_eq!(old.generation, g - 1);
+            // As the controller publishes: at once, the replaced table freed once no reader
+            // is in it (here waited for, to check which one it was).
+            let epoch = w.publish(table(g), |_| {}, |_| panic!("nothing waits before this publication"));
+            w.wait(epoch, |_| {});
+            let mut freed = Vec::new();
+            assert_eq!(w.reclaim(|old| freed.push(old.generation)), 0);
+            assert_eq!(freed, [g - 1]);
         }
         stop.store(true, Ordering::Relaxed);
         readers.into_iter().map(|r| r.join().unwrap()).sum::<u64>()
