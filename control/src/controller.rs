@@ -207,16 +207,8 @@ impl<'a> Controller<'a> {
     /// and the health checks (the frames workers handed over, the requests and checks that
     /// are due; a next hop or a collector's health that changes republishes the table).
     pub fn tick(&mut self, snooped: &SnoopQueue) {
-        let hits = &mut self.rule_hits;
-        let mut freed = false;
-        self.writer.reclaim(|old| {
-            hits.retire(old);
-            freed = true;
-        });
-        if freed {
-            // A deleted rule's hits go with it once no table holds it.
-            self.rule_hits.prune(&self.state.cfg);
-        }
+        let (hits, cfg) = (&mut self.rule_hits, &self.state.cfg);
+        self.writer.reclaim(|old| hits.retire(old, cfg));
         let writer = &self.writer;
         self.slots.reclaim(|epoch| writer.passed(epoch));
         let now = Instant::now();
@@ -333,8 +325,8 @@ impl<'a> Controller<'a> {
     /// aside would hold the answer for as long) nor frees it: [`Controller::tick`] does, once
     /// they have, after the change was answered.
     fn publish(&mut self, table: Table) {
-        let hits = &mut self.rule_hits;
-        let epoch = self.writer.publish(table, |w| log::warn!("waiting for worker {w} to pass a quiescent point"), |old| hits.retire(old));
+        let (hits, cfg) = (&mut self.rule_hits, &self.state.cfg);
+        let epoch = self.writer.publish(table, |w| log::warn!("waiting for worker {w} to pass a quiescent point"), |old| hits.retire(old, cfg));
         self.slots.published(epoch);
         self.generation += 1;
     }

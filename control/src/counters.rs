@@ -463,16 +463,19 @@ pub struct RuleHits {
 
 impl RuleHits {
     /// Takes the final counts of the sources that only `old`, a table just replaced (no worker
-    /// reads it any more), still holds: nothing will count into them again.
-    pub fn retire(&mut self, old: &Table) {
+    /// reads it any more), still holds: nothing will count into them again. Then forgets the
+    /// rules `cfg`, the configuration in force, no longer has: a deleted rule's hits go with it
+    /// wherever its last table is freed (a tick's reclaim or one forced by a publication).
+    pub fn retire(&mut self, old: &Table, cfg: &Config) {
         for s in sources(old).filter(|s| Arc::strong_count(s) == 1) {
             self.retired.add_source(s);
         }
+        self.prune(cfg);
     }
 
-    /// Forgets the retired counts of rules `cfg` no longer has: a deleted rule's hits go with
-    /// it, and the sum never grows beyond the rules that exist.
-    pub fn prune(&mut self, cfg: &Config) {
+    /// Forgets the retired counts of rules `cfg` no longer has, so that the sum never grows
+    /// beyond the rules that exist.
+    fn prune(&mut self, cfg: &Config) {
         if self.retired.0.is_empty() {
             return;
         }
@@ -555,7 +558,7 @@ mod tests {
         let t2 = compile(&cfg);
         let waiting = hits.totals(&t2, std::iter::once(&t1));
         assert_eq!(waiting.get("tmf-all", &old_id, Direction::Ingress), 3, "a replaced table workers may still be in counts");
-        hits.retire(&t1);
+        hits.retire(&t1, &cfg);
         drop(t1);
         send(&t2, 2, 80);
         send(&t2, 4, 22);
@@ -568,16 +571,15 @@ mod tests {
         let session = cfg.sessions.first().unwrap().id.clone();
         cfg.sessions.get_mut(&session).unwrap().description = Some("x".into());
         let t3 = compile(&cfg);
-        hits.retire(&t2);
+        hits.retire(&t2, &cfg);
         drop(t2);
         assert_eq!(hits.totals(&t3, std::iter::empty()).get("tmf-all", &old_id, Direction::Ingress), 5);
 
         // A deleted rule's hits go with it.
         cfg.filters.get_mut(&filter).unwrap().ingress_rules.retain(|r| r.id.as_deref() != Some(&old_id));
         let t4 = compile(&cfg);
-        hits.retire(&t3);
+        hits.retire(&t3, &cfg);
         drop(t3);
-        hits.prune(&cfg);
         let totals = hits.totals(&t4, std::iter::empty());
         assert_eq!(totals.get("tmf-all", &old_id, Direction::Ingress), 0);
         assert_eq!(totals.get("tmf-all", "tmfr-ssh", Direction::Ingress), 4);
