@@ -6,33 +6,11 @@
 
 use serde_json::json;
 use e2e::traffic::{mixed, Side};
+use e2e::netns::Netns;
 use e2e::{require_root, require_tool, sh, Lab};
 use serde_json::Value;
 use std::process::Command;
 use std::time::{Duration, Instant};
-
-/// A network namespace, deleted (with everything in it) when dropped.
-struct Netns(String);
-
-impl Netns {
-    fn new(name: &str) -> Netns {
-        let _ = Command::new("ip").args(["netns", "del", name]).status();
-        sh(&["ip", "netns", "add", name]);
-        Netns(name.into())
-    }
-
-    fn exec(&self, args: &[&str]) -> String {
-        let mut a = vec!["ip", "netns", "exec", &self.0];
-        a.extend_from_slice(args);
-        sh(&a)
-    }
-}
-
-impl Drop for Netns {
-    fn drop(&mut self) {
-        let _ = Command::new("ip").args(["netns", "del", &self.0]).status();
-    }
-}
 
 fn until(what: &str, mut f: impl FnMut() -> bool) {
     let deadline = Instant::now() + Duration::from_secs(20);
