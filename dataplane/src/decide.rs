@@ -65,13 +65,13 @@ impl Sources<'_> {
         self.egress.is_empty() && self.ingress.is_empty()
     }
 
-    /// Decides one frame, `wire_len` bytes long of which `frame` is the first segment: calls
-    /// `copy` for each copy to make, egress ones first. `Err` says why the frame is no
+    /// Decides one frame (its first segment, where the headers are read): calls `copy` for
+    /// each copy to make, egress ones first. `Err` says why the frame is no
     /// candidate at all. `p` is scratch for the parsed headers, kept by the caller across
     /// frames so that none pays for clearing it.
     #[inline(always)]
-    pub fn decide(&self, frame: &[u8], wire_len: usize, p: &mut Packet, mut copy: impl FnMut(Mirror)) -> Result<(), NotMirrored> {
-        parse_into(frame, wire_len, p)?;
+    pub fn decide(&self, frame: &[u8], p: &mut Packet, mut copy: impl FnMut(Mirror)) -> Result<(), NotMirrored> {
+        parse_into(frame, p)?;
         // Set once a session accepts: the flow hash, or None when the packet is excluded.
         let mut hash: Option<Option<u32>> = None;
         let (dst, rest) = frame.split_first_chunk::<{ ethernet::ADDR_LEN }>().expect("parse saw the Ethernet header");
@@ -155,7 +155,7 @@ mod tests {
 
     fn decide(t: &Table, frame: &[u8]) -> (Result<(), NotMirrored>, Vec<Mirror>) {
         let mut copies = Vec::new();
-        let r = t.sources(0, 1).decide(frame, frame.len(), &mut Packet::default(), |m| copies.push(m));
+        let r = t.sources(0, 1).decide(frame, &mut Packet::default(), |m| copies.push(m));
         (r, copies)
     }
 
@@ -199,7 +199,7 @@ mod tests {
         let arp = FrameBuilder::raw(ethernet::TYPE_ARP, &[0; 28]).macs(ROUTER, HOST).build();
         assert_eq!(decide(&t, &arp), (Err(NotMirrored::NotIp), vec![]));
         let udp = FrameBuilder::ipv4([10, 0, 0, 5], [198, 51, 100, 1]).macs(ROUTER, HOST).udp(5000, 53).build();
-        assert_eq!(decide(&t, &udp[..40]), (Err(NotMirrored::Malformed), vec![]));
+        assert_eq!(decide(&t, &udp[..30]), (Err(NotMirrored::Malformed), vec![]), "its IP header cut");
         let dhcp = FrameBuilder::ipv4([0; 4], [255; 4]).macs([0xff; 6], HOST).udp(68, 67).build();
         assert_eq!(decide(&t, &dhcp), (Err(NotMirrored::Excluded), vec![]), "accepted, but never mirrored");
     }

@@ -142,7 +142,7 @@ impl Worker<'_> {
             // As each copy is found: a second reference on its original (one per
             // original, however many copies) keeps it for building once it has been sent.
             let mut hold = None;
-            let decided = sources.decide(m.data(), m.pkt_len(), &mut packet, |mirror| {
+            let decided = sources.decide(m.data(), &mut packet, |mirror| {
                 if pending.len() == MAX_PENDING {
                     return;
                 }

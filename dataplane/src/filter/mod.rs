@@ -30,7 +30,7 @@ mod rule;
 pub use aws::{Exclusions, METADATA_V4, METADATA_V6, RESOLVER_V4, RESOLVER_V6};
 pub use builder::CompileError;
 pub use classifier::Classifier;
-pub use reference::reference;
+pub use reference::{reference, reference_fields};
 pub use rule::{Cidr, Rule, RuleSet};
 
 /// Packets and rules for the tests of every part.
