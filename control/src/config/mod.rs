@@ -10,7 +10,7 @@ mod validate;
 
 pub use device::{devargs, device_name, dpdk_name, is_pci};
 pub use locate::{line_of_problem, parse};
-pub use problem::{ConfigError, Fault, Kind, Problem, Seg};
+pub use problem::{shown, ConfigError, Fault, Kind, Problem, Seg};
 pub use schema::*;
 
 use std::collections::HashSet;
@@ -18,24 +18,40 @@ use std::net::Ipv4Addr;
 use std::path::Path;
 use std::time::Duration;
 
+/// The largest configuration file read.
+pub const MAX_FILE_BYTES: u64 = 64 << 20;
+
 /// Reads a configuration file's text: only a regular file (a FIFO or a device would block the
-/// reader forever), and within `timeout` (a hung network mount must not hang the control
-/// thread: the read runs on a thread of its own, abandoned when late).
+/// reader forever), of at most [`MAX_FILE_BYTES`], and within `timeout` (a hung network mount
+/// must not hang the control thread: the read runs on a thread of its own, abandoned when
+/// late).
 pub fn read_file(path: &Path, timeout: Duration) -> Result<String, ConfigError> {
     let file = path.display().to_string();
     let meta = std::fs::metadata(path).map_err(|e| ConfigError::file(&file, format!("cannot read: {e}")))?;
     if !meta.is_file() {
         return Err(ConfigError::file(&file, "is not a regular file (a FIFO, device or folder cannot be a configuration)"));
     }
+    // Read whole into memory, so bounded: 10,000 of each resource take a few megabytes.
+    if meta.len() > MAX_FILE_BYTES {
+        return Err(ConfigError::file(&file, format!("is {} bytes, more than a configuration may be ({MAX_FILE_BYTES})", meta.len())));
+    }
     let (tx, rx) = crossbeam::channel::bounded(1);
     let owned = path.to_path_buf();
     std::thread::Builder::new()
         .name("tm-config-read".into())
         .spawn(move || {
-            let _ = tx.send(std::fs::read_to_string(owned));
+            use std::io::Read;
+            // It may grow between the look and the read: no further than the limit.
+            let read = std::fs::File::open(owned).and_then(|f| {
+                let mut text = String::new();
+                f.take(MAX_FILE_BYTES + 1).read_to_string(&mut text)?;
+                Ok(text)
+            });
+            let _ = tx.send(read);
         })
         .map_err(|e| ConfigError::file(&file, format!("cannot start reading: {e}")))?;
     match rx.recv_timeout(timeout) {
+        Ok(Ok(text)) if text.len() as u64 > MAX_FILE_BYTES => Err(ConfigError::file(&file, format!("grew past {MAX_FILE_BYTES} bytes while being read"))),
         Ok(Ok(text)) => Ok(text),
         Ok(Err(e)) => Err(ConfigError::file(&file, format!("cannot read: {e}"))),
         Err(_) => Err(ConfigError::file(&file, format!("reading it took longer than {} s (a hung mount?)", timeout.as_secs()))),
