@@ -418,3 +418,62 @@ session_number = 1
     assert!((1..=3).contains(&hop_lines), "a flapping next hop logged {hop_lines} lines in 3 s:\n{stderr}");
     assert!(stdout.contains("frames for the control thread dropped"), "in the exit summary too:\n{stdout}");
 }
+
+#[test]
+fn oversized_values_are_refused_by_member_and_value_while_another_client_is_answered_in_milliseconds() {
+    require_root();
+    let lab = Lab::new("bigvalues");
+    let cfg = lab.config(&ports(&lab, false));
+    let mut child = lab.spawn(&cfg, &[]);
+    let mut c = lab.client(&mut child);
+    let pid = child.id();
+    let before = rss_kb(pid);
+    // Another client asks all along; its slowest answer is what an operator would wait.
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let watcher = {
+        let (socket, done) = (lab.socket(), done.clone());
+        std::thread::spawn(move || {
+            let mut c = Client::connect(&socket).unwrap();
+            let (mut slowest, mut asked) = (Duration::ZERO, 0);
+            while !done.load(std::sync::atomic::Ordering::Relaxed) {
+                let t = Instant::now();
+                assert!(c.call_value(&json!({"Action": "DescribeTrafficMirrorFilters"})).unwrap().is_ok());
+                slowest = slowest.max(t.elapsed());
+                asked += 1;
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            (slowest, asked)
+        })
+    };
+    let refused = |c: &mut Client, request: Value, member: &str, length: usize| {
+        let e = c.call_value(&request).unwrap().unwrap_err();
+        assert_eq!(e.code, "InvalidParameterValue", "{}", &e.message[..e.message.len().min(300)]);
+        // The member and the value, shown by its start and its length: not echoed whole.
+        assert!(e.message.contains(&format!("for parameter {member} is invalid")), "{}", &e.message[..e.message.len().min(300)]);
+        assert!(e.message.contains(&format!("... ({length} characters))")), "{}", &e.message[..e.message.len().min(300)]);
+        assert!(e.message.len() < 1000, "a refusal of {} bytes", e.message.len());
+    };
+    // 100 descriptions of half a megabyte each (under the line limit): never kept.
+    let big = "d".repeat(500_000);
+    for i in 0..100 {
+        let request = json!({"Action": "CreateTrafficMirrorFilter", "Description": big, "ClientToken": format!("token-{i}")});
+        refused(&mut c, request, "Description", 500_000);
+    }
+    // A client token past EC2's 64 characters: remembered with its reply, so refused.
+    refused(&mut c, json!({"Action": "CreateTrafficMirrorFilter", "ClientToken": "t".repeat(10_000)}), "ClientToken", 10_000);
+    // An id past 1,024 characters.
+    let id = format!("eni-{}", "0".repeat(5_000));
+    refused(&mut c, json!({"Action": "CreateNetworkInterface", "NetworkInterfaceId": id, "Port": "host"}), "NetworkInterfaceId", 5_004);
+    done.store(true, std::sync::atomic::Ordering::Relaxed);
+    let (slowest, asked) = watcher.join().unwrap();
+    let filters = c.call_value(&json!({"Action": "DescribeTrafficMirrorFilters"})).unwrap().unwrap();
+    assert_eq!(filters["TrafficMirrorFilters"].as_array().map(Vec::len), Some(0), "nothing was created: {filters}");
+    let grew = rss_kb(pid).saturating_sub(before);
+    let (_, stderr) = stop(&lab, child);
+    assert!(grew < 30_000, "memory grew by {grew} kB");
+    assert!(asked > 10, "the other client asked {asked} times");
+    // Each big request is parsed on the control thread, so the other client may wait behind
+    // one: tens of milliseconds, not seconds, even on a loaded machine.
+    assert!(slowest < Duration::from_millis(500), "the other client waited {slowest:?}");
+    assert!(stderr.len() < 200_000, "the log took {} bytes", stderr.len());
+}
