@@ -419,6 +419,99 @@ session_number = 1
     assert!(stdout.contains("frames for the control thread dropped"), "in the exit summary too:\n{stdout}");
 }
 
+/// A tmpfs of `size` mounted at `path`, unmounted when dropped.
+struct Tmpfs(std::path::PathBuf);
+
+impl Tmpfs {
+    fn mount(path: std::path::PathBuf, size: &str) -> Tmpfs {
+        std::fs::create_dir_all(&path).unwrap();
+        e2e::sh(&["mount", "-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs", path.to_str().unwrap()]);
+        Tmpfs(path)
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(&self.0).status();
+    }
+}
+
+/// Whole records in a pcap file (a cut one at the end, where the disk filled, is not).
+fn pcap_records(path: &std::path::Path) -> u64 {
+    let bytes = std::fs::read(path).unwrap();
+    let (mut at, mut n) = (24usize, 0);
+    while at + 16 <= bytes.len() {
+        let caplen = u32::from_le_bytes(bytes[at + 8..at + 12].try_into().unwrap()) as usize;
+        if at + 16 + caplen > bytes.len() {
+            break;
+        }
+        at += 16 + caplen;
+        n += 1;
+    }
+    n
+}
+
+#[test]
+fn frames_a_full_disk_never_took_are_counted_as_unwritten_not_as_sent() {
+    require_root();
+    let lab = Lab::new("fulldisk");
+    let disk = Tmpfs::mount(lab.path("disk"), "256k");
+    lab.write_pcap("in.pcap", (0..64).map(|i| e2e::traffic::udp4(i, 40000, 5000, 1000).bytes).collect::<Vec<_>>().iter().map(Vec::as_slice));
+    let text = format!(
+        r#"
+[dataplane]
+workers = 1
+eal_args = ["--no-huge", "-m", "256", "--no-pci"]
+
+[[port]]
+name = "host"
+device = "net_pcap0,rx_pcap={{lab}}/in.pcap,infinite_rx=1"
+
+[[port]]
+name = "uplink"
+device = "net_pcap1,tx_pcap={}/uplink.pcap"
+
+[[link]]
+ports = ["host", "uplink"]
+"#,
+        disk.0.display()
+    );
+    let cfg = lab.config(&text);
+    let mut child = lab.spawn(&cfg, &[]);
+    let mut c = lab.client(&mut child);
+    // Running: the shortfall shows within seconds, counted and logged.
+    let t = Instant::now();
+    let unwritten = loop {
+        let ports = c.call_value(&json!({"Action": "DescribePorts"})).unwrap().unwrap();
+        let uplink = ports["Ports"].as_array().and_then(|p| p.iter().find(|p| p["name"] == "uplink")).cloned().unwrap_or_else(|| panic!("{ports}"));
+        assert_eq!(uplink["tx_errors"], 0, "net_pcap reports no write error itself: {uplink}");
+        let n = uplink["tx_unwritten"].as_u64().unwrap_or_else(|| panic!("{uplink}"));
+        if n > 0 {
+            break n;
+        }
+        assert!(t.elapsed() < Duration::from_secs(60), "the full disk never showed: {uplink}");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    answers_within(&mut c, Duration::from_secs(1));
+    // And logged, by the control thread's check a second or so later.
+    let logged = format!("port uplink: {}/uplink.pcap lacks", disk.0.display());
+    let t = Instant::now();
+    while !std::fs::read_to_string(lab.path("run.stderr")).unwrap().contains(&logged) {
+        assert!(t.elapsed() < Duration::from_secs(30), "never logged: {logged}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let (stdout, stderr) = stop(&lab, child);
+    assert!(unwritten > 0);
+    assert!(stderr.contains("frames counted as sent: writing it fails (a full disk?) and net_pcap counts no error"), "{stderr}");
+    // At exit, exactly what the file lacks.
+    let stats: Value = serde_json::from_str(&std::fs::read_to_string(lab.path("stats.json")).unwrap()).unwrap();
+    let uplink = stats["ports"].as_array().unwrap().iter().find(|p| p["name"] == "uplink").unwrap();
+    let (sent, written) = (uplink["tx_packets"].as_u64().unwrap(), pcap_records(&disk.0.join("uplink.pcap")));
+    assert!(written > 0 && sent > written, "{uplink}, {written} in the file");
+    assert_eq!(uplink["tx_unwritten"].as_u64(), Some(sent - written), "{uplink}");
+    assert!(stdout.contains(&format!("port uplink: {} frames counted as sent are not in its tx_pcap files", sent - written)), "{stdout}");
+}
+
 #[test]
 fn oversized_values_are_refused_by_member_and_value_while_another_client_is_answered_in_milliseconds() {
     require_root();

@@ -66,6 +66,10 @@ pub struct Controller<'a> {
     throttle: Throttle,
     /// The workers' cycle counts of the last seconds, for a busy share that is recent.
     busy: BusyWindow,
+    /// net_pcap's capture files, checked against what DPDK counts as sent.
+    captures: std::cell::RefCell<crate::capture::CaptureFiles>,
+    /// When the capture files were last checked for the log.
+    captures_checked: Instant,
 }
 
 /// Samples of the workers' (busy, total) cycle counts, one a second over the last
@@ -107,7 +111,22 @@ impl<'a> Controller<'a> {
     pub fn new(state: State, store: Store, slots: Slots, writer: Writer<'a, Table>, compiler: Compiler, rt: Runtime<'a>) -> Self {
         let mut neighbours = Neighbours::default();
         neighbours.want(&wanted_next_hops(&state.cfg), Instant::now());
-        Controller { state, store, slots, writer, compiler: compiler.into(), rt, generation: 1, neighbours, logged_hops: Default::default(), throttle: Throttle::new(std::time::Duration::from_secs(10)), busy: BusyWindow::default() }
+        let captures = crate::capture::CaptureFiles::of(&state.cfg).into();
+        Controller {
+            state,
+            store,
+            slots,
+            writer,
+            compiler: compiler.into(),
+            rt,
+            generation: 1,
+            neighbours,
+            logged_hops: Default::default(),
+            throttle: Throttle::new(std::time::Duration::from_secs(10)),
+            busy: BusyWindow::default(),
+            captures,
+            captures_checked: Instant::now(),
+        }
     }
 
     /// The running configuration.
@@ -124,11 +143,13 @@ impl<'a> Controller<'a> {
 
     fn report_with(&self, port_stats: &[dataplane::dpdk::port::PortStats], elapsed: std::time::Duration) -> Report {
         let neighbours = self.neighbour_report();
+        let unwritten = self.captures.borrow_mut().unwritten(port_stats, false);
         Report::collect(&Inputs {
             cfg: &self.state.cfg,
             slots: &self.slots,
             counters: self.rt.counters,
             port_stats,
+            unwritten: &unwritten,
             cores: &self.rt.cores,
             pools: &self.rt.pools,
             elapsed,
@@ -160,6 +181,10 @@ impl<'a> Controller<'a> {
     pub fn tick(&mut self, snooped: &SnoopQueue) {
         let now = Instant::now();
         self.busy.tick(self.rt.counters, now);
+        if now.duration_since(self.captures_checked) >= std::time::Duration::from_secs(1) {
+            self.captures_checked = now;
+            self.check_captures(now);
+        }
         let mut changed = false;
         while let Some(s) = snooped.pop() {
             let port = usize::from(s.port);
@@ -197,6 +222,22 @@ impl<'a> Controller<'a> {
 
     fn me(&self, port: usize) -> Option<Me> {
         me_of(&self.state.cfg, &self.rt.port_macs, &self.rt.control_tx, port)
+    }
+
+    /// Logs (once in a while) the capture files that fall short of what was counted as sent.
+    fn check_captures(&mut self, now: Instant) {
+        let stats: Vec<_> = self.rt.ports.iter().map(Port::stats).collect();
+        let mut captures = self.captures.borrow_mut();
+        captures.unwritten(&stats, false);
+        for (port, path, frames) in captures.short() {
+            let name = &self.state.cfg.ports[port].name;
+            let key = format!("capture {}", path.display());
+            if let Some(line) = self.throttle.line(&key, now, || {
+                format!("port {name}: {} lacks {frames} frames counted as sent: writing it fails (a full disk?) and net_pcap counts no error", path.display())
+            }) {
+                log::warn!("{line}");
+            }
+        }
     }
 
     /// Sends a control frame (ARP) on its port's control queue; a refused frame is dropped

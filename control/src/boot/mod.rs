@@ -228,11 +228,14 @@ pub fn run(opts: RunOptions) -> Result<i32> {
         p.close();
     }
     let pools = [&rx_pool, &copy_pool];
+    // Once the ports are closed their capture files are whole: walked to the end.
+    let unwritten = crate::capture::CaptureFiles::of(&done.cfg).unwritten(&port_stats, true);
     let report = Report::collect(&Inputs {
         cfg: &done.cfg,
         slots: &done.slots,
         counters: &counters,
         port_stats: &port_stats,
+        unwritten: &unwritten,
         cores: &cores,
         pools: &pools,
         elapsed,

@@ -66,7 +66,13 @@ pub struct PortStats {
     pub tx_errors: u64,
     /// Frames dropped for want of an mbuf to receive into.
     pub rx_no_mbuf: u64,
+    /// Frames and bytes sent, by TX queue (the first [`QUEUE_STATS`], where the device keeps
+    /// them per queue).
+    pub tx_queues: [(u64, u64); QUEUE_STATS],
 }
+
+/// TX queues whose counters DPDK keeps apart (`RTE_ETHDEV_QUEUE_STAT_CNTRS`).
+pub const QUEUE_STATS: usize = sys::RTE_ETHDEV_QUEUE_STAT_CNTRS as usize;
 
 /// Finds the port DPDK made for `device` (a `--vdev` name such as `net_pcap0`, or a PCI
 /// address).
@@ -198,6 +204,7 @@ impl Port {
             rx_errors: s.ierrors,
             tx_errors: s.oerrors,
             rx_no_mbuf: s.rx_nombuf,
+            tx_queues: std::array::from_fn(|q| (s.q_opackets[q], s.q_obytes[q])),
         }
     }
 
