@@ -37,6 +37,9 @@ pub struct Runtime<'a> {
     pub started: Instant,
     /// The control thread's own TX queue on the ports that have one to spare (for ARP).
     pub control_tx: Vec<Option<TxQueue>>,
+    /// What each port's device says of its TX rings (whether copies may share a port with
+    /// originals).
+    pub tx_rings: Vec<crate::boot::plan::TxRing>,
 }
 
 /// The controller's part of the exit report.
@@ -281,6 +284,10 @@ impl<'a> Controller<'a> {
             return Err(ApiError::new(code, message));
         }
         arp_capable(cfg, &self.rt.control_tx).map_err(ApiError::combination)?;
+        crate::boot::plan::copies_leave_room(cfg, &self.rt.tx_rings).map_err(|p| {
+            let (code, message) = p.in_api_terms();
+            ApiError::new(code, message)
+        })?;
         slots.assign(cfg, self.rt.counters).map_err(|e| ApiError::new("TrafficMirrorSessionLimitExceeded", e.to_string()))?;
         let n = &self.neighbours;
         self.compiler.borrow_mut().compile(cfg, &self.rt.port_macs, slots, self.generation + 1, |k| n.lookup(k)).map_err(|e| ApiError::new("InvalidParameterCombination", e.to_string()))

@@ -17,7 +17,7 @@ use crate::state::State;
 use crate::store::{self, Store};
 use anyhow::{bail, Context, Result};
 use dataplane::dpdk::eal::Eal;
-use dataplane::dpdk::mempool::Mempool;
+use dataplane::dpdk::mempool::{Mempool, DATA_ROOM};
 use dataplane::dpdk::port::{self, Port, PortInfo};
 use dataplane::dpdk::queue::{RxQueue, TxQueue};
 use dataplane::rcu::Rcu;
@@ -39,9 +39,6 @@ pub struct RunOptions {
     /// [`signals::install`]).
     pub signals: crossbeam::channel::Receiver<signals::Event>,
 }
-
-/// Data room of every mbuf: DPDK's default (2048 + headroom). Larger frames chain.
-const DATA_ROOM: u16 = 2048 + 128;
 
 /// Runs until Ctrl-C, SIGTERM, or (with `exit_on_idle`) quiet ports. Returns the process exit
 /// code: 0, or 3 when mbufs leaked.
@@ -108,6 +105,12 @@ pub fn run(opts: RunOptions) -> Result<i32> {
         control_tx.push(txq.next());
     }
     crate::controller::arp_capable(&cfg, &control_tx).map_err(anyhow::Error::msg)?;
+    let tx_rings: Vec<plan::TxRing> = ports.iter().map(|p| plan::TxRing { visible: p.reports_tx_ring(), descriptors: p.tx_descriptors() }).collect();
+    if let Err(p) = plan::copies_leave_room(&cfg, &tx_rings) {
+        let line = std::fs::read_to_string(&opts.config).ok().and_then(|text| crate::config::line_of_problem(&text, &p));
+        let at = line.map_or(String::new(), |l| format!(":{l}"));
+        bail!("{}{at}: {}", opts.config.display(), p.in_file_terms());
+    }
 
     let mut slots = Slots::new(cfg.quotas.sessions.max(cfg.sessions.len()));
     let counters: Vec<WorkerCounters> = (0..workers).map(|_| WorkerCounters::new(cfg.ports.len(), slots.capacity())).collect();
@@ -142,7 +145,8 @@ pub fn run(opts: RunOptions) -> Result<i32> {
     let started = Instant::now();
     let snoop = SnoopQueue::new(1024);
     let (store, folded) = Store::open(&opts.config, &loaded);
-    let rt = Runtime { counters: &counters, ports: &ports, pools: [&rx_pool, &copy_pool], port_macs: macs, cores: cores.clone(), started, control_tx };
+    let tx_reserve = plan::tx_reserve(&cfg);
+    let rt = Runtime { counters: &counters, ports: &ports, pools: [&rx_pool, &copy_pool], port_macs: macs, cores: cores.clone(), started, control_tx, tx_rings };
     let mut controller = Controller::new(State { cfg, tokens: loaded.tokens }, store, slots, rcu.writer(), compiler, rt);
     std::thread::scope(|scope| -> Result<()> {
         let mut handles = Vec::new();
@@ -153,6 +157,7 @@ pub fn run(opts: RunOptions) -> Result<i32> {
                 rx,
                 tx,
                 peers: peers.clone(),
+                tx_reserve: tx_reserve.clone(),
                 copy_pool: &copy_pool,
                 burst_size: d.burst_size,
                 tx_retries: d.tx_retries,

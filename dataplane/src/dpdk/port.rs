@@ -117,6 +117,8 @@ pub fn info(id: u16) -> Result<PortInfo, DpdkError> {
 pub struct Port {
     id: u16,
     started: bool,
+    tx_desc: u16,
+    tx_ring_visible: bool,
 }
 
 impl Port {
@@ -184,8 +186,21 @@ impl Port {
             log::warn!("port {id}: cannot enable promiscuous mode: {}", DpdkError::new("", rc).reason);
         }
         let rx = (0..setup.rx_queues).map(|queue| RxQueue::new(id, queue)).collect();
-        let tx = (0..setup.tx_queues).map(|queue| TxQueue::new(id, queue)).collect();
-        Ok((Port { id, started: true }, rx, tx))
+        let mut tx: Vec<TxQueue> = (0..setup.tx_queues).map(|queue| TxQueue::new(id, queue)).collect();
+        // Asked once, before any worker owns the queue: whether the driver implements it at all.
+        let tx_ring_visible = tx.first_mut().is_some_and(|q| q.free_at_least(1).is_some());
+        Ok((Port { id, started: true, tx_desc: txd, tx_ring_visible }, rx, tx))
+    }
+
+    /// Descriptors in each of its TX rings (as the device adjusted the number asked for).
+    pub fn tx_descriptors(&self) -> u16 {
+        self.tx_desc
+    }
+
+    /// Whether the device says how full its TX rings are (`rte_eth_tx_descriptor_status`):
+    /// NIC drivers mostly do, DPDK's virtual devices (pcap, af_packet, tap, null, ring) do not.
+    pub fn reports_tx_ring(&self) -> bool {
+        self.tx_ring_visible
     }
 
     /// DPDK's counters for the port.
