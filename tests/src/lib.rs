@@ -6,6 +6,7 @@
 
 pub mod expect;
 pub mod netns;
+pub mod scale;
 pub mod traffic;
 
 use pcap_file::pcap::{PcapPacket, PcapReader, PcapWriter};
