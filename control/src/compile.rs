@@ -8,16 +8,18 @@
 //! same with everything touched; sources whose sessions have the same filters then share
 //! their classifiers, built once.
 
-use crate::config::{packet_length_to, Config, ConfigError, Direction, FilterRule, NextHop, Place, Refs, Target, Touched};
+use crate::config::{packet_length_to, Config, ConfigError, Direction, FilterRule, NextHop, Place, Refs, Target, TargetType, Touched};
 use crate::counters::Slots;
+use crate::health;
 use crate::neighbour::Key;
 use dataplane::encap::{max_inner_len, Outer, Template};
 use dataplane::filter::{Cidr, Classifier, Exclusions, Rule};
-use dataplane::table::{FilterRules, PortRules, SessionOut, SourceRules, SourceSet, Table};
-use dataplane::types::{CounterSlot, SessionIdx};
+use dataplane::spread::{self, Spread};
+use dataplane::table::{CollectorOut, FilterRules, PortRules, SessionOut, SourceRules, SourceSet, Table};
+use dataplane::types::{CollectorSlot, CopySkip, CounterSlot, SessionIdx, TargetSlot};
 use ipnet::IpNet;
 use rustc_hash::FxHashMap as HashMap;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::net::IpAddr;
 use std::sync::Arc;
 
@@ -136,14 +138,23 @@ pub struct Compiler {
     stale: Touched,
     /// What the last compilation did.
     pub work: Work,
+    /// The load balancers' collectors that failed their health checks: no copy goes to
+    /// them (the controller keeps it as the checks say, and recompiles their targets).
+    pub out_of_service: HashSet<health::Key>,
 }
 
-/// A target's mirror port, outer headers (one per collector whose next hop is known; the
-/// others are skipped, and counted, until ARP answers; source address and VNI left for the
-/// session), MTU and UDP port.
+/// A target's mirror port, its collectors in service (each with its outer headers, source
+/// address and VNI left for the session, and its counter slot; next hop known and, behind a
+/// load balancer, healthy), how flows spread over them, why copies are skipped while none is,
+/// its counter slot, MTU and UDP port.
 struct TargetOut {
     port: usize,
-    outers: Vec<Outer>,
+    collectors: Vec<(Outer, CollectorSlot)>,
+    /// The collectors' keys for the spread, to keep it while they stay the same.
+    keys: Vec<u64>,
+    spread: Option<Arc<Spread>>,
+    empty: CopySkip,
+    target: TargetSlot,
     mtu: u32,
     udp_port: u16,
 }
@@ -268,7 +279,10 @@ impl Compiler {
         let targets = refs.targets_reached(t);
         for id in &targets {
             match cfg.targets.get(id) {
-                Some(target) => self.targets.insert(id.clone(), outers(cfg, target, env).map(Arc::new)),
+                Some(target) => {
+                    let old = self.targets.get(id).and_then(|o| o.as_ref().ok()).cloned();
+                    self.targets.insert(id.clone(), outers(cfg, target, env, &self.out_of_service, old.as_deref()).map(Arc::new))
+                }
                 None => self.targets.remove(id),
             };
         }
@@ -320,7 +334,7 @@ impl Compiler {
         if !outs.is_empty() {
             let len = outs.iter().map(|(slot, _)| *slot as usize + 1).max().unwrap_or(0).max(self.outs.len());
             let mut all = self.outs.to_vec();
-            all.resize_with(len, || SessionOut { id: "".into(), slot: CounterSlot(0), port: 0, max_inner: 0, templates: Arc::new([]) });
+            all.resize_with(len, || SessionOut::unused(CounterSlot(0)));
             for (slot, out) in outs {
                 all[slot as usize] = out;
             }
@@ -366,8 +380,17 @@ impl Compiler {
         let src_ip = source.ipv4.or(cfg.ports[out.port].ipv4).ok_or_else(|| msg(format!("session {:?}: no outer source address (ipv4 on its network interface or port)", s.id)))?;
         let slot = env.slots.get(&s.id).ok_or_else(|| msg(format!("session {:?} has no counter slot", s.id)))?;
         let vni = s.virtual_network_id.unwrap_or(0);
-        let templates = out.outers.iter().map(|o| Template::new(&Outer { src_ip: u32::from(src_ip), vni, ..*o })).collect();
-        let session_out = SessionOut { id: s.id.as_str().into(), slot: CounterSlot(slot), port: out.port as u16, max_inner: max_inner_len(packet_length_to(s, target), out.mtu), templates };
+        let collectors = out.collectors.iter().map(|(o, c)| CollectorOut::new(Template::new(&Outer { src_ip: u32::from(src_ip), vni, ..*o }), CounterSlot(slot), *c)).collect();
+        let session_out = SessionOut {
+            id: s.id.as_str().into(),
+            slot: CounterSlot(slot),
+            target: out.target,
+            port: out.port as u16,
+            max_inner: max_inner_len(packet_length_to(s, target), out.mtu),
+            collectors,
+            spread: out.spread.clone(),
+            empty: out.empty,
+        };
         let m = Mirroring { slot, source: s.source.clone(), number: s.session_number, filter: filter.clone(), own: (u32::from(src_ip), out.udp_port) };
         Ok(Some((m, session_out)))
     }
@@ -438,22 +461,45 @@ impl Compiler {
 }
 
 /// Where target `target`'s copies go.
-fn outers(cfg: &Config, target: &Target, env: &Env) -> Result<TargetOut, String> {
+fn outers(cfg: &Config, target: &Target, env: &Env, out_of_service: &HashSet<health::Key>, old: Option<&TargetOut>) -> Result<TargetOut, String> {
     let dest = cfg.target_destination(target).ok_or_else(|| format!("target {:?}: its destination is not defined", target.id))?;
     let port = cfg.port_index(dest.port).ok_or_else(|| format!("target {:?}: no port {:?}", target.id, dest.port))?;
     let mirror = &cfg.ports[port];
-    let outers = dest
-        .collectors
-        .iter()
-        .filter_map(|c| {
-            let hop = match c.hop {
-                NextHop::Mac(m) => Some(m.0),
-                NextHop::Arp(ip) => (env.resolved)(&Key { port, vlan: target.vlan, ip }),
-            }?;
-            Some(Outer { src_mac: mirror.mac.map_or(env.port_macs[port], |m| m.0), dst_mac: hop, vlan: target.vlan, src_ip: 0, dst_ip: u32::from(c.address), dst_port: target.udp_port, vni: 0 })
-        })
-        .collect();
-    Ok(TargetOut { port, outers, mtu: target.mtu, udp_port: target.udp_port })
+    let balancer = target.destination().and_then(|(kind, id)| (kind == TargetType::NetworkLoadBalancer).then_some(id));
+    let healthy = |address: IpAddr| balancer.is_none_or(|lb| !out_of_service.contains(&health::Key { load_balancer: lb.to_owned(), address }));
+    let no_slot = |a| format!("target {:?}: collector {a} has no counter slot", target.id);
+    let mut collectors = Vec::new();
+    let mut keys = Vec::new();
+    for c in &dest.collectors {
+        let address = IpAddr::from(c.address);
+        if !healthy(address) {
+            continue;
+        }
+        let hop = match c.hop {
+            NextHop::Mac(m) => Some(m.0),
+            NextHop::Arp(ip) => (env.resolved)(&Key { port, vlan: target.vlan, ip }),
+        };
+        let Some(hop) = hop else { continue };
+        let outer = Outer { src_mac: mirror.mac.map_or(env.port_macs[port], |m| m.0), dst_mac: hop, vlan: target.vlan, src_ip: 0, dst_ip: u32::from(c.address), dst_port: target.udp_port, vni: 0 };
+        collectors.push((outer, env.slots.collector(&target.id, address).ok_or_else(|| no_slot(address))?));
+        keys.push(spread::key(address_bits(address)));
+    }
+    // The same collectors keep the same spread (a table of buckets, built once).
+    let spread = (collectors.len() > 1).then(|| match old {
+        Some(o) if o.keys == keys && o.spread.is_some() => o.spread.clone().expect("checked"),
+        _ => Arc::new(Spread::new(&keys)),
+    });
+    let empty = if dest.collectors.iter().any(|c| healthy(IpAddr::from(c.address))) { CopySkip::Unresolved } else { CopySkip::NoHealthyCollector };
+    let target_slot = env.slots.target(&target.id).ok_or_else(|| format!("target {:?} has no counter slot", target.id))?;
+    Ok(TargetOut { port, collectors, keys, spread, empty, target: target_slot, mtu: target.mtu, udp_port: target.udp_port })
+}
+
+/// An address as 128 bits, IPv4 mapped into IPv6, for a collector's stable key.
+fn address_bits(a: IpAddr) -> u128 {
+    match a {
+        IpAddr::V4(a) => u128::from(a.to_ipv6_mapped()),
+        IpAddr::V6(a) => u128::from(a),
+    }
 }
 
 fn words(a: u128) -> [u32; 4] {
@@ -595,7 +641,7 @@ session_number = 1
                     let _ = writeln!(out, "port {p} {dir}: {:?} {:?}\n  {:?}\n  {:?}", s.mac, s.sessions, s.v4.classifier, s.v6.classifier);
                     for i in s.sessions.iter() {
                         let o = t.session(*i);
-                        let _ = writeln!(out, "  session {:?}: port {} max {} {:?}", o.slot, o.port, o.max_inner, o.templates);
+                        let _ = writeln!(out, "  session {:?}: port {} max {} {:?}", o.slot, o.port, o.max_inner, o.collectors.iter().map(|c| &c.outer).collect::<Vec<_>>());
                     }
                 }
                 if set.seeing(&[0xff; 6])[0].is_some() {

@@ -60,7 +60,7 @@ pub struct NeighbourReport {
 }
 
 /// A mirror port's own identity on its network.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Me {
     pub mac: [u8; 6],
     pub ip: Ipv4Addr,

@@ -241,7 +241,7 @@ mod tests {
         let egress = SourceRules::build("eni-host", Some(HOST), Direction::Egress, &[(SessionIdx(0), udp)], &ex, 1).unwrap();
         let ingress = SourceRules::build("eni-any", None, Direction::Ingress, &[(SessionIdx(1), web)], &ex, 1).unwrap();
         let outer = Outer { src_mac: [2; 6], dst_mac: [3; 6], vlan: None, src_ip: 1, dst_ip: 2, dst_port: 4789, vni: 7 };
-        let out = |slot| SessionOut { id: "tms".into(), slot: CounterSlot(slot), port: 2, max_inner: 128, templates: vec![Template::new(&outer)].into() };
+        let out = |slot| SessionOut::single(CounterSlot(slot), 2, 128, Template::new(&outer));
         Table {
             generation: 1,
             ports: vec![

@@ -1,8 +1,9 @@
 //! Frames the control thread must see: ARP received on ports without a link (mirror ports),
-//! copied out of their mbufs by the workers and handed over through a bounded queue.
+//! and the answers to its health checks (TCP and ICMP for the port's own address), copied out
+//! of their mbufs by the workers and handed over through a bounded queue.
 
 use crate::stats::Counter;
-use crate::wire::arp;
+use crate::wire::{arp, probe};
 
 /// A frame the control thread must see (ARP on a mirror port), copied out of its mbuf.
 #[derive(Clone, Copy, Debug)]
@@ -15,7 +16,8 @@ pub struct Snooped {
     pub bytes: [u8; SNOOP_LEN],
 }
 
-/// Bytes kept of a snooped frame: an ARP packet behind one VLAN tag is 46.
+/// Bytes kept of a snooped frame: an ARP packet behind one VLAN tag is 46; a TCP header
+/// without its options behind one, 58.
 pub const SNOOP_LEN: usize = 64;
 
 /// Where workers hand snooped frames to the control thread: bounded, lock-free; when full,
@@ -48,6 +50,30 @@ pub fn arp<'a>(queue: &SnoopQueue, port: u16, frames: impl Iterator<Item = &'a [
     }
 }
 
+/// Hands the frames among `frames`, received on port `port`, that are TCP or ICMP for the
+/// port's own address `ip` (the answers to health checks) to the control thread; counts in
+/// `dropped` those it has no room for.
+#[inline]
+pub fn addressed_to<'a>(queue: &SnoopQueue, port: u16, ip: u32, frames: impl Iterator<Item = &'a [u8]>, dropped: &Counter) {
+    for f in frames.filter(|f| probe::is_for(f, ip)) {
+        if queue.push(Snooped::new(port, f)).is_err() {
+            dropped.add(1);
+        }
+    }
+}
+
+/// Hands the frames among `frames`, received on port `port`, that the control thread must
+/// see to it: ARP, and, when the port has an address `ip`, TCP and ICMP for it; counts in
+/// `dropped` those it has no room for. One pass over the burst.
+#[inline]
+pub fn control_frames<'a>(queue: &SnoopQueue, port: u16, ip: Option<u32>, frames: impl Iterator<Item = &'a [u8]>, dropped: &Counter) {
+    for f in frames.filter(|f| arp::is_arp(f) || ip.is_some_and(|ip| probe::is_for(f, ip))) {
+        if queue.push(Snooped::new(port, f)).is_err() {
+            dropped.add(1);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -65,6 +91,22 @@ mod tests {
         let first = queue.pop().unwrap();
         assert_eq!((first.port, first.frame()), (3, captured::ARP_REQUEST));
         assert_eq!(queue.pop().unwrap().frame(), &tagged[..]);
+    }
+
+    #[test]
+    fn only_tcp_and_icmp_for_the_ports_address_are_handed_over() {
+        let queue = SnoopQueue::new(2);
+        let dropped = Counter::default();
+        let me = u32::from(std::net::Ipv4Addr::new(192, 0, 2, 1));
+        let other = FrameBuilder::ipv4([192, 0, 2, 10], [192, 0, 2, 2]).tcp(9000, 5000).build();
+        let udp = FrameBuilder::ipv4([192, 0, 2, 10], [192, 0, 2, 1]).udp(9000, 5000).build();
+        let frames = [captured::TCP_SYN_ACK, captured::ARP_REPLY, &other[..], &udp[..], captured::ICMP_ECHO_REPLY, captured::TCP_RST_ACK];
+        addressed_to(&queue, 2, me, frames.into_iter(), &dropped);
+        assert_eq!(queue.len(), 2);
+        assert_eq!(dropped.get(), 1, "the RST found the queue full");
+        let first = queue.pop().unwrap();
+        assert_eq!((first.port, first.frame()), (2, &captured::TCP_SYN_ACK[..SNOOP_LEN]));
+        assert_eq!(queue.pop().unwrap().frame(), &captured::ICMP_ECHO_REPLY[..SNOOP_LEN]);
     }
 
     #[test]

@@ -129,8 +129,10 @@ pub fn run(opts: RunOptions) -> Result<i32> {
         bail!("{}{at}: {}", opts.config.display(), p.in_file_terms());
     }
 
-    let mut slots = Slots::for_quota(cfg.quotas.sessions.max(cfg.sessions.len()));
-    let counters: Vec<WorkerCounters> = (0..workers).map(|_| WorkerCounters::new(cfg.ports.len(), slots.capacity())).collect();
+    let collectors = cfg.targets.iter().filter_map(|t| cfg.target_destination(t)).map(|d| d.collectors.len()).sum();
+    let mut slots = Slots::for_quota(cfg.quotas.sessions.max(cfg.sessions.len())).with_targets(cfg.quotas.targets.max(cfg.targets.len()), collectors);
+    let (target_slots, collector_slots) = slots.target_capacity();
+    let counters: Vec<WorkerCounters> = (0..workers).map(|_| WorkerCounters::new(cfg.ports.len(), slots.capacity()).with_targets(target_slots, collector_slots)).collect();
     slots.assign_all(&cfg, &counters).map_err(|e| anyhow::anyhow!("{e}"))?;
     let macs: Vec<[u8; 6]> = infos.iter().map(|i| i.mac).collect();
     let tx_reserve = plan::tx_reserve(&cfg);
@@ -195,6 +197,7 @@ pub fn run(opts: RunOptions) -> Result<i32> {
                 tx_retries: d.tx_retries,
                 idle_sleep: Duration::from_micros(d.idle_sleep_us),
                 snoop: &snoop,
+                addresses: controller.config().ports.iter().map(|p| p.ipv4.map(u32::from)).collect(),
             };
             let (eal, rcu, counters, stop, core) = (&eal, &rcu, &counters[w], &stop, cores[w]);
             let bench_floor = opts.bench_floor;
@@ -284,6 +287,7 @@ pub fn run(opts: RunOptions) -> Result<i32> {
         neighbours: &done.neighbours,
         arp: done.arp,
         recent_busy: None,
+        health: &done.health,
         control: done.control,
         rule_hits: &done.rule_hits,
     });

@@ -8,6 +8,7 @@
 //! - [`ipv4`]; [`ipv6`], with the walk over the extension headers SPEC.md names;
 //! - [`l4`]: the IANA protocol numbers, UDP, TCP and ICMP;
 //! - [`arp`], and [`vxlan`] (a copy's encapsulation);
+//! - [`probe`]: a load balancer's health checks (TCP or ICMP echo over IPv4) and their answers;
 //! - `testing` (feature `testing`): one `FrameBuilder` and frames captured off a real
 //!   network, for the tests, benches and fuzz seeds of every crate.
 //!
@@ -19,6 +20,7 @@ pub mod ethernet;
 pub mod ipv4;
 pub mod ipv6;
 pub mod l4;
+pub mod probe;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
 pub mod vxlan;
