@@ -61,6 +61,7 @@ fn main() {
         .allowlist_type("rte_ether_addr")
         .allowlist_var("RTE_(ETH|MBUF|PKTMBUF|MAX|ETHER)_.*")
         .allowlist_var("RTE_TEL_.*")
+        .allowlist_var("RTE_ETHDEV_QUEUE_STAT_CNTRS")
         .derive_default(true)
         .derive_debug(false)
         .layout_tests(false)

@@ -6,7 +6,8 @@
 
 use serde_json::json;
 use e2e::traffic::{mixed, Side};
-use e2e::{require_root, require_tool, sh, Lab, Netns};
+use e2e::netns::Netns;
+use e2e::{require_root, require_tool, sh, Lab};
 use serde_json::Value;
 use std::process::Command;
 use std::time::{Duration, Instant};

@@ -418,3 +418,355 @@ session_number = 1
     assert!((1..=3).contains(&hop_lines), "a flapping next hop logged {hop_lines} lines in 3 s:\n{stderr}");
     assert!(stdout.contains("frames for the control thread dropped"), "in the exit summary too:\n{stdout}");
 }
+
+/// A link whose uplink is slow: a veth into a namespace of its own behind `tc ... tbf rate
+/// 10mbit`, sent on by net_af_packet through the qdisc (`qdisc_bypass=0`), so that the
+/// shaping applies; the host side a veth from another namespace, where the test sends.
+struct SlowUplink {
+    near: e2e::netns::Netns,
+    far: e2e::netns::Netns,
+    /// The root-side ends: (host, uplink).
+    ports: (String, String),
+}
+
+impl SlowUplink {
+    /// `tbf` takes the rest of the qdisc's parameters (its queue: `latency ...` or `limit ...`).
+    fn new(tag: &str, tbf: &str) -> SlowUplink {
+        require_root();
+        e2e::require_tool("tc", "iproute2");
+        let id = std::process::id() % 100_000;
+        let near = e2e::netns::Netns::new(&format!("tm-{tag}-near-{id}"));
+        let far = e2e::netns::Netns::new(&format!("tm-{tag}-far-{id}"));
+        let ports = (format!("tm{tag}h{id}"), format!("tm{tag}u{id}"));
+        near.veth(&ports.0, "in", 9000);
+        far.veth(&ports.1, "out", 9000);
+        let mut tc = vec!["tc", "qdisc", "add", "dev", &ports.1, "root", "tbf", "rate", "10mbit", "burst", "5kb"];
+        tc.extend(tbf.split_whitespace());
+        e2e::sh(&tc);
+        SlowUplink { near, far, ports }
+    }
+
+    /// The host and uplink ports (and the link) of a configuration.
+    fn ports_toml(&self) -> String {
+        format!(
+            r#"
+[dataplane]
+workers = 1
+eal_args = ["--no-huge", "-m", "256", "--no-pci"]
+
+[[port]]
+name = "host"
+device = "net_af_packet0,iface={}"
+
+[[port]]
+name = "uplink"
+device = "net_af_packet1,iface={},qdisc_bypass=0"
+ipv4 = "192.0.2.1"
+
+[[link]]
+ports = ["host", "uplink"]
+
+[[network_interface]]
+id = "eni-web"
+port = "host"
+
+[[filter]]
+id = "tmf-all"
+[[filter.egress_rule]]
+rule_number = 1
+action = "accept"
+"#,
+            self.ports.0, self.ports.1
+        )
+    }
+
+    /// Sends `n` originals (UDP to port 5000, 1400 bytes, numbered) into the host port at
+    /// `pps` frames a second (never faster: a late frame is not made up for), then a few
+    /// more to another port, spaced out, which push along whatever net_af_packet still holds
+    /// in its ring (it hands frames to the kernel only when it is given more). Returns how
+    /// many of the `n` crossed the uplink.
+    fn originals_through(&self, n: u32, pps: u32) -> u32 {
+        let rx = e2e::netns::in_netns(&self.far.0, || e2e::netns::PacketSocket::bind("out"));
+        let tx = e2e::netns::in_netns(&self.near.0, || e2e::netns::PacketSocket::bind("in"));
+        let receiver = std::thread::spawn(move || {
+            let mut seen = std::collections::BTreeSet::new();
+            while let Some(f) = rx.recv(Duration::from_secs(3)) {
+                // An original: IPv4, UDP, to port 5000, its number after the UDP header.
+                if f.len() >= 46 && f[12..14] == [8, 0] && f[23] == 17 && f[36..38] == 5000u16.to_be_bytes() {
+                    seen.insert(u32::from_be_bytes([f[42], f[43], f[44], f[45]]));
+                }
+            }
+            seen
+        });
+        let gap = Duration::from_secs(1) / pps;
+        for seq in 0..n {
+            tx.send(&e2e::traffic::udp4(seq, 40000, 5000, 1400).bytes);
+            std::thread::sleep(gap);
+        }
+        for seq in 0..20 {
+            tx.send(&e2e::traffic::udp4(seq, 40000, 7, 60).bytes);
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let seen = receiver.join().unwrap();
+        seen.iter().filter(|s| **s < n).count() as u32
+    }
+}
+
+/// A collector on the uplink: copies would leave by the port that forwards the originals.
+const COLLECTOR_ON_THE_UPLINK: &str = r#"
+[[network_interface]]
+id = "eni-ids"
+port = "uplink"
+ipv4 = "192.0.2.10"
+next_hop_mac = "02:00:00:00:00:20"
+
+[[target]]
+id = "tmt-ids"
+network_interface_id = "eni-ids"
+
+[[session]]
+id = "tms-1"
+source = "eni-web"
+target = "tmt-ids"
+filter = "tmf-all"
+session_number = 1
+"#;
+
+#[test]
+fn copies_never_share_a_slow_port_with_originals_on_a_device_that_cannot_keep_them_a_reserve() {
+    // Today's uplink: a 10 Mbit/s link with a short queue. 150 originals at 600 a second
+    // (6.7 Mbit/s) fit; with a copy each (13.6 Mbit/s) they do not, and the queue drops
+    // whatever comes when it is full, originals too.
+    let slow = SlowUplink::new("sh", "latency 50ms");
+    let lab = Lab::new("sharedport");
+    let cfg = lab.config(&(slow.ports_toml() + COLLECTOR_ON_THE_UPLINK));
+    let mut child = lab.spawn(&cfg, &[]);
+    let t = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if Client::connect(&lab.socket()).is_ok_and(|mut c| matches!(c.call_value(&json!({"Action": "DescribePorts"})), Ok(Ok(_)))) {
+            // It runs with the copies on the uplink: measure what that costs the originals.
+            let arrived = slow.originals_through(150, 600);
+            panic!("a target on a slow port that forwards originals was accepted, and {} of 150 originals were lost", 150 - arrived);
+        }
+        assert!(t.elapsed() < Duration::from_secs(60), "neither refused nor started");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let log = std::fs::read_to_string(lab.path("run.stderr")).unwrap();
+    assert_eq!(status.code(), Some(2), "{log}");
+    // The target, the key and its value, the port, the device and why.
+    for part in [
+        format!("{}:", cfg.display()),
+        "[[target]] \"tmt-ids\": network_interface_id = \"eni-ids\": its port \"uplink\" forwards originals".into(),
+        format!("net_af_packet1,iface={},qdisc_bypass=0", slow.ports.1),
+        "cannot say how full its TX ring is".into(),
+    ] {
+        assert!(log.contains(&part), "{part:?} not in:\n{log}");
+    }
+}
+
+#[test]
+fn through_the_api_too_and_meanwhile_every_original_crosses_the_slow_port() {
+    // A deep queue this time: 1,000 originals at 800 a second (9 Mbit/s) fit the 10 Mbit/s
+    // link whatever the machine's load does to their spacing.
+    let slow = SlowUplink::new("sa", "limit 4mb");
+    let lab = Lab::new("sharedapi");
+    let text = slow.ports_toml()
+        + r#"
+[[port]]
+name = "mirror"
+device = "net_null0,no-rx=1"
+mac = "02:00:00:00:00:10"
+ipv4 = "192.0.2.1"
+
+[[network_interface]]
+id = "eni-ids"
+port = "mirror"
+ipv4 = "192.0.2.10"
+next_hop_mac = "02:00:00:00:00:20"
+
+[[target]]
+id = "tmt-ids"
+network_interface_id = "eni-ids"
+
+[[session]]
+id = "tms-1"
+source = "eni-web"
+target = "tmt-ids"
+filter = "tmf-all"
+session_number = 1
+"#;
+    let cfg = lab.config(&text);
+    let mut child = lab.spawn(&cfg, &[]);
+    let mut c = lab.client(&mut child);
+    let made = c.call_value(&json!({"Action": "CreateNetworkInterface", "NetworkInterfaceId": "eni-up", "Port": "uplink", "PrivateIpAddress": "192.0.2.11", "NextHopMac": "02:00:00:00:00:21"})).unwrap();
+    assert!(made.is_ok(), "a collector on the uplink is no problem until copies go to it: {made:?}");
+    let e = c.call_value(&json!({"Action": "CreateTrafficMirrorTarget", "NetworkInterfaceId": "eni-up"})).unwrap().unwrap_err();
+    assert_eq!(e.code, "InvalidParameterCombination", "{e}");
+    assert!(e.message.starts_with("Value (eni-up) for parameter NetworkInterfaceId is invalid: its port \"uplink\" forwards originals"), "{e}");
+    assert!(e.message.contains("cannot say how full its TX ring is"), "{e}");
+    let targets = c.call_value(&json!({"Action": "DescribeTrafficMirrorTargets"})).unwrap().unwrap();
+    assert_eq!(targets["TrafficMirrorTargets"].as_array().map(Vec::len), Some(1), "the running configuration stays: {targets}");
+    answers_within(&mut c, Duration::from_secs(1));
+
+    let arrived = slow.originals_through(1000, 800);
+    let counters = c.call_value(&json!({"Action": "DescribeCounters"})).unwrap().unwrap();
+    let (_, stderr) = stop(&lab, child);
+    assert_eq!(arrived, 1000, "originals lost on the slow uplink: {}\n{stderr}", 1000 - arrived);
+    let mirrored = counters["sessions"][0]["egress"]["packets"].as_u64().unwrap_or_default();
+    assert!(mirrored >= 1000, "the copies left by the mirror port: {counters}");
+}
+
+/// A tmpfs of `size` mounted at `path`, unmounted when dropped.
+struct Tmpfs(std::path::PathBuf);
+
+impl Tmpfs {
+    fn mount(path: std::path::PathBuf, size: &str) -> Tmpfs {
+        std::fs::create_dir_all(&path).unwrap();
+        e2e::sh(&["mount", "-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs", path.to_str().unwrap()]);
+        Tmpfs(path)
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(&self.0).status();
+    }
+}
+
+/// Whole records in a pcap file (a cut one at the end, where the disk filled, is not).
+fn pcap_records(path: &std::path::Path) -> u64 {
+    let bytes = std::fs::read(path).unwrap();
+    let (mut at, mut n) = (24usize, 0);
+    while at + 16 <= bytes.len() {
+        let caplen = u32::from_le_bytes(bytes[at + 8..at + 12].try_into().unwrap()) as usize;
+        if at + 16 + caplen > bytes.len() {
+            break;
+        }
+        at += 16 + caplen;
+        n += 1;
+    }
+    n
+}
+
+#[test]
+fn frames_a_full_disk_never_took_are_counted_as_unwritten_not_as_sent() {
+    require_root();
+    let lab = Lab::new("fulldisk");
+    let disk = Tmpfs::mount(lab.path("disk"), "256k");
+    lab.write_pcap("in.pcap", (0..64).map(|i| e2e::traffic::udp4(i, 40000, 5000, 1000).bytes).collect::<Vec<_>>().iter().map(Vec::as_slice));
+    let text = format!(
+        r#"
+[dataplane]
+workers = 1
+eal_args = ["--no-huge", "-m", "256", "--no-pci"]
+
+[[port]]
+name = "host"
+device = "net_pcap0,rx_pcap={{lab}}/in.pcap,infinite_rx=1"
+
+[[port]]
+name = "uplink"
+device = "net_pcap1,tx_pcap={}/uplink.pcap"
+
+[[link]]
+ports = ["host", "uplink"]
+"#,
+        disk.0.display()
+    );
+    let cfg = lab.config(&text);
+    let mut child = lab.spawn(&cfg, &[]);
+    let mut c = lab.client(&mut child);
+    // Running: the shortfall shows within seconds, counted and logged.
+    let t = Instant::now();
+    let unwritten = loop {
+        let ports = c.call_value(&json!({"Action": "DescribePorts"})).unwrap().unwrap();
+        let uplink = ports["Ports"].as_array().and_then(|p| p.iter().find(|p| p["name"] == "uplink")).cloned().unwrap_or_else(|| panic!("{ports}"));
+        assert_eq!(uplink["tx_errors"], 0, "net_pcap reports no write error itself: {uplink}");
+        let n = uplink["tx_unwritten"].as_u64().unwrap_or_else(|| panic!("{uplink}"));
+        if n > 0 {
+            break n;
+        }
+        assert!(t.elapsed() < Duration::from_secs(60), "the full disk never showed: {uplink}");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    answers_within(&mut c, Duration::from_secs(1));
+    // And logged, by the control thread's check a second or so later.
+    let logged = format!("port uplink: {}/uplink.pcap lacks", disk.0.display());
+    let t = Instant::now();
+    while !std::fs::read_to_string(lab.path("run.stderr")).unwrap().contains(&logged) {
+        assert!(t.elapsed() < Duration::from_secs(30), "never logged: {logged}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let (stdout, stderr) = stop(&lab, child);
+    assert!(unwritten > 0);
+    assert!(stderr.contains("frames counted as sent: writing it fails (a full disk?) and net_pcap counts no error"), "{stderr}");
+    // At exit, exactly what the file lacks.
+    let stats: Value = serde_json::from_str(&std::fs::read_to_string(lab.path("stats.json")).unwrap()).unwrap();
+    let uplink = stats["ports"].as_array().unwrap().iter().find(|p| p["name"] == "uplink").unwrap();
+    let (sent, written) = (uplink["tx_packets"].as_u64().unwrap(), pcap_records(&disk.0.join("uplink.pcap")));
+    assert!(written > 0 && sent > written, "{uplink}, {written} in the file");
+    assert_eq!(uplink["tx_unwritten"].as_u64(), Some(sent - written), "{uplink}");
+    assert!(stdout.contains(&format!("port uplink: {} frames counted as sent are not in its tx_pcap files", sent - written)), "{stdout}");
+}
+
+#[test]
+fn oversized_values_are_refused_by_member_and_value_while_another_client_is_answered_in_milliseconds() {
+    require_root();
+    let lab = Lab::new("bigvalues");
+    let cfg = lab.config(&ports(&lab, false));
+    let mut child = lab.spawn(&cfg, &[]);
+    let mut c = lab.client(&mut child);
+    let pid = child.id();
+    let before = rss_kb(pid);
+    // Another client asks all along; its slowest answer is what an operator would wait.
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let watcher = {
+        let (socket, done) = (lab.socket(), done.clone());
+        std::thread::spawn(move || {
+            let mut c = Client::connect(&socket).unwrap();
+            let (mut slowest, mut asked) = (Duration::ZERO, 0);
+            while !done.load(std::sync::atomic::Ordering::Relaxed) {
+                let t = Instant::now();
+                assert!(c.call_value(&json!({"Action": "DescribeTrafficMirrorFilters"})).unwrap().is_ok());
+                slowest = slowest.max(t.elapsed());
+                asked += 1;
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            (slowest, asked)
+        })
+    };
+    let refused = |c: &mut Client, request: Value, member: &str, length: usize| {
+        let e = c.call_value(&request).unwrap().unwrap_err();
+        assert_eq!(e.code, "InvalidParameterValue", "{}", &e.message[..e.message.len().min(300)]);
+        // The member and the value, shown by its start and its length: not echoed whole.
+        assert!(e.message.contains(&format!("for parameter {member} is invalid")), "{}", &e.message[..e.message.len().min(300)]);
+        assert!(e.message.contains(&format!("... ({length} characters))")), "{}", &e.message[..e.message.len().min(300)]);
+        assert!(e.message.len() < 1000, "a refusal of {} bytes", e.message.len());
+    };
+    // 100 descriptions of half a megabyte each (under the line limit): never kept.
+    let big = "d".repeat(500_000);
+    for i in 0..100 {
+        let request = json!({"Action": "CreateTrafficMirrorFilter", "Description": big, "ClientToken": format!("token-{i}")});
+        refused(&mut c, request, "Description", 500_000);
+    }
+    // A client token past EC2's 64 characters: remembered with its reply, so refused.
+    refused(&mut c, json!({"Action": "CreateTrafficMirrorFilter", "ClientToken": "t".repeat(10_000)}), "ClientToken", 10_000);
+    // An id past 1,024 characters.
+    let id = format!("eni-{}", "0".repeat(5_000));
+    refused(&mut c, json!({"Action": "CreateNetworkInterface", "NetworkInterfaceId": id, "Port": "host"}), "NetworkInterfaceId", 5_004);
+    done.store(true, std::sync::atomic::Ordering::Relaxed);
+    let (slowest, asked) = watcher.join().unwrap();
+    let filters = c.call_value(&json!({"Action": "DescribeTrafficMirrorFilters"})).unwrap().unwrap();
+    assert_eq!(filters["TrafficMirrorFilters"].as_array().map(Vec::len), Some(0), "nothing was created: {filters}");
+    let grew = rss_kb(pid).saturating_sub(before);
+    let (_, stderr) = stop(&lab, child);
+    assert!(grew < 30_000, "memory grew by {grew} kB");
+    assert!(asked > 10, "the other client asked {asked} times");
+    // Each big request is parsed on the control thread, so the other client may wait behind
+    // one: tens of milliseconds, not seconds, even on a loaded machine.
+    assert!(slowest < Duration::from_millis(500), "the other client waited {slowest:?}");
+    assert!(stderr.len() < 200_000, "the log took {} bytes", stderr.len());
+}

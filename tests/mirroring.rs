@@ -404,6 +404,59 @@ virtual_network_id = 2
 }
 
 #[test]
+fn damaged_frames_are_mirrored_on_what_is_intact_and_only_broken_ip_headers_are_malformed() {
+    // The sample's 10,000 frames a side behind an accept-all filter, as an IDS is fed: a frame
+    // whose IP length lies or whose TCP header is cut is mirrored as it was (run_link checks
+    // every copy byte for byte); only a broken IP header keeps a frame from it.
+    let config = &format!(
+        r#"
+[[network_interface]]
+id = "eni-all"
+port = "host"
+
+{TARGET_TMT}
+[[filter]]
+id = "f-all"
+[[filter.egress_rule]]
+rule_number = 1
+action = "accept"
+[[filter.ingress_rule]]
+rule_number = 1
+action = "accept"
+
+[[session]]
+id = "ids"
+source = "eni-all"
+target = "tmt"
+filter = "f-all"
+session_number = 1
+virtual_network_id = 1
+"#
+    );
+    let host = mixed(1, 10_000, Side::Host);
+    let uplink = mixed(2, 10_000, Side::Uplink);
+    let (run, order) = run_link("damaged", config, &host, &uplink);
+    let inputs = [&host, &uplink];
+    let ip = |f: &Frame| {
+        let l2 = dataplane::wire::ethernet::untag(&f.bytes, 2);
+        l2.is_ok_and(|l2| l2.ethertype == 0x0800 || l2.ethertype == 0x86dd)
+    };
+    let damaged = |f: &Frame| {
+        let l3 = usize::from(f.packet.map_or(14, |p| p.l3_offset));
+        f.packet.is_some_and(|p| !p.ipv6) && f.bytes.len() != l3 + usize::from(u16::from_be_bytes([f.bytes[l3 + 2], f.bytes[l3 + 3]]))
+    };
+    let all = || host.iter().chain(&uplink);
+    let sent_damaged = all().filter(|f| damaged(f)).count();
+    let mirrored_damaged = order.iter().filter(|c| damaged(&inputs[c.input][c.frame])).count();
+    assert!(sent_damaged > 500, "the sample holds damaged frames: {sent_damaged}");
+    assert_eq!(mirrored_damaged, sent_damaged, "every damaged frame with an intact IP header is mirrored");
+    assert!(order.iter().any(|c| c.inner.len() < 60), "frames cut short are mirrored as cut");
+    let broken = all().filter(|f| ip(f) && f.packet.is_none()).count() as u64;
+    assert!(broken > 0);
+    assert_eq!(run.stats()["not_mirrored"]["malformed"], broken, "malformed counts the broken IP headers, and only them");
+}
+
+#[test]
 fn tap_port_mirrors_by_mac_and_forwards_nothing() {
     require_root();
     let lab = Lab::new("tap");

@@ -9,7 +9,8 @@
 //! reopens every `tx_pcap` file of the primary for writing, truncating what the port wrote.
 
 use e2e::traffic::udp4;
-use e2e::{read_pcap, remove_runtime_dir, require_root, require_tool, sh, Lab, Netns};
+use e2e::netns::Netns;
+use e2e::{read_pcap, remove_runtime_dir, require_root, require_tool, sh, Lab};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command};
 use std::time::{Duration, Instant};

@@ -12,7 +12,7 @@ use e2e::{binary, read_pcap, require_root, require_tool, run_with_timeout, sh, w
 use etherparse::{NetSlice, SlicedPacket, TransportSlice};
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream, UdpSocket};
-use std::os::fd::AsRawFd;
+use e2e::netns::in_netns;
 use std::path::PathBuf;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -217,20 +217,6 @@ impl Drop for Capture {
             let _ = c.wait();
         }
     }
-}
-
-/// Runs `f` on a thread that has entered network namespace `ns`: sockets it makes live there.
-fn in_netns<T: Send + 'static>(ns: &str, f: impl FnOnce() -> T + Send + 'static) -> T {
-    let path = format!("/run/netns/{ns}");
-    std::thread::spawn(move || {
-        let file = std::fs::File::open(&path).unwrap_or_else(|e| panic!("opening {path}: {e}"));
-        // SAFETY: a valid namespace fd; setns changes only this thread's network namespace.
-        let rc = unsafe { libc::setns(file.as_raw_fd(), libc::CLONE_NEWNET) };
-        assert_eq!(rc, 0, "setns({path}): {}", std::io::Error::last_os_error());
-        f()
-    })
-    .join()
-    .expect("a thread in a namespace panicked")
 }
 
 /// Reproducible bytes to send.

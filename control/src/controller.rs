@@ -42,6 +42,9 @@ pub struct Runtime<'a> {
     pub started: Instant,
     /// The control thread's own TX queue on the ports that have one to spare (for ARP).
     pub control_tx: Vec<Option<TxQueue>>,
+    /// What each port's device says of its TX rings (whether copies may share a port with
+    /// originals).
+    pub tx_rings: Vec<crate::boot::plan::TxRing>,
 }
 
 /// The controller's part of the exit report.
@@ -75,6 +78,10 @@ pub struct Controller<'a> {
     throttle: Throttle,
     /// The workers' cycle counts of the last seconds, for a busy share that is recent.
     busy: BusyWindow,
+    /// net_pcap's capture files, checked against what DPDK counts as sent.
+    captures: std::cell::RefCell<crate::capture::CaptureFiles>,
+    /// When the capture files were last checked for the log.
+    captures_checked: Instant,
     /// What the changes cost, counted.
     work: ControlReport,
     /// What the filter rules of retired tables counted.
@@ -120,6 +127,7 @@ impl<'a> Controller<'a> {
     pub fn new(state: State, store: Store, slots: Slots, writer: Writer<'a, Table>, compiler: Compiler, rt: Runtime<'a>) -> Self {
         let mut neighbours = Neighbours::default();
         neighbours.want(&wanted_next_hops(&state.cfg), Instant::now());
+        let captures = crate::capture::CaptureFiles::of(&state.cfg).into();
         // Every collector starts in service (`initial`): nothing to publish yet.
         let mut health = Health::default();
         health.want(&health::wanted(&state.cfg), Instant::now());
@@ -136,6 +144,8 @@ impl<'a> Controller<'a> {
             logged_hops: Default::default(),
             throttle: Throttle::new(std::time::Duration::from_secs(10)),
             busy: BusyWindow::default(),
+            captures,
+            captures_checked: Instant::now(),
             work: ControlReport::default(),
             rule_hits: RuleHits::default(),
         }
@@ -162,6 +172,7 @@ impl<'a> Controller<'a> {
 
     fn report_with(&self, port_stats: &[dataplane::dpdk::port::PortStats], elapsed: std::time::Duration) -> Report {
         let neighbours = self.neighbour_report();
+        let unwritten = self.captures.borrow_mut().unwritten(port_stats, false);
         let health = self.health_report();
         let rule_hits = self.rule_totals();
         Report::collect(&Inputs {
@@ -169,6 +180,7 @@ impl<'a> Controller<'a> {
             slots: &self.slots,
             counters: self.rt.counters,
             port_stats,
+            unwritten: &unwritten,
             cores: &self.rt.cores,
             pools: &self.rt.pools,
             elapsed,
@@ -213,6 +225,10 @@ impl<'a> Controller<'a> {
         self.slots.reclaim(|epoch| writer.passed(epoch));
         let now = Instant::now();
         self.busy.tick(self.rt.counters, now);
+        if now.duration_since(self.captures_checked) >= std::time::Duration::from_secs(1) {
+            self.captures_checked = now;
+            self.check_captures(now);
+        }
         let mut changed = false;
         let mut health = Vec::new();
         while let Some(s) = snooped.pop() {
@@ -289,6 +305,22 @@ impl<'a> Controller<'a> {
         me_of(&self.state.cfg, &self.rt.port_macs, &self.rt.control_tx, port)
     }
 
+    /// Logs (once in a while) the capture files that fall short of what was counted as sent.
+    fn check_captures(&mut self, now: Instant) {
+        let stats: Vec<_> = self.rt.ports.iter().map(Port::stats).collect();
+        let mut captures = self.captures.borrow_mut();
+        captures.unwritten(&stats, false);
+        for (port, path, frames) in captures.short() {
+            let name = &self.state.cfg.ports[port].name;
+            let key = format!("capture {}", path.display());
+            if let Some(line) = self.throttle.line(&key, now, || {
+                format!("port {name}: {} lacks {frames} frames counted as sent: writing it fails (a full disk?) and net_pcap counts no error", path.display())
+            }) {
+                log::warn!("{line}");
+            }
+        }
+    }
+
     /// Sends a control frame (ARP) on its port's control queue; a refused frame is dropped
     /// (ARP retries on its own).
     fn send(&mut self, (port, frame): crate::neighbour::Outgoing) {
@@ -340,6 +372,10 @@ impl<'a> Controller<'a> {
         let cfg = &self.state.cfg;
         let targets = self.state.refs().targets_reached(touched);
         arp_capable(cfg, targets.iter().filter_map(|id| cfg.targets.get(id)), &self.rt.control_tx).map_err(ApiError::combination)?;
+        crate::boot::plan::copies_leave_room(cfg, &self.rt.tx_rings).map_err(|p| {
+            let (code, message) = p.in_api_terms();
+            ApiError::new(code, message)
+        })?;
         let validating = t.elapsed();
         let ids = || touched.sessions.iter().map(String::as_str);
         let mut assigned = self.slots.assign(cfg, ids(), self.rt.counters);

@@ -528,7 +528,7 @@ mod tests {
         let frame = FrameBuilder::ipv4([10, 0, 0, 5], [198, 51, 100, 1]).macs([2, 0, 0, 0, 0, 1], [2, 0, 0, 0, 1, 1]).tcp(40000, dport).build();
         // Arriving on the uplink (port 1): the host's ingress, as the lab's rule takes it.
         for _ in 0..n {
-            let _ = table.sources(1, 0).decide(&frame, frame.len(), &mut Packet::default(), &mut CountHits { worker: 0 }, |_| ());
+            let _ = table.sources(1, 0).decide(&frame, &mut Packet::default(), &mut CountHits { worker: 0 }, |_| ());
         }
     }
 

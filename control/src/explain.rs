@@ -180,7 +180,7 @@ pub fn explain(cfg: &Config, table: &Table, port: &str, frames: &[Vec<u8>]) -> R
         }
         let mut trace = Trace { numbers: &numbers, table, sources: Vec::new(), excluded: None };
         let mut mirrors: Vec<Mirror> = Vec::new();
-        let decided = sources.decide(frame, frame.len(), &mut p, &mut trace, |m| mirrors.push(m));
+        let decided = sources.decide(frame, &mut p, &mut trace, |m| mirrors.push(m));
         e.sources = trace.sources;
         e.excluded = trace.excluded.map(|x| x.name().to_owned());
         match decided {

@@ -6,6 +6,7 @@
 
 pub mod api;
 pub mod boot;
+pub mod capture;
 pub mod cli_docs;
 pub mod compile;
 pub mod config;

@@ -140,7 +140,7 @@ pub fn exposition(r: &Report) -> String {
     }
     targets_and_collectors(&mut e, r);
 
-    let port_counters: [PortCounter; 9] = [
+    let port_counters: [PortCounter; 10] = [
         ("port_rx_packets", "Frames received", |p| p.rx_packets),
         ("port_rx_bytes", "Bytes received", |p| p.rx_bytes),
         ("port_tx_packets", "Frames sent (originals and copies)", |p| p.tx_packets),
@@ -148,6 +148,7 @@ pub fn exposition(r: &Report) -> String {
         ("port_rx_missed", "Frames the device dropped for want of RX descriptors", |p| p.rx_missed),
         ("port_rx_errors", "Receive errors", |p| p.rx_errors),
         ("port_tx_errors", "Transmit errors the device reported", |p| p.tx_errors),
+        ("port_tx_unwritten", "Frames counted as sent that are not in the port's tx_pcap files (net_pcap on a full disk)", |p| p.tx_unwritten),
         ("port_tx_dropped", "Originals the TX queue refused after retries", |p| p.tx_dropped),
         ("port_copies_dropped", "Copies the TX queue refused", |p| p.copies_dropped),
     ];

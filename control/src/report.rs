@@ -21,6 +21,9 @@ pub struct Inputs<'a> {
     pub slots: &'a Slots,
     pub counters: &'a [WorkerCounters],
     pub port_stats: &'a [PortStats],
+    /// Frames each port's device counted as sent that never reached its capture files
+    /// ([`CaptureFiles`](crate::capture::CaptureFiles)), by port index.
+    pub unwritten: &'a [u64],
     pub cores: &'a [usize],
     pub pools: &'a [&'a Mempool],
     pub elapsed: Duration,
@@ -149,7 +152,13 @@ pub struct PortReport {
     pub tx_bytes: u64,
     pub rx_missed: u64,
     pub rx_errors: u64,
+    /// Frames the device says it failed to send (`oerrors`). net_pcap never counts a failed
+    /// write here: see `tx_unwritten`.
     pub tx_errors: u64,
+    /// Frames the device counted as sent that are not in its capture files (net_pcap with
+    /// `tx_pcap=` on a full disk).
+    #[serde(default)]
+    pub tx_unwritten: u64,
     /// Originals the TX queue refused after retries.
     pub tx_dropped: u64,
     /// Copies the TX queue refused.
@@ -324,7 +333,7 @@ fn target_report(i: &Inputs, t: &crate::config::Target) -> TargetReport {
 impl Report {
     /// Gathers every counter, at once.
     pub fn collect(i: &Inputs) -> Report {
-        let Inputs { cfg, slots, counters, port_stats, cores, pools, elapsed, .. } = *i;
+        let Inputs { cfg, slots, counters, port_stats, unwritten, cores, pools, elapsed, .. } = *i;
         let sum = |f: &dyn Fn(&WorkerCounters) -> u64| counters.iter().map(f).sum::<u64>();
         let ports = cfg
             .ports
@@ -341,6 +350,7 @@ impl Report {
                 rx_missed: s.rx_missed,
                 rx_errors: s.rx_errors,
                 tx_errors: s.tx_errors,
+                tx_unwritten: unwritten.get(i).copied().unwrap_or_default(),
                 tx_dropped: sum(&|w| w.ports[i].tx_dropped.get()),
                 copies_dropped: sum(&|w| w.ports[i].copies_dropped.get()),
             })
@@ -428,6 +438,14 @@ impl Report {
             })
             .collect();
         out += &render(&["port", "rx pkts", "rx bytes", "tx pkts", "tx bytes", "rx missed", "tx dropped", "copies dropped"], &rows);
+        for p in &self.ports {
+            if p.tx_errors > 0 {
+                let _ = writeln!(out, "port {}: {} frames the device failed to send", p.name, p.tx_errors);
+            }
+            if p.tx_unwritten > 0 {
+                let _ = writeln!(out, "port {}: {} frames counted as sent are not in its tx_pcap files (net_pcap drops write errors: a full disk?)", p.name, p.tx_unwritten);
+            }
+        }
         if !self.sessions.is_empty() {
             let mut rows = Vec::new();
             for s in &self.sessions {

@@ -19,8 +19,12 @@ const RULE_LEN: usize = 16;
 fn frames() -> Vec<(&'static str, Vec<u8>)> {
     let v4 = || FrameBuilder::ipv4(HOST, REMOTE);
     let v6 = || FrameBuilder::ipv6(HOST6, REMOTE6);
-    let mut malformed = v4().tcp(40000, 443).size(64).build();
-    malformed[16..18].copy_from_slice(&9999u16.to_be_bytes());
+    let mut long = v4().tcp(40000, 443).size(64).build();
+    long[16..18].copy_from_slice(&9999u16.to_be_bytes());
+    let mut bad_ihl = v4().tcp(40000, 443).size(64).build();
+    bad_ihl[14] = 0x44;
+    let mut v6_long = v6().extension(ipv6::EXT_HOP_BY_HOP, &[1, 4, 0, 0, 0, 0]).udp(5000, 53).size(128).build();
+    v6_long[18..20].copy_from_slice(&9000u16.to_be_bytes());
     let mut arp_request = [0u8; arp::LEN];
     arp::Repr { op: arp::OP_REQUEST, sha: [2, 0, 0, 0, 0, 1], spa: Ipv4Addr::from(HOST), tha: [0; 6], tpa: Ipv4Addr::new(10, 0, 0, 1) }.emit(&mut arp_request);
     vec![
@@ -44,7 +48,7 @@ fn frames() -> Vec<(&'static str, Vec<u8>)> {
         ("icmp6-echo", v6().icmp_echo(icmp::V6_ECHO_REQUEST, 0x3400, 1).size(118).build()),
         ("arp", FrameBuilder::raw(ethernet::TYPE_ARP, &arp_request).macs([0xff; 6], [2, 0, 0, 0, 0, 1]).size(60).build()),
         ("lldp", FrameBuilder::raw(ethernet::TYPE_LLDP, &[0x02, 0x07, 0x04, 2, 0, 0, 0, 0, 1]).macs([0x01, 0x80, 0xc2, 0, 0, 0x0e], [2, 0, 0, 0, 0, 1]).size(60).build()),
-        ("ipv4-length-beyond-the-frame", malformed),
+        ("ipv4-length-beyond-the-frame", long),
         ("tcp4-cut", v4().tcp(40000, 443).build()[..30].to_vec()),
         ("captured-tcp-syn", captured::TCP_SYN.to_vec()),
         ("captured-udp-dns", captured::UDP_DNS.to_vec()),
@@ -53,6 +57,11 @@ fn frames() -> Vec<(&'static str, Vec<u8>)> {
         ("captured-mld-report", captured::MLD_REPORT.to_vec()),
         ("captured-vxlan", captured::VXLAN.to_vec()),
         ("captured-arp-reply", captured::ARP_REPLY.to_vec()),
+        ("ipv4-header-length-4", bad_ihl),
+        ("tcp4-cut-in-the-ports", v4().tcp(40000, 443).build()[..36].to_vec()),
+        ("udp4-cut-after-the-ports", v4().udp(5000, 53).build()[..38].to_vec()),
+        ("udp6-payload-length-beyond-the-frame", v6_long),
+        ("udp6-cut-in-the-hop-by-hop-header", v6().extension(ipv6::EXT_HOP_BY_HOP, &[1, 4, 0, 0, 0, 0]).udp(5000, 53).build()[..58].to_vec()),
     ]
 }
 

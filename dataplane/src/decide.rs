@@ -126,13 +126,13 @@ impl Sources<'_> {
         matches!((self.egress, self.ingress), (Side::None, Side::None))
     }
 
-    /// Decides one frame, `wire_len` bytes long of which `frame` is the first segment: calls
-    /// `copy` for each copy to make, egress ones first, and shows `obs` what decided. `Err`
-    /// says why the frame is no candidate at all. `p` is scratch for the parsed headers, kept
+    /// Decides one frame (its first segment, where the headers are read): calls `copy` for
+    /// each copy to make, egress ones first, and shows `obs` what decided. `Err` says why the
+    /// frame is no candidate at all. `p` is scratch for the parsed headers, kept
     /// by the caller across frames so that none pays for clearing it.
     #[inline(always)]
-    pub fn decide(&self, frame: &[u8], wire_len: usize, p: &mut Packet, obs: &mut impl Observer, mut copy: impl FnMut(Mirror)) -> Result<(), NotMirrored> {
-        parse_into(frame, wire_len, p)?;
+    pub fn decide(&self, frame: &[u8], p: &mut Packet, obs: &mut impl Observer, mut copy: impl FnMut(Mirror)) -> Result<(), NotMirrored> {
+        parse_into(frame, p)?;
         // Set once a session accepts: the flow hash, or why the packet is excluded.
         let mut hash: Option<Result<u32, Exclusion>> = None;
         // Parsing saw the Ethernet header: the MACs are there (read only where a side has
@@ -257,7 +257,7 @@ mod tests {
 
     fn decide(t: &Table, frame: &[u8]) -> (Result<(), NotMirrored>, Vec<Mirror>) {
         let mut copies = Vec::new();
-        let r = t.sources(0, 1).decide(frame, frame.len(), &mut Packet::default(), &mut CountHits { worker: 0 }, |m| copies.push(m));
+        let r = t.sources(0, 1).decide(frame, &mut Packet::default(), &mut CountHits { worker: 0 }, |m| copies.push(m));
         (r, copies)
     }
 
@@ -301,7 +301,7 @@ mod tests {
         let arp = FrameBuilder::raw(ethernet::TYPE_ARP, &[0; 28]).macs(ROUTER, HOST).build();
         assert_eq!(decide(&t, &arp), (Err(NotMirrored::NotIp), vec![]));
         let udp = FrameBuilder::ipv4([10, 0, 0, 5], [198, 51, 100, 1]).macs(ROUTER, HOST).udp(5000, 53).build();
-        assert_eq!(decide(&t, &udp[..40]), (Err(NotMirrored::Malformed), vec![]));
+        assert_eq!(decide(&t, &udp[..30]), (Err(NotMirrored::Malformed), vec![]), "its IP header cut");
         let dhcp = FrameBuilder::ipv4([0; 4], [255; 4]).macs([0xff; 6], HOST).udp(68, 67).build();
         assert_eq!(decide(&t, &dhcp), (Err(NotMirrored::Excluded), vec![]), "accepted, but never mirrored");
     }
@@ -325,7 +325,7 @@ mod tests {
         let mut trace = Trace::default();
         let web = FrameBuilder::ipv4([10, 0, 0, 5], [198, 51, 100, 1]).macs(ROUTER, HOST).tcp(5000, 80).build();
         let mut copies = 0;
-        t.sources(0, 1).decide(&web, web.len(), &mut Packet::default(), &mut trace, |_| copies += 1).unwrap();
+        t.sources(0, 1).decide(&web, &mut Packet::default(), &mut trace, |_| copies += 1).unwrap();
         let looked: Vec<(Direction, &str)> = trace.0.iter().map(|(d, s, _)| (*d, s.as_str())).collect();
         assert_eq!(looked, [(Direction::Egress, "eni-host"), (Direction::Ingress, "eni-any")]);
         let ingress = &t.ports[1].ingress.iter().next().unwrap().v4.classifier;
@@ -333,7 +333,7 @@ mod tests {
         assert_eq!(copies, 1);
         let mut trace = Trace::default();
         let dhcp = FrameBuilder::ipv4([0; 4], [255; 4]).macs([0xff; 6], HOST).udp(68, 67).build();
-        let _ = t.sources(0, 1).decide(&dhcp, dhcp.len(), &mut Packet::default(), &mut trace, |_| ());
+        let _ = t.sources(0, 1).decide(&dhcp, &mut Packet::default(), &mut trace, |_| ());
         assert_eq!(trace.1, Some(Exclusion::Dhcp));
     }
 

@@ -20,6 +20,13 @@
 //! After every RX queue has been polled the copy queues are flushed (`flush_copies`, no retry:
 //! a refused copy is a counted skip) and the worker reports an RCU quiescent state: the table
 //! it read stays the same for the whole iteration.
+//!
+//! A port in a link that also sends copies (a shared port) keeps a reserve of free TX
+//! descriptors for originals: its copies are offered only when the device says the ring has
+//! room for them and the reserve (one question a flush, `TxQueue::free_at_least`); otherwise
+//! they are skipped as `queue full`. Copies may only use what originals leave, so a slow
+//! shared port drops copies, never originals. A device that cannot say (DPDK's virtual ones)
+//! sends no copies on a shared port; the control plane refuses such a configuration.
 
 use crate::decide::{CountHits, Sources};
 use crate::dpdk::burst::{Burst, MAX_BURST};
@@ -51,6 +58,9 @@ pub struct WorkerSetup<'a> {
     /// The link peer of each port (where its frames are forwarded), by port index; `None`
     /// for tap and mirror-only ports, whose frames are dropped after mirroring.
     pub peers: Vec<Option<u16>>,
+    /// TX descriptors kept free for originals on each port that forwards them (a port in a
+    /// link), by port index: copies leave such a port only while this many stay free.
+    pub tx_reserve: Vec<Option<u16>>,
     /// Mempool for copies, apart from the RX pool so slow mirror ports never starve
     /// originals.
     pub copy_pool: &'a Mempool,
@@ -88,7 +98,7 @@ pub fn run(setup: WorkerSetup, reader: Reader<Table>, counters: &WorkerCounters,
 /// only by what its handler does.
 #[inline(always)]
 fn poll(setup: WorkerSetup, mut reader: Reader<Table>, counters: &WorkerCounters, stop: &AtomicBool, mut handle: impl FnMut(&mut Worker, &Table, usize, &mut Burst)) {
-    let WorkerSetup { id, mut rx, tx, peers, copy_pool, ref_pool, chains, burst_size, tx_retries, idle_sleep, snoop, addresses } = setup;
+    let WorkerSetup { id, mut rx, tx, peers, tx_reserve, copy_pool, ref_pool, chains, burst_size, tx_retries, idle_sleep, snoop, addresses } = setup;
     let burst_size = burst_size.clamp(1, MAX_BURST);
     let ports = tx.len();
     let mut w = Worker {
@@ -103,7 +113,7 @@ fn poll(setup: WorkerSetup, mut reader: Reader<Table>, counters: &WorkerCounters
         pending: Vec::with_capacity(MAX_PENDING),
         held: Burst::new(),
         fresh: Burst::new(),
-        copies: (0..ports).map(|_| CopyQueue { burst: Burst::new(), meta: [CopyMeta::default(); MAX_BURST] }).collect(),
+        copies: (0..ports).map(|p| CopyQueue { burst: Burst::new(), meta: [CopyMeta::default(); MAX_BURST], reserve: tx_reserve.get(p).copied().flatten() }).collect(),
         snoop,
         addresses,
     };
@@ -170,7 +180,7 @@ impl Worker<'_> {
             // As each copy is found: a second reference on its original (one per
             // original, however many copies) keeps it for building once it has been sent.
             let mut hold = None;
-            let decided = sources.decide(m.data(), m.pkt_len(), &mut packet, &mut hits, |mirror| {
+            let decided = sources.decide(m.data(), &mut packet, &mut hits, |mirror| {
                 if pending.len() == MAX_PENDING {
                     return;
                 }
@@ -285,7 +295,10 @@ impl Worker<'_> {
         let q = &mut self.copies[port];
         let n = q.burst.len();
         let txq = self.tx[port].as_mut().expect("every mirror port has a TX queue per worker");
-        let sent = txq.send(&mut q.burst);
+        let sent = match q.reserve {
+            None => txq.send(&mut q.burst),
+            Some(reserve) => send_leaving(txq, &mut q.burst, reserve),
+        };
         // Copies of one session and direction, to one collector, come in runs: each run is
         // counted at once.
         for run in q.meta[..sent].chunk_by(|a, b| a.counted == b.counted) {
@@ -307,6 +320,19 @@ impl Worker<'_> {
             self.counters.ports[port].copies_dropped.add((n - sent) as u64);
             q.burst.clear();
         }
+    }
+}
+
+/// Sends copies on a port that forwards originals: only if the ring has room for them and the
+/// originals' `reserve` of descriptors; a device that cannot say sends none. Out of line: the
+/// common mirror port never comes here.
+#[inline(never)]
+fn send_leaving(txq: &mut TxQueue, copies: &mut Burst, reserve: u16) -> usize {
+    let descriptors = copies.iter().map(Mbuf::segment_count).sum::<u16>();
+    if txq.free_at_least(reserve.saturating_add(descriptors)) == Some(true) {
+        txq.send(copies)
+    } else {
+        0
     }
 }
 
@@ -379,6 +405,8 @@ struct CopyMeta {
 struct CopyQueue {
     burst: Burst,
     meta: [CopyMeta; MAX_BURST],
+    /// TX descriptors kept free for originals, on a port that forwards them.
+    reserve: Option<u16>,
 }
 
 /// A worker's state between the stages of a burst and the polls of its loop.

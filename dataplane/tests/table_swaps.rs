@@ -74,7 +74,7 @@ fn readers_see_whole_tables_while_thousands_are_swapped_in() {
                         let mut vnis = Vec::with_capacity(32);
                         let sources = t.sources(0, 1);
                         for f in frames {
-                            let decided = sources.decide(f, f.len(), &mut packet, &mut CountHits { worker: id }, |m| {
+                            let decided = sources.decide(f, &mut packet, &mut CountHits { worker: id }, |m| {
                                 assert_eq!(m.dir, Direction::Egress);
                                 let out = t.session(m.session);
                                 out.collectors[0].outer.write(&mut header, f.len().min(out.max_inner as usize), m.hash as u16 | 0xc000);

@@ -12,6 +12,11 @@ uint16_t shim_rte_eth_tx_burst(uint16_t port_id, uint16_t queue_id, struct rte_m
 	return rte_eth_tx_burst(port_id, queue_id, tx_pkts, nb_pkts);
 }
 
+int shim_rte_eth_tx_descriptor_status(uint16_t port_id, uint16_t queue_id, uint16_t offset)
+{
+	return rte_eth_tx_descriptor_status(port_id, queue_id, offset);
+}
+
 struct rte_mbuf *shim_rte_pktmbuf_alloc(struct rte_mempool *mp)
 {
 	return rte_pktmbuf_alloc(mp);

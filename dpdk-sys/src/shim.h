@@ -21,6 +21,7 @@ uint16_t shim_rte_eth_rx_burst(uint16_t port_id, uint16_t queue_id, struct rte_m
                                uint16_t nb_pkts);
 uint16_t shim_rte_eth_tx_burst(uint16_t port_id, uint16_t queue_id, struct rte_mbuf **tx_pkts,
                                uint16_t nb_pkts);
+int shim_rte_eth_tx_descriptor_status(uint16_t port_id, uint16_t queue_id, uint16_t offset);
 struct rte_mbuf *shim_rte_pktmbuf_alloc(struct rte_mempool *mp);
 int shim_rte_pktmbuf_alloc_bulk(struct rte_mempool *mp, struct rte_mbuf **mbufs, unsigned count);
 void shim_rte_pktmbuf_attach(struct rte_mbuf *mi, struct rte_mbuf *m);

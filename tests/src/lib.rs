@@ -5,6 +5,7 @@
 //! have them fails with a message saying what is missing, never passes silently.
 
 pub mod expect;
+pub mod netns;
 pub mod scale;
 pub mod traffic;
 
@@ -119,45 +120,6 @@ impl Drop for Lab {
 /// run of a test or benchmark would leave one.
 pub fn remove_runtime_dir(file_prefix: &str) {
     let _ = std::fs::remove_dir_all(Path::new("/var/run/dpdk").join(file_prefix));
-}
-
-/// A network namespace a test creates, deleted (with the devices moved into it) when dropped.
-pub struct Netns(pub String);
-
-impl Netns {
-    /// A fresh namespace `name` (one left by an earlier run is removed first).
-    pub fn new(name: &str) -> Netns {
-        let _ = Command::new("ip").args(["netns", "del", name]).stderr(std::process::Stdio::null()).status();
-        sh(&["ip", "netns", "add", name]);
-        Netns(name.into())
-    }
-
-    /// Runs a command in the namespace, which must succeed; returns its standard output.
-    pub fn exec(&self, args: &[&str]) -> String {
-        let mut a = vec!["ip", "netns", "exec", &self.0];
-        a.extend_from_slice(args);
-        sh(&a)
-    }
-
-    /// Runs `f` on a thread inside the namespace (sockets opened there belong to it).
-    pub fn run<T: Send + 'static>(&self, f: impl FnOnce() -> T + Send + 'static) -> T {
-        let path = format!("/var/run/netns/{}", self.0);
-        std::thread::spawn(move || {
-            let ns = std::fs::File::open(&path).unwrap_or_else(|e| panic!("opening {path}: {e}"));
-            // SAFETY: a valid namespace descriptor; setns moves only this thread.
-            let rc = unsafe { libc::setns(std::os::fd::AsRawFd::as_raw_fd(&ns), libc::CLONE_NEWNET) };
-            assert_eq!(rc, 0, "entering {path}: {}", std::io::Error::last_os_error());
-            f()
-        })
-        .join()
-        .unwrap_or_else(|e| std::panic::resume_unwind(e))
-    }
-}
-
-impl Drop for Netns {
-    fn drop(&mut self) {
-        let _ = Command::new("ip").args(["netns", "del", &self.0]).status();
-    }
 }
 
 /// Runs a command (program and arguments), which must succeed; returns its standard output.

@@ -1,8 +1,8 @@
 //! Reproducible test traffic: mixed frames (sizes, IPv4 with options and fragments, IPv6 with
 //! extension headers, one or two VLAN tags, ARP/LLDP, DHCP, DNS to the VPC resolver, the
-//! metadata service, malformed frames, jumbo frames), each recorded with what the generator
-//! put in it, so tests can compute what must be mirrored without parsing the bytes back. The
-//! choices are made here; the bytes are written by the dataplane's `FrameBuilder`.
+//! metadata service, damaged and malformed frames, jumbo frames), each recorded with what the
+//! generator put in it, so tests can compute what must be mirrored without parsing the bytes
+//! back. The choices are made here; the bytes are written by the dataplane's `FrameBuilder`.
 
 use dataplane::parse::Fields;
 use dataplane::wire::testing::FrameBuilder;
@@ -202,12 +202,31 @@ fn one(rng: &mut Rng, seq: u32, side: Side) -> Frame {
         }
         17 => non_ip(side, host, rng.chance(50), seq),
         18 => {
-            // Malformed: the IPv4 header claims more bytes than the frame has.
+            // Damaged: classified on what is intact (SPEC.md, rule 5), malformed only when
+            // the IP header itself is broken.
             let (src, dst) = endpoints_v4(side, host, REMOTE_V4[0]);
             let mut f = ipv4_frame(side, host, &tags, src, dst, &[], 0, L4::Ports(6, sport, dport), size, seq);
             let l3 = 14 + 4 * tags.len();
-            f.bytes[l3 + 2..l3 + 4].copy_from_slice(&9999u16.to_be_bytes());
-            f.packet = None;
+            match seq % 5 {
+                // The IPv4 header claims more bytes than the frame has.
+                0 => f.bytes[l3 + 2..l3 + 4].copy_from_slice(&9999u16.to_be_bytes()),
+                // The TCP header cut after its ports.
+                1 => f.bytes.truncate(l3 + 20 + 10),
+                // The TCP header cut inside its ports: addresses and protocol, no ports.
+                2 => {
+                    f.bytes.truncate(l3 + 20 + 2);
+                    f.packet = f.packet.map(|p| Fields { has_ports: false, sport: 0, dport: 0, ..p });
+                }
+                // Malformed: a header length of 16 bytes, or the header cut.
+                3 => {
+                    f.bytes[l3] = 0x44;
+                    f.packet = None;
+                }
+                _ => {
+                    f.bytes.truncate(l3 + 12);
+                    f.packet = None;
+                }
+            }
             f
         }
         _ => {

@@ -54,7 +54,7 @@ impl ApiError {
 
     /// `InvalidParameterValue` naming the member and its value.
     pub fn invalid(member: &str, value: impl std::fmt::Display, why: impl std::fmt::Display) -> Self {
-        ApiError::new("InvalidParameterValue", format!("Value ({value}) for parameter {member} is invalid: {why}"))
+        ApiError::new("InvalidParameterValue", format!("Value ({}) for parameter {member} is invalid: {why}", crate::config::shown(&value.to_string())))
     }
 
     /// `InvalidParameterCombination`.

@@ -17,7 +17,7 @@ use crate::state::State;
 use crate::store::{self, Store};
 use anyhow::{bail, Context, Result};
 use dataplane::dpdk::eal::Eal;
-use dataplane::dpdk::mempool::Mempool;
+use dataplane::dpdk::mempool::{Mempool, DATA_ROOM};
 use dataplane::dpdk::pdump::Pdump;
 use dataplane::dpdk::port::{self, Port, PortInfo};
 use dataplane::dpdk::queue::{RxQueue, TxQueue};
@@ -45,9 +45,6 @@ pub struct RunOptions {
     /// [`floor`](dataplane::worker::floor)).
     pub bench_floor: Option<Floor>,
 }
-
-/// Data room of every mbuf: DPDK's default (2048 + headroom). Larger frames chain.
-const DATA_ROOM: u16 = 2048 + 128;
 
 /// Runs until Ctrl-C, SIGTERM, or (with `exit_on_idle`) quiet ports. Returns the process exit
 /// code: 0, or 3 when mbufs leaked.
@@ -131,6 +128,12 @@ pub fn run(opts: RunOptions) -> Result<i32> {
         control_tx.push(txq.next());
     }
     crate::controller::arp_capable(&cfg, cfg.targets.iter(), &control_tx).map_err(anyhow::Error::msg)?;
+    let tx_rings: Vec<plan::TxRing> = ports.iter().map(|p| plan::TxRing { visible: p.reports_tx_ring(), descriptors: p.tx_descriptors() }).collect();
+    if let Err(p) = plan::copies_leave_room(&cfg, &tx_rings) {
+        let line = std::fs::read_to_string(&opts.config).ok().and_then(|text| crate::config::line_of_problem(&text, &p));
+        let at = line.map_or(String::new(), |l| format!(":{l}"));
+        bail!("{}{at}: {}", opts.config.display(), p.in_file_terms());
+    }
 
     let collectors = cfg.targets.iter().filter_map(|t| cfg.target_destination(t)).map(|d| d.collectors.len()).sum();
     let mut slots = Slots::for_quota(cfg.quotas.sessions.max(cfg.sessions.len())).with_targets(cfg.quotas.targets.max(cfg.targets.len()), collectors);
@@ -138,6 +141,7 @@ pub fn run(opts: RunOptions) -> Result<i32> {
     let counters: Vec<WorkerCounters> = (0..workers).map(|_| WorkerCounters::new(cfg.ports.len(), slots.capacity()).with_targets(target_slots, collector_slots)).collect();
     slots.assign_all(&cfg, &counters).map_err(|e| anyhow::anyhow!("{e}"))?;
     let macs: Vec<[u8; 6]> = infos.iter().map(|i| i.mac).collect();
+    let tx_reserve = plan::tx_reserve(&cfg);
     let state = State::new(cfg, loaded.tokens.clone());
     // Next hops found by ARP start unresolved; the control thread resolves them.
     let mut compiler = Compiler::default();
@@ -180,7 +184,7 @@ pub fn run(opts: RunOptions) -> Result<i32> {
     let started = Instant::now();
     let snoop = SnoopQueue::new(1024);
     let (store, folded) = Store::open(&opts.config, &loaded);
-    let rt = Runtime { counters: &counters, ports: &ports, pools: [&rx_pool, &copy_pool, &ref_pool], port_macs: macs, cores: cores.clone(), started, control_tx };
+    let rt = Runtime { counters: &counters, ports: &ports, pools: [&rx_pool, &copy_pool, &ref_pool], port_macs: macs, cores: cores.clone(), started, control_tx, tx_rings };
     let mut controller = Controller::new(state, store, slots, rcu.writer(), compiler, rt);
     std::thread::scope(|scope| -> Result<()> {
         let mut handles = Vec::new();
@@ -191,6 +195,7 @@ pub fn run(opts: RunOptions) -> Result<i32> {
                 rx,
                 tx,
                 peers: peers.clone(),
+                tx_reserve: tx_reserve.clone(),
                 copy_pool: &copy_pool,
                 ref_pool: &ref_pool,
                 chains: by_reference.clone(),
@@ -273,11 +278,14 @@ pub fn run(opts: RunOptions) -> Result<i32> {
         p.close();
     }
     let pools = [&rx_pool, &copy_pool, &ref_pool];
+    // Once the ports are closed their capture files are whole: walked to the end.
+    let unwritten = crate::capture::CaptureFiles::of(&done.cfg).unwritten(&port_stats, true);
     let report = Report::collect(&Inputs {
         cfg: &done.cfg,
         slots: &done.slots,
         counters: &counters,
         port_stats: &port_stats,
+        unwritten: &unwritten,
         cores: &cores,
         pools: &pools,
         elapsed,

@@ -1,11 +1,12 @@
 //! The start-up plan, as pure functions of the configuration and what the devices offer:
-//! which cores the workers and the control thread take, how many queues each port gets, and
-//! how many mbufs each pool needs, which ports send long copies by reference. Unit-tested
-//! without DPDK.
+//! which cores the workers and the control thread take, how many queues each port gets, how
+//! many mbufs each pool needs, which ports send long copies by reference, and the TX
+//! descriptors kept for originals where copies share their port. Unit-tested without DPDK.
 
-use crate::config::Config;
+use crate::config::{Config, Fault, Kind, Problem, Seg};
 use anyhow::{bail, Result};
 use dataplane::dpdk::burst::MAX_BURST;
+use dataplane::dpdk::mempool::SEGMENT_LEN;
 use dataplane::dpdk::port::{PortInfo, PortSetup};
 
 /// Per-lcore mempool cache size (DPDK's usual figure).
@@ -104,6 +105,76 @@ pub fn copies_by_reference(cfg: &Config, infos: &[PortInfo]) -> Result<Vec<bool>
         .collect()
 }
 
+/// Bytes a frame may have beyond its MTU: Ethernet header, two VLAN tags, FCS.
+const FRAME_OVERHEAD: u32 = 14 + 8 + 4;
+
+/// TX descriptors each worker keeps free for originals, by port: on a port in a link (it
+/// forwards originals), room for two rounds of originals, a burst each, every frame as
+/// large as the link's MTUs admit (a descriptor per mbuf of its chain). Copies leave such a
+/// port only while this many descriptors stay free. `None` for ports that forward nothing.
+pub fn tx_reserve(cfg: &Config) -> Vec<Option<u16>> {
+    let burst = cfg.dataplane.burst_size.clamp(1, MAX_BURST) as u32;
+    let peers = cfg.peers();
+    cfg.ports
+        .iter()
+        .enumerate()
+        .map(|(i, p)| {
+            let peer = usize::from(peers[i]?);
+            let mtu = [p.mtu, cfg.ports[peer].mtu].into_iter().map(|m| u32::from(m.unwrap_or(1500))).max().unwrap_or(1500);
+            let segments = (mtu + FRAME_OVERHEAD).div_ceil(u32::from(SEGMENT_LEN));
+            Some((2 * burst * segments).min(u32::from(u16::MAX)) as u16)
+        })
+        .collect()
+}
+
+/// What a port's device says of its TX rings, once started.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TxRing {
+    /// The device says how full the ring is (`rte_eth_tx_descriptor_status`).
+    pub visible: bool,
+    /// Descriptors in the ring.
+    pub descriptors: u16,
+}
+
+/// Copies may leave by a port that forwards originals only where a reserve of TX descriptors
+/// can be kept for the originals ([`tx_reserve`]): its device must say how full the ring is,
+/// and the ring must hold the reserve and a burst of copies besides. A target sending by any
+/// other such port is refused, naming it: on a slow shared port, copies would take the place
+/// of originals.
+pub fn copies_leave_room(cfg: &Config, rings: &[TxRing]) -> Result<(), Problem> {
+    let reserve = tx_reserve(cfg);
+    for (i, t) in cfg.targets.iter().enumerate() {
+        let (Some((kind, id)), Some(d)) = (t.destination(), cfg.target_destination(t)) else { continue };
+        let Some(port) = cfg.port_index(d.port) else { continue };
+        let (Some(r), Some(ring)) = (reserve[port], rings.get(port)) else { continue };
+        let device = &cfg.ports[port].device;
+        let reason = if !ring.visible {
+            format!(
+                "its port {:?} forwards originals (it is in a link), and its device ({device}) cannot say how full its TX ring is (rte_eth_tx_descriptor_status; DPDK's virtual devices never can), so copies sent there could take the originals' place; mirror to a port in no link",
+                d.port
+            )
+        } else if u32::from(r) + MAX_BURST as u32 > u32::from(ring.descriptors) {
+            format!(
+                "its port {:?} forwards originals and keeps {r} of its {} TX descriptors free for them, which leaves no room for a burst of copies; raise [dataplane] tx_desc",
+                d.port, ring.descriptors
+            )
+        } else {
+            continue;
+        };
+        let key = kind.key();
+        return Err(Problem {
+            path: vec![Seg::Key("target"), Seg::Index(i), Seg::Key(key)],
+            kind: Some(Kind::Target),
+            item: format!("[[target]] {:?}", t.id),
+            key,
+            value: Some(format!("{id:?}")),
+            reason,
+            fault: Fault::Combination,
+        });
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -146,6 +217,47 @@ mod tests {
         assert_eq!(s.iter().map(|s| s.tx_queues).collect::<Vec<_>>(), vec![1, 1, 1], "no queue to spare");
         let e = port_setups(&cfg(2), &[info(1, 1), info(1, 2), info(1, 2)]).unwrap_err().to_string();
         assert!(e.contains("has 1 TX queue(s) but [dataplane] workers = 2") && e.contains("tx_pcap="), "{e}");
+    }
+
+    #[test]
+    fn linked_ports_keep_two_bursts_of_the_largest_frames_for_originals() {
+        let mut c = cfg(1);
+        assert_eq!(tx_reserve(&c), vec![Some(64), Some(64), None], "32-frame bursts of 1500-byte frames, one mbuf each");
+        c.ports[1].mtu = Some(9000);
+        c.dataplane.burst_size = 16;
+        assert_eq!(tx_reserve(&c), vec![Some(160), Some(160), None], "9026-byte frames take 5 mbufs");
+    }
+
+    /// `cfg` with a collector behind a target on `port`.
+    fn mirroring_to(port: &str) -> Config {
+        let mut c = cfg(1);
+        c.network_interfaces.push(crate::config::NetworkInterface {
+            id: "eni-ids".into(),
+            port: port.into(),
+            ipv4: Some("192.0.2.10".parse().unwrap()),
+            ..Default::default()
+        });
+        c.targets.push(crate::config::Target::new("tmt-ids", crate::config::TargetType::NetworkInterface, "eni-ids"));
+        c
+    }
+
+    #[test]
+    fn copies_share_a_port_with_originals_only_where_the_ring_can_keep_their_reserve() {
+        let ring = |visible, descriptors| TxRing { visible, descriptors };
+        let virtual_devices = [ring(false, 1024); 3];
+        assert_eq!(copies_leave_room(&mirroring_to("mirror"), &virtual_devices), Ok(()), "a port in no link carries no originals");
+        let p = copies_leave_room(&mirroring_to("uplink"), &virtual_devices).unwrap_err();
+        assert_eq!((p.key, p.value.as_deref(), p.fault.code()), ("network_interface_id", Some("\"eni-ids\""), "InvalidParameterCombination"));
+        let file = p.in_file_terms();
+        assert!(file.starts_with("[[target]] \"tmt-ids\": network_interface_id = \"eni-ids\": its port \"uplink\" forwards originals"), "{file}");
+        assert!(file.contains("net_null_uplink") && file.contains("cannot say how full its TX ring is"), "{file}");
+        let (_, api) = p.in_api_terms();
+        assert!(api.starts_with("Value (eni-ids) for parameter NetworkInterfaceId is invalid: its port \"uplink\""), "{api}");
+        let nics = [ring(true, 1024); 3];
+        assert_eq!(copies_leave_room(&mirroring_to("uplink"), &nics), Ok(()), "a NIC that reports its ring keeps the reserve");
+        let small = [ring(true, 64); 3];
+        let e = copies_leave_room(&mirroring_to("uplink"), &small).unwrap_err().in_file_terms();
+        assert!(e.contains("keeps 64 of its 64 TX descriptors free for them") && e.contains("raise [dataplane] tx_desc"), "{e}");
     }
 
     #[test]

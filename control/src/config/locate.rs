@@ -434,6 +434,27 @@ session_number = 1
     }
 
     #[test]
+    fn absurd_sizes_are_refused_with_key_and_value_before_anything_is_allocated() {
+        let text = GOOD.replace(
+            "[dataplane]\nworkers = 1",
+            "[dataplane]\nworkers = 1\ntx_retries = 4294967295\nmbufs = 4000000000\ncopy_mbufs = 16777217\n\n[quotas]\nsessions = 18446744073709551615\nrules_per_filter = 0\nsessions_per_source = 40000",
+        );
+        let e = errors(&text);
+        for part in [
+            "t.toml:4: [dataplane]: tx_retries = 4294967295: at most 1000",
+            "t.toml:5: [dataplane]: mbufs = 4000000000: at most 16777216 (0: sized automatically)",
+            "t.toml:6: [dataplane]: copy_mbufs = 16777217: at most 16777216",
+            "t.toml:9: [quotas]: sessions = 18446744073709551615: must be 1-100000",
+            "t.toml:10: [quotas]: rules_per_filter = 0: must be 1-100000",
+            "t.toml:11: [quotas]: sessions_per_source = 40000: must be 1-32766",
+        ] {
+            assert!(e.contains(part), "{part:?} not in:\n{e}");
+        }
+        let e = errors(&GOOD.replace("[dataplane]\nworkers = 1", "[dataplane]\nworkers = 1\nrx_desc = 70000"));
+        assert!(e.contains("t.toml:4") && e.contains("rx_desc") && e.contains("70000"), "{e}");
+    }
+
+    #[test]
     fn export_round_trips() {
         let c = parse(GOOD, "t.toml").unwrap();
         let text = toml::to_string(&c).unwrap();

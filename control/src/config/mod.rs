@@ -12,7 +12,7 @@ mod validate;
 
 pub use device::{devargs, device_name, dpdk_name, is_pci};
 pub use locate::{line_of_problem, parse};
-pub use problem::{ConfigError, Fault, Kind, Problem, Seg};
+pub use problem::{shown, ConfigError, Fault, Kind, Problem, Seg};
 pub use refs::{Refs, Touched};
 pub use resources::{Place, Resource, Resources};
 pub use schema::*;
@@ -22,28 +22,47 @@ use std::net::Ipv4Addr;
 use std::path::Path;
 use std::time::Duration;
 
+/// The largest configuration file read.
+pub const MAX_FILE_BYTES: u64 = 64 << 20;
+
 /// Reads a configuration file's text: only a regular file (a FIFO or a device would block the
-/// reader forever), and within `timeout` (a hung network mount must not hang the control
-/// thread: the read runs on a thread of its own, abandoned when late).
+/// reader forever), of at most [`MAX_FILE_BYTES`], and within `timeout` (a hung network mount
+/// must not hang the control thread: the read runs on a thread of its own, abandoned when
+/// late).
 pub fn read_file(path: &Path, timeout: Duration) -> Result<String, ConfigError> {
     let file = path.display().to_string();
-    let meta = std::fs::metadata(path).map_err(|e| ConfigError::file(&file, format!("cannot read: {e}")))?;
-    if !meta.is_file() {
-        return Err(ConfigError::file(&file, "is not a regular file (a FIFO, device or folder cannot be a configuration)"));
-    }
     let (tx, rx) = crossbeam::channel::bounded(1);
-    let owned = path.to_path_buf();
+    let (owned, name) = (path.to_path_buf(), file.clone());
+    // Even the look at the file runs there: on a hung mount `stat` blocks too.
     std::thread::Builder::new()
         .name("tm-config-read".into())
         .spawn(move || {
-            let _ = tx.send(std::fs::read_to_string(owned));
+            let _ = tx.send(read_regular_file(&owned, &name));
         })
         .map_err(|e| ConfigError::file(&file, format!("cannot start reading: {e}")))?;
-    match rx.recv_timeout(timeout) {
-        Ok(Ok(text)) => Ok(text),
-        Ok(Err(e)) => Err(ConfigError::file(&file, format!("cannot read: {e}"))),
-        Err(_) => Err(ConfigError::file(&file, format!("reading it took longer than {} s (a hung mount?)", timeout.as_secs()))),
+    rx.recv_timeout(timeout).unwrap_or_else(|_| Err(ConfigError::file(&file, format!("reading it took longer than {} s (a hung mount?)", timeout.as_secs()))))
+}
+
+/// [`read_file`]'s work, on the thread it may abandon.
+fn read_regular_file(path: &Path, file: &str) -> Result<String, ConfigError> {
+    use std::io::Read;
+    let meta = std::fs::metadata(path).map_err(|e| ConfigError::file(file, format!("cannot read: {e}")))?;
+    if !meta.is_file() {
+        return Err(ConfigError::file(file, "is not a regular file (a FIFO, device or folder cannot be a configuration)"));
     }
+    // Read whole into memory, so bounded: 10,000 of each resource take a few megabytes.
+    if meta.len() > MAX_FILE_BYTES {
+        return Err(ConfigError::file(file, format!("is {} bytes, more than a configuration may be ({MAX_FILE_BYTES})", meta.len())));
+    }
+    // It may grow between the look and the read: no further than the limit.
+    let mut text = String::new();
+    std::fs::File::open(path)
+        .and_then(|f| f.take(MAX_FILE_BYTES + 1).read_to_string(&mut text))
+        .map_err(|e| ConfigError::file(file, format!("cannot read: {e}")))?;
+    if text.len() as u64 > MAX_FILE_BYTES {
+        return Err(ConfigError::file(file, format!("grew past {MAX_FILE_BYTES} bytes while being read")));
+    }
+    Ok(text)
 }
 
 impl Config {
@@ -216,4 +235,25 @@ pub fn stable_hash(s: &str) -> u32 {
 /// Session `s`'s packet length as the dataplane applies it when its target is `t`.
 pub fn packet_length_to(s: &Session, t: &Target) -> Option<u32> {
     s.packet_length.or((t.kind() == Some(TargetType::NetworkLoadBalancer)).then_some(NLB_MAX_PACKET_LENGTH))
+}
+
+#[cfg(test)]
+mod read_tests {
+    use super::*;
+
+    #[test]
+    fn a_fifo_or_a_folder_is_refused_at_once_and_a_regular_file_is_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("fifo.toml");
+        assert!(std::process::Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+        let t = std::time::Instant::now();
+        let e = read_file(&fifo, Duration::from_secs(5)).unwrap_err().to_string();
+        assert!(e.contains("fifo.toml") && e.contains("is not a regular file"), "{e}");
+        assert!(t.elapsed() < Duration::from_secs(2), "took {:?}", t.elapsed());
+        let e = read_file(dir.path(), Duration::from_secs(5)).unwrap_err().to_string();
+        assert!(e.contains("is not a regular file"), "{e}");
+        let file = dir.path().join("ok.toml");
+        std::fs::write(&file, "[dataplane]\n").unwrap();
+        assert_eq!(read_file(&file, Duration::from_secs(5)).unwrap(), "[dataplane]\n");
+    }
 }

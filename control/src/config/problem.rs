@@ -195,7 +195,7 @@ impl Problem {
             s.push_str(self.key);
             if let Some(v) = &self.value {
                 s.push_str(" = ");
-                s.push_str(v);
+                s.push_str(&shown(v));
             }
         }
         if s.is_empty() { self.reason.clone() } else { format!("{s}: {}", self.reason) }
@@ -206,11 +206,24 @@ impl Problem {
         let member = self.kind.map_or("", |k| k.member(self.key));
         let message = match (&self.fault, member, &self.value) {
             (Fault::Missing(k), _, Some(v)) => format!("The {} ID '{}' does not exist", k.noun(), unquote(v)),
-            (_, m, Some(v)) if !m.is_empty() => format!("Value ({}) for parameter {m} is invalid: {}", unquote(v), self.reason),
+            (_, m, Some(v)) if !m.is_empty() => format!("Value ({}) for parameter {m} is invalid: {}", shown(unquote(v)), self.reason),
             (_, m, None) if !m.is_empty() => format!("Parameter {m} is invalid: {}", self.reason),
             _ => self.reason.clone(),
         };
         (self.fault.code(), message)
+    }
+}
+
+/// A value as a message shows it: whole up to a few hundred characters, else its start and its
+/// length (a megabyte echoed back in a reply or a log line would be the sender's to waste).
+pub fn shown(value: &str) -> std::borrow::Cow<'_, str> {
+    const SHOWN: usize = 256;
+    match value.char_indices().nth(SHOWN) {
+        None => value.into(),
+        Some(_) => {
+            let head: String = value.chars().take(64).collect();
+            format!("{head}... ({} characters)", value.chars().count()).into()
+        }
     }
 }
 

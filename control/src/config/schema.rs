@@ -376,6 +376,15 @@ impl TargetType {
             TargetType::GatewayLoadBalancerEndpoint => "gateway-load-balancer-endpoint",
         }
     }
+
+    /// The `[[target]]` key that names a destination of this type.
+    pub fn key(self) -> &'static str {
+        match self {
+            TargetType::NetworkInterface => "network_interface_id",
+            TargetType::NetworkLoadBalancer => "network_load_balancer_arn",
+            TargetType::GatewayLoadBalancerEndpoint => "gateway_load_balancer_endpoint_id",
+        }
+    }
 }
 
 /// `[[target]]`: where copies go, by the identity of what receives them.

@@ -28,6 +28,7 @@ impl Config {
     pub fn validate(&self) -> Result<(), Vec<Problem>> {
         let mut v = Validator { cfg: self, problems: Vec::new(), checked: 0 };
         v.dataplane();
+        v.quotas();
         v.control();
         v.ports();
         v.links();
@@ -37,6 +38,7 @@ impl Config {
         v.targets();
         v.filters();
         v.sessions();
+        v.descriptions();
         if v.problems.is_empty() { Ok(()) } else { Err(v.problems) }
     }
 
@@ -54,6 +56,18 @@ impl Config {
         self.validate().map(|()| v.checked)
     }
 }
+
+/// The longest id or ARN (AWS's are 21 characters, ARNs a few hundred).
+const MAX_ID_LEN: usize = 1024;
+/// The longest description, as EC2 allows them.
+const MAX_DESCRIPTION: usize = 255;
+/// Most `[dataplane] tx_retries`.
+const MAX_TX_RETRIES: u32 = 1000;
+/// Most mbufs in a pool (2 KiB and more each).
+const MAX_MBUFS: u32 = 1 << 24;
+/// The largest `[quotas]` value: the sessions' one sizes every worker's counters (about 150
+/// bytes a session).
+const MAX_QUOTA: usize = 100_000;
 
 struct Validator<'c> {
     cfg: &'c Config,
@@ -131,6 +145,58 @@ impl<'c> Validator<'c> {
         // folder let it.
         if let Some(arg) = d.pdump.then(|| d.eal_args.iter().find(|a| PRIVATE_MEMORY.contains(&a.as_str()))).flatten() {
             self.invalid(&at, "pdump", true, format!("dpdk-pdump needs hugepages shared with it, and eal_args has {arg}"));
+        }
+        // Each retry is another attempt at once, with the whole burst (and every frame
+        // behind it) waiting: a few thousand would stall the worker on a full queue.
+        if d.tx_retries > MAX_TX_RETRIES {
+            self.invalid(&at, "tx_retries", d.tx_retries, format!("at most {MAX_TX_RETRIES}"));
+        }
+        // 2 KiB and more each: past this, memory no machine here has.
+        for (k, n) in [("mbufs", d.mbufs), ("copy_mbufs", d.copy_mbufs)] {
+            if n > MAX_MBUFS {
+                self.invalid(&at, k, n, format!("at most {MAX_MBUFS} (0: sized automatically)"));
+            }
+        }
+    }
+
+    /// Every description, at most [`MAX_DESCRIPTION`] characters: what a resource holds is
+    /// memory, and a quota times a megabyte is more than the appliance has.
+    fn descriptions(&mut self) {
+        let c = self.cfg;
+        let mut all: Vec<(At, &Option<String>)> = Vec::new();
+        all.extend(c.network_interfaces.iter().enumerate().map(|(i, x)| (At::resource(Kind::NetworkInterface, i, &x.id), &x.description)));
+        all.extend(c.load_balancers.iter().enumerate().map(|(i, x)| (At::resource(Kind::LoadBalancer, i, &x.arn), &x.description)));
+        all.extend(c.gateway_load_balancer_endpoints.iter().enumerate().map(|(i, x)| (At::resource(Kind::GatewayLoadBalancerEndpoint, i, &x.id), &x.description)));
+        all.extend(c.targets.iter().enumerate().map(|(i, x)| (At::resource(Kind::Target, i, &x.id), &x.description)));
+        all.extend(c.sessions.iter().enumerate().map(|(i, x)| (At::resource(Kind::Session, i, &x.id), &x.description)));
+        for (i, f) in c.filters.iter().enumerate() {
+            all.push((At::resource(Kind::Filter, i, &f.id), &f.description));
+            for (key, rules) in [("ingress_rule", &f.ingress_rules), ("egress_rule", &f.egress_rules)] {
+                all.extend(rules.iter().enumerate().map(|(j, r)| (At::rule(i, &f.id, key, j, u32::from(r.rule_number)), &r.description)));
+            }
+        }
+        for (at, d) in all {
+            if let Some(d) = d.as_ref().filter(|d| d.chars().count() > MAX_DESCRIPTION) {
+                self.invalid(&at, "description", format!("{d:?}"), format!("at most {MAX_DESCRIPTION} characters"));
+            }
+        }
+    }
+
+    /// Quotas are limits, but the sessions' one also sizes every worker's counters: a value
+    /// past what the appliance can hold would be memory it cannot have.
+    fn quotas(&mut self) {
+        let q = &self.cfg.quotas;
+        let at = At::section("quotas");
+        for (k, n, max) in [
+            ("sessions_per_source", q.sessions_per_source, 32766),
+            ("rules_per_filter", q.rules_per_filter, MAX_QUOTA),
+            ("targets", q.targets, MAX_QUOTA),
+            ("filters", q.filters, MAX_QUOTA),
+            ("sessions", q.sessions, MAX_QUOTA),
+        ] {
+            if n == 0 || n > max {
+                self.invalid(&at, k, n, format!("must be 1-{max}"));
+            }
         }
     }
 
@@ -223,6 +289,8 @@ impl<'c> Validator<'c> {
     fn unique_id<'a>(&mut self, seen: &mut HashSet<&'a str>, at: &At, key: &'static str, id: &'a str) {
         if id.is_empty() {
             self.invalid(at, key, "\"\"", "must not be empty");
+        } else if id.chars().count() > MAX_ID_LEN {
+            self.invalid(at, key, format!("{id:?}"), format!("an id or ARN has at most {MAX_ID_LEN} characters"));
         } else if !seen.insert(id) {
             self.problem(at, key, quoted(id), Fault::Combination, "is used twice");
         }
@@ -458,11 +526,7 @@ impl<'c> Validator<'c> {
     /// A target's destination must exist, and copies must have a way to reach it.
     fn destination(&mut self, at: &At, kind: TargetType, id: &str) {
         let c = self.cfg;
-        let key = match kind {
-            TargetType::NetworkInterface => "network_interface_id",
-            TargetType::NetworkLoadBalancer => "network_load_balancer_arn",
-            TargetType::GatewayLoadBalancerEndpoint => "gateway_load_balancer_endpoint_id",
-        };
+        let key = kind.key();
         let Some(d) = c.destination_of(kind, id) else {
             let missing = match kind {
                 TargetType::NetworkInterface => Kind::NetworkInterface,

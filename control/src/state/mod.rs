@@ -128,6 +128,10 @@ pub fn change<A: Action>(
     plan: impl FnOnce(&State) -> Result<Planned<A::Reply>, ApiError>,
 ) -> Result<A::Reply, ApiError> {
     let token = match client_token {
+        // EC2's limit: a token is remembered with its reply, so its size is memory.
+        Some(t) if t.is_empty() || t.chars().count() > MAX_CLIENT_TOKEN || !t.is_ascii() => {
+            return Err(ApiError::invalid("ClientToken", t, format!("a client token has 1-{MAX_CLIENT_TOKEN} ASCII characters")));
+        }
         Some(t) => {
             let fingerprint = tokens::fingerprint(a);
             if let Some(reply) = host.state().tokens.replay(t, A::NAME, fingerprint)? {
@@ -150,6 +154,9 @@ pub fn change<A: Action>(
     host.commit(Change { what: planned.what, edits: planned.edits, dry_run, token })?;
     Ok(planned.reply)
 }
+
+/// The longest `ClientToken`, as EC2 documents it.
+pub const MAX_CLIENT_TOKEN: usize = 64;
 
 /// Answers a read-only action: `DryRunOperation` when asked for a dry run, else `reply`.
 pub fn read<R>(dry_run: bool, reply: impl FnOnce() -> Result<R, ApiError>) -> Result<R, ApiError> {

@@ -8,8 +8,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::{HashMap, VecDeque};
 
-/// How many tokens are remembered (the newest).
-pub const KEPT: usize = 100_000;
+/// How many tokens are remembered (the newest): each with its reply, up to some 20 KB with 50
+/// tags, so the most this holds is some 200 MB; an SDK retries within minutes.
+pub const KEPT: usize = 10_000;
 
 /// One remembered request.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -216,6 +216,10 @@ pub fn journal_path(config: &Path) -> PathBuf {
 
 /// The journal's lines; a torn last line (a crash mid-write) is left out.
 fn read_journal(path: &Path) -> Result<Vec<Line>, String> {
+    // A FIFO in its place would block the control thread for good, as one for the file would.
+    if std::fs::metadata(path).is_ok_and(|m| !m.is_file()) {
+        return Err(format!("the journal {} is not a regular file", path.display()));
+    }
     let text = match std::fs::read_to_string(path) {
         Ok(t) => t,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),

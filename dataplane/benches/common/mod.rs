@@ -92,7 +92,7 @@ pub fn run_burst(table: &Table, frames: &[Vec<u8>], out: &mut [u8; 64]) -> u32 {
     let mut packet = Packet::default();
     let sources = table.sources(0, 1);
     for f in frames {
-        let _ = sources.decide(f, f.len(), &mut packet, &mut CountHits { worker: 0 }, |m| {
+        let _ = sources.decide(f, &mut packet, &mut CountHits { worker: 0 }, |m| {
             let t = table.session(m.session);
             let head = out.first_chunk_mut().expect("room for the longest outer headers");
             t.collectors[0].outer.write_full(head, f.len().min(t.max_inner as usize), source_port(m.hash));

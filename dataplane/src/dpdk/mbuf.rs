@@ -48,6 +48,12 @@ impl Mbuf {
         self.raw().pkt_len as usize
     }
 
+    /// Segments in the chain: a TX descriptor each.
+    #[inline(always)]
+    pub fn segment_count(&self) -> u16 {
+        self.raw().nb_segs
+    }
+
     /// The segments' bytes, in order.
     fn segments(&self) -> impl Iterator<Item = &[u8]> + '_ {
         let mut next: *const sys::rte_mbuf = self.0.as_ptr();

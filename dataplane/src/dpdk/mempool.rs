@@ -12,6 +12,9 @@ use std::ptr::NonNull;
 /// longer than its 2048 bytes of data are chained over several mbufs.
 pub const DATA_ROOM: u16 = sys::RTE_MBUF_DEFAULT_BUF_SIZE as u16;
 
+/// Bytes of a frame each mbuf of a chain holds: its data room less the headroom.
+pub const SEGMENT_LEN: u16 = DATA_ROOM - sys::RTE_PKTMBUF_HEADROOM as u16;
+
 /// An `rte_pktmbuf` pool. Thread-safe (DPDK's default ring ops are multi-producer and
 /// multi-consumer); freed on drop, which must come after every port using it has closed.
 pub struct Mempool {

@@ -89,7 +89,13 @@ pub struct PortStats {
     pub tx_errors: u64,
     /// Frames dropped for want of an mbuf to receive into.
     pub rx_no_mbuf: u64,
+    /// Frames and bytes sent, by TX queue (the first [`QUEUE_STATS`], where the device keeps
+    /// them per queue).
+    pub tx_queues: [(u64, u64); QUEUE_STATS],
 }
+
+/// TX queues whose counters DPDK keeps apart (`RTE_ETHDEV_QUEUE_STAT_CNTRS`).
+pub const QUEUE_STATS: usize = sys::RTE_ETHDEV_QUEUE_STAT_CNTRS as usize;
 
 /// Finds the port DPDK made for `device` (a `--vdev` name such as `net_pcap0`, or a PCI
 /// address).
@@ -135,6 +141,8 @@ pub fn info(id: u16) -> Result<PortInfo, DpdkError> {
 pub struct Port {
     id: u16,
     started: bool,
+    tx_desc: u16,
+    tx_ring_visible: bool,
 }
 
 impl Port {
@@ -202,8 +210,21 @@ impl Port {
             log::warn!("port {id}: cannot enable promiscuous mode: {}", DpdkError::new("", rc).reason);
         }
         let rx = (0..setup.rx_queues).map(|queue| RxQueue::new(id, queue)).collect();
-        let tx = (0..setup.tx_queues).map(|queue| TxQueue::new(id, queue)).collect();
-        Ok((Port { id, started: true }, rx, tx))
+        let mut tx: Vec<TxQueue> = (0..setup.tx_queues).map(|queue| TxQueue::new(id, queue)).collect();
+        // Asked once, before any worker owns the queue: whether the driver implements it at all.
+        let tx_ring_visible = tx.first_mut().is_some_and(|q| q.free_at_least(1).is_some());
+        Ok((Port { id, started: true, tx_desc: txd, tx_ring_visible }, rx, tx))
+    }
+
+    /// Descriptors in each of its TX rings (as the device adjusted the number asked for).
+    pub fn tx_descriptors(&self) -> u16 {
+        self.tx_desc
+    }
+
+    /// Whether the device says how full its TX rings are (`rte_eth_tx_descriptor_status`):
+    /// NIC drivers mostly do, DPDK's virtual devices (pcap, af_packet, tap, null, ring) do not.
+    pub fn reports_tx_ring(&self) -> bool {
+        self.tx_ring_visible
     }
 
     /// DPDK's counters for the port.
@@ -222,6 +243,7 @@ impl Port {
             rx_errors: s.ierrors,
             tx_errors: s.oerrors,
             rx_no_mbuf: s.rx_nombuf,
+            tx_queues: std::array::from_fn(|q| (s.q_opackets[q], s.q_obytes[q])),
         }
     }
 

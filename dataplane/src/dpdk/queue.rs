@@ -38,9 +38,29 @@ pub struct TxQueue {
     queue: u16,
 }
 
+/// `RTE_ETH_TX_DESC_DONE`: the device is done with the descriptor; it can take a packet.
+const TX_DESC_DONE: i32 = 1;
+
 impl TxQueue {
     pub(crate) fn new(port: u16, queue: u16) -> Self {
         TxQueue { port, queue }
+    }
+
+    /// Whether the next `n` descriptors of the ring are free, as the device says
+    /// (`rte_eth_tx_descriptor_status` of the n-th: the ring fills in order, so it being done
+    /// means every one before it is). `None` when the device cannot say. One call into the
+    /// driver, reading one descriptor: once per burst, not per packet.
+    #[inline]
+    pub fn free_at_least(&mut self, n: u16) -> Option<bool> {
+        let Some(last) = n.checked_sub(1) else { return Some(true) };
+        // SAFETY: this handle is the queue's only user, on a started port.
+        let status = unsafe { sys::shim_rte_eth_tx_descriptor_status(self.port, self.queue, last) };
+        match status {
+            TX_DESC_DONE => Some(true),
+            s if s == -libc::ENOTSUP => None,
+            // In use, kept by the driver, or beyond the ring (-EINVAL): not free.
+            _ => Some(false),
+        }
     }
 
     /// Offers every packet of `burst` to the queue; those taken leave the burst, those

@@ -33,7 +33,7 @@ pub use aws::{Exclusion, Exclusions, METADATA_V4, METADATA_V6, RESOLVER_V4, RESO
 pub use builder::CompileError;
 pub use classifier::{Classifier, Leaf};
 pub use outcome::{Outcome, Verdict};
-pub use reference::{reference, reference_outcome};
+pub use reference::{reference, reference_fields, reference_outcome};
 pub use rule::{Cidr, Rule, RuleSet};
 
 /// Packets and rules for the tests of every part.

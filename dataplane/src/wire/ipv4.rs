@@ -160,6 +160,13 @@ impl<T: AsRef<[u8]>> Packet<T> {
         let start = self.header_len();
         &b[start..self.total_len().clamp(start, b.len())]
     }
+
+    /// The bytes after the header as far as the buffer goes, whatever the total length says:
+    /// what a packet cut short still holds, or a packet and the Ethernet padding after it.
+    #[inline(always)]
+    pub fn after_header(&self) -> &[u8] {
+        &self.buffer.as_ref()[self.header_len()..]
+    }
 }
 
 impl<T: AsRef<[u8]> + AsMut<[u8]>> Packet<T> {

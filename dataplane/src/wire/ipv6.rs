@@ -174,14 +174,15 @@ pub struct Upper {
     pub offset: usize,
     /// A fragment header was seen.
     pub fragment: bool,
-    /// The packet is not a later fragment: the upper-layer header is here.
+    /// The packet is not a later fragment (no fragment header has an offset): the
+    /// upper-layer header is here.
     pub first_fragment: bool,
 }
 
 /// Walks `packet`'s extension headers (at most [`MAX_EXT_HEADERS`]) from the fixed header's
-/// next header to the upper-layer protocol. `packet` is the packet as present, fixed header
-/// first (see [`Packet::packet`]). `Err` when a header runs past it, or the chain does not
-/// end within the limit.
+/// next header to the upper-layer protocol. `packet` is the bytes present, fixed header first
+/// (the frame's, whatever the payload length says). `Err` when a header runs past them, or
+/// the chain does not end within the limit.
 #[inline]
 pub fn upper_layer(packet: &[u8]) -> Result<Upper, Malformed> {
     let ip = packet;
@@ -204,7 +205,7 @@ pub fn upper_layer(packet: &[u8]) -> Result<Upper, Malformed> {
                 }
                 let offset_flags = be16(ip, u.offset + field::FRAG_OFFSET_FLAGS.start);
                 u.fragment = true;
-                u.first_fragment = offset_flags & FRAG_OFFSET_MASK == 0;
+                u.first_fragment &= offset_flags & FRAG_OFFSET_MASK == 0;
                 u.protocol = ip[u.offset + field::EXT_NEXT_HEADER];
                 u.offset += FRAG_HEADER_LEN;
             }
