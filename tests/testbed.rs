@@ -376,6 +376,8 @@ fn outer_copies(frames: &[Vec<u8>]) -> Vec<(u32, Vec<u8>)> {
             assert_eq!(f[0..6], COLLECTOR_MAC, "outer destination MAC");
             assert_eq!(f[6..12], MIRROR_MAC, "outer source MAC");
             assert_eq!(f[12..14], [0x08, 0x00], "outer IPv4");
+            // As AWS's own copies: identification 0, DF clear, TTL 255.
+            assert_eq!((&f[18..20], &f[20..22], f[22]), (&[0u8, 0][..], &[0u8, 0][..], 255), "outer IPv4 id, flags and TTL");
             assert_eq!(f[26..30], MIRROR_IP, "outer source address");
             assert_eq!(f[30..34], COLLECTOR_IP, "outer destination address");
             assert_eq!(u16::from_be_bytes([f[36], f[37]]), 4789, "outer UDP port");

@@ -1,5 +1,8 @@
 //! Encapsulation: the outer Ethernet / IPv4 / UDP / VXLAN headers of a copy, precomputed per
 //! session and target address as a template, and how much of the original a copy carries.
+//!
+//! The outer IPv4 header is what AWS sends: TTL 255, DF clear, identification 0 and UDP
+//! checksum 0, as copies captured on a real AWS mirror target carry.
 
 use crate::wire::{ethernet, fold_checksum, ipv4, ones_sum, proto, udp, vxlan};
 
@@ -7,8 +10,8 @@ use crate::wire::{ethernet, fold_checksum, ipv4, ones_sum, proto, udp, vxlan};
 pub const MTU_OVERHEAD: usize = ipv4::HEADER_LEN + udp::HEADER_LEN + vxlan::HEADER_LEN;
 /// Longest outer header: Ethernet with one VLAN tag, then [`MTU_OVERHEAD`].
 pub const MAX_OUTER_LEN: usize = ethernet::HEADER_LEN + ethernet::VLAN_TAG_LEN + MTU_OVERHEAD;
-/// The outer IPv4 TTL, as the kernel's VXLAN device and AWS use.
-pub const OUTER_TTL: u8 = 64;
+/// The outer IPv4 TTL: AWS's.
+pub const DEFAULT_TTL: u8 = 255;
 
 /// What a copy's outer headers say; fixed per session and target address.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -49,8 +52,9 @@ impl Template {
         // Total length and checksum stay 0: each copy writes its own.
         let mut h = ipv4::Packet::new_unchecked(&mut b[ip..ip + ipv4::HEADER_LEN]);
         h.set_header_len(ipv4::HEADER_LEN);
-        h.set_flags_frag(ipv4::FLAG_DF);
-        h.set_ttl(OUTER_TTL);
+        // Identification 0 and DF clear, as AWS's copies carry.
+        h.set_flags_frag(0);
+        h.set_ttl(DEFAULT_TTL);
         h.set_protocol(proto::UDP);
         h.set_src_addr(o.src_ip);
         h.set_dst_addr(o.dst_ip);
@@ -124,30 +128,26 @@ mod tests {
     }
 
     #[test]
-    fn headers_are_what_spec_says() {
+    fn ipv4_headers_are_awss_byte_for_byte() {
         let t = Template::new(&outer(None));
         assert_eq!(t.len(), 50);
         let mut out = [0u8; 50];
         t.write(&mut out, 100, 50000);
-        assert_eq!(&out[0..6], &[2, 0, 0, 0, 0, 0x20]);
-        assert_eq!(&out[6..12], &[2, 0, 0, 0, 0, 0x10]);
-        assert_eq!(be16(&out, 12), ethernet::TYPE_IPV4);
+        #[rustfmt::skip]
+        let want: [u8; 50] = [
+            2, 0, 0, 0, 0, 0x20, 2, 0, 0, 0, 0, 0x10, 0x08, 0x00,
+            // IPv4: length 136, id 0, DF clear, TTL 255, UDP, checksum, 192.0.2.1 -> 192.0.2.10
+            0x45, 0, 0, 136, 0, 0, 0, 0, 255, 17, 0x37, 0x59, 192, 0, 2, 1, 192, 0, 2, 10,
+            // UDP: 50000 -> 4789, length 116, checksum 0
+            0xc3, 0x50, 0x12, 0xb5, 0, 116, 0, 0,
+            // VXLAN: flags 0x08, VNI 4242
+            0x08, 0, 0, 0, 0x00, 0x10, 0x92, 0x00,
+        ];
+        assert_eq!(out, want);
         let ip = ipv4::Packet::new_checked(&out[14..34]).unwrap();
-        assert_eq!((ip.version(), ip.header_len()), (4, 20));
-        assert_eq!(ip.total_len(), 136);
-        assert_eq!(ip.flags_frag(), ipv4::FLAG_DF);
-        assert_eq!(ip.ttl(), 64);
-        assert_eq!(ip.protocol(), 17);
         assert!(ip.verify_checksum(), "header checksum must verify");
-        assert_eq!(ip.src_addr(), 0xc000_0201);
-        assert_eq!(ip.dst_addr(), 0xc000_020a);
-        let u = udp::Packet::new_checked(&out[34..42]).unwrap();
-        assert_eq!(u.src_port(), 50000);
-        assert_eq!(u.dst_port(), 4789);
-        assert_eq!(u.len(), 116);
-        assert_eq!(u.checksum(), 0);
+        assert_eq!((ip.ttl(), ip.dont_frag(), ip.ident()), (255, false, 0));
         assert_eq!(vxlan::Repr::parse(&vxlan::Packet::new_checked(&out[42..50]).unwrap()), Ok(vxlan::Repr { vni: 4242 }));
-        assert_eq!(&out[42..50], &[0x08, 0, 0, 0, 0x00, 0x10, 0x92, 0x00]);
     }
 
     #[test]
