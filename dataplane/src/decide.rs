@@ -113,7 +113,7 @@ impl SourceRules {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::encap::{Outer, Template};
+    use crate::encap::{Outer, OuterIp, Template, DEFAULT_TTL};
     use crate::filter::{Exclusions, Rule};
     use crate::table::{FilterRules, PortRules, SessionOut};
     use crate::types::{CounterSlot, PortRange, RuleAction};
@@ -138,7 +138,8 @@ mod tests {
         let ex = Exclusions::new(&[], &[]);
         let egress = SourceRules::build(Some(HOST), Direction::Egress, &[(SessionIdx(0), &udp)], &ex).unwrap();
         let ingress = SourceRules::build(None, Direction::Ingress, &[(SessionIdx(1), &web)], &ex).unwrap();
-        let outer = Outer { src_mac: [2; 6], dst_mac: [3; 6], vlan: None, src_ip: 1, dst_ip: 2, dst_port: 4789, vni: 7 };
+        let ip = OuterIp::V4 { src: [192, 0, 2, 1].into(), dst: [192, 0, 2, 10].into() };
+        let outer = Outer { src_mac: [2; 6], dst_mac: [3; 6], vlan: None, ip, ttl: DEFAULT_TTL, dont_fragment: false, dst_port: 4789, vni: 7 };
         let out = |slot| SessionOut { slot: CounterSlot(slot), port: 2, max_inner: 128, templates: vec![Template::new(&outer)].into() };
         Table {
             generation: 1,

@@ -1,10 +1,12 @@
-//! Frames the control thread must see: ARP received on ports without a link (mirror ports),
-//! copied out of their mbufs by the workers and handed over through a bounded queue.
+//! Frames the control thread must see: ARP and Neighbor Discovery (solicitations and
+//! advertisements) received on ports without a link (mirror ports), copied out of their mbufs
+//! by the workers and handed over through a bounded queue.
 
 use crate::stats::Counter;
-use crate::wire::arp;
+use crate::wire::{arp, ndp};
 
-/// A frame the control thread must see (ARP on a mirror port), copied out of its mbuf.
+/// A frame the control thread must see (ARP or Neighbor Discovery on a mirror port), copied
+/// out of its mbuf.
 #[derive(Clone, Copy, Debug)]
 pub struct Snooped {
     /// Port index it arrived on.
@@ -15,8 +17,9 @@ pub struct Snooped {
     pub bytes: [u8; SNOOP_LEN],
 }
 
-/// Bytes kept of a snooped frame: an ARP packet behind one VLAN tag is 46.
-pub const SNOOP_LEN: usize = 64;
+/// Bytes kept of a snooped frame: an ARP packet behind one VLAN tag is 46, a Neighbor
+/// Solicitation with its link-layer option 90; room for a few more options.
+pub const SNOOP_LEN: usize = 128;
 
 /// Where workers hand snooped frames to the control thread: bounded, lock-free; when full,
 /// frames are dropped (and counted), never waited for.
@@ -37,11 +40,17 @@ impl Snooped {
     }
 }
 
-/// Hands the ARP frames among `frames`, received on port `port`, to the control thread;
-/// counts in `dropped` those it has no room for.
+/// Whether the control thread must see `frame`: ARP or Neighbor Discovery.
 #[inline]
-pub fn arp<'a>(queue: &SnoopQueue, port: u16, frames: impl Iterator<Item = &'a [u8]>, dropped: &Counter) {
-    for f in frames.filter(|f| arp::is_arp(f)) {
+pub fn wanted(frame: &[u8]) -> bool {
+    arp::is_arp(frame) || ndp::is_ndp(frame)
+}
+
+/// Hands the ARP and Neighbor Discovery frames among `frames`, received on port `port`, to
+/// the control thread; counts in `dropped` those it has no room for.
+#[inline]
+pub fn to_control<'a>(queue: &SnoopQueue, port: u16, frames: impl Iterator<Item = &'a [u8]>, dropped: &Counter) {
+    for f in frames.filter(|f| wanted(f)) {
         if queue.push(Snooped::new(port, f)).is_err() {
             dropped.add(1);
         }
@@ -59,7 +68,7 @@ mod tests {
         let dropped = Counter::default();
         let tagged = FrameBuilder::raw(crate::wire::ethernet::TYPE_ARP, &captured::ARP_REQUEST[14..]).vlans(&[7]).build();
         let frames = [captured::ARP_REQUEST, captured::TCP_SYN, &tagged[..], captured::ARP_REPLY];
-        arp(&queue, 3, frames.into_iter(), &dropped);
+        to_control(&queue, 3, frames.into_iter(), &dropped);
         assert_eq!(queue.len(), 2);
         assert_eq!(dropped.get(), 1, "the reply found the queue full");
         let first = queue.pop().unwrap();
@@ -68,8 +77,20 @@ mod tests {
     }
 
     #[test]
+    fn neighbor_discovery_is_handed_over_too() {
+        let queue = SnoopQueue::new(8);
+        let dropped = Counter::default();
+        let frames = [captured::NEIGHBOR_SOLICIT, captured::ICMPV6_ECHO_REQUEST, captured::MLD_REPORT, captured::NEIGHBOR_ADVERT];
+        to_control(&queue, 1, frames.into_iter(), &dropped);
+        assert_eq!(queue.len(), 2, "solicitation and advertisement, not echo or MLD");
+        assert_eq!(queue.pop().unwrap().frame(), captured::NEIGHBOR_SOLICIT, "whole");
+        assert_eq!(queue.pop().unwrap().frame(), captured::NEIGHBOR_ADVERT);
+        assert_eq!(dropped.get(), 0);
+    }
+
+    #[test]
     fn long_frames_are_cut() {
-        let s = Snooped::new(0, &[0xab; 100]);
+        let s = Snooped::new(0, &[0xab; 200]);
         assert_eq!(s.frame(), &[0xab; SNOOP_LEN][..]);
     }
 }

@@ -5,7 +5,8 @@
 //! A received burst goes through four stages, each one function over the whole burst
 //! (`handle_burst`), in the spirit of VPP's nodes:
 //!
-//! 1. On ports without a link, `snoop::arp` copies ARP frames out for the control thread.
+//! 1. On ports without a link, `snoop::to_control` copies ARP and Neighbor Discovery frames out
+//!    for the control thread.
 //! 2. `decide` (only where some source can see the burst): a prefetch of every packet's
 //!    first cache line, then per frame [`Sources::decide`], which parses it and answers the
 //!    copies to make (see [`decide`](crate::decide)); each becomes a pending copy, and its
@@ -56,8 +57,8 @@ pub struct WorkerSetup<'a> {
     pub tx_retries: u32,
     /// Sleep after a poll round that received nothing (0: pure polling).
     pub idle_sleep: Duration,
-    /// Where ARP frames received on ports without a link go (the control thread resolves
-    /// next hops and answers for the mirror ports' addresses).
+    /// Where ARP and Neighbor Discovery frames received on ports without a link go (the
+    /// control thread resolves next hops and answers for the mirror ports' addresses).
     pub snoop: &'a SnoopQueue,
 }
 
@@ -118,7 +119,7 @@ impl Worker<'_> {
         // see frames addressed to their MAC as ingress.
         let out_port = peer.unwrap_or(port);
         if peer.is_none() {
-            snoop::arp(self.snoop, port as u16, burst.iter().map(Mbuf::data), &self.counters.snoop_dropped);
+            snoop::to_control(self.snoop, port as u16, burst.iter().map(Mbuf::data), &self.counters.snoop_dropped);
         }
         let sources = table.sources(port, out_port);
         if !sources.is_empty() {
@@ -274,17 +275,18 @@ fn fill_copy(copy: &mut Mbuf, pool: &Mempool, outer: &Template, original: &Mbuf,
     let head = original.data();
     if inner <= head.len() {
         if let Some(buf) = copy.append(outer.len() + inner) {
+            let bytes = &head[..inner];
             match buf.first_chunk_mut::<MAX_OUTER_LEN>() {
-                Some(full) => outer.write_full(full, inner, src_port),
-                None => outer.write(&mut buf[..outer.len()], inner, src_port),
+                Some(full) => outer.write_full(full, bytes, src_port),
+                None => outer.write(&mut buf[..outer.len()], bytes, src_port),
             }
             // After the headers: it overwrites their scratch tail.
-            buf[outer.len()..].copy_from_slice(&head[..inner]);
+            buf[outer.len()..].copy_from_slice(bytes);
             return true;
         }
     }
     match copy.append(outer.len()) {
-        Some(header) => outer.write(header, inner, src_port),
+        Some(header) => outer.write_chained(header, original.segments(), inner, src_port),
         None => return false,
     }
     copy.append_from(pool, original, inner).is_ok()

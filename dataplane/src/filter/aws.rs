@@ -16,6 +16,8 @@ pub struct Exclusions {
     /// Outer source addresses of our own copies, and their UDP destination ports: such
     /// packets are our VXLAN copies coming back, never mirrored again.
     pub own_ips: Vec<u32>,
+    /// The same for copies with an outer IPv6 header.
+    pub own_ips_v6: Vec<[u32; 4]>,
     /// The UDP destination ports of our own copies.
     pub own_ports: Vec<u16>,
 }
@@ -52,7 +54,8 @@ impl Exclusions {
             return true;
         }
         if p.ipv6 {
-            return METADATA_V6.contains(&p.src()) || METADATA_V6.contains(&p.dst());
+            let src = p.src();
+            return METADATA_V6.contains(&src) || METADATA_V6.contains(&p.dst()) || udp && self.own_ports.contains(&p.dport()) && self.own_ips_v6.contains(&src);
         }
         let (src, dst) = (p.src_v4(), p.dst_v4());
         let meta = |a: u32| (a == METADATA_V4[0]) | (a == METADATA_V4[1]);
@@ -106,6 +109,17 @@ mod tests {
         assert!(!ex.never_mirrored(&own));
         let ex2 = Exclusions { own_ips: vec![v4([192, 0, 2, 1])], own_ports: vec![4789], ..ex.clone() };
         assert!(ex2.never_mirrored(&own));
+        let mirror6 = [0x2001_0db8, 0, 2, 1];
+        let own6 = edit(tcp4([0; 4], [0; 4], 50000, 4789), |f| {
+            f.protocol = proto::UDP;
+            f.ipv6 = true;
+            f.src = mirror6;
+            f.dst = [0x2001_0db8, 0, 2, 0x10];
+        });
+        assert!(!ex2.never_mirrored(&own6), "an IPv6 packet from another address");
+        let ex3 = Exclusions { own_ips_v6: vec![mirror6], ..ex2.clone() };
+        assert!(ex3.never_mirrored(&own6), "our own IPv6 copy");
+        assert!(!ex3.never_mirrored(&edit(own6.clone(), |f| f.dport = 4790)), "another UDP port");
 
         assert!(ex.resolver_dns(&tcp4([10, 0, 0, 5], [169, 254, 169, 253], 3000, 53)));
         assert!(ex.resolver_dns(&tcp4([10, 0, 0, 2], [10, 0, 0, 5], 53, 3000)), "replies from a configured resolver");
