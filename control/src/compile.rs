@@ -3,13 +3,13 @@
 use crate::config::{packet_length_to, Config, ConfigError, Direction, FilterRule, NetworkInterface, NextHop, Target};
 use crate::counters::Slots;
 use crate::neighbour::Key;
-use dataplane::encap::{max_inner_len, Outer, Template};
+use dataplane::encap::{max_inner_len, Outer, OuterIp, Template};
 use dataplane::filter::{Cidr, Exclusions, Rule};
 use dataplane::table::{FilterRules, PortRules, SessionOut, SourceRules, SourceSet, Table};
 use dataplane::types::{CounterSlot, SessionIdx};
 use ipnet::IpNet;
 use std::collections::HashMap;
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::sync::Arc;
 
 /// Converts a configured rule to the dataplane's.
@@ -46,14 +46,14 @@ pub fn filter_rules(f: &crate::config::Filter) -> FilterRules {
     }
 }
 
-/// The next hops resolved by ARP that `cfg`'s targets need.
+/// The next hops resolved by ARP or Neighbor Discovery that `cfg`'s targets need.
 pub fn wanted_next_hops(cfg: &Config) -> Vec<Key> {
     let mut keys = Vec::new();
     for t in &cfg.targets {
         let Some(d) = cfg.target_destination(t) else { continue };
         let Some(port) = cfg.port_index(d.port) else { continue };
         for c in &d.collectors {
-            if let NextHop::Arp(ip) = c.hop {
+            if let NextHop::Address(ip) = c.hop {
                 let k = Key { port, vlan: t.vlan, ip };
                 if !keys.contains(&k) {
                     keys.push(k);
@@ -118,33 +118,46 @@ impl Compiler {
             &cfg.vpc.resolvers.iter().filter_map(|a| match a { IpAddr::V6(a) => Some(words(u128::from(*a))), _ => None }).collect::<Vec<_>>(),
         );
 
-        // What copies to each target look like, less the session's VNI and length.
-        let mut outs: HashMap<&str, (usize, Vec<Outer>, u32, u16)> = HashMap::new();
+        // What copies to each target look like, less the session's VNI, source address and length.
+        let mut outs: HashMap<&str, Outers> = HashMap::new();
         let mut sessions: Vec<Option<SessionOut>> = Vec::new();
         // Sessions that mirror (enabled, with everything they refer to present), by source.
         let mut by_source: HashMap<&str, Vec<(u32, SessionIdx, Arc<FilterRules>)>> = HashMap::new();
         for s in cfg.sessions.iter().filter(|s| s.enabled) {
             let (Some(filter), Some(source), Some(target)) = (filters.get(s.filter.as_str()), interfaces.get(s.source.as_str()), targets.get(s.target.as_str())) else { continue };
-            let (port, outers, mtu, udp_port) = match outs.entry(target.id.as_str()) {
+            let o = match outs.entry(target.id.as_str()) {
                 std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
                 std::collections::hash_map::Entry::Vacant(e) => e.insert(self::outers(cfg, target, port_macs, &resolved).map_err(msg)?),
             };
-            let src_ip = source.ipv4.or(cfg.ports[*port].ipv4).ok_or_else(|| msg(format!("session {:?}: no outer source address (ipv4 on its network interface or port)", s.id)))?;
-            exclusions.own_ips.push(u32::from(src_ip));
-            exclusions.own_ports.push(*udp_port);
+            // The outer source of each family: the source's own address (AWS uses the ENI's),
+            // else the mirror port's.
+            let mirror = &cfg.ports[o.port];
+            let no_source = |family: &str| msg(format!("session {:?}: no outer {family} source address ({family} on its network interface or port)", s.id));
+            let src_v4 = source.ipv4.or(mirror.ipv4);
+            let src_v6 = source.ipv6.or(mirror.ipv6);
+            if o.ipv4 {
+                exclusions.own_ips.push(u32::from(src_v4.ok_or_else(|| no_source("ipv4"))?));
+            }
+            if o.ipv6 {
+                exclusions.own_ips_v6.push(words(u128::from(src_v6.ok_or_else(|| no_source("ipv6"))?)));
+            }
+            exclusions.own_ports.push(o.udp_port);
             let slot = slots.get(&s.id).ok_or_else(|| msg(format!("session {:?} has no counter slot", s.id)))?;
             let vni = s.virtual_network_id.unwrap_or(0);
-            let templates = outers.iter().map(|o| Template::new(&Outer { src_ip: u32::from(src_ip), vni, ..*o })).collect();
+            let templates = o.outers.iter().map(|outer| Template::new(&Outer { ip: from(outer.ip, src_v4, src_v6), vni, ..*outer })).collect();
             let i = slot as usize;
             if sessions.len() <= i {
                 sessions.resize_with(i + 1, || None);
             }
-            sessions[i] = Some(SessionOut { slot: CounterSlot(slot), port: *port as u16, max_inner: max_inner_len(packet_length_to(s, target), *mtu), templates });
+            let max_inner = max_inner_len(packet_length_to(s, target), o.mtu, o.ipv6);
+            sessions[i] = Some(SessionOut { slot: CounterSlot(slot), port: o.port as u16, max_inner, templates });
             by_source.entry(s.source.as_str()).or_default().push((s.session_number, SessionIdx(slot), filter.clone()));
         }
         self.mirroring = by_source.values().map(Vec::len).sum();
         exclusions.own_ips.sort_unstable();
         exclusions.own_ips.dedup();
+        exclusions.own_ips_v6.sort_unstable();
+        exclusions.own_ips_v6.dedup();
         exclusions.own_ports.sort_unstable();
         exclusions.own_ports.dedup();
 
@@ -203,10 +216,23 @@ impl Compiler {
     }
 }
 
-/// A target's mirror port, outer headers (one per collector whose next hop is known; the
-/// others are skipped, and counted, until ARP answers; source address and VNI left for the
-/// session), MTU and UDP port.
-fn outers(cfg: &Config, target: &Target, port_macs: &[[u8; 6]], resolved: &impl Fn(&Key) -> Option<[u8; 6]>) -> Result<(usize, Vec<Outer>, u32, u16), String> {
+/// What copies to one target look like before a session's source and VNI are known.
+struct Outers {
+    /// The mirror port.
+    port: usize,
+    /// One per collector whose next hop is known (the others are skipped, and counted, until
+    /// ARP or Neighbor Discovery answers); the source address left unspecified.
+    outers: Vec<Outer>,
+    mtu: u32,
+    udp_port: u16,
+    /// Some collector has an IPv4 address, some an IPv6 one: which outer source addresses
+    /// its sessions need.
+    ipv4: bool,
+    ipv6: bool,
+}
+
+/// A target's copies, from its destination.
+fn outers(cfg: &Config, target: &Target, port_macs: &[[u8; 6]], resolved: &impl Fn(&Key) -> Option<[u8; 6]>) -> Result<Outers, String> {
     let dest = cfg.target_destination(target).ok_or_else(|| format!("target {:?}: its destination is not defined", target.id))?;
     let port = cfg.port_index(dest.port).ok_or_else(|| format!("target {:?}: no port {:?}", target.id, dest.port))?;
     let mirror = &cfg.ports[port];
@@ -216,12 +242,26 @@ fn outers(cfg: &Config, target: &Target, port_macs: &[[u8; 6]], resolved: &impl 
         .filter_map(|c| {
             let hop = match c.hop {
                 NextHop::Mac(m) => Some(m.0),
-                NextHop::Arp(ip) => resolved(&Key { port, vlan: target.vlan, ip }),
+                NextHop::Address(ip) => resolved(&Key { port, vlan: target.vlan, ip }),
             }?;
-            Some(Outer { src_mac: mirror.mac.map_or(port_macs[port], |m| m.0), dst_mac: hop, vlan: target.vlan, src_ip: 0, dst_ip: u32::from(c.address), dst_port: target.udp_port, vni: 0 })
+            let ip = match c.address {
+                IpAddr::V4(dst) => OuterIp::V4 { src: Ipv4Addr::UNSPECIFIED, dst },
+                IpAddr::V6(dst) => OuterIp::V6 { src: Ipv6Addr::UNSPECIFIED, dst },
+            };
+            let src_mac = mirror.mac.map_or(port_macs[port], |m| m.0);
+            Some(Outer { src_mac, dst_mac: hop, vlan: target.vlan, ip, ttl: target.ttl, dont_fragment: target.dont_fragment, dst_port: target.udp_port, vni: 0 })
         })
         .collect();
-    Ok((port, outers, target.mtu, target.udp_port))
+    let ipv4 = dest.collectors.iter().any(|c| c.address.is_ipv4());
+    Ok(Outers { port, outers, mtu: target.mtu, udp_port: target.udp_port, ipv4, ipv6: dest.has_ipv6() })
+}
+
+/// `ip` with the session's source address of its family (validation made sure there is one).
+fn from(ip: OuterIp, v4: Option<Ipv4Addr>, v6: Option<Ipv6Addr>) -> OuterIp {
+    match ip {
+        OuterIp::V4 { dst, .. } => OuterIp::V4 { src: v4.unwrap_or(Ipv4Addr::UNSPECIFIED), dst },
+        OuterIp::V6 { dst, .. } => OuterIp::V6 { src: v6.unwrap_or(Ipv6Addr::UNSPECIFIED), dst },
+    }
 }
 
 fn words(a: u128) -> [u32; 4] {
