@@ -120,7 +120,7 @@ impl Host for TestHost {
     }
 
     fn neighbours(&self) -> DescribeNeighborsResult {
-        DescribeNeighborsResult { neighbors: Vec::new(), arp: Default::default() }
+        DescribeNeighborsResult { neighbors: Vec::new(), arp: Default::default(), nd: Default::default() }
     }
 
     fn reload(&mut self) -> Result<u64, ApiError> {
