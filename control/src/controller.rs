@@ -46,6 +46,7 @@ pub struct Finished {
     pub generation: u64,
     pub neighbours: Vec<NeighbourReport>,
     pub arp: crate::neighbour::ArpCounters,
+    pub nd: crate::neighbour::NdCounters,
 }
 
 /// The control thread's state.
@@ -119,7 +120,7 @@ impl<'a> Controller<'a> {
     /// the configuration, the slots and the controller's own figures.
     pub fn finish(self) -> Finished {
         let neighbours = self.neighbour_report();
-        Finished { cfg: self.state.cfg, slots: self.slots, generation: self.generation, neighbours, arp: self.neighbours.counters }
+        Finished { cfg: self.state.cfg, slots: self.slots, generation: self.generation, neighbours, arp: self.neighbours.counters, nd: self.neighbours.nd }
     }
 
     fn report_with(&self, port_stats: &[dataplane::dpdk::port::PortStats], elapsed: std::time::Duration) -> Report {
@@ -135,11 +136,12 @@ impl<'a> Controller<'a> {
             table: self.generation,
             neighbours: &neighbours,
             arp: self.neighbours.counters,
+            nd: self.neighbours.nd,
             recent_busy: Some(&self.busy.ratios(self.rt.counters)),
         })
     }
 
-    /// The next hops resolved by ARP.
+    /// The next hops resolved by ARP or Neighbor Discovery.
     pub fn neighbour_report(&self) -> Vec<NeighbourReport> {
         let names: Vec<String> = self.state.cfg.ports.iter().map(|p| p.name.clone()).collect();
         self.neighbours.report(&names, Instant::now())
@@ -154,9 +156,9 @@ impl<'a> Controller<'a> {
         }
     }
 
-    /// The control loop's periodic work: a sample of the workers' load, then ARP (the frames
-    /// workers handed over, the requests that are due; a next hop that changes republishes
-    /// the table).
+    /// The control loop's periodic work: a sample of the workers' load, then ARP and Neighbor
+    /// Discovery (the frames workers handed over, the requests that are due; a next hop that
+    /// changes republishes the table).
     pub fn tick(&mut self, snooped: &SnoopQueue) {
         let now = Instant::now();
         self.busy.tick(self.rt.counters, now);
@@ -199,8 +201,8 @@ impl<'a> Controller<'a> {
         me_of(&self.state.cfg, &self.rt.port_macs, &self.rt.control_tx, port)
     }
 
-    /// Sends a control frame (ARP) on its port's control queue; a refused frame is dropped
-    /// (ARP retries on its own).
+    /// Sends a control frame (ARP, Neighbor Discovery) on its port's control queue; a refused
+    /// frame is dropped (both retry on their own).
     fn send(&mut self, (port, frame): crate::neighbour::Outgoing) {
         let Some(Some(txq)) = self.rt.control_tx.get_mut(port) else { return };
         let Some(mut m) = Mbuf::alloc(self.rt.pools[1]) else { return };
@@ -342,7 +344,7 @@ impl Host for Controller<'_> {
     }
 
     fn neighbours(&self) -> DescribeNeighborsResult {
-        DescribeNeighborsResult { neighbors: self.neighbour_report(), arp: self.neighbours.counters }
+        DescribeNeighborsResult { neighbors: self.neighbour_report(), arp: self.neighbours.counters, nd: self.neighbours.nd }
     }
 
     fn reload(&mut self) -> Result<u64, ApiError> {
@@ -350,22 +352,23 @@ impl Host for Controller<'_> {
     }
 }
 
-/// A port's identity for ARP: its address and MAC, when it has an address and a control queue.
+/// A port's identity for ARP and Neighbor Discovery: its MAC and addresses, when it has an
+/// address and a control queue.
 fn me_of(cfg: &Config, macs: &[[u8; 6]], control_tx: &[Option<TxQueue>], port: usize) -> Option<Me> {
     let p = cfg.ports.get(port)?;
     control_tx.get(port)?.as_ref()?;
-    Some(Me { mac: p.mac.map_or(macs[port], |m| m.0), ip: p.ipv4? })
+    (p.ipv4.is_some() || p.ipv6.is_some()).then(|| Me { mac: p.mac.map_or(macs[port], |m| m.0), ip: p.ipv4, ipv6: p.ipv6 })
 }
 
-/// Every next hop resolved by ARP needs a port where the control thread can send: a spare TX
-/// queue.
+/// Every next hop resolved by ARP or Neighbor Discovery needs a port where the control thread
+/// can send: a spare TX queue.
 pub fn arp_capable(cfg: &Config, control_tx: &[Option<TxQueue>]) -> Result<(), String> {
     for key in wanted_next_hops(cfg) {
         if control_tx.get(key.port).is_none_or(|q| q.is_none()) {
             let port = &cfg.ports[key.port].name;
             let users: Vec<&str> = cfg.targets.iter().filter(|t| cfg.target_destination(t).is_some_and(|d| d.port == port)).map(|t| t.id.as_str()).collect();
             return Err(format!(
-                "{} {}: next hop {} is found by ARP, but port {port:?} has no TX queue to spare for it (the device has one per worker only; for net_pcap give it one more tx_pcap=); give the {} a next_hop_mac",
+                "{} {}: next hop {} is found by ARP or Neighbor Discovery, but port {port:?} has no TX queue to spare for it (the device has one per worker only; for net_pcap give it one more tx_pcap=); give the {} a next_hop_mac",
                 Kind::Target.noun(),
                 users.join(", "),
                 key.ip,

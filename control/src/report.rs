@@ -3,7 +3,7 @@
 use crate::config::Config;
 pub use crate::counters::DirReport;
 use crate::counters::Slots;
-use crate::neighbour::{ArpCounters, NeighbourReport};
+use crate::neighbour::{ArpCounters, NdCounters, NeighbourReport};
 use crate::render::render;
 use dataplane::dpdk::mempool::Mempool;
 use dataplane::dpdk::port::PortStats;
@@ -27,6 +27,7 @@ pub struct Inputs<'a> {
     pub table: u64,
     pub neighbours: &'a Vec<NeighbourReport>,
     pub arp: ArpCounters,
+    pub nd: NdCounters,
     /// Each worker's busy share over a recent window, when known (else since start).
     pub recent_busy: Option<&'a [f64]>,
 }
@@ -38,11 +39,13 @@ pub struct Report {
     /// Tables published so far (one per accepted change).
     #[serde(default)]
     pub table: u64,
-    /// Next hops resolved by ARP, and what ARP did.
+    /// Next hops resolved by ARP or Neighbor Discovery, and what each did.
     #[serde(default)]
     pub neighbours: Vec<NeighbourReport>,
     #[serde(default)]
     pub arp: ArpCounters,
+    #[serde(default)]
+    pub nd: NdCounters,
     pub ports: Vec<PortReport>,
     pub sessions: Vec<SessionReport>,
     #[serde(default)]
@@ -50,7 +53,8 @@ pub struct Report {
     pub workers: Vec<WorkerReport>,
     /// Frames forwarded but never considered for mirroring, by reason.
     pub not_mirrored: NotMirrored,
-    /// Frames for the control thread (ARP on mirror ports) that its queue had no room for.
+    /// Frames for the control thread (ARP and Neighbor Discovery on mirror ports) that its
+    /// queue had no room for.
     #[serde(default)]
     pub control_frames_dropped: u64,
     pub mempools: Vec<PoolReport>,
@@ -99,7 +103,7 @@ pub struct TargetReport {
     pub destination: String,
     /// The mirror port.
     pub port: String,
-    pub collectors: Vec<std::net::Ipv4Addr>,
+    pub collectors: Vec<std::net::IpAddr>,
 }
 
 /// One worker.
@@ -206,6 +210,7 @@ impl Report {
             table: i.table,
             neighbours: i.neighbours.clone(),
             arp: i.arp,
+            nd: i.nd,
             ports,
             sessions,
             workers,

@@ -239,6 +239,7 @@ pub fn run(opts: RunOptions) -> Result<i32> {
         table: done.generation,
         neighbours: &done.neighbours,
         arp: done.arp,
+        nd: done.nd,
         recent_busy: None,
     });
     print!("{}", report.text());
