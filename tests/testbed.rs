@@ -729,12 +729,22 @@ fn ipv6_collector_found_by_neighbor_discovery_gets_the_clients_frames() {
     let nd = neighbours()["Nd"].clone();
     assert!(nd["solicitations_sent"].as_u64() >= Some(1) && nd["received"].as_u64() >= Some(1), "{nd}");
 
-    // The mirror port answers Neighbor Discovery for its own address: the collector's kernel
-    // learns it (its echo request then goes to the mirror port, which does not answer).
-    let _ = Command::new("ip").args(["netns", "exec", &collector, "ping", "-6", "-c", "1", "-W", "1", MIRROR_IP6]).output();
-    let neigh = tb.exec(&collector, &["ip", "-6", "neigh", "show", MIRROR_IP6]);
-    assert!(neigh.contains("lladdr 02:00:00:00:00:10"), "the collector's neighbour entry for the mirror port: {neigh:?}");
-    assert!(neighbours()["Nd"]["advertisements_sent"].as_u64() >= Some(1), "{}", neighbours());
+    // The mirror port answers Neighbor Discovery for its own address. Our solicitations
+    // already taught the collector's kernel the mirror port's MAC (a stale entry, which it
+    // would use without asking): forgotten first, the kernel must solicit, and only our
+    // advertisement can teach it again (its echo request then goes to the mirror port, which
+    // does not answer it).
+    tb.exec(&collector, &["ip", "-6", "neigh", "flush", "to", MIRROR_IP6]);
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let _ = Command::new("ip").args(["netns", "exec", &collector, "ping", "-6", "-c", "1", "-W", "1", MIRROR_IP6]).output();
+        let neigh = tb.exec(&collector, &["ip", "-6", "neigh", "show", MIRROR_IP6]);
+        let answered = neighbours()["Nd"]["advertisements_sent"].as_u64() >= Some(1);
+        if answered && neigh.contains("lladdr 02:00:00:00:00:10") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the mirror port never answered the collector's solicitation: {neigh:?}, {}", neighbours());
+    }
 
     let outer = Capture::start(&tb, &collector, &tb.name("mir"), "v6-outer", &["-Q", "in", "udp", "port", "4789"]);
     let vx = Capture::start(&tb, &collector, &vx6, "v6-vx-client", &["-Q", "in"]);
