@@ -53,8 +53,20 @@ impl Table {
     /// The flow hash of a packet a session accepted, or `None` when it is never mirrored.
     /// Out of line on purpose: inlined, the compiler hoists the hash out of the lookup loop and
     /// computes it for every packet, most of which no session takes.
+    /// IPv6 packets go to their own copy, by a tail jump: there `p.ipv6` is known true,
+    /// here false, so each copy holds one family's tests only, and the registers IPv6's
+    /// tests need (our own IPv6 copies' addresses) are not saved and restored for IPv4 ones.
     #[inline(never)]
     fn accepted_hash(&self, p: &Packet) -> Option<u32> {
+        if p.ipv6 {
+            return self.accepted_hash_v6(p);
+        }
+        (!self.exclusions.never_mirrored(p)).then(|| flow_hash(p))
+    }
+
+    /// [`accepted_hash`](Self::accepted_hash) of an IPv6 packet.
+    #[inline(never)]
+    fn accepted_hash_v6(&self, p: &Packet) -> Option<u32> {
         (!self.exclusions.never_mirrored(p)).then(|| flow_hash(p))
     }
 }

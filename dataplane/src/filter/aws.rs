@@ -46,7 +46,7 @@ impl Exclusions {
 
     /// DHCP, the metadata and time services, and our own VXLAN copies: never mirrored.
     /// Every mirrored packet pays for this, so the common tests are branch-free.
-    #[inline]
+    #[inline(always)]
     pub fn never_mirrored(&self, p: &Packet) -> bool {
         let udp = p.key[field::CLASS] == u32::from(proto::UDP) | field::CLASS_PORTS;
         let dhcp = |port: u16| port.wrapping_sub(DHCP_PORTS.0) <= DHCP_PORTS.1 - DHCP_PORTS.0;
