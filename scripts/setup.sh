@@ -10,8 +10,8 @@ packages=(
   tshark tcpdump iproute2 iputils-ping netcat-openbsd curl procps
   # the EC2 Query API's tests: the stock AWS CLI and boto3 in a venv, certificates for HTTPS
   python3 python3-venv openssl
-  # benchmarks: instruction counts
-  valgrind
+  # benchmarks: instruction counts; Open vSwitch with DPDK, what users would pick instead
+  valgrind openvswitch-switch-dpdk
   # the Debian package: dpkg-shlibdeps finds its library dependencies; its test reads man -w
   dpkg-dev man-db
 )

@@ -175,6 +175,13 @@ fn prometheus_counters_equal_the_exit_summary() {
     assert_eq!(get(r#"traffic_mirror_session_info{session="tms-web",source="eni-web",target="tmt-ids",filter="tmf-tcp",vni="4242"}"#), 1.0);
     assert_eq!(get(r#"traffic_mirror_target_info{target="tmt-ids",type="network-interface",destination="eni-ids",port="mirror"}"#), 1.0);
     assert_eq!(get(r#"traffic_mirror_collector_info{target="tmt-ids",collector="192.0.2.10",port="mirror"}"#), 1.0);
+    // Each filter rule's hits, as the exit report counts them.
+    let rules = stats["rules"].as_array().unwrap();
+    for r in rules {
+        let l = format!("filter={},rule={},direction={},action={}", r["filter"], r["rule"], r["direction"], r["action"]);
+        assert_eq!(get(&format!("traffic_mirror_rule_hits_total{{{l}}}")), r["hits"].as_f64().unwrap(), "{r}");
+    }
+    assert!(rules.iter().any(|r| r["hits"].as_u64().unwrap() > 0), "the rules decided the run: {rules:?}");
     // The busy share is recent: the captures were consumed seconds ago, so it falls.
     let busy = get(&format!("traffic_mirror_worker_busy_ratio{{worker=\"0\",core=\"{}\"}}", stats["workers"][0]["core"]));
     assert!((0.0..=1.0).contains(&busy), "{busy}");

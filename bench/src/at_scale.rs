@@ -12,7 +12,7 @@ use crate::figures::median_of;
 use crate::process::{Killed, RuntimeDir};
 use crate::Args;
 use control::api::Client;
-use e2e::traffic::HOSTS;
+use e2e::scale::{config, Changes};
 use serde_json::{json, Value};
 use std::fmt::Write as _;
 use std::io::{Read, Write};
@@ -22,10 +22,6 @@ use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-
-/// Filters and targets the sessions share (AWS users share a few filters among many sessions).
-const FILTERS: usize = 100;
-const TARGETS: usize = 10;
 
 /// One size's figures.
 pub struct Measured {
@@ -45,79 +41,9 @@ pub struct Measured {
     pub describes: usize,
     /// Resident memory once started.
     pub rss_kib: u64,
-}
-
-/// The configuration for `sessions` sessions: ceil(sessions / 3) sources on the host port, the
-/// first three with the capture's host MACs (so some sessions see the traffic), filters and
-/// targets shared round-robin.
-pub fn config(input: &Path, socket: &Path, metrics: u16, sessions: usize) -> String {
-    let sources = sessions.div_ceil(3);
-    let mut s = format!(
-        r#"
-[dataplane]
-workers = 1
-eal_args = ["--no-huge", "-m", "1024", "--no-pci"]
-
-[control]
-socket = "{}"
-
-[metrics]
-listen = "127.0.0.1:{metrics}"
-
-[[port]]
-name = "host"
-device = "net_pcap0,rx_pcap={},infinite_rx=1"
-
-[[port]]
-name = "uplink"
-device = "net_null0,no-rx=1"
-
-[[port]]
-name = "mirror"
-device = "net_null1,no-rx=1"
-ipv4 = "192.0.2.1"
-
-[[link]]
-ports = ["host", "uplink"]
-"#,
-        socket.display(),
-        input.display()
-    );
-    for i in 0..sources {
-        let mac = match HOSTS.get(i) {
-            Some(m) => m.map(|b| format!("{b:02x}")).join(":"),
-            None => format!("02:10:00:{:02x}:{:02x}:{:02x}", i >> 16, (i >> 8) & 0xff, i & 0xff),
-        };
-        let _ = write!(s, "\n[[network_interface]]\nid = \"eni-s{i}\"\nport = \"host\"\nmac = \"{mac}\"\n");
-    }
-    for t in 0..TARGETS {
-        let _ = write!(
-            s,
-            "\n[[network_interface]]\nid = \"eni-c{t}\"\nport = \"mirror\"\nipv4 = \"192.0.2.{}\"\nnext_hop_mac = \"02:00:00:00:00:20\"\n\n[[target]]\nid = \"tmt-{t}\"\nnetwork_interface_id = \"eni-c{t}\"\n",
-            10 + t
-        );
-    }
-    for f in 0..FILTERS {
-        let _ = write!(
-            s,
-            "\n[[filter]]\nid = \"tmf-{f}\"\n[[filter.egress_rule]]\nrule_number = 10\naction = \"reject\"\nprotocol = 6\ndestination_port = {{ from = {p}, to = {p} }}\n[[filter.egress_rule]]\nrule_number = 20\naction = \"accept\"\nprotocol = 17\nsource_port = {{ from = 1024, to = {q} }}\n[[filter.ingress_rule]]\nrule_number = 10\naction = \"accept\"\ndestination_cidr = \"10.{}.0.0/16\"\n",
-            f % 256,
-            p = 1000 + f,
-            q = 2000 + 50 * f
-        );
-    }
-    for i in 0..sessions {
-        let _ = write!(
-            s,
-            "\n[[session]]\nid = \"tms-{i}\"\nsource = \"eni-s{}\"\ntarget = \"tmt-{}\"\nfilter = \"tmf-{}\"\nsession_number = {}\nvirtual_network_id = {}\npacket_length = 128\n",
-            i / 3,
-            i % TARGETS,
-            i % FILTERS,
-            i % 3 + 1,
-            i + 1
-        );
-    }
-    s
+    /// The control thread's time for the changes by step (its `control_change_seconds`), in
+    /// all, and the longest each step took (since start-up).
+    pub steps: Vec<(String, Duration, Duration)>,
 }
 
 /// A GET of `/metrics`: the time it took; panics unless it is a 200.
@@ -151,6 +77,15 @@ fn change(c: &mut Client, req: Value) -> Duration {
         panic!("{req}: refused: {e:?}");
     }
     t.elapsed()
+}
+
+/// The control thread's time for changes so far by step, and the longest each took
+/// (DescribeCounters' `control`).
+fn steps(c: &mut Client) -> Vec<(String, Duration, Duration)> {
+    let r = c.call_value(&json!({"Action": "DescribeCounters"})).expect("talking to traffic-mirror").expect("DescribeCounters");
+    let nanos = |v: &Value| Duration::from_nanos(v.as_u64().expect("nanoseconds"));
+    let total = r["control"]["nanos"].as_object().expect("DescribeCounters has control.nanos");
+    total.iter().map(|(step, n)| (step.clone(), nanos(n), nanos(&r["control"]["slowest"][step]))).collect()
 }
 
 fn rss_kib(pid: u32) -> u64 {
@@ -228,38 +163,14 @@ pub fn measure(a: &Args, input: &Path, sessions: usize, changes: usize) -> Measu
         })
     };
 
+    let steps_before = steps(&mut client);
     let mut latencies = Vec::with_capacity(changes);
     let all = Instant::now();
-    // Sessions spread over the whole table, so no change is the cheap end of a list.
-    let mut pick: u64 = 0x9e37_79b9_7f4a_7c15;
-    let mut next = || {
-        pick ^= pick << 13;
-        pick ^= pick >> 7;
-        pick ^= pick << 17;
-        (pick % sessions as u64) as usize
-    };
-    let mut deleted: Option<usize> = None;
-    for n in 0..changes {
-        let req = match (n % 3, deleted) {
-            (2, Some(i)) => {
-                deleted = None;
-                json!({"Action": "CreateTrafficMirrorSession", "TrafficMirrorSessionId": format!("tms-{i}"), "NetworkInterfaceId": format!("eni-s{}", i / 3),
-                       "TrafficMirrorTargetId": format!("tmt-{}", i % TARGETS), "TrafficMirrorFilterId": format!("tmf-{}", i % FILTERS),
-                       "SessionNumber": i % 3 + 1, "VirtualNetworkId": i + 1, "PacketLength": 128})
-            }
-            (1, None) => {
-                let i = next();
-                deleted = Some(i);
-                json!({"Action": "DeleteTrafficMirrorSession", "TrafficMirrorSessionId": format!("tms-{i}")})
-            }
-            _ => {
-                let i = next();
-                json!({"Action": "ModifyTrafficMirrorSession", "TrafficMirrorSessionId": format!("tms-{i}"), "TrafficMirrorFilterId": format!("tmf-{}", (i + n) % FILTERS)})
-            }
-        };
+    for req in Changes::new(sessions).take(changes) {
         latencies.push(change(&mut client, req));
     }
     let all_changes = all.elapsed();
+    let steps = steps(&mut client).into_iter().zip(steps_before).map(|((name, after, slowest), (_, before, _))| (name, after.saturating_sub(before), slowest)).collect();
     done.store(true, Ordering::Relaxed);
     let (slowest_scrape, scrapes) = scraper.join().expect("the scraper");
     let (slowest_describe, describes) = describer.join().expect("the describer");
@@ -267,7 +178,7 @@ pub fn measure(a: &Args, input: &Path, sessions: usize, changes: usize) -> Measu
         panic!("{sessions} sessions: traffic-mirror exited ({st}) during the changes; see {}", log.display());
     }
     drop(child);
-    Measured { sessions, sources: sessions.div_ceil(3), startup, changes: latencies, all_changes, slowest_scrape, scrapes, slowest_describe, describes, rss_kib }
+    Measured { sessions, sources: sessions.div_ceil(3), startup, changes: latencies, all_changes, slowest_scrape, scrapes, slowest_describe, describes, rss_kib, steps }
 }
 
 /// The value at quantile `q` (0-1) of some durations, in milliseconds.
@@ -306,6 +217,20 @@ pub fn render(rows: &[Measured]) -> String {
         &["sessions", "sources", "start-up s", "change ms (median)", "change ms (p99)", "all changes s", "slowest scrape ms (n)", "slowest describe ms (n)", "RSS MiB"],
         &cells,
     );
+    for m in rows {
+        let n = m.changes.len().max(1) as f64;
+        let mean_ms = |d: Duration| d.as_secs_f64() * 1e3 / n;
+        let on_thread: Duration = m.steps.iter().map(|(_, d, _)| *d).sum();
+        let total: Duration = m.changes.iter().sum();
+        let parts: Vec<String> = m.steps.iter().map(|(step, d, slowest)| format!("{step} {:.3} ({:.1})", mean_ms(*d), slowest.as_secs_f64() * 1e3)).collect();
+        let _ = writeln!(
+            out,
+            "where a change's time went at {} sessions, ms mean (slowest): {}; the rest (socket, JSON, jobs queued ahead) {:.3}",
+            m.sessions,
+            parts.join(", "),
+            mean_ms(total.saturating_sub(on_thread))
+        );
+    }
     if let (Some(lo), Some(hi)) = (rows.first(), rows.last()) {
         if hi.sessions > lo.sessions {
             let per = (hi.rss_kib as f64 - lo.rss_kib as f64) * 1024.0 / (hi.sessions - lo.sessions) as f64;

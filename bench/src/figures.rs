@@ -25,8 +25,28 @@ pub fn median_of(mut v: Vec<f64>) -> f64 {
     if n % 2 == 1 { v[n / 2] } else { (v[n / 2 - 1] + v[n / 2]) / 2.0 }
 }
 
+/// The lowest and the highest of some figures (NaN for none).
+pub fn spread(v: &[f64]) -> [f64; 2] {
+    if v.is_empty() {
+        return [f64::NAN; 2];
+    }
+    v.iter().fold([f64::INFINITY, f64::NEG_INFINITY], |[lo, hi], &r| [lo.min(r), hi.max(r)])
+}
+
 /// The lowest and the highest of some ratios, as "lo-hi".
 pub fn range(v: &[f64]) -> String {
-    let (lo, hi) = v.iter().fold((f64::INFINITY, 0.0f64), |(lo, hi), &r| (lo.min(r), hi.max(r)));
+    let [lo, hi] = spread(v);
     format!("{lo:.3}-{hi:.3}")
+}
+
+/// Runs `steps` in an order rotated by one every round, so that each comes first as often as
+/// the others and a drift in the machine's speed weighs on all alike: [`alternately`] for more
+/// than two.
+pub fn rotated<T: Copy>(round: usize, steps: &[T]) -> Vec<T> {
+    let mut v = steps.to_vec();
+    if !v.is_empty() {
+        let n = v.len();
+        v.rotate_left(round % n);
+    }
+    v
 }

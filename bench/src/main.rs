@@ -1,14 +1,19 @@
 //! Throughput benchmarks: traffic-mirror on net_pcap `infinite_rx` sources into net_null sinks,
-//! against `dpdk-testpmd --forward-mode=io` and traffic-mirror without sessions measured in the
-//! same run, on the same devices and cores. Rates are sampled through the control API over
-//! steady windows (start-up and warm-up excluded). Against no sessions, each scenario is
-//! measured in pairs of windows in one process, its sessions switched off for one of them.
-//! Ratios to those baselines are what to compare: this kind of machine is noisy, absolute
-//! figures move from run to run.
+//! against what a user compares it with, measured in the same run on the same devices and
+//! cores: the least work each job can be done with on these devices (the floors: the same
+//! binary's worker loop reading one byte of each frame, or forwarding and copying it behind a
+//! fixed template, `run --bench-floor`), and Open vSwitch with DPDK doing the same job. Each
+//! scenario runs in rounds, traffic-mirror, its floor and OVS-DPDK one after the other in an
+//! order rotated every round; the table shows medians over the rounds and the range of the
+//! rounds' ratios. Rates are sampled over steady windows (start-up and warm-up excluded).
+//! Against no sessions, each scenario is also measured in pairs of windows in one process, its
+//! sessions switched off for one of them. Ratios are what to compare: this kind of machine is
+//! noisy, absolute figures move from run to run.
 
-mod callgrind;
 mod at_scale;
+mod callgrind;
 mod figures;
+mod ovs;
 mod process;
 mod report;
 mod scenario;
@@ -17,18 +22,19 @@ mod tm;
 
 use clap::Parser;
 use e2e::traffic::{mixed, sized, Side};
-use figures::{alternately, median, median_of, range};
-use report::{table, targets, Row};
+use figures::{alternately, median_of, range, rotated, spread};
+use ovs::Ovs;
+use report::{floor_label, table, targets, Kind, Row};
 use scenario::{scenarios, Scenario};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
-use testpmd::{measure_testpmd, REFERENCE_MODE};
-use tm::{measure_tm, Timing};
+use testpmd::measure_testpmd;
+use tm::{measure_floor, measure_tm, Paired, Timing};
 
 /// Run the throughput benchmarks and print the table.
 #[derive(Parser)]
 pub struct Args {
-    /// Short windows and one repetition: the whole table in under a minute.
+    /// Short windows and three rounds a scenario: the whole table in a few minutes.
     #[arg(long)]
     pub quick: bool,
     /// Also write the results as JSON.
@@ -49,6 +55,12 @@ pub struct Args {
     /// change apart from this kind of machine's noise, which single runs cannot.
     #[arg(long, value_name = "OTHER")]
     pub compare: Option<PathBuf>,
+    /// Leave OVS-DPDK out of the table (it is in by default).
+    #[arg(long)]
+    pub no_ovs: bool,
+    /// The capture a --compare run replays: 64 B, IMIX or mix.
+    #[arg(long, default_value = "64 B", value_name = "TRAFFIC")]
+    pub traffic: String,
     /// Rounds of a --compare run.
     #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..))]
     pub rounds: u32,
@@ -122,66 +134,147 @@ fn main() {
         return;
     }
     if let Some(other) = &a.compare {
-        print!("{}", compare(&a, other, &inputs[0].1, Timing { warm, window, pairs: 1 }));
+        let Some((_, input)) = inputs.iter().find(|(name, _)| name.eq_ignore_ascii_case(&a.traffic)) else {
+            eprintln!("tm-bench: --traffic {:?}: expected one of 64 B, IMIX, mix", a.traffic);
+            std::process::exit(2);
+        };
+        print!("{}", compare(&a, other, input, Timing { warm, window, pairs: 1 }));
         return;
     }
 
+    let ovs_check = (!a.no_ovs).then(|| {
+        eprintln!("OVS-DPDK: checking its copies (tx_pcap, tshark)");
+        ovs::check_copies(&a, &inputs[1].1)
+    });
+    let rounds = if a.quick { 3 } else { 5 };
+    let ovs_window = if a.quick { Duration::from_millis(500) } else { Duration::from_secs(2) };
+    let all = scenarios();
     let mut rows: Vec<Row> = Vec::new();
     for (tname, input) in &inputs {
-        let reference = *tname == "64 B";
-        let (mut io, mut swapped, mut ratios) = (Vec::new(), Vec::new(), Vec::new());
-        for rep in 0..reps {
-            let run = |mode| measure_testpmd(input, mode, warm, window);
-            if !reference {
-                io.push(run("io"));
-                continue;
-            }
-            // On 64-byte frames, the reference mode too, alternately with io: paired, as the
-            // scenarios are, with the order flipped every repetition.
-            let (x, y) = alternately(rep, || run("io"), || run(REFERENCE_MODE));
-            io.push(x);
-            swapped.push(y);
-            ratios.push(y.0 / x.0);
-        }
-        let testpmd = median(io, |r| r.0);
-        rows.push(Row { scenario: "testpmd io (baseline)".into(), traffic: (*tname).into(), mpps: testpmd.0, gbps: testpmd.1, vs_testpmd: 1.0, vs_no_sessions: f64::NAN, copies_per_s: 0.0, copy_drops: 0, paired_against: None });
-        eprintln!("{tname}: testpmd {:.2} Mpps", testpmd.0);
-        if reference {
-            let r = median(swapped, |r| r.0);
-            let vs_io = median_of(ratios);
-            rows.push(Row { scenario: format!("testpmd {REFERENCE_MODE} (reference)"), traffic: (*tname).into(), mpps: r.0, gbps: r.1, vs_testpmd: vs_io, vs_no_sessions: f64::NAN, copies_per_s: 0.0, copy_drops: 0, paired_against: None });
-            eprintln!("{tname}: testpmd {REFERENCE_MODE} {:.2} Mpps, {vs_io:.3} of io", r.0);
-        }
-        for s in scenarios() {
+        let main_only = *tname != "64 B";
+        let picked: Vec<&Scenario> = all
+            .iter()
             // Every scenario on 64-byte frames; the others get the main ones.
-            let main = matches!(s.name, "no sessions" | "10% mirrored, 128 B" | "100% mirrored, 128 B" | "100% mirrored, whole");
-            if *tname != "64 B" && !main {
-                continue;
+            .filter(|s| !main_only || matches!(s.name, "no sessions" | "10% mirrored, 128 B" | "100% mirrored, 128 B" | "100% mirrored, whole"))
+            .filter(|s| a.picks(s.name) || s.name == "no sessions")
+            .collect();
+        let testpmd: Vec<(f64, f64)> = (0..reps).map(|_| measure_testpmd(input, "io", warm, window)).collect();
+        eprintln!("{tname}: testpmd io {:.2} Mpps", median_of(testpmd.iter().map(|r| r.0).collect()));
+        rows.push(Row::reference("testpmd io".into(), tname, Kind::Testpmd, &testpmd, 0.0, None));
+        // On the traffic the issue compares with OVS-DPDK: one switch for all its scenarios,
+        // frozen while traffic-mirror runs.
+        let with_ovs = !a.no_ovs && matches!(*tname, "64 B" | "IMIX") && picked.iter().any(|s| s.ovs.is_some());
+        let mut switch = with_ovs.then(|| Ovs::start(&a, input, "net_null1,no-rx=1"));
+        // Reference rows: (rates, copies a second, OVS's cycles a frame) over every round.
+        let mut references: Vec<(String, Kind, Vec<(f64, f64)>, Vec<f64>, Vec<f64>)> = Vec::new();
+        let mut reference = |name: String, kind, rate: (f64, f64), copies: f64, cycles: f64| match references.iter_mut().find(|r| r.0 == name) {
+            Some(r) => {
+                r.2.push(rate);
+                r.3.push(copies);
+                r.4.push(cycles);
             }
-            if !a.picks(s.name) && s.name != "no sessions" {
-                continue;
+            None => references.push((name, kind, vec![rate], vec![copies], vec![cycles])),
+        };
+        let mut scenario_rows = Vec::new();
+        for s in picked {
+            let job = s.ovs.filter(|_| switch.is_some());
+            let one = s.scales.and_then(|name| all.iter().find(|x| x.name == name));
+            let mut steps = vec![Step::Tm];
+            steps.extend(s.floor.map(|_| Step::Floor));
+            steps.extend(job.map(|_| Step::Ovs));
+            steps.extend(one.map(|_| Step::OneWorker));
+            let (mut tm, mut floor, mut other, mut single) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+            for round in 0..rounds {
+                for step in rotated(round, &steps) {
+                    match step {
+                        Step::Tm => tm.push(measure_tm(&a, &a.binary, s, input, timing)),
+                        Step::Floor => {
+                            let f = s.floor.expect("a floor step has a floor");
+                            let r = measure_floor(&a, f, s.workers, input, timing);
+                            reference(floor_label(f, s.workers), Kind::Floor, (r.mpps, r.gbps), r.copies_per_s, f64::NAN);
+                            floor.push(r.mpps);
+                        }
+                        Step::Ovs => {
+                            let job = job.expect("an OVS step has a job");
+                            let r = switch.as_mut().expect("a switch for OVS steps").measure(job, warm, ovs_window);
+                            reference(job.label(), Kind::OvsDpdk, (r.mpps, r.gbps), r.copies_per_s, r.cycles_per_frame);
+                            other.push(r.mpps);
+                        }
+                        Step::OneWorker => single.push(measure_tm(&a, &a.binary, one.expect("a scaling step has a scenario"), input, timing).mpps),
+                    }
+                }
             }
-            let r = measure_tm(&a, &a.binary, &s, input, timing);
-            eprintln!("{tname}: {} {:.2} Mpps, {:.3} of no sessions", s.name, r.mpps, r.vs_no_sessions);
-            rows.push(Row {
+            let mpps: Vec<f64> = tm.iter().map(|r| r.mpps).collect();
+            let over = |refs: &[f64]| -> Vec<f64> { mpps.iter().zip(refs).map(|(x, y)| x / y).collect() };
+            let (vs_floor, vs_ovs, vs_one) = (over(&floor), over(&other), over(&single));
+            let median_or_nan = |v: &[f64]| if v.is_empty() { f64::NAN } else { median_of(v.to_vec()) };
+            let row = Row {
                 scenario: s.name.into(),
                 traffic: (*tname).into(),
-                mpps: r.mpps,
-                gbps: r.gbps,
-                vs_testpmd: r.mpps / testpmd.0,
-                vs_no_sessions: r.vs_no_sessions,
-                copies_per_s: r.copies_per_s,
-                copy_drops: r.copy_drops,
-                paired_against: r.vs_against,
-            });
+                kind: Kind::TrafficMirror,
+                rounds,
+                mpps: median_of(mpps.clone()),
+                mpps_range: spread(&mpps),
+                gbps: median_of(tm.iter().map(|r| r.gbps).collect()),
+                floor: s.floor.map(str::to_string),
+                vs_floor: median_or_nan(&vs_floor),
+                vs_floor_range: spread(&vs_floor),
+                vs_ovs: median_or_nan(&vs_ovs),
+                vs_ovs_range: spread(&vs_ovs),
+                vs_no_sessions: median_of(tm.iter().map(|r| r.vs_no_sessions).collect()),
+                copies_per_s: median_of(tm.iter().map(|r| r.copies_per_s).collect()),
+                copy_drops: tm.iter().map(|r| r.copy_drops).sum(),
+                paired_against: s.against.map(|x| Paired {
+                    scenario: x.scenario.into(),
+                    ratio: median_of(tm.iter().filter_map(|r| r.vs_against.as_ref()).map(|p| p.ratio).collect()),
+                }),
+                vs_one_worker: one.map(|_| median_of(vs_one.clone())),
+                cycles_per_frame: None,
+            };
+            eprintln!(
+                "{tname}: {} {:.2} Mpps ({}), {} of its floor, {} of OVS-DPDK, {:.3} of no sessions",
+                s.name,
+                row.mpps,
+                range(&mpps),
+                if vs_floor.is_empty() { "-".into() } else { format!("{:.3} ({})", row.vs_floor, range(&vs_floor)) },
+                if vs_ovs.is_empty() { "-".into() } else { format!("{:.3} ({})", row.vs_ovs, range(&vs_ovs)) },
+                row.vs_no_sessions
+            );
+            scenario_rows.push(row);
         }
+        drop(switch);
+        for (name, kind, rates, copies, cycles) in references {
+            let cycles = (kind == Kind::OvsDpdk).then(|| median_of(cycles));
+            rows.push(Row::reference(name, tname, kind, &rates, median_of(copies), cycles));
+        }
+        rows.extend(scenario_rows);
     }
 
     print!("{}", table(&rows));
+    if let Some(line) = &ovs_check {
+        println!("\n{line}");
+    }
+    let ovs_cycles: Vec<String> = rows.iter().filter_map(|r| Some(format!("{} ({}): {:.0}", r.scenario, r.traffic, r.cycles_per_frame?))).collect();
+    if !ovs_cycles.is_empty() {
+        println!("OVS-DPDK's PMD cycles a frame (pmd-stats-show, medians): {}", ovs_cycles.join("; "));
+    }
     print!("{}", targets(&rows));
     if let Some(path) = &a.json {
         std::fs::write(path, serde_json::to_string_pretty(&rows).unwrap() + "\n").unwrap();
     }
+}
+
+/// What a round of a scenario runs, in an order rotated every round.
+#[derive(Clone, Copy)]
+enum Step {
+    /// traffic-mirror on the scenario.
+    Tm,
+    /// The scenario's floor.
+    Floor,
+    /// OVS-DPDK on the same job.
+    Ovs,
+    /// The scenario on one worker.
+    OneWorker,
 }
 
 /// Both builds alternately on each scenario, the order flipped every round so that a drift in
@@ -210,6 +303,6 @@ fn compare(a: &Args, other: &Path, input: &Path, timing: Timing) -> String {
             range,
         ]);
     }
-    let title = format!("\n{} (B) against {} (A), 64-byte frames, {} rounds\n", a.binary.display(), other.display(), a.rounds);
+    let title = format!("\n{} (B) against {} (A), {} traffic, {} rounds\n", a.binary.display(), other.display(), a.traffic, a.rounds);
     title + &control::render::render(&["scenario", "A Mpps", "B Mpps", "B/A (median)", "B/A (range)"], &cells)
 }

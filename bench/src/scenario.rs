@@ -1,5 +1,6 @@
 //! The scenarios: what each one mirrors, as configuration text, and the configuration around it.
 
+use crate::ovs::Job;
 use e2e::TARGET_TMT;
 use std::fmt::Write as _;
 use std::path::Path;
@@ -14,6 +15,14 @@ pub struct Scenario {
     pub mirroring: String,
     /// Another scenario measured inside this one's pairs: see [`Against`].
     pub against: Option<Against>,
+    /// The floor measured with it round by round (`--bench-floor`, on as many workers): the
+    /// least work its job takes on these devices.
+    pub floor: Option<&'static str>,
+    /// What OVS-DPDK does to do the same job, measured with it round by round.
+    pub ovs: Option<Job>,
+    /// Another scenario, on one worker where this one has several, measured with it round by
+    /// round: how it scales.
+    pub scales: Option<&'static str>,
 }
 
 /// A third window in each pair of a scenario's windows, with session s1 switched from
@@ -74,39 +83,40 @@ pub fn one_session(f: String, packet_length: Option<u32>) -> String {
 
 pub fn scenarios() -> Vec<Scenario> {
     let quota = "\n[quotas]\nrules_per_filter = 20000\n";
+    let tenth = Some("copy:128/10");
+    let s = |name, mirroring, floor, ovs| Scenario { name, workers: 1, sessions: &["s1"], mirroring, against: None, floor, ovs, scales: None };
     vec![
-        Scenario { name: "no sessions", workers: 1, sessions: &[], mirroring: String::new(), against: None },
-        Scenario { name: "sessions, nothing accepted", workers: 1, sessions: &["s1"], mirroring: one_session(filter(MAIN_FILTER, 0, NOTHING), Some(128)), against: None },
-        Scenario { name: "10% mirrored, 128 B", workers: 1, sessions: &["s1"], mirroring: one_session(filter(MAIN_FILTER, 0, TENTH), Some(128)), against: None },
-        Scenario { name: "100% mirrored, 128 B", workers: 1, sessions: &["s1"], mirroring: one_session(filter(MAIN_FILTER, 0, ALL), Some(128)), against: None },
-        Scenario { name: "100% mirrored, whole", workers: 1, sessions: &["s1"], mirroring: one_session(filter(MAIN_FILTER, 0, ALL), None), against: None },
-        Scenario { name: "10 rules, 10% mirrored", workers: 1, sessions: &["s1"], mirroring: format!("{quota}{}", one_session(filter(MAIN_FILTER, 8, TENTH), Some(128))), against: None },
+        Scenario { sessions: &[], ..s("no sessions", String::new(), Some("touch"), Some(Job::Forward)) },
+        s("sessions, nothing accepted", one_session(filter(MAIN_FILTER, 0, NOTHING), Some(128)), Some("touch"), None),
+        s("10% mirrored, 128 B", one_session(filter(MAIN_FILTER, 0, TENTH), Some(128)), tenth, Some(Job::Mirror { max_len: Some(128), tenth: true })),
+        s("100% mirrored, 128 B", one_session(filter(MAIN_FILTER, 0, ALL), Some(128)), Some("copy:128"), Some(Job::Mirror { max_len: Some(128), tenth: false })),
+        s("100% mirrored, whole", one_session(filter(MAIN_FILTER, 0, ALL), None), Some("copy:whole"), Some(Job::Mirror { max_len: None, tenth: false })),
+        s("10 rules, 10% mirrored", format!("{quota}{}", one_session(filter(MAIN_FILTER, 8, TENTH), Some(128))), tenth, None),
         // Right after 10 rules: a target pair, measured close together on a noisy machine.
         Scenario {
-            name: "10,000 rules, 10% mirrored",
-            workers: 1,
-            sessions: &["s1"],
             // The 10-rule filter (the same as the scenario before) too, to be compared with directly.
-            mirroring: format!("{quota}{}", one_session(filter(MAIN_FILTER, 9998, TENTH) + &filter("f10", 8, TENTH), Some(128))),
             against: Some(Against { scenario: "10 rules, 10% mirrored", filter: "f10" }),
+            ..s("10,000 rules, 10% mirrored", format!("{quota}{}", one_session(filter(MAIN_FILTER, 9998, TENTH) + &filter("f10", 8, TENTH), Some(128))), tenth, None)
         },
-        Scenario { name: "1,000 rules, 10% mirrored", workers: 1, sessions: &["s1"], mirroring: format!("{quota}{}", one_session(filter(MAIN_FILTER, 998, TENTH), Some(128))), against: None },
+        s("1,000 rules, 10% mirrored", format!("{quota}{}", one_session(filter(MAIN_FILTER, 998, TENTH), Some(128))), tenth, None),
         Scenario {
-            name: "3 sessions, 10% mirrored",
-            workers: 1,
             sessions: &["s1", "s2", "s3"],
-            mirroring: format!(
-                "{TARGET_TMT}{}{}{}{}{}{}",
-                filter("f1", 0, NOTHING),
-                filter("f2", 0, NOTHING),
-                filter("f3", 0, TENTH),
-                session("s1", "f1", 1, Some(128)),
-                session("s2", "f2", 2, Some(128)),
-                session("s3", "f3", 3, Some(128))
-            ),
-            against: None,
+            ..s(
+                "3 sessions, 10% mirrored",
+                format!(
+                    "{TARGET_TMT}{}{}{}{}{}{}",
+                    filter("f1", 0, NOTHING),
+                    filter("f2", 0, NOTHING),
+                    filter("f3", 0, TENTH),
+                    session("s1", "f1", 1, Some(128)),
+                    session("s2", "f2", 2, Some(128)),
+                    session("s3", "f3", 3, Some(128))
+                ),
+                tenth,
+                None,
+            )
         },
-        Scenario { name: "2 workers, 100% mirrored, 128 B", workers: 2, sessions: &["s1"], mirroring: one_session(filter(MAIN_FILTER, 0, ALL), Some(128)), against: None },
+        Scenario { workers: 2, scales: Some("100% mirrored, 128 B"), ..s("2 workers, 100% mirrored, 128 B", one_session(filter(MAIN_FILTER, 0, ALL), Some(128)), Some("copy:128"), None) },
     ]
 }
 

@@ -1,17 +1,11 @@
-//! dpdk-testpmd on the same capture and devices: the baseline (io) and the reference mode.
+//! dpdk-testpmd on the same capture and devices: the devices' own forwarding path, for reference.
 
 use crate::process::{Killed, RuntimeDir};
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// testpmd's forwarding mode that reads and rewrites every frame's Ethernet, IP and TCP/UDP
-/// headers (it swaps their addresses and ports): DPDK's own code for the least work that looks
-/// at what a classifier looks at. Its rate against io shows what touching each frame's headers
-/// costs on these devices, whoever's code does it.
-pub const REFERENCE_MODE: &str = "5tswap";
-
-/// Mpps and Gbit/s of dpdk-testpmd forwarding (`mode`: io, or [`REFERENCE_MODE`]) from the
+/// Mpps and Gbit/s of dpdk-testpmd forwarding (`mode`: io, say) from the
 /// capture into net_null, on one core.
 ///
 /// testpmd prints port statistics once a second; its first print has no rate yet. The stats are

@@ -85,8 +85,19 @@ pub fn modify_session(c: &mut Client, id: &str, filter: Option<&str>, on: bool) 
 /// order flips every pair. A ratio taken within one pair does not see this kind of machine's
 /// drift from one second to the next, which ratios between separate runs do.
 pub fn measure_tm(a: &Args, binary: &Path, s: &Scenario, input: &Path, t: Timing) -> Measured {
+    measure_with(a, binary, s, input, t, &[])
+}
+
+/// A floor (`traffic-mirror run --bench-floor FLOOR`, see dataplane's `worker::floor`) on
+/// `workers` workers: the same binary and devices, windows as [`measure_tm`]'s.
+pub fn measure_floor(a: &Args, floor: &str, workers: usize, input: &Path, t: Timing) -> Measured {
+    let s = Scenario { name: "floor", workers, sessions: &[], mirroring: String::new(), against: None, floor: None, ovs: None, scales: None };
+    measure_with(a, &a.binary, &s, input, t, &[OsString::from("--bench-floor"), OsString::from(floor)])
+}
+
+fn measure_with(a: &Args, binary: &Path, s: &Scenario, input: &Path, t: Timing, extra: &[OsString]) -> Measured {
     let name = s.name;
-    let mut running = start(a, Command::new(binary), s, input, &[]);
+    let mut running = start(a, Command::new(binary), s, input, extra);
     let c = &mut running.client;
     std::thread::sleep(t.warm);
     // (packets/s, bits/s, copies/s, copy drops) over one window.

@@ -2,18 +2,20 @@
 //!
 //! A change is applied to the running configuration in place, then validated, compiled into a
 //! new table, written to the journal and published to the workers (RCU: the old table is freed
-//! once every worker has passed a quiescent point). If any step fails, the change is undone
-//! exactly: the running configuration and table stay in force, and the caller gets the reason
-//! in the API's terms.
+//! once every worker has passed a quiescent point, after the change was answered). Each step
+//! costs what the change touched ([`Touched`]), not what the configuration holds: with
+//! 10,000 sessions a change is answered in milliseconds. If any step fails, the change is
+//! undone exactly: the running configuration and table stay in force, and the caller gets the
+//! reason in the API's terms.
 
 use crate::api::actions::DescribeNeighborsResult;
 use crate::api::ApiError;
-use crate::compile::{wanted_next_hops, Compiler};
-use crate::config::{Config, ConfigError, Kind};
-use crate::counters::Slots;
+use crate::compile::{arp_targets, wanted_next_hops, Compiler, Env};
+use crate::config::{Config, ConfigError, Kind, Touched};
+use crate::counters::{Assigned, RuleHits, RuleTotals, Slots};
 use crate::neighbour::{Me, NeighbourReport, Neighbours};
-use crate::report::{Inputs, Report};
-use crate::state::{apply_all, undo_all, Change, Host, State};
+use crate::report::{ChangeNanos, ChangeWork, ControlReport, Inputs, Report};
+use crate::state::{Change, Host, State};
 use crate::store::{self, Folded, Store};
 use crate::throttle::Throttle;
 use dataplane::dpdk::burst::Burst;
@@ -31,7 +33,7 @@ use std::time::Instant;
 pub struct Runtime<'a> {
     pub counters: &'a [WorkerCounters],
     pub ports: &'a [Port],
-    pub pools: [&'a Mempool; 2],
+    pub pools: [&'a Mempool; 3],
     pub port_macs: Vec<[u8; 6]>,
     pub cores: Vec<usize>,
     pub started: Instant,
@@ -47,6 +49,8 @@ pub struct Finished {
     pub neighbours: Vec<NeighbourReport>,
     pub arp: crate::neighbour::ArpCounters,
     pub nd: crate::neighbour::NdCounters,
+    pub control: ControlReport,
+    pub rule_hits: RuleTotals,
 }
 
 /// The control thread's state.
@@ -55,9 +59,8 @@ pub struct Controller<'a> {
     store: Store,
     slots: Slots,
     writer: Writer<'a, Table>,
-    /// Keeps each source's compiled rules for the next change (a cell: compiling a candidate
-    /// configuration borrows the running one).
-    compiler: std::cell::RefCell<Compiler>,
+    /// Keeps what it compiled for the next change.
+    compiler: Compiler,
     rt: Runtime<'a>,
     generation: u64,
     neighbours: Neighbours,
@@ -67,6 +70,10 @@ pub struct Controller<'a> {
     throttle: Throttle,
     /// The workers' cycle counts of the last seconds, for a busy share that is recent.
     busy: BusyWindow,
+    /// What the changes cost, counted.
+    work: ControlReport,
+    /// What the filter rules of retired tables counted.
+    rule_hits: RuleHits,
 }
 
 /// Samples of the workers' (busy, total) cycle counts, one a second over the last
@@ -108,7 +115,21 @@ impl<'a> Controller<'a> {
     pub fn new(state: State, store: Store, slots: Slots, writer: Writer<'a, Table>, compiler: Compiler, rt: Runtime<'a>) -> Self {
         let mut neighbours = Neighbours::default();
         neighbours.want(&wanted_next_hops(&state.cfg), Instant::now());
-        Controller { state, store, slots, writer, compiler: compiler.into(), rt, generation: 1, neighbours, logged_hops: Default::default(), throttle: Throttle::new(std::time::Duration::from_secs(10)), busy: BusyWindow::default() }
+        Controller {
+            state,
+            store,
+            slots,
+            writer,
+            compiler,
+            rt,
+            generation: 1,
+            neighbours,
+            logged_hops: Default::default(),
+            throttle: Throttle::new(std::time::Duration::from_secs(10)),
+            busy: BusyWindow::default(),
+            work: ControlReport::default(),
+            rule_hits: RuleHits::default(),
+        }
     }
 
     /// The running configuration.
@@ -120,11 +141,18 @@ impl<'a> Controller<'a> {
     /// the configuration, the slots and the controller's own figures.
     pub fn finish(self) -> Finished {
         let neighbours = self.neighbour_report();
-        Finished { cfg: self.state.cfg, slots: self.slots, generation: self.generation, neighbours, arp: self.neighbours.counters, nd: self.neighbours.nd }
+        let rule_hits = self.rule_totals();
+        Finished { cfg: self.state.cfg, slots: self.slots, generation: self.generation, neighbours, arp: self.neighbours.counters, nd: self.neighbours.nd, control: self.work, rule_hits }
+    }
+
+    /// Every filter rule's hits so far.
+    fn rule_totals(&self) -> RuleTotals {
+        self.rule_hits.totals(self.writer.current(), self.writer.waiting())
     }
 
     fn report_with(&self, port_stats: &[dataplane::dpdk::port::PortStats], elapsed: std::time::Duration) -> Report {
         let neighbours = self.neighbour_report();
+        let rule_hits = self.rule_totals();
         Report::collect(&Inputs {
             cfg: &self.state.cfg,
             slots: &self.slots,
@@ -138,6 +166,8 @@ impl<'a> Controller<'a> {
             arp: self.neighbours.counters,
             nd: self.neighbours.nd,
             recent_busy: Some(&self.busy.ratios(self.rt.counters)),
+            control: self.work,
+            rule_hits: &rule_hits,
         })
     }
 
@@ -156,10 +186,23 @@ impl<'a> Controller<'a> {
         }
     }
 
-    /// The control loop's periodic work: a sample of the workers' load, then ARP and Neighbor
-    /// Discovery (the frames workers handed over, the requests that are due; a next hop that
-    /// changes republishes the table).
+    /// The control loop's periodic work (and what follows every job, once it is answered):
+    /// freeing the tables no worker reads any more, a sample of the workers' load, then ARP
+    /// and Neighbor Discovery (the frames workers handed over, the requests that are due; a next hop that changes
+    /// republishes the table).
     pub fn tick(&mut self, snooped: &SnoopQueue) {
+        let hits = &mut self.rule_hits;
+        let mut freed = false;
+        self.writer.reclaim(|old| {
+            hits.retire(old);
+            freed = true;
+        });
+        if freed {
+            // A deleted rule's hits go with it once no table holds it.
+            self.rule_hits.prune(&self.state.cfg);
+        }
+        let writer = &self.writer;
+        self.slots.reclaim(|epoch| writer.passed(epoch));
         let now = Instant::now();
         self.busy.tick(self.rt.counters, now);
         let mut changed = false;
@@ -214,10 +257,12 @@ impl<'a> Controller<'a> {
         }
     }
 
-    /// Recompiles the running configuration (next hops changed) and publishes it.
+    /// Recompiles the targets whose next hops ARP finds (they changed) and publishes.
     fn republish(&mut self) {
         let n = &self.neighbours;
-        let compiled = self.compiler.borrow_mut().compile(&self.state.cfg, &self.rt.port_macs, &self.slots, self.generation + 1, |k| n.lookup(k));
+        let env = Env { port_macs: &self.rt.port_macs, slots: &self.slots, resolved: &|k| n.lookup(k) };
+        let touched = arp_targets(&self.state.cfg);
+        let compiled = self.compiler.compile(&self.state.cfg, self.state.refs(), &touched, &env, self.generation + 1);
         match compiled {
             Ok(table) => {
                 self.publish(table);
@@ -227,24 +272,53 @@ impl<'a> Controller<'a> {
         }
     }
 
+    /// Puts `table` in force: workers decide every frame they receive from now on by it.
+    /// Neither waits for the workers to leave the old one (a worker the scheduler has set
+    /// aside would hold the answer for as long) nor frees it: [`Controller::tick`] does, once
+    /// they have, after the change was answered.
     fn publish(&mut self, table: Table) {
-        self.writer.swap(table, |w| log::warn!("waiting for worker {w} to pass a quiescent point"));
-        self.slots.published();
+        let hits = &mut self.rule_hits;
+        let epoch = self.writer.publish(table, |w| log::warn!("waiting for worker {w} to pass a quiescent point"), |old| hits.retire(old));
+        self.slots.published(epoch);
         self.generation += 1;
     }
 
-    /// Checks `cfg` (the running configuration with a change applied) whole and compiles it;
-    /// the slots it needs are assigned in `slots`.
-    fn prepare(&self, cfg: &Config, slots: &mut Slots) -> Result<Table, ApiError> {
-        if let Err(problems) = cfg.validate() {
-            let (code, _) = problems[0].in_api_terms();
-            let message = problems.iter().map(|p| p.in_api_terms().1).collect::<Vec<_>>().join("; ");
-            return Err(ApiError::new(code, message));
+    /// Checks the change just applied to the running state, which `touched` describes, gives
+    /// its new sessions counter slots and compiles it: each step costs what the change
+    /// touched. On an error nothing of it is kept (the caller undoes the state).
+    fn prepare(&mut self, touched: &Touched, nanos: &mut ChangeNanos) -> Result<(Table, Assigned, ChangeWork), ApiError> {
+        let t = Instant::now();
+        let validated = self.state.validate(touched)?;
+        let cfg = &self.state.cfg;
+        let targets = self.state.refs().targets_reached(touched);
+        arp_capable(cfg, targets.iter().filter_map(|id| cfg.targets.get(id)), &self.rt.control_tx).map_err(ApiError::combination)?;
+        let validating = t.elapsed();
+        let ids = || touched.sessions.iter().map(String::as_str);
+        let mut assigned = self.slots.assign(cfg, ids(), self.rt.counters);
+        if let (Err(_), Some(epoch)) = (&assigned, self.slots.waiting()) {
+            // At the quota, the slots of sessions just deleted are waited for: free once no
+            // worker can still count into them.
+            self.writer.wait(epoch, |w| log::warn!("waiting for worker {w} to pass a quiescent point"));
+            let writer = &self.writer;
+            self.slots.reclaim(|e| writer.passed(e));
+            assigned = self.slots.assign(cfg, ids(), self.rt.counters);
         }
-        arp_capable(cfg, &self.rt.control_tx).map_err(ApiError::combination)?;
-        slots.assign(cfg, self.rt.counters).map_err(|e| ApiError::new("TrafficMirrorSessionLimitExceeded", e.to_string()))?;
+        let assigned = assigned.map_err(|e| ApiError::new("TrafficMirrorSessionLimitExceeded", e.to_string()))?;
         let n = &self.neighbours;
-        self.compiler.borrow_mut().compile(cfg, &self.rt.port_macs, slots, self.generation + 1, |k| n.lookup(k)).map_err(|e| ApiError::new("InvalidParameterCombination", e.to_string()))
+        let env = Env { port_macs: &self.rt.port_macs, slots: &self.slots, resolved: &|k| n.lookup(k) };
+        let compiled = self.compiler.compile(cfg, self.state.refs(), touched, &env, self.generation + 1);
+        nanos.validate += nanos_of(validating);
+        nanos.compile = nanos_of(t.elapsed() - validating);
+        match compiled {
+            Ok(table) => {
+                let w = self.compiler.work;
+                Ok((table, assigned, ChangeWork { validated: validated as u64, sessions_compiled: w.sessions_compiled as u64, sources_built: w.sources_built as u64 }))
+            }
+            Err(e) => {
+                self.slots.undo(assigned);
+                Err(ApiError::new("InvalidParameterCombination", e.to_string()))
+            }
+        }
     }
 
     /// Re-reads the file (with the changes it does not hold yet) and applies it whole, or
@@ -279,11 +353,31 @@ impl<'a> Controller<'a> {
         if let Some((_, what)) = fixed.iter().find(|(changed, _)| *changed) {
             return Err(ConfigError::file(&self.store_path(), format!("{what} changed: it can only change with a restart, so the reload is refused whole")));
         }
-        let mut slots = self.slots.clone();
-        let table = self.prepare(&new, &mut slots).map_err(|e| ConfigError::file(&self.store_path(), e.message))?;
-        self.slots = slots;
-        self.publish(table);
-        self.state.cfg = new;
+        if let Err(problems) = new.validate() {
+            return Err(ConfigError { problems: problems.iter().map(|p| (Some(self.store_path()), None, p.in_file_terms())).collect() });
+        }
+        arp_capable(&new, new.targets.iter(), &self.rt.control_tx).map_err(|e| ConfigError::file(&self.store_path(), e))?;
+        let tokens = self.state.tokens.clone();
+        let old = std::mem::replace(&mut self.state, State::new(new, tokens));
+        let assigned = match self.slots.assign_all(&self.state.cfg, self.rt.counters) {
+            Ok(a) => a,
+            Err(e) => {
+                self.state = old;
+                return Err(e);
+            }
+        };
+        let n = &self.neighbours;
+        let env = Env { port_macs: &self.rt.port_macs, slots: &self.slots, resolved: &|k| n.lookup(k) };
+        match self.compiler.compile_all(&self.state.cfg, self.state.refs(), &env, self.generation + 1) {
+            Ok(table) => self.publish(table),
+            Err(e) => {
+                self.slots.undo(assigned);
+                self.state = old;
+                // What the compiler holds of the refused configuration is compiled again.
+                self.compiler.refused(&Touched::everything(&self.state.cfg));
+                return Err(ConfigError::file(&self.store_path(), e.to_string()));
+            }
+        }
         for t in loaded.tokens.iter() {
             self.state.tokens.remember(t.clone());
         }
@@ -305,36 +399,54 @@ impl Host for Controller<'_> {
         if let Some(why) = self.store.refusal() {
             return Err(ApiError::new("IncorrectState", why));
         }
-        let undos = apply_all(&mut self.state.cfg, &change.edits);
-        let mut slots = self.slots.clone();
-        let prepared = self.prepare(&self.state.cfg, &mut slots);
-        let table = match (prepared, change.dry_run) {
+        let mut nanos = ChangeNanos::default();
+        let t = Instant::now();
+        let applied = self.state.apply(&change.edits);
+        nanos.validate = nanos_of(t.elapsed());
+        let prepared = self.prepare(&applied.touched, &mut nanos);
+        let refuse = |c: &mut Self, assigned: Option<Assigned>, applied: crate::state::Applied| {
+            if let Some(a) = assigned {
+                c.slots.undo(a);
+                c.compiler.refused(&applied.touched);
+            }
+            c.state.undo(applied);
+        };
+        let (table, assigned, work) = match (prepared, change.dry_run) {
             (Err(e), _) => {
-                undo_all(&mut self.state.cfg, undos);
+                refuse(self, None, applied);
                 if let Some(line) = self.throttle.line(&format!("refused/{}", e.code), Instant::now(), || format!("refused ({}): {e}", change.what)) {
                     log::info!("{line}");
                 }
                 return Err(e);
             }
-            (Ok(_), true) => {
-                undo_all(&mut self.state.cfg, undos);
+            (Ok((_, assigned, _)), true) => {
+                refuse(self, Some(assigned), applied);
                 return Err(ApiError::dry_run());
             }
-            (Ok(table), false) => table,
+            (Ok(p), false) => p,
         };
         // On disk before it is in force: what runs is always what a restart would load.
-        if let Err(why) = self.store.append(&change.edits, change.token.as_ref()) {
-            undo_all(&mut self.state.cfg, undos);
+        let t = Instant::now();
+        let appended = self.store.append(&change.edits, change.token.as_ref());
+        nanos.persist = nanos_of(t.elapsed());
+        if let Err(why) = appended {
+            refuse(self, Some(assigned), applied);
             log::error!("refused ({}): {why}", change.what);
             return Err(ApiError::new("InternalError", why));
         }
-        self.slots = slots;
+        let t = Instant::now();
         self.publish(table);
+        nanos.publish = nanos_of(t.elapsed());
+        log::debug!("change: {work:?}, {nanos:?}");
+        self.work.count(work, nanos);
         if let Some(t) = change.token {
             self.state.tokens.remember(t);
         }
         log::info!("table {}: {}", self.generation, change.what);
-        self.neighbours.want(&wanted_next_hops(&self.state.cfg), Instant::now());
+        let cfg = &self.state.cfg;
+        if !self.state.refs().targets_reached(&applied.touched).is_empty() {
+            self.neighbours.want(&wanted_next_hops(cfg), Instant::now());
+        }
         Ok(())
     }
 
@@ -350,6 +462,14 @@ impl Host for Controller<'_> {
     fn reload(&mut self) -> Result<u64, ApiError> {
         self.reload_file().map_err(|e| ApiError::new("InvalidConfiguration", e.to_string()))
     }
+
+    fn rule_hits(&self) -> RuleTotals {
+        self.rule_totals()
+    }
+
+    fn explain(&self, port: &str, frames: &[Vec<u8>]) -> Result<Vec<crate::explain::FrameExplanation>, ApiError> {
+        crate::explain::explain(&self.state.cfg, self.writer.current(), port, frames)
+    }
 }
 
 /// A port's identity for ARP and Neighbor Discovery: its MAC and addresses, when it has an
@@ -360,10 +480,14 @@ fn me_of(cfg: &Config, macs: &[[u8; 6]], control_tx: &[Option<TxQueue>], port: u
     (p.ipv4.is_some() || p.ipv6.is_some()).then(|| Me { mac: p.mac.map_or(macs[port], |m| m.0), ip: p.ipv4, ipv6: p.ipv6 })
 }
 
-/// Every next hop resolved by ARP or Neighbor Discovery needs a port where the control thread
-/// can send: a spare TX queue.
-pub fn arp_capable(cfg: &Config, control_tx: &[Option<TxQueue>]) -> Result<(), String> {
-    for key in wanted_next_hops(cfg) {
+fn nanos_of(d: std::time::Duration) -> u64 {
+    d.as_nanos().try_into().unwrap_or(u64::MAX)
+}
+
+/// Every next hop resolved by ARP or Neighbor Discovery of `targets` needs a port where the
+/// control thread can send: a spare TX queue.
+pub fn arp_capable<'c>(cfg: &'c Config, targets: impl IntoIterator<Item = &'c crate::config::Target>, control_tx: &[Option<TxQueue>]) -> Result<(), String> {
+    for key in targets.into_iter().flat_map(|t| crate::compile::arp_hops(cfg, t)) {
         if control_tx.get(key.port).is_none_or(|q| q.is_none()) {
             let port = &cfg.ports[key.port].name;
             let users: Vec<&str> = cfg.targets.iter().filter(|t| cfg.target_destination(t).is_some_and(|d| d.port == port)).map(|t| t.id.as_str()).collect();

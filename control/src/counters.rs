@@ -1,12 +1,23 @@
-//! Session counters across table swaps: each session keeps a counter slot while it exists,
-//! whatever else changes, and its figures are the sum of every worker's counters for that
-//! slot, less what the slot held when the session got it.
+//! Counters across table swaps.
+//!
+//! Sessions: each session keeps a counter slot while it exists, whatever else changes, and its
+//! figures are the sum of every worker's counters for that slot, less what the slot held when
+//! the session got it.
+//!
+//! Filter rules: each source's compiled filters count how often each of their outcomes
+//! decided, and a rule's hits are the counts of the outcomes it decided in ([`RuleHits`]).
+//! Compiled filters live as long as some table or the compiler holds them, so their counts
+//! follow them from table to table; those of a source that is rebuilt are taken into a sum
+//! once the last table that held them is retired.
 
 use crate::config::{Config, ConfigError, Direction};
 use dataplane::stats::{SessionCounters, WorkerCounters};
+use dataplane::table::{SourceRules, Table};
 use dataplane::types::CounterSlot;
 use serde::{Deserialize, Serialize};
-use std::collections::HashMap;
+// FxHash: a scrape looks up every session's slot.
+use rustc_hash::FxHashMap as HashMap;
+use std::sync::Arc;
 
 /// One session's figures in one direction (AWS's four metrics, and the reasons for skips).
 #[derive(Debug, Default, Serialize, Deserialize, Clone, Copy, PartialEq, Eq)]
@@ -68,12 +79,26 @@ pub fn session_totals(counters: &[WorkerCounters], slot: u32) -> [DirReport; 2] 
 pub struct Slots {
     by_id: HashMap<String, u32>,
     free: Vec<u32>,
-    /// Freed by the change being applied; free once its table is published.
+    /// Freed by the change being applied...
     released: Vec<u32>,
+    /// ...then waiting for the grace period of the table that no longer counts into them.
+    waiting: Vec<(u64, u32)>,
     next: u32,
     capacity: u32,
     /// What a reused slot's counters held when its session got it.
     base: HashMap<u32, [DirReport; 2]>,
+}
+
+/// What [`Slots::assign`] did, to undo it when the change is refused.
+#[derive(Debug, Default)]
+pub struct Assigned {
+    /// Sessions given a slot, with what the slot's base was.
+    given: Vec<(String, u32, Option<[DirReport; 2]>)>,
+    /// Sessions whose slot was released.
+    released: Vec<(String, u32)>,
+    /// Slots taken from the free list, in order.
+    reused: Vec<u32>,
+    next: u32,
 }
 
 impl Slots {
@@ -82,45 +107,98 @@ impl Slots {
         Slots { capacity: capacity as u32, ..Slots::default() }
     }
 
+    /// Room for `sessions` sessions at once (the quota), and some to spare: the slot of a
+    /// deleted session waits for the workers to leave the table that counts into it, so
+    /// without spares a change at the quota (delete one, create another) would wait for them.
+    pub fn for_quota(sessions: usize) -> Self {
+        Slots::new(sessions + sessions / 8 + 64)
+    }
+
     /// Number of slots the counters must have.
     pub fn capacity(&self) -> usize {
         self.capacity as usize
     }
 
-    /// Gives every session of `cfg` a slot and releases the slots of sessions that are gone.
-    pub fn assign(&mut self, cfg: &Config, counters: &[WorkerCounters]) -> Result<(), ConfigError> {
-        let live: std::collections::HashSet<&str> = cfg.sessions.iter().map(|s| s.id.as_str()).collect();
-        let gone: Vec<String> = self.by_id.keys().filter(|id| !live.contains(id.as_str())).cloned().collect();
-        for id in gone {
-            if let Some(slot) = self.by_id.remove(&id) {
-                self.released.push(slot);
+    /// For each session id in `ids`: one of `cfg` gets a slot if it has none, one that `cfg`
+    /// no longer has releases its own. (Every session id of `cfg` and every one holding a
+    /// slot, for a whole configuration.)
+    pub fn assign<'i>(&mut self, cfg: &Config, ids: impl IntoIterator<Item = &'i str>, counters: &[WorkerCounters]) -> Result<Assigned, ConfigError> {
+        let mut done = Assigned { next: self.next, ..Assigned::default() };
+        for id in ids {
+            match (cfg.sessions.contains(id), self.by_id.get(id).copied()) {
+                (false, Some(slot)) => {
+                    self.by_id.remove(id);
+                    self.released.push(slot);
+                    done.released.push((id.to_owned(), slot));
+                }
+                (true, None) => {
+                    let slot = match self.free.pop() {
+                        Some(slot) => {
+                            done.reused.push(slot);
+                            slot
+                        }
+                        None if self.next < self.capacity => {
+                            self.next += 1;
+                            self.next - 1
+                        }
+                        None => {
+                            self.undo(done);
+                            return Err(ConfigError {
+                                problems: vec![(None, None, format!("no counter slot left for session {id:?}: at most {} sessions ([quotas] sessions at start-up)", self.capacity))],
+                            });
+                        }
+                    };
+                    let base = self.base.insert(slot, session_totals(counters, slot));
+                    self.by_id.insert(id.to_owned(), slot);
+                    done.given.push((id.to_owned(), slot, base));
+                }
+                _ => {}
             }
         }
-        for s in &cfg.sessions {
-            if self.by_id.contains_key(&s.id) {
-                continue;
-            }
-            let slot = match self.free.pop() {
-                Some(slot) => slot,
-                None if self.next < self.capacity => {
-                    self.next += 1;
-                    self.next - 1
-                }
-                None => {
-                    return Err(ConfigError {
-                        problems: vec![(None, None, format!("no counter slot left for session {:?}: at most {} sessions ([quotas] sessions at start-up)", s.id, self.capacity))],
-                    })
-                }
-            };
-            self.base.insert(slot, session_totals(counters, slot));
-            self.by_id.insert(s.id.clone(), slot);
-        }
-        Ok(())
+        Ok(done)
     }
 
-    /// The change whose slots were assigned is live: released slots may be reused.
-    pub fn published(&mut self) {
-        self.free.append(&mut self.released);
+    /// [`assign`](Self::assign) for every session of `cfg` and every one that holds a slot.
+    pub fn assign_all(&mut self, cfg: &Config, counters: &[WorkerCounters]) -> Result<Assigned, ConfigError> {
+        let mut ids: Vec<String> = self.by_id.keys().filter(|id| !cfg.sessions.contains(id)).cloned().collect();
+        ids.extend(cfg.sessions.iter().map(|s| s.id.clone()));
+        self.assign(cfg, ids.iter().map(String::as_str), counters)
+    }
+
+    /// Puts the slots back as they were before the [`assign`](Self::assign) that returned
+    /// `done`.
+    pub fn undo(&mut self, done: Assigned) {
+        for (id, slot, base) in done.given.into_iter().rev() {
+            self.by_id.remove(&id);
+            match base {
+                Some(b) => self.base.insert(slot, b),
+                None => self.base.remove(&slot),
+            };
+        }
+        self.free.extend(done.reused.into_iter().rev());
+        self.next = done.next;
+        self.released.truncate(self.released.len() - done.released.len());
+        for (id, slot) in done.released {
+            self.by_id.insert(id, slot);
+        }
+    }
+
+    /// The change whose slots were assigned is published as grace period `epoch`: the slots
+    /// it released are free once no worker reads the table before it ([`Slots::reclaim`]).
+    pub fn published(&mut self, epoch: u64) {
+        self.waiting.extend(self.released.drain(..).map(|slot| (epoch, slot)));
+    }
+
+    /// The latest grace period a released slot waits for, if one does.
+    pub fn waiting(&self) -> Option<u64> {
+        self.waiting.iter().map(|(epoch, _)| *epoch).max()
+    }
+
+    /// Frees the released slots whose grace period `passed` says is over.
+    pub fn reclaim(&mut self, passed: impl Fn(u64) -> bool) {
+        let (done, wait): (Vec<_>, Vec<_>) = self.waiting.drain(..).partition(|(epoch, _)| passed(*epoch));
+        self.waiting = wait;
+        self.free.extend(done.into_iter().map(|(_, slot)| slot));
     }
 
     /// The slot of session `id`.
@@ -137,10 +215,163 @@ impl Slots {
     }
 }
 
+/// Hits by filter, then rule id, then direction (ingress, egress).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RuleTotals(HashMap<String, HashMap<String, [u64; 2]>>);
+
+impl RuleTotals {
+    /// The hits of rule `rule` of filter `filter` in direction `dir`.
+    pub fn get(&self, filter: &str, rule: &str, dir: Direction) -> u64 {
+        self.0.get(filter).and_then(|f| f.get(rule)).map_or(0, |h| h[dir as usize])
+    }
+
+    /// Adds `n` hits to a rule.
+    pub fn add(&mut self, filter: &str, rule: &str, dir: Direction, n: u64) {
+        let f = match self.0.get_mut(filter) {
+            Some(f) => f,
+            None => self.0.entry(filter.to_owned()).or_default(),
+        };
+        match f.get_mut(rule) {
+            Some(h) => h[dir as usize] += n,
+            None => f.entry(rule.to_owned()).or_default()[dir as usize] += n,
+        }
+    }
+
+    /// Adds the hits `source`'s compiled filters counted.
+    fn add_source(&mut self, source: &SourceRules) {
+        source.rule_hits(|f, r, n| self.add(&f.id, &r.id, source.dir, n));
+    }
+}
+
+/// Hits per filter rule over the life of the process: what the compiled filters in force
+/// count, plus what retired ones counted.
+#[derive(Debug, Default)]
+pub struct RuleHits {
+    retired: RuleTotals,
+}
+
+impl RuleHits {
+    /// Takes the final counts of the sources that only `old`, a table just replaced (no worker
+    /// reads it any more), still holds: nothing will count into them again.
+    pub fn retire(&mut self, old: &Table) {
+        for s in sources(old).filter(|s| Arc::strong_count(s) == 1) {
+            self.retired.add_source(s);
+        }
+    }
+
+    /// Forgets the retired counts of rules `cfg` no longer has: a deleted rule's hits go with
+    /// it, and the sum never grows beyond the rules that exist.
+    pub fn prune(&mut self, cfg: &Config) {
+        if self.retired.0.is_empty() {
+            return;
+        }
+        let filters: HashMap<&str, &crate::config::Filter> = cfg.filters.iter().map(|f| (f.id.as_str(), f)).collect();
+        self.retired.0.retain(|id, rules| {
+            let Some(f) = filters.get(id.as_str()) else { return false };
+            let ids = Direction::ALL.map(|d| f.rules(d).iter().filter_map(|r| r.id.as_deref()).collect::<std::collections::HashSet<&str>>());
+            rules.retain(|rule, hits| {
+                for d in Direction::ALL {
+                    if !ids[d as usize].contains(rule.as_str()) {
+                        hits[d as usize] = 0;
+                    }
+                }
+                hits.iter().any(|&h| h > 0)
+            });
+            !rules.is_empty()
+        });
+    }
+
+    /// Every rule's hits so far, `live` being the table in force and `waiting` the replaced
+    /// ones not yet retired (workers may still count in them). A source several tables share
+    /// is counted once.
+    pub fn totals<'t>(&self, live: &'t Table, waiting: impl Iterator<Item = &'t Table>) -> RuleTotals {
+        let mut t = self.retired.clone();
+        let mut seen = std::collections::HashSet::new();
+        for s in std::iter::once(live).chain(waiting).flat_map(sources) {
+            if seen.insert(Arc::as_ptr(s)) {
+                t.add_source(s);
+            }
+        }
+        t
+    }
+}
+
+/// Every source of a table, once each.
+fn sources(t: &Table) -> impl Iterator<Item = &Arc<SourceRules>> {
+    t.ports.iter().flat_map(|p| p.egress.iter().chain(p.ingress.iter()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::config::Session;
+    use dataplane::decide::CountHits;
+    use dataplane::parse::Packet;
+    use dataplane::wire::testing::FrameBuilder;
+
+    /// Runs `n` frames from the lab's monitored host to `dport` through `table` as worker 0.
+    fn send(table: &Table, n: usize, dport: u16) {
+        let frame = FrameBuilder::ipv4([10, 0, 0, 5], [198, 51, 100, 1]).macs([2, 0, 0, 0, 0, 1], [2, 0, 0, 0, 1, 1]).tcp(40000, dport).build();
+        // Arriving on the uplink (port 1): the host's ingress, as the lab's rule takes it.
+        for _ in 0..n {
+            let _ = table.sources(1, 0).decide(&frame, frame.len(), &mut Packet::default(), &mut CountHits { worker: 0 }, |_| ());
+        }
+    }
+
+    #[test]
+    fn rule_hits_survive_a_rebuild_of_their_source_and_go_with_their_rule() {
+        let mut cfg = crate::config::parse(crate::state::testing::LAB, "lab.toml").unwrap();
+        let mut slots = Slots::new(4);
+        slots.assign_all(&cfg, &[]).unwrap();
+        let mut compiler = crate::compile::Compiler::default();
+        let mut compile = |cfg: &Config| {
+            let env = crate::compile::Env { port_macs: &[[0; 6]; 3], slots: &slots, resolved: &|_| None };
+            compiler.compile_all(cfg, &crate::config::Refs::of(cfg), &env, 1).unwrap()
+        };
+        let filter = cfg.filters.first().unwrap().id.clone();
+        let old_id = cfg.filters.first().unwrap().ingress_rules[0].id.clone().unwrap();
+        let t1 = compile(&cfg);
+        send(&t1, 3, 80);
+        let mut hits = RuleHits::default();
+        assert_eq!(hits.totals(&t1, std::iter::empty()).get("tmf-all", &old_id, Direction::Ingress), 3);
+
+        // A rule in front of it: the source is compiled anew, and its old counts are kept
+        // once the old table is retired.
+        let mut ssh = cfg.filters.first().unwrap().ingress_rules[0].clone();
+        (ssh.id, ssh.rule_number, ssh.action, ssh.protocol) = (Some("tmfr-ssh".into()), 10, crate::config::RuleAction::Reject, Some(6));
+        ssh.destination_port = Some(crate::config::PortRange { from: 22, to: 22 });
+        cfg.filters.get_mut(&filter).unwrap().ingress_rules.push(ssh);
+        let t2 = compile(&cfg);
+        let waiting = hits.totals(&t2, std::iter::once(&t1));
+        assert_eq!(waiting.get("tmf-all", &old_id, Direction::Ingress), 3, "a replaced table workers may still be in counts");
+        hits.retire(&t1);
+        drop(t1);
+        send(&t2, 2, 80);
+        send(&t2, 4, 22);
+        let totals = hits.totals(&t2, std::iter::empty());
+        assert_eq!(totals.get("tmf-all", &old_id, Direction::Ingress), 5, "3 before the change, 2 after");
+        assert_eq!(totals.get("tmf-all", "tmfr-ssh", Direction::Ingress), 4, "a reject's hits count");
+        assert_eq!(totals.get("tmf-all", &old_id, Direction::Egress), 0);
+
+        // An unrelated change shares the source: nothing is retired twice.
+        let session = cfg.sessions.first().unwrap().id.clone();
+        cfg.sessions.get_mut(&session).unwrap().description = Some("x".into());
+        let t3 = compile(&cfg);
+        hits.retire(&t2);
+        drop(t2);
+        assert_eq!(hits.totals(&t3, std::iter::empty()).get("tmf-all", &old_id, Direction::Ingress), 5);
+
+        // A deleted rule's hits go with it.
+        cfg.filters.get_mut(&filter).unwrap().ingress_rules.retain(|r| r.id.as_deref() != Some(&old_id));
+        let t4 = compile(&cfg);
+        hits.retire(&t3);
+        drop(t3);
+        hits.prune(&cfg);
+        let totals = hits.totals(&t4, std::iter::empty());
+        assert_eq!(totals.get("tmf-all", &old_id, Direction::Ingress), 0);
+        assert_eq!(totals.get("tmf-all", "tmfr-ssh", Direction::Ingress), 4);
+        assert_eq!(hits.retired.0["tmf-all"].len(), 1, "only the rule that exists is kept");
+    }
 
     #[test]
     fn slots_are_stable_and_reused() {
@@ -158,25 +389,71 @@ mod tests {
             tags: Default::default(),
         };
         let counters = [WorkerCounters::new(0, 3)];
-        cfg.sessions = vec![mk("a"), mk("b")];
+        cfg.sessions = vec![mk("a"), mk("b")].into();
         let mut slots = Slots::new(3);
-        slots.assign(&cfg, &counters).unwrap();
+        slots.assign_all(&cfg, &counters).unwrap();
         assert_eq!((slots.get("a"), slots.get("b")), (Some(0), Some(1)));
-        slots.published();
+        slots.published(1);
+        slots.reclaim(|_| true);
         // a's slot is not reused by the change that frees it...
         counters[0].session(CounterSlot(0), Direction::Egress).packets.add(7);
-        cfg.sessions = vec![mk("b"), mk("c")];
-        slots.assign(&cfg, &counters).unwrap();
+        cfg.sessions = vec![mk("b"), mk("c")].into();
+        slots.assign_all(&cfg, &counters).unwrap();
         assert_eq!((slots.get("b"), slots.get("c"), slots.get("a")), (Some(1), Some(2), None));
-        slots.published();
+        slots.published(1);
+        slots.reclaim(|_| true);
         // ...but by a later one, which starts from the counts a left behind.
-        cfg.sessions = vec![mk("b"), mk("c"), mk("d")];
-        slots.assign(&cfg, &counters).unwrap();
+        cfg.sessions = vec![mk("b"), mk("c"), mk("d")].into();
+        slots.assign_all(&cfg, &counters).unwrap();
         assert_eq!(slots.get("d"), Some(0));
         assert_eq!(slots.totals("d", &counters)[Direction::Egress as usize].packets, 0);
         counters[0].session(CounterSlot(0), Direction::Egress).packets.add(2);
         assert_eq!(slots.totals("d", &counters)[Direction::Egress as usize].packets, 2);
         cfg.sessions.push(mk("e"));
-        assert!(slots.assign(&cfg, &counters).is_err(), "capacity 3");
+        assert!(slots.assign_all(&cfg, &counters).is_err(), "capacity 3");
+    }
+
+    type Snapshot = (Vec<(String, u32)>, Vec<u32>, Vec<u32>, u32, Vec<(u32, [DirReport; 2])>);
+
+    fn snapshot(s: &Slots) -> Snapshot {
+        let mut ids: Vec<_> = s.by_id.iter().map(|(k, v)| (k.clone(), *v)).collect();
+        ids.sort();
+        let mut base: Vec<_> = s.base.iter().map(|(k, v)| (*k, *v)).collect();
+        base.sort_by_key(|(k, _)| *k);
+        (ids, s.free.clone(), s.released.clone(), s.next, base)
+    }
+
+    #[test]
+    fn an_undone_assignment_leaves_the_slots_as_they_were() {
+        let mk = |id: &str| Session {
+            id: id.into(),
+            source: "s".into(),
+            target: "t".into(),
+            filter: "f".into(),
+            session_number: 1,
+            virtual_network_id: None,
+            packet_length: None,
+            enabled: true,
+            description: None,
+            tags: Default::default(),
+        };
+        let counters = [WorkerCounters::new(0, 4)];
+        let mut cfg = Config::default();
+        cfg.sessions = vec![mk("a"), mk("b"), mk("c")].into();
+        let mut slots = Slots::new(4);
+        slots.assign_all(&cfg, &counters).unwrap();
+        cfg.sessions.remove("b");
+        slots.assign(&cfg, ["b"], &counters).unwrap();
+        slots.published(1);
+        slots.reclaim(|_| true);
+        let before = snapshot(&slots);
+        // A change that deletes a, reuses b's slot for d and takes a new one for e, refused.
+        cfg.sessions.remove("a");
+        cfg.sessions.push(mk("d"));
+        cfg.sessions.push(mk("e"));
+        let done = slots.assign(&cfg, ["a", "d", "e"], &counters).unwrap();
+        assert_eq!((slots.get("a"), slots.get("d"), slots.get("e")), (None, Some(1), Some(3)));
+        slots.undo(done);
+        assert_eq!(snapshot(&slots), before);
     }
 }

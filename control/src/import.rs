@@ -268,11 +268,11 @@ pub fn import(o: &ImportOptions) -> Result<Imported> {
     }
     let sessions = all.traffic_mirror_sessions.iter().map(TrafficMirrorSession::to_session).collect();
 
-    cfg.network_interfaces = inventory;
-    cfg.load_balancers = load_balancers;
-    cfg.gateway_load_balancer_endpoints = endpoints;
-    cfg.targets = targets;
-    cfg.filters = filters;
+    cfg.network_interfaces = inventory.into();
+    cfg.load_balancers = load_balancers.into();
+    cfg.gateway_load_balancer_endpoints = endpoints.into();
+    cfg.targets = targets.into();
+    cfg.filters = filters.into();
     cfg.sessions = sessions;
     cfg.assign_ids();
     if let Err(problems) = cfg.validate() {

@@ -12,6 +12,7 @@ pub mod config;
 pub mod controller;
 pub mod counters;
 pub mod ctl;
+pub mod explain;
 pub mod http;
 pub mod import;
 pub mod metrics;

@@ -8,6 +8,7 @@ use control::boot::{run, RunOptions};
 use control::cli_docs::{self, Shell};
 use control::config::{Config, Mac};
 use control::ctl::{ctl, CtlArgs};
+use control::explain::{explain_frames, Against};
 use control::import::{import, key_value, target_addresses, ImportOptions};
 use std::io::Write;
 use std::path::PathBuf;
@@ -46,6 +47,12 @@ enum Command {
         /// Also write the final counters as JSON to FILE.
         #[arg(long, value_name = "FILE")]
         stats_json: Option<PathBuf>,
+        /// Benchmark only (tm-bench's floors; hidden): the workers run a floor instead of the
+        /// product's loop: touch (read one byte of each frame and forward it) or copy:LEN,
+        /// copy:whole, copy:LEN/EVERY (forward each frame and copy it, or every EVERY-th, out
+        /// of the first port with an ipv4, behind fixed outer headers). Nothing is mirrored.
+        #[arg(long, value_name = "FLOOR", hide = true)]
+        bench_floor: Option<dataplane::worker::floor::Floor>,
         /// Extra DPDK EAL arguments.
         #[arg(last = true, value_name = "EAL ARGS")]
         eal: Vec<String>,
@@ -78,6 +85,37 @@ enum Command {
         /// Write to FILE instead of standard output.
         #[arg(long, short, value_name = "FILE")]
         output: Option<PathBuf>,
+    },
+    /// Show what traffic-mirror does with frames, and why: for each frame, which sources see it in
+    /// which direction, the sessions each tries in order and the rule of which filter decided
+    /// (or that none matched), why it is never mirrored when it is not, and each copy's VNI,
+    /// length and outer UDP ports.
+    ///
+    /// The answer is the workers' own: the frames go through the dataplane's decision on a
+    /// table compiled from --config (as `run` compiles it; the ports' MACs from the file or
+    /// zeros, next hops found by ARP shown as 00:00:00:00:00:00), or on the table in force in
+    /// the traffic-mirror at --socket. Nothing is sent and no counter moves.
+    #[command(group(clap::ArgGroup::new("against").required(true).args(["config", "socket"])))]
+    #[command(group(clap::ArgGroup::new("frames").required(true).args(["pcap", "hex"])))]
+    Explain {
+        /// Explain against this configuration file (and its journal): no DPDK needed.
+        #[arg(long, short, value_name = "FILE")]
+        config: Option<PathBuf>,
+        /// Explain against a running traffic-mirror, through its control socket.
+        #[arg(long, value_name = "PATH")]
+        socket: Option<PathBuf>,
+        /// The frames of this capture (pcap), as they arrive on --port.
+        #[arg(long, value_name = "FILE")]
+        pcap: Option<PathBuf>,
+        /// One frame in hex, from its first Ethernet byte (spaces and colons allowed).
+        #[arg(long, value_name = "HEX")]
+        hex: Option<String>,
+        /// The port the frames arrive on (a [[port]] name).
+        #[arg(long, value_name = "NAME")]
+        port: String,
+        /// Print JSON (a list of frames, with each copy's bytes) instead of text.
+        #[arg(long)]
+        json: bool,
     },
     /// Turn the JSON of `aws ec2 describe-traffic-mirror-targets`, `-filters`,
     /// `-filter-rules`, `-sessions` (and optionally `describe-network-interfaces`) into a
@@ -175,8 +213,15 @@ fn main() -> ExitCode {
         .init();
     let cli = Cli::parse();
     match cli.command {
-        Command::Run { config, exit_on_idle, stats_json, eal } => {
-            let opts = RunOptions { config, exit_on_idle: exit_on_idle.map(Duration::from_millis), stats_json, eal_extra: eal, signals: signals.expect("installed for run") };
+        Command::Run { config, exit_on_idle, stats_json, bench_floor, eal } => {
+            let opts = RunOptions {
+                config,
+                exit_on_idle: exit_on_idle.map(Duration::from_millis),
+                stats_json,
+                eal_extra: eal,
+                signals: signals.expect("installed for run"),
+                bench_floor,
+            };
             match run(opts) {
                 Ok(code) => ExitCode::from(code as u8),
                 Err(e) => {
@@ -227,6 +272,23 @@ fn main() -> ExitCode {
                     let names: Vec<String> = opts.files.iter().map(|f| f.display().to_string()).collect();
                     emit(&format!("# Imported by traffic-mirror import-aws from {}\n\n{text}", names.join(", ")), output.as_deref())
                 }
+                Err(e) => fail(format_args!("{e:#}")),
+            }
+        }
+        Command::Explain { config, socket, pcap, hex, port, json } => {
+            let frames = match (&pcap, &hex) {
+                (Some(path), _) => control::explain::read_pcap(path),
+                (None, Some(text)) => control::explain::frame_from_hex("--hex", text).map(|f| vec![f]).map_err(|e| anyhow::anyhow!("{}", e.message)),
+                (None, None) => unreachable!("clap requires --pcap or --hex"),
+            };
+            let against = match (&config, &socket) {
+                (Some(c), _) => Against::Config(c),
+                (None, Some(s)) => Against::Socket(s),
+                (None, None) => unreachable!("clap requires --config or --socket"),
+            };
+            match frames.and_then(|f| explain_frames(against, &port, &f)) {
+                Ok(e) if json => emit(&(serde_json::to_string_pretty(&e).expect("explanations serialise") + "\n"), None),
+                Ok(e) => emit(&control::explain::render(&e), None),
                 Err(e) => fail(format_args!("{e:#}")),
             }
         }

@@ -33,21 +33,35 @@ struct Family<'o> {
 }
 
 impl Family<'_> {
+    /// One sample. Written piece by piece: a scrape with 10,000 sessions writes some 150,000.
     fn sample(&mut self, labels: &[(&str, &str)], value: impl std::fmt::Display) {
         use std::fmt::Write;
-        let _ = write!(self.out, "{}{}", self.name, self.suffix);
+        self.out.push_str(&self.name);
+        self.out.push_str(self.suffix);
         if !labels.is_empty() {
             self.out.push('{');
             for (i, (k, v)) in labels.iter().enumerate() {
                 if i > 0 {
                     self.out.push(',');
                 }
-                let _ = write!(self.out, "{k}=\"{}\"", v.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n"));
+                self.out.push_str(k);
+                self.out.push_str("=\"");
+                self.out.push_str(&escaped(v));
+                self.out.push('"');
             }
             self.out.push('}');
         }
         let _ = writeln!(self.out, " {value}");
     }
+}
+
+/// A label value as OpenMetrics writes it: backslash, quote and newline escaped (ids rarely
+/// have them, and a scrape writes tens of thousands of labels, so most are written as they are).
+fn escaped(v: &str) -> std::borrow::Cow<'_, str> {
+    if !v.bytes().any(|b| matches!(b, b'\\' | b'"' | b'\n')) {
+        return v.into();
+    }
+    v.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n").into()
 }
 
 /// The OpenMetrics text, written in one order: families as below, samples in the report's
@@ -83,7 +97,8 @@ impl Exposition {
 /// The counters in Prometheus's text format (OpenMetrics), with info series that join
 /// sessions to their sources, targets, filters and VNIs, and targets to their collectors.
 pub fn exposition(r: &Report) -> String {
-    let mut e = Exposition { out: String::new() };
+    // About 1.5 kB of samples a session: written once, never moved.
+    let mut e = Exposition { out: String::with_capacity(2048 * r.sessions.len() + 16384) };
     type Dir<'a> = (&'a str, &'a str, &'a crate::report::DirReport);
     let dirs: Vec<Dir> = r.sessions.iter().flat_map(|s| [(s.id.as_str(), "ingress", &s.ingress), (s.id.as_str(), "egress", &s.egress)]).collect();
     let per_session: [(&str, &str, fn(&crate::report::DirReport) -> u64); 4] = [
@@ -108,6 +123,10 @@ pub fn exposition(r: &Report) -> String {
     for s in &r.sessions {
         let vni = s.virtual_network_id.to_string();
         f.sample(&[("session", &s.id), ("source", &s.source), ("target", &s.target), ("filter", &s.filter), ("vni", &vni)], 1);
+    }
+    let mut f = e.counter("rule_hits", "Packets a filter rule decided (accepted or rejected), once for each session it decided one for");
+    for rule in &r.rules {
+        f.sample(&[("filter", &rule.filter), ("rule", &rule.rule), ("direction", rule.direction.name()), ("action", rule.action.name())], rule.hits);
     }
     let mut f = e.family("target", "info", "A target's kind, destination (network interface, load balancer or endpoint) and mirror port (value 1)");
     for t in &r.targets {
@@ -181,6 +200,15 @@ pub fn exposition(r: &Report) -> String {
     }
     e.gauge("uptime_seconds", "Seconds since the dataplane started").sample(&[], r.duration_s);
     e.gauge("table_generation", "Tables published so far (one per accepted change)").sample(&[], r.table);
+    e.counter("control_changes", "Changes made through the API and put in force").sample(&[], r.control.changes);
+    let mut f = e.counter("control_change_work", "What those changes cost the control thread: resources validated, sessions compiled, sources whose classifiers were built");
+    for (work, n) in [("validated", r.control.total.validated), ("sessions_compiled", r.control.total.sessions_compiled), ("sources_built", r.control.total.sources_built)] {
+        f.sample(&[("work", work)], n);
+    }
+    let mut f = e.counter("control_change_seconds", "Where those changes' time went on the control thread, by step");
+    for (step, n) in r.control.nanos.steps() {
+        f.sample(&[("step", step)], n as f64 / 1e9);
+    }
     e.out.push_str("# EOF\n");
     e.out
 }
@@ -226,7 +254,8 @@ pub fn register_telemetry(to_control: crossbeam::channel::Sender<Pending>) -> Re
         "Traffic mirror sessions: id, source, target, filter, number, VNI, packet length, enabled. Parameter: a session id.",
         move |params| {
             let ids = if params.is_empty() { Vec::new() } else { vec![params.to_owned()] };
-            let request = DescribeTrafficMirrorSessions { traffic_mirror_session_ids: ids, ..Default::default() };
+            // A page: DPDK's dictionaries hold 256 entries.
+            let request = DescribeTrafficMirrorSessions { traffic_mirror_session_ids: ids, max_results: Some(256), ..Default::default() };
             let Ok(reply) = call(&tx, request, PATIENCE) else { return unavailable() };
             // DPDK's arrays cannot hold dictionaries: one dictionary entry per session, the key
             // its id, the id itself inside. At most 256 entries.

@@ -2,7 +2,7 @@
 
 use crate::config::Config;
 pub use crate::counters::DirReport;
-use crate::counters::Slots;
+use crate::counters::{RuleTotals, Slots};
 use crate::neighbour::{ArpCounters, NdCounters, NeighbourReport};
 use crate::render::render;
 use dataplane::dpdk::mempool::Mempool;
@@ -30,6 +30,79 @@ pub struct Inputs<'a> {
     pub nd: NdCounters,
     /// Each worker's busy share over a recent window, when known (else since start).
     pub recent_busy: Option<&'a [f64]>,
+    pub control: ControlReport,
+    /// Every filter rule's hits.
+    pub rule_hits: &'a RuleTotals,
+}
+
+/// What the changes made through the API cost the control thread: counted (so that a test can
+/// see on any machine that a change costs what it touches, not what exists), and timed step by
+/// step (where a change's time goes).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct ControlReport {
+    /// Changes put in force.
+    pub changes: u64,
+    /// What they cost in all.
+    pub total: ChangeWork,
+    /// What the last one cost.
+    pub last: ChangeWork,
+    /// Where their time went on the control thread, in all (what a client waits for besides
+    /// is the transport and the jobs ahead of its change).
+    #[serde(default)]
+    pub nanos: ChangeNanos,
+    /// The longest each step took.
+    #[serde(default)]
+    pub slowest: ChangeNanos,
+}
+
+/// Time a change (or several) spent in each step on the control thread, in nanoseconds.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct ChangeNanos {
+    /// Applying the edits and checking the resources they touched.
+    pub validate: u64,
+    /// Counter slots, and compiling the touched parts of the new table.
+    pub compile: u64,
+    /// Appending the change to the journal and flushing it.
+    pub persist: u64,
+    /// Putting the table in force.
+    pub publish: u64,
+}
+
+impl ChangeNanos {
+    /// The steps by name, as the metrics label them.
+    pub fn steps(&self) -> [(&'static str, u64); 4] {
+        [("validate", self.validate), ("compile", self.compile), ("persist", self.persist), ("publish", self.publish)]
+    }
+}
+
+/// What one change (or several) cost.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct ChangeWork {
+    /// Resources validated.
+    pub validated: u64,
+    /// Sessions whose copies were compiled.
+    pub sessions_compiled: u64,
+    /// Sources whose classifiers were built.
+    pub sources_built: u64,
+}
+
+impl ControlReport {
+    /// Counts a change put in force.
+    pub fn count(&mut self, w: ChangeWork, t: ChangeNanos) {
+        self.changes += 1;
+        self.nanos.validate += t.validate;
+        self.nanos.compile += t.compile;
+        self.nanos.persist += t.persist;
+        self.nanos.publish += t.publish;
+        self.slowest.validate = self.slowest.validate.max(t.validate);
+        self.slowest.compile = self.slowest.compile.max(t.compile);
+        self.slowest.persist = self.slowest.persist.max(t.persist);
+        self.slowest.publish = self.slowest.publish.max(t.publish);
+        self.total.validated += w.validated;
+        self.total.sessions_compiled += w.sessions_compiled;
+        self.total.sources_built += w.sources_built;
+        self.last = w;
+    }
 }
 
 /// Everything counted, at one moment.
@@ -48,6 +121,9 @@ pub struct Report {
     pub nd: NdCounters,
     pub ports: Vec<PortReport>,
     pub sessions: Vec<SessionReport>,
+    /// Every filter rule, with how many packets it decided.
+    #[serde(default)]
+    pub rules: Vec<RuleReport>,
     #[serde(default)]
     pub targets: Vec<TargetReport>,
     pub workers: Vec<WorkerReport>,
@@ -57,6 +133,9 @@ pub struct Report {
     /// queue had no room for.
     #[serde(default)]
     pub control_frames_dropped: u64,
+    /// What the changes cost the control thread.
+    #[serde(default)]
+    pub control: ControlReport,
     pub mempools: Vec<PoolReport>,
 }
 
@@ -91,6 +170,18 @@ pub struct SessionReport {
     pub enabled: bool,
     pub ingress: DirReport,
     pub egress: DirReport,
+}
+
+/// One filter rule and its hits: the packets it decided (accept or reject), counted once for
+/// each session it decided one for.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct RuleReport {
+    pub filter: String,
+    pub rule: String,
+    pub rule_number: u32,
+    pub direction: crate::config::Direction,
+    pub action: crate::config::RuleAction,
+    pub hits: u64,
 }
 
 /// One target: what receives its copies, and where they go.
@@ -179,6 +270,17 @@ impl Report {
                 }
             })
             .collect();
+        let mut rules = Vec::new();
+        for f in &cfg.filters {
+            for dir in crate::config::Direction::ALL {
+                let mut sorted: Vec<_> = f.rules(dir).iter().collect();
+                sorted.sort_by_key(|r| r.rule_number);
+                for r in sorted {
+                    let id = r.id.clone().unwrap_or_default();
+                    rules.push(RuleReport { filter: f.id.clone(), hits: i.rule_hits.get(&f.id, &id, dir), rule: id, rule_number: r.rule_number, direction: dir, action: r.action });
+                }
+            }
+        }
         let workers = counters
             .iter()
             .enumerate()
@@ -213,8 +315,10 @@ impl Report {
             nd: i.nd,
             ports,
             sessions,
+            rules,
             workers,
             control_frames_dropped: sum(&|w| w.snoop_dropped.get()),
+            control: i.control,
             not_mirrored: NotMirrored {
                 not_ip: sum(&|w| w.not_ip.get()),
                 malformed: sum(&|w| w.malformed.get()),
@@ -263,6 +367,15 @@ impl Report {
             }
             out.push('\n');
             out += &render(&["session", "vni", "direction", "mirrored", "bytes", "truncated", "skipped", "queue/mbuf/unresolved"], &rows);
+        }
+        if !self.rules.is_empty() {
+            let rows: Vec<Vec<String>> = self
+                .rules
+                .iter()
+                .map(|r| vec![r.filter.clone(), r.direction.name().into(), r.rule_number.to_string(), r.rule.clone(), r.action.name().into(), r.hits.to_string()])
+                .collect();
+            out.push('\n');
+            out += &render(&["filter", "direction", "rule", "id", "action", "hits"], &rows);
         }
         let _ = writeln!(
             out,

@@ -66,7 +66,7 @@ pub struct Outer {
 
 /// Precomputed outer headers; per copy only the lengths, a checksum and the UDP source port
 /// change.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Template {
     bytes: [u8; MAX_OUTER_LEN],
     len: u8,

@@ -5,8 +5,11 @@
 //! and reading the table is one load with no reference counting or pinning per packet.
 //! (DPDK's rte_rcu_qsbr is the same scheme, but its fast path is static inline C.)
 //!
-//! The writer swaps the pointer, bumps the grace-period counter and waits until every online
-//! reader has reported a quiescent state at or after it; only then is the old value dropped.
+//! The writer swaps the pointer, bumps the grace-period counter and, once every online reader
+//! has reported a quiescent state at or after it, drops the old value: [`Writer::swap`] waits
+//! for that; [`Writer::publish`] does not (the control plane answers a change without waiting
+//! for a worker the scheduler has set aside) and keeps the old value until
+//! [`Writer::reclaim`] finds its grace period over.
 //! The reader API makes the rule a compile-time one: [`Reader::read`] borrows the reader, and
 //! [`Reader::quiescent`] needs it mutably, so no reference survives a quiescent report.
 
@@ -52,7 +55,7 @@ impl<T> Rcu<T> {
     /// The one writer handle. Panics on a second call.
     pub fn writer(&self) -> Writer<'_, T> {
         assert!(!self.writer_taken.swap(true, Ordering::SeqCst), "RCU writer taken twice");
-        Writer { rcu: self }
+        Writer { rcu: self, retired: std::collections::VecDeque::new() }
     }
 
     /// Takes reader slot `id` online. Each slot must have one reader at a time.
@@ -74,15 +77,73 @@ impl<T> Drop for Rcu<T> {
 /// The single writer (the control thread's handle): publishes new values.
 pub struct Writer<'a, T> {
     rcu: &'a Rcu<T>,
+    /// Values [`publish`](Writer::publish) replaced, oldest first, with the grace period each
+    /// waits for; each came from `Box::into_raw`.
+    retired: std::collections::VecDeque<(u64, *mut T)>,
 }
 
 impl<T> Writer<'_, T> {
-    /// Publishes `new`, waits for a grace period, and returns the previous value, which no
-    /// reader can see any more. `on_wait` is called about once a second while a reader is
-    /// late (a stalled worker), with its slot id.
-    pub fn swap(&mut self, new: T, mut on_wait: impl FnMut(usize)) -> T {
+    /// At most this many replaced values wait for their grace period: past it, a publication
+    /// waits for the oldest (a worker stalled that long is waited for, as by `swap`).
+    pub const MAX_RETIRED: usize = 64;
+
+    /// The value published now (the control thread reads the live table through it).
+    pub fn current(&self) -> &T {
+        // SAFETY: only the writer replaces or frees values, in methods that take `&mut self`:
+        // while this borrow lives, the current value cannot be replaced, let alone freed.
+        unsafe { &*self.rcu.current.load(Ordering::SeqCst) }
+    }
+
+    /// Publishes `new` and returns at once with the grace period after which no reader sees
+    /// the old value; the old value is handed to `on_free` and dropped by a later
+    /// [`reclaim`](Self::reclaim) (or when the writer goes). `on_wait` as for
+    /// [`swap`](Self::swap), when too many wait; `on_free` as for `reclaim`.
+    pub fn publish(&mut self, new: T, on_wait: impl FnMut(usize), on_free: impl FnMut(&T)) -> u64 {
+        if self.retired.len() >= Self::MAX_RETIRED {
+            if let Some(&(epoch, _)) = self.retired.front() {
+                self.wait(epoch, on_wait);
+                self.reclaim(on_free);
+            }
+        }
         let old = self.rcu.current.swap(Box::into_raw(Box::new(new)), Ordering::SeqCst);
         let target = self.rcu.epoch.fetch_add(1, Ordering::SeqCst) + 1;
+        self.retired.push_back((target, old));
+        target
+    }
+
+    /// Whether every reader has passed a quiescent state at or after grace period `epoch`.
+    pub fn passed(&self, epoch: u64) -> bool {
+        self.rcu.readers.iter().all(|slot| slot.load(Ordering::SeqCst) >= epoch)
+    }
+
+    /// Drops the replaced values whose grace period is over, oldest first, each shown to
+    /// `on_free` just before (what it alone held is final then); returns how many still wait.
+    pub fn reclaim(&mut self, mut on_free: impl FnMut(&T)) -> usize {
+        while let Some(&(epoch, old)) = self.retired.front() {
+            if !self.passed(epoch) {
+                break;
+            }
+            self.retired.pop_front();
+            // SAFETY: `old` came from Box::into_raw in `publish`, was unreachable from the
+            // moment it was swapped out, and every reader has since passed a quiescent state,
+            // so no reference to it remains; it is popped, so it is freed once.
+            let old = unsafe { Box::from_raw(old) };
+            on_free(&old);
+        }
+        self.retired.len()
+    }
+
+    /// The replaced values still waiting for their grace period, oldest first (readers may
+    /// still be in them, so their counters still move).
+    pub fn waiting(&self) -> impl Iterator<Item = &T> {
+        // SAFETY: each came from Box::into_raw and is freed only by `reclaim`, which needs
+        // `&mut self`: while this borrow lives, none of them is freed.
+        self.retired.iter().map(|&(_, v)| unsafe { &*v })
+    }
+
+    /// Waits until every reader has passed grace period `target` (`on_wait` as for
+    /// [`swap`](Self::swap)).
+    pub fn wait(&self, target: u64, mut on_wait: impl FnMut(usize)) {
         for (id, slot) in self.rcu.readers.iter().enumerate() {
             let mut since = Instant::now();
             let mut spins = 0u32;
@@ -99,9 +160,27 @@ impl<T> Writer<'_, T> {
                 }
             }
         }
+    }
+
+    /// Publishes `new`, waits for a grace period, and returns the previous value, which no
+    /// reader can see any more. `on_wait` is called about once a second while a reader is
+    /// late (a stalled worker), with its slot id.
+    pub fn swap(&mut self, new: T, on_wait: impl FnMut(usize)) -> T {
+        let old = self.rcu.current.swap(Box::into_raw(Box::new(new)), Ordering::SeqCst);
+        let target = self.rcu.epoch.fetch_add(1, Ordering::SeqCst) + 1;
+        self.wait(target, on_wait);
         // SAFETY: `old` came from Box::into_raw, and every reader has passed a quiescent
         // state after it became unreachable, so no reference to it remains.
         *unsafe { Box::from_raw(old) }
+    }
+}
+
+impl<T> Drop for Writer<'_, T> {
+    fn drop(&mut self) {
+        if let Some(&(epoch, _)) = self.retired.back() {
+            self.wait(epoch, |_| {});
+        }
+        self.reclaim(|_| {});
     }
 }
 
@@ -198,7 +277,58 @@ mod tests {
             let _r = rcu.reader(1);
         }
         let mut w = rcu.writer();
+        assert_eq!(*w.current(), 1);
         assert_eq!(w.swap(2, |id| panic!("waited for reader {id}")), 1);
         assert_eq!(*rcu.reader(0).read(), 2);
+        assert_eq!(*w.current(), 2, "the writer reads what it published");
+    }
+
+    #[test]
+    fn published_values_are_freed_once_readers_have_passed_and_never_before() {
+        let alive = Arc::new(AtomicUsize::new(1));
+        let make = |g| Tracked { generation: g, alive: alive.clone(), poisoned: AtomicBool::new(false) };
+        let rcu = Rcu::new(make(0), 2);
+        let stop = AtomicBool::new(false);
+        let publications = if cfg!(miri) { 20 } else { 2000 };
+        std::thread::scope(|s| {
+            for id in 0..2 {
+                let (rcu, stop) = (&rcu, &stop);
+                s.spawn(move || {
+                    let mut r = rcu.reader(id);
+                    let mut last = 0;
+                    while !stop.load(Ordering::Relaxed) {
+                        let v = r.read();
+                        assert!(!v.poisoned.load(Ordering::SeqCst));
+                        assert!(v.generation >= last);
+                        last = v.generation;
+                        r.quiescent();
+                    }
+                });
+            }
+            let mut w = rcu.writer();
+            for g in 1..=publications {
+                alive.fetch_add(1, Ordering::SeqCst);
+                w.publish(make(g), |_| {}, |_| {});
+                assert!(w.reclaim(|_| {}) <= Writer::<Tracked>::MAX_RETIRED);
+            }
+            stop.store(true, Ordering::Relaxed);
+        });
+        assert_eq!(alive.load(Ordering::SeqCst), 1, "the writer's going freed what waited");
+        drop(rcu);
+        assert_eq!(alive.load(Ordering::SeqCst), 0);
+    }
+
+    #[test]
+    fn a_published_value_waits_for_a_reader_that_has_not_passed() {
+        let rcu = Rcu::new(1u32, 1);
+        let mut r = rcu.reader(0);
+        let mut w = rcu.writer();
+        let epoch = w.publish(2, |id| panic!("waited for reader {id}"), |_| {});
+        assert!(!w.passed(epoch));
+        assert_eq!(w.reclaim(|_| {}), 1, "the old value waits");
+        assert_eq!(*r.read(), 2);
+        r.quiescent();
+        assert!(w.passed(epoch));
+        assert_eq!(w.reclaim(|_| {}), 0);
     }
 }

@@ -58,6 +58,38 @@ impl SessionCounters {
     }
 }
 
+/// How often each outcome of one compiled classifier decided a packet, per worker: each
+/// worker counts into its own stretch, cache lines apart from the others', and the control
+/// thread sums them (a rule's hits are the counts of the outcomes it decides in). One add per
+/// lookup, and it lives as long as the classifier, so its counts follow it from table to table.
+#[derive(Debug, Default)]
+pub struct OutcomeCounters {
+    /// Counters from one worker's first to the next's.
+    stride: usize,
+    counts: Box<[Counter]>,
+}
+
+impl OutcomeCounters {
+    /// Zeroed counters for `outcomes` outcomes and `workers` workers.
+    pub fn new(workers: usize, outcomes: usize) -> Self {
+        // Rounded to whole cache lines, plus one: stretches never share a line, wherever the
+        // allocation starts.
+        let stride = outcomes.next_multiple_of(8) + 8;
+        OutcomeCounters { stride, counts: (0..workers * stride).map(|_| Counter::default()).collect() }
+    }
+
+    /// Counts one packet of outcome `o`; call only from worker `worker`.
+    #[inline(always)]
+    pub fn count(&self, worker: usize, o: u32) {
+        self.counts[worker * self.stride + o as usize].add(1);
+    }
+
+    /// Outcome `o`'s count, summed over the workers.
+    pub fn total(&self, o: u32) -> u64 {
+        self.counts.iter().skip(o as usize).step_by(self.stride.max(1)).map(Counter::get).sum()
+    }
+}
+
 /// One worker's counters for one port. (Packets and bytes in and out are DPDK's port
 /// statistics; counting them again here would cost a read of every mbuf.)
 #[derive(Default, Debug)]

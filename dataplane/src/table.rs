@@ -3,12 +3,15 @@
 
 use crate::filter::{Classifier, CompileError, Exclusions, Rule, RuleSet};
 use crate::encap::Template;
+use crate::stats::OutcomeCounters;
 use crate::types::{CounterSlot, Direction, SessionIdx};
 use std::sync::Arc;
 
 /// One filter, rules sorted by rule number within each direction.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct FilterRules {
+    /// The filter's id (`tmf-...`), for hit counters and `explain`.
+    pub id: Arc<str>,
     /// Ingress rules.
     pub ingress: Vec<Rule>,
     /// Egress rules.
@@ -36,8 +39,8 @@ pub struct Table {
     /// By [`SessionIdx`], as [`SourceRules::sessions`] refers to them. The control plane
     /// numbers sessions by counter slot, so an index means the same session in the next table
     /// and a source's compiled rules can be shared by both; unused indices hold a session
-    /// that no source names.
-    pub sessions: Box<[SessionOut]>,
+    /// that no source names. Shared with the next table when no session's copies change.
+    pub sessions: Arc<[SessionOut]>,
     /// Traffic never mirrored, and the VPC resolvers.
     pub exclusions: Exclusions,
 }
@@ -54,14 +57,14 @@ impl Table {
         Table {
             generation: 0,
             ports: (0..ports).map(|_| PortRules::default()).collect(),
-            sessions: Box::new([]),
+            sessions: Arc::new([]),
             exclusions: Exclusions::default(),
         }
     }
 }
 
 /// The sources on one port, by direction.
-#[derive(Default)]
+#[derive(Clone, Default)]
 pub struct PortRules {
     /// Sources whose frames are received on this port.
     pub egress: SourceSet,
@@ -71,13 +74,14 @@ pub struct PortRules {
 
 /// The sources of one port in one direction, found by a frame's MAC: a frame's cost does not
 /// grow with the number of monitored hosts on its port. At most one source sees every frame
-/// (one without a MAC); the others each see one MAC's frames.
-#[derive(Default)]
+/// (one without a MAC); the others each see one MAC's frames. Cloning shares it: a table
+/// shares the sets of the ports a change did not touch with the table before it.
+#[derive(Clone, Default)]
 pub struct SourceSet {
     /// The source without a MAC, and its place among the port's sources.
     every: Option<(u32, Arc<SourceRules>)>,
     /// The sources with a MAC, in their order; `by_mac` indexes them.
-    with_mac: Box<[Arc<SourceRules>]>,
+    with_mac: Arc<[Arc<SourceRules>]>,
     by_mac: MacIndex,
 }
 
@@ -112,6 +116,18 @@ impl SourceSet {
         self.every.is_none() && self.with_mac.is_empty()
     }
 
+    /// The source without a MAC, which sees every frame, if any.
+    #[inline(always)]
+    pub fn every(&self) -> Option<&SourceRules> {
+        self.every.as_ref().map(|(_, s)| &**s)
+    }
+
+    /// Some sources have a MAC: a frame's are found by its MAC ([`seeing`](Self::seeing)).
+    #[inline(always)]
+    pub fn has_macs(&self) -> bool {
+        !self.with_mac.is_empty()
+    }
+
     /// The sources that see a frame whose source (egress) or destination (ingress) MAC is
     /// `mac`, in order: at most two.
     #[inline(always)]
@@ -136,10 +152,10 @@ impl SourceSet {
 
 /// An open-addressing hash of MACs to (place among the port's sources, index into
 /// `with_mac`), at most half full.
-#[derive(Default)]
+#[derive(Clone, Default)]
 struct MacIndex {
     /// (MAC as 48 bits | 1 << 48 when used, place, index); a power of two long.
-    slots: Box<[(u64, u32, u32)]>,
+    slots: Arc<[(u64, u32, u32)]>,
 }
 
 impl MacIndex {
@@ -153,28 +169,34 @@ impl MacIndex {
 
     #[inline(always)]
     fn home(&self, key: u64) -> usize {
+        Self::home_in(key, self.slots.len() - 1)
+    }
+
+    #[inline(always)]
+    fn home_in(key: u64, mask: usize) -> usize {
         // Fibonacci hashing: the multiply spreads the OUI and serial bits over the top bits.
-        (key.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 32) as usize & (self.slots.len() - 1)
+        (key.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 32) as usize & mask
     }
 
     fn new(sources: &[(u32, Arc<SourceRules>)]) -> Result<Self, SharedPortError> {
         if sources.is_empty() {
             return Ok(MacIndex::default());
         }
-        let mut index = MacIndex { slots: vec![(0, 0, 0); (sources.len() * 2).next_power_of_two()].into() };
+        let mut slots = vec![(0, 0, 0); (sources.len() * 2).next_power_of_two()];
+        let mask = slots.len() - 1;
         for (i, (pos, s)) in sources.iter().enumerate() {
             let mac = s.mac.expect("only sources with a MAC are indexed");
             let key = Self::key(&mac);
-            let mut at = index.home(key);
-            while index.slots[at].0 != 0 {
-                if index.slots[at].0 == key {
+            let mut at = Self::home_in(key, mask);
+            while slots[at].0 != 0 {
+                if slots[at].0 == key {
                     return Err(SharedPortError::SameMac(mac));
                 }
-                at = (at + 1) & (index.slots.len() - 1);
+                at = (at + 1) & mask;
             }
-            index.slots[at] = (key, *pos, i as u32);
+            slots[at] = (key, *pos, i as u32);
         }
-        Ok(index)
+        Ok(MacIndex { slots: slots.into() })
     }
 
     /// The place and index of the source with this MAC.
@@ -196,37 +218,102 @@ impl MacIndex {
 }
 
 /// One source in one direction: which frames are its own, and its sessions' compiled filters
-/// (what [`decide`](crate::decide) reads of it).
+/// (what [`decide`](crate::decide) reads of it), with how often each decided.
 pub struct SourceRules {
+    /// The network interface's id (`eni-...`), for `explain`.
+    pub id: Arc<str>,
     /// Only frames from (egress) or to (ingress) this MAC; every frame when `None`
     /// ([`SourceSet`] finds a frame's sources by it).
     pub mac: Option<[u8; 6]>,
+    /// The direction its frames are, seen from the source.
+    pub dir: Direction,
     /// The compiled filters for IPv4.
-    pub v4: Classifier,
+    pub v4: Compiled,
     /// The compiled filters for IPv6.
-    pub v6: Classifier,
+    pub v6: Compiled,
     /// The session of each classifier result (rule set), i.e. the enabled sessions by
     /// session number.
     pub sessions: Box<[SessionIdx]>,
+    /// The filter of each session, in the same order: what outcomes' rule indices point into.
+    pub filters: Box<[Arc<FilterRules>]>,
+}
+
+/// One address family's compiled filters of a source, and how often each outcome decided.
+pub struct Compiled {
+    /// The decision structure.
+    pub classifier: Classifier,
+    /// By worker and outcome.
+    pub hits: OutcomeCounters,
+}
+
+impl Compiled {
+    fn new(classifier: Classifier, workers: usize) -> Self {
+        let hits = OutcomeCounters::new(workers, classifier.outcomes());
+        Compiled { classifier, hits }
+    }
 }
 
 impl SourceRules {
-    /// Compiles the sessions of one source for one direction; `sessions` holds (session,
-    /// filter), in ascending session number; `exclusions` gives the VPC resolvers.
-    pub fn build(mac: Option<[u8; 6]>, dir: Direction, sessions: &[(SessionIdx, &FilterRules)], exclusions: &Exclusions) -> Result<Self, CompileError> {
-        let sets: Vec<RuleSet> =
-            sessions.iter().map(|(_, f)| RuleSet { rules: f.rules(dir), amazon_dns: f.amazon_dns }).collect();
-        Ok(SourceRules {
+    /// Compiles the sessions of network interface `id` for one direction; `sessions` holds
+    /// (session, filter), in ascending session number; `exclusions` gives the VPC resolvers;
+    /// `workers` count its rules' hits.
+    pub fn build(id: &str, mac: Option<[u8; 6]>, dir: Direction, sessions: &[(SessionIdx, Arc<FilterRules>)], exclusions: &Exclusions, workers: usize) -> Result<Self, CompileError> {
+        let filters: Vec<&FilterRules> = sessions.iter().map(|(_, f)| &**f).collect();
+        let (v4, v6) = Self::classifiers(dir, &filters, exclusions)?;
+        Ok(Self::with_classifiers(id, mac, dir, sessions, (v4, v6), workers))
+    }
+
+    /// The IPv4 and IPv6 classifiers of sessions with `filters` (in ascending session number)
+    /// in direction `dir`: what sources whose sessions have the same filters can share.
+    pub fn classifiers(dir: Direction, filters: &[&FilterRules], exclusions: &Exclusions) -> Result<(Classifier, Classifier), CompileError> {
+        let sets: Vec<RuleSet> = filters.iter().map(|f| RuleSet { rules: f.rules(dir), amazon_dns: f.amazon_dns }).collect();
+        Ok((Classifier::build(&sets, false, &exclusions.resolvers(false))?, Classifier::build(&sets, true, &exclusions.resolvers(true))?))
+    }
+
+    /// Source `id` over classifiers already built for its sessions' filters (shared with other
+    /// sources); its hit counters are its own.
+    pub fn with_classifiers(id: &str, mac: Option<[u8; 6]>, dir: Direction, sessions: &[(SessionIdx, Arc<FilterRules>)], (v4, v6): (Classifier, Classifier), workers: usize) -> Self {
+        SourceRules {
+            id: id.into(),
             mac,
-            v4: Classifier::build(&sets, false, &exclusions.resolvers(false))?,
-            v6: Classifier::build(&sets, true, &exclusions.resolvers(true))?,
-            sessions: sessions.iter().map(|&(s, _)| s).collect(),
-        })
+            dir,
+            v4: Compiled::new(v4, workers),
+            v6: Compiled::new(v6, workers),
+            sessions: sessions.iter().map(|(s, _)| *s).collect(),
+            filters: sessions.iter().map(|(_, f)| f.clone()).collect(),
+        }
+    }
+
+    /// The compiled filters of one address family.
+    #[inline(always)]
+    pub fn family(&self, ipv6: bool) -> &Compiled {
+        if ipv6 { &self.v6 } else { &self.v4 }
+    }
+
+    /// Calls `f` with each rule that has decided packets, and how many it decided: its hits.
+    /// A rule is counted once for each session it decided a packet for (a reject of one
+    /// session and the accept of the next both count).
+    pub fn rule_hits(&self, mut f: impl FnMut(&FilterRules, &Rule, u64)) {
+        for c in [&self.v4, &self.v6] {
+            for o in 0..c.classifier.outcomes() as u32 {
+                let n = c.hits.total(o);
+                if n == 0 {
+                    continue;
+                }
+                for (set, i) in c.classifier.outcome(o).deciding_rules() {
+                    let filter = &self.filters[set];
+                    f(filter, &filter.rules(self.dir)[i], n);
+                }
+            }
+        }
     }
 }
 
 /// How one session's copies are built and where they go.
+#[derive(Clone, PartialEq, Eq)]
 pub struct SessionOut {
+    /// The session's id (`tms-...`), for `explain`.
+    pub id: Arc<str>,
     /// Where its copies are counted (stable across table swaps).
     pub slot: CounterSlot,
     /// Port index of the target's mirror port.
@@ -235,5 +322,15 @@ pub struct SessionOut {
     pub max_inner: u32,
     /// Outer headers, one per target address (a load balancer has several; the flow hash
     /// picks one). Empty while the next hop is unresolved: copies are skipped and counted.
-    pub templates: Box<[Template]>,
+    pub templates: Arc<[Template]>,
+}
+
+impl SessionOut {
+    /// The outer headers for a copy with flow hash `hash`: it picks one of a load balancer's
+    /// collectors (multiply-shift, not a division). `None` while the next hop is unresolved.
+    #[inline(always)]
+    pub fn template(&self, hash: u32) -> Option<&Template> {
+        let n = self.templates.len() as u64;
+        self.templates.get(((u64::from(hash) * n) >> 32) as usize)
+    }
 }

@@ -45,6 +45,16 @@ pub enum RuleAction {
     Reject,
 }
 
+impl RuleAction {
+    /// "accept" or "reject".
+    pub fn name(self) -> &'static str {
+        match self {
+            RuleAction::Accept => "accept",
+            RuleAction::Reject => "reject",
+        }
+    }
+}
+
 /// An inclusive range of TCP or UDP ports.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -132,6 +142,7 @@ mod tests {
         assert_eq!(Direction::ALL.map(Direction::name), ["ingress", "egress"]);
         assert_eq!(NotMirrored::ALL.map(|r| r as usize), [0, 1, 2]);
         assert_eq!(NotMirrored::ALL.map(NotMirrored::name), ["not_ip", "malformed", "excluded"]);
+        assert_eq!([RuleAction::Accept, RuleAction::Reject].map(RuleAction::name), ["accept", "reject"]);
     }
 
     #[test]

@@ -20,7 +20,7 @@
 //! a refused copy is a counted skip) and the worker reports an RCU quiescent state: the table
 //! it read stays the same for the whole iteration.
 
-use crate::decide::Sources;
+use crate::decide::{CountHits, Sources};
 use crate::dpdk::burst::{Burst, MAX_BURST};
 use crate::dpdk::eal;
 use crate::dpdk::mbuf::Mbuf;
@@ -37,6 +37,8 @@ use crate::types::{CopySkip, CounterSlot, Direction, NotMirrored, SessionIdx};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
+pub mod floor;
+
 /// What a worker is given to run.
 pub struct WorkerSetup<'a> {
     /// Worker number, also its RCU reader slot.
@@ -51,6 +53,11 @@ pub struct WorkerSetup<'a> {
     /// Mempool for copies, apart from the RX pool so slow mirror ports never starve
     /// originals.
     pub copy_pool: &'a Mempool,
+    /// Mbufs without a data room, for the segments of copies sent by reference.
+    pub ref_pool: &'a Mempool,
+    /// Whether each port (by port index) can send chained mbufs: long copies out of it are
+    /// then sent by reference ([`fill_copy`]).
+    pub chains: Vec<bool>,
     /// Most packets taken from an RX queue at once.
     pub burst_size: usize,
     /// Extra attempts to send originals a TX queue refused.
@@ -66,14 +73,26 @@ pub struct WorkerSetup<'a> {
 /// registered with the EAL. Out of line so that it stays a function of its own: the
 /// whole-worker instruction count (`tm-bench --callgrind`) collects inside it.
 #[inline(never)]
-pub fn run(setup: WorkerSetup, mut reader: Reader<Table>, counters: &WorkerCounters, stop: &AtomicBool) {
-    let WorkerSetup { mut rx, tx, peers, copy_pool, burst_size, tx_retries, idle_sleep, snoop, .. } = setup;
+pub fn run(setup: WorkerSetup, reader: Reader<Table>, counters: &WorkerCounters, stop: &AtomicBool) {
+    poll(setup, reader, counters, stop, |w, table, port, burst| w.handle_burst(table, port, burst));
+}
+
+/// The poll loop around a burst handler, as DPDK's l2fwd has one: receive a burst from each RX
+/// queue and hand it to `handle`, flush the copies, report a quiescent state, count the cycles.
+/// Shared by [`run`] and the benchmark's [`floor`]s, so that a floor differs from the product
+/// only by what its handler does.
+#[inline(always)]
+fn poll(setup: WorkerSetup, mut reader: Reader<Table>, counters: &WorkerCounters, stop: &AtomicBool, mut handle: impl FnMut(&mut Worker, &Table, usize, &mut Burst)) {
+    let WorkerSetup { id, mut rx, tx, peers, copy_pool, ref_pool, chains, burst_size, tx_retries, idle_sleep, snoop } = setup;
     let burst_size = burst_size.clamp(1, MAX_BURST);
     let ports = tx.len();
     let mut w = Worker {
+        id,
         tx,
         peers,
         copy_pool,
+        ref_pool,
+        chains,
         tx_retries,
         counters,
         pending: Vec::with_capacity(MAX_PENDING),
@@ -85,13 +104,14 @@ pub fn run(setup: WorkerSetup, mut reader: Reader<Table>, counters: &WorkerCount
     let mut burst = Burst::new();
     let mut last = eal::tsc();
     while !stop.load(Ordering::Relaxed) {
-        let table = reader.read();
         let mut received = 0;
         for (port, queue) in &mut rx {
             let n = queue.receive_up_to(&mut burst, burst_size);
             if n > 0 {
                 received += n;
-                w.handle_burst(table, usize::from(*port), &mut burst);
+                // The table is read after the frames are: a frame that arrives once a change
+                // has been published (and answered) is decided by the new table.
+                handle(&mut w, reader.read(), usize::from(*port), &mut burst);
             }
         }
         w.flush_copies();
@@ -139,11 +159,12 @@ impl Worker<'_> {
         let mut not_mirrored = [0u64; NotMirrored::ALL.len()];
         let (pending, held) = (&mut self.pending, &mut self.held);
         let mut packet = Packet::default();
+        let mut hits = CountHits { worker: self.id };
         for m in burst.iter() {
             // As each copy is found: a second reference on its original (one per
             // original, however many copies) keeps it for building once it has been sent.
             let mut hold = None;
-            let decided = sources.decide(m.data(), m.pkt_len(), &mut packet, |mirror| {
+            let decided = sources.decide(m.data(), m.pkt_len(), &mut packet, &mut hits, |mirror| {
                 if pending.len() == MAX_PENDING {
                     return;
                 }
@@ -201,18 +222,18 @@ impl Worker<'_> {
             let len = original.pkt_len();
             let inner = len.min(s.max_inner as usize);
             let skip = |reason| counters.session(s.slot, pc.dir).skip(reason, inner as u64);
-            let n = s.templates.len();
-            if n == 0 {
+            let Some(outer) = s.template(pc.hash) else {
                 skip(CopySkip::Unresolved);
                 continue;
-            }
-            // The flow hash picks the target address; multiply-shift, not a division.
-            let outer = &s.templates[((u64::from(pc.hash) * n as u64) >> 32) as usize];
+            };
             let Some(mut copy) = self.fresh.pop().or_else(|| Mbuf::alloc(self.copy_pool)) else {
                 skip(CopySkip::NoMbuf);
                 continue;
             };
-            if !fill_copy(&mut copy, self.copy_pool, outer, original, inner, source_port(pc.hash)) {
+            // Only long copies ask whether their port chains: short ones pay one comparison.
+            let by_reference = inner >= BY_REFERENCE_FROM && self.chains[usize::from(s.port)];
+            let reference = by_reference.then(|| Mbuf::alloc(self.ref_pool)).flatten();
+            if !fill_copy(&mut copy, self.copy_pool, reference, outer, original, inner, source_port(pc.hash)) {
                 skip(CopySkip::NoMbuf);
                 continue;
             }
@@ -225,6 +246,9 @@ impl Worker<'_> {
         self.held.clear();
     }
 
+    // Inlined into both of its callers (the floors' too): out of line, a copy costs 13
+    // instructions more.
+    #[inline(always)]
     fn enqueue_copy(&mut self, port: usize, copy: Mbuf, meta: CopyMeta) {
         if self.copies[port].burst.is_full() {
             self.flush_port(port);
@@ -267,13 +291,27 @@ impl Worker<'_> {
     }
 }
 
+/// From this many bytes on, a copy is sent by reference where its port can send chained mbufs:
+/// below, copying the bytes costs less than a second mbuf and the atomic reference counts of
+/// attaching it to the original and detaching it.
+pub(crate) const BY_REFERENCE_FROM: usize = 512;
+
 /// Writes a copy: `outer` then the first `inner` bytes of `original`. The common case (the
 /// bytes lie in the original's first segment and fit the copy's buffer) is one append and one
-/// copy; otherwise the bytes are chained over segments from `pool`. False when mbufs ran out.
+/// copy. Given a `reference` segment (for copies of [`BY_REFERENCE_FROM`] bytes or more out of
+/// a port that sends chained mbufs), the bytes are not copied but referred to: the copy holds
+/// the headers, and the segment, attached to the original's buffer, follows
+/// ([`Mbuf::chain_reference`]). Otherwise the bytes are chained over segments from `pool`.
+/// False when mbufs ran out.
 #[inline(always)]
-fn fill_copy(copy: &mut Mbuf, pool: &Mempool, outer: &Template, original: &Mbuf, inner: usize, src_port: u16) -> bool {
+fn fill_copy(copy: &mut Mbuf, pool: &Mempool, reference: Option<Mbuf>, outer: &Template, original: &Mbuf, inner: usize, src_port: u16) -> bool {
     let head = original.data();
     if inner <= head.len() {
+        if let Some(segment) = reference {
+            let Some(header) = copy.append(outer.len()) else { return false };
+            outer.write(header, &head[..inner], src_port);
+            return copy.chain_reference(segment, original, inner).is_ok();
+        }
         if let Some(buf) = copy.append(outer.len() + inner) {
             let bytes = &head[..inner];
             match buf.first_chunk_mut::<MAX_OUTER_LEN>() {
@@ -328,9 +366,13 @@ struct CopyQueue {
 
 /// A worker's state between the stages of a burst and the polls of its loop.
 struct Worker<'a> {
+    /// Its number: where it counts rule hits.
+    id: usize,
     tx: Vec<Option<TxQueue>>,
     peers: Vec<Option<u16>>,
     copy_pool: &'a Mempool,
+    ref_pool: &'a Mempool,
+    chains: Vec<bool>,
     tx_retries: u32,
     counters: &'a WorkerCounters,
     pending: Vec<PendingCopy>,

@@ -5,6 +5,7 @@
 //! and no freed table is ever touched. scripts/test.sh also runs this under AddressSanitizer
 //! (use after free, leaks) and ThreadSanitizer (data races).
 
+use dataplane::decide::CountHits;
 use dataplane::filter::{Exclusions, Rule};
 use dataplane::encap::{Outer, OuterIp, Template, DEFAULT_TTL};
 use dataplane::parse::Packet;
@@ -16,8 +17,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 /// A table whose one session mirrors all UDP received on port 0, with VNI `generation`.
 fn table(generation: u64) -> Table {
-    let filter = FilterRules {
+    let filter = std::sync::Arc::new(FilterRules {
         egress: vec![Rule {
+            id: "r1".into(),
             number: 1,
             action: RuleAction::Accept,
             protocol: Some(17),
@@ -27,8 +29,8 @@ fn table(generation: u64) -> Table {
             destination_ports: None,
         }],
         ..FilterRules::default()
-    };
-    let source = SourceRules::build(None, Direction::Egress, &[(SessionIdx(0), &filter)], &Exclusions::new(&[], &[])).unwrap();
+    });
+    let source = SourceRules::build("eni-src", None, Direction::Egress, &[(SessionIdx(0), filter)], &Exclusions::new(&[], &[]), 2).unwrap();
     let outer = Outer {
         src_mac: [2, 0, 0, 0, 0, 0x10],
         dst_mac: [2, 0, 0, 0, 0, 0x20],
@@ -42,7 +44,7 @@ fn table(generation: u64) -> Table {
     Table {
         generation,
         ports: vec![PortRules { egress: SourceSet::new([std::sync::Arc::new(source)]).expect("one source"), ingress: SourceSet::default() }, PortRules::default()].into(),
-        sessions: vec![SessionOut { slot: CounterSlot(0), port: 1, max_inner: 128, templates: vec![Template::new(&outer)].into() }].into(),
+        sessions: vec![SessionOut { id: "s1".into(), slot: CounterSlot(0), port: 1, max_inner: 128, templates: vec![Template::new(&outer)].into() }].into(),
         exclusions: Exclusions::default(),
     }
 }
@@ -73,7 +75,7 @@ fn readers_see_whole_tables_while_thousands_are_swapped_in() {
                         let mut vnis = Vec::with_capacity(32);
                         let sources = t.sources(0, 1);
                         for f in frames {
-                            let decided = sources.decide(f, f.len(), &mut packet, |m| {
+                            let decided = sources.decide(f, f.len(), &mut packet, &mut CountHits { worker: id }, |m| {
                                 assert_eq!(m.dir, Direction::Egress);
                                 let out = t.session(m.session);
                                 out.templates[0].write(&mut header, &f[..f.len().min(out.max_inner as usize)], m.hash as u16 | 0xc000);

@@ -22,6 +22,11 @@ int shim_rte_pktmbuf_alloc_bulk(struct rte_mempool *mp, struct rte_mbuf **mbufs,
 	return rte_pktmbuf_alloc_bulk(mp, mbufs, count);
 }
 
+void shim_rte_pktmbuf_attach(struct rte_mbuf *mi, struct rte_mbuf *m)
+{
+	rte_pktmbuf_attach(mi, m);
+}
+
 void shim_rte_pktmbuf_free(struct rte_mbuf *m)
 {
 	rte_pktmbuf_free(m);

@@ -22,6 +22,7 @@ uint16_t shim_rte_eth_tx_burst(uint16_t port_id, uint16_t queue_id, struct rte_m
                                uint16_t nb_pkts);
 struct rte_mbuf *shim_rte_pktmbuf_alloc(struct rte_mempool *mp);
 int shim_rte_pktmbuf_alloc_bulk(struct rte_mempool *mp, struct rte_mbuf **mbufs, unsigned count);
+void shim_rte_pktmbuf_attach(struct rte_mbuf *mi, struct rte_mbuf *m);
 void shim_rte_pktmbuf_free(struct rte_mbuf *m);
 int shim_rte_errno(void);
 const char *shim_rte_version(void);

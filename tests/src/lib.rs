@@ -5,6 +5,7 @@
 //! have them fails with a message saying what is missing, never passes silently.
 
 pub mod expect;
+pub mod scale;
 pub mod traffic;
 
 use pcap_file::pcap::{PcapPacket, PcapReader, PcapWriter};

@@ -748,6 +748,26 @@ api_struct! {
     pub struct ExportConfiguration {}
 }
 
+api_struct! {
+    /// The appliance's: what the running dataplane does with frames, and why, as `traffic-mirror
+    /// explain` shows it: the sources that see each frame, the rule that decided each session
+    /// tried, why it is never mirrored, and its copies (VNI, length, outer UDP ports, bytes).
+    /// The decision is the workers' own, on the table in force; nothing is sent or counted.
+    pub struct ExplainFrames {
+        /// The port the frames arrive on.
+        port ("Port"): String,
+        /// The frames, in hex (at most 1,000).
+        frames ("Frames"): Vec<String>,
+    }
+}
+
+/// ExplainFrames's reply.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ExplainFramesResult {
+    pub frames: Vec<crate::explain::FrameExplanation>,
+}
+
 /// ExportConfiguration's reply.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]

@@ -4,6 +4,7 @@
 
 use crate::api_struct;
 use crate::config::{self, Config, Direction, NetworkService, RuleAction, TargetType};
+use crate::counters::RuleTotals;
 use serde::{Deserialize, Serialize};
 use std::net::{IpAddr, Ipv6Addr};
 
@@ -151,6 +152,10 @@ pub struct TrafficMirrorFilterRule {
     pub description: Option<String>,
     #[serde(default)]
     pub tags: Vec<Tag>,
+    /// The appliance's: the packets the rule decided (accepted or rejected) since start, once
+    /// for each session it decided one for. Describe calls show it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hit_count: Option<u64>,
 }
 
 impl TrafficMirrorFilterRule {
@@ -169,6 +174,19 @@ impl TrafficMirrorFilterRule {
             source_cidr_block: r.source_cidr,
             description: r.description.clone(),
             tags: tags(&r.tags),
+            hit_count: None,
+        }
+    }
+
+    /// With its hits, as describe shows it.
+    pub fn with_hits(mut self, hits: &RuleTotals) -> Self {
+        self.count_hits(hits);
+        self
+    }
+
+    fn count_hits(&mut self, hits: &RuleTotals) {
+        if let (Some(f), Some(r)) = (&self.traffic_mirror_filter_id, &self.traffic_mirror_filter_rule_id) {
+            self.hit_count = Some(hits.get(f, r, self.traffic_direction));
         }
     }
 
@@ -207,6 +225,14 @@ pub struct TrafficMirrorFilter {
 }
 
 impl TrafficMirrorFilter {
+    /// With its rules' hits, as describe shows them.
+    pub fn with_hits(mut self, hits: &RuleTotals) -> Self {
+        for r in self.ingress_filter_rules.iter_mut().chain(&mut self.egress_filter_rules) {
+            r.count_hits(hits);
+        }
+        self
+    }
+
     /// EC2's view of a configured filter, its rules in evaluation order.
     pub fn of(f: &config::Filter) -> Self {
         let rules = |dir: Direction| {

@@ -144,6 +144,7 @@ pub static ACTIONS: &[Entry] = {
         entry::<DescribeCounters>(),
         entry::<ReloadConfiguration>(),
         entry::<ExportConfiguration>(),
+        entry::<ExplainFrames>(),
     ]
 };
 

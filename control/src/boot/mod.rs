@@ -23,6 +23,8 @@ use dataplane::dpdk::queue::{RxQueue, TxQueue};
 use dataplane::rcu::Rcu;
 use dataplane::stats::WorkerCounters;
 use dataplane::snoop::SnoopQueue;
+use dataplane::encap::{Outer, OuterIp, Template, DEFAULT_TTL};
+use dataplane::worker::floor::{self, Floor, FloorOut};
 use dataplane::worker::{self, WorkerSetup};
 use signals::Event;
 use std::path::{Path, PathBuf};
@@ -38,6 +40,9 @@ pub struct RunOptions {
     /// Stop and reload requests, from handlers installed before anything else (see
     /// [`signals::install`]).
     pub signals: crossbeam::channel::Receiver<signals::Event>,
+    /// The benchmark's floor for the workers to run instead of the product's loop (see
+    /// [`floor`](dataplane::worker::floor)).
+    pub bench_floor: Option<Floor>,
 }
 
 /// Data room of every mbuf: DPDK's default (2048 + headroom). Larger frames chain.
@@ -84,10 +89,13 @@ pub fn run(opts: RunOptions) -> Result<i32> {
         })
         .collect::<Result<_>>()?;
     let setups = plan::port_setups(&cfg, &infos)?;
-    let (rx_pool_size, copy_pool_size) = plan::pool_sizes(&cfg, &setups);
+    let by_reference = plan::copies_by_reference(&cfg, &infos)?;
+    let (rx_pool_size, copy_pool_size, ref_pool_size) = plan::pool_sizes(&cfg, &setups);
     let socket = infos.first().map_or(-1, |i| i.socket);
     let rx_pool = Mempool::new("tm_rx", rx_pool_size, plan::pool_cache(rx_pool_size), DATA_ROOM, socket).context("creating the RX mempool (raise -m in eal_args?)")?;
     let copy_pool = Mempool::new("tm_copy", copy_pool_size, plan::pool_cache(copy_pool_size), DATA_ROOM, socket).context("creating the copy mempool (raise -m in eal_args?)")?;
+    // Segments of copies sent by reference: attached to an original's buffer, no room of their own.
+    let ref_pool = Mempool::new("tm_ref", ref_pool_size, plan::pool_cache(ref_pool_size), 0, socket).context("creating the reference mempool (raise -m in eal_args?)")?;
 
     let mut ports = Vec::new();
     let mut rx_queues: Vec<Vec<(u16, RxQueue)>> = (0..workers).map(|_| Vec::new()).collect();
@@ -95,7 +103,16 @@ pub fn run(opts: RunOptions) -> Result<i32> {
     let mut control_tx: Vec<Option<TxQueue>> = Vec::new();
     for (i, (p, info)) in cfg.ports.iter().zip(&infos).enumerate() {
         let (handle, rxq, txq) = Port::start(info.id, &setups[i], &rx_pool).with_context(|| format!("starting port {:?}", p.name))?;
-        log::info!("port {:?}: {} ({}), mac {}, {} rx / {} tx queues", p.name, p.device, info.driver, Mac(info.mac), setups[i].rx_queues, setups[i].tx_queues);
+        log::info!(
+            "port {:?}: {} ({}), mac {}, {} rx / {} tx queues, {}",
+            p.name,
+            p.device,
+            info.driver,
+            Mac(info.mac),
+            setups[i].rx_queues,
+            setups[i].tx_queues,
+            if by_reference[i] { "long copies sent by reference" } else { "copies copied whole" }
+        );
         ports.push(handle);
         for (q, queue) in rxq.into_iter().enumerate() {
             rx_queues[q % workers].push((i as u16, queue));
@@ -107,25 +124,28 @@ pub fn run(opts: RunOptions) -> Result<i32> {
         // A queue beyond the workers' is the control thread's (ARP on mirror ports).
         control_tx.push(txq.next());
     }
-    crate::controller::arp_capable(&cfg, &control_tx).map_err(anyhow::Error::msg)?;
+    crate::controller::arp_capable(&cfg, cfg.targets.iter(), &control_tx).map_err(anyhow::Error::msg)?;
 
-    let mut slots = Slots::new(cfg.quotas.sessions.max(cfg.sessions.len()));
+    let mut slots = Slots::for_quota(cfg.quotas.sessions.max(cfg.sessions.len()));
     let counters: Vec<WorkerCounters> = (0..workers).map(|_| WorkerCounters::new(cfg.ports.len(), slots.capacity())).collect();
-    slots.assign(&cfg, &counters).map_err(|e| anyhow::anyhow!("{e}"))?;
-    slots.published();
+    slots.assign_all(&cfg, &counters).map_err(|e| anyhow::anyhow!("{e}"))?;
     let macs: Vec<[u8; 6]> = infos.iter().map(|i| i.mac).collect();
+    let state = State::new(cfg, loaded.tokens.clone());
     // Next hops found by ARP start unresolved; the control thread resolves them.
     let mut compiler = Compiler::default();
-    let table = compiler.compile(&cfg, &macs, &slots, 1, |_| None).map_err(|e| anyhow::anyhow!("{e}"))?;
-    log_table(&cfg, &table, compiler.mirroring);
+    let compiling = Instant::now();
+    let env = crate::compile::Env { port_macs: &macs, slots: &slots, resolved: &|_| None };
+    let table = compiler.compile_all(&state.cfg, state.refs(), &env, 1).map_err(|e| anyhow::anyhow!("{e}"))?;
+    log::debug!("compiled {} sources in {:?}", compiler.work.sources_built, compiling.elapsed());
+    log_table(&state.cfg, &table, compiler.mirroring());
     let rcu = Rcu::new(table, workers);
     let stop = AtomicBool::new(false);
     let (api_tx, api_rx) = crossbeam::channel::unbounded::<api::Pending>();
     // Kept for the life of the process: dropping it stops the endpoint.
-    let _metrics = cfg.metrics.as_ref().map(|m| crate::metrics::serve(m.listen, api_tx.clone())).transpose()?;
+    let _metrics = state.cfg.metrics.as_ref().map(|m| crate::metrics::serve(m.listen, api_tx.clone())).transpose()?;
     crate::metrics::register_telemetry(api_tx.clone())?;
     // Kept for the life of the process: dropping it stops the API.
-    let _query = match &cfg.api {
+    let _query = match &state.cfg.api {
         Some(api) => {
             let to_control = api_tx.clone();
             let dispatch = move |action: &str, input: serde_json::Value| api::call_action(&to_control, action, input, api::socket::PATIENCE);
@@ -137,13 +157,23 @@ pub fn run(opts: RunOptions) -> Result<i32> {
     };
     api::socket::serve(listener, api_tx)?;
     log::info!("control API on {}; DPDK telemetry in {}", socket_path.display(), eal.runtime_dir());
-    let peers = cfg.peers();
+    let peers = state.cfg.peers();
+    let floor_out = match opts.bench_floor {
+        Some(f) => {
+            log::warn!("benchmark floor {f}: the workers forward without mirroring");
+            floor_out(&state.cfg, &macs)
+        }
+        None => None,
+    };
+    if matches!(opts.bench_floor, Some(Floor::Copy { .. })) && floor_out.is_none() {
+        bail!("--bench-floor copy needs a port with an ipv4 to send its copies from");
+    }
 
     let started = Instant::now();
     let snoop = SnoopQueue::new(1024);
     let (store, folded) = Store::open(&opts.config, &loaded);
-    let rt = Runtime { counters: &counters, ports: &ports, pools: [&rx_pool, &copy_pool], port_macs: macs, cores: cores.clone(), started, control_tx };
-    let mut controller = Controller::new(State { cfg, tokens: loaded.tokens }, store, slots, rcu.writer(), compiler, rt);
+    let rt = Runtime { counters: &counters, ports: &ports, pools: [&rx_pool, &copy_pool, &ref_pool], port_macs: macs, cores: cores.clone(), started, control_tx };
+    let mut controller = Controller::new(state, store, slots, rcu.writer(), compiler, rt);
     std::thread::scope(|scope| -> Result<()> {
         let mut handles = Vec::new();
         for (w, (rx, tx)) in rx_queues.into_iter().zip(tx_queues).enumerate() {
@@ -154,19 +184,25 @@ pub fn run(opts: RunOptions) -> Result<i32> {
                 tx,
                 peers: peers.clone(),
                 copy_pool: &copy_pool,
+                ref_pool: &ref_pool,
+                chains: by_reference.clone(),
                 burst_size: d.burst_size,
                 tx_retries: d.tx_retries,
                 idle_sleep: Duration::from_micros(d.idle_sleep_us),
                 snoop: &snoop,
             };
             let (eal, rcu, counters, stop, core) = (&eal, &rcu, &counters[w], &stop, cores[w]);
+            let bench_floor = opts.bench_floor;
             let handle = std::thread::Builder::new().name(format!("tm-worker-{w}")).spawn_scoped(scope, move || {
                 if !core_affinity::set_for_current(core_affinity::CoreId { id: core }) {
                     log::warn!("worker {w}: cannot pin to core {core}");
                 }
                 let _registration = eal.register_thread().map_err(|e| log::warn!("worker {w}: {e}")).ok();
                 log::info!("worker {w} on core {core}");
-                worker::run(setup, rcu.reader(w), counters, stop);
+                match bench_floor {
+                    None => worker::run(setup, rcu.reader(w), counters, stop),
+                    Some(f) => floor::run(setup, f, floor_out, rcu.reader(w), counters, stop),
+                }
             });
             match handle {
                 Ok(h) => handles.push(h),
@@ -227,7 +263,7 @@ pub fn run(opts: RunOptions) -> Result<i32> {
     for p in ports {
         p.close();
     }
-    let pools = [&rx_pool, &copy_pool];
+    let pools = [&rx_pool, &copy_pool, &ref_pool];
     let report = Report::collect(&Inputs {
         cfg: &done.cfg,
         slots: &done.slots,
@@ -241,6 +277,8 @@ pub fn run(opts: RunOptions) -> Result<i32> {
         arp: done.arp,
         nd: done.nd,
         recent_busy: None,
+        control: done.control,
+        rule_hits: &done.rule_hits,
     });
     print!("{}", report.text());
     if let Some(path) = &opts.stats_json {
@@ -254,8 +292,18 @@ pub fn run(opts: RunOptions) -> Result<i32> {
     }
     drop(rx_pool);
     drop(copy_pool);
+    drop(ref_pool);
     drop(eal);
     Ok(0)
+}
+
+/// Where a benchmark copy floor sends: the first port with an address (a mirror port), to a
+/// documentation address (RFC 5737) by VNI 1, as a session's copies would go.
+fn floor_out(cfg: &Config, macs: &[[u8; 6]]) -> Option<FloorOut> {
+    let (i, p) = cfg.ports.iter().enumerate().find(|(_, p)| p.ipv4.is_some())?;
+    let ip = OuterIp::V4 { src: p.ipv4?, dst: std::net::Ipv4Addr::new(192, 0, 2, 10) };
+    let outer = Outer { src_mac: macs[i], dst_mac: [2, 0, 0, 0, 0, 0x0a], vlan: None, ip, ttl: DEFAULT_TTL, dont_fragment: false, dst_port: 4789, vni: 1 };
+    Some(FloorOut { port: i as u16, template: Template::new(&outer) })
 }
 
 /// Checks what DPDK would otherwise report cryptically: missing capture files, missing output

@@ -1,6 +1,7 @@
 //! The start-up plan, as pure functions of the configuration and what the devices offer:
 //! which cores the workers and the control thread take, how many queues each port gets, and
-//! how many mbufs each pool needs. Unit-tested without DPDK.
+//! how many mbufs each pool needs, which ports send long copies by reference. Unit-tested
+//! without DPDK.
 
 use crate::config::Config;
 use anyhow::{bail, Result};
@@ -56,10 +57,14 @@ pub fn port_setups(cfg: &Config, infos: &[PortInfo]) -> Result<Vec<PortSetup>> {
         .collect()
 }
 
-/// Mbuf counts (received frames, copies): every descriptor of every ring full at once, every
-/// worker's bursts and caches, and slack. Copies get their own pool sized for the mirror
-/// ports' TX rings, so a slow collector never starves the originals.
-pub fn pool_sizes(cfg: &Config, setups: &[PortSetup]) -> (u32, u32) {
+/// Mbuf counts (received frames, copies, references): every descriptor of every ring full at
+/// once, every worker's bursts and caches, and slack. Copies get their own pool sized for the
+/// mirror ports' TX rings, so a slow collector never starves the originals. A copy sent by
+/// reference also takes an mbuf without a data room (the segment attached to the original)
+/// from a third pool of the same number, so that `copy_mbufs` still counts copies; the
+/// original it refers to holds one of a TX ring's descriptors, already counted for received
+/// frames.
+pub fn pool_sizes(cfg: &Config, setups: &[PortSetup]) -> (u32, u32, u32) {
     let workers = cfg.dataplane.workers as u32;
     let rings: u32 = setups.iter().map(|s| u32::from(s.rx_queues) * u32::from(s.rx_desc) + u32::from(s.tx_queues) * u32::from(s.tx_desc)).sum();
     let per_worker = (MAX_BURST as u32) * 4 + POOL_CACHE * 3 / 2;
@@ -73,12 +78,30 @@ pub fn pool_sizes(cfg: &Config, setups: &[PortSetup]) -> (u32, u32) {
     } else {
         round(mirror_rings + workers * (per_worker + (MAX_BURST as u32) * setups.len() as u32) + 1024)
     };
-    (rx, copies)
+    let references = round(mirror_rings + workers * (per_worker + (MAX_BURST as u32) * setups.len() as u32) + 1024);
+    (rx, copies, references)
 }
 
 /// A pool's per-lcore cache: DPDK refuses one above 2/3 of the pool, so small pools get less.
 pub fn pool_cache(size: u32) -> u32 {
     POOL_CACHE.min(size / 4)
+}
+
+/// Whether long copies go out of each port by reference: as `copy_by_reference` says, or as
+/// suits the device ([`PortInfo::copies_by_reference`]); refused where the device cannot send
+/// chained mbufs at all.
+pub fn copies_by_reference(cfg: &Config, infos: &[PortInfo]) -> Result<Vec<bool>> {
+    cfg.ports
+        .iter()
+        .zip(infos)
+        .map(|(p, info)| match p.copy_by_reference {
+            Some(true) if !info.sends_chains() => {
+                bail!("port {:?}: copy_by_reference = true, but its device ({}) cannot send chained mbufs", p.name, info.driver)
+            }
+            Some(on) => Ok(on),
+            None => Ok(info.copies_by_reference()),
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -87,14 +110,14 @@ mod tests {
     use crate::config::{Link, Port};
 
     fn info(rx: u16, tx: u16) -> PortInfo {
-        PortInfo { id: 0, mac: [0; 6], driver: "net_pcap".into(), max_rx_queues: rx, max_tx_queues: tx, socket: 0 }
+        PortInfo { id: 0, mac: [0; 6], driver: "net_pcap".into(), max_rx_queues: rx, max_tx_queues: tx, socket: 0, tx_multi_seg: false }
     }
 
     fn cfg(workers: usize) -> Config {
         let mut c = Config::default();
         c.dataplane.workers = workers;
         for name in ["host", "uplink", "mirror"] {
-            c.ports.push(Port { name: name.into(), device: format!("net_null_{name}"), mac: None, ipv4: None, ipv6: None, mtu: None });
+            c.ports.push(Port { name: name.into(), device: format!("net_null_{name}"), mac: None, ipv4: None, ipv6: None, mtu: None, copy_by_reference: None });
         }
         c.links.push(Link { ports: vec!["host".into(), "uplink".into()] });
         c
@@ -126,16 +149,34 @@ mod tests {
     }
 
     #[test]
+    fn long_copies_go_by_reference_where_the_device_chains_or_the_port_says() {
+        let mut c = cfg(2);
+        let mut infos = vec![info(4, 4), info(4, 4), info(4, 4)];
+        infos[0].driver = "net_ixgbe".into();
+        infos[0].tx_multi_seg = true;
+        infos[2].driver = "net_null".into();
+        assert_eq!(copies_by_reference(&c, &infos).unwrap(), [true, false, false], "by default: where the device chains itself");
+        c.ports[0].copy_by_reference = Some(false);
+        c.ports[2].copy_by_reference = Some(true);
+        assert_eq!(copies_by_reference(&c, &infos).unwrap(), [false, false, true], "as the ports say");
+        infos[2].driver = "net_foo".into();
+        let e = copies_by_reference(&c, &infos).unwrap_err().to_string();
+        assert!(e.contains("port \"mirror\": copy_by_reference = true, but its device (net_foo) cannot send chained mbufs"), "{e}");
+    }
+
+    #[test]
     fn pools_hold_every_ring_and_are_powers_of_two_less_one() {
         let c = cfg(1);
         let s = port_setups(&c, &[info(1, 1), info(1, 1), info(1, 1)]).unwrap();
-        let (rx, copies) = pool_sizes(&c, &s);
+        let (rx, copies, references) = pool_sizes(&c, &s);
+        assert!((references + 1).is_power_of_two() && references >= 1024, "{references}");
         assert!(rx >= 3 * 2 * 1024, "{rx}");
         assert!((rx + 1).is_power_of_two() && (copies + 1).is_power_of_two());
         let mut fixed = c.clone();
         fixed.dataplane.mbufs = 1000;
         fixed.dataplane.copy_mbufs = 500;
-        assert_eq!(pool_sizes(&fixed, &s), (1000, 500));
+        assert_eq!(pool_sizes(&fixed, &s).0, 1000);
+        assert_eq!(pool_sizes(&fixed, &s).1, 500);
         assert_eq!(pool_cache(100), 25);
         assert_eq!(pool_cache(100_000), POOL_CACHE);
     }

@@ -45,12 +45,12 @@ pub fn parse(text: &str, file: &str) -> Result<Config, ConfigError> {
             }
             "port" => cfg.ports = out.array(value, name),
             "link" => cfg.links = out.array(value, name),
-            "network_interface" => cfg.network_interfaces = out.array(value, name),
-            "load_balancer" => cfg.load_balancers = out.array(value, name),
-            "gateway_load_balancer_endpoint" => cfg.gateway_load_balancer_endpoints = out.array(value, name),
-            "target" => cfg.targets = out.array(value, name),
-            "filter" => cfg.filters = out.array(value, name),
-            "session" => cfg.sessions = out.array(value, name),
+            "network_interface" => cfg.network_interfaces = out.array(value, name).into(),
+            "load_balancer" => cfg.load_balancers = out.array(value, name).into(),
+            "gateway_load_balancer_endpoint" => cfg.gateway_load_balancer_endpoints = out.array(value, name).into(),
+            "target" => cfg.targets = out.array(value, name).into(),
+            "filter" => cfg.filters = out.array(value, name).into(),
+            "session" => cfg.sessions = out.array(value, name).into(),
             "source" => out.at(Some(key.span()), "[[source]] is now [[network_interface]]: a source is any network interface a session names (same keys: id, port, mac, ipv4, description)".into()),
             other => out.at(
                 Some(key.span()),
@@ -115,12 +115,9 @@ impl Located<'_> {
             self.at(Some(value.span()), format!("`{name}` must be a table: [{name}]"));
             return;
         }
-        match T::deserialize(ValueDeserializer::from(value.clone())) {
-            Ok(v) => *into = v,
-            Err(e) => {
-                self.value_error(value, &format!("[{name}]"), &e);
-                self.failed.push(name.to_owned());
-            }
+        match self.read(value, &format!("[{name}]")) {
+            Some(v) => *into = v,
+            None => self.failed.push(name.to_owned()),
         }
     }
 
@@ -140,15 +137,37 @@ impl Located<'_> {
                 },
                 _ => format!("[[{name}]] {}", i + 1),
             };
-            match T::deserialize(ValueDeserializer::from(item.clone())) {
-                Ok(v) => out.push(v),
-                Err(e) => {
-                    self.value_error(item, &label, &e);
-                    self.failed.push(name.to_owned());
-                }
+            match self.read(item, &label) {
+                Some(v) => out.push(v),
+                None => self.failed.push(name.to_owned()),
             }
         }
         out
+    }
+
+    /// Deserialises one item, recording every bad value in it: serde stops at the first, so
+    /// each bad key is taken out in turn and the rest read again. `None` when any was bad.
+    fn read<T: DeserializeOwned>(&mut self, value: &Spanned<DeValue>, label: &str) -> Option<T> {
+        let mut rest = value.clone();
+        let mut taken: Vec<String> = Vec::new();
+        // Bounded: each round takes a key out, and an item has few.
+        for _ in 0..64 {
+            let e = match T::deserialize(ValueDeserializer::from(rest.clone())) {
+                Ok(v) => return taken.is_empty().then_some(v),
+                Err(e) => e,
+            };
+            // A key taken out to read further is now missing: that only follows from it.
+            if taken.iter().any(|k| e.message().trim() == format!("missing field `{}`", k.rsplit('.').next().unwrap_or(k))) {
+                return None;
+            }
+            self.value_error(&rest, label, &e);
+            let key = e.span().and_then(|span| key_at(&rest, &span))?;
+            if !remove_key(&mut rest, &key) {
+                return None;
+            }
+            taken.push(key);
+        }
+        None
     }
 
     /// A deserialisation error inside `value`, with the key and value it is about.
@@ -190,6 +209,30 @@ fn key_at(value: &Spanned<DeValue>, span: &Range<usize>) -> Option<String> {
     }
     let mut path = Vec::new();
     find(value, span, &mut path).then(|| path.join("."))
+}
+
+/// Takes the key at dotted `path` (as [`key_at`] names it) out of `value`, or, inside an
+/// array of values, the key that holds the array. False when the path leads nowhere.
+fn remove_key(value: &mut Spanned<DeValue>, path: &str) -> bool {
+    fn take(v: &mut DeValue, segs: &[&str]) -> bool {
+        match v {
+            DeValue::Table(t) => {
+                let Some(key) = t.iter().map(|(k, _)| k).find(|k| &**k.get_ref() == segs[0]).cloned() else { return false };
+                let deeper = segs.len() > 1 && t.get_mut(&key).is_some_and(|child| take(child.get_mut(), &segs[1..]));
+                if !deeper {
+                    t.remove(&key);
+                }
+                true
+            }
+            DeValue::Array(a) => match segs[0].parse::<usize>().ok().and_then(|i| a.get_mut(i.checked_sub(1)?)) {
+                Some(item) if segs.len() > 1 => take(item.get_mut(), &segs[1..]),
+                _ => false,
+            },
+            _ => false,
+        }
+    }
+    let segs: Vec<&str> = path.split('.').collect();
+    take(value.get_mut(), &segs)
 }
 
 /// Span of the deepest element of `path` that the document has.
@@ -280,11 +323,11 @@ session_number = 1
     #[test]
     fn the_example_is_valid_and_gets_a_stable_vni() {
         let c = parse(GOOD, "t.toml").unwrap();
-        let vni = c.sessions[0].virtual_network_id.unwrap();
+        let vni = c.sessions.first().unwrap().virtual_network_id.unwrap();
         assert!(vni <= 0xff_ffff);
-        assert_eq!(parse(GOOD, "t.toml").unwrap().sessions[0].virtual_network_id, Some(vni), "stable");
+        assert_eq!(parse(GOOD, "t.toml").unwrap().sessions.first().unwrap().virtual_network_id, Some(vni), "stable");
         assert_eq!(c.peers(), vec![Some(1), Some(0), None]);
-        assert_eq!(c.network_interfaces[0].tags["Name"], "web");
+        assert_eq!(c.network_interfaces.first().unwrap().tags["Name"], "web");
     }
 
     #[test]
@@ -313,6 +356,32 @@ session_number = 1
         assert!(!e.contains("filter \"tmf-all\" is not defined"), "{e}");
         let e = errors(&GOOD.replace("from = 443, to = 443", "from = 500, to = 400"));
         assert_eq!(e, "t.toml:45: [[filter]] \"tmf-all\" egress_rule 100: destination_port = { from = 500, to = 400 }: its first port is greater than its last");
+    }
+
+    #[test]
+    fn every_bad_value_of_one_item_is_reported() {
+        let text = GOOD.replace(
+            "rule_number = 100\naction = \"accept\"\nprotocol = 6",
+            "rule_number = 100\naction = \"allow\"\nprotocol = \"tcp\"\nsource_cidr = \"10.0.0.0/33\"",
+        );
+        let e = errors(&text);
+        assert!(e.contains("egress_rule.1.action = \"allow\": unknown variant `allow`"), "{e}");
+        assert!(e.contains("egress_rule.1.protocol = \"tcp\""), "{e}");
+        assert!(e.contains("egress_rule.1.source_cidr = \"10.0.0.0/33\": invalid IP address syntax"), "{e}");
+        assert!(!e.contains("missing field"), "a key taken out to read on is not reported missing: {e}");
+        assert_eq!(e.lines().count(), 3, "{e}");
+        let e = errors(&GOOD.replace("workers = 1", "workers = \"one\"\nburst_size = \"many\""));
+        assert_eq!(e.lines().count(), 2, "{e}");
+    }
+
+    #[test]
+    fn copy_by_reference_is_a_port_switch_and_refuses_other_values_by_name() {
+        let c = parse(&GOOD.replace("ipv4 = \"192.0.2.1\"\n", "ipv4 = \"192.0.2.1\"\ncopy_by_reference = false\n"), "t.toml").unwrap();
+        let mirror = c.ports.iter().find(|p| p.name == "mirror").unwrap();
+        assert_eq!(mirror.copy_by_reference, Some(false));
+        assert!(c.ports.iter().filter(|p| p.name != "mirror").all(|p| p.copy_by_reference.is_none()), "unset: as the device suits");
+        let e = errors(&GOOD.replace("ipv4 = \"192.0.2.1\"\n", "ipv4 = \"192.0.2.1\"\ncopy_by_reference = \"yes\"\n"));
+        assert!(e.contains("[[port]] \"mirror\"") && e.contains("copy_by_reference"), "{e}");
     }
 
     #[test]
@@ -348,7 +417,7 @@ session_number = 1
             .replace("session_number = 1", "session_number = 1\npacket_length = 9000");
         assert!(errors(&text).contains("packet_length = 9000: must be 1-8500 for a load balancer target"));
         let ok = parse(&text.replace("packet_length = 9000", ""), "t").unwrap();
-        assert_eq!(ok.effective_packet_length(&ok.sessions[0]), Some(8500));
+        assert_eq!(ok.effective_packet_length(&ok.sessions.first().unwrap()), Some(8500));
     }
 
     #[test]
@@ -377,7 +446,7 @@ session_number = 1
     #[test]
     fn ipv6_collectors_and_the_targets_ttl_and_df_read_and_compile_to_their_destinations() {
         let c = parse(&ipv6_lab(), "t.toml").unwrap();
-        let t = &c.targets[0];
+        let t = &c.targets.first().unwrap();
         assert_eq!((t.ttl, t.dont_fragment), (64, true));
         let d = c.target_destination(t).unwrap();
         let collector: std::net::IpAddr = "2001:db8:0:2::10".parse().unwrap();
@@ -386,7 +455,7 @@ session_number = 1
         assert_eq!(e.collectors[0].hop, NextHop::Address("2001:db8:0:2::fe".parse().unwrap()));
         // Defaults: AWS's TTL 255 and DF clear.
         let good = parse(GOOD, "t.toml").unwrap();
-        assert_eq!((good.targets[0].ttl, good.targets[0].dont_fragment), (255, false));
+        assert_eq!((good.targets.first().unwrap().ttl, good.targets.first().unwrap().dont_fragment), (255, false));
     }
 
     #[test]

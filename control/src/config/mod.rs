@@ -5,12 +5,16 @@
 mod device;
 mod locate;
 mod problem;
+mod refs;
+mod resources;
 mod schema;
 mod validate;
 
 pub use device::{devargs, device_name, dpdk_name, is_pci};
 pub use locate::{line_of_problem, parse};
 pub use problem::{ConfigError, Fault, Kind, Problem, Seg};
+pub use refs::{Refs, Touched};
+pub use resources::{Place, Resource, Resources};
 pub use schema::*;
 
 use std::collections::HashSet;
@@ -90,9 +94,16 @@ impl Config {
         let mut used: HashSet<u32> = self.sessions.iter().filter_map(|s| s.virtual_network_id).collect();
         for s in &mut self.sessions {
             if s.virtual_network_id.is_none() {
-                s.virtual_network_id = Some(free_vni(&s.id, &mut used));
+                let vni = free_vni(&s.id, |v| used.contains(&v));
+                used.insert(vni);
+                s.virtual_network_id = Some(vni);
             }
         }
+    }
+
+    /// The port named `name`.
+    pub fn port(&self, name: &str) -> Option<&Port> {
+        self.ports.iter().find(|p| p.name == name)
     }
 
     /// Index of the port named `name`.
@@ -122,7 +133,7 @@ impl Config {
     /// The session's packet length as the dataplane applies it (AWS's 8500 default for load
     /// balancers).
     pub fn effective_packet_length(&self, s: &Session) -> Option<u32> {
-        match self.targets.iter().find(|t| t.id == s.target) {
+        match self.targets.get(&s.target) {
             Some(t) => packet_length_to(s, t),
             None => s.packet_length,
         }
@@ -131,9 +142,9 @@ impl Config {
     /// Where copies to the destination of `kind` with id (or ARN) `id` go.
     pub fn destination_of(&self, kind: TargetType, id: &str) -> Option<Destination<'_>> {
         match kind {
-            TargetType::NetworkInterface => self.network_interfaces.iter().find(|n| n.id == id).map(Destination::of_interface),
-            TargetType::GatewayLoadBalancerEndpoint => self.gateway_load_balancer_endpoints.iter().find(|e| e.id == id).map(Destination::of_endpoint),
-            TargetType::NetworkLoadBalancer => self.load_balancers.iter().find(|lb| lb.arn == id).map(Destination::of_load_balancer),
+            TargetType::NetworkInterface => self.network_interfaces.get(id).map(Destination::of_interface),
+            TargetType::GatewayLoadBalancerEndpoint => self.gateway_load_balancer_endpoints.get(id).map(Destination::of_endpoint),
+            TargetType::NetworkLoadBalancer => self.load_balancers.get(id).map(Destination::of_load_balancer),
         }
     }
 
@@ -199,11 +210,11 @@ fn single<'c>(noun: &'static str, port: &'c str, address: Option<IpAddr>, mac: O
     Destination { noun, port, collectors: address.map(|a| Collector { address: a, hop: NextHop::of(mac, hop, a) }).into_iter().collect() }
 }
 
-/// A VNI derived from `id`, probing upwards past those in `used`; marks it used.
-pub fn free_vni(id: &str, used: &mut HashSet<u32>) -> u32 {
+/// A VNI derived from `id`, probing upwards past those `taken` says are.
+pub fn free_vni(id: &str, taken: impl Fn(u32) -> bool) -> u32 {
     let max = dataplane::wire::vxlan::MAX_VNI;
     let mut vni = stable_hash(id) % (max + 1);
-    while !used.insert(vni) {
+    while taken(vni) {
         vni = (vni + 1) % (max + 1);
     }
     vni

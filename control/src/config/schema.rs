@@ -5,6 +5,7 @@
 //! then targets, filters and sessions that refer to them by id. Everything else describes the
 //! appliance: its DPDK ports and links, the workers, the control API.
 
+use super::resources::{Resource, Resources};
 use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -48,18 +49,18 @@ pub struct Config {
     pub ports: Vec<Port>,
     #[serde(default, rename = "link", skip_serializing_if = "Vec::is_empty")]
     pub links: Vec<Link>,
-    #[serde(default, rename = "network_interface", skip_serializing_if = "Vec::is_empty")]
-    pub network_interfaces: Vec<NetworkInterface>,
-    #[serde(default, rename = "load_balancer", skip_serializing_if = "Vec::is_empty")]
-    pub load_balancers: Vec<LoadBalancer>,
-    #[serde(default, rename = "gateway_load_balancer_endpoint", skip_serializing_if = "Vec::is_empty")]
-    pub gateway_load_balancer_endpoints: Vec<GatewayLoadBalancerEndpoint>,
-    #[serde(default, rename = "target", skip_serializing_if = "Vec::is_empty")]
-    pub targets: Vec<Target>,
-    #[serde(default, rename = "filter", skip_serializing_if = "Vec::is_empty")]
-    pub filters: Vec<Filter>,
-    #[serde(default, rename = "session", skip_serializing_if = "Vec::is_empty")]
-    pub sessions: Vec<Session>,
+    #[serde(default, rename = "network_interface", skip_serializing_if = "Resources::is_empty")]
+    pub network_interfaces: Resources<NetworkInterface>,
+    #[serde(default, rename = "load_balancer", skip_serializing_if = "Resources::is_empty")]
+    pub load_balancers: Resources<LoadBalancer>,
+    #[serde(default, rename = "gateway_load_balancer_endpoint", skip_serializing_if = "Resources::is_empty")]
+    pub gateway_load_balancer_endpoints: Resources<GatewayLoadBalancerEndpoint>,
+    #[serde(default, rename = "target", skip_serializing_if = "Resources::is_empty")]
+    pub targets: Resources<Target>,
+    #[serde(default, rename = "filter", skip_serializing_if = "Resources::is_empty")]
+    pub filters: Resources<Filter>,
+    #[serde(default, rename = "session", skip_serializing_if = "Resources::is_empty")]
+    pub sessions: Resources<Session>,
 }
 
 /// `[dataplane]`: workers and DPDK.
@@ -198,6 +199,11 @@ pub struct Port {
     /// Frame MTU to set on the device.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mtu: Option<u16>,
+    /// Send long copies out of this port by reference (their headers in one mbuf, the
+    /// original's bytes attached behind) rather than copying the bytes. Default: where the
+    /// device says it sends chained mbufs (NICs, net_tap).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub copy_by_reference: Option<bool>,
 }
 
 /// `[[link]]`: two ports forwarded both ways.
@@ -313,7 +319,7 @@ pub struct GatewayLoadBalancerEndpoint {
 }
 
 /// A target's kind, named as in AWS.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum TargetType {
     NetworkInterface,
@@ -584,3 +590,15 @@ impl<'de> Deserialize<'de> for Mac {
         s.parse().map_err(serde::de::Error::custom)
     }
 }
+
+macro_rules! resource {
+    ($($t:ty => $id:ident),* $(,)?) => {$(
+        impl Resource for $t {
+            fn id(&self) -> &str {
+                &self.$id
+            }
+        }
+    )*};
+}
+
+resource!(NetworkInterface => id, LoadBalancer => arn, GatewayLoadBalancerEndpoint => id, Target => id, Filter => id, Session => id);

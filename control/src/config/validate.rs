@@ -2,19 +2,28 @@
 //! change made through the API are checked by the same code. Every problem is reported, each
 //! with a path into the document (for the file's line) and the key and value it is about (for
 //! a message in either the file's or the API's terms, see [`Problem`]).
+//!
+//! Two ways in, one set of checks: [`Config::validate`] checks everything (a file, a reload);
+//! [`Config::validate_change`] checks only what a change can have made wrong, given that the
+//! configuration was valid before it: the resources it touched and those that refer to them,
+//! found through [`Refs`]. With 10,000 sessions that is a few resources, not all of them. The
+//! cross-resource rules (an id used twice, a session number taken, a MAC owned twice, a
+//! quota) are asked of the references there instead of being counted over everything.
 
 use super::problem::{Fault, Kind, Problem, Seg};
+use super::refs::{Refs, Touched};
 use super::schema::*;
 use ipnet::IpNet;
+use std::collections::BTreeSet;
 use std::net::{IpAddr, Ipv6Addr};
-// FxHash: a validation hashes tens of thousands of short ids, for every change.
+// FxHash: a whole validation hashes tens of thousands of short ids.
 use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 
 impl Config {
     /// Checks every range and reference; returns all problems found. Linear in the
-    /// configuration's size: references are looked up in maps built once.
+    /// configuration's size.
     pub fn validate(&self) -> Result<(), Vec<Problem>> {
-        let mut v = Validator { cfg: self, ix: Index::of(self), problems: Vec::new() };
+        let mut v = Validator { cfg: self, problems: Vec::new(), checked: 0 };
         v.dataplane();
         v.control();
         v.ports();
@@ -27,52 +36,27 @@ impl Config {
         v.sessions();
         if v.problems.is_empty() { Ok(()) } else { Err(v.problems) }
     }
+
+    /// Checks what the change that `touched` describes can have made wrong in a configuration
+    /// that was valid before it (`refs` are this configuration's). The same verdict as
+    /// [`validate`](Self::validate), and when there is a problem, the same problems: they are
+    /// then gathered by a whole validation, so that they read exactly as for a file. Returns
+    /// how many resources were checked.
+    pub fn validate_change(&self, refs: &Refs, touched: &Touched) -> Result<usize, Vec<Problem>> {
+        let mut v = Validator { cfg: self, problems: Vec::new(), checked: 0 };
+        v.change(refs, touched);
+        if v.problems.is_empty() {
+            return Ok(v.checked);
+        }
+        self.validate().map(|()| v.checked)
+    }
 }
 
 struct Validator<'c> {
     cfg: &'c Config,
-    ix: Index<'c>,
     problems: Vec<Problem>,
-}
-
-/// The resources by id, for lookups that a linear search would make quadratic.
-struct Index<'c> {
-    interfaces: HashMap<&'c str, &'c NetworkInterface>,
-    load_balancers: HashMap<&'c str, &'c LoadBalancer>,
-    endpoints: HashMap<&'c str, &'c GatewayLoadBalancerEndpoint>,
-    targets: HashMap<&'c str, &'c Target>,
-    filters: HashSet<&'c str>,
-    ports: HashMap<&'c str, &'c Port>,
-}
-
-impl<'c> Index<'c> {
-    fn of(c: &'c Config) -> Self {
-        // The first of each id, as the linear lookups found it; duplicates are problems anyway.
-        fn first<'c, T>(items: &'c [T], id: impl Fn(&'c T) -> &'c str) -> HashMap<&'c str, &'c T> {
-            let mut m = HashMap::with_capacity_and_hasher(items.len(), Default::default());
-            for x in items.iter() {
-                m.entry(id(x)).or_insert(x);
-            }
-            m
-        }
-        Index {
-            interfaces: first(&c.network_interfaces, |n| n.id.as_str()),
-            load_balancers: first(&c.load_balancers, |l| l.arn.as_str()),
-            endpoints: first(&c.gateway_load_balancer_endpoints, |e| e.id.as_str()),
-            targets: first(&c.targets, |t| t.id.as_str()),
-            filters: c.filters.iter().map(|f| f.id.as_str()).collect(),
-            ports: first(&c.ports, |p| p.name.as_str()),
-        }
-    }
-
-    fn destination(&self, kind: TargetType, id: &str) -> Option<crate::config::Destination<'c>> {
-        use crate::config::Destination;
-        match kind {
-            TargetType::NetworkInterface => self.interfaces.get(id).map(|n| Destination::of_interface(n)),
-            TargetType::NetworkLoadBalancer => self.load_balancers.get(id).map(|l| Destination::of_load_balancer(l)),
-            TargetType::GatewayLoadBalancerEndpoint => self.endpoints.get(id).map(|e| Destination::of_endpoint(e)),
-        }
-    }
+    /// Resources checked (how a change's validation is seen to cost what it touches).
+    checked: usize,
 }
 
 /// Where a resource is and how the file names it.
@@ -106,7 +90,7 @@ fn quoted(s: &str) -> Option<String> {
     Some(format!("{s:?}"))
 }
 
-impl Validator<'_> {
+impl<'c> Validator<'c> {
     fn problem(&mut self, at: &At, key: &'static str, value: Option<String>, fault: Fault, reason: impl Into<String>) {
         let mut path = at.path.clone();
         if !key.is_empty() {
@@ -229,13 +213,6 @@ impl Validator<'_> {
         }
     }
 
-    /// An IPv6 address a host has: not unspecified, loopback or multicast.
-    fn unicast_v6(&mut self, at: &At, key: &'static str, a: Option<Ipv6Addr>) {
-        if let Some(a) = a.filter(|a| a.is_unspecified() || a.is_loopback() || a.is_multicast()) {
-            self.invalid(at, key, format!("\"{a}\""), "must be a unicast IPv6 address");
-        }
-    }
-
     fn unique_id<'a>(&mut self, seen: &mut HashSet<&'a str>, at: &At, key: &'static str, id: &'a str) {
         if id.is_empty() {
             self.invalid(at, key, "\"\"", "must not be empty");
@@ -244,27 +221,130 @@ impl Validator<'_> {
         }
     }
 
+    /// What a change can have made wrong: the resources it touched and those that refer to
+    /// them, each checked alone, and the rules between resources asked of `refs`. Problems
+    /// here only say that there are some (their paths are not the file's).
+    fn change(&mut self, refs: &Refs, t: &Touched) {
+        let c = self.cfg;
+        for kind in [Kind::Target, Kind::Filter, Kind::Session] {
+            self.quota(kind);
+        }
+        for id in &t.interfaces {
+            if let Some(n) = c.network_interfaces.get(id) {
+                self.network_interface(0, n);
+            }
+        }
+        for id in &t.load_balancers {
+            if let Some(lb) = c.load_balancers.get(id) {
+                self.load_balancer(0, lb);
+            }
+        }
+        for id in &t.endpoints {
+            if let Some(e) = c.gateway_load_balancer_endpoints.get(id) {
+                self.endpoint(0, e);
+            }
+        }
+        let targets = refs.targets_reached(t);
+        for id in &targets {
+            if let Some(target) = c.targets.get(id) {
+                self.target(0, target);
+            }
+        }
+        for id in &t.filters {
+            if let Some(f) = c.filters.get(id) {
+                self.filter(0, f, |rule| refs.rules_with_id(rule) < 2);
+            }
+        }
+        // Sessions: those touched, those of the sources, targets and filters touched (what
+        // they refer to may be gone, or no longer fit them).
+        let mut sessions: BTreeSet<&str> = t.sessions.iter().map(String::as_str).collect();
+        for id in t.interfaces.iter().chain(&t.sources) {
+            sessions.extend(refs.sessions_of_source(id));
+        }
+        for id in &targets {
+            sessions.extend(refs.sessions_of_target(id));
+        }
+        for id in &t.filters {
+            sessions.extend(refs.sessions_of_filter(id));
+        }
+        let mut sources: BTreeSet<&str> = t.interfaces.iter().chain(&t.sources).map(String::as_str).collect();
+        for id in &sessions {
+            let Some(s) = c.sessions.get(id) else { continue };
+            self.session(0, s, None);
+            sources.insert(&s.source);
+        }
+        // Each source's sessions among themselves, and its frames its own.
+        for id in sources {
+            let mut numbers = HashMap::default();
+            for (count, sid) in refs.sessions_of_source(id).enumerate() {
+                let Some(s) = c.sessions.get(sid) else { continue };
+                self.among_its_source(&At::resource(Kind::Session, 0, sid), s, &mut numbers, count + 1);
+            }
+            if let Some(n) = c.network_interfaces.get(id).filter(|_| refs.is_source(id)) {
+                let mut owners = HashMap::default();
+                for other in refs.interfaces_at(&n.port, n.mac).filter(|o| refs.is_source(o)) {
+                    if let Some(o) = c.network_interfaces.get(other) {
+                        self.one_source_per_frame(0, o, &mut owners);
+                    }
+                }
+            }
+        }
+    }
+
+    /// The quota on the number of resources of `kind` (targets, filters or sessions).
+    fn quota(&mut self, kind: Kind) {
+        let c = self.cfg;
+        let (n, quota, code, what) = match kind {
+            Kind::Target => (c.targets.len(), c.quotas.targets, "TrafficMirrorTargetLimitExceeded", "targets"),
+            Kind::Filter => (c.filters.len(), c.quotas.filters, "TrafficMirrorFilterLimitExceeded", "filters"),
+            _ => (c.sessions.len(), c.quotas.sessions, "TrafficMirrorSessionLimitExceeded", "sessions"),
+        };
+        if n > quota {
+            let at = At { path: vec![Seg::Key(kind.table())], kind: Some(kind), item: format!("[[{}]]", kind.table()) };
+            self.problem(&at, "", None, Fault::Quota(code), format!("{n} {what} exceed the quota of {quota} ([quotas] {what})"));
+        }
+    }
+
     fn network_interfaces(&mut self) {
         let mut ids = HashSet::default();
         for (i, n) in self.cfg.network_interfaces.iter().enumerate() {
             let at = At::resource(Kind::NetworkInterface, i, &n.id);
             self.unique_id(&mut ids, &at, "id", &n.id);
-            self.port_exists(&at, &n.port);
-            self.unicast_v6(&at, "ipv6", n.ipv6);
+            self.network_interface(i, n);
         }
         // A frame belongs to one source: monitored interfaces on a port differ by MAC.
         let sources: HashSet<&str> = self.cfg.sessions.iter().map(|s| s.source.as_str()).collect();
-        let mut owners: HashMap<(&str, Option<Mac>), &str> = HashMap::default();
+        let mut owners = HashMap::default();
         for (i, n) in self.cfg.network_interfaces.iter().enumerate().filter(|(_, n)| sources.contains(n.id.as_str())) {
-            if let Some(other) = owners.insert((n.port.as_str(), n.mac), n.id.as_str()) {
-                let at = At::resource(Kind::NetworkInterface, i, &n.id);
-                let what = n.mac.map_or("without a MAC".to_owned(), |m| format!("with MAC {m}"));
-                let (key, value) = if n.mac.is_some() { ("mac", n.mac.map(|m| format!("\"{m}\""))) } else { ("port", quoted(&n.port)) };
-                self.problem(&at, key, value, Fault::Combination, format!(
-                    "network interface {other:?} is already a source on port {:?} {what}: a frame must belong to one source, so monitored hosts on a shared port need MACs of their own",
-                    n.port
-                ));
-            }
+            self.one_source_per_frame(i, n, &mut owners);
+        }
+    }
+
+    fn network_interface(&mut self, i: usize, n: &NetworkInterface) {
+        self.checked += 1;
+        let at = At::resource(Kind::NetworkInterface, i, &n.id);
+        self.port_exists(&at, &n.port);
+        self.unicast_v6(&at, "ipv6", n.ipv6);
+    }
+
+    /// An IPv6 address a host has: not unspecified, loopback or multicast.
+    fn unicast_v6(&mut self, at: &At, key: &'static str, a: Option<Ipv6Addr>) {
+        if let Some(a) = a.filter(|a| a.is_unspecified() || a.is_loopback() || a.is_multicast()) {
+            self.invalid(at, key, format!("\"{a}\""), "must be a unicast IPv6 address");
+        }
+    }
+
+    /// Source `n` (the `i`th network interface), after the sources `owners` has seen: its port
+    /// and MAC must be its own.
+    fn one_source_per_frame<'a>(&mut self, i: usize, n: &'a NetworkInterface, owners: &mut HashMap<(&'a str, Option<Mac>), &'a str>) {
+        if let Some(other) = owners.insert((n.port.as_str(), n.mac), n.id.as_str()) {
+            let at = At::resource(Kind::NetworkInterface, i, &n.id);
+            let what = n.mac.map_or("without a MAC".to_owned(), |m| format!("with MAC {m}"));
+            let (key, value) = if n.mac.is_some() { ("mac", n.mac.map(|m| format!("\"{m}\""))) } else { ("port", quoted(&n.port)) };
+            self.problem(&at, key, value, Fault::Combination, format!(
+                "network interface {other:?} is already a source on port {:?} {what}: a frame must belong to one source, so monitored hosts on a shared port need MACs of their own",
+                n.port
+            ));
         }
     }
 
@@ -273,18 +353,24 @@ impl Validator<'_> {
         for (i, lb) in self.cfg.load_balancers.iter().enumerate() {
             let at = At::resource(Kind::LoadBalancer, i, &lb.arn);
             self.unique_id(&mut arns, &at, "arn", &lb.arn);
-            self.port_exists(&at, &lb.port);
-            if lb.addresses.is_empty() {
-                self.invalid(&at, "addresses", "[]", "a load balancer needs at least one collector address");
+            self.load_balancer(i, lb);
+        }
+    }
+
+    fn load_balancer(&mut self, i: usize, lb: &LoadBalancer) {
+        self.checked += 1;
+        let at = At::resource(Kind::LoadBalancer, i, &lb.arn);
+        self.port_exists(&at, &lb.port);
+        if lb.addresses.is_empty() {
+            self.invalid(&at, "addresses", "[]", "a load balancer needs at least one collector address");
+        }
+        let mut seen = HashSet::default();
+        for a in &lb.addresses {
+            if !seen.insert(a) {
+                self.invalid(&at, "addresses", format!("\"{a}\""), "is listed twice");
             }
-            let mut seen = HashSet::default();
-            for a in &lb.addresses {
-                if !seen.insert(a) {
-                    self.invalid(&at, "addresses", format!("\"{a}\""), "is listed twice");
-                }
-                if let IpAddr::V6(v6) = a {
-                    self.unicast_v6(&at, "addresses", Some(*v6));
-                }
+            if let IpAddr::V6(v6) = a {
+                self.unicast_v6(&at, "addresses", Some(*v6));
             }
         }
     }
@@ -294,59 +380,64 @@ impl Validator<'_> {
         for (i, e) in self.cfg.gateway_load_balancer_endpoints.iter().enumerate() {
             let at = At::resource(Kind::GatewayLoadBalancerEndpoint, i, &e.id);
             self.unique_id(&mut ids, &at, "id", &e.id);
-            self.port_exists(&at, &e.port);
-            match (e.ipv4, e.ipv6) {
-                (None, None) => self.problem(&at, "ipv4", None, Fault::Invalid, "an endpoint needs its address: ipv4 or ipv6"),
-                (Some(_), Some(v6)) => {
-                    self.problem(&at, "ipv6", Some(format!("\"{v6}\"")), Fault::Combination, "an endpoint has one address: ipv4 or ipv6, not both")
-                }
-                _ => self.unicast_v6(&at, "ipv6", e.ipv6),
-            }
+            self.endpoint(i, e);
+        }
+    }
+
+    fn endpoint(&mut self, i: usize, e: &GatewayLoadBalancerEndpoint) {
+        self.checked += 1;
+        let at = At::resource(Kind::GatewayLoadBalancerEndpoint, i, &e.id);
+        self.port_exists(&at, &e.port);
+        match (e.ipv4, e.ipv6) {
+            (None, None) => self.problem(&at, "ipv4", None, Fault::Invalid, "an endpoint needs its address: ipv4 or ipv6"),
+            (Some(_), Some(v6)) => self.problem(&at, "ipv6", Some(format!("\"{v6}\"")), Fault::Combination, "an endpoint has one address: ipv4 or ipv6, not both"),
+            _ => self.unicast_v6(&at, "ipv6", e.ipv6),
         }
     }
 
     fn targets(&mut self) {
         let c = self.cfg;
         let mut ids = HashSet::default();
-        if c.targets.len() > c.quotas.targets {
-            let at = At { path: vec![Seg::Key("target")], kind: Some(Kind::Target), item: "[[target]]".into() };
-            self.problem(&at, "", None, Fault::Quota("TrafficMirrorTargetLimitExceeded"), format!(
-                "{} targets exceed the quota of {} ([quotas] targets)", c.targets.len(), c.quotas.targets
-            ));
-        }
+        self.quota(Kind::Target);
         for (i, t) in c.targets.iter().enumerate() {
             let at = At::resource(Kind::Target, i, &t.id);
             self.unique_id(&mut ids, &at, "id", &t.id);
-            match t.destination() {
-                None => {
-                    let given = [&t.network_interface_id, &t.network_load_balancer_arn, &t.gateway_load_balancer_endpoint_id].iter().filter(|x| x.is_some()).count();
-                    let (fault, reason) = if given == 0 {
-                        (Fault::Invalid, "a target needs one of network_interface_id, network_load_balancer_arn and gateway_load_balancer_endpoint_id")
-                    } else {
-                        (Fault::Combination, "a target names exactly one of network_interface_id, network_load_balancer_arn and gateway_load_balancer_endpoint_id")
-                    };
-                    self.problem(&at, "", None, fault, reason);
-                }
-                Some((kind, id)) => self.destination(&at, kind, id),
+            self.target(i, t);
+        }
+    }
+
+    fn target(&mut self, i: usize, t: &Target) {
+        self.checked += 1;
+        let at = At::resource(Kind::Target, i, &t.id);
+        match t.destination() {
+            None => {
+                let given = [&t.network_interface_id, &t.network_load_balancer_arn, &t.gateway_load_balancer_endpoint_id].iter().filter(|x| x.is_some()).count();
+                let (fault, reason) = if given == 0 {
+                    (Fault::Invalid, "a target needs one of network_interface_id, network_load_balancer_arn and gateway_load_balancer_endpoint_id")
+                } else {
+                    (Fault::Combination, "a target names exactly one of network_interface_id, network_load_balancer_arn and gateway_load_balancer_endpoint_id")
+                };
+                self.problem(&at, "", None, fault, reason);
             }
-            // Room for the outer headers and an inner Ethernet header: more with IPv6.
-            let ipv6 = t.destination().and_then(|(k, id)| self.ix.destination(k, id)).is_some_and(|d| d.has_ipv6());
-            let min_mtu = dataplane::encap::mtu_overhead(ipv6) as u32 + 14;
-            if !(min_mtu..=65535).contains(&t.mtu) {
-                let with = if ipv6 { " for a target with an IPv6 collector" } else { "" };
-                self.invalid(&at, "mtu", t.mtu, format!("must be {min_mtu}-65535{with}"));
+            Some((kind, id)) => self.destination(&at, kind, id),
+        }
+        // Room for the outer headers and an inner Ethernet header: more with IPv6.
+        let ipv6 = self.cfg.target_destination(t).is_some_and(|d| d.has_ipv6());
+        let min_mtu = dataplane::encap::mtu_overhead(ipv6) as u32 + 14;
+        if !(min_mtu..=65535).contains(&t.mtu) {
+            let with = if ipv6 { " for a target with an IPv6 collector" } else { "" };
+            self.invalid(&at, "mtu", t.mtu, format!("must be {min_mtu}-65535{with}"));
+        }
+        if t.ttl == 0 {
+            self.invalid(&at, "ttl", 0, "must be 1-255");
+        }
+        if let Some(vlan) = t.vlan {
+            if !(1..=4094).contains(&vlan) {
+                self.invalid(&at, "vlan", vlan, "must be 1-4094");
             }
-            if t.ttl == 0 {
-                self.invalid(&at, "ttl", 0, "must be 1-255");
-            }
-            if let Some(vlan) = t.vlan {
-                if !(1..=4094).contains(&vlan) {
-                    self.invalid(&at, "vlan", vlan, "must be 1-4094");
-                }
-            }
-            if t.udp_port == 0 {
-                self.invalid(&at, "udp_port", 0, "must be 1-65535");
-            }
+        }
+        if t.udp_port == 0 {
+            self.invalid(&at, "udp_port", 0, "must be 1-65535");
         }
     }
 
@@ -358,7 +449,7 @@ impl Validator<'_> {
             TargetType::NetworkLoadBalancer => "network_load_balancer_arn",
             TargetType::GatewayLoadBalancerEndpoint => "gateway_load_balancer_endpoint_id",
         };
-        let Some(d) = self.ix.destination(kind, id) else {
+        let Some(d) = c.destination_of(kind, id) else {
             let missing = match kind {
                 TargetType::NetworkInterface => Kind::NetworkInterface,
                 TargetType::NetworkLoadBalancer => Kind::LoadBalancer,
@@ -371,7 +462,7 @@ impl Validator<'_> {
             self.invalid(at, key, format!("{id:?}"), format!("{} {id:?} has no address (ipv4 or ipv6) for the copies to go to", d.noun));
             return;
         }
-        let Some(port) = self.ix.ports.get(d.port).copied() else { return };
+        let Some(port) = c.port(d.port) else { return };
         let resolved: Vec<IpAddr> = d.collectors.iter().filter_map(|c| match c.hop { NextHop::Address(a) => Some(a), NextHop::Mac(_) => None }).collect();
         if resolved.iter().any(IpAddr::is_ipv4) && port.ipv4.is_none() {
             self.problem(at, key, quoted(id), Fault::Combination, format!(
@@ -385,7 +476,7 @@ impl Validator<'_> {
                 d.noun, d.port
             ));
         }
-        if !resolved.is_empty() && c.links.iter().any(|l| l.ports.iter().any(|p| *p == d.port)) {
+        if !resolved.is_empty() && c.is_linked(d.port) {
             self.problem(at, key, quoted(id), Fault::Combination, format!(
                 "{} {id:?} has no next_hop_mac, and port {:?} is in a link, whose frames pass through untouched: ARP and Neighbor Discovery run only on mirror ports",
                 d.noun, d.port
@@ -396,38 +487,41 @@ impl Validator<'_> {
     fn filters(&mut self) {
         let c = self.cfg;
         let mut ids = HashSet::default();
+        self.quota(Kind::Filter);
         let mut rule_ids = HashSet::default();
-        if c.filters.len() > c.quotas.filters {
-            let at = At { path: vec![Seg::Key("filter")], kind: Some(Kind::Filter), item: "[[filter]]".into() };
-            self.problem(&at, "", None, Fault::Quota("TrafficMirrorFilterLimitExceeded"), format!(
-                "{} filters exceed the quota of {} ([quotas] filters)", c.filters.len(), c.quotas.filters
-            ));
-        }
         for (i, f) in c.filters.iter().enumerate() {
             let at = At::resource(Kind::Filter, i, &f.id);
             self.unique_id(&mut ids, &at, "id", &f.id);
-            for (key, dir) in [("ingress_rule", Direction::Ingress), ("egress_rule", Direction::Egress)] {
-                let rules = f.rules(dir);
-                if rules.len() > c.quotas.rules_per_filter {
-                    self.problem(&at, key, None, Fault::Quota("TrafficMirrorFilterRuleLimitExceeded"), format!(
-                        "{} {} rules exceed the quota of {} per direction ([quotas] rules_per_filter)",
-                        rules.len(), dir.name(), c.quotas.rules_per_filter
-                    ));
+            self.filter(i, f, |id| rule_ids.insert(id));
+        }
+    }
+
+    /// Filter `f` (the `i`th); `first_of_id` says whether a rule id has not been seen before.
+    fn filter(&mut self, i: usize, f: &'c Filter, mut first_of_id: impl FnMut(&'c str) -> bool) {
+        self.checked += 1;
+        let c = self.cfg;
+        let at = At::resource(Kind::Filter, i, &f.id);
+        for (key, dir) in [("ingress_rule", Direction::Ingress), ("egress_rule", Direction::Egress)] {
+            let rules = f.rules(dir);
+            if rules.len() > c.quotas.rules_per_filter {
+                self.problem(&at, key, None, Fault::Quota("TrafficMirrorFilterRuleLimitExceeded"), format!(
+                    "{} {} rules exceed the quota of {} per direction ([quotas] rules_per_filter)",
+                    rules.len(), dir.name(), c.quotas.rules_per_filter
+                ));
+            }
+            let mut numbers = HashSet::default();
+            for (j, r) in rules.iter().enumerate() {
+                let at = At::rule(i, &f.id, key, j, r.rule_number);
+                self.rule(&at, r);
+                if let Some(id) = &r.id {
+                    if !first_of_id(id) {
+                        self.problem(&at, "id", quoted(id), Fault::Combination, "is used twice");
+                    }
                 }
-                let mut numbers = HashSet::default();
-                for (j, r) in rules.iter().enumerate() {
-                    let at = At::rule(i, &f.id, key, j, r.rule_number);
-                    self.rule(&at, r);
-                    if let Some(id) = &r.id {
-                        if !rule_ids.insert(id.as_str()) {
-                            self.problem(&at, "id", quoted(id), Fault::Combination, "is used twice");
-                        }
-                    }
-                    if !numbers.insert(r.rule_number) {
-                        self.problem(&at, "rule_number", Some(r.rule_number.to_string()), Fault::Combination, format!(
-                            "filter {:?} already has a {} rule with this number", f.id, dir.name()
-                        ));
-                    }
+                if !numbers.insert(r.rule_number) {
+                    self.problem(&at, "rule_number", Some(r.rule_number.to_string()), Fault::Combination, format!(
+                        "filter {:?} already has a {} rule with this number", f.id, dir.name()
+                    ));
                 }
             }
         }
@@ -459,70 +553,90 @@ impl Validator<'_> {
     fn sessions(&mut self) {
         let c = self.cfg;
         let mut ids = HashSet::default();
-        let mut numbers: HashMap<(&str, u32), &str> = HashMap::default();
+        let mut numbers = HashMap::default();
         let mut per_source: HashMap<&str, usize> = HashMap::default();
-        if c.sessions.len() > c.quotas.sessions {
-            let at = At { path: vec![Seg::Key("session")], kind: Some(Kind::Session), item: "[[session]]".into() };
-            self.problem(&at, "", None, Fault::Quota("TrafficMirrorSessionLimitExceeded"), format!(
-                "{} sessions exceed the quota of {} ([quotas] sessions)", c.sessions.len(), c.quotas.sessions
-            ));
-        }
+        self.quota(Kind::Session);
         for (i, s) in c.sessions.iter().enumerate() {
             let at = At::resource(Kind::Session, i, &s.id);
             self.unique_id(&mut ids, &at, "id", &s.id);
-            let source = self.ix.interfaces.get(s.source.as_str()).copied();
-            let target = self.ix.targets.get(s.target.as_str()).copied();
-            if source.is_none() {
-                self.problem(&at, "source", quoted(&s.source), Fault::Missing(Kind::NetworkInterface), format!("network interface {:?} is not defined", s.source));
-            }
-            if target.is_none() {
-                self.problem(&at, "target", quoted(&s.target), Fault::Missing(Kind::Target), format!("target {:?} is not defined", s.target));
-            }
-            if !self.ix.filters.contains(s.filter.as_str()) {
-                self.problem(&at, "filter", quoted(&s.filter), Fault::Missing(Kind::Filter), format!("filter {:?} is not defined", s.filter));
-            }
-            if !(1..=MAX_NUMBER).contains(&s.session_number) {
-                self.invalid(&at, "session_number", s.session_number, format!("must be 1-{MAX_NUMBER}"));
-            } else if let Some(other) = numbers.insert((s.source.as_str(), s.session_number), s.id.as_str()) {
-                self.problem(&at, "session_number", Some(s.session_number.to_string()), Fault::Combination, format!(
-                    "session {other:?} of network interface {:?} already has this number", s.source
-                ));
-            }
             let count = per_source.entry(s.source.as_str()).or_default();
             *count += 1;
-            if *count == c.quotas.sessions_per_source + 1 {
-                self.problem(&at, "source", quoted(&s.source), Fault::Quota("TrafficMirrorSessionsPerInterfaceLimitExceeded"), format!(
-                    "network interface {:?} would have more than {} sessions ([quotas] sessions_per_source)",
-                    s.source, c.quotas.sessions_per_source
+            self.session(i, s, Some((&mut numbers, *count)));
+        }
+    }
+
+    /// Session `s` (the `i`th): what it names exists, its numbers are in range, its copies
+    /// have an outer source address; with `among`, the sessions of its source seen so far
+    /// (their numbers) and how many they are with this one, its number is its own and its
+    /// source within its quota.
+    fn session(&mut self, i: usize, s: &'c Session, among: Option<(&mut Numbers<'c>, usize)>) {
+        self.checked += 1;
+        let c = self.cfg;
+        let at = At::resource(Kind::Session, i, &s.id);
+        let source = c.network_interfaces.get(&s.source);
+        let target = c.targets.get(&s.target);
+        if source.is_none() {
+            self.problem(&at, "source", quoted(&s.source), Fault::Missing(Kind::NetworkInterface), format!("network interface {:?} is not defined", s.source));
+        }
+        if target.is_none() {
+            self.problem(&at, "target", quoted(&s.target), Fault::Missing(Kind::Target), format!("target {:?} is not defined", s.target));
+        }
+        if !c.filters.contains(&s.filter) {
+            self.problem(&at, "filter", quoted(&s.filter), Fault::Missing(Kind::Filter), format!("filter {:?} is not defined", s.filter));
+        }
+        if !(1..=MAX_NUMBER).contains(&s.session_number) {
+            self.invalid(&at, "session_number", s.session_number, format!("must be 1-{MAX_NUMBER}"));
+        }
+        if let Some((numbers, count)) = among {
+            self.among_its_source(&at, s, numbers, count);
+        }
+        if let Some(vni) = s.virtual_network_id {
+            if vni > dataplane::wire::vxlan::MAX_VNI {
+                self.invalid(&at, "virtual_network_id", vni, "must be 0-16777215");
+            }
+        }
+        if let (Some(len), Some(t)) = (s.packet_length, target) {
+            let nlb = t.kind() == Some(TargetType::NetworkLoadBalancer);
+            let max = if nlb { NLB_MAX_PACKET_LENGTH } else { 65535 };
+            if !(1..=max).contains(&len) {
+                self.invalid(&at, "packet_length", len, format!("must be 1-{max}{}", if nlb { " for a load balancer target" } else { "" }));
+            }
+        }
+        if let (Some(src), Some(d)) = (source, target.and_then(|t| c.target_destination(t))) {
+            let port = c.port(d.port);
+            if d.collectors.iter().any(|c| c.address.is_ipv4()) && src.ipv4.is_none() && port.and_then(|p| p.ipv4).is_none() {
+                self.problem(&at, "source", quoted(&s.source), Fault::Combination, format!(
+                    "copies need an outer source address: network interface {:?} has no IPv4 address, nor has port {:?}",
+                    src.id, d.port
                 ));
             }
-            if let Some(vni) = s.virtual_network_id {
-                if vni > dataplane::wire::vxlan::MAX_VNI {
-                    self.invalid(&at, "virtual_network_id", vni, "must be 0-16777215");
-                }
-            }
-            if let (Some(len), Some(t)) = (s.packet_length, target) {
-                let nlb = t.kind() == Some(TargetType::NetworkLoadBalancer);
-                let max = if nlb { NLB_MAX_PACKET_LENGTH } else { 65535 };
-                if !(1..=max).contains(&len) {
-                    self.invalid(&at, "packet_length", len, format!("must be 1-{max}{}", if nlb { " for a load balancer target" } else { "" }));
-                }
-            }
-            if let (Some(src), Some(d)) = (source, target.and_then(|t| t.destination()).and_then(|(k, id)| self.ix.destination(k, id))) {
-                let port = self.ix.ports.get(d.port).copied();
-                if d.collectors.iter().any(|c| c.address.is_ipv4()) && src.ipv4.is_none() && port.and_then(|p| p.ipv4).is_none() {
-                    self.problem(&at, "source", quoted(&s.source), Fault::Combination, format!(
-                        "copies need an outer source address: network interface {:?} has no IPv4 address, nor has port {:?}",
-                        src.id, d.port
-                    ));
-                }
-                if d.has_ipv6() && src.ipv6.is_none() && port.and_then(|p| p.ipv6).is_none() {
-                    self.problem(&at, "source", quoted(&s.source), Fault::Combination, format!(
-                        "copies to an IPv6 collector need an outer IPv6 source address: network interface {:?} has no ipv6, nor has port {:?}",
-                        src.id, d.port
-                    ));
-                }
+            if d.has_ipv6() && src.ipv6.is_none() && port.and_then(|p| p.ipv6).is_none() {
+                self.problem(&at, "source", quoted(&s.source), Fault::Combination, format!(
+                    "copies to an IPv6 collector need an outer IPv6 source address: network interface {:?} has no ipv6, nor has port {:?}",
+                    src.id, d.port
+                ));
             }
         }
     }
+
+    /// Session `s`, the `count`th of its source's after those in `numbers`: its number is
+    /// its own, and the source has no more sessions than its quota.
+    fn among_its_source(&mut self, at: &At, s: &'c Session, numbers: &mut Numbers<'c>, count: usize) {
+        if (1..=MAX_NUMBER).contains(&s.session_number) {
+            if let Some(other) = numbers.insert((s.source.as_str(), s.session_number), s.id.as_str()) {
+                self.problem(at, "session_number", Some(s.session_number.to_string()), Fault::Combination, format!(
+                    "session {other:?} of network interface {:?} already has this number", s.source
+                ));
+            }
+        }
+        if count == self.cfg.quotas.sessions_per_source + 1 {
+            self.problem(at, "source", quoted(&s.source), Fault::Quota("TrafficMirrorSessionsPerInterfaceLimitExceeded"), format!(
+                "network interface {:?} would have more than {} sessions ([quotas] sessions_per_source)",
+                s.source, self.cfg.quotas.sessions_per_source
+            ));
+        }
+    }
 }
+
+/// The session numbers seen, by source: which session has each.
+type Numbers<'c> = HashMap<(&'c str, u32), &'c str>;

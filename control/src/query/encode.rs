@@ -174,6 +174,17 @@ mod tests {
     }
 
     #[test]
+    fn appliance_members_such_as_a_rules_hit_count_are_left_out() {
+        let xml = reply_for(
+            "DescribeTrafficMirrorFilterRules",
+            json!({"TrafficMirrorFilterRules": [{"TrafficMirrorFilterRuleId": "tmfr-1", "RuleNumber": 100, "HitCount": 7}]}),
+        )
+        .unwrap();
+        assert!(xml.contains("<trafficMirrorFilterRuleSet><item><ruleNumber>100</ruleNumber><trafficMirrorFilterRuleId>tmfr-1</trafficMirrorFilterRuleId></item>"), "{xml}");
+        assert!(!xml.contains("7<") && !xml.to_lowercase().contains("hitcount"), "{xml}");
+    }
+
+    #[test]
     fn a_filter_reply_nests_rules_and_port_ranges() {
         let xml = reply_for(
             "CreateTrafficMirrorFilterRule",

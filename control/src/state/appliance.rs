@@ -1,5 +1,5 @@
-//! The appliance's own verbs: its ports, neighbours and counters, reloading the file, and the
-//! running configuration as TOML.
+//! The appliance's own verbs: its ports, neighbours and counters, reloading the file, the
+//! running configuration as TOML, and explaining frames.
 
 use super::Host;
 use crate::api::actions::*;
@@ -49,5 +49,21 @@ impl Action for ExportConfiguration {
     fn run(self, host: &mut dyn Host) -> Result<Self::Reply, ApiError> {
         let configuration = toml::to_string(&host.state().cfg).map_err(|e| ApiError::new("InternalError", e.to_string()))?;
         Ok(ExportConfigurationResult { configuration })
+    }
+}
+
+/// Most frames one ExplainFrames request takes: `explain` sends a capture in such pieces.
+pub const EXPLAIN_FRAMES: usize = 1000;
+
+impl Action for ExplainFrames {
+    const NAME: &'static str = "ExplainFrames";
+    const ABOUT: &'static str = "What the running dataplane does with frames (given in hex) arriving on a port, and why";
+    type Reply = ExplainFramesResult;
+    fn run(self, host: &mut dyn Host) -> Result<Self::Reply, ApiError> {
+        if self.frames.len() > EXPLAIN_FRAMES {
+            return Err(ApiError::invalid("Frames", format!("{} frames", self.frames.len()), format!("at most {EXPLAIN_FRAMES} in one request")));
+        }
+        let frames = self.frames.iter().enumerate().map(|(i, f)| crate::explain::frame_from_hex(&format!("Frames.{}", i + 1), f)).collect::<Result<Vec<_>, _>>()?;
+        Ok(ExplainFramesResult { frames: host.explain(&self.port, &frames)? })
     }
 }

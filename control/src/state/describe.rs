@@ -1,26 +1,61 @@
 //! Describe, as EC2 does it for every resource: the items named (each must exist), those the
 //! `Filters` select (values of one filter OR'ed, filters AND'ed, `*` and `?` wildcards,
 //! `tag:<key>`, `tag-key` and `owner-id`), in pages of `MaxResults` with an opaque `NextToken`.
-//! Items come in id order, so a page continues exactly where the last one stopped.
+//! Items come in id order, so a page continues exactly where the last one stopped; a page is
+//! read from where the last one stopped (the resources are kept in id order too), so asking
+//! for 100 of 10,000 sessions costs 100 sessions, not 10,000.
 
 use crate::api::ec2::Filter;
 use crate::api::ApiError;
-use crate::config::{Kind, Tags};
+use crate::config::{Kind, Resource, Resources, Tags};
 
 /// What a resource answers to a filter name: its values, or `None` for a name it does not have.
-pub trait FilterField {
-    /// The id (or ARN) the resource is known by.
-    fn id(&self) -> &str;
+pub trait FilterField: Resource {
     fn tags(&self) -> &Tags;
     /// The values of field `name` (`description`, `session-number`, ...).
     fn field(&self, name: &str) -> Option<Vec<String>>;
 }
 
-/// The items of `all` (any order) that a describe call selects, and the next page's token.
+/// What a describe call pages through: items found by id, and listed in id order after one.
+pub trait ById<T> {
+    fn find(&self, id: &str) -> Option<&T>;
+    fn after<'s>(&'s self, id: Option<&str>) -> Box<dyn Iterator<Item = &'s T> + 's>;
+}
+
+impl<T: Resource> ById<T> for Resources<T> {
+    fn find(&self, id: &str) -> Option<&T> {
+        self.get(id)
+    }
+    fn after<'s>(&'s self, id: Option<&str>) -> Box<dyn Iterator<Item = &'s T> + 's> {
+        Box::new(self.by_id_after(id))
+    }
+}
+
+/// Items kept in no order (filter rules live in their filters), sorted by id for one call.
+pub struct Sorted<T>(Vec<T>);
+
+impl<T: Resource> Sorted<T> {
+    pub fn new(mut items: Vec<T>) -> Self {
+        items.sort_by(|a, b| a.id().cmp(b.id()));
+        Sorted(items)
+    }
+}
+
+impl<T: Resource> ById<T> for Sorted<T> {
+    fn find(&self, id: &str) -> Option<&T> {
+        self.0.binary_search_by(|x| x.id().cmp(id)).ok().map(|i| &self.0[i])
+    }
+    fn after<'s>(&'s self, id: Option<&str>) -> Box<dyn Iterator<Item = &'s T> + 's> {
+        let start = id.map_or(0, |a| self.0.partition_point(|x| x.id() <= a));
+        Box::new(self.0[start..].iter())
+    }
+}
+
+/// The items of `all` that a describe call selects, and the next page's token.
 pub fn describe<'a, T: FilterField>(
     kind: Kind,
     owner: &str,
-    all: impl IntoIterator<Item = &'a T>,
+    all: &'a impl ById<T>,
     ids: &[String],
     filters: &[Filter],
     max_results: Option<u32>,
@@ -31,29 +66,30 @@ pub fn describe<'a, T: FilterField>(
             return Err(ApiError::invalid("MaxResults", m, "must be 5-1000"));
         }
     }
-    let mut items: Vec<&T> = all.into_iter().collect();
-    items.sort_unstable_by(|a, b| a.id().cmp(b.id()));
-    for id in ids {
-        if items.binary_search_by(|x| x.id().cmp(id)).is_err() {
-            return Err(super::not_found(kind, id));
-        }
+    let mut named: Vec<&str> = ids.iter().map(String::as_str).collect();
+    named.sort_unstable();
+    named.dedup();
+    if let Some(id) = named.iter().find(|id| all.find(id).is_none()) {
+        return Err(super::not_found(kind, id));
     }
     let after = next_token.map(|t| decode_token(t).ok_or_else(|| ApiError::new("InvalidPaginationToken", format!("The pagination token '{t}' is invalid")))).transpose()?;
-    let start = after.as_deref().map_or(0, |a| items.partition_point(|x| x.id() <= a));
+    let candidates: Box<dyn Iterator<Item = &'a T> + '_> = if named.is_empty() {
+        all.after(after.as_deref())
+    } else {
+        let start = after.as_deref().map_or(0, |a| named.partition_point(|id| *id <= a));
+        Box::new(named[start..].iter().filter_map(|id| all.find(id)))
+    };
     let mut out = Vec::new();
     let mut next = None;
-    for x in &items[start..] {
-        if !ids.is_empty() && !ids.iter().any(|id| id == x.id()) {
-            continue;
-        }
-        if !matches_all(*x, owner, filters)? {
+    for x in candidates {
+        if !matches_all(x, owner, filters)? {
             continue;
         }
         if max_results.is_some_and(|m| out.len() == m as usize) {
             next = out.last().map(|l: &&T| encode_token(l.id()));
             break;
         }
-        out.push(*x);
+        out.push(x);
     }
     Ok((out, next))
 }
@@ -128,13 +164,16 @@ fn decode_token(t: &str) -> Option<String> {
 mod tests {
     use super::*;
 
-    #[derive(Debug)]
+    #[derive(Clone, Debug)]
     struct Item(String, Tags);
 
-    impl FilterField for Item {
+    impl Resource for Item {
         fn id(&self) -> &str {
             &self.0
         }
+    }
+
+    impl FilterField for Item {
         fn tags(&self) -> &Tags {
             &self.1
         }
@@ -143,8 +182,8 @@ mod tests {
         }
     }
 
-    fn items(n: usize) -> Vec<Item> {
-        (0..n).map(|i| Item(format!("tms-{i:02}"), [("team".to_owned(), if i % 2 == 0 { "ids" } else { "web" }.to_owned())].into())).collect()
+    fn items(n: usize) -> Resources<Item> {
+        (0..n).rev().map(|i| Item(format!("tms-{i:02}"), [("team".to_owned(), if i % 2 == 0 { "ids" } else { "web" }.to_owned())].into())).collect()
     }
 
     fn filter(name: &str, values: &[&str]) -> Filter {
@@ -157,7 +196,7 @@ mod tests {
         let mut seen = Vec::new();
         let mut token = None;
         loop {
-            let (page, next) = describe(Kind::Session, "0", all.iter().rev(), &[], &[], Some(5), token.as_deref()).unwrap();
+            let (page, next) = describe(Kind::Session, "0", &all, &[], &[], Some(5), token.as_deref()).unwrap();
             assert!(page.len() <= 5);
             seen.extend(page.iter().map(|i| i.0.clone()));
             match next {
@@ -165,7 +204,13 @@ mod tests {
                 None => break,
             }
         }
-        assert_eq!(seen, all.iter().map(|i| i.0.clone()).collect::<Vec<_>>());
+        assert_eq!(seen, (0..23).map(|i| format!("tms-{i:02}")).collect::<Vec<_>>());
+        // Items kept in no order page the same.
+        let sorted = Sorted::new(all.iter().cloned().collect::<Vec<_>>());
+        let (page, next) = describe(Kind::Session, "0", &sorted, &[], &[], Some(5), None).unwrap();
+        assert_eq!(page.iter().map(|i| i.0.as_str()).collect::<Vec<_>>(), ["tms-00", "tms-01", "tms-02", "tms-03", "tms-04"]);
+        let (page, _) = describe(Kind::Session, "0", &sorted, &[], &[], Some(5), next.as_deref()).unwrap();
+        assert_eq!(page[0].0, "tms-05");
     }
 
     #[test]
@@ -178,6 +223,10 @@ mod tests {
         assert_eq!(ids(page), ["tms-01", "tms-03", "tms-05"]);
         let (page, _) = describe(Kind::Session, "0", &all, &["tms-03".into()], &[], None, None).unwrap();
         assert_eq!(ids(page), ["tms-03"]);
+        let named: Vec<String> = ["tms-05", "tms-01", "tms-03", "tms-01", "tms-02", "tms-04"].map(String::from).into();
+        let (page, next) = describe(Kind::Session, "0", &all, &named, &[], Some(5), None).unwrap();
+        assert_eq!(ids(page), ["tms-01", "tms-02", "tms-03", "tms-04", "tms-05"]);
+        assert_eq!(next, None);
         assert_eq!(describe(Kind::Session, "0", &all, &["tms-99".into()], &[], None, None).unwrap_err().code, "InvalidTrafficMirrorSessionId.NotFound");
         assert_eq!(describe(Kind::Session, "0", &all, &[], &[filter("colour", &["x"])], None, None).unwrap_err().message, "The filter 'colour' is invalid");
         assert_eq!(describe(Kind::Session, "0", &all, &[], &[], Some(4), None).unwrap_err().code, "InvalidParameterValue");

@@ -2,7 +2,7 @@
 //! replaced whole) and deleted, by id. The same edits are applied to the running configuration,
 //! written to the journal, and later to the file, so all three always agree.
 
-use crate::config::{Config, Direction, Filter, FilterRule, GatewayLoadBalancerEndpoint, LoadBalancer, NetworkInterface, Session, Target};
+use crate::config::{Config, Direction, Filter, FilterRule, GatewayLoadBalancerEndpoint, Kind, LoadBalancer, NetworkInterface, Place, Refs, Session, Target, Touched};
 use serde::{Deserialize, Serialize};
 
 /// One resource put or deleted.
@@ -26,24 +26,7 @@ pub enum Edit {
     DeleteSession(String),
 }
 
-/// Puts `item` in place of the one whose key is the same, or at the end; returns what it
-/// replaced.
-fn put<T: Clone>(items: &mut Vec<T>, item: T, key: impl Fn(&T) -> &str) -> Option<(usize, T)> {
-    match items.iter().position(|x| key(x) == key(&item)) {
-        Some(i) => Some((i, std::mem::replace(&mut items[i], item))),
-        None => {
-            items.push(item);
-            None
-        }
-    }
-}
-
-fn delete<T>(items: &mut Vec<T>, id: &str, key: impl Fn(&T) -> &str) -> Option<(usize, T)> {
-    let i = items.iter().position(|x| key(x) == id)?;
-    Some((i, items.remove(i)))
-}
-
-/// How to undo an edit exactly (position included, so that a refused change leaves the
+/// How to undo an edit exactly (place included, so that a refused change leaves the
 /// configuration as it was, byte for byte when written).
 #[derive(Debug)]
 pub struct Undo(UndoStep);
@@ -51,85 +34,110 @@ pub struct Undo(UndoStep);
 #[derive(Debug)]
 enum UndoStep {
     Nothing,
-    NetworkInterface(String, Option<(usize, NetworkInterface)>),
-    LoadBalancer(String, Option<(usize, LoadBalancer)>),
-    Endpoint(String, Option<(usize, GatewayLoadBalancerEndpoint)>),
-    Target(String, Option<(usize, Target)>),
-    Filter(String, Option<(usize, Filter)>),
+    NetworkInterface(String, Option<(Place, NetworkInterface)>),
+    LoadBalancer(String, Option<(Place, LoadBalancer)>),
+    Endpoint(String, Option<(Place, GatewayLoadBalancerEndpoint)>),
+    Target(String, Option<(Place, Target)>),
+    Filter(String, Option<(Place, Filter)>),
     Rule { filter: String, direction: Direction, id: String, old: Option<(usize, FilterRule)> },
-    Session(String, Option<(usize, Session)>),
+    Session(String, Option<(Place, Session)>),
 }
 
-/// Restores `old` (or removes the item `id` when there was none).
-fn restore<T>(items: &mut Vec<T>, id: &str, old: Option<(usize, T)>, key: impl Fn(&T) -> &str) {
-    if let Some(i) = items.iter().position(|x| key(x) == id) {
-        items.remove(i);
+/// Puts `rule` in place of the one with its id, or at the end; returns what it replaced.
+fn put_rule(rules: &mut Vec<FilterRule>, rule: FilterRule) -> Option<(usize, FilterRule)> {
+    match rules.iter().position(|r| r.id == rule.id) {
+        Some(i) => Some((i, std::mem::replace(&mut rules[i], rule))),
+        None => {
+            rules.push(rule);
+            None
+        }
     }
-    if let Some((i, item)) = old {
-        items.insert(i.min(items.len()), item);
-    }
+}
+
+fn delete_rule(rules: &mut Vec<FilterRule>, id: &str) -> Option<(usize, FilterRule)> {
+    let i = rules.iter().position(|r| r.id.as_deref() == Some(id))?;
+    Some((i, rules.remove(i)))
 }
 
 impl Edit {
+    /// The resource the edit changes, by kind and id (a rule's is its filter).
+    pub fn resource(&self) -> (Kind, &str) {
+        match self {
+            Edit::PutNetworkInterface(n) => (Kind::NetworkInterface, &n.id),
+            Edit::DeleteNetworkInterface(id) => (Kind::NetworkInterface, id),
+            Edit::PutLoadBalancer(lb) => (Kind::LoadBalancer, &lb.arn),
+            Edit::DeleteLoadBalancer(arn) => (Kind::LoadBalancer, arn),
+            Edit::PutEndpoint(e) => (Kind::GatewayLoadBalancerEndpoint, &e.id),
+            Edit::DeleteEndpoint(id) => (Kind::GatewayLoadBalancerEndpoint, id),
+            Edit::PutTarget(t) => (Kind::Target, &t.id),
+            Edit::DeleteTarget(id) => (Kind::Target, id),
+            Edit::PutFilter(f) => (Kind::Filter, &f.id),
+            Edit::DeleteFilter(id) => (Kind::Filter, id),
+            Edit::PutRule { filter, .. } | Edit::DeleteRule { filter, .. } => (Kind::Filter, filter),
+            Edit::PutSession(s) => (Kind::Session, &s.id),
+            Edit::DeleteSession(id) => (Kind::Session, id),
+        }
+    }
+
     /// Applies the edit to `cfg`; returns how to undo it.
     pub fn apply(&self, cfg: &mut Config) -> Undo {
         use UndoStep as U;
         Undo(match self.clone() {
-            Edit::PutNetworkInterface(n) => U::NetworkInterface(n.id.clone(), put(&mut cfg.network_interfaces, n, |x| &x.id)),
+            Edit::PutNetworkInterface(n) => U::NetworkInterface(n.id.clone(), cfg.network_interfaces.put(n)),
             Edit::DeleteNetworkInterface(id) => {
-                let old = delete(&mut cfg.network_interfaces, &id, |x| &x.id);
+                let old = cfg.network_interfaces.remove(&id);
                 U::NetworkInterface(id, old)
             }
-            Edit::PutLoadBalancer(lb) => U::LoadBalancer(lb.arn.clone(), put(&mut cfg.load_balancers, lb, |x| &x.arn)),
+            Edit::PutLoadBalancer(lb) => U::LoadBalancer(lb.arn.clone(), cfg.load_balancers.put(lb)),
             Edit::DeleteLoadBalancer(arn) => {
-                let old = delete(&mut cfg.load_balancers, &arn, |x| &x.arn);
+                let old = cfg.load_balancers.remove(&arn);
                 U::LoadBalancer(arn, old)
             }
-            Edit::PutEndpoint(e) => U::Endpoint(e.id.clone(), put(&mut cfg.gateway_load_balancer_endpoints, e, |x| &x.id)),
+            Edit::PutEndpoint(e) => U::Endpoint(e.id.clone(), cfg.gateway_load_balancer_endpoints.put(e)),
             Edit::DeleteEndpoint(id) => {
-                let old = delete(&mut cfg.gateway_load_balancer_endpoints, &id, |x| &x.id);
+                let old = cfg.gateway_load_balancer_endpoints.remove(&id);
                 U::Endpoint(id, old)
             }
-            Edit::PutTarget(t) => U::Target(t.id.clone(), put(&mut cfg.targets, t, |x| &x.id)),
+            Edit::PutTarget(t) => U::Target(t.id.clone(), cfg.targets.put(t)),
             Edit::DeleteTarget(id) => {
-                let old = delete(&mut cfg.targets, &id, |x| &x.id);
+                let old = cfg.targets.remove(&id);
                 U::Target(id, old)
             }
             Edit::PutFilter(mut f) => {
-                if let Some(old) = cfg.filters.iter().find(|x| x.id == f.id) {
+                if let Some(old) = cfg.filters.get(&f.id) {
                     f.ingress_rules = old.ingress_rules.clone();
                     f.egress_rules = old.egress_rules.clone();
                 }
-                U::Filter(f.id.clone(), put(&mut cfg.filters, f, |x| &x.id))
+                U::Filter(f.id.clone(), cfg.filters.put(f))
             }
             Edit::DeleteFilter(id) => {
-                let old = delete(&mut cfg.filters, &id, |x| &x.id);
+                let old = cfg.filters.remove(&id);
                 U::Filter(id, old)
             }
             Edit::PutRule { filter, direction, rule } => {
                 let id = rule.id.clone().unwrap_or_default();
-                match cfg.filters.iter_mut().find(|f| f.id == filter) {
+                match cfg.filters.get_mut(&filter) {
                     Some(f) => {
-                        let old = put(f.rules_mut(direction), rule, |r| r.id.as_deref().unwrap_or(""));
+                        let old = put_rule(f.rules_mut(direction), rule);
                         U::Rule { filter, direction, id, old }
                     }
                     None => U::Nothing,
                 }
             }
             Edit::DeleteRule { filter, id } => {
-                let Some(f) = cfg.filters.iter_mut().find(|f| f.id == filter) else { return Undo(U::Nothing) };
+                let Some(f) = cfg.filters.get_mut(&filter) else { return Undo(U::Nothing) };
                 let mut step = U::Nothing;
                 for direction in Direction::ALL {
-                    if let Some(old) = delete(f.rules_mut(direction), &id, |r| r.id.as_deref().unwrap_or("")) {
+                    if let Some(old) = delete_rule(f.rules_mut(direction), &id) {
                         step = U::Rule { filter: filter.clone(), direction, id: id.clone(), old: Some(old) };
                         break;
                     }
                 }
                 step
             }
-            Edit::PutSession(s) => U::Session(s.id.clone(), put(&mut cfg.sessions, s, |x| &x.id)),
+            Edit::PutSession(s) => U::Session(s.id.clone(), cfg.sessions.put(s)),
             Edit::DeleteSession(id) => {
-                let old = delete(&mut cfg.sessions, &id, |x| &x.id);
+                let old = cfg.sessions.remove(&id);
                 U::Session(id, old)
             }
         })
@@ -142,17 +150,23 @@ impl Undo {
         use UndoStep as U;
         match self.0 {
             U::Nothing => {}
-            U::NetworkInterface(id, old) => restore(&mut cfg.network_interfaces, &id, old, |x| &x.id),
-            U::LoadBalancer(id, old) => restore(&mut cfg.load_balancers, &id, old, |x| &x.arn),
-            U::Endpoint(id, old) => restore(&mut cfg.gateway_load_balancer_endpoints, &id, old, |x| &x.id),
-            U::Target(id, old) => restore(&mut cfg.targets, &id, old, |x| &x.id),
-            U::Filter(id, old) => restore(&mut cfg.filters, &id, old, |x| &x.id),
+            U::NetworkInterface(id, old) => cfg.network_interfaces.restore(&id, old),
+            U::LoadBalancer(id, old) => cfg.load_balancers.restore(&id, old),
+            U::Endpoint(id, old) => cfg.gateway_load_balancer_endpoints.restore(&id, old),
+            U::Target(id, old) => cfg.targets.restore(&id, old),
+            U::Filter(id, old) => cfg.filters.restore(&id, old),
             U::Rule { filter, direction, id, old } => {
-                if let Some(f) = cfg.filters.iter_mut().find(|f| f.id == filter) {
-                    restore(f.rules_mut(direction), &id, old, |r| r.id.as_deref().unwrap_or(""));
+                if let Some(f) = cfg.filters.get_mut(&filter) {
+                    let rules = f.rules_mut(direction);
+                    if let Some(i) = rules.iter().position(|r| r.id.as_deref().unwrap_or("") == id) {
+                        rules.remove(i);
+                    }
+                    if let Some((i, rule)) = old {
+                        rules.insert(i.min(rules.len()), rule);
+                    }
                 }
             }
-            U::Session(id, old) => restore(&mut cfg.sessions, &id, old, |x| &x.id),
+            U::Session(id, old) => cfg.sessions.restore(&id, old),
         }
     }
 }
@@ -166,6 +180,40 @@ pub fn apply_all(cfg: &mut Config, edits: &[Edit]) -> Vec<Undo> {
 pub fn undo_all(cfg: &mut Config, undos: Vec<Undo>) {
     for u in undos.into_iter().rev() {
         u.undo(cfg);
+    }
+}
+
+/// A change applied to a configuration and its references together: what it touched (for
+/// validating and compiling no more than that), and how to undo it.
+#[derive(Debug)]
+pub struct Applied {
+    pub touched: Touched,
+    undos: Vec<(Kind, String, Undo)>,
+}
+
+/// Applies `edits` to `cfg`, keeping `refs` its references.
+pub fn apply_tracked(cfg: &mut Config, refs: &mut Refs, edits: &[Edit]) -> Applied {
+    let mut touched = Touched::default();
+    let mut undos = Vec::with_capacity(edits.len());
+    for e in edits {
+        let (kind, id) = e.resource();
+        refs.forget(cfg, kind, id, &mut touched);
+        let undo = e.apply(cfg);
+        refs.learn(cfg, kind, id, &mut touched);
+        undos.push((kind, id.to_owned(), undo));
+    }
+    Applied { touched, undos }
+}
+
+impl Applied {
+    /// Puts `cfg` and `refs` back as they were before [`apply_tracked`].
+    pub fn undo(self, cfg: &mut Config, refs: &mut Refs) {
+        let mut ignored = Touched::default();
+        for (kind, id, undo) in self.undos.into_iter().rev() {
+            refs.forget(cfg, kind, &id, &mut ignored);
+            undo.undo(cfg);
+            refs.learn(cfg, kind, &id, &mut ignored);
+        }
     }
 }
 
@@ -207,8 +255,8 @@ mod tests {
     #[test]
     fn edits_undo_to_the_same_configuration() {
         let mut cfg = Config::default();
-        cfg.sessions = vec![session("tms-1", 1), session("tms-2", 2), session("tms-3", 3)];
-        cfg.filters = vec![Filter { id: "tmf-a".into(), ingress_rules: vec![rule("r1", 1), rule("r2", 2)], ..Default::default() }];
+        cfg.sessions = vec![session("tms-1", 1), session("tms-2", 2), session("tms-3", 3)].into();
+        cfg.filters = vec![Filter { id: "tmf-a".into(), ingress_rules: vec![rule("r1", 1), rule("r2", 2)], ..Default::default() }].into();
         let before = cfg.clone();
         let edits = vec![
             Edit::DeleteSession("tms-2".into()),
@@ -220,9 +268,10 @@ mod tests {
         ];
         let undos = apply_all(&mut cfg, &edits);
         assert_eq!(cfg.sessions.iter().map(|s| (s.id.as_str(), s.session_number)).collect::<Vec<_>>(), [("tms-1", 9), ("tms-3", 3), ("tms-4", 4)]);
-        assert_eq!(cfg.filters[0].description.as_deref(), Some("d"));
-        assert_eq!(cfg.filters[0].ingress_rules, vec![rule("r2", 2)], "a filter's own fields keep its rules");
-        assert_eq!(cfg.filters[0].egress_rules, vec![rule("r1", 1)]);
+        let f = cfg.filters.get("tmf-a").unwrap();
+        assert_eq!(f.description.as_deref(), Some("d"));
+        assert_eq!(f.ingress_rules, vec![rule("r2", 2)], "a filter's own fields keep its rules");
+        assert_eq!(f.egress_rules, vec![rule("r1", 1)]);
         undo_all(&mut cfg, undos);
         assert_eq!(cfg, before);
     }

@@ -4,13 +4,11 @@
 use super::{change, describe, id_for, in_use, not_found, read, tags_for, Edit, FilterField, Host, Planned, State};
 use crate::api::actions::*;
 use crate::api::ec2::TrafficMirrorFilter;
+use crate::counters::RuleTotals;
 use crate::api::{Action, ApiError};
 use crate::config::{Filter, Kind, Tags};
 
 impl FilterField for Filter {
-    fn id(&self) -> &str {
-        &self.id
-    }
     fn tags(&self) -> &Tags {
         &self.tags
     }
@@ -25,13 +23,13 @@ impl FilterField for Filter {
 
 /// The filter `id`, or EC2's NotFound.
 pub fn find<'s>(s: &'s State, id: &str) -> Result<&'s Filter, ApiError> {
-    s.cfg.filters.iter().find(|f| f.id == id).ok_or_else(|| not_found(Kind::Filter, id))
+    s.cfg.filters.get(id).ok_or_else(|| not_found(Kind::Filter, id))
 }
 
 impl CreateTrafficMirrorFilter {
     /// A new filter, without rules.
     pub fn plan(&self, s: &State) -> Result<Planned<CreateTrafficMirrorFilterResult>, ApiError> {
-        let id = id_for(&self.traffic_mirror_filter_id, "TrafficMirrorFilterId", "tmf", |id| s.cfg.filters.iter().any(|f| f.id == id))?;
+        let id = id_for(&self.traffic_mirror_filter_id, "TrafficMirrorFilterId", "tmf", |id| s.cfg.filters.contains(id))?;
         let mut services = self.network_services.clone();
         services.sort_unstable();
         services.dedup();
@@ -62,8 +60,8 @@ impl DeleteTrafficMirrorFilter {
     pub fn plan(&self, s: &State) -> Result<Planned<DeleteTrafficMirrorFilterResult>, ApiError> {
         let id = &self.traffic_mirror_filter_id;
         find(s, id)?;
-        if let Some(user) = s.cfg.sessions.iter().find(|x| &x.filter == id) {
-            return Err(in_use(Kind::Filter, id, Kind::Session, &user.id));
+        if let Some(user) = s.refs().sessions_of_filter(id).next() {
+            return Err(in_use(Kind::Filter, id, Kind::Session, user));
         }
         Ok(Planned { what: format!("deleted filter {id}"), edits: vec![Edit::DeleteFilter(id.clone())], reply: DeleteTrafficMirrorFilterResult { traffic_mirror_filter_id: id.clone() } })
     }
@@ -80,9 +78,9 @@ impl Action for DeleteTrafficMirrorFilter {
 
 impl DescribeTrafficMirrorFilters {
     /// The filters selected, with their rules.
-    pub fn answer(&self, s: &State) -> Result<DescribeTrafficMirrorFiltersResult, ApiError> {
+    pub fn answer(&self, s: &State, hits: &RuleTotals) -> Result<DescribeTrafficMirrorFiltersResult, ApiError> {
         let (page, next_token) = describe(Kind::Filter, &s.cfg.vpc.owner_id, &s.cfg.filters, &self.traffic_mirror_filter_ids, &self.filters, self.max_results, self.next_token.as_deref())?;
-        Ok(DescribeTrafficMirrorFiltersResult { traffic_mirror_filters: page.into_iter().map(TrafficMirrorFilter::of).collect(), next_token })
+        Ok(DescribeTrafficMirrorFiltersResult { traffic_mirror_filters: page.into_iter().map(|f| TrafficMirrorFilter::of(f).with_hits(hits)).collect(), next_token })
     }
 }
 
@@ -91,7 +89,7 @@ impl Action for DescribeTrafficMirrorFilters {
     const ABOUT: &'static str = "Describe filters and their rules";
     type Reply = DescribeTrafficMirrorFiltersResult;
     fn run(self, host: &mut dyn Host) -> Result<Self::Reply, ApiError> {
-        read(self.dry_run, || self.answer(host.state()))
+        read(self.dry_run, || self.answer(host.state(), &host.rule_hits()))
     }
 }
 

@@ -5,16 +5,13 @@ use super::{change, describe, id_for, in_use, not_found, read, tags_for, Edit, F
 use crate::api::actions::*;
 use crate::api::ec2;
 use crate::api::{Action, ApiError};
-use crate::config::{GatewayLoadBalancerEndpoint, Kind, LoadBalancer, NetworkInterface, Tags};
+use crate::config::{GatewayLoadBalancerEndpoint, Kind, LoadBalancer, NetworkInterface, Tags, TargetType};
 
 fn opt<T: ToString>(v: &Option<T>) -> Vec<String> {
     v.iter().map(|x| x.to_string()).collect()
 }
 
 impl FilterField for NetworkInterface {
-    fn id(&self) -> &str {
-        &self.id
-    }
     fn tags(&self) -> &Tags {
         &self.tags
     }
@@ -32,9 +29,6 @@ impl FilterField for NetworkInterface {
 }
 
 impl FilterField for LoadBalancer {
-    fn id(&self) -> &str {
-        &self.arn
-    }
     fn tags(&self) -> &Tags {
         &self.tags
     }
@@ -49,9 +43,6 @@ impl FilterField for LoadBalancer {
 }
 
 impl FilterField for GatewayLoadBalancerEndpoint {
-    fn id(&self) -> &str {
-        &self.id
-    }
     fn tags(&self) -> &Tags {
         &self.tags
     }
@@ -66,15 +57,15 @@ impl FilterField for GatewayLoadBalancerEndpoint {
     }
 }
 
-/// The first target whose destination is `id`.
-fn target_of<'s>(s: &'s State, id: &str) -> Option<&'s str> {
-    s.cfg.targets.iter().find(|t| t.destination().is_some_and(|(_, d)| d == id)).map(|t| t.id.as_str())
+/// The first target whose destination is the `kind` with id `id`.
+fn target_of<'s>(s: &'s State, kind: TargetType, id: &str) -> Option<&'s str> {
+    s.refs().targets_of(kind, id).next()
 }
 
 impl CreateNetworkInterface {
     /// A new inventory entry.
     pub fn plan(&self, s: &State) -> Result<Planned<CreateNetworkInterfaceResult>, ApiError> {
-        let id = id_for(&self.network_interface_id, "NetworkInterfaceId", "eni", |id| s.cfg.network_interfaces.iter().any(|n| n.id == id))?;
+        let id = id_for(&self.network_interface_id, "NetworkInterfaceId", "eni", |id| s.cfg.network_interfaces.contains(id))?;
         let ipv6 = match self.ipv6_addresses.as_slice() {
             [] => None,
             [one] => Some(one.ipv6_address.ok_or_else(|| ApiError::missing("Ipv6Addresses.1.Ipv6Address"))?),
@@ -112,13 +103,13 @@ impl DeleteNetworkInterface {
     /// A network interface a session or target uses stays.
     pub fn plan(&self, s: &State) -> Result<Planned<DeleteNetworkInterfaceResult>, ApiError> {
         let id = &self.network_interface_id;
-        if !s.cfg.network_interfaces.iter().any(|n| &n.id == id) {
+        if !s.cfg.network_interfaces.contains(id) {
             return Err(not_found(Kind::NetworkInterface, id));
         }
-        if let Some(user) = s.cfg.sessions.iter().find(|x| &x.source == id) {
-            return Err(in_use(Kind::NetworkInterface, id, Kind::Session, &user.id));
+        if let Some(user) = s.refs().sessions_of_source(id).next() {
+            return Err(in_use(Kind::NetworkInterface, id, Kind::Session, user));
         }
-        if let Some(t) = target_of(s, id) {
+        if let Some(t) = target_of(s, TargetType::NetworkInterface, id) {
             return Err(in_use(Kind::NetworkInterface, id, Kind::Target, t));
         }
         Ok(Planned {
@@ -158,7 +149,7 @@ impl Action for DescribeNetworkInterfaces {
 impl CreateLoadBalancer {
     /// A new load balancer, its ARN made in the appliance's account when not given.
     pub fn plan(&self, s: &State) -> Result<Planned<CreateLoadBalancerResult>, ApiError> {
-        let taken = |arn: &str| s.cfg.load_balancers.iter().any(|lb| lb.arn == arn);
+        let taken = |arn: &str| s.cfg.load_balancers.contains(arn);
         let arn = match &self.load_balancer_arn {
             Some(_) => id_for(&self.load_balancer_arn, "LoadBalancerArn", "", taken)?,
             None => {
@@ -193,10 +184,10 @@ impl DeleteLoadBalancer {
     /// A load balancer a target uses stays.
     pub fn plan(&self, s: &State) -> Result<Planned<DeleteLoadBalancerResult>, ApiError> {
         let arn = &self.load_balancer_arn;
-        if !s.cfg.load_balancers.iter().any(|lb| &lb.arn == arn) {
+        if !s.cfg.load_balancers.contains(arn) {
             return Err(not_found(Kind::LoadBalancer, arn));
         }
-        if let Some(t) = target_of(s, arn) {
+        if let Some(t) = target_of(s, TargetType::NetworkLoadBalancer, arn) {
             return Err(in_use(Kind::LoadBalancer, arn, Kind::Target, t));
         }
         Ok(Planned { what: format!("deleted load balancer {arn}"), edits: vec![Edit::DeleteLoadBalancer(arn.clone())], reply: DeleteLoadBalancerResult { load_balancer_arn: arn.clone() } })
@@ -232,7 +223,7 @@ impl Action for DescribeLoadBalancers {
 impl CreateGatewayLoadBalancerEndpoint {
     /// A new endpoint.
     pub fn plan(&self, s: &State) -> Result<Planned<CreateGatewayLoadBalancerEndpointResult>, ApiError> {
-        let id = id_for(&self.gateway_load_balancer_endpoint_id, "GatewayLoadBalancerEndpointId", "vpce", |id| s.cfg.gateway_load_balancer_endpoints.iter().any(|e| e.id == id))?;
+        let id = id_for(&self.gateway_load_balancer_endpoint_id, "GatewayLoadBalancerEndpointId", "vpce", |id| s.cfg.gateway_load_balancer_endpoints.contains(id))?;
         let address = self.ip_address.ok_or_else(|| ApiError::missing("IpAddress"))?;
         let e = GatewayLoadBalancerEndpoint {
             id: id.clone(),
@@ -268,10 +259,10 @@ impl DeleteGatewayLoadBalancerEndpoint {
     /// An endpoint a target uses stays.
     pub fn plan(&self, s: &State) -> Result<Planned<DeleteGatewayLoadBalancerEndpointResult>, ApiError> {
         let id = &self.gateway_load_balancer_endpoint_id;
-        if !s.cfg.gateway_load_balancer_endpoints.iter().any(|e| &e.id == id) {
+        if !s.cfg.gateway_load_balancer_endpoints.contains(id) {
             return Err(not_found(Kind::GatewayLoadBalancerEndpoint, id));
         }
-        if let Some(t) = target_of(s, id) {
+        if let Some(t) = target_of(s, TargetType::GatewayLoadBalancerEndpoint, id) {
             return Err(in_use(Kind::GatewayLoadBalancerEndpoint, id, Kind::Target, t));
         }
         Ok(Planned {

@@ -4,7 +4,7 @@
 //! publish) or refuses it whole. ClientToken idempotency and DryRun are handled here once for
 //! every action.
 
-mod appliance;
+pub mod appliance;
 mod describe;
 pub mod edit;
 mod filters;
@@ -14,21 +14,64 @@ mod sessions;
 mod targets;
 mod tokens;
 
-pub use describe::{describe, FilterField};
-pub use edit::{apply_all, undo_all, Edit, Undo};
+pub use describe::{describe, ById, FilterField, Sorted};
+pub use edit::{apply_all, undo_all, Applied, Edit, Undo};
 pub use tokens::{Token, Tokens};
 
 use crate::api::actions::DescribeNeighborsResult;
 use crate::api::ec2::TagSpecification;
 use crate::api::{Action, ApiError};
-use crate::config::{Config, Kind, Tags};
+use crate::config::{Config, Kind, Refs, Tags, Touched};
+use crate::counters::RuleTotals;
 use crate::report::Report;
 
-/// What the API reads and changes: the running configuration and the client tokens seen.
+/// What the API reads and changes: the running configuration (with its references, kept as
+/// it changes) and the client tokens seen.
 #[derive(Clone, Debug, Default)]
 pub struct State {
+    /// Read here; changed only through [`State::apply`] and [`State::replace`], which keep
+    /// the references.
     pub cfg: Config,
+    refs: Refs,
     pub tokens: Tokens,
+}
+
+impl State {
+    /// The state of `cfg`, with the client tokens seen.
+    pub fn new(cfg: Config, tokens: Tokens) -> State {
+        State { refs: Refs::of(&cfg), cfg, tokens }
+    }
+
+    /// Who refers to whom in the configuration.
+    pub fn refs(&self) -> &Refs {
+        &self.refs
+    }
+
+    /// Applies a change's edits; says what they touched, and how to undo them.
+    pub fn apply(&mut self, edits: &[Edit]) -> Applied {
+        edit::apply_tracked(&mut self.cfg, &mut self.refs, edits)
+    }
+
+    /// Undoes what [`apply`](Self::apply) did.
+    pub fn undo(&mut self, applied: Applied) {
+        applied.undo(&mut self.cfg, &mut self.refs);
+    }
+
+    /// The configuration becomes `cfg` whole (a reload).
+    pub fn replace(&mut self, cfg: Config) {
+        self.refs = Refs::of(&cfg);
+        self.cfg = cfg;
+    }
+
+    /// Checks the change just applied, which `touched` describes (the configuration was valid
+    /// before it), and says why not in the API's terms; returns how many resources it checked.
+    pub fn validate(&self, touched: &Touched) -> Result<usize, ApiError> {
+        self.cfg.validate_change(&self.refs, touched).map_err(|problems| {
+            let (code, _) = problems[0].in_api_terms();
+            let message = problems.iter().map(|p| p.in_api_terms().1).collect::<Vec<_>>().join("; ");
+            ApiError::new(code, message)
+        })
+    }
 }
 
 /// Where actions run: the control thread, which owns the state and the dataplane's tables.
@@ -45,6 +88,10 @@ pub trait Host {
     /// Re-reads the configuration file, keeping the changes made through the API; returns the
     /// table now in force.
     fn reload(&mut self) -> Result<u64, ApiError>;
+    /// Every filter rule's hits so far.
+    fn rule_hits(&self) -> RuleTotals;
+    /// What the table in force does with `frames`, arriving on port `port`.
+    fn explain(&self, port: &str, frames: &[Vec<u8>]) -> Result<Vec<crate::explain::FrameExplanation>, ApiError>;
 }
 
 /// A planned change, for [`Host::commit`].

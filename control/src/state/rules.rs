@@ -2,11 +2,12 @@
 //! described across filters.
 
 use super::filters::find;
-use super::{change, describe, new_id, not_found, read, tags_for, Edit, FilterField, Host, Planned, State};
+use super::{change, describe, new_id, not_found, read, tags_for, Edit, FilterField, Host, Planned, Sorted, State};
 use crate::api::actions::*;
 use crate::api::ec2::{PortRangeRequest, TrafficMirrorFilterRule};
+use crate::counters::RuleTotals;
 use crate::api::{Action, ApiError};
-use crate::config::{Direction, FilterRule, Kind, PortRange, Tags};
+use crate::config::{Direction, FilterRule, Kind, PortRange, Resource, Tags};
 
 /// A rule with the filter and direction it belongs to.
 pub struct Located<'s> {
@@ -15,10 +16,13 @@ pub struct Located<'s> {
     pub rule: &'s FilterRule,
 }
 
-impl FilterField for Located<'_> {
+impl Resource for Located<'_> {
     fn id(&self) -> &str {
         self.rule.id.as_deref().unwrap_or("")
     }
+}
+
+impl FilterField for Located<'_> {
     fn tags(&self) -> &Tags {
         &self.rule.tags
     }
@@ -78,7 +82,7 @@ impl CreateTrafficMirrorFilterRule {
         find(s, fid)?;
         number_taken(s, fid, self.traffic_direction, self.rule_number, None)?;
         let rule = FilterRule {
-            id: Some(new_id("tmfr", |id| s.cfg.rule_ids().any(|x| x == id))),
+            id: Some(new_id("tmfr", |id| s.refs().rules_with_id(id) > 0)),
             rule_number: self.rule_number,
             action: self.rule_action,
             protocol: self.protocol,
@@ -191,14 +195,14 @@ impl Action for DeleteTrafficMirrorFilterRule {
 
 impl DescribeTrafficMirrorFilterRules {
     /// The rules selected, of every filter or of one.
-    pub fn answer(&self, s: &State) -> Result<DescribeTrafficMirrorFilterRulesResult, ApiError> {
+    pub fn answer(&self, s: &State, hits: &RuleTotals) -> Result<DescribeTrafficMirrorFilterRulesResult, ApiError> {
         if let Some(fid) = &self.traffic_mirror_filter_id {
             find(s, fid)?;
         }
-        let rules: Vec<Located> = all(s).filter(|l| self.traffic_mirror_filter_id.as_deref().is_none_or(|f| f == l.filter)).collect();
+        let rules = Sorted::new(all(s).filter(|l| self.traffic_mirror_filter_id.as_deref().is_none_or(|f| f == l.filter)).collect());
         let (page, next_token) = describe(Kind::FilterRule, &s.cfg.vpc.owner_id, &rules, &self.traffic_mirror_filter_rule_ids, &self.filters, self.max_results, self.next_token.as_deref())?;
         Ok(DescribeTrafficMirrorFilterRulesResult {
-            traffic_mirror_filter_rules: page.into_iter().map(|l| TrafficMirrorFilterRule::of(l.filter, l.direction, l.rule)).collect(),
+            traffic_mirror_filter_rules: page.into_iter().map(|l| TrafficMirrorFilterRule::of(l.filter, l.direction, l.rule).with_hits(hits)).collect(),
             next_token,
         })
     }
@@ -209,6 +213,6 @@ impl Action for DescribeTrafficMirrorFilterRules {
     const ABOUT: &'static str = "Describe filter rules, of one filter or of all";
     type Reply = DescribeTrafficMirrorFilterRulesResult;
     fn run(self, host: &mut dyn Host) -> Result<Self::Reply, ApiError> {
-        read(self.dry_run, || self.answer(host.state()))
+        read(self.dry_run, || self.answer(host.state(), &host.rule_hits()))
     }
 }

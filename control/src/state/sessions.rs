@@ -6,12 +6,8 @@ use crate::api::actions::*;
 use crate::api::ec2::TrafficMirrorSession;
 use crate::api::{Action, ApiError};
 use crate::config::{free_vni, Kind, Session, Tags};
-use std::collections::HashSet;
 
 impl FilterField for Session {
-    fn id(&self) -> &str {
-        &self.id
-    }
     fn tags(&self) -> &Tags {
         &self.tags
     }
@@ -33,19 +29,19 @@ impl FilterField for Session {
 
 /// The session `id`, or EC2's NotFound.
 fn find<'s>(s: &'s State, id: &str) -> Result<&'s Session, ApiError> {
-    s.cfg.sessions.iter().find(|x| x.id == id).ok_or_else(|| not_found(Kind::Session, id))
+    s.cfg.sessions.get(id).ok_or_else(|| not_found(Kind::Session, id))
 }
 
 /// What a session refers to must exist (EC2's NotFound codes, before any other check).
 fn references(s: &State, source: Option<&str>, target: Option<&str>, filter: Option<&str>) -> Result<(), ApiError> {
     let cfg = &s.cfg;
-    if let Some(id) = source.filter(|id| !cfg.network_interfaces.iter().any(|n| n.id == *id)) {
+    if let Some(id) = source.filter(|id| !cfg.network_interfaces.contains(id)) {
         return Err(not_found(Kind::NetworkInterface, id));
     }
-    if let Some(id) = target.filter(|id| !cfg.targets.iter().any(|t| t.id == *id)) {
+    if let Some(id) = target.filter(|id| !cfg.targets.contains(id)) {
         return Err(not_found(Kind::Target, id));
     }
-    if let Some(id) = filter.filter(|id| !cfg.filters.iter().any(|f| f.id == *id)) {
+    if let Some(id) = filter.filter(|id| !cfg.filters.contains(id)) {
         return Err(not_found(Kind::Filter, id));
     }
     Ok(())
@@ -53,15 +49,16 @@ fn references(s: &State, source: Option<&str>, target: Option<&str>, filter: Opt
 
 /// A VNI for session `id` that no other session has.
 fn assigned_vni(s: &State, id: &str) -> u32 {
-    let mut used: HashSet<u32> = s.cfg.sessions.iter().filter(|x| x.id != id).filter_map(|x| x.virtual_network_id).collect();
-    free_vni(id, &mut used)
+    // Taken by another session: one with it, not counting `id` itself.
+    let own = s.cfg.sessions.get(id).and_then(|x| x.virtual_network_id);
+    free_vni(id, |vni| s.refs().sessions_with_vni(vni) > usize::from(own == Some(vni)))
 }
 
 impl CreateTrafficMirrorSession {
     /// A new session; numbers, quotas and the outer source address are the validator's.
     pub fn plan(&self, s: &State) -> Result<Planned<CreateTrafficMirrorSessionResult>, ApiError> {
         references(s, Some(&self.network_interface_id), Some(&self.traffic_mirror_target_id), Some(&self.traffic_mirror_filter_id))?;
-        let id = id_for(&self.traffic_mirror_session_id, "TrafficMirrorSessionId", "tms", |id| s.cfg.sessions.iter().any(|x| x.id == id))?;
+        let id = id_for(&self.traffic_mirror_session_id, "TrafficMirrorSessionId", "tms", |id| s.cfg.sessions.contains(id))?;
         let session = Session {
             id: id.clone(),
             source: self.network_interface_id.clone(),

@@ -7,9 +7,6 @@ use crate::api::{Action, ApiError};
 use crate::config::{Kind, Tags, Target, TargetType};
 
 impl FilterField for Target {
-    fn id(&self) -> &str {
-        &self.id
-    }
     fn tags(&self) -> &Tags {
         &self.tags
     }
@@ -53,7 +50,7 @@ impl CreateTrafficMirrorTarget {
             };
             return Err(not_found(k, destination));
         }
-        let id = id_for(&self.traffic_mirror_target_id, "TrafficMirrorTargetId", "tmt", |id| cfg.targets.iter().any(|t| t.id == id))?;
+        let id = id_for(&self.traffic_mirror_target_id, "TrafficMirrorTargetId", "tmt", |id| cfg.targets.contains(id))?;
         let mut t = Target::new(&id, kind, destination);
         t.description = self.description.clone();
         t.tags = tags_for(&self.tag_specifications, "traffic-mirror-target")?;
@@ -88,11 +85,11 @@ impl DeleteTrafficMirrorTarget {
     /// A target a session uses stays.
     pub fn plan(&self, s: &State) -> Result<Planned<DeleteTrafficMirrorTargetResult>, ApiError> {
         let id = &self.traffic_mirror_target_id;
-        if !s.cfg.targets.iter().any(|t| &t.id == id) {
+        if !s.cfg.targets.contains(id) {
             return Err(not_found(Kind::Target, id));
         }
-        if let Some(user) = s.cfg.sessions.iter().find(|x| &x.target == id) {
-            return Err(in_use(Kind::Target, id, Kind::Session, &user.id));
+        if let Some(user) = s.refs().sessions_of_target(id).next() {
+            return Err(in_use(Kind::Target, id, Kind::Session, user));
         }
         Ok(Planned { what: format!("deleted target {id}"), edits: vec![Edit::DeleteTarget(id.clone())], reply: DeleteTrafficMirrorTargetResult { traffic_mirror_target_id: id.clone() } })
     }

@@ -1,10 +1,11 @@
 //! EC2's semantics tested without DPDK: a host that validates and applies changes as the
 //! control thread does, minus compiling and publishing, over a small lab configuration.
 
-use super::{apply_all, undo_all, Change, Host, State};
+use super::{Change, Host, State};
 use crate::api::actions::DescribeNeighborsResult;
 use crate::api::{Action, ApiError};
 use crate::config::{self, Config};
+use crate::counters::RuleTotals;
 use crate::report::Report;
 
 /// The lab: a link host/uplink, a mirror port, a monitored host and a collector, an
@@ -62,12 +63,14 @@ pub struct TestHost {
     pub state: State,
     /// The changes committed, by what they did.
     pub committed: Vec<String>,
+    /// What `rule_hits` answers.
+    pub hits: RuleTotals,
 }
 
 impl TestHost {
     /// The lab, or `text` if given.
     pub fn new(text: &str) -> Self {
-        TestHost { state: State { cfg: config::parse(text, "lab.toml").expect("the lab is valid"), tokens: Default::default() }, committed: Vec::new() }
+        TestHost { state: State::new(config::parse(text, "lab.toml").expect("the lab is valid"), Default::default()), committed: Vec::new(), hits: RuleTotals::default() }
     }
 
     pub fn lab() -> Self {
@@ -95,14 +98,18 @@ impl Host for TestHost {
     }
 
     fn commit(&mut self, change: Change) -> Result<(), ApiError> {
-        let undos = apply_all(&mut self.state.cfg, &change.edits);
-        if let Err(problems) = self.state.cfg.validate() {
-            undo_all(&mut self.state.cfg, undos);
-            let (code, _) = problems[0].in_api_terms();
-            return Err(ApiError::new(code, problems.iter().map(|p| p.in_api_terms().1).collect::<Vec<_>>().join("; ")));
+        let applied = self.state.apply(&change.edits);
+        // Every change the tests make also checks the change's validation against a whole one,
+        // and the references kept against those computed afresh.
+        let verdict = self.state.validate(&applied.touched);
+        assert_eq!(verdict.is_ok(), self.state.cfg.validate().is_ok(), "{}: a change's validation and a whole one disagree", change.what);
+        assert_eq!(self.state.refs(), &crate::config::Refs::of(&self.state.cfg), "{}: the references kept", change.what);
+        if let Err(e) = verdict {
+            self.state.undo(applied);
+            return Err(e);
         }
         if change.dry_run {
-            undo_all(&mut self.state.cfg, undos);
+            self.state.undo(applied);
             return Err(ApiError::dry_run());
         }
         if let Some(t) = change.token {
@@ -121,6 +128,16 @@ impl Host for TestHost {
 
     fn neighbours(&self) -> DescribeNeighborsResult {
         DescribeNeighborsResult { neighbors: Vec::new(), arp: Default::default(), nd: Default::default() }
+    }
+
+    fn rule_hits(&self) -> RuleTotals {
+        self.hits.clone()
+    }
+
+    /// As a configuration file explains: compiled offline.
+    fn explain(&self, port: &str, frames: &[Vec<u8>]) -> Result<Vec<crate::explain::FrameExplanation>, ApiError> {
+        let table = crate::explain::offline_table(&self.state.cfg).map_err(|e| ApiError::new("InvalidConfiguration", e.to_string()))?;
+        crate::explain::explain(&self.state.cfg, &table, port, frames)
     }
 
     fn reload(&mut self) -> Result<u64, ApiError> {

@@ -28,7 +28,7 @@ fn tagged(resource_type: &str, key: &str, value: &str) -> Vec<TagSpecification> 
 #[test]
 fn a_session_gets_an_id_a_unique_vni_its_tags_and_the_owner() {
     let mut h = TestHost::lab();
-    let existing = h.cfg().sessions[0].virtual_network_id;
+    let existing = h.cfg().sessions.first().unwrap().virtual_network_id;
     let r = h.run(CreateTrafficMirrorSession { tag_specifications: tagged("traffic-mirror-session", "team", "ids"), ..session(2) }).unwrap();
     let s = &r.traffic_mirror_session;
     assert!(s.traffic_mirror_session_id.starts_with("tms-") && s.traffic_mirror_session_id.len() == 21, "{}", s.traffic_mirror_session_id);
@@ -156,7 +156,7 @@ fn rules_are_numbered_per_direction_and_move_between_directions() {
         .run(ModifyTrafficMirrorFilterRule { traffic_mirror_filter_rule_id: id.clone(), traffic_direction: Some(Direction::Egress), rule_number: Some(100), ..Default::default() })
         .unwrap();
     assert_eq!(moved.traffic_mirror_filter_rule.traffic_direction, Direction::Egress);
-    assert_eq!((h.cfg().filters[0].ingress_rules.len(), h.cfg().filters[0].egress_rules.len()), (1, 1));
+    assert_eq!((h.cfg().filters.first().unwrap().ingress_rules.len(), h.cfg().filters.first().unwrap().egress_rules.len()), (1, 1));
     // Removing the protocol would leave a port range on any protocol.
     let e = h.run(ModifyTrafficMirrorFilterRule { traffic_mirror_filter_rule_id: id.clone(), remove_fields: vec![RuleField::Protocol], ..Default::default() }).unwrap_err();
     assert_eq!(e.code, "InvalidParameterCombination");
@@ -164,7 +164,7 @@ fn rules_are_numbered_per_direction_and_move_between_directions() {
     let half = ModifyTrafficMirrorFilterRule { traffic_mirror_filter_rule_id: id.clone(), source_port_range: Some(PortRangeRequest { from_port: Some(1), to_port: None }), ..Default::default() };
     assert_eq!(h.run(half).unwrap_err().message, "The request must contain the parameter SourcePortRange.ToPort");
     h.run(DeleteTrafficMirrorFilterRule { traffic_mirror_filter_rule_id: id, dry_run: false }).unwrap();
-    assert!(h.cfg().filters[0].egress_rules.is_empty());
+    assert!(h.cfg().filters.first().unwrap().egress_rules.is_empty());
 }
 
 #[test]
@@ -188,6 +188,34 @@ fn describe_filters_tags_pages_and_rules() {
     assert_eq!(rules.traffic_mirror_filter_rules[0].traffic_direction, Direction::Ingress);
     let rules = h.run(DescribeTrafficMirrorFilterRules { filters: by("traffic-direction", "egress"), ..Default::default() }).unwrap();
     assert!(rules.traffic_mirror_filter_rules.is_empty());
+}
+
+#[test]
+fn describe_shows_each_rules_hits() {
+    let mut h = TestHost::lab();
+    let id = h.cfg().filters.first().unwrap().ingress_rules[0].id.clone().unwrap();
+    h.hits.add("tmf-all", &id, Direction::Ingress, 42);
+    h.hits.add("tmf-all", &id, Direction::Egress, 5);
+    let rules = h.run(DescribeTrafficMirrorFilterRules::default()).unwrap();
+    assert_eq!(rules.traffic_mirror_filter_rules[0].hit_count, Some(42), "the rule's own direction");
+    let filters = h.run(DescribeTrafficMirrorFilters::default()).unwrap();
+    assert_eq!(filters.traffic_mirror_filters[0].ingress_filter_rules[0].hit_count, Some(42));
+    let created = h
+        .run(CreateTrafficMirrorFilterRule {
+            traffic_mirror_filter_id: "tmf-all".into(),
+            traffic_direction: Direction::Egress,
+            rule_number: 1,
+            rule_action: RuleAction::Reject,
+            source_cidr_block: "0.0.0.0/0".parse().unwrap(),
+            destination_cidr_block: "0.0.0.0/0".parse().unwrap(),
+            ..Default::default()
+        })
+        .unwrap();
+    assert_eq!(created.traffic_mirror_filter_rule.hit_count, None, "only describe counts");
+    let json = h.json(json!({"Action": "DescribeTrafficMirrorFilterRules", "TrafficMirrorFilterId": "tmf-all"})).unwrap();
+    let counts: Vec<u64> = json["TrafficMirrorFilterRules"].as_array().unwrap().iter().map(|r| r["HitCount"].as_u64().unwrap()).collect();
+    assert_eq!(counts.len(), 2);
+    assert!(counts.contains(&42) && counts.contains(&0), "{json}");
 }
 
 #[test]
@@ -246,7 +274,7 @@ fn ipv6_collectors_network_interfaces_load_balancers_and_endpoints() {
         .unwrap();
     assert_eq!(n.network_interface.ipv6_address, Some(six("2001:db8:0:2::10")));
     assert_eq!(n.network_interface.ipv6_addresses[0].ipv6_address, six("2001:db8:0:2::10"));
-    assert_eq!(h.cfg().network_interfaces[2].ipv6, Some(six("2001:db8:0:2::10")));
+    assert_eq!(h.cfg().network_interfaces.iter().nth(2).unwrap().ipv6, Some(six("2001:db8:0:2::10")));
     let by = |v: &str| vec![Filter { name: "ipv6-addresses.ipv6-address".into(), values: vec![v.into()] }];
     let found = h.run(DescribeNetworkInterfaces { filters: by("2001:db8:0:2::10"), ..Default::default() }).unwrap();
     assert_eq!(found.network_interfaces.len(), 1);

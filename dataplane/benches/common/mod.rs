@@ -2,6 +2,7 @@
 //! a table with one source whose filter has `rules` rules, and a burst of realistic frames.
 //! Both runs use exactly this set-up, so their figures describe the same work.
 
+use dataplane::decide::CountHits;
 use dataplane::filter::{Cidr, Exclusions, Rule};
 use dataplane::encap::{Outer, OuterIp, Template, DEFAULT_TTL};
 use dataplane::hash::source_port;
@@ -30,6 +31,7 @@ pub fn table(rules: usize) -> Table {
     for i in 0..rules.saturating_sub(2) {
         let from = 1 + (rng.next() % 60000) as u16;
         list.push(Rule {
+            id: format!("r{}", i + 1).into(),
             number: i as u16 + 1,
             action: if i % 3 == 0 { RuleAction::Reject } else { RuleAction::Accept },
             protocol: Some(if i % 2 == 0 { 6 } else { 17 }),
@@ -42,6 +44,7 @@ pub fn table(rules: usize) -> Table {
     }
     for (i, p) in [6u8, 17].into_iter().enumerate() {
         list.push(Rule {
+            id: format!("r{}", rules + i).into(),
             number: (rules + i) as u16,
             action: RuleAction::Accept,
             protocol: Some(p),
@@ -51,8 +54,8 @@ pub fn table(rules: usize) -> Table {
             destination_ports: None,
         });
     }
-    let filter = FilterRules { egress: list, ..FilterRules::default() };
-    let source = SourceRules::build(None, Direction::Egress, &[(SessionIdx(0), &filter)], &Exclusions::new(&[], &[])).expect("rules compile");
+    let filter = std::sync::Arc::new(FilterRules { egress: list, ..FilterRules::default() });
+    let source = SourceRules::build("eni-src", None, Direction::Egress, &[(SessionIdx(0), filter)], &Exclusions::new(&[], &[]), 1).expect("rules compile");
     let outer = Outer {
         src_mac: [2, 0, 0, 0, 0, 0x10],
         dst_mac: [2, 0, 0, 0, 0, 0x20],
@@ -66,7 +69,7 @@ pub fn table(rules: usize) -> Table {
     Table {
         generation: 1,
         ports: vec![PortRules { egress: SourceSet::new([std::sync::Arc::new(source)]).expect("one source"), ingress: SourceSet::default() }, PortRules::default()].into(),
-        sessions: vec![SessionOut { slot: CounterSlot(0), port: 1, max_inner: 128, templates: vec![Template::new(&outer)].into() }].into(),
+        sessions: vec![SessionOut { id: "s1".into(), slot: CounterSlot(0), port: 1, max_inner: 128, templates: vec![Template::new(&outer)].into() }].into(),
         exclusions: Exclusions::new(&[], &[]),
     }
 }
@@ -89,15 +92,16 @@ pub fn frames(n: usize) -> Vec<Vec<u8>> {
         .collect()
 }
 
-/// The packet path over `frames`: parse, classify, and the outer headers of each copy.
-/// Returns the copies made (so the work cannot be optimised away).
+/// The packet path over `frames`: parse, classify (counting the rules' hits, as a worker
+/// does), and the outer headers of each copy. Returns the copies made (so the work cannot be
+/// optimised away).
 #[inline(never)]
 pub fn run_burst(table: &Table, frames: &[Vec<u8>], out: &mut [u8; 128]) -> u32 {
     let mut copies = 0;
     let mut packet = Packet::default();
     let sources = table.sources(0, 1);
     for f in frames {
-        let _ = sources.decide(f, f.len(), &mut packet, |m| {
+        let _ = sources.decide(f, f.len(), &mut packet, &mut CountHits { worker: 0 }, |m| {
             let t = table.session(m.session);
             let head = out.first_chunk_mut().expect("room for the longest outer headers");
             t.templates[0].write_full(head, &f[..f.len().min(t.max_inner as usize)], source_port(m.hash));

@@ -4,7 +4,7 @@
 //! written by `cargo run -p dataplane --example fuzz_seeds -- dataplane/fuzz/seeds`.
 #![no_main]
 
-use dataplane::filter::{reference, Cidr, Classifier, Exclusions, Rule, RuleSet};
+use dataplane::filter::{reference, reference_outcome, Cidr, Classifier, Exclusions, Rule, RuleSet};
 use dataplane::hash::flow_hash;
 use dataplane::parse::{parse, parse_head};
 use dataplane::types::{PortRange, RuleAction};
@@ -24,6 +24,7 @@ fn rules(data: &[u8]) -> (Vec<Rule>, &[u8]) {
         let ported = r[0] & 0x40 != 0;
         let port = |a: u8, b: u8| PortRange { from: u16::from(a) << 4, to: (u16::from(a) << 4).saturating_add(u16::from(b) * 8) };
         out.push(Rule {
+            id: "".into(),
             number: i as u16 + 1,
             action: if r[0] & 2 != 0 { RuleAction::Accept } else { RuleAction::Reject },
             protocol: if ported { Some(if r[1] & 1 != 0 { 6 } else { 17 }) } else if r[0] & 4 != 0 { Some(r[1]) } else { None },
@@ -48,6 +49,7 @@ fuzz_target!(|data: &[u8]| {
     let ex = Exclusions::new(&[0x0a00_0001], &[[0x2001_0db8, 0, 0, 0x0a00_0001]]);
     let c = Classifier::build(&sets, p.ipv6, &ex.resolvers(p.ipv6)).expect("small rule lists always compile");
     assert_eq!(c.classify(&p), reference(&sets, &p, ex.resolver_dns(&p)), "{p:?}");
+    assert_eq!(c.outcome(c.lookup(&p.key).outcome()), &reference_outcome(&sets, &p, ex.resolver_dns(&p)), "{p:?}");
     let mut rev = p.fields();
     std::mem::swap(&mut rev.src, &mut rev.dst);
     std::mem::swap(&mut rev.sport, &mut rev.dport);

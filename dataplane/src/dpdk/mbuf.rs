@@ -152,6 +152,35 @@ impl Mbuf {
         Ok(())
     }
 
+    /// Chains behind this packet (exclusive, single-segment) a segment that refers to the
+    /// first `len` bytes of `original`'s first segment instead of copying them: `segment`, a
+    /// fresh mbuf, becomes an indirect mbuf attached to `original`'s buffer, whose reference
+    /// count goes up, so the bytes stay alive until both packets are freed (DPDK's
+    /// `rte_pktmbuf_attach`; freeing the segment detaches it). The port this packet goes out
+    /// of must be able to send chained mbufs. Hands `segment` back if this packet is shared or
+    /// already chained, or `len` is beyond the original's first segment.
+    #[inline]
+    pub fn chain_reference(&mut self, segment: Mbuf, original: &Mbuf, len: usize) -> Result<(), Mbuf> {
+        if self.raw().nb_segs != 1 || !self.is_exclusive() || !segment.is_exclusive() || segment.raw().nb_segs != 1 || len > original.data().len() {
+            return Err(segment);
+        }
+        let seg = segment.into_raw();
+        // SAFETY: `seg` is a fresh, direct, exclusive mbuf (checked above), as attach requires;
+        // `original` is live while we borrow it and attach takes its own reference on the
+        // buffer. Afterwards `seg` is a one-segment indirect packet we own, and `self` an
+        // exclusive single-segment packet whose fields we may write; `len` fits the segment.
+        unsafe {
+            sys::shim_rte_pktmbuf_attach(seg, original.0.as_ptr());
+            (*seg).data_len = len as u16;
+            (*seg).pkt_len = len as u32;
+            let head = self.0.as_mut();
+            head.next = seg;
+            head.nb_segs = 2;
+            head.pkt_len += len as u32;
+        }
+        Ok(())
+    }
+
     /// Another owner of the same packet: the buffer's reference count goes up, and the packet
     /// is freed only when every owner has dropped it. Both handles see the bytes read-only
     /// from then on ([`append`](Self::append) refuses a shared buffer).

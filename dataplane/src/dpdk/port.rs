@@ -30,6 +30,29 @@ pub struct PortInfo {
     pub mac: [u8; 6],
     /// NUMA socket of the device (-1: unknown).
     pub socket: i32,
+    /// The device says it can send chained mbufs (`RTE_ETH_TX_OFFLOAD_MULTI_SEGS`).
+    pub tx_multi_seg: bool,
+}
+
+/// Drivers that send chained mbufs whatever they advertise: `net_null` frees them, `net_pcap`
+/// gathers them into one buffer (`rte_pktmbuf_read`) before writing.
+const GATHERING_DRIVERS: [&str; 2] = ["net_null", "net_pcap"];
+
+impl PortInfo {
+    /// Can a packet of several segments be sent out of this port at all?
+    pub fn sends_chains(&self) -> bool {
+        self.tx_multi_seg || GATHERING_DRIVERS.contains(&self.driver.as_str())
+    }
+
+    /// Are long copies out of this port best sent by reference, unless the configuration says?
+    /// Where the device sends chained mbufs itself (a NIC, net_tap): its DMA reads the bytes
+    /// where they lie, and copying them would read them first. The virtual devices that only
+    /// gather or free chains in software keep the copy: there the original's bytes are still
+    /// in the cache and two atomic reference counts cost more than copying them (0.83 of the
+    /// rate with IMIX whole-frame copies on net_null, measured).
+    pub fn copies_by_reference(&self) -> bool {
+        self.tx_multi_seg
+    }
 }
 
 /// How to set a port up.
@@ -103,7 +126,8 @@ pub fn info(id: u16) -> Result<PortInfo, DpdkError> {
     }
     // SAFETY: plain query.
     let socket = unsafe { sys::rte_eth_dev_socket_id(id) };
-    Ok(PortInfo { id, driver, max_rx_queues: di.max_rx_queues, max_tx_queues: di.max_tx_queues, mac: mac.addr_bytes, socket })
+    let tx_multi_seg = di.tx_offload_capa & TX_OFFLOAD_MULTI_SEGS != 0;
+    Ok(PortInfo { id, driver, max_rx_queues: di.max_rx_queues, max_tx_queues: di.max_tx_queues, mac: mac.addr_bytes, socket, tx_multi_seg })
 }
 
 /// A configured, started port. Stop it (or drop it) only after the workers using its queues

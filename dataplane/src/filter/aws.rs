@@ -22,6 +22,28 @@ pub struct Exclusions {
     pub own_ports: Vec<u16>,
 }
 
+/// Why a packet a session accepted is never mirrored all the same.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Exclusion {
+    /// DHCP (UDP ports 67 and 68).
+    Dhcp,
+    /// To or from the instance metadata or time service.
+    MetadataService,
+    /// One of traffic-mirror's own VXLAN copies coming back.
+    OwnCopy,
+}
+
+impl Exclusion {
+    /// "dhcp", "metadata-service" or "own-copy", as `explain` names them.
+    pub fn name(self) -> &'static str {
+        match self {
+            Exclusion::Dhcp => "dhcp",
+            Exclusion::MetadataService => "metadata-service",
+            Exclusion::OwnCopy => "own-copy",
+        }
+    }
+}
+
 /// The instance metadata and time services (IPv4).
 pub const METADATA_V4: [u32; 2] = [0xa9fe_a9fe, 0xa9fe_a97b];
 /// The instance metadata and time services (IPv6: fd00:ec2::254, fd00:ec2::123).
@@ -44,27 +66,34 @@ impl Exclusions {
         }
     }
 
-    /// DHCP, the metadata and time services, and our own VXLAN copies: never mirrored.
-    /// Every mirrored packet pays for this, so the common tests are branch-free.
+    /// Why a packet is never mirrored, if it is: DHCP, the metadata and time services, our
+    /// own VXLAN copies. Every mirrored packet pays for this, so the common tests are
+    /// branch-free.
     #[inline(always)]
-    pub fn never_mirrored(&self, p: &Packet) -> bool {
+    pub fn never_mirrored(&self, p: &Packet) -> Option<Exclusion> {
         let udp = p.key[field::CLASS] == u32::from(proto::UDP) | field::CLASS_PORTS;
         let dhcp = |port: u16| port.wrapping_sub(DHCP_PORTS.0) <= DHCP_PORTS.1 - DHCP_PORTS.0;
         if udp & (dhcp(p.sport()) | dhcp(p.dport())) {
-            return true;
+            return Some(Exclusion::Dhcp);
         }
         if p.ipv6 {
             let src = p.src();
-            return METADATA_V6.contains(&src) || METADATA_V6.contains(&p.dst()) || udp && self.own_ports.contains(&p.dport()) && self.own_ips_v6.contains(&src);
+            if METADATA_V6.contains(&src) || METADATA_V6.contains(&p.dst()) {
+                return Some(Exclusion::MetadataService);
+            }
+            return (udp && self.own_ports.contains(&p.dport()) && self.own_ips_v6.contains(&src)).then_some(Exclusion::OwnCopy);
         }
         let (src, dst) = (p.src_v4(), p.dst_v4());
         let meta = |a: u32| (a == METADATA_V4[0]) | (a == METADATA_V4[1]);
-        meta(src) | meta(dst) || udp && self.own_ports.contains(&p.dport()) && self.own_ips.contains(&src)
+        if meta(src) | meta(dst) {
+            return Some(Exclusion::MetadataService);
+        }
+        (udp && self.own_ports.contains(&p.dport()) && self.own_ips.contains(&src)).then_some(Exclusion::OwnCopy)
     }
 
     /// DNS (TCP or UDP port 53) to or from a VPC resolver. The workers never ask: the
     /// compiled classifiers hold the resolvers as rules ([`Classifier::build`](super::Classifier::build)); this is the
-    /// linear model's test.
+    /// linear model's test, and what `explain` words a set's "no rule decided" by.
     pub fn resolver_dns(&self, p: &Packet) -> bool {
         if !p.has_ports() || p.sport() != DNS_PORT && p.dport() != DNS_PORT {
             return false;
@@ -96,19 +125,19 @@ mod tests {
     fn never_mirrored_traffic() {
         let ex = Exclusions::new(&[v4([10, 0, 0, 2])], &[]);
         let dhcp = edit(tcp4([0, 0, 0, 0], [255, 255, 255, 255], 68, 67), |f| f.protocol = proto::UDP);
-        assert!(ex.never_mirrored(&dhcp));
-        assert!(ex.never_mirrored(&tcp4([10, 0, 0, 5], [169, 254, 169, 254], 40000, 80)));
-        assert!(ex.never_mirrored(&tcp4([169, 254, 169, 123], [10, 0, 0, 5], 123, 123)));
+        assert_eq!(ex.never_mirrored(&dhcp), Some(Exclusion::Dhcp));
+        assert_eq!(ex.never_mirrored(&tcp4([10, 0, 0, 5], [169, 254, 169, 254], 40000, 80)), Some(Exclusion::MetadataService));
+        assert_eq!(ex.never_mirrored(&tcp4([169, 254, 169, 123], [10, 0, 0, 5], 123, 123)), Some(Exclusion::MetadataService));
         let md6 = edit(tcp4([0; 4], [0; 4], 1, 80), |f| {
             f.ipv6 = true;
             f.dst = [0xfd00_0ec2, 0, 0, 0x254];
         });
-        assert!(ex.never_mirrored(&md6));
-        assert!(!ex.never_mirrored(&tcp4([10, 0, 0, 5], [10, 0, 0, 6], 68, 67)), "DHCP ports over TCP are not DHCP");
+        assert_eq!(ex.never_mirrored(&md6), Some(Exclusion::MetadataService));
+        assert_eq!(ex.never_mirrored(&tcp4([10, 0, 0, 5], [10, 0, 0, 6], 68, 67)), None, "DHCP ports over TCP are not DHCP");
         let own = edit(tcp4([192, 0, 2, 1], [192, 0, 2, 10], 50000, 4789), |f| f.protocol = proto::UDP);
-        assert!(!ex.never_mirrored(&own));
+        assert_eq!(ex.never_mirrored(&own), None);
         let ex2 = Exclusions { own_ips: vec![v4([192, 0, 2, 1])], own_ports: vec![4789], ..ex.clone() };
-        assert!(ex2.never_mirrored(&own));
+        assert_eq!(ex2.never_mirrored(&own), Some(Exclusion::OwnCopy));
         let mirror6 = [0x2001_0db8, 0, 2, 1];
         let own6 = edit(tcp4([0; 4], [0; 4], 50000, 4789), |f| {
             f.protocol = proto::UDP;
@@ -116,10 +145,10 @@ mod tests {
             f.src = mirror6;
             f.dst = [0x2001_0db8, 0, 2, 0x10];
         });
-        assert!(!ex2.never_mirrored(&own6), "an IPv6 packet from another address");
+        assert_eq!(ex2.never_mirrored(&own6), None, "an IPv6 packet from another address");
         let ex3 = Exclusions { own_ips_v6: vec![mirror6], ..ex2.clone() };
-        assert!(ex3.never_mirrored(&own6), "our own IPv6 copy");
-        assert!(!ex3.never_mirrored(&edit(own6.clone(), |f| f.dport = 4790)), "another UDP port");
+        assert_eq!(ex3.never_mirrored(&own6), Some(Exclusion::OwnCopy), "our own IPv6 copy");
+        assert_eq!(ex3.never_mirrored(&edit(own6.clone(), |f| f.dport = 4790)), None, "another UDP port");
 
         assert!(ex.resolver_dns(&tcp4([10, 0, 0, 5], [169, 254, 169, 253], 3000, 53)));
         assert!(ex.resolver_dns(&tcp4([10, 0, 0, 2], [10, 0, 0, 5], 53, 3000)), "replies from a configured resolver");

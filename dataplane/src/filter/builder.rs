@@ -3,6 +3,7 @@
 
 use super::aws::DNS_PORT;
 use super::node::*;
+use super::outcome::{Outcome, Verdict};
 use super::rule::{Cidr, Rule, RuleSet};
 use super::Classifier;
 use crate::parse::{field, KEY_LEN};
@@ -22,12 +23,29 @@ pub enum CompileError {
         /// Arena words allowed.
         limit: usize,
     },
+    #[error("{sessions} sessions on one source and direction: at most {limit} can be compiled")]
+    /// More rule sets than a leaf can name.
+    TooManySessions {
+        /// The sets given.
+        sessions: usize,
+        /// The most there may be.
+        limit: usize,
+    },
+    #[error("the rules are too complex to compile (over {limit} distinct outcomes); use fewer overlapping CIDRs and port ranges")]
+    /// More outcomes than leaves can hold.
+    TooManyOutcomes {
+        /// Outcomes allowed.
+        limit: usize,
+    },
 }
 
-/// A rule as constraints over the key, tagged with its rule set.
+/// A rule as constraints over the key, tagged with its rule set and its place in it.
 #[derive(Clone)]
 struct KeyRule {
     set: u32,
+    /// The rule's index in its set, or [`RESOLVER`] for the rejects that keep a set without
+    /// `amazon-dns` off DNS to the VPC resolver.
+    rule: u32,
     accept: bool,
     /// Class values the rule matches, as a bitmap.
     class: [u64; CLASS_VALUES / 64],
@@ -37,10 +55,17 @@ struct KeyRule {
     constrains: u16,
 }
 
+/// [`KeyRule::rule`] of the resolver rejects.
+const RESOLVER: u32 = u32::MAX;
+
 impl Classifier {
     /// Compiles `sets` (sessions in evaluation order) for IPv4 (`ipv6 == false`) or IPv6;
     /// `resolvers` are the VPC resolvers of that family (see [`Exclusions::resolvers`](super::Exclusions::resolvers)).
     pub fn build(sets: &[RuleSet], ipv6: bool, resolvers: &[[u32; 4]]) -> Result<Self, CompileError> {
+        let limit = (1 << WINNER_BITS) - 1;
+        if sets.len() > limit {
+            return Err(CompileError::TooManySessions { sessions: sets.len(), limit });
+        }
         let nfields = if ipv6 { V6_FIELDS } else { V4_FIELDS };
         let words = if ipv6 { 4 } else { 1 };
         let mut rules = Vec::new();
@@ -52,7 +77,7 @@ impl Classifier {
                 // nothing where the traffic is not port 53.
                 for r in resolvers {
                     for (port, addr) in [(F_DPORT, F_DST), (F_SPORT, field::src(ipv6))] {
-                        let mut k = KeyRule::any(set_id, false);
+                        let mut k = KeyRule::any(set_id, RESOLVER, false);
                         k.restrict_class(None, true);
                         k.ranges[port] = (u32::from(DNS_PORT), u32::from(DNS_PORT));
                         for (w, &v) in r[..words].iter().enumerate() {
@@ -62,14 +87,26 @@ impl Classifier {
                     }
                 }
             }
-            for rule in set.rules.iter().filter(|r| r.family().is_none_or(|v6| v6 == ipv6)) {
-                rules.push(KeyRule::from_rule(set_id, rule, ipv6));
+            // A rule of the other family never matches: it never decides, so it is left out.
+            for (i, rule) in set.rules.iter().enumerate().filter(|(_, r)| r.family().is_none_or(|v6| v6 == ipv6)) {
+                rules.push(KeyRule::from_rule(set_id, i as u32, rule, ipv6));
             }
         }
         for r in &mut rules {
             r.constrains = (1..nfields).filter(|&f| r.ranges[f] != (0, u32::MAX)).fold(0, |m, f| m | 1 << f);
         }
-        let mut b = Builder { rules: &rules, arena: Vec::new(), small: Vec::new(), memo: FxHashMap::default() };
+        let mut b = Builder {
+            rules: &rules,
+            sets: sets.len(),
+            arena: Vec::new(),
+            small: Vec::new(),
+            memo: FxHashMap::default(),
+            outcomes: Vec::new(),
+            by_outcome: FxHashMap::default(),
+        };
+        // Outcome 0, which NO_MATCH stands for: nothing matched in any set.
+        let none = b.leaf(&[])?;
+        debug_assert_eq!(none, NO_MATCH);
         // Each class value's rules, in order: from each rule's set bits, since most rules name
         // a protocol and so hold one or two of the 512 values.
         let mut per_class: Vec<Vec<u32>> = vec![Vec::new(); CLASS_VALUES];
@@ -96,8 +133,8 @@ impl Classifier {
             class.push(node);
         }
         let empty = class.iter().all(|&n| n == NO_MATCH);
-        let class = class.into_boxed_slice().try_into().expect("one node per class value");
-        Ok(Classifier { class, small: b.small.into_boxed_slice(), arena: b.arena.into_boxed_slice(), empty })
+        let class: Box<[u32; CLASS_VALUES]> = class.into_boxed_slice().try_into().expect("one node per class value");
+        Ok(Classifier { class: class.into(), small: b.small.into(), arena: b.arena.into(), outcomes: b.outcomes.into(), empty })
     }
 }
 
@@ -141,8 +178,8 @@ pub(super) fn bucket_layout(lower: &[u32]) -> (u32, u32) {
 }
 
 impl KeyRule {
-    fn any(set: u32, accept: bool) -> Self {
-        KeyRule { set, accept, class: [u64::MAX; CLASS_VALUES / 64], ranges: [(0, u32::MAX); KEY_LEN], constrains: 0 }
+    fn any(set: u32, rule: u32, accept: bool) -> Self {
+        KeyRule { set, rule, accept, class: [u64::MAX; CLASS_VALUES / 64], ranges: [(0, u32::MAX); KEY_LEN], constrains: 0 }
     }
 
     /// Keeps only the class values of `protocol` (any when `None`), and of those only the ones
@@ -161,8 +198,8 @@ impl KeyRule {
         }
     }
 
-    fn from_rule(set: u32, rule: &Rule, ipv6: bool) -> Self {
-        let mut r = KeyRule::any(set, rule.action == RuleAction::Accept);
+    fn from_rule(set: u32, index: u32, rule: &Rule, ipv6: bool) -> Self {
+        let mut r = KeyRule::any(set, index, rule.action == RuleAction::Accept);
         let needs_ports = rule.source_ports.is_some() || rule.destination_ports.is_some();
         r.restrict_class(rule.protocol, needs_ports);
         if let Some(pr) = rule.destination_ports {
@@ -184,20 +221,35 @@ impl KeyRule {
 
 struct Builder<'a> {
     rules: &'a [KeyRule],
+    /// How many rule sets (sessions) there are.
+    sets: usize,
     arena: Vec<u32>,
     small: Vec<SmallNode>,
     /// Sub-problems already built: fields decided -> live rules -> node reference. Nested, so
     /// that a lookup borrows the live rules instead of copying them.
     memo: FxHashMap<u16, FxHashMap<Vec<u32>, u32>>,
+    /// The leaves' outcomes, by index...
+    outcomes: Vec<Outcome>,
+    /// ...and by value.
+    by_outcome: FxHashMap<Outcome, u32>,
+}
+
+/// What [`Builder::normalize`] finds: every set tried is decided, or a field must be split.
+enum Normal {
+    /// The rules that decide, one per set that some rule decides, in order.
+    Leaf(Vec<u32>),
+    /// The rules still alive.
+    Split(Vec<u32>),
 }
 
 impl Builder<'_> {
     /// Builds (or reuses) the node deciding among `live` rules (indices, in evaluation order),
     /// all of which match the packet in every field of `decided` (one bit per field index).
-    fn node(&mut self, decided: u16, mut live: Vec<u32>) -> Result<u32, CompileError> {
-        if let Some(leaf) = self.normalize(decided, &mut live) {
-            return Ok(leaf);
-        }
+    fn node(&mut self, decided: u16, live: Vec<u32>) -> Result<u32, CompileError> {
+        let live = match self.normalize(decided, live) {
+            Normal::Leaf(deciders) => return self.leaf(&deciders),
+            Normal::Split(live) => live,
+        };
         if let Some(&n) = self.memo.get(&decided).and_then(|m| m.get(live.as_slice())) {
             return Ok(n);
         }
@@ -318,42 +370,64 @@ impl Builder<'_> {
     }
 
     /// Drops the live rules that can no longer change the outcome, given that only the fields
-    /// of `decided` are known. Returns the leaf when the outcome is already decided.
-    fn normalize(&self, decided: u16, live: &mut Vec<u32>) -> Option<u32> {
+    /// of `decided` are known: in each set, those after one that matches everything left (the
+    /// first match decides), and every set after one that surely accepts (it is never tried).
+    /// When each set tried is decided, the leaf's rules. A reject that surely matches stays:
+    /// it decides its set, and its hits are counted. The resolver rejects stay only in front
+    /// of some rule of their set: they keep the set from mirroring resolver DNS that a rule
+    /// would take, and count nothing.
+    fn normalize(&self, decided: u16, live: Vec<u32>) -> Normal {
         let rules = self.rules;
         let decides = |r: u32| rules[r as usize].constrains & !decided == 0;
         let mut kept = Vec::with_capacity(live.len());
+        let mut open = false;
         let mut i = 0;
         while i < live.len() {
             let set = rules[live[i] as usize].set;
             let end = i + live[i..].iter().take_while(|&&r| rules[r as usize].set == set).count();
             let group = &live[i..end];
             i = end;
-            // Rules after one that matches everything left are shadowed.
             let cut = group.iter().position(|&r| decides(r)).map_or(group.len(), |p| p + 1);
             let mut group = &group[..cut];
-            // Trailing rejects decide nothing: no match means "not mirrored" too.
+            // Resolver rejects with no rule of the set alive behind them change nothing: the
+            // set mirrors nothing here either way, and no rule decides. Dropping them keeps the
+            // walks of ordinary traffic as short as without them.
             while let Some((&last, rest)) = group.split_last() {
-                if rules[last as usize].accept {
+                if rules[last as usize].rule != RESOLVER {
                     break;
                 }
                 group = rest;
             }
             let Some(&first) = group.first() else { continue };
             kept.extend_from_slice(group);
-            if decides(first) {
-                // The set surely accepts (a deciding reject was stripped above): if no earlier
-                // set is left it wins now, and no later set can ever win.
-                if kept.len() == group.len() {
-                    return Some(LEAF | (set + 1));
-                }
+            if !decides(first) {
+                open = true;
+            } else if rules[first as usize].accept {
                 break;
             }
         }
-        if kept.is_empty() {
-            return Some(NO_MATCH);
+        if open { Normal::Split(kept) } else { Normal::Leaf(kept) }
+    }
+
+    /// The leaf whose outcome `deciders` (one deciding rule per set, in set order) make.
+    fn leaf(&mut self, deciders: &[u32]) -> Result<u32, CompileError> {
+        let rules = self.rules;
+        let winner = deciders.last().map(|&r| &rules[r as usize]).filter(|r| r.accept).map(|r| r.set);
+        let mut tried = vec![Verdict::NoRule; winner.map_or(self.sets, |w| w as usize + 1)];
+        for k in deciders.iter().map(|&r| &rules[r as usize]).filter(|k| k.rule != RESOLVER) {
+            tried[k.set as usize] = Verdict::Rule(k.rule);
         }
-        *live = kept;
-        None
+        let leaf = |o: usize| LEAF | (o as u32) << WINNER_BITS | winner.map_or(0, |w| w + 1);
+        let outcome = Outcome { winner, tried: tried.into() };
+        if let Some(&o) = self.by_outcome.get(&outcome) {
+            return Ok(leaf(o as usize));
+        }
+        let o = self.outcomes.len();
+        if o == MAX_OUTCOMES {
+            return Err(CompileError::TooManyOutcomes { limit: MAX_OUTCOMES });
+        }
+        self.outcomes.push(outcome.clone());
+        self.by_outcome.insert(outcome, o as u32);
+        Ok(leaf(o))
     }
 }

@@ -1,23 +1,33 @@
 //! The hot lookup: a compiled classifier, walked once per packet for each source that owns it.
+//! A walk ends at a leaf, one of the classifier's outcomes: the session that mirrors, and the
+//! rule that decided each session tried (for hit counters and `explain`; the workers read the
+//! winner only).
 
 use super::node::*;
+use super::outcome::Outcome;
 use crate::parse::{Packet, KEY_LEN};
+use std::sync::Arc;
 
 /// A compiled, immutable classifier for one address family and one direction of one source.
+/// Cloning shares it (its tables are reference-counted, read through the same one pointer as
+/// a box): sources with the same filters share one, and a table shares an unchanged
+/// source's with the table before it.
 #[derive(Clone, Debug)]
 pub struct Classifier {
     /// Node for each class value (see [`key`]).
-    pub(super) class: Box<[u32; CLASS_VALUES]>,
+    pub(super) class: Arc<[u32; CLASS_VALUES]>,
     /// Nodes of up to [`SMALL`] intervals: almost all of them.
-    pub(super) small: Box<[SmallNode]>,
+    pub(super) small: Arc<[SmallNode]>,
     /// Large nodes (more than [`SMALL`] intervals): `[header, lo, shift, buckets, bucket
     /// index (buckets + 3), n - 1 lower bounds, WINDOW u32::MAX, n children]`. Bucket 0 holds
     /// the values below `lo`, bucket b (1 to buckets) those from `lo + ((b - 1) << shift)`,
     /// bucket buckets + 1 the values beyond; entry b of the index counts the bounds below
     /// bucket b, so a lookup counts one window of bounds from its bucket's first, and none
     /// when the bucket holds no bound (as the first and last always do).
-    pub(super) arena: Box<[u32]>,
-    /// No class value leads anywhere: nothing of this family is ever mirrored.
+    pub(super) arena: Arc<[u32]>,
+    /// The leaves' outcomes, by index.
+    pub(super) outcomes: Arc<[Outcome]>,
+    /// No class value leads anywhere: no rule of this family ever matches.
     pub(super) empty: bool,
 }
 
@@ -25,17 +35,27 @@ impl Classifier {
     /// The index of the rule set (session) that mirrors the packet, if any.
     #[inline(always)]
     pub fn classify(&self, p: &Packet) -> Option<usize> {
-        self.lookup(&p.key)
+        self.lookup(&p.key).winner()
     }
 
-    /// [`classify`](Self::classify) on a packet's key.
+    /// Where a packet's key (a [`Packet`]'s) leads: its outcome and the set that mirrors it.
     #[inline(always)]
-    pub fn lookup(&self, key: &[u32; KEY_LEN]) -> Option<usize> {
+    pub fn lookup(&self, key: &[u32; KEY_LEN]) -> Leaf {
         let mut r = self.root(key);
         while r & LEAF == 0 {
             r = self.step(r, key);
         }
-        leaf_result(r)
+        Leaf(r)
+    }
+
+    /// Outcome `o` (a [`Leaf::outcome`]): what decided each set tried.
+    pub fn outcome(&self, o: u32) -> &Outcome {
+        &self.outcomes[o as usize]
+    }
+
+    /// How many outcomes there are; [`Leaf::outcome`] is below this.
+    pub fn outcomes(&self) -> usize {
+        self.outcomes.len()
     }
 
     /// Nodes a key's walk visits after the class table (for tests of the tree's shape).
@@ -97,16 +117,28 @@ impl Classifier {
         arena[children + i]
     }
 
-    /// True when no packet of this family is ever mirrored: the workers skip the lookup.
+    /// True when no rule of this family ever matches.
     pub fn is_empty(&self) -> bool {
         self.empty
     }
 }
 
-/// The set index a leaf reference holds, if any.
-#[inline(always)]
-fn leaf_result(r: u32) -> Option<usize> {
-    (r & !LEAF).checked_sub(1).map(|i| i as usize)
+/// The leaf a walk ends at: which outcome, and the winning set, both in one word.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Leaf(u32);
+
+impl Leaf {
+    /// The index of its outcome ([`Classifier::outcome`]).
+    #[inline(always)]
+    pub fn outcome(self) -> u32 {
+        (self.0 & !LEAF) >> WINNER_BITS
+    }
+
+    /// The rule set (session) that mirrors the packet, if any.
+    #[inline(always)]
+    pub fn winner(self) -> Option<usize> {
+        ((self.0 & ((1 << WINNER_BITS) - 1)) as usize).checked_sub(1)
+    }
 }
 
 /// How many of `window`'s bounds are at or below `v`.
@@ -119,7 +151,7 @@ fn count_at_or_below(window: &[u32; WINDOW], v: u32) -> usize {
 mod tests {
     use super::super::builder::bucket_layout;
     use super::super::testing::{both, cidr4, edit, rule, tcp4, v4};
-    use super::super::{reference, Cidr, Exclusions, Rule, RuleSet, RESOLVER_V4, RESOLVER_V6};
+    use super::super::{reference, reference_outcome, Cidr, Exclusions, Rule, RuleSet, Verdict, RESOLVER_V4};
     use crate::types::{PortRange, RuleAction};
     use super::*;
     use crate::parse::Fields;
@@ -207,9 +239,52 @@ mod tests {
     fn empty_filters_compile_to_nothing() {
         let sets = [RuleSet { rules: &[], amazon_dns: true }];
         assert!(Classifier::build(&sets, false, &[]).unwrap().is_empty());
-        let rejects = [rule(1, RuleAction::Reject)];
+        let mut only_v4 = rule(1, RuleAction::Accept);
+        only_v4.destination = Some(cidr4([10, 0, 0, 0], 8));
+        let rules = [only_v4];
+        let sets = [RuleSet { rules: &rules, amazon_dns: true }];
+        assert!(Classifier::build(&sets, true, &[]).unwrap().is_empty(), "no IPv6 rule");
+    }
+
+    #[test]
+    fn a_filter_of_rejects_mirrors_nothing_but_says_which_rule_decided() {
+        let mut ssh = rule(1, RuleAction::Reject);
+        ssh.protocol = Some(6);
+        ssh.destination_ports = Some(PortRange { from: 22, to: 22 });
+        let rejects = [ssh, rule(2, RuleAction::Reject)];
         let sets = [RuleSet { rules: &rejects, amazon_dns: false }];
-        assert!(Classifier::build(&sets, true, &[RESOLVER_V6]).unwrap().is_empty());
+        let c = Classifier::build(&sets, false, &[[RESOLVER_V4, 0, 0, 0]]).unwrap();
+        assert!(!c.is_empty(), "its rules are counted");
+        let p = tcp4([1, 1, 1, 1], [2, 2, 2, 2], 5000, 22);
+        assert_eq!(both(&sets, &p), None);
+        assert_eq!(*c.outcome(c.lookup(&p.key).outcome()).tried, [Verdict::Rule(0)]);
+        let p = tcp4([1, 1, 1, 1], [2, 2, 2, 2], 5000, 80);
+        assert_eq!(*c.outcome(c.lookup(&p.key).outcome()).tried, [Verdict::Rule(1)]);
+        let dns = edit(tcp4([10, 0, 0, 5], [169, 254, 169, 253], 3333, 53), |f| f.protocol = 17);
+        assert_eq!(*c.outcome(c.lookup(&dns.key).outcome()).tried, [Verdict::NoRule], "resolver DNS: the rules are not tried");
+    }
+
+    #[test]
+    fn each_session_tried_has_its_deciding_rule() {
+        // Session 0 rejects web traffic and takes the rest of TCP; session 1 takes everything.
+        let mut reject_web = rule(1, RuleAction::Reject);
+        reject_web.protocol = Some(6);
+        reject_web.destination_ports = Some(PortRange { from: 80, to: 80 });
+        let mut tcp = rule(2, RuleAction::Accept);
+        tcp.protocol = Some(6);
+        let first = [reject_web, tcp];
+        let second = [rule(7, RuleAction::Accept)];
+        let sets = [RuleSet { rules: &first, amazon_dns: false }, RuleSet { rules: &second, amazon_dns: false }];
+        let c = Classifier::build(&sets, false, &[]).unwrap();
+        let outcome = |p: &Packet| c.outcome(c.lookup(&p.key).outcome()).clone();
+        let web = tcp4([1, 1, 1, 1], [2, 2, 2, 2], 9, 80);
+        assert_eq!(both(&sets, &web), Some(1));
+        assert_eq!(outcome(&web), Outcome { winner: Some(1), tried: [Verdict::Rule(0), Verdict::Rule(0)].into() }, "a reject of session 1, then an accept of session 2");
+        let other = tcp4([1, 1, 1, 1], [2, 2, 2, 2], 9, 81);
+        assert_eq!(outcome(&other), Outcome { winner: Some(0), tried: [Verdict::Rule(1)].into() }, "session 2 is never tried");
+        let udp = edit(other, |f| f.protocol = 17);
+        assert_eq!(outcome(&udp), Outcome { winner: Some(1), tried: [Verdict::NoRule, Verdict::Rule(0)].into() });
+        assert_eq!(c.outcome(0).winner, None, "outcome 0 is nothing matched");
     }
 
     #[test]
@@ -227,6 +302,7 @@ mod tests {
         for i in (0..10_000u32).step_by(97) {
             let p = tcp4([10, (i >> 8) as u8, i as u8, 7], [1, 2, 3, 4], 1000, (i % 1000) as u16 * 10 + 3);
             assert_eq!(c.classify(&p), reference(&sets, &p, false));
+            assert_eq!(c.outcome(c.lookup(&p.key).outcome()), &reference_outcome(&sets, &p, false));
         }
     }
 
@@ -334,6 +410,7 @@ mod tests {
             .prop_map(|(accept, protocol, source, destination, sp, dp)| {
                 let ported = protocol == Some(6) || protocol == Some(17);
                 Rule {
+                    id: "".into(),
                     number: 0,
                     action: if accept { RuleAction::Accept } else { RuleAction::Reject },
                     protocol,
@@ -385,6 +462,7 @@ mod tests {
     fn arb_wide_rule() -> impl Strategy<Value = Rule> {
         (any::<bool>(), any::<u32>(), 8u8..=32, any::<u16>(), 0u16..300, prop::sample::select(vec![6u8, 17]))
             .prop_map(|(accept, addr, len, from, span, protocol)| Rule {
+                id: "".into(),
                 number: 0,
                 action: if accept { RuleAction::Accept } else { RuleAction::Reject },
                 protocol: Some(protocol),
@@ -416,6 +494,7 @@ mod tests {
                 };
                 let p = edit(tcp4([1, 1, 1, 1], dst.to_be_bytes(), 1000, dport), |f| f.protocol = if udp { 17 } else { 6 });
                 prop_assert_eq!(c.classify(&p), reference(&sets, &p, false), "packet {:?}", p);
+                prop_assert_eq!(c.outcome(c.lookup(&p.key).outcome()), &reference_outcome(&sets, &p, false), "packet {:?}", p);
             }
         }
     }
@@ -451,6 +530,7 @@ mod tests {
                     }
                 });
                 prop_assert_eq!(c.classify(&p), reference(&rule_sets, &p, ex.resolver_dns(&p)), "packet {:?}", p);
+                prop_assert_eq!(c.outcome(c.lookup(&p.key).outcome()), &reference_outcome(&rule_sets, &p, ex.resolver_dns(&p)), "packet {:?}", p);
             }
         }
     }

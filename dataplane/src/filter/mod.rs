@@ -16,6 +16,7 @@
 //! - `rule`: the rule model ([`Rule`], [`Cidr`], [`RuleSet`]);
 //! - `reference`: the linear model, the oracle;
 //! - `aws`: AWS's policy, the traffic never mirrored and the resolver DNS ([`Exclusions`]);
+//! - `outcome`: what a leaf stands for, session by session (which rule decided each);
 //! - `node`: the node format the builder writes and the lookup reads;
 //! - `classifier`: the hot lookup;
 //! - `builder`: the cold builder ([`Classifier::build`]).
@@ -24,13 +25,15 @@ mod aws;
 mod builder;
 mod classifier;
 mod node;
+mod outcome;
 mod reference;
 mod rule;
 
-pub use aws::{Exclusions, METADATA_V4, METADATA_V6, RESOLVER_V4, RESOLVER_V6};
+pub use aws::{Exclusion, Exclusions, METADATA_V4, METADATA_V6, RESOLVER_V4, RESOLVER_V6};
 pub use builder::CompileError;
-pub use classifier::Classifier;
-pub use reference::reference;
+pub use classifier::{Classifier, Leaf};
+pub use outcome::{Outcome, Verdict};
+pub use reference::{reference, reference_outcome};
 pub use rule::{Cidr, Rule, RuleSet};
 
 /// Packets and rules for the tests of every part.
@@ -71,6 +74,7 @@ mod testing {
 
     pub fn rule(number: u16, action: RuleAction) -> Rule {
         Rule {
+            id: format!("r{number}").into(),
             number,
             action,
             protocol: None,
@@ -81,12 +85,14 @@ mod testing {
         }
     }
 
-    /// The compiled classifier's answer, checked against the reference's.
+    /// The compiled classifier's answer, checked against the reference's, down to which rule
+    /// decided each session tried.
     pub fn both(sets: &[RuleSet], p: &Packet) -> Option<usize> {
         let ex = Exclusions::new(&[], &[]);
         let c = Classifier::build(sets, p.ipv6, &ex.resolvers(p.ipv6)).unwrap();
         let got = c.classify(p);
         assert_eq!(got, reference(sets, p, ex.resolver_dns(p)), "compiled and reference disagree on {p:?}");
+        assert_eq!(c.outcome(c.lookup(&p.key).outcome()), &reference_outcome(sets, p, ex.resolver_dns(p)), "what decided {p:?}");
         got
     }
 }

@@ -21,8 +21,14 @@ pub(super) const CLASS_VALUES: usize = 1 << 9;
 pub(super) const FIELD_MASK: usize = KEY_LEN - 1;
 const _: () = assert!(KEY_LEN.is_power_of_two() && V6_FIELDS <= KEY_LEN && CLASS_PORTS == 1 << 8 && CLASS_VALUES == 1 << 9);
 
-/// Marks a leaf reference; the low bits hold the winning set's index + 1, or 0 for none.
+/// Marks a leaf reference. Below it, the outcome's index (0: no rule matched) and, in the
+/// lowest [`WINNER_BITS`], the winning set's index + 1 (0: none): the workers read the
+/// winner from the leaf itself, not from the outcome.
 pub(super) const LEAF: u32 = 1 << 31;
+/// Bits of a leaf that hold the winner: at most 255 sets (sessions of one source).
+pub(super) const WINNER_BITS: u32 = 8;
+/// Most outcomes a classifier may have.
+pub(super) const MAX_OUTCOMES: usize = 1 << (31 - WINNER_BITS);
 /// Marks a reference to a large node in the arena; other references index the small nodes.
 pub(super) const LARGE: u32 = 1 << 30;
 /// Intervals a small node holds: its bounds and children fill one cache line.

@@ -1,6 +1,7 @@
 //! SPEC.md's evaluation, written plainly: the oracle the property tests and the fuzzer check
 //! the compiled [`Classifier`](super::Classifier) against. Never on the fast path.
 
+use super::outcome::{Outcome, Verdict};
 use super::rule::{Cidr, Rule, RuleSet};
 use crate::parse::Packet;
 use crate::types::{PortRange, RuleAction};
@@ -42,10 +43,28 @@ impl Rule {
 /// SPEC.md's evaluation, literally: the index of the first rule set (session) that accepts the
 /// packet. `resolver_dns` says the packet is DNS to or from the VPC resolver.
 pub fn reference(sets: &[RuleSet], p: &Packet, resolver_dns: bool) -> Option<usize> {
-    sets.iter().position(|set| {
-        (set.amazon_dns || !resolver_dns)
-            && set.rules.iter().find(|r| r.matches(p)).is_some_and(|r| r.action == RuleAction::Accept)
-    })
+    reference_outcome(sets, p, resolver_dns).winner.map(|w| w as usize)
+}
+
+/// [`reference`] with what decided each set tried.
+pub fn reference_outcome(sets: &[RuleSet], p: &Packet, resolver_dns: bool) -> Outcome {
+    let mut tried = Vec::with_capacity(sets.len());
+    for (i, set) in sets.iter().enumerate() {
+        if resolver_dns && !set.amazon_dns {
+            tried.push(Verdict::NoRule);
+            continue;
+        }
+        match set.rules.iter().position(|r| r.matches(p)) {
+            Some(r) => {
+                tried.push(Verdict::Rule(r as u32));
+                if set.rules[r].action == RuleAction::Accept {
+                    return Outcome { winner: Some(i as u32), tried: tried.into() };
+                }
+            }
+            None => tried.push(Verdict::NoRule),
+        }
+    }
+    Outcome { winner: None, tried: tried.into() }
 }
 
 #[cfg(test)]

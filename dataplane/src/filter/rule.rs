@@ -2,6 +2,7 @@
 //! direction.
 
 use crate::types::{PortRange, RuleAction};
+use std::sync::Arc;
 
 /// An IPv4 or IPv6 prefix; host bits are ignored.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -17,6 +18,9 @@ pub struct Cidr {
 /// One filter rule, as SPEC.md defines it. `None` fields match everything.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Rule {
+    /// The rule's id (`tmfr-...`): what its hits are counted and explained under. Never read
+    /// by classification.
+    pub id: Arc<str>,
     /// Rule number: rules are tried in ascending order.
     pub number: u16,
     /// What a match decides.
