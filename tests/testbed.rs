@@ -78,6 +78,16 @@ impl Testbed {
         text(&out)
     }
 
+    /// `up` running configuration `toml` (written to the lab's `file`), which must succeed.
+    fn up_with(&self, file: &str, toml: &str) {
+        let config = self.lab.path(file);
+        std::fs::write(&config, toml).unwrap_or_else(|e| panic!("writing {}: {e}", config.display()));
+        let mut cmd = self.command("up", None);
+        cmd.env("TESTBED_CONFIG", &config);
+        let out = run_with_timeout(cmd, Duration::from_secs(120));
+        assert!(out.status.success(), "testbed.sh up failed:\n{}", text(&out));
+    }
+
     /// `down`, which must succeed and leave nothing behind.
     fn down(&self) -> String {
         let out = self.script("down", None);
@@ -440,6 +450,19 @@ fn sessions() -> Sessions {
     }
 }
 
+/// Wireshark's decoding of a capture of copies, a line per frame: the VNI, the outer source
+/// and destination and the outer IP checksum's status (1: good), tab-separated.
+fn tshark_outer(file: &std::path::Path) -> Vec<String> {
+    let out = Command::new("tshark")
+        .arg("-r")
+        .arg(file)
+        .args(["-o", "ip.check_checksum:TRUE", "-T", "fields", "-E", "occurrence=f", "-e", "vxlan.vni", "-e", "ip.src", "-e", "ip.dst", "-e", "ip.checksum.status"])
+        .output()
+        .expect("running tshark");
+    assert!(out.status.success(), "tshark: {}", text(&out));
+    String::from_utf8_lossy(&out.stdout).lines().map(str::to_owned).collect()
+}
+
 /// The whole lab, twice: first with a VXLAN device for the client's VNI only (the server
 /// session's copies reach the collector and go nowhere), then, after a second `up` adds the
 /// other device, with every kind of traffic and every comparison.
@@ -536,14 +559,7 @@ fn collector_devices_deliver_what_crossed_the_wire() {
 
     // Wireshark's view of the same copies: VXLAN with the sessions' VNIs, from the mirror port
     // to the collector.
-    let out = Command::new("tshark")
-        .arg("-r")
-        .arg(&outer_file)
-        .args(["-o", "ip.check_checksum:TRUE", "-T", "fields", "-E", "occurrence=f", "-e", "vxlan.vni", "-e", "ip.src", "-e", "ip.dst", "-e", "ip.checksum.status"])
-        .output()
-        .expect("running tshark");
-    assert!(out.status.success(), "tshark: {}", text(&out));
-    let lines: Vec<String> = String::from_utf8_lossy(&out.stdout).lines().map(str::to_owned).collect();
+    let lines = tshark_outer(&outer_file);
     assert_eq!(lines.len(), outer.len(), "tshark read every copy");
     for (l, (vni, _)) in lines.iter().zip(&outer) {
         assert_eq!(l, &format!("{vni}\t192.0.2.1\t192.0.2.10\t1"), "tshark's decoding");
@@ -642,12 +658,7 @@ fn collector_found_by_arp() {
     let template = std::fs::read_to_string(workspace().join("config/testbed.toml")).expect("config/testbed.toml");
     let fixed = "next_hop_mac = \"02:00:00:00:00:20\"";
     assert!(template.contains(fixed), "config/testbed.toml names the collector by MAC");
-    let config = tb.lab.path("testbed-arp.toml");
-    std::fs::write(&config, template.replace(fixed, "next_hop = \"192.0.2.10\"")).unwrap();
-    let mut cmd = tb.command("up", None);
-    cmd.env("TESTBED_CONFIG", &config);
-    let out = run_with_timeout(cmd, Duration::from_secs(120));
-    assert!(out.status.success(), "testbed.sh up failed:\n{}", text(&out));
+    tb.up_with("testbed-arp.toml", &template.replace(fixed, "next_hop = \"192.0.2.10\""));
 
     let (client, collector) = (tb.name("client"), tb.name("collector"));
     let vx = Capture::start(&tb, &collector, &format!("vx{}", s.client_vni), "arp-vx-client", &["-Q", "in"]);
@@ -816,5 +827,297 @@ fn ipv6_collector_found_by_neighbor_discovery_gets_the_clients_frames() {
         assert!(!v.contains(bad), "tshark -V says {bad:?} of a whole copy");
     }
     eprintln!("testbed over IPv6: {eg}+{ing} client copies compared, {} copies decoded by tshark", copies.len());
+    tb.down();
+}
+
+// Issue 19: a load balancer of two collectors, health-checked through the mirror port.
+const LB_ARN: &str = "arn:aws:elasticloadbalancing:local:000000000000:loadbalancer/net/ids/1";
+const COLLECTOR2_MAC: [u8; 6] = [2, 0, 0, 0, 0, 0x21];
+const COLLECTOR2_IP: [u8; 4] = [192, 0, 2, 11];
+/// The health checks of the test's load balancer: short, so a collector fails within seconds.
+const HC_INTERVAL_S: u64 = 1;
+const HC_HEALTHY: u64 = 2;
+const HC_UNHEALTHY: u64 = 2;
+const HC_PORT: u16 = 9000;
+
+/// A second collector namespace, `<prefix>-coll2`, on the mirror port's wire: a macvlan of the
+/// TAP (whose kernel side is in the lab's collector namespace) with its own MAC and address
+/// and its own VXLAN devices. Removed when dropped, before the lab is taken down.
+struct SecondCollector {
+    ns: String,
+}
+
+impl SecondCollector {
+    fn new(tb: &Testbed, vnis: &[u32]) -> SecondCollector {
+        let ns = tb.name("coll2");
+        let dev = tb.name("mv2");
+        let _ = Command::new("ip").args(["netns", "del", &ns]).stderr(Stdio::null()).status();
+        sh(&["ip", "netns", "add", &ns]);
+        let me = SecondCollector { ns: ns.clone() };
+        sh(&["ip", "-n", &ns, "link", "set", "lo", "up"]);
+        sh(&["ip", "-n", &tb.name("collector"), "link", "add", "link", &tb.name("mir"), "name", &dev, "type", "macvlan", "mode", "bridge"]);
+        sh(&["ip", "-n", &tb.name("collector"), "link", "set", &dev, "netns", &ns]);
+        let mac = COLLECTOR2_MAC.map(|b| format!("{b:02x}")).join(":");
+        let [a, b, c, d] = COLLECTOR2_IP;
+        sh(&["ip", "-n", &ns, "link", "set", &dev, "address", &mac]);
+        sh(&["ip", "-n", &ns, "addr", "add", &format!("{a}.{b}.{c}.{d}/24"), "dev", &dev]);
+        tb.exec(&ns, &["sysctl", "-qw", &format!("net.ipv6.conf.{dev}.disable_ipv6=1"), "net.ipv4.conf.all.rp_filter=0", &format!("net.ipv4.conf.{dev}.rp_filter=0")]);
+        sh(&["ip", "-n", &ns, "link", "set", &dev, "up"]);
+        for vni in vnis {
+            let vx = format!("vx{vni}");
+            sh(&["ip", "-n", &ns, "link", "add", &vx, "type", "vxlan", "id", &vni.to_string(), "dstport", "4789", "dev", &dev, "nolearning"]);
+            tb.exec(&ns, &["sysctl", "-qw", &format!("net.ipv6.conf.{vx}.disable_ipv6=1")]);
+            sh(&["ip", "-n", &ns, "link", "set", &vx, "up"]);
+        }
+        me
+    }
+}
+
+impl Drop for SecondCollector {
+    fn drop(&mut self) {
+        let _ = Command::new("ip").args(["netns", "del", &self.ns]).stderr(Stdio::null()).status();
+    }
+}
+
+/// The health-check listener of a collector: bound while it lives.
+fn listener(ns: &str, ip: [u8; 4]) -> TcpListener {
+    in_netns(ns, move || TcpListener::bind((std::net::Ipv4Addr::from(ip), HC_PORT)).expect("binding the health-check listener"))
+}
+
+/// A control API client of the lab.
+fn lab_client(tb: &Testbed) -> control::api::Client {
+    control::api::Client::connect(&tb.dir().join("control.sock")).expect("connecting to the lab's control socket")
+}
+
+/// Each collector's health state, by address, as describe-load-balancers says it.
+fn health(c: &mut control::api::Client) -> std::collections::BTreeMap<String, String> {
+    let r = c.call(&control::api::actions::DescribeLoadBalancers::default()).expect("the control socket answers").expect("describe-load-balancers succeeds");
+    let lb = r.load_balancers.iter().find(|l| l.load_balancer_arn == LB_ARN).expect("the lab's load balancer is described");
+    lb.target_health_descriptions.iter().map(|d| (d.target.id.clone(), d.target_health.state.clone())).collect()
+}
+
+/// Waits (at most `limit`) until collector `ip` is `state`; returns how long it took.
+fn await_health(c: &mut control::api::Client, ip: &str, state: &str, limit: Duration) -> Duration {
+    let start = Instant::now();
+    loop {
+        let h = health(c);
+        if h.get(ip).map(String::as_str) == Some(state) {
+            return start.elapsed();
+        }
+        assert!(start.elapsed() < limit, "collector {ip} was not {state} within {limit:?}: {h:?}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// The counters of the lab's load-balancer target: copies per collector address, and the
+/// sessions' skips for want of a healthy collector.
+fn lb_counters(c: &mut control::api::Client) -> (std::collections::BTreeMap<String, u64>, u64, u64) {
+    let r = c.call(&control::api::actions::DescribeCounters::default()).expect("the control socket answers").expect("describe-counters succeeds");
+    let t = r.targets.iter().find(|t| t.id == "tmt-ids").expect("the target is reported");
+    let copies = t.collector_counters.iter().map(|c| (c.address.to_string(), c.packets)).collect();
+    let skipped: u64 = r.sessions.iter().map(|s| s.ingress.skip_no_healthy + s.egress.skip_no_healthy).sum();
+    (copies, skipped, t.skipped.no_healthy_collector)
+}
+
+/// Waits (at most `limit`) until the lab's load-balancer counters satisfy `done`.
+fn await_counters(c: &mut control::api::Client, what: &str, limit: Duration, done: impl Fn(&(std::collections::BTreeMap<String, u64>, u64, u64)) -> bool) {
+    let start = Instant::now();
+    loop {
+        let now = lb_counters(c);
+        if done(&now) {
+            return;
+        }
+        assert!(start.elapsed() < limit, "{what}: the load balancer's counters did not get there within {limit:?}: {now:?}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Two datagrams from each of the `flows` client sockets to the server's UDP port 7000, all
+/// received. Returns the client ports (one per flow).
+fn udp_flows(tb: &Testbed, flows: &[UdpSocket]) -> Vec<u16> {
+    let server = in_netns(&tb.name("server"), || UdpSocket::bind((SERVER_IP, 7000)).expect("binding in the server namespace"));
+    server.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let mut ports = Vec::new();
+    for (i, s) in flows.iter().enumerate() {
+        for n in 0..2 {
+            s.send_to(&payload(i as u32 * 2 + n, 100), (SERVER_IP, 7000)).expect("client sending");
+        }
+        ports.push(s.local_addr().unwrap().port());
+    }
+    let mut buf = [0u8; 2048];
+    for _ in 0..flows.len() * 2 {
+        server.recv_from(&mut buf).expect("the server received every datagram");
+    }
+    ports
+}
+
+/// The UDP source port of an IPv4 frame to port 7000 (the test's flows), read from the headers
+/// alone: the server session's copies are cut short of their IP length, which parsers refuse.
+fn udp_to_7000(f: &[u8]) -> Option<u16> {
+    if f.len() < 14 + 20 || f[12..14] != [0x08, 0x00] || f[14 + 9] != 17 {
+        return None;
+    }
+    let udp = 14 + usize::from(f[14] & 0x0f) * 4;
+    let port = |at: usize| f.get(at..at + 2).map(|b| u16::from_be_bytes([b[0], b[1]]));
+    (port(udp + 2)? == 7000).then(|| port(udp)).flatten()
+}
+
+/// The copies a capture of the collectors' wire saw: (collector address, VNI, the inner
+/// frame's UDP source port, or None for another kind of frame).
+fn copies_seen(frames: &[Vec<u8>]) -> Vec<([u8; 4], u32, Option<u16>)> {
+    frames
+        .iter()
+        .map(|f| {
+            assert!(f.len() > 50 && f[12..14] == [0x08, 0x00], "a VXLAN copy over IPv4: {:02x?}", &f[..f.len().min(64)]);
+            assert_eq!(f[6..12], MIRROR_MAC, "outer source MAC");
+            let to: [u8; 4] = f[30..34].try_into().unwrap();
+            let mac = if to == COLLECTOR_IP { COLLECTOR_MAC } else { COLLECTOR2_MAC };
+            assert_eq!(f[0..6], mac, "the outer destination MAC is the collector's (ARP)");
+            let inner = &f[50..];
+            let port = udp_to_7000(inner);
+            (to, u32::from_be_bytes([0, f[46], f[47], f[48]]), port)
+        })
+        .collect()
+}
+
+/// A round of `flows`: the copies captured on the collectors' wire and each collector's
+/// VXLAN device for VNI `vni`. Returns, per flow (client port), the collector it went to;
+/// every copy of a flow (both sessions, both datagrams) must have gone to one collector, and
+/// each device must have delivered exactly the copies of its collector. Also returns every
+/// copy seen, as [`copies_seen`] says them.
+fn round(tb: &Testbed, api: &mut control::api::Client, what: &str, flows: &[UdpSocket], vni: u32) -> (std::collections::BTreeMap<u16, [u8; 4]>, Vec<([u8; 4], u32, Option<u16>)>) {
+    let (collector, coll2) = (tb.name("collector"), tb.name("coll2"));
+    let wire = Capture::start(tb, &collector, &tb.name("mir"), &format!("{what}-wire"), &["-Q", "in", "udp", "dst", "port", "4789"]);
+    let vx1 = Capture::start(tb, &collector, &format!("vx{vni}"), &format!("{what}-vx1"), &["-Q", "in"]);
+    let vx2 = Capture::start(tb, &coll2, &format!("vx{vni}"), &format!("{what}-vx2"), &["-Q", "in"]);
+    let sent_before: u64 = lb_counters(api).0.values().sum();
+    let ports = udp_flows(tb, flows);
+    // Two datagrams per flow, each copied by both sessions: wait until the target has sent
+    // them all before the captures stop (they then drain what the kernel still holds).
+    await_counters(api, what, Duration::from_secs(60), |(copies, _, _)| copies.values().sum::<u64>() >= sent_before + 4 * flows.len() as u64);
+    let (wire, vx1, vx2) = (wire.stop(), vx1.stop(), vx2.stop());
+    let seen = copies_seen(&wire);
+    // Wireshark decodes every copy as VXLAN from the mirror port to the collector it went to.
+    let decoded = tshark_outer(&tb.lab.path(&format!("{what}-wire.pcap")));
+    assert_eq!(decoded.len(), seen.len(), "{what}: tshark read every copy");
+    for (l, (to, vni, _)) in decoded.iter().zip(&seen) {
+        let [a, b, c, d] = *to;
+        assert_eq!(l, &format!("{vni}\t192.0.2.1\t{a}.{b}.{c}.{d}\t1"), "{what}: tshark's decoding");
+    }
+    let mut to = std::collections::BTreeMap::new();
+    for &(at, _, port) in &seen {
+        let Some(p) = port.filter(|p| ports.contains(p)) else { continue };
+        let was = *to.entry(p).or_insert(at);
+        assert_eq!(was, at, "{what}: flow from port {p} went to two collectors");
+    }
+    for p in &ports {
+        let n = seen.iter().filter(|(_, _, q)| q == &Some(*p)).count();
+        // Two datagrams, each mirrored by both sessions (the client's egress, the server's ingress).
+        assert_eq!(n, 4, "{what}: flow from port {p} has {n} copies, not 4");
+    }
+    for (dev, ip, got) in [("vx1", COLLECTOR_IP, &vx1), ("vx2", COLLECTOR2_IP, &vx2)] {
+        let mut want: Vec<u16> = seen.iter().filter(|(a, v, p)| *a == ip && *v == vni && p.is_some()).filter_map(|s| s.2).collect();
+        let mut delivered: Vec<u16> = got.iter().filter_map(|f| udp_to_7000(f)).collect();
+        want.sort_unstable();
+        delivered.sort_unstable();
+        assert_eq!(delivered, want, "{what}: the flows {dev}'s kernel VXLAN device delivered are those of the copies sent to its collector");
+    }
+    (to, seen)
+}
+
+/// The lab with a load-balancer target of two collectors, each a kernel VXLAN device in its
+/// own namespace with a TCP listener for the health checks: copies of many flows are split;
+/// when one listener stops, within interval x unhealthy_threshold (plus slack for a loaded
+/// machine) its flows move to the other and no flow of the other moves, and no copy reaches
+/// it while it is unhealthy; when it listens again its flows come back and the others stay.
+/// With neither listening, copies are skipped and counted as `no_healthy_collector`.
+#[test]
+fn a_failed_collector_gives_up_only_its_flows_and_takes_them_back_when_it_recovers() {
+    let s = sessions();
+    let tb = Testbed::new("tbh");
+    require_tool("tshark", "tshark");
+    let template = std::fs::read_to_string(workspace().join("config/testbed.toml")).expect("config/testbed.toml");
+    let to_collector = "[[target]]\nid = \"tmt-collector\"\nnetwork_interface_id = \"eni-collector\"\n";
+    assert!(template.contains(to_collector), "config/testbed.toml's target is the collector's network interface");
+    let balanced = format!(
+        "[[load_balancer]]\narn = \"{LB_ARN}\"\nport = \"mirror\"\naddresses = [\"192.0.2.10\", \"192.0.2.11\"]\n\
+         health_check = {{ protocol = \"tcp\", port = {HC_PORT}, interval = {HC_INTERVAL_S}, healthy_threshold = {HC_HEALTHY}, unhealthy_threshold = {HC_UNHEALTHY} }}\n\n\
+         [[target]]\nid = \"tmt-ids\"\nnetwork_load_balancer_arn = \"{LB_ARN}\"\n"
+    );
+    let lab_config = template.replace(to_collector, &balanced).replace("target = \"tmt-collector\"", "target = \"tmt-ids\"");
+    tb.up_with("testbed-lb.toml", &lab_config);
+    let coll2 = SecondCollector::new(&tb, &[s.client_vni, s.server_vni]);
+
+    let (c1, c2) = ("192.0.2.10", "192.0.2.11");
+    let l1 = listener(&tb.name("collector"), COLLECTOR_IP);
+    let mut l2 = Some(listener(&coll2.ns, COLLECTOR2_IP));
+    let mut api = lab_client(&tb);
+    // Both checked and healthy (ARP resolved, SYN-ACKs seen) before traffic.
+    let generous = Duration::from_secs(60);
+    let t0 = Instant::now();
+    await_health(&mut api, c1, "healthy", generous);
+    await_health(&mut api, c2, "healthy", generous);
+    eprintln!("both collectors healthy after {:?}", t0.elapsed());
+
+    let flows: Vec<UdpSocket> = (0..48).map(|_| in_netns(&tb.name("client"), || UdpSocket::bind((CLIENT_IP, 0)).expect("binding in the client namespace"))).collect();
+    let (before, _) = round(&tb, &mut api, "both-up", &flows, s.client_vni);
+    let on = |map: &std::collections::BTreeMap<u16, [u8; 4]>, ip: [u8; 4]| map.iter().filter(|(_, a)| **a == ip).map(|(p, _)| *p).collect::<Vec<_>>();
+    let (mine, theirs) = (on(&before, COLLECTOR2_IP), on(&before, COLLECTOR_IP));
+    assert!(!mine.is_empty() && !theirs.is_empty(), "48 flows split over both collectors: {} and {}", theirs.len(), mine.len());
+
+    // The second collector's listener stops: its kernel refuses the checks with a RST.
+    let log_path = tb.dir().join("traffic-mirror.log");
+    let log_from = std::fs::read_to_string(&log_path).expect("the lab's log").len();
+    drop(l2.take());
+    let nominal = Duration::from_secs(HC_INTERVAL_S * HC_UNHEALTHY);
+    let took = await_health(&mut api, c2, "unhealthy", generous);
+    // The checks are due every interval, the threshold-th failure marks it; the control
+    // thread shares two cores with the test and other work, hence the slack.
+    assert!(took <= nominal + Duration::from_secs(8), "collector {c2} turned unhealthy after {took:?}, not within {nominal:?} (+ 8 s of slack)");
+    assert_eq!(health(&mut api).get(c1).map(String::as_str), Some("healthy"), "the other collector stays healthy");
+    let (copies_before, skipped_before, _) = lb_counters(&mut api);
+    let (during, seen) = round(&tb, &mut api, "one-down", &flows, s.client_vni);
+    let (copies_after, skipped_after, _) = lb_counters(&mut api);
+    assert!(seen.iter().all(|c| c.0 == COLLECTOR_IP), "no copy, of any flow, reaches the unhealthy collector");
+    assert_eq!(copies_after[c2], copies_before[c2], "no copy was sent to the unhealthy collector");
+    assert_eq!(skipped_after, skipped_before, "with one collector healthy nothing is skipped");
+    for p in &theirs {
+        assert_eq!(during[p], COLLECTOR_IP, "flow {p} of the healthy collector stayed");
+    }
+    for p in &mine {
+        assert_eq!(during[p], COLLECTOR_IP, "flow {p} of the failed collector moved to the healthy one");
+    }
+
+    // Listening again: healthy after healthy_threshold checks, and its flows come back.
+    l2 = Some(listener(&coll2.ns, COLLECTOR2_IP));
+    let took_back = await_health(&mut api, c2, "healthy", generous);
+    let (after, _) = round(&tb, &mut api, "both-up-again", &flows, s.client_vni);
+    assert_eq!(after, before, "every flow is back where it was: the recovered collector's, and only those, moved back");
+
+    // Neither listens: copies are skipped and counted, none sent.
+    drop(l1);
+    drop(l2.take());
+    await_health(&mut api, c1, "unhealthy", generous);
+    await_health(&mut api, c2, "unhealthy", generous);
+    let (_, skipped_before, target_before) = lb_counters(&mut api);
+    let wire = Capture::start(&tb, &tb.name("collector"), &tb.name("mir"), "none-wire", &["-Q", "in", "udp", "dst", "port", "4789"]);
+    udp_flows(&tb, &flows);
+    let want = skipped_before + 4 * flows.len() as u64;
+    await_counters(&mut api, "none-up", Duration::from_secs(60), |&(_, skipped, _)| skipped >= want);
+    let sent = wire.stop();
+    let (_, skipped_after, target_after) = lb_counters(&mut api);
+    assert_eq!(sent.len(), 0, "no copy leaves while no collector is healthy");
+    assert!(skipped_after - skipped_before >= 4 * flows.len() as u64, "every copy of the round was skipped as no_healthy_collector: {}", skipped_after - skipped_before);
+    assert_eq!(target_after - target_before, skipped_after - skipped_before, "the target counts the same skips as its sessions");
+
+    // One log line per change of health since the traffic started (before, the second
+    // collector may have failed its first checks while its namespace was being built).
+    let log = std::fs::read_to_string(&log_path).expect("the lab's log")[log_from..].to_owned();
+    let lines = |what: &str| log.lines().filter(|l| l.contains(what)).count();
+    assert_eq!(lines(&format!("collector {c2} is unhealthy (was healthy)")), 2, "{log}");
+    assert_eq!(lines(&format!("collector {c2} is healthy (was unhealthy)")), 1, "{log}");
+    assert_eq!(lines(&format!("collector {c1} is unhealthy (was healthy)")), 1, "{log}");
+    eprintln!("testbed load balancer: {} and {} of 48 flows; unhealthy after {took:?}, healthy again after {took_back:?}", theirs.len(), mine.len());
+    drop(coll2);
     tb.down();
 }

@@ -8,16 +8,18 @@
 //! same with everything touched; sources whose sessions have the same filters then share
 //! their classifiers, built once.
 
-use crate::config::{packet_length_to, Config, ConfigError, Direction, FilterRule, NextHop, Place, Refs, Target, Touched};
+use crate::config::{packet_length_to, Config, ConfigError, Direction, FilterRule, NextHop, Place, Refs, Target, TargetType, Touched};
 use crate::counters::Slots;
+use crate::health;
 use crate::neighbour::Key;
 use dataplane::encap::{max_inner_len, Outer, OuterIp, Template};
 use dataplane::filter::{Cidr, Classifier, Exclusions, Rule};
-use dataplane::table::{FilterRules, PortRules, SessionOut, SourceRules, SourceSet, Table};
-use dataplane::types::{CounterSlot, SessionIdx};
+use dataplane::spread::{self, Spread};
+use dataplane::table::{CollectorOut, FilterRules, PortRules, SessionOut, SourceRules, SourceSet, Table};
+use dataplane::types::{CollectorSlot, CopySkip, CounterSlot, SessionIdx, TargetSlot};
 use ipnet::IpNet;
 use rustc_hash::FxHashMap as HashMap;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::sync::Arc;
 
@@ -137,15 +139,26 @@ pub struct Compiler {
     stale: Touched,
     /// What the last compilation did.
     pub work: Work,
+    /// The load balancers' collectors that failed their health checks: no copy goes to
+    /// them (the controller keeps it as the checks say, and recompiles their targets).
+    pub out_of_service: HashSet<health::Key>,
 }
 
-/// What copies to one target look like before a session's source and VNI are known.
+/// What copies to one target look like before a session's source and VNI are known: its
+/// collectors in service (next hop known and, behind a load balancer, healthy), how flows
+/// spread over them, why copies are skipped while none is.
 struct TargetOut {
     /// The mirror port.
     port: usize,
-    /// One per collector whose next hop is known (the others are skipped, and counted, until
-    /// ARP or Neighbor Discovery answers); the source address left unspecified.
-    outers: Vec<Outer>,
+    /// One per collector in service, with its counter slot: outer headers with the source
+    /// address unspecified (the others are skipped, and counted, until ARP or Neighbor
+    /// Discovery answers, or their health checks pass).
+    collectors: Vec<(Outer, CollectorSlot)>,
+    /// The collectors' keys for the spread, to keep it while they stay the same.
+    keys: Vec<u64>,
+    spread: Option<Arc<Spread>>,
+    empty: CopySkip,
+    target: TargetSlot,
     mtu: u32,
     udp_port: u16,
     /// Some collector has an IPv4 address, some an IPv6 one: which outer source addresses
@@ -275,7 +288,10 @@ impl Compiler {
         let targets = refs.targets_reached(t);
         for id in &targets {
             match cfg.targets.get(id) {
-                Some(target) => self.targets.insert(id.clone(), outers(cfg, target, env).map(Arc::new)),
+                Some(target) => {
+                    let old = self.targets.get(id).and_then(|o| o.as_ref().ok()).cloned();
+                    self.targets.insert(id.clone(), outers(cfg, target, env, &self.out_of_service, old.as_deref()).map(Arc::new))
+                }
                 None => self.targets.remove(id),
             };
         }
@@ -327,7 +343,7 @@ impl Compiler {
         if !outs.is_empty() {
             let len = outs.iter().map(|(slot, _)| *slot as usize + 1).max().unwrap_or(0).max(self.outs.len());
             let mut all = self.outs.to_vec();
-            all.resize_with(len, || SessionOut { id: "".into(), slot: CounterSlot(0), port: 0, max_inner: 0, templates: Arc::new([]) });
+            all.resize_with(len, || SessionOut::unused(CounterSlot(0)));
             for (slot, out) in outs {
                 all[slot as usize] = out;
             }
@@ -390,9 +406,17 @@ impl Compiler {
         }
         let slot = env.slots.get(&s.id).ok_or_else(|| msg(format!("session {:?} has no counter slot", s.id)))?;
         let vni = s.virtual_network_id.unwrap_or(0);
-        let templates = out.outers.iter().map(|o| Template::new(&Outer { ip: from(o.ip, src_v4, src_v6), vni, ..*o })).collect();
-        let max_inner = max_inner_len(packet_length_to(s, target), out.mtu, out.ipv6);
-        let session_out = SessionOut { id: s.id.as_str().into(), slot: CounterSlot(slot), port: out.port as u16, max_inner, templates };
+        let collectors = out.collectors.iter().map(|(o, c)| CollectorOut::new(Template::new(&Outer { ip: from(o.ip, src_v4, src_v6), vni, ..*o }), CounterSlot(slot), *c)).collect();
+        let session_out = SessionOut {
+            id: s.id.as_str().into(),
+            slot: CounterSlot(slot),
+            target: out.target,
+            port: out.port as u16,
+            max_inner: max_inner_len(packet_length_to(s, target), out.mtu, out.ipv6),
+            collectors,
+            spread: out.spread.clone(),
+            empty: out.empty,
+        };
         let m = Mirroring { slot, source: s.source.clone(), number: s.session_number, filter: filter.clone(), own: (own, out.udp_port) };
         Ok(Some((m, session_out)))
     }
@@ -463,28 +487,43 @@ impl Compiler {
 }
 
 /// Where target `target`'s copies go.
-fn outers(cfg: &Config, target: &Target, env: &Env) -> Result<TargetOut, String> {
+fn outers(cfg: &Config, target: &Target, env: &Env, out_of_service: &HashSet<health::Key>, old: Option<&TargetOut>) -> Result<TargetOut, String> {
     let dest = cfg.target_destination(target).ok_or_else(|| format!("target {:?}: its destination is not defined", target.id))?;
     let port = cfg.port_index(dest.port).ok_or_else(|| format!("target {:?}: no port {:?}", target.id, dest.port))?;
     let mirror = &cfg.ports[port];
-    let outers = dest
-        .collectors
-        .iter()
-        .filter_map(|c| {
-            let hop = match c.hop {
-                NextHop::Mac(m) => Some(m.0),
-                NextHop::Address(ip) => (env.resolved)(&Key { port, vlan: target.vlan, ip }),
-            }?;
-            let ip = match c.address {
-                IpAddr::V4(dst) => OuterIp::V4 { src: Ipv4Addr::UNSPECIFIED, dst },
-                IpAddr::V6(dst) => OuterIp::V6 { src: Ipv6Addr::UNSPECIFIED, dst },
-            };
-            let src_mac = mirror.mac.map_or(env.port_macs[port], |m| m.0);
-            Some(Outer { src_mac, dst_mac: hop, vlan: target.vlan, ip, ttl: target.ttl, dont_fragment: target.dont_fragment, dst_port: target.udp_port, vni: 0 })
-        })
-        .collect();
+    let balancer = target.destination().and_then(|(kind, id)| (kind == TargetType::NetworkLoadBalancer).then_some(id));
+    let healthy = |address: IpAddr| balancer.is_none_or(|lb| !out_of_service.contains(&health::Key { load_balancer: lb.to_owned(), address }));
+    let no_slot = |a| format!("target {:?}: collector {a} has no counter slot", target.id);
+    let mut collectors = Vec::new();
+    let mut keys = Vec::new();
+    for c in &dest.collectors {
+        let address = c.address;
+        if !healthy(address) {
+            continue;
+        }
+        let hop = match c.hop {
+            NextHop::Mac(m) => Some(m.0),
+            NextHop::Address(ip) => (env.resolved)(&Key { port, vlan: target.vlan, ip }),
+        };
+        let Some(hop) = hop else { continue };
+        let ip = match address {
+            IpAddr::V4(dst) => OuterIp::V4 { src: Ipv4Addr::UNSPECIFIED, dst },
+            IpAddr::V6(dst) => OuterIp::V6 { src: Ipv6Addr::UNSPECIFIED, dst },
+        };
+        let src_mac = mirror.mac.map_or(env.port_macs[port], |m| m.0);
+        let outer = Outer { src_mac, dst_mac: hop, vlan: target.vlan, ip, ttl: target.ttl, dont_fragment: target.dont_fragment, dst_port: target.udp_port, vni: 0 };
+        collectors.push((outer, env.slots.collector(&target.id, address).ok_or_else(|| no_slot(address))?));
+        keys.push(spread::key(address_bits(address)));
+    }
+    // The same collectors keep the same spread (a table of buckets, built once).
+    let spread = (collectors.len() > 1).then(|| match old {
+        Some(o) if o.keys == keys && o.spread.is_some() => o.spread.clone().expect("checked"),
+        _ => Arc::new(Spread::new(&keys)),
+    });
+    let empty = if dest.collectors.iter().any(|c| healthy(c.address)) { CopySkip::Unresolved } else { CopySkip::NoHealthyCollector };
+    let target_slot = env.slots.target(&target.id).ok_or_else(|| format!("target {:?} has no counter slot", target.id))?;
     let ipv4 = dest.collectors.iter().any(|c| c.address.is_ipv4());
-    Ok(TargetOut { port, outers, mtu: target.mtu, udp_port: target.udp_port, ipv4, ipv6: dest.has_ipv6() })
+    Ok(TargetOut { port, collectors, keys, spread, empty, target: target_slot, mtu: target.mtu, udp_port: target.udp_port, ipv4, ipv6: dest.has_ipv6() })
 }
 
 /// `ip` with the session's source address of its family (validation made sure there is one).
@@ -492,6 +531,14 @@ fn from(ip: OuterIp, v4: Option<Ipv4Addr>, v6: Option<Ipv6Addr>) -> OuterIp {
     match ip {
         OuterIp::V4 { dst, .. } => OuterIp::V4 { src: v4.unwrap_or(Ipv4Addr::UNSPECIFIED), dst },
         OuterIp::V6 { dst, .. } => OuterIp::V6 { src: v6.unwrap_or(Ipv6Addr::UNSPECIFIED), dst },
+    }
+}
+
+/// An address as 128 bits, IPv4 mapped into IPv6, for a collector's stable key.
+fn address_bits(a: IpAddr) -> u128 {
+    match a {
+        IpAddr::V4(a) => u128::from(a.to_ipv6_mapped()),
+        IpAddr::V6(a) => u128::from(a),
     }
 }
 
@@ -634,7 +681,7 @@ session_number = 1
                     let _ = writeln!(out, "port {p} {dir}: {:?} {:?}\n  {:?}\n  {:?}", s.mac, s.sessions, s.v4.classifier, s.v6.classifier);
                     for i in s.sessions.iter() {
                         let o = t.session(*i);
-                        let _ = writeln!(out, "  session {:?}: port {} max {} {:?}", o.slot, o.port, o.max_inner, o.templates);
+                        let _ = writeln!(out, "  session {:?}: port {} max {} {:?}", o.slot, o.port, o.max_inner, o.collectors.iter().map(|c| &c.outer).collect::<Vec<_>>());
                     }
                 }
                 if set.seeing(&[0xff; 6])[0].is_some() {

@@ -11,8 +11,9 @@
 use crate::api::actions::DescribeNeighborsResult;
 use crate::api::ApiError;
 use crate::compile::{arp_targets, wanted_next_hops, Compiler, Env};
-use crate::config::{Config, ConfigError, Kind, Touched};
+use crate::config::{Config, ConfigError, Kind, NextHop, TargetType, Touched};
 use crate::counters::{Assigned, RuleHits, RuleTotals, Slots};
+use crate::health::{self, CollectorHealth, Health, Route};
 use crate::neighbour::{Me, NeighbourReport, Neighbours};
 use crate::report::{ChangeNanos, ChangeWork, ControlReport, Inputs, Report};
 use crate::state::{Change, Host, State};
@@ -27,7 +28,9 @@ use dataplane::rcu::Writer;
 use dataplane::stats::WorkerCounters;
 use dataplane::table::Table;
 use dataplane::snoop::SnoopQueue;
-use std::time::Instant;
+use dataplane::wire::arp;
+use std::net::IpAddr;
+use std::time::{Instant, SystemTime};
 
 /// What the control thread reads besides the configuration.
 pub struct Runtime<'a> {
@@ -49,6 +52,7 @@ pub struct Finished {
     pub neighbours: Vec<NeighbourReport>,
     pub arp: crate::neighbour::ArpCounters,
     pub nd: crate::neighbour::NdCounters,
+    pub health: Vec<CollectorHealth>,
     pub control: ControlReport,
     pub rule_hits: RuleTotals,
 }
@@ -64,6 +68,8 @@ pub struct Controller<'a> {
     rt: Runtime<'a>,
     generation: u64,
     neighbours: Neighbours,
+    /// The load balancers' collectors' health checks.
+    health: Health,
     /// What each next hop was last logged as (only changes are logged).
     logged_hops: std::collections::HashMap<String, String>,
     /// Repeated log lines, at most one per key every 10 s.
@@ -115,6 +121,9 @@ impl<'a> Controller<'a> {
     pub fn new(state: State, store: Store, slots: Slots, writer: Writer<'a, Table>, compiler: Compiler, rt: Runtime<'a>) -> Self {
         let mut neighbours = Neighbours::default();
         neighbours.want(&wanted_next_hops(&state.cfg), Instant::now());
+        // Every collector starts in service (`initial`): nothing to publish yet.
+        let mut health = Health::default();
+        health.want(&health::wanted(&state.cfg), Instant::now());
         Controller {
             state,
             store,
@@ -124,6 +133,7 @@ impl<'a> Controller<'a> {
             rt,
             generation: 1,
             neighbours,
+            health,
             logged_hops: Default::default(),
             throttle: Throttle::new(std::time::Duration::from_secs(10)),
             busy: BusyWindow::default(),
@@ -141,8 +151,9 @@ impl<'a> Controller<'a> {
     /// the configuration, the slots and the controller's own figures.
     pub fn finish(self) -> Finished {
         let neighbours = self.neighbour_report();
+        let health = self.health_report();
         let rule_hits = self.rule_totals();
-        Finished { cfg: self.state.cfg, slots: self.slots, generation: self.generation, neighbours, arp: self.neighbours.counters, nd: self.neighbours.nd, control: self.work, rule_hits }
+        Finished { cfg: self.state.cfg, slots: self.slots, generation: self.generation, neighbours, arp: self.neighbours.counters, nd: self.neighbours.nd, health, control: self.work, rule_hits }
     }
 
     /// Every filter rule's hits so far.
@@ -152,6 +163,7 @@ impl<'a> Controller<'a> {
 
     fn report_with(&self, port_stats: &[dataplane::dpdk::port::PortStats], elapsed: std::time::Duration) -> Report {
         let neighbours = self.neighbour_report();
+        let health = self.health_report();
         let rule_hits = self.rule_totals();
         Report::collect(&Inputs {
             cfg: &self.state.cfg,
@@ -166,9 +178,15 @@ impl<'a> Controller<'a> {
             arp: self.neighbours.counters,
             nd: self.neighbours.nd,
             recent_busy: Some(&self.busy.ratios(self.rt.counters)),
+            health: &health,
             control: self.work,
             rule_hits: &rule_hits,
         })
+    }
+
+    /// The load balancers' collectors' health.
+    pub fn health_report(&self) -> Vec<CollectorHealth> {
+        self.health.report(Instant::now(), SystemTime::now())
     }
 
     /// The next hops resolved by ARP or Neighbor Discovery.
@@ -188,7 +206,8 @@ impl<'a> Controller<'a> {
 
     /// The control loop's periodic work (and what follows every job, once it is answered):
     /// freeing the tables no worker reads any more, a sample of the workers' load, then ARP
-    /// and Neighbor Discovery (the frames workers handed over, the requests that are due; a next hop that changes
+    /// and Neighbor Discovery and the health checks (the frames workers handed over, the
+    /// requests and checks that are due; a next hop or a collector's health that changes
     /// republishes the table).
     pub fn tick(&mut self, snooped: &SnoopQueue) {
         let hits = &mut self.rule_hits;
@@ -206,9 +225,16 @@ impl<'a> Controller<'a> {
         let now = Instant::now();
         self.busy.tick(self.rt.counters, now);
         let mut changed = false;
+        let mut health = Vec::new();
         while let Some(s) = snooped.pop() {
             let port = usize::from(s.port);
-            let (reply, ch) = self.neighbours.input(port, s.frame(), self.me(port), now);
+            let (reply, ch) = if arp::is_arp(s.frame()) {
+                self.neighbours.input(port, s.frame(), self.me(port), now)
+            } else {
+                let (reply, change) = self.health.input(port, s.frame(), now);
+                health.extend(change);
+                (reply, false)
+            };
             changed |= ch;
             if let Some(out) = reply {
                 self.send(out);
@@ -224,6 +250,15 @@ impl<'a> Controller<'a> {
         for out in requests {
             self.send(out);
         }
+        let (checks, changes) = {
+            let (cfg, macs, tx, n) = (&self.state.cfg, &self.rt.port_macs, &self.rt.control_tx, &self.neighbours);
+            self.health.due(now, |k| check_route(cfg, macs, tx, n, k))
+        };
+        health.extend(changes);
+        for out in checks {
+            self.send(out);
+        }
+        let health_changed = self.health_changed(&health);
         if changed {
             for n in self.neighbour_report() {
                 let key = format!("{}/{:?}/{}", n.port, n.vlan, n.ip);
@@ -236,8 +271,29 @@ impl<'a> Controller<'a> {
                     log::info!("{line}");
                 }
             }
+        }
+        if changed || health_changed {
             self.republish();
         }
+    }
+
+    /// Logs each change of a collector's health (one line each, never throttled: they are
+    /// at most one per check) and says whether the collectors in service changed, which the
+    /// compiler is then told.
+    fn health_changed(&mut self, changes: &[health::Change]) -> bool {
+        for c in changes {
+            if c.to.in_service() {
+                log::info!("{c}");
+            } else {
+                log::warn!("{c}");
+            }
+        }
+        let out: std::collections::HashSet<health::Key> = self.health.out_of_service().cloned().collect();
+        if self.compiler.out_of_service == out {
+            return false;
+        }
+        self.compiler.out_of_service = out;
+        true
     }
 
     fn me(&self, port: usize) -> Option<Me> {
@@ -257,18 +313,21 @@ impl<'a> Controller<'a> {
         }
     }
 
-    /// Recompiles the targets whose next hops ARP finds (they changed) and publishes.
+    /// Recompiles the targets whose next hops ARP finds or whose collectors are
+    /// health-checked (one of them changed) and publishes.
     fn republish(&mut self) {
         let n = &self.neighbours;
         let env = Env { port_macs: &self.rt.port_macs, slots: &self.slots, resolved: &|k| n.lookup(k) };
-        let touched = arp_targets(&self.state.cfg);
+        let mut touched = arp_targets(&self.state.cfg);
+        let balanced = self.state.cfg.targets.iter().filter(|t| t.destination().is_some_and(|(kind, _)| kind == TargetType::NetworkLoadBalancer));
+        touched.targets.extend(balanced.map(|t| t.id.clone()));
         let compiled = self.compiler.compile(&self.state.cfg, self.state.refs(), &touched, &env, self.generation + 1);
         match compiled {
             Ok(table) => {
                 self.publish(table);
-                log::info!("table {}: next hops changed", self.generation);
+                log::info!("table {}: next hops or collectors in service changed", self.generation);
             }
-            Err(e) => log::error!("recompiling for new next hops failed, the running table stays: {e}"),
+            Err(e) => log::error!("recompiling for new next hops or collectors in service failed, the running table stays: {e}"),
         }
     }
 
@@ -382,7 +441,17 @@ impl<'a> Controller<'a> {
             self.state.tokens.remember(t.clone());
         }
         self.neighbours.want(&wanted_next_hops(&self.state.cfg), Instant::now());
+        self.want_checks();
         Ok(())
+    }
+
+    /// Checks the collectors the running configuration names; a change that takes a
+    /// collector out of the checks, or back, republishes.
+    fn want_checks(&mut self) {
+        let changes = self.health.want(&health::wanted(&self.state.cfg), Instant::now());
+        if self.health_changed(&changes) {
+            self.republish();
+        }
     }
 
     fn store_path(&self) -> String {
@@ -444,8 +513,12 @@ impl Host for Controller<'_> {
         }
         log::info!("table {}: {}", self.generation, change.what);
         let cfg = &self.state.cfg;
-        if !self.state.refs().targets_reached(&applied.touched).is_empty() {
+        let touched = &applied.touched;
+        if !self.state.refs().targets_reached(touched).is_empty() {
             self.neighbours.want(&wanted_next_hops(cfg), Instant::now());
+        }
+        if !touched.load_balancers.is_empty() || !touched.targets.is_empty() {
+            self.want_checks();
         }
         Ok(())
     }
@@ -463,6 +536,10 @@ impl Host for Controller<'_> {
         self.reload_file().map_err(|e| ApiError::new("InvalidConfiguration", e.to_string()))
     }
 
+    fn health(&self) -> Vec<CollectorHealth> {
+        self.health_report()
+    }
+
     fn rule_hits(&self) -> RuleTotals {
         self.rule_totals()
     }
@@ -470,6 +547,39 @@ impl Host for Controller<'_> {
     fn explain(&self, port: &str, frames: &[Vec<u8>]) -> Result<Vec<crate::explain::FrameExplanation>, ApiError> {
         crate::explain::explain(&self.state.cfg, self.writer.current(), port, frames)
     }
+}
+
+/// How a health check reaches collector `key` now: out of its load balancer's port, on the
+/// VLAN of the first target that uses it, from the port's own address, to the next hop
+/// (its MAC, or the one ARP found).
+fn check_route(cfg: &Config, macs: &[[u8; 6]], control_tx: &[Option<TxQueue>], neighbours: &Neighbours, key: &health::Key) -> Route {
+    let Some(lb) = cfg.load_balancers.iter().find(|l| l.arn == key.load_balancer) else {
+        return Route::Unavailable("the load balancer is not defined".into());
+    };
+    let IpAddr::V4(collector) = key.address else {
+        return Route::Unavailable("health checks of IPv6 collectors are not implemented".into());
+    };
+    let Some(port) = cfg.port_index(&lb.port) else {
+        return Route::Unavailable(format!("there is no port {:?}", lb.port));
+    };
+    if cfg.is_linked(&lb.port) {
+        return Route::Unavailable(format!("port {:?} is in a link, whose frames pass through untouched", lb.port));
+    }
+    let Some(me) = me_of(cfg, macs, control_tx, port).and_then(|m| Some(health::Sender { mac: m.mac, ip: m.ip? })) else {
+        return Route::Unavailable(match cfg.ports[port].ipv4 {
+            None => format!("port {:?} has no IPv4 address to send them from", lb.port),
+            Some(_) => format!("port {:?} has no TX queue to spare for the control thread (for net_pcap, give it one more tx_pcap=)", lb.port),
+        });
+    };
+    let vlan = cfg.targets.iter().find(|t| t.destination() == Some((TargetType::NetworkLoadBalancer, lb.arn.as_str()))).and_then(|t| t.vlan);
+    let next_hop = match NextHop::of(lb.next_hop_mac, lb.next_hop, key.address) {
+        NextHop::Mac(m) => m.0,
+        NextHop::Address(ip) => match neighbours.lookup(&crate::neighbour::Key { port, vlan, ip }) {
+            Some(m) => m,
+            None => return Route::Unresolved,
+        },
+    };
+    Route::Ready { port, vlan, me, next_hop, collector }
 }
 
 /// A port's identity for ARP and Neighbor Discovery: its MAC and addresses, when it has an

@@ -1,8 +1,8 @@
 //! Counters across table swaps.
 //!
-//! Sessions: each session keeps a counter slot while it exists, whatever else changes, and its
-//! figures are the sum of every worker's counters for that slot, less what the slot held when
-//! the session got it.
+//! Sessions, targets and the targets' collectors: each keeps a counter slot while it exists,
+//! whatever else changes, and its figures are the sum of every worker's counters for that
+//! slot, less what the slot held when it got it.
 //!
 //! Filter rules: each source's compiled filters count how often each of their outcomes
 //! decided, and a rule's hits are the counts of the outcomes it decided in ([`RuleHits`]).
@@ -11,13 +11,19 @@
 //! once the last table that held them is retired.
 
 use crate::config::{Config, ConfigError, Direction};
-use dataplane::stats::{SessionCounters, WorkerCounters};
+use dataplane::stats::{CollectorCounters, SessionCounters, TargetCounters, WorkerCounters};
 use dataplane::table::{SourceRules, Table};
-use dataplane::types::CounterSlot;
+use dataplane::types::{CollectorSlot, CounterSlot, TargetSlot};
 use serde::{Deserialize, Serialize};
 // FxHash: a scrape looks up every session's slot.
 use rustc_hash::FxHashMap as HashMap;
+use std::hash::Hash;
+use std::net::IpAddr;
 use std::sync::Arc;
+
+/// Collector slots the counters have for each target slot: a network interface or endpoint
+/// has one collector, a load balancer a few.
+pub const COLLECTORS_PER_TARGET: usize = 4;
 
 /// One session's figures in one direction (AWS's four metrics, and the reasons for skips).
 #[derive(Debug, Default, Serialize, Deserialize, Clone, Copy, PartialEq, Eq)]
@@ -30,18 +36,21 @@ pub struct DirReport {
     pub skip_queue_full: u64,
     pub skip_no_mbuf: u64,
     pub skip_unresolved: u64,
+    #[serde(default)]
+    pub skip_no_healthy: u64,
 }
 
 impl DirReport {
     fn add(&mut self, c: &SessionCounters) {
-        let (q, m, u) = (c.skip_queue_full.get(), c.skip_no_mbuf.get(), c.skip_unresolved.get());
+        let (q, m, u, h) = (c.skip_queue_full.get(), c.skip_no_mbuf.get(), c.skip_unresolved.get(), c.skip_no_healthy.get());
         self.packets += c.packets.get();
         self.bytes += c.bytes.get();
         self.truncated += c.truncated.get();
         self.skip_queue_full += q;
         self.skip_no_mbuf += m;
         self.skip_unresolved += u;
-        self.skip_packets += q + m + u;
+        self.skip_no_healthy += h;
+        self.skip_packets += q + m + u + h;
         self.skip_bytes += c.skip_bytes.get();
     }
 
@@ -56,7 +65,58 @@ impl DirReport {
             skip_queue_full: self.skip_queue_full - base.skip_queue_full,
             skip_no_mbuf: self.skip_no_mbuf - base.skip_no_mbuf,
             skip_unresolved: self.skip_unresolved - base.skip_unresolved,
+            skip_no_healthy: self.skip_no_healthy - base.skip_no_healthy,
         }
+    }
+}
+
+/// Copies to one collector of one target, and those skipped once it was picked.
+#[derive(Debug, Default, Serialize, Deserialize, Clone, Copy, PartialEq, Eq)]
+pub struct CollectorTotals {
+    pub packets: u64,
+    pub bytes: u64,
+    pub skip_queue_full: u64,
+    pub skip_no_mbuf: u64,
+    pub skip_bytes: u64,
+}
+
+impl CollectorTotals {
+    fn add(&mut self, c: &CollectorCounters) {
+        self.packets += c.packets.get();
+        self.bytes += c.bytes.get();
+        self.skip_queue_full += c.skip_queue_full.get();
+        self.skip_no_mbuf += c.skip_no_mbuf.get();
+        self.skip_bytes += c.skip_bytes.get();
+    }
+
+    fn since(&self, b: &CollectorTotals) -> CollectorTotals {
+        CollectorTotals {
+            packets: self.packets - b.packets,
+            bytes: self.bytes - b.bytes,
+            skip_queue_full: self.skip_queue_full - b.skip_queue_full,
+            skip_no_mbuf: self.skip_no_mbuf - b.skip_no_mbuf,
+            skip_bytes: self.skip_bytes - b.skip_bytes,
+        }
+    }
+}
+
+/// Copies to a target skipped before any collector could be picked.
+#[derive(Debug, Default, Serialize, Deserialize, Clone, Copy, PartialEq, Eq)]
+pub struct TargetTotals {
+    pub skip_unresolved: u64,
+    pub skip_no_healthy: u64,
+    pub skip_bytes: u64,
+}
+
+impl TargetTotals {
+    fn add(&mut self, c: &TargetCounters) {
+        self.skip_unresolved += c.skip_unresolved.get();
+        self.skip_no_healthy += c.skip_no_healthy.get();
+        self.skip_bytes += c.skip_bytes.get();
+    }
+
+    fn since(&self, b: &TargetTotals) -> TargetTotals {
+        TargetTotals { skip_unresolved: self.skip_unresolved - b.skip_unresolved, skip_no_healthy: self.skip_no_healthy - b.skip_no_healthy, skip_bytes: self.skip_bytes - b.skip_bytes }
     }
 }
 
@@ -71,13 +131,25 @@ pub fn session_totals(counters: &[WorkerCounters], slot: u32) -> [DirReport; 2] 
     out
 }
 
-/// Stable counter slots for sessions: a session keeps its slot while it exists, whatever else
-/// changes, so its counters survive table swaps. A slot freed by a change is reused only after
-/// that change's table is published (no worker can still count into it for the old session),
-/// and a reused slot remembers the counts it started from.
-#[derive(Clone, Debug, Default)]
-pub struct Slots {
-    by_id: HashMap<String, u32>,
+fn collector_totals(counters: &[WorkerCounters], slot: u32) -> CollectorTotals {
+    let mut t = CollectorTotals::default();
+    counters.iter().for_each(|w| t.add(w.collector(CollectorSlot(slot))));
+    t
+}
+
+fn target_totals(counters: &[WorkerCounters], slot: u32) -> TargetTotals {
+    let mut t = TargetTotals::default();
+    counters.iter().for_each(|w| t.add(w.target(TargetSlot(slot))));
+    t
+}
+
+/// Stable slots for one kind of thing counted: a thing keeps its slot while it exists,
+/// whatever else changes, so its counters survive table swaps. A slot freed by a change is
+/// reused only after that change's table is published (no worker can still count into it
+/// for the old owner), and a reused slot remembers the counts it started from (`B`).
+#[derive(Clone, Debug)]
+struct SlotMap<K, B> {
+    by_key: HashMap<K, u32>,
     free: Vec<u32>,
     /// Freed by the change being applied...
     released: Vec<u32>,
@@ -85,26 +157,145 @@ pub struct Slots {
     waiting: Vec<(u64, u32)>,
     next: u32,
     capacity: u32,
-    /// What a reused slot's counters held when its session got it.
-    base: HashMap<u32, [DirReport; 2]>,
+    base: HashMap<u32, B>,
 }
 
-/// What [`Slots::assign`] did, to undo it when the change is refused.
-#[derive(Debug, Default)]
-pub struct Assigned {
-    /// Sessions given a slot, with what the slot's base was.
-    given: Vec<(String, u32, Option<[DirReport; 2]>)>,
-    /// Sessions whose slot was released.
-    released: Vec<(String, u32)>,
+/// What one [`SlotMap::update`] pass did, to undo it when the change is refused.
+#[derive(Debug)]
+struct Undo<K, B> {
+    /// Keys given a slot, with what the slot's base was.
+    given: Vec<(K, u32, Option<B>)>,
+    /// Keys whose slot was released.
+    released: Vec<(K, u32)>,
     /// Slots taken from the free list, in order.
     reused: Vec<u32>,
     next: u32,
 }
 
+impl<K: Clone + Eq + Hash, B: Copy + Default> SlotMap<K, B> {
+    fn new(capacity: usize) -> Self {
+        SlotMap { by_key: HashMap::default(), free: Vec::new(), released: Vec::new(), waiting: Vec::new(), next: 0, capacity: capacity as u32, base: HashMap::default() }
+    }
+
+    fn start(&self) -> Undo<K, B> {
+        Undo { given: Vec::new(), released: Vec::new(), reused: Vec::new(), next: self.next }
+    }
+
+    /// Key `k` gets a slot if `alive` and it has none (starting from `totals` of it), or
+    /// releases its own if not `alive`; `Err(())` when no slot is left.
+    fn update(&mut self, k: &K, alive: bool, totals: impl Fn(u32) -> B, done: &mut Undo<K, B>) -> Result<(), ()> {
+        match (alive, self.by_key.get(k).copied()) {
+            (false, Some(slot)) => {
+                self.by_key.remove(k);
+                self.released.push(slot);
+                done.released.push((k.clone(), slot));
+            }
+            (true, None) => {
+                let slot = match self.free.pop() {
+                    Some(slot) => {
+                        done.reused.push(slot);
+                        slot
+                    }
+                    None if self.next < self.capacity => {
+                        self.next += 1;
+                        self.next - 1
+                    }
+                    None => return Err(()),
+                };
+                let base = self.base.insert(slot, totals(slot));
+                self.by_key.insert(k.clone(), slot);
+                done.given.push((k.clone(), slot, base));
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// Every key holding a slot and every one of `live`: those of `live` get one, the others
+    /// release theirs.
+    fn update_all(&mut self, live: &[K], totals: impl Fn(u32) -> B, done: &mut Undo<K, B>) -> Result<(), K> {
+        let alive: std::collections::HashSet<&K> = live.iter().collect();
+        let gone: Vec<K> = self.by_key.keys().filter(|k| !alive.contains(k)).cloned().collect();
+        for k in &gone {
+            let _ = self.update(k, false, &totals, done);
+        }
+        for k in live {
+            self.update(k, true, &totals, done).map_err(|()| k.clone())?;
+        }
+        Ok(())
+    }
+
+    /// Puts the slots back as they were before the updates that returned `done`.
+    fn undo(&mut self, done: Undo<K, B>) {
+        for (k, slot, base) in done.given.into_iter().rev() {
+            self.by_key.remove(&k);
+            match base {
+                Some(b) => self.base.insert(slot, b),
+                None => self.base.remove(&slot),
+            };
+        }
+        self.free.extend(done.reused.into_iter().rev());
+        self.next = done.next;
+        self.released.truncate(self.released.len() - done.released.len());
+        for (k, slot) in done.released {
+            self.by_key.insert(k, slot);
+        }
+    }
+
+    fn published(&mut self, epoch: u64) {
+        self.waiting.extend(self.released.drain(..).map(|slot| (epoch, slot)));
+    }
+
+    fn waiting(&self) -> Option<u64> {
+        self.waiting.iter().map(|(epoch, _)| *epoch).max()
+    }
+
+    fn reclaim(&mut self, passed: &impl Fn(u64) -> bool) {
+        let (done, wait): (Vec<_>, Vec<_>) = self.waiting.drain(..).partition(|(epoch, _)| passed(*epoch));
+        self.waiting = wait;
+        self.free.extend(done.into_iter().map(|(_, slot)| slot));
+    }
+
+    fn get<Q: Eq + Hash + ?Sized>(&self, k: &Q) -> Option<u32>
+    where
+        K: std::borrow::Borrow<Q>,
+    {
+        self.by_key.get(k).copied()
+    }
+
+    fn base(&self, slot: u32) -> B {
+        self.base.get(&slot).copied().unwrap_or_default()
+    }
+}
+
+/// Stable counter slots for sessions, targets and the targets' collectors (see `SlotMap`).
+#[derive(Clone, Debug)]
+pub struct Slots {
+    sessions: SlotMap<String, [DirReport; 2]>,
+    targets: SlotMap<String, TargetTotals>,
+    /// By target id and collector address.
+    collectors: SlotMap<(String, IpAddr), CollectorTotals>,
+}
+
+impl Default for Slots {
+    fn default() -> Self {
+        Slots::new(0)
+    }
+}
+
+/// What [`Slots::assign`] did, to undo it when the change is refused.
+#[derive(Debug)]
+pub struct Assigned {
+    sessions: Undo<String, [DirReport; 2]>,
+    targets: Undo<String, TargetTotals>,
+    collectors: Undo<(String, IpAddr), CollectorTotals>,
+}
+
 impl Slots {
-    /// Room for `capacity` sessions at once.
+    /// Room for `capacity` sessions at once, as many targets, and
+    /// [`COLLECTORS_PER_TARGET`] collectors a target.
     pub fn new(capacity: usize) -> Self {
-        Slots { capacity: capacity as u32, ..Slots::default() }
+        Slots { sessions: SlotMap::new(capacity), targets: SlotMap::new(capacity), collectors: SlotMap::new(capacity * COLLECTORS_PER_TARGET) }
     }
 
     /// Room for `sessions` sessions at once (the quota), and some to spare: the slot of a
@@ -114,53 +305,61 @@ impl Slots {
         Slots::new(sessions + sessions / 8 + 64)
     }
 
-    /// Number of slots the counters must have.
+    /// The same, with room for `targets` targets (and spares, as for sessions) and
+    /// [`COLLECTORS_PER_TARGET`] collectors each, or `collectors` if that is more.
+    pub fn with_targets(mut self, targets: usize, collectors: usize) -> Self {
+        let targets = targets + targets / 8 + 64;
+        self.targets = SlotMap::new(targets);
+        self.collectors = SlotMap::new((targets * COLLECTORS_PER_TARGET).max(collectors));
+        self
+    }
+
+    /// Number of session slots the counters must have.
     pub fn capacity(&self) -> usize {
-        self.capacity as usize
+        self.sessions.capacity as usize
+    }
+
+    /// Number of target and of collector slots the counters must have.
+    pub fn target_capacity(&self) -> (usize, usize) {
+        (self.targets.capacity as usize, self.collectors.capacity as usize)
     }
 
     /// For each session id in `ids`: one of `cfg` gets a slot if it has none, one that `cfg`
     /// no longer has releases its own. (Every session id of `cfg` and every one holding a
-    /// slot, for a whole configuration.)
+    /// slot, for a whole configuration.) Targets and collectors, few, are all updated.
     pub fn assign<'i>(&mut self, cfg: &Config, ids: impl IntoIterator<Item = &'i str>, counters: &[WorkerCounters]) -> Result<Assigned, ConfigError> {
-        let mut done = Assigned { next: self.next, ..Assigned::default() };
+        let mut done = Assigned { sessions: self.sessions.start(), targets: self.targets.start(), collectors: self.collectors.start() };
+        let refuse = |s: &mut Slots, done: Assigned, problem: String| {
+            s.undo(done);
+            Err(ConfigError { problems: vec![(None, None, problem)] })
+        };
         for id in ids {
-            match (cfg.sessions.contains(id), self.by_id.get(id).copied()) {
-                (false, Some(slot)) => {
-                    self.by_id.remove(id);
-                    self.released.push(slot);
-                    done.released.push((id.to_owned(), slot));
-                }
-                (true, None) => {
-                    let slot = match self.free.pop() {
-                        Some(slot) => {
-                            done.reused.push(slot);
-                            slot
-                        }
-                        None if self.next < self.capacity => {
-                            self.next += 1;
-                            self.next - 1
-                        }
-                        None => {
-                            self.undo(done);
-                            return Err(ConfigError {
-                                problems: vec![(None, None, format!("no counter slot left for session {id:?}: at most {} sessions ([quotas] sessions at start-up)", self.capacity))],
-                            });
-                        }
-                    };
-                    let base = self.base.insert(slot, session_totals(counters, slot));
-                    self.by_id.insert(id.to_owned(), slot);
-                    done.given.push((id.to_owned(), slot, base));
-                }
-                _ => {}
+            let key = id.to_owned();
+            if self.sessions.update(&key, cfg.sessions.contains(id), |slot| session_totals(counters, slot), &mut done.sessions).is_err() {
+                let cap = self.sessions.capacity;
+                return refuse(self, done, format!("no counter slot left for session {id:?}: at most {cap} sessions ([quotas] sessions at start-up)"));
             }
+        }
+        let targets: Vec<String> = cfg.targets.iter().map(|t| t.id.clone()).collect();
+        if let Err(id) = self.targets.update_all(&targets, |slot| target_totals(counters, slot), &mut done.targets) {
+            let cap = self.targets.capacity;
+            return refuse(self, done, format!("no counter slot left for target {id:?}: at most {cap} targets ([quotas] targets at start-up)"));
+        }
+        let collectors: Vec<(String, IpAddr)> = cfg
+            .targets
+            .iter()
+            .flat_map(|t| cfg.target_destination(t).into_iter().flat_map(|d| d.collectors).map(|c| (t.id.clone(), c.address)))
+            .collect();
+        if let Err((t, a)) = self.collectors.update_all(&collectors, |slot| collector_totals(counters, slot), &mut done.collectors) {
+            let cap = self.collectors.capacity;
+            return refuse(self, done, format!("no counter slot left for collector {a} of target {t:?}: at most {cap} collectors ({COLLECTORS_PER_TARGET} a target of [quotas] targets at start-up)"));
         }
         Ok(done)
     }
 
     /// [`assign`](Self::assign) for every session of `cfg` and every one that holds a slot.
     pub fn assign_all(&mut self, cfg: &Config, counters: &[WorkerCounters]) -> Result<Assigned, ConfigError> {
-        let mut ids: Vec<String> = self.by_id.keys().filter(|id| !cfg.sessions.contains(id)).cloned().collect();
+        let mut ids: Vec<String> = self.sessions.by_key.keys().filter(|id| !cfg.sessions.contains(id)).cloned().collect();
         ids.extend(cfg.sessions.iter().map(|s| s.id.clone()));
         self.assign(cfg, ids.iter().map(String::as_str), counters)
     }
@@ -168,50 +367,62 @@ impl Slots {
     /// Puts the slots back as they were before the [`assign`](Self::assign) that returned
     /// `done`.
     pub fn undo(&mut self, done: Assigned) {
-        for (id, slot, base) in done.given.into_iter().rev() {
-            self.by_id.remove(&id);
-            match base {
-                Some(b) => self.base.insert(slot, b),
-                None => self.base.remove(&slot),
-            };
-        }
-        self.free.extend(done.reused.into_iter().rev());
-        self.next = done.next;
-        self.released.truncate(self.released.len() - done.released.len());
-        for (id, slot) in done.released {
-            self.by_id.insert(id, slot);
-        }
+        self.collectors.undo(done.collectors);
+        self.targets.undo(done.targets);
+        self.sessions.undo(done.sessions);
     }
 
     /// The change whose slots were assigned is published as grace period `epoch`: the slots
     /// it released are free once no worker reads the table before it ([`Slots::reclaim`]).
     pub fn published(&mut self, epoch: u64) {
-        self.waiting.extend(self.released.drain(..).map(|slot| (epoch, slot)));
+        self.sessions.published(epoch);
+        self.targets.published(epoch);
+        self.collectors.published(epoch);
     }
 
     /// The latest grace period a released slot waits for, if one does.
     pub fn waiting(&self) -> Option<u64> {
-        self.waiting.iter().map(|(epoch, _)| *epoch).max()
+        [self.sessions.waiting(), self.targets.waiting(), self.collectors.waiting()].into_iter().flatten().max()
     }
 
     /// Frees the released slots whose grace period `passed` says is over.
     pub fn reclaim(&mut self, passed: impl Fn(u64) -> bool) {
-        let (done, wait): (Vec<_>, Vec<_>) = self.waiting.drain(..).partition(|(epoch, _)| passed(*epoch));
-        self.waiting = wait;
-        self.free.extend(done.into_iter().map(|(_, slot)| slot));
+        self.sessions.reclaim(&passed);
+        self.targets.reclaim(&passed);
+        self.collectors.reclaim(&passed);
     }
 
     /// The slot of session `id`.
     pub fn get(&self, id: &str) -> Option<u32> {
-        self.by_id.get(id).copied()
+        self.sessions.get(id)
+    }
+
+    /// The slot of target `id`.
+    pub fn target(&self, id: &str) -> Option<TargetSlot> {
+        self.targets.get(id).map(TargetSlot)
+    }
+
+    /// The slot of the collector at `address` of target `id`.
+    pub fn collector(&self, id: &str, address: IpAddr) -> Option<CollectorSlot> {
+        self.collectors.get(&(id.to_owned(), address)).map(CollectorSlot)
     }
 
     /// Session `id`'s figures (ingress, egress) since it got its slot.
     pub fn totals(&self, id: &str, counters: &[WorkerCounters]) -> [DirReport; 2] {
         self.get(id).map_or([DirReport::default(); 2], |slot| {
-            let (now, base) = (session_totals(counters, slot), self.base.get(&slot).copied().unwrap_or_default());
+            let (now, base) = (session_totals(counters, slot), self.sessions.base(slot));
             [now[0].since(&base[0]), now[1].since(&base[1])]
         })
+    }
+
+    /// Target `id`'s own skips since it got its slot.
+    pub fn target_totals(&self, id: &str, counters: &[WorkerCounters]) -> TargetTotals {
+        self.target(id).map_or_else(TargetTotals::default, |s| target_totals(counters, s.0).since(&self.targets.base(s.0)))
+    }
+
+    /// The figures of the collector at `address` of target `id` since it got its slot.
+    pub fn collector_totals(&self, id: &str, address: IpAddr, counters: &[WorkerCounters]) -> CollectorTotals {
+        self.collector(id, address).map_or_else(CollectorTotals::default, |s| collector_totals(counters, s.0).since(&self.collectors.base(s.0)))
     }
 }
 
@@ -416,7 +627,8 @@ mod tests {
     type Snapshot = (Vec<(String, u32)>, Vec<u32>, Vec<u32>, u32, Vec<(u32, [DirReport; 2])>);
 
     fn snapshot(s: &Slots) -> Snapshot {
-        let mut ids: Vec<_> = s.by_id.iter().map(|(k, v)| (k.clone(), *v)).collect();
+        let s = &s.sessions;
+        let mut ids: Vec<_> = s.by_key.iter().map(|(k, v)| (k.clone(), *v)).collect();
         ids.sort();
         let mut base: Vec<_> = s.base.iter().map(|(k, v)| (*k, *v)).collect();
         base.sort_by_key(|(k, _)| *k);

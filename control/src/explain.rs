@@ -116,7 +116,8 @@ pub struct CopyExplanation {
     /// Bytes of the frame it carries (packet length and MTU).
     pub inner_length: usize,
     pub truncated: bool,
-    /// Why it is not sent (unresolved: the next hop has no MAC yet); then nothing below.
+    /// Why it is not sent (`unresolved`: the next hop has no MAC yet; `no_healthy_collector`:
+    /// every collector of its load balancer failed its health checks); then nothing below.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub skipped: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -270,10 +271,12 @@ fn copy(cfg: &Config, table: &Table, frame: &[u8], m: &Mirror) -> CopyExplanatio
         udp_destination_port: None,
         bytes: None,
     };
-    let Some(outer) = s.template(m.hash) else {
-        c.skipped = Some("unresolved".into());
+    // The flow hash picks the collector, as the workers do.
+    let Some(collector) = s.collector(m.hash) else {
+        c.skipped = Some(s.empty.name().into());
         return c;
     };
+    let outer = &collector.outer;
     let mut bytes = vec![0; outer.len() + inner];
     let (head, rest) = bytes.split_at_mut(outer.len());
     outer.write(head, &frame[..inner], source_port(m.hash));

@@ -196,7 +196,7 @@ pub fn import(o: &ImportOptions) -> Result<Imported> {
                 let arn = t.network_load_balancer_arn.clone().ok_or_else(|| anyhow!("target {id}: a load-balancer target without NetworkLoadBalancerArn"))?;
                 let addrs = given.map(|a| (*a).clone()).ok_or_else(|| anyhow!("target {id}: a load balancer's collector addresses are not in AWS's output: give --target-address {id}=IP[,IP...]"))?;
                 let (next_hop_mac, next_hop) = hop_for(id, None)?;
-                load_balancers.push(LoadBalancer { arn: arn.clone(), port: mirror_port.clone(), addresses: addrs, next_hop_mac, next_hop, description: None, tags: Tags::new() });
+                load_balancers.push(LoadBalancer { arn: arn.clone(), port: mirror_port.clone(), addresses: addrs, next_hop_mac, next_hop, health_check: None, description: None, tags: Tags::new() });
                 Target::new(id, TargetType::NetworkLoadBalancer, &arn)
             }
             TargetType::GatewayLoadBalancerEndpoint => {

@@ -1,8 +1,8 @@
 //! traffic-mirror's control plane: the configuration and its validation, the EC2 Traffic
 //! Mirroring API (one definition of its actions, EC2's semantics, its transports), changes
 //! that survive (a journal beside the file), compiling the configuration into the tables the
-//! dataplane workers read, the control thread that publishes them while traffic flows, and
-//! reports of the counters.
+//! dataplane workers read, the control thread that publishes them while traffic flows (and
+//! health-checks the load balancers' collectors), and reports of the counters.
 
 pub mod api;
 pub mod boot;
@@ -12,6 +12,7 @@ pub mod config;
 pub mod controller;
 pub mod counters;
 pub mod ctl;
+pub mod health;
 pub mod explain;
 pub mod http;
 pub mod import;

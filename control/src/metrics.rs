@@ -115,7 +115,7 @@ pub fn exposition(r: &Report) -> String {
     }
     let mut f = e.counter("session_skipped_packets", "Copies accepted but not sent, by reason (AWS NetworkPacketsSkipMirrorIn/Out)");
     for (id, dir, d) in &dirs {
-        for (reason, n) in [("queue_full", d.skip_queue_full), ("no_mbuf", d.skip_no_mbuf), ("unresolved", d.skip_unresolved)] {
+        for (reason, n) in [("queue_full", d.skip_queue_full), ("no_mbuf", d.skip_no_mbuf), ("unresolved", d.skip_unresolved), ("no_healthy_collector", d.skip_no_healthy)] {
             f.sample(&[("session", id), ("direction", dir), ("reason", reason)], n);
         }
     }
@@ -138,6 +138,7 @@ pub fn exposition(r: &Report) -> String {
             f.sample(&[("target", &t.id), ("collector", &c.to_string()), ("port", &t.port)], 1);
         }
     }
+    targets_and_collectors(&mut e, r);
 
     let port_counters: [PortCounter; 9] = [
         ("port_rx_packets", "Frames received", |p| p.rx_packets),
@@ -161,7 +162,7 @@ pub fn exposition(r: &Report) -> String {
     for (reason, n) in [("not_ip", r.not_mirrored.not_ip), ("malformed", r.not_mirrored.malformed), ("excluded", r.not_mirrored.excluded)] {
         f.sample(&[("reason", reason)], n);
     }
-    e.counter("control_frames_dropped", "Frames for the control thread (ARP on mirror ports) dropped because its queue was full").sample(&[], r.control_frames_dropped);
+    e.counter("control_frames_dropped", "Frames for the control thread (ARP and health-check answers on mirror ports) dropped because its queue was full").sample(&[], r.control_frames_dropped);
 
     let mut f = e.gauge("worker_busy_ratio", "Share of poll time spent on iterations that received frames, over the last 10 s");
     for w in &r.workers {
@@ -211,6 +212,60 @@ pub fn exposition(r: &Report) -> String {
     }
     e.out.push_str("# EOF\n");
     e.out
+}
+
+/// Per target and per collector: copies, bytes, skips by reason; behind a load balancer, each
+/// collector's health and its changes.
+fn targets_and_collectors(e: &mut Exposition, r: &Report) {
+    use dataplane::types::CopySkip;
+    let mut f = e.counter("target_copies", "Copies sent to a target's collectors");
+    for t in &r.targets {
+        f.sample(&[("target", &t.id)], t.packets);
+    }
+    let mut f = e.counter("target_bytes", "Bytes of originals carried by the copies sent to a target's collectors");
+    for t in &r.targets {
+        f.sample(&[("target", &t.id)], t.bytes);
+    }
+    let mut f = e.counter("target_skipped_packets", "Copies for a target not sent, by reason");
+    for t in &r.targets {
+        for reason in CopySkip::ALL {
+            f.sample(&[("target", &t.id), ("reason", reason.name())], t.skipped.by(reason));
+        }
+    }
+    let mut f = e.counter("target_skipped_bytes", "Bytes of the copies for a target not sent");
+    for t in &r.targets {
+        f.sample(&[("target", &t.id)], t.skipped.bytes);
+    }
+    let collectors: Vec<(&str, String, &crate::report::CollectorReport)> =
+        r.targets.iter().flat_map(|t| t.collector_counters.iter().map(move |c| (t.id.as_str(), c.address.to_string(), c))).collect();
+    let mut f = e.counter("collector_copies", "Copies sent to a collector of a target");
+    for (t, a, c) in &collectors {
+        f.sample(&[("target", t), ("collector", a)], c.packets);
+    }
+    let mut f = e.counter("collector_bytes", "Bytes of originals carried by the copies sent to a collector");
+    for (t, a, c) in &collectors {
+        f.sample(&[("target", t), ("collector", a)], c.bytes);
+    }
+    let mut f = e.counter("collector_skipped_packets", "Copies for a collector, once picked, not sent, by reason");
+    for (t, a, c) in &collectors {
+        for reason in [CopySkip::QueueFull, CopySkip::NoMbuf] {
+            f.sample(&[("target", t), ("collector", a), ("reason", reason.name())], c.skipped.by(reason));
+        }
+    }
+    let checked: Vec<_> = collectors.iter().filter_map(|(t, a, c)| c.health.as_ref().map(|h| (*t, a.as_str(), h))).collect();
+    let mut f = e.gauge("collector_healthy", "1 while a load balancer's collector is in service (healthy, initial or unchecked), 0 while it failed its health checks and its flows go to the others");
+    for (t, a, h) in &checked {
+        f.sample(&[("target", t), ("collector", a), ("load_balancer", &h.load_balancer)], u8::from(h.state.in_service()));
+    }
+    let mut f = e.counter("collector_health_transitions", "Changes of a load balancer's collector's health, by the state entered");
+    for (t, a, h) in &checked {
+        f.sample(&[("target", t), ("collector", a), ("to", "healthy")], h.became_healthy);
+        f.sample(&[("target", t), ("collector", a), ("to", "unhealthy")], h.became_unhealthy);
+    }
+    let mut f = e.counter("collector_health_checks", "Health checks sent to a load balancer's collector");
+    for (t, a, h) in &checked {
+        f.sample(&[("target", t), ("collector", a)], h.checks);
+    }
 }
 
 /// Serves `GET /metrics` on `addr` from threads of their own (the bounded HTTP server: a slow

@@ -75,7 +75,7 @@ pub struct NeighbourReport {
 }
 
 /// A mirror port's own identity on its network: its MAC and the addresses it has.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Me {
     pub mac: [u8; 6],
     /// ARP's sender, answered for.

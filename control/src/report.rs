@@ -3,6 +3,7 @@
 use crate::config::Config;
 pub use crate::counters::DirReport;
 use crate::counters::{RuleTotals, Slots};
+use crate::health::CollectorHealth;
 use crate::neighbour::{ArpCounters, NdCounters, NeighbourReport};
 use crate::render::render;
 use dataplane::dpdk::mempool::Mempool;
@@ -30,6 +31,8 @@ pub struct Inputs<'a> {
     pub nd: NdCounters,
     /// Each worker's busy share over a recent window, when known (else since start).
     pub recent_busy: Option<&'a [f64]>,
+    /// The load balancers' collectors' health.
+    pub health: &'a [CollectorHealth],
     pub control: ControlReport,
     /// Every filter rule's hits.
     pub rule_hits: &'a RuleTotals,
@@ -184,7 +187,7 @@ pub struct RuleReport {
     pub hits: u64,
 }
 
-/// One target: what receives its copies, and where they go.
+/// One target: what receives its copies, where they go, and what came of them.
 #[derive(Clone, Debug, Serialize, serde::Deserialize)]
 pub struct TargetReport {
     pub id: String,
@@ -195,6 +198,59 @@ pub struct TargetReport {
     /// The mirror port.
     pub port: String,
     pub collectors: Vec<std::net::IpAddr>,
+    /// Copies sent to its collectors, and the bytes of originals they carried.
+    #[serde(default)]
+    pub packets: u64,
+    #[serde(default)]
+    pub bytes: u64,
+    /// Copies accepted for it but not sent, by reason.
+    #[serde(default)]
+    pub skipped: SkipReport,
+    /// Each collector's figures, and its health behind a load balancer.
+    #[serde(default)]
+    pub collector_counters: Vec<CollectorReport>,
+}
+
+/// Copies skipped, by reason, and their bytes.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct SkipReport {
+    pub queue_full: u64,
+    pub no_mbuf: u64,
+    pub unresolved: u64,
+    pub no_healthy_collector: u64,
+    pub bytes: u64,
+}
+
+impl SkipReport {
+    /// Every skip, whatever the reason.
+    pub fn packets(&self) -> u64 {
+        self.queue_full + self.no_mbuf + self.unresolved + self.no_healthy_collector
+    }
+
+    /// The count for `reason`.
+    pub fn by(&self, reason: dataplane::types::CopySkip) -> u64 {
+        use dataplane::types::CopySkip;
+        match reason {
+            CopySkip::QueueFull => self.queue_full,
+            CopySkip::NoMbuf => self.no_mbuf,
+            CopySkip::Unresolved => self.unresolved,
+            CopySkip::NoHealthyCollector => self.no_healthy_collector,
+        }
+    }
+}
+
+/// One collector of one target.
+#[derive(Clone, Debug, Serialize, serde::Deserialize)]
+pub struct CollectorReport {
+    pub address: std::net::IpAddr,
+    /// Copies sent to it, and the bytes of originals they carried.
+    pub packets: u64,
+    pub bytes: u64,
+    /// Copies for it that were not sent: a full queue, no mbuf.
+    pub skipped: SkipReport,
+    /// Its health, behind a load balancer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub health: Option<CollectorHealth>,
 }
 
 /// One worker.
@@ -226,6 +282,47 @@ pub struct PoolReport {
     pub name: String,
     pub size: u32,
     pub in_use: u32,
+}
+
+/// One target's figures: its collectors' (and their health), and the skips before any was
+/// picked.
+fn target_report(i: &Inputs, t: &crate::config::Target) -> TargetReport {
+    let dest = i.cfg.target_destination(t);
+    let balancer = t.destination().and_then(|(k, id)| (k == crate::config::TargetType::NetworkLoadBalancer).then_some(id));
+    let collector_counters: Vec<CollectorReport> = dest
+        .iter()
+        .flat_map(|d| &d.collectors)
+        .map(|c| {
+            let address = c.address;
+            let n = i.slots.collector_totals(&t.id, address, i.counters);
+            CollectorReport {
+                address,
+                packets: n.packets,
+                bytes: n.bytes,
+                skipped: SkipReport { queue_full: n.skip_queue_full, no_mbuf: n.skip_no_mbuf, bytes: n.skip_bytes, ..SkipReport::default() },
+                health: balancer.and_then(|lb| i.health.iter().find(|h| h.load_balancer == lb && h.address == address)).cloned(),
+            }
+        })
+        .collect();
+    let own = i.slots.target_totals(&t.id, i.counters);
+    let sum = |f: fn(&CollectorReport) -> u64| collector_counters.iter().map(f).sum::<u64>();
+    TargetReport {
+        id: t.id.clone(),
+        kind: t.kind().map_or("", |k| k.name()).to_owned(),
+        destination: t.destination().map_or("", |(_, d)| d).to_owned(),
+        port: dest.as_ref().map_or("", |d| d.port).to_owned(),
+        collectors: dest.as_ref().map(|d| d.collectors.iter().map(|c| c.address).collect()).unwrap_or_default(),
+        packets: sum(|c| c.packets),
+        bytes: sum(|c| c.bytes),
+        skipped: SkipReport {
+            queue_full: sum(|c| c.skipped.queue_full),
+            no_mbuf: sum(|c| c.skipped.no_mbuf),
+            unresolved: own.skip_unresolved,
+            no_healthy_collector: own.skip_no_healthy,
+            bytes: own.skip_bytes + sum(|c| c.skipped.bytes),
+        },
+        collector_counters,
+    }
 }
 
 impl Report {
@@ -292,20 +389,7 @@ impl Report {
                 total_cycles: w.total_cycles.get(),
             })
             .collect();
-        let targets = cfg
-            .targets
-            .iter()
-            .map(|t| {
-                let dest = cfg.target_destination(t);
-                TargetReport {
-                    id: t.id.clone(),
-                    kind: t.kind().map_or("", |k| k.name()).to_owned(),
-                    destination: t.destination().map_or("", |(_, d)| d).to_owned(),
-                    port: dest.as_ref().map_or("", |d| d.port).to_owned(),
-                    collectors: dest.map(|d| d.collectors.iter().map(|c| c.address).collect()).unwrap_or_default(),
-                }
-            })
-            .collect();
+        let targets = cfg.targets.iter().map(|t| target_report(i, t)).collect();
         Report {
             duration_s: elapsed.as_secs_f64(),
             targets,
@@ -361,12 +445,25 @@ impl Report {
                         d.bytes.to_string(),
                         d.truncated.to_string(),
                         d.skip_packets.to_string(),
-                        format!("{}/{}/{}", d.skip_queue_full, d.skip_no_mbuf, d.skip_unresolved),
+                        format!("{}/{}/{}/{}", d.skip_queue_full, d.skip_no_mbuf, d.skip_unresolved, d.skip_no_healthy),
                     ]);
                 }
             }
             out.push('\n');
-            out += &render(&["session", "vni", "direction", "mirrored", "bytes", "truncated", "skipped", "queue/mbuf/unresolved"], &rows);
+            out += &render(&["session", "vni", "direction", "mirrored", "bytes", "truncated", "skipped", "queue/mbuf/unresolved/no healthy"], &rows);
+        }
+        let balanced: Vec<&TargetReport> = self.targets.iter().filter(|t| t.collector_counters.len() > 1 || t.collector_counters.iter().any(|c| c.health.is_some())).collect();
+        if !balanced.is_empty() {
+            let mut rows = Vec::new();
+            for t in balanced {
+                for c in &t.collector_counters {
+                    let health = c.health.as_ref().map_or("", |h| h.state.name());
+                    rows.push(vec![t.id.clone(), c.address.to_string(), health.to_owned(), c.packets.to_string(), c.bytes.to_string(), c.skipped.packets().to_string()]);
+                }
+                rows.push(vec![t.id.clone(), "no collector".into(), String::new(), String::new(), String::new(), (t.skipped.unresolved + t.skipped.no_healthy_collector).to_string()]);
+            }
+            out.push('\n');
+            out += &render(&["target", "collector", "health", "copies", "bytes", "skipped"], &rows);
         }
         if !self.rules.is_empty() {
             let rows: Vec<Vec<String>> = self

@@ -257,7 +257,7 @@ mod tests {
         let ingress = SourceRules::build("eni-any", None, Direction::Ingress, &[(SessionIdx(1), web)], &ex, 1).unwrap();
         let ip = OuterIp::V4 { src: [192, 0, 2, 1].into(), dst: [192, 0, 2, 10].into() };
         let outer = Outer { src_mac: [2; 6], dst_mac: [3; 6], vlan: None, ip, ttl: DEFAULT_TTL, dont_fragment: false, dst_port: 4789, vni: 7 };
-        let out = |slot| SessionOut { id: "tms".into(), slot: CounterSlot(slot), port: 2, max_inner: 128, templates: vec![Template::new(&outer)].into() };
+        let out = |slot| SessionOut::single(CounterSlot(slot), 2, 128, Template::new(&outer));
         Table {
             generation: 1,
             ports: vec![

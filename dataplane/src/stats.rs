@@ -4,7 +4,7 @@
 //! no locked instruction); the atomic type only makes the control thread's concurrent read
 //! well-defined.
 
-use crate::types::{CopySkip, CounterSlot, Direction, NotMirrored};
+use crate::types::{CollectorSlot, CopySkip, CounterSlot, Direction, NotMirrored, TargetSlot};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 /// A single-writer counter.
@@ -39,8 +39,10 @@ pub struct SessionCounters {
     pub skip_queue_full: Counter,
     /// ...the copy pool was empty...
     pub skip_no_mbuf: Counter,
-    /// ...or the next hop was unresolved.
+    /// ...the next hop was unresolved...
     pub skip_unresolved: Counter,
+    /// ...or no collector of the load balancer was healthy.
+    pub skip_no_healthy: Counter,
     /// Bytes of those (AWS NetworkSkipMirrorIn/Out).
     pub skip_bytes: Counter,
 }
@@ -53,6 +55,63 @@ impl SessionCounters {
             CopySkip::QueueFull => self.skip_queue_full.add(1),
             CopySkip::NoMbuf => self.skip_no_mbuf.add(1),
             CopySkip::Unresolved => self.skip_unresolved.add(1),
+            CopySkip::NoHealthyCollector => self.skip_no_healthy.add(1),
+        }
+        self.skip_bytes.add(bytes);
+    }
+}
+
+/// One worker's counters for one collector of one target: the copies sent to it, and those
+/// skipped once it was picked.
+#[derive(Default, Debug)]
+pub struct CollectorCounters {
+    /// Copies sent.
+    pub packets: Counter,
+    /// Bytes of original frames they carried.
+    pub bytes: Counter,
+    /// Copies for it that the mirror port's TX queue refused...
+    pub skip_queue_full: Counter,
+    /// ...or that found the copy pool empty.
+    pub skip_no_mbuf: Counter,
+    /// Bytes of those.
+    pub skip_bytes: Counter,
+}
+
+/// One worker's counters for one target: copies skipped before any collector could be picked
+/// (those after are its collectors').
+#[derive(Default, Debug)]
+pub struct TargetCounters {
+    /// No collector's next hop was resolved...
+    pub skip_unresolved: Counter,
+    /// ...or no collector of its load balancer was healthy.
+    pub skip_no_healthy: Counter,
+    /// Bytes of those.
+    pub skip_bytes: Counter,
+}
+
+impl CollectorCounters {
+    /// Counts a skipped copy of `bytes` bytes for a reason that comes after the pick (a full
+    /// queue, no mbuf); the reasons that come before are the target's.
+    #[inline]
+    pub fn skip(&self, reason: CopySkip, bytes: u64) {
+        match reason {
+            CopySkip::QueueFull => self.skip_queue_full.add(1),
+            CopySkip::NoMbuf => self.skip_no_mbuf.add(1),
+            CopySkip::Unresolved | CopySkip::NoHealthyCollector => return,
+        }
+        self.skip_bytes.add(bytes);
+    }
+}
+
+impl TargetCounters {
+    /// Counts a copy of `bytes` bytes skipped for want of a collector in service; the reasons
+    /// that come after a pick are the collector's.
+    #[inline]
+    pub fn skip(&self, reason: CopySkip, bytes: u64) {
+        match reason {
+            CopySkip::Unresolved => self.skip_unresolved.add(1),
+            CopySkip::NoHealthyCollector => self.skip_no_healthy.add(1),
+            CopySkip::QueueFull | CopySkip::NoMbuf => return,
         }
         self.skip_bytes.add(bytes);
     }
@@ -109,6 +168,10 @@ pub struct WorkerCounters {
     pub ports: Box<[PortCounters]>,
     /// By session [`CounterSlot`], then [`Direction`].
     pub sessions: Box<[[SessionCounters; 2]]>,
+    /// By [`TargetSlot`].
+    pub targets: Box<[TargetCounters]>,
+    /// By [`CollectorSlot`].
+    pub collectors: Box<[CollectorCounters]>,
     /// Frames that are not IPv4/IPv6: forwarded, never mirrored.
     pub not_ip: Counter,
     /// Frames too short or inconsistent to parse: forwarded, never mirrored.
@@ -121,16 +184,20 @@ pub struct WorkerCounters {
     pub total_cycles: Counter,
     /// Poll iterations: shows the worker is running, not starved of CPU.
     pub polls: Counter,
-    /// ARP frames dropped because the control thread's queue was full.
+    /// Frames for the control thread (ARP, health-check answers) dropped because its queue
+    /// was full.
     pub snoop_dropped: Counter,
 }
 
 impl WorkerCounters {
-    /// Zeroed counters for `ports` ports and `session_slots` sessions.
+    /// Zeroed counters for `ports` ports and `session_slots` sessions (and as many targets,
+    /// and collectors, until [`with_targets`](Self::with_targets) says otherwise).
     pub fn new(ports: usize, session_slots: usize) -> Self {
         WorkerCounters {
             ports: (0..ports).map(|_| PortCounters::default()).collect(),
             sessions: (0..session_slots).map(|_| Default::default()).collect(),
+            targets: (0..session_slots).map(|_| Default::default()).collect(),
+            collectors: (0..session_slots).map(|_| Default::default()).collect(),
             not_ip: Counter::default(),
             malformed: Counter::default(),
             excluded: Counter::default(),
@@ -139,6 +206,25 @@ impl WorkerCounters {
             polls: Counter::default(),
             snoop_dropped: Counter::default(),
         }
+    }
+
+    /// The same, with `target_slots` targets and `collector_slots` collectors.
+    pub fn with_targets(mut self, target_slots: usize, collector_slots: usize) -> Self {
+        self.targets = (0..target_slots).map(|_| Default::default()).collect();
+        self.collectors = (0..collector_slots).map(|_| Default::default()).collect();
+        self
+    }
+
+    /// The counters of target slot `slot`.
+    #[inline(always)]
+    pub fn target(&self, slot: TargetSlot) -> &TargetCounters {
+        &self.targets[slot.0 as usize]
+    }
+
+    /// The counters of collector slot `slot`.
+    #[inline(always)]
+    pub fn collector(&self, slot: CollectorSlot) -> &CollectorCounters {
+        &self.collectors[slot.0 as usize]
     }
 
     /// The counters of session slot `slot`, direction `dir`.

@@ -3,8 +3,9 @@
 
 use crate::filter::{Classifier, CompileError, Exclusions, Rule, RuleSet};
 use crate::encap::Template;
+use crate::spread::Spread;
 use crate::stats::OutcomeCounters;
-use crate::types::{CounterSlot, Direction, SessionIdx};
+use crate::types::{CollectorSlot, CopySkip, CounterSlot, Direction, SessionIdx, TargetSlot};
 use std::sync::Arc;
 
 /// One filter, rules sorted by rule number within each direction.
@@ -316,21 +317,105 @@ pub struct SessionOut {
     pub id: Arc<str>,
     /// Where its copies are counted (stable across table swaps).
     pub slot: CounterSlot,
+    /// Where its target's skips are counted.
+    pub target: TargetSlot,
     /// Port index of the target's mirror port.
     pub port: u16,
     /// Most bytes of the original a copy carries (packet length and target MTU).
     pub max_inner: u32,
-    /// Outer headers, one per target address (a load balancer has several; the flow hash
-    /// picks one). Empty while the next hop is unresolved: copies are skipped and counted.
-    pub templates: Arc<[Template]>,
+    /// The target's collectors in service (next hop resolved and, behind a load balancer,
+    /// healthy), each with its outer headers. Empty when none is: copies are then skipped
+    /// and counted as [`empty`](Self::empty) says.
+    pub collectors: Box<[CollectorOut]>,
+    /// With two collectors or more, which one a flow's hash picks: consistent hashing, so a
+    /// collector leaving or coming back moves only its own flows. `None` with one or none.
+    pub spread: Option<Arc<Spread>>,
+    /// Why copies are skipped while no collector is in service: [`CopySkip::Unresolved`] or
+    /// [`CopySkip::NoHealthyCollector`].
+    pub empty: CopySkip,
+}
+
+/// One collector of a session's target: the outer headers of copies to it, and where they
+/// are counted.
+#[derive(Clone, PartialEq, Eq)]
+pub struct CollectorOut {
+    /// The outer headers.
+    pub outer: Template,
+    /// Its counters (stable across table swaps and health changes).
+    pub slot: CollectorSlot,
+    /// The session's counter slot and this one in one word ([`CountedAt`]), so that the worker
+    /// tells runs of copies counted alike apart with one compare.
+    pub counted: CountedAt,
+}
+
+impl CollectorOut {
+    /// Copies of session `session` to the collector counted in `slot`, with headers `outer`.
+    pub fn new(outer: Template, session: CounterSlot, slot: CollectorSlot) -> Self {
+        CollectorOut { outer, slot, counted: CountedAt::new(session, Direction::Ingress, slot) }
+    }
+}
+
+/// Where a copy is counted, in one word: its session's slot, its direction and its
+/// collector's slot.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CountedAt(u64);
+
+impl CountedAt {
+    const DIR: u32 = 32;
+    const SESSION: u32 = 33;
+
+    /// Session slot, direction and collector slot (session slots below 2^31).
+    pub fn new(session: CounterSlot, dir: Direction, collector: CollectorSlot) -> Self {
+        debug_assert!(session.0 < 1 << 31);
+        CountedAt(u64::from(session.0) << Self::SESSION | u64::from(dir as u8) << Self::DIR | u64::from(collector.0))
+    }
+
+    /// The same, in direction `dir` (which it was built with [`Direction::Ingress`]).
+    #[inline(always)]
+    pub fn toward(self, dir: Direction) -> Self {
+        CountedAt(self.0 | u64::from(dir as u8) << Self::DIR)
+    }
+
+    /// The session's counter slot.
+    #[inline(always)]
+    pub fn session(self) -> CounterSlot {
+        CounterSlot((self.0 >> Self::SESSION) as u32)
+    }
+
+    /// The direction.
+    #[inline(always)]
+    pub fn dir(self) -> Direction {
+        if self.0 >> Self::DIR & 1 == 0 { Direction::Ingress } else { Direction::Egress }
+    }
+
+    /// The collector's counter slot.
+    #[inline(always)]
+    pub fn collector(self) -> CollectorSlot {
+        CollectorSlot(self.0 as u32)
+    }
 }
 
 impl SessionOut {
-    /// The outer headers for a copy with flow hash `hash`: it picks one of a load balancer's
-    /// collectors (multiply-shift, not a division). `None` while the next hop is unresolved.
+    /// A session that sends nothing (an index no source names).
+    pub fn unused(slot: CounterSlot) -> Self {
+        SessionOut { id: "".into(), slot, target: TargetSlot(0), port: 0, max_inner: 0, collectors: Box::new([]), spread: None, empty: CopySkip::Unresolved }
+    }
+
+    /// A session whose copies all go to one collector, counted in target and collector slot
+    /// 0 (for tests and benches).
+    pub fn single(slot: CounterSlot, port: u16, max_inner: u32, outer: Template) -> Self {
+        let collectors = Box::new([CollectorOut::new(outer, slot, CollectorSlot(0))]);
+        SessionOut { id: "tms".into(), slot, target: TargetSlot(0), port, max_inner, collectors, spread: None, empty: CopySkip::Unresolved }
+    }
+
+    /// The collector that copies of a flow with hash `hash` go to; `None` while no collector
+    /// is in service. One collector (a network interface, or one left in service) needs no
+    /// lookup; more share the flows by [`spread`](Self::spread).
     #[inline(always)]
-    pub fn template(&self, hash: u32) -> Option<&Template> {
-        let n = self.templates.len() as u64;
-        self.templates.get(((u64::from(hash) * n) >> 32) as usize)
+    pub fn collector(&self, hash: u32) -> Option<&CollectorOut> {
+        match &self.spread {
+            None => self.collectors.first(),
+            Some(spread) => self.collectors.get(spread.pick(hash)),
+        }
     }
 }

@@ -1,6 +1,7 @@
 //! The concepts both crates share, one home each: which way a frame went, a rule's verdict and
-//! port range, why a frame is never mirrored, why an accepted copy was not sent, and the two
-//! integers the packet path means by "session".
+//! port range, why a frame is never mirrored, why an accepted copy was not sent, the two
+//! integers the packet path means by "session", and the counter slots of targets and
+//! collectors.
 //!
 //! `Direction`, `RuleAction` and `PortRange` carry the serde shapes of the configuration file
 //! and the EC2 API (`"ingress"`, `"accept"`, `{ from, to }`), so the control plane can use them
@@ -108,6 +109,23 @@ pub enum CopySkip {
     NoMbuf,
     /// The target's next hop has no MAC address yet.
     Unresolved,
+    /// Every collector of the target's load balancer failed its health checks.
+    NoHealthyCollector,
+}
+
+impl CopySkip {
+    /// Every reason, in counter order.
+    pub const ALL: [CopySkip; 4] = [CopySkip::QueueFull, CopySkip::NoMbuf, CopySkip::Unresolved, CopySkip::NoHealthyCollector];
+
+    /// "queue_full", "no_mbuf", "unresolved" or "no_healthy_collector", as reports name them.
+    pub fn name(self) -> &'static str {
+        match self {
+            CopySkip::QueueFull => "queue_full",
+            CopySkip::NoMbuf => "no_mbuf",
+            CopySkip::Unresolved => "unresolved",
+            CopySkip::NoHealthyCollector => "no_healthy_collector",
+        }
+    }
 }
 
 /// A session as a table knows it: its index in [`Table::sessions`](crate::table::Table),
@@ -119,6 +137,15 @@ pub struct SessionIdx(pub u32);
 /// keeps across table swaps for as long as it exists.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct CounterSlot(pub u32);
+
+/// A target as the counters know it, as [`CounterSlot`] for a session.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct TargetSlot(pub u32);
+
+/// One collector of one target (a network interface's or endpoint's one, each behind a load
+/// balancer) as the counters know it, as [`CounterSlot`] for a session.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct CollectorSlot(pub u32);
 
 #[cfg(test)]
 mod tests {
@@ -142,6 +169,7 @@ mod tests {
         assert_eq!(Direction::ALL.map(Direction::name), ["ingress", "egress"]);
         assert_eq!(NotMirrored::ALL.map(|r| r as usize), [0, 1, 2]);
         assert_eq!(NotMirrored::ALL.map(NotMirrored::name), ["not_ip", "malformed", "excluded"]);
+        assert_eq!(CopySkip::ALL.map(CopySkip::name), ["queue_full", "no_mbuf", "unresolved", "no_healthy_collector"]);
         assert_eq!([RuleAction::Accept, RuleAction::Reject].map(RuleAction::name), ["accept", "reject"]);
     }
 

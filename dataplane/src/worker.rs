@@ -5,16 +5,18 @@
 //! A received burst goes through four stages, each one function over the whole burst
 //! (`handle_burst`), in the spirit of VPP's nodes:
 //!
-//! 1. On ports without a link, `snoop::to_control` copies ARP and Neighbor Discovery frames out
-//!    for the control thread.
+//! 1. On ports without a link, `snoop::to_control` copies ARP and Neighbor Discovery frames,
+//!    and TCP and ICMP for the port's own address (health checks' answers), out for the
+//!    control thread.
 //! 2. `decide` (only where some source can see the burst): a prefetch of every packet's
 //!    first cache line, then per frame [`Sources::decide`], which parses it and answers the
 //!    copies to make (see [`decide`](crate::decide)); each becomes a pending copy, and its
 //!    original takes a second reference (one per original), so that...
 //! 3. `forward`: ...the originals leave first, untouched, with a bounded retry; frames the TX
 //!    queue still refuses are freed and counted.
-//! 4. `build_copies`: per pending copy, an mbuf from the copy pool with the session's
-//!    precomputed outer headers and only the bytes that will be sent; queued per mirror port.
+//! 4. `build_copies`: per pending copy, the collector its flow hash picks, and an mbuf from
+//!    the copy pool with that collector's precomputed outer headers and only the bytes that
+//!    will be sent; queued per mirror port.
 //!
 //! After every RX queue has been polled the copy queues are flushed (`flush_copies`, no retry:
 //! a refused copy is a counted skip) and the worker reports an RCU quiescent state: the table
@@ -32,8 +34,8 @@ use crate::parse::Packet;
 use crate::rcu::Reader;
 use crate::snoop::{self, SnoopQueue};
 use crate::stats::WorkerCounters;
-use crate::table::Table;
-use crate::types::{CopySkip, CounterSlot, Direction, NotMirrored, SessionIdx};
+use crate::table::{CountedAt, Table};
+use crate::types::{CopySkip, Direction, NotMirrored, SessionIdx};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
@@ -67,6 +69,10 @@ pub struct WorkerSetup<'a> {
     /// Where ARP and Neighbor Discovery frames received on ports without a link go (the
     /// control thread resolves next hops and answers for the mirror ports' addresses).
     pub snoop: &'a SnoopQueue,
+    /// Each port's own IPv4 address (as a number), by port index: TCP and ICMP for it
+    /// received on a port without a link also go to the control thread (health checks'
+    /// answers).
+    pub addresses: Vec<Option<u32>>,
 }
 
 /// Runs the poll loop until `stop` is set. The calling thread should already be pinned and
@@ -83,7 +89,7 @@ pub fn run(setup: WorkerSetup, reader: Reader<Table>, counters: &WorkerCounters,
 /// only by what its handler does.
 #[inline(always)]
 fn poll(setup: WorkerSetup, mut reader: Reader<Table>, counters: &WorkerCounters, stop: &AtomicBool, mut handle: impl FnMut(&mut Worker, &Table, usize, &mut Burst)) {
-    let WorkerSetup { id, mut rx, tx, peers, copy_pool, ref_pool, chains, burst_size, tx_retries, idle_sleep, snoop } = setup;
+    let WorkerSetup { id, mut rx, tx, peers, copy_pool, ref_pool, chains, burst_size, tx_retries, idle_sleep, snoop, addresses } = setup;
     let burst_size = burst_size.clamp(1, MAX_BURST);
     let ports = tx.len();
     let mut w = Worker {
@@ -100,6 +106,7 @@ fn poll(setup: WorkerSetup, mut reader: Reader<Table>, counters: &WorkerCounters
         fresh: Burst::new(),
         copies: (0..ports).map(|_| CopyQueue { burst: Burst::new(), meta: [CopyMeta::default(); MAX_BURST] }).collect(),
         snoop,
+        addresses,
     };
     let mut burst = Burst::new();
     let mut last = eal::tsc();
@@ -139,7 +146,7 @@ impl Worker<'_> {
         // see frames addressed to their MAC as ingress.
         let out_port = peer.unwrap_or(port);
         if peer.is_none() {
-            snoop::to_control(self.snoop, port as u16, burst.iter().map(Mbuf::data), &self.counters.snoop_dropped);
+            snoop::to_control(self.snoop, port as u16, self.addresses[port], burst.iter().map(Mbuf::data), &self.counters.snoop_dropped);
         }
         let sources = table.sources(port, out_port);
         if !sources.is_empty() {
@@ -222,22 +229,28 @@ impl Worker<'_> {
             let len = original.pkt_len();
             let inner = len.min(s.max_inner as usize);
             let skip = |reason| counters.session(s.slot, pc.dir).skip(reason, inner as u64);
-            let Some(outer) = s.template(pc.hash) else {
-                skip(CopySkip::Unresolved);
+            // The flow hash picks the collector (see `SessionOut::collector`).
+            let Some(c) = s.collector(pc.hash) else {
+                skip(s.empty);
+                counters.target(s.target).skip(s.empty, inner as u64);
                 continue;
             };
-            let Some(mut copy) = self.fresh.pop().or_else(|| Mbuf::alloc(self.copy_pool)) else {
+            let no_mbuf = || {
                 skip(CopySkip::NoMbuf);
+                counters.collector(c.slot).skip(CopySkip::NoMbuf, inner as u64);
+            };
+            let Some(mut copy) = self.fresh.pop().or_else(|| Mbuf::alloc(self.copy_pool)) else {
+                no_mbuf();
                 continue;
             };
             // Only long copies ask whether their port chains: short ones pay one comparison.
             let by_reference = inner >= BY_REFERENCE_FROM && self.chains[usize::from(s.port)];
             let reference = by_reference.then(|| Mbuf::alloc(self.ref_pool)).flatten();
-            if !fill_copy(&mut copy, self.copy_pool, reference, outer, original, inner, source_port(pc.hash)) {
-                skip(CopySkip::NoMbuf);
+            if !fill_copy(&mut copy, self.copy_pool, reference, &c.outer, original, inner, source_port(pc.hash)) {
+                no_mbuf();
                 continue;
             }
-            let meta = CopyMeta { slot: s.slot, dir: pc.dir, truncated: inner < len, inner: inner as u32 };
+            let meta = CopyMeta { counted: c.counted.toward(pc.dir), truncated: inner < len, inner: inner as u32 };
             self.enqueue_copy(usize::from(s.port), copy, meta);
         }
         // Back in place, empty: its capacity is kept, nothing is allocated per burst.
@@ -274,16 +287,23 @@ impl Worker<'_> {
         let n = q.burst.len();
         let txq = self.tx[port].as_mut().expect("every mirror port has a TX queue per worker");
         let sent = txq.send(&mut q.burst);
-        // Copies of one session and direction come in runs: each run is counted at once.
-        for run in q.meta[..sent].chunk_by(|a, b| a.slot == b.slot && a.dir == b.dir) {
-            let c = self.counters.session(run[0].slot, run[0].dir);
-            c.packets.add(run.len() as u64);
-            c.bytes.add(run.iter().map(|m| u64::from(m.inner)).sum());
+        // Copies of one session and direction, to one collector, come in runs: each run is
+        // counted at once.
+        for run in q.meta[..sent].chunk_by(|a, b| a.counted == b.counted) {
+            let (packets, bytes) = (run.len() as u64, run.iter().map(|m| u64::from(m.inner)).sum());
+            let at = run[0].counted;
+            let c = self.counters.session(at.session(), at.dir());
+            c.packets.add(packets);
+            c.bytes.add(bytes);
             c.truncated.add(run.iter().map(|m| u64::from(m.truncated)).sum());
+            let c = self.counters.collector(at.collector());
+            c.packets.add(packets);
+            c.bytes.add(bytes);
         }
         if sent < n {
             for m in &q.meta[sent..n] {
-                self.counters.session(m.slot, m.dir).skip(CopySkip::QueueFull, u64::from(m.inner));
+                self.counters.session(m.counted.session(), m.counted.dir()).skip(CopySkip::QueueFull, u64::from(m.inner));
+                self.counters.collector(m.counted.collector()).skip(CopySkip::QueueFull, u64::from(m.inner));
             }
             self.counters.ports[port].copies_dropped.add((n - sent) as u64);
             q.burst.clear();
@@ -351,8 +371,7 @@ struct PendingCopy {
 /// What flushing needs to count a queued copy.
 #[derive(Clone, Copy, Default)]
 struct CopyMeta {
-    slot: CounterSlot,
-    dir: Direction,
+    counted: CountedAt,
     truncated: bool,
     /// Bytes of the original carried.
     inner: u32,
@@ -383,4 +402,6 @@ struct Worker<'a> {
     /// By port index.
     copies: Vec<CopyQueue>,
     snoop: &'a SnoopQueue,
+    /// By port index.
+    addresses: Vec<Option<u32>>,
 }

@@ -44,7 +44,7 @@ fn table(generation: u64) -> Table {
     Table {
         generation,
         ports: vec![PortRules { egress: SourceSet::new([std::sync::Arc::new(source)]).expect("one source"), ingress: SourceSet::default() }, PortRules::default()].into(),
-        sessions: vec![SessionOut { id: "s1".into(), slot: CounterSlot(0), port: 1, max_inner: 128, templates: vec![Template::new(&outer)].into() }].into(),
+        sessions: vec![SessionOut::single(CounterSlot(0), 1, 128, Template::new(&outer))].into(),
         exclusions: Exclusions::default(),
     }
 }
@@ -78,7 +78,7 @@ fn readers_see_whole_tables_while_thousands_are_swapped_in() {
                             let decided = sources.decide(f, f.len(), &mut packet, &mut CountHits { worker: id }, |m| {
                                 assert_eq!(m.dir, Direction::Egress);
                                 let out = t.session(m.session);
-                                out.templates[0].write(&mut header, &f[..f.len().min(out.max_inner as usize)], m.hash as u16 | 0xc000);
+                                out.collectors[0].outer.write(&mut header, &f[..f.len().min(out.max_inner as usize)], m.hash as u16 | 0xc000);
                                 vnis.push(u32::from_be_bytes([0, header[46], header[47], header[48]]));
                             });
                             assert_eq!(decided, Ok(()), "a UDP frame is a candidate");

@@ -5,7 +5,7 @@
 
 use super::ec2::{Filter, GatewayLoadBalancerEndpoint, InstanceIpv6Address, LoadBalancer, NetworkInterface, PortRangeRequest, TagSpecification, TrafficMirrorFilter, TrafficMirrorFilterRule, TrafficMirrorSession, TrafficMirrorTarget};
 use crate::{api_enum, api_struct};
-use crate::config::{Direction, Mac, NetworkService, RuleAction};
+use crate::config::{Direction, HealthCheckProtocol, Mac, NetworkService, RuleAction};
 use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
 use std::net::{IpAddr, Ipv4Addr};
@@ -556,6 +556,18 @@ api_struct! {
         /// The next hop's address, resolved by ARP or Neighbor Discovery (default: each
         /// collector's own).
         next_hop ("NextHop"): Option<IpAddr>,
+        /// How the collectors are health-checked: tcp (a handshake, the default) or icmp (an
+        /// echo).
+        health_check_protocol ("HealthCheckProtocol"): Option<HealthCheckProtocol>,
+        /// The TCP port of the health checks (default: the traffic port, the target's UDP
+        /// port).
+        health_check_port ("HealthCheckPort"): Option<u16>,
+        /// Seconds between the checks of a collector, 1-300 (default 30).
+        health_check_interval_seconds ("HealthCheckIntervalSeconds"): Option<u32>,
+        /// Successes in a row that make an unhealthy collector healthy, 2-10 (default 3).
+        healthy_threshold_count ("HealthyThresholdCount"): Option<u32>,
+        /// Failures in a row that make a collector unhealthy, 2-10 (default 3).
+        unhealthy_threshold_count ("UnhealthyThresholdCount"): Option<u32>,
         /// The description.
         description ("Description"): Option<String>,
         /// Tags (ResourceType=load-balancer).
@@ -594,7 +606,8 @@ pub struct DeleteLoadBalancerResult {
 }
 
 api_struct! {
-    /// The appliance's: describes the inventory's load balancers.
+    /// The appliance's: describes the inventory's load balancers, with each collector's
+    /// health.
     pub struct DescribeLoadBalancers {
         /// The load balancers (default: all).
         load_balancer_arns ("LoadBalancerArns"): Vec<String>,

@@ -368,7 +368,8 @@ impl NetworkInterface {
     }
 }
 
-/// A load balancer of the inventory.
+/// A load balancer of the inventory, its health checks as they run (every default applied),
+/// and, when described, each collector's health.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct LoadBalancer {
@@ -379,21 +380,86 @@ pub struct LoadBalancer {
     pub next_hop_mac: Option<config::Mac>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_hop: Option<IpAddr>,
+    /// `tcp` or `icmp`.
+    #[serde(default)]
+    pub health_check_protocol: String,
+    /// The TCP port, or `traffic-port` (the target's UDP port) as AWS says it; none for ICMP.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub health_check_port: Option<String>,
+    #[serde(default)]
+    pub health_check_interval_seconds: u32,
+    #[serde(default)]
+    pub healthy_threshold_count: u32,
+    #[serde(default)]
+    pub unhealthy_threshold_count: u32,
+    /// Each collector's health, as ELB's DescribeTargetHealth says a target's (describe only).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub target_health_descriptions: Vec<TargetHealthDescription>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
     #[serde(default)]
     pub tags: Vec<Tag>,
 }
 
+/// One collector's health, in ELB's DescribeTargetHealth shape, and when it last changed.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct TargetHealthDescription {
+    pub target: HealthTarget,
+    pub target_health: TargetHealth,
+    /// The appliance's: when the state last changed (UTC).
+    pub last_change: String,
+}
+
+/// A collector checked: its address.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct HealthTarget {
+    pub id: String,
+}
+
+/// A collector's health: `initial`, `healthy`, `unhealthy`, `unused` or `unavailable`, and why.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct TargetHealth {
+    pub state: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+}
+
 impl LoadBalancer {
-    /// The API's view of an inventory entry.
-    pub fn of(lb: &config::LoadBalancer) -> Self {
+    /// The API's view of an inventory entry; `health` gives its collectors' health (for
+    /// describe).
+    pub fn of(lb: &config::LoadBalancer, health: &[crate::health::CollectorHealth]) -> Self {
+        let hc = lb.health_check.clone().unwrap_or_default();
+        let protocol = hc.protocol.unwrap_or_default();
+        let port = match (protocol, hc.port) {
+            (config::HealthCheckProtocol::Icmp, _) => None,
+            (_, Some(p)) => Some(p.to_string()),
+            (_, None) => Some("traffic-port".to_owned()),
+        };
         LoadBalancer {
             load_balancer_arn: lb.arn.clone(),
             port: lb.port.clone(),
             addresses: lb.addresses.clone(),
             next_hop_mac: lb.next_hop_mac,
             next_hop: lb.next_hop,
+            health_check_protocol: protocol.name().to_owned(),
+            health_check_port: port,
+            health_check_interval_seconds: hc.interval.unwrap_or(crate::health::DEFAULT_INTERVAL),
+            healthy_threshold_count: hc.healthy_threshold.unwrap_or(crate::health::DEFAULT_HEALTHY_THRESHOLD),
+            unhealthy_threshold_count: hc.unhealthy_threshold.unwrap_or(crate::health::DEFAULT_UNHEALTHY_THRESHOLD),
+            target_health_descriptions: health
+                .iter()
+                .filter(|h| h.load_balancer == lb.arn)
+                .map(|h| TargetHealthDescription {
+                    target: HealthTarget { id: h.address.to_string() },
+                    target_health: TargetHealth { state: h.state.name().to_owned(), reason: h.reason.clone(), description: h.description.clone() },
+                    last_change: h.last_change.clone(),
+                })
+                .collect(),
             description: lb.description.clone(),
             tags: tags(&lb.tags),
         }

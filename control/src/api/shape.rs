@@ -168,6 +168,12 @@ impl HasShape for crate::config::NetworkService {
     }
 }
 
+impl HasShape for crate::config::HealthCheckProtocol {
+    fn shape() -> Shape {
+        Shape::Enum(&["tcp", "icmp"])
+    }
+}
+
 impl HasShape for crate::config::TargetType {
     fn shape() -> Shape {
         Shape::Enum(&["network-interface", "network-load-balancer", "gateway-load-balancer-endpoint"])

@@ -126,8 +126,10 @@ pub fn run(opts: RunOptions) -> Result<i32> {
     }
     crate::controller::arp_capable(&cfg, cfg.targets.iter(), &control_tx).map_err(anyhow::Error::msg)?;
 
-    let mut slots = Slots::for_quota(cfg.quotas.sessions.max(cfg.sessions.len()));
-    let counters: Vec<WorkerCounters> = (0..workers).map(|_| WorkerCounters::new(cfg.ports.len(), slots.capacity())).collect();
+    let collectors = cfg.targets.iter().filter_map(|t| cfg.target_destination(t)).map(|d| d.collectors.len()).sum();
+    let mut slots = Slots::for_quota(cfg.quotas.sessions.max(cfg.sessions.len())).with_targets(cfg.quotas.targets.max(cfg.targets.len()), collectors);
+    let (target_slots, collector_slots) = slots.target_capacity();
+    let counters: Vec<WorkerCounters> = (0..workers).map(|_| WorkerCounters::new(cfg.ports.len(), slots.capacity()).with_targets(target_slots, collector_slots)).collect();
     slots.assign_all(&cfg, &counters).map_err(|e| anyhow::anyhow!("{e}"))?;
     let macs: Vec<[u8; 6]> = infos.iter().map(|i| i.mac).collect();
     let state = State::new(cfg, loaded.tokens.clone());
@@ -190,6 +192,7 @@ pub fn run(opts: RunOptions) -> Result<i32> {
                 tx_retries: d.tx_retries,
                 idle_sleep: Duration::from_micros(d.idle_sleep_us),
                 snoop: &snoop,
+                addresses: controller.config().ports.iter().map(|p| p.ipv4.map(u32::from)).collect(),
             };
             let (eal, rcu, counters, stop, core) = (&eal, &rcu, &counters[w], &stop, cores[w]);
             let bench_floor = opts.bench_floor;
@@ -277,6 +280,7 @@ pub fn run(opts: RunOptions) -> Result<i32> {
         arp: done.arp,
         nd: done.nd,
         recent_busy: None,
+        health: &done.health,
         control: done.control,
         rule_hits: &done.rule_hits,
     });

@@ -284,10 +284,60 @@ pub struct LoadBalancer {
     /// collector's own address).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_hop: Option<IpAddr>,
+    /// How its collectors are health-checked (absent: AWS's defaults).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub health_check: Option<HealthCheck>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
     #[serde(default, skip_serializing_if = "Tags::is_empty")]
     pub tags: Tags,
+}
+
+/// A load balancer's health check, as a Network Load Balancer's target group has one:
+/// `health_check = { protocol = "tcp", port = 9000, interval = 30, healthy_threshold = 3,
+/// unhealthy_threshold = 3 }`. What is omitted takes AWS's default (see [`crate::health`]).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HealthCheck {
+    /// `tcp` (a handshake) or `icmp` (an echo); default `tcp`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub protocol: Option<HealthCheckProtocol>,
+    /// The TCP port; default the traffic port (the target's UDP port, 4789).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub port: Option<u16>,
+    /// Seconds between checks of a collector (1-300; default 30).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub interval: Option<u32>,
+    /// Successes in a row that make an unhealthy collector healthy (2-10; default 3).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub healthy_threshold: Option<u32>,
+    /// Failures in a row that make a collector unhealthy (2-10; default 3).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unhealthy_threshold: Option<u32>,
+}
+
+/// What a health check sends. AWS spells it in capitals (`TCP`), the file in small letters;
+/// both are read.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum HealthCheckProtocol {
+    /// A SYN to the check's port: a SYN-ACK is healthy, a RST or silence is not.
+    #[default]
+    #[serde(alias = "TCP")]
+    Tcp,
+    /// An ICMP echo request: a reply is healthy.
+    #[serde(alias = "ICMP")]
+    Icmp,
+}
+
+impl HealthCheckProtocol {
+    /// "tcp" or "icmp".
+    pub fn name(self) -> &'static str {
+        match self {
+            HealthCheckProtocol::Tcp => "tcp",
+            HealthCheckProtocol::Icmp => "icmp",
+        }
+    }
 }
 
 /// `[[gateway_load_balancer_endpoint]]`: an endpoint that receives copies like a network

@@ -373,6 +373,35 @@ impl<'c> Validator<'c> {
                 self.unicast_v6(&at, "addresses", Some(*v6));
             }
         }
+        if let Some(hc) = &lb.health_check {
+            self.health_check(&at, hc);
+        }
+    }
+
+    /// A health check's values: AWS's ranges for a Network Load Balancer's target group, but
+    /// for the interval, which may be as short as 1 s (AWS: 5) so that a lab sees a collector
+    /// fail within seconds.
+    fn health_check(&mut self, at: &At, hc: &HealthCheck) {
+        let mut sub = |key: &'static str, value: String, fault: Fault, reason: &str| {
+            let mut path = at.path.clone();
+            path.extend([Seg::Key("health_check"), Seg::Key(key.trim_start_matches("health_check."))]);
+            self.problems.push(Problem { path, kind: at.kind, item: at.item.clone(), key, value: Some(value), reason: reason.into(), fault });
+        };
+        if let Some(i) = hc.interval {
+            if !(1..=300).contains(&i) {
+                sub("health_check.interval", i.to_string(), Fault::Invalid, "must be 1-300 seconds");
+            }
+        }
+        for (key, n) in [("health_check.healthy_threshold", hc.healthy_threshold), ("health_check.unhealthy_threshold", hc.unhealthy_threshold)] {
+            if let Some(n) = n.filter(|n| !(2..=10).contains(n)) {
+                sub(key, n.to_string(), Fault::Invalid, "must be 2-10");
+            }
+        }
+        match (hc.protocol.unwrap_or_default(), hc.port) {
+            (_, Some(0)) => sub("health_check.port", "0".into(), Fault::Invalid, "must be 1-65535"),
+            (HealthCheckProtocol::Icmp, Some(p)) => sub("health_check.port", p.to_string(), Fault::Combination, "an ICMP health check has no port"),
+            _ => {}
+        }
     }
 
     fn endpoints(&mut self) {

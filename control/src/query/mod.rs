@@ -12,7 +12,7 @@ mod credentials;
 mod decode;
 mod encode;
 mod model;
-mod sigv4;
+pub(crate) mod sigv4;
 
 use crate::api::ApiError;
 use anyhow::Context;

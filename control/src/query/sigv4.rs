@@ -274,10 +274,22 @@ pub fn parse_amz_date(s: &str) -> Option<SystemTime> {
 
 /// A time as `YYYYMMDDTHHMMSSZ`.
 pub fn format_amz_date(t: SystemTime) -> String {
+    let (y, m, d, h, mi, s) = utc(t);
+    format!("{y:04}{m:02}{d:02}T{h:02}{mi:02}{s:02}Z")
+}
+
+/// A time as EC2 writes one, `YYYY-MM-DDTHH:MM:SS.000Z`.
+pub fn format_iso8601(t: SystemTime) -> String {
+    let (y, m, d, h, mi, s) = utc(t);
+    format!("{y:04}-{m:02}-{d:02}T{h:02}:{mi:02}:{s:02}.000Z")
+}
+
+/// Year, month, day, hour, minute and second of `t` in UTC.
+fn utc(t: SystemTime) -> (i64, i64, i64, i64, i64, i64) {
     let secs = t.duration_since(UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0);
     let (days, rem) = (secs.div_euclid(86400), secs.rem_euclid(86400));
     let (y, m, d) = civil_from_days(days);
-    format!("{y:04}{m:02}{d:02}T{:02}{:02}{:02}Z", rem / 3600, rem % 3600 / 60, rem % 60)
+    (y, m, d, rem / 3600, rem % 3600 / 60, rem % 60)
 }
 
 // Howard Hinnant's proleptic-Gregorian day arithmetic, to avoid a date crate for two functions.

@@ -5,7 +5,7 @@ use super::{change, describe, id_for, in_use, not_found, read, tags_for, Edit, F
 use crate::api::actions::*;
 use crate::api::ec2;
 use crate::api::{Action, ApiError};
-use crate::config::{GatewayLoadBalancerEndpoint, Kind, LoadBalancer, NetworkInterface, Tags, TargetType};
+use crate::config::{GatewayLoadBalancerEndpoint, HealthCheck, Kind, LoadBalancer, NetworkInterface, Tags, TargetType};
 
 fn opt<T: ToString>(v: &Option<T>) -> Vec<String> {
     v.iter().map(|x| x.to_string()).collect()
@@ -163,11 +163,26 @@ impl CreateLoadBalancer {
             addresses: self.addresses.clone(),
             next_hop_mac: self.next_hop_mac,
             next_hop: self.next_hop,
+            health_check: self.health_check(),
             description: self.description.clone(),
             tags: tags_for(&self.tag_specifications, "load-balancer")?,
         };
-        let reply = CreateLoadBalancerResult { load_balancer: ec2::LoadBalancer::of(&lb), client_token: self.client_token.clone() };
+        let reply = CreateLoadBalancerResult { load_balancer: ec2::LoadBalancer::of(&lb, &[]), client_token: self.client_token.clone() };
         Ok(Planned { what: format!("created load balancer {arn}"), edits: vec![Edit::PutLoadBalancer(lb)], reply })
+    }
+}
+
+impl CreateLoadBalancer {
+    /// The health check its members ask for; none when they name nothing (AWS's defaults).
+    fn health_check(&self) -> Option<HealthCheck> {
+        let hc = HealthCheck {
+            protocol: self.health_check_protocol,
+            port: self.health_check_port,
+            interval: self.health_check_interval_seconds,
+            healthy_threshold: self.healthy_threshold_count,
+            unhealthy_threshold: self.unhealthy_threshold_count,
+        };
+        (hc != HealthCheck::default()).then_some(hc)
     }
 }
 
@@ -204,19 +219,21 @@ impl Action for DeleteLoadBalancer {
 }
 
 impl DescribeLoadBalancers {
-    /// The inventory's load balancers selected.
-    pub fn answer(&self, s: &State) -> Result<DescribeLoadBalancersResult, ApiError> {
+    /// The inventory's load balancers selected, with their collectors' health.
+    pub fn answer(&self, host: &dyn Host) -> Result<DescribeLoadBalancersResult, ApiError> {
+        let s = host.state();
         let (page, next_token) = describe(Kind::LoadBalancer, &s.cfg.vpc.owner_id, &s.cfg.load_balancers, &self.load_balancer_arns, &self.filters, self.max_results, self.next_token.as_deref())?;
-        Ok(DescribeLoadBalancersResult { load_balancers: page.into_iter().map(ec2::LoadBalancer::of).collect(), next_token })
+        let health = host.health();
+        Ok(DescribeLoadBalancersResult { load_balancers: page.into_iter().map(|lb| ec2::LoadBalancer::of(lb, &health)).collect(), next_token })
     }
 }
 
 impl Action for DescribeLoadBalancers {
     const NAME: &'static str = "DescribeLoadBalancers";
-    const ABOUT: &'static str = "Describe the inventory's load balancers";
+    const ABOUT: &'static str = "Describe the inventory's load balancers, with each collector's health";
     type Reply = DescribeLoadBalancersResult;
     fn run(self, host: &mut dyn Host) -> Result<Self::Reply, ApiError> {
-        read(self.dry_run, || self.answer(host.state()))
+        read(self.dry_run, || self.answer(host))
     }
 }
 

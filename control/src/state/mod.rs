@@ -88,6 +88,10 @@ pub trait Host {
     /// Re-reads the configuration file, keeping the changes made through the API; returns the
     /// table now in force.
     fn reload(&mut self) -> Result<u64, ApiError>;
+    /// The health of the load balancers' collectors (none where nothing checks them).
+    fn health(&self) -> Vec<crate::health::CollectorHealth> {
+        Vec::new()
+    }
     /// Every filter rule's hits so far.
     fn rule_hits(&self) -> RuleTotals;
     /// What the table in force does with `frames`, arriving on port `port`.

@@ -69,7 +69,7 @@ pub fn table(rules: usize) -> Table {
     Table {
         generation: 1,
         ports: vec![PortRules { egress: SourceSet::new([std::sync::Arc::new(source)]).expect("one source"), ingress: SourceSet::default() }, PortRules::default()].into(),
-        sessions: vec![SessionOut { id: "s1".into(), slot: CounterSlot(0), port: 1, max_inner: 128, templates: vec![Template::new(&outer)].into() }].into(),
+        sessions: vec![SessionOut::single(CounterSlot(0), 1, 128, Template::new(&outer))].into(),
         exclusions: Exclusions::new(&[], &[]),
     }
 }
@@ -104,7 +104,7 @@ pub fn run_burst(table: &Table, frames: &[Vec<u8>], out: &mut [u8; 128]) -> u32 
         let _ = sources.decide(f, f.len(), &mut packet, &mut CountHits { worker: 0 }, |m| {
             let t = table.session(m.session);
             let head = out.first_chunk_mut().expect("room for the longest outer headers");
-            t.templates[0].write_full(head, &f[..f.len().min(t.max_inner as usize)], source_port(m.hash));
+            t.collectors[0].outer.write_full(head, &f[..f.len().min(t.max_inner as usize)], source_port(m.hash));
             copies += 1;
         });
     }

@@ -225,6 +225,12 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> Packet<T> {
     }
 }
 
+/// The ones'-complement sum (not yet folded) of the pseudo-header that TCP's and UDP's
+/// checksums cover (RFC 9293 3.1): both addresses, the protocol and the segment's length.
+pub fn pseudo_sum(src: u32, dst: u32, protocol: u8, len: usize) -> u32 {
+    (src >> 16) + (src & 0xffff) + (dst >> 16) + (dst & 0xffff) + u32::from(protocol) + len as u32
+}
+
 /// An IPv4 header without options, to write or as read.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Repr {

@@ -9,6 +9,7 @@
 //! - [`l4`]: the IANA protocol numbers, UDP, TCP and ICMP;
 //! - [`arp`] and [`ndp`] (Neighbor Discovery: how the control thread resolves next hops),
 //!   and [`vxlan`] (a copy's encapsulation);
+//! - [`probe`]: a load balancer's health checks (TCP or ICMP echo over IPv4) and their answers;
 //! - `testing` (feature `testing`): one `FrameBuilder` and frames captured off a real
 //!   network, for the tests, benches and fuzz seeds of every crate.
 //!
@@ -21,6 +22,7 @@ pub mod ipv4;
 pub mod ipv6;
 pub mod l4;
 pub mod ndp;
+pub mod probe;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
 pub mod vxlan;

@@ -17,8 +17,8 @@ use crate::dpdk::burst::MAX_BURST;
 use crate::encap::Template;
 use crate::rcu::Reader;
 use crate::stats::WorkerCounters;
-use crate::table::Table;
-use crate::types::{CounterSlot, Direction};
+use crate::table::{CountedAt, Table};
+use crate::types::{CollectorSlot, CounterSlot, Direction};
 use std::fmt;
 use std::str::FromStr;
 use std::sync::atomic::AtomicBool;
@@ -151,7 +151,7 @@ impl Worker<'_> {
             if !fill_copy(&mut copy, self.copy_pool, reference, &out.template, original, inner, SOURCE_PORT) {
                 continue;
             }
-            let meta = CopyMeta { slot: CounterSlot(0), dir: Direction::Egress, truncated: inner < whole, inner: inner as u32 };
+            let meta = CopyMeta { counted: CountedAt::new(CounterSlot(0), Direction::Egress, CollectorSlot(0)), truncated: inner < whole, inner: inner as u32 };
             self.enqueue_copy(usize::from(out.port), copy, meta);
         }
         self.held.clear();
