@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # A lab on one machine: a client and a server network namespace whose traffic passes through
 # traffic-mirror (DPDK net_tap devices), and a collector namespace where the Linux kernel's own
-# VXLAN devices (one per VNI) decapsulate the copies. Needs root.
+# VXLAN devices (two per VNI: over IPv4 and over IPv6) decapsulate the copies. Needs root.
 #
 #   scripts/testbed.sh up       build the lab (again, if a crash left half of one)
 #   scripts/testbed.sh status   namespaces, links, the process and the session counters
@@ -14,9 +14,9 @@
 #   TESTBED_CONFIG  configuration to run (default config/testbed.toml); its iface=tb-* device
 #                   names and control socket are rewritten for this lab.
 #   TESTBED_DIR     state folder: pid, logs, stats, the config run (default out/testbed/<prefix>)
-#   TESTBED_VNIS    VNIs that get a VXLAN device in the collector (default: every
-#                   virtual_network_id in the configuration). `up` on a running lab adds the
-#                   missing ones.
+#   TESTBED_VNIS    VNIs that get VXLAN devices in the collector, vx<VNI> over IPv4 and
+#                   vx6-<VNI> over IPv6 (default: every virtual_network_id in the
+#                   configuration). `up` on a running lab adds the missing ones.
 #   TESTBED_BIN     traffic-mirror binary (default: cargo build --release, then target/release)
 set -Eeuo pipefail
 cd "$(dirname "$0")/.."
@@ -42,14 +42,15 @@ if_mirror=$prefix-mir
 file_prefix=testbed-$prefix
 
 # The addressing the namespaces get. The collector's address and MAC (or address) must be the
-# collector network interface's ipv4 and next_hop_mac (or next_hop) in the configuration (checked below): the
-# kernel takes a copy only when both outer destinations are its own. The client and server MTU leaves room for the
-# 50 bytes of VXLAN encapsulation, so that copies of full-size frames fit the mirror port
-# (net_tap carries at most 1500-byte packets) and arrive whole.
+# collector network interface's ipv4 (or ipv6) and next_hop_mac (or next_hop) in the
+# configuration (checked below): the kernel takes a copy only when both outer destinations
+# are its own. The client and server MTU leaves room for the 70 bytes of VXLAN encapsulation
+# over IPv6 (50 over IPv4), so that copies of full-size frames fit the mirror port (net_tap
+# carries at most 1500-byte packets) and arrive whole.
 client_mac=02:00:00:00:00:01 client_ip=10.0.0.1/24 client_ip6=fd10::1/64
 server_mac=02:00:00:00:00:02 server_ip=10.0.0.2/24 server_ip6=fd10::2/64
-collector_mac=02:00:00:00:00:20 collector_ip=192.0.2.10/24
-lab_mtu=1450
+collector_mac=02:00:00:00:00:20 collector_ip=192.0.2.10/24 collector_ip6=fd20::10/64
+lab_mtu=1430
 http_port=80
 
 pidfile=$state/traffic-mirror.pid
@@ -107,17 +108,25 @@ vnis() {
   fi
 }
 
-# A receive-only VXLAN device for one VNI: no remote and no learning, so the collector never
-# sends anything back. The kernel demultiplexes copies by VNI: one without a device is dropped.
+# Receive-only VXLAN devices for one VNI: no remote and no learning, so the collector never
+# sends anything back. The kernel demultiplexes copies by VNI and outer IP version: vx<VNI>
+# takes those over IPv4, vx6-<VNI> those over IPv6 (whose UDP checksum the kernel verifies);
+# a copy without a device is dropped.
 add_vxlan() {
-  local vni=$1 dev=vx$1
-  ip -n "$ns_collector" link show dev "$dev" >/dev/null 2>&1 && return
-  ip -n "$ns_collector" link add "$dev" type vxlan id "$vni" dstport 4789 dev "$if_mirror" nolearning
-  # Without IPv6 the device sends nothing of its own (router solicitations, MLD), so a capture
-  # on it shows only what it received.
-  in_ns "$ns_collector" sysctl -qw "net.ipv6.conf.$dev.disable_ipv6=1"
-  ip -n "$ns_collector" link set "$dev" up
-  say "collector: $dev takes VNI $vni"
+  local vni=$1 dev
+  for dev in "vx$vni" "vx6-$vni"; do
+    ip -n "$ns_collector" link show dev "$dev" >/dev/null 2>&1 && continue
+    if [[ $dev == vx6-* ]]; then
+      ip -n "$ns_collector" link add "$dev" type vxlan id "$vni" local "${collector_ip6%/*}" dstport 4789 dev "$if_mirror" nolearning
+    else
+      ip -n "$ns_collector" link add "$dev" type vxlan id "$vni" dstport 4789 dev "$if_mirror" nolearning
+    fi
+    # Without IPv6 of its own the device sends nothing (router solicitations, MLD), so a
+    # capture on it shows only what it received.
+    in_ns "$ns_collector" sysctl -qw "net.ipv6.conf.$dev.disable_ipv6=1"
+    ip -n "$ns_collector" link set "$dev" up
+  done
+  say "collector: vx$vni takes VNI $vni over IPv4, vx6-$vni over IPv6"
 }
 
 # Every part of the lab is there and traffic-mirror runs.
@@ -135,13 +144,14 @@ render_config() {
   for iface in cli srv mir; do
     grep -q "iface=tb-$iface\"" "$config" || die "$config: no port with device iface=tb-$iface (the names testbed.sh moves into namespaces)"
   done
-  # The collector is a network interface with the collector's address, reached by its MAC, by
-  # its address resolved with ARP (given, or by default), which the collector's kernel answers.
-  grep -qE "^[[:space:]]*ipv4[[:space:]]*=[[:space:]]*\"${collector_ip%/*}\"" "$config" \
-    || die "$config: the target's network interface must be the collector: ipv4 = \"${collector_ip%/*}\""
+  # The collector is a network interface with one of the collector's addresses, reached by its
+  # MAC, or by its address resolved with ARP or Neighbor Discovery (given, or by default),
+  # which the collector's kernel answers.
+  grep -qE "^[[:space:]]*(ipv4[[:space:]]*=[[:space:]]*\"${collector_ip%/*}\"|ipv6[[:space:]]*=[[:space:]]*\"${collector_ip6%/*}\")" "$config" \
+    || die "$config: the target's network interface must be the collector: ipv4 = \"${collector_ip%/*}\" or ipv6 = \"${collector_ip6%/*}\""
   if grep -qE "^[[:space:]]*next_hop(_mac)?[[:space:]]*=" "$config"; then
-    grep -qE "^[[:space:]]*(next_hop_mac[[:space:]]*=[[:space:]]*\"$collector_mac\"|next_hop[[:space:]]*=[[:space:]]*\"${collector_ip%/*}\")" "$config" \
-      || die "$config: the collector's next hop must be the collector: next_hop_mac = \"$collector_mac\" or next_hop = \"${collector_ip%/*}\" (or neither: ARP for its address)"
+    grep -qE "^[[:space:]]*(next_hop_mac[[:space:]]*=[[:space:]]*\"$collector_mac\"|next_hop[[:space:]]*=[[:space:]]*\"(${collector_ip%/*}|${collector_ip6%/*})\")" "$config" \
+      || die "$config: the collector's next hop must be the collector: next_hop_mac = \"$collector_mac\", next_hop = \"${collector_ip%/*}\" or \"${collector_ip6%/*}\" (or neither: ARP or Neighbor Discovery for its address)"
   fi
   sed -e "s/iface=tb-\(cli\|srv\|mir\)\"/iface=$prefix-\1\"/" \
       -e "s#^\([[:space:]]*socket[[:space:]]*=[[:space:]]*\)\".*\"#\1\"$(realpath -m "$socket")\"#" \
@@ -165,11 +175,14 @@ wire_collector() {
   ip link set "$if_mirror" netns "$ns_collector"
   ip -n "$ns_collector" link set "$if_mirror" address "$collector_mac"
   ip -n "$ns_collector" addr add "$collector_ip" dev "$if_mirror"
-  # The collector only listens: no IPv6 chatter towards the mirror port, and no reverse-path
-  # check, so copies whose outer source is a source's own address (a [[network_interface]] ipv4 outside
-  # this subnet, as AWS uses the ENI's) are taken too.
-  in_ns "$ns_collector" sysctl -qw "net.ipv6.conf.$if_mirror.disable_ipv6=1" \
+  # The collector mostly listens: IPv6 for its one address only (no link-local address, no
+  # router solicitations), which it defends and answers Neighbor Discovery for; and no
+  # reverse-path check, so copies whose outer source is a source's own address (a
+  # [[network_interface]] ipv4 outside this subnet, as AWS uses the ENI's) are taken too.
+  in_ns "$ns_collector" sysctl -qw "net.ipv6.conf.$if_mirror.addr_gen_mode=1" \
+    "net.ipv6.conf.$if_mirror.router_solicitations=0" "net.ipv6.conf.$if_mirror.accept_ra=0" \
     net.ipv4.conf.all.rp_filter=0 "net.ipv4.conf.$if_mirror.rp_filter=0"
+  ip -n "$ns_collector" -6 addr add "$collector_ip6" dev "$if_mirror" nodad
   ip -n "$ns_collector" link set "$if_mirror" up
   local vni
   for vni in $(vnis); do add_vxlan "$vni"; done
@@ -248,7 +261,7 @@ up() {
 testbed.sh: lab $prefix is up
   client    ns $ns_client     $if_client ${client_ip%/*} ${client_ip6%/*} ($client_mac)
   server    ns $ns_server     $if_server ${server_ip%/*} ${server_ip6%/*} ($server_mac), HTTP on port $http_port
-  collector ns $ns_collector  $if_mirror ${collector_ip%/*} ($collector_mac), VXLAN devices: $(vnis | sed 's/^/vx/' | paste -sd' ')
+  collector ns $ns_collector  $if_mirror ${collector_ip%/*} ${collector_ip6%/*} ($collector_mac), VXLAN devices: $(vnis | sed 's/.*/vx& vx6-&/' | paste -sd' ')
 Try:
   ip netns exec $ns_client ping -c 3 ${server_ip%/*}
   ip netns exec $ns_client curl http://${server_ip%/*}/

@@ -280,7 +280,7 @@ fn import_aws_mirrors_as_the_aws_rules_say() {
     assert_eq!(ids.ipv4.unwrap().to_string(), "192.0.2.10", "the ENI target's address comes from describe-network-interfaces");
     assert_eq!(ids.next_hop_mac.unwrap().to_string(), "02:00:00:00:00:20", "its own MAC, known: --next-hop-mac is for the others");
     assert_eq!(cfg.load_balancers.first().unwrap().next_hop_mac.unwrap().to_string(), "02:00:00:00:00:21");
-    assert_eq!(cfg.gateway_load_balancer_endpoints.first().unwrap().ipv4.to_string(), "192.0.2.30");
+    assert_eq!(cfg.gateway_load_balancer_endpoints.first().unwrap().ipv4.unwrap().to_string(), "192.0.2.30");
     let nlb = cfg.targets.iter().find(|t| t.id == "tmt-0dabe9b0a6EXAMPLE").unwrap();
     assert_eq!(nlb.tags.get("Name").map(String::as_str), Some("nlb"), "tags are kept");
     let f = cfg.filters.iter().find(|f| f.id == "tmf-0293f26e86EXAMPLE").unwrap();

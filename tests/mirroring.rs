@@ -27,6 +27,7 @@ name = "mirror"
 device = "net_pcap2,tx_pcap={lab}/out/mirror.pcap"
 mac = "02:00:00:00:00:10"
 ipv4 = "192.0.2.1"
+ipv6 = "2001:db8:2::1"
 
 [[link]]
 ports = ["host", "uplink"]
@@ -284,6 +285,123 @@ virtual_network_id = 202
     assert!(!order.iter().any(|c| c.dir == Egress && c.session == "a-tcp" && c.inner.len() > 37 && c.inner[36..38] == [0, 22]));
     let auto_vni = run.stats()["sessions"].as_array().unwrap().iter().find(|s| s["id"] == "a-v6").unwrap()["virtual_network_id"].as_u64().unwrap();
     assert!(order.iter().filter(|c| c.session == "a-v6").all(|c| u64::from(c.vni) == auto_vni), "assigned VNI is reported and used");
+}
+
+/// Collectors with IPv6 addresses and gateway load balancer endpoints: each source's copies
+/// get the outer header of its target (checked field by field against the mirror capture,
+/// UDP checksums recomputed, and by tshark): host 0 to an IPv6 network interface, from the
+/// source's own IPv6 address; host 1 to an endpoint over IPv4 with the target's own TTL and
+/// DF; host 2 to an endpoint over IPv6 from the mirror port's address, VLAN-tagged and cut.
+#[test]
+fn ipv6_collectors_and_endpoints_get_their_own_outer_headers() {
+    use dataplane::types::Direction::{Egress, Ingress};
+    let config = format!(
+        r#"
+[[network_interface]]
+id = "eni-a"
+port = "host"
+mac = "{a}"
+ipv4 = "10.0.0.5"
+ipv6 = "2001:db8:1::5"
+
+[[network_interface]]
+id = "eni-b"
+port = "host"
+mac = "{b}"
+
+[[network_interface]]
+id = "eni-c"
+port = "host"
+mac = "{c}"
+
+[[network_interface]]
+id = "eni-ids6"
+port = "mirror"
+ipv6 = "2001:db8:2::10"
+next_hop_mac = "02:00:00:00:00:20"
+
+[[gateway_load_balancer_endpoint]]
+id = "vpce-4"
+port = "mirror"
+ipv4 = "192.0.2.30"
+next_hop_mac = "02:00:00:00:00:30"
+
+[[gateway_load_balancer_endpoint]]
+id = "vpce-6"
+port = "mirror"
+ipv6 = "2001:db8:2::30"
+next_hop_mac = "02:00:00:00:00:31"
+
+[[target]]
+id = "tmt-ids6"
+network_interface_id = "eni-ids6"
+mtu = 1500
+
+[[target]]
+id = "tmt-gwlb4"
+gateway_load_balancer_endpoint_id = "vpce-4"
+ttl = 64
+dont_fragment = true
+
+[[target]]
+id = "tmt-gwlb6"
+gateway_load_balancer_endpoint_id = "vpce-6"
+vlan = 42
+
+[[filter]]
+id = "f-all"
+[[filter.egress_rule]]
+rule_number = 1
+action = "accept"
+[[filter.ingress_rule]]
+rule_number = 1
+action = "accept"
+
+[[session]]
+id = "a-ids6"
+source = "eni-a"
+target = "tmt-ids6"
+filter = "f-all"
+session_number = 1
+virtual_network_id = 601
+
+[[session]]
+id = "b-gwlb4"
+source = "eni-b"
+target = "tmt-gwlb4"
+filter = "f-all"
+session_number = 1
+virtual_network_id = 602
+
+[[session]]
+id = "c-gwlb6"
+source = "eni-c"
+target = "tmt-gwlb6"
+filter = "f-all"
+session_number = 1
+virtual_network_id = 603
+packet_length = 200
+"#,
+        a = mac(0),
+        b = mac(1),
+        c = mac(2)
+    );
+    let host = mixed(51, 5000, Side::Host);
+    let uplink = mixed(52, 5000, Side::Uplink);
+    let (_, order) = run_link("ipv6-gwlb", &config, &host, &uplink);
+    for s in ["a-ids6", "b-gwlb4", "c-gwlb6"] {
+        for d in [Egress, Ingress] {
+            assert!(count(&order, s, d) > 10, "{s} {d:?}: only {} copies", count(&order, s, d));
+        }
+    }
+    let a: Vec<&Copy> = order.iter().filter(|c| c.session == "a-ids6").collect();
+    assert!(a.iter().all(|c| c.src_ip == "2001:db8:1::5".parse::<std::net::IpAddr>().unwrap()), "the source's own IPv6 address");
+    assert!(a.iter().any(|c| c.inner.len() == 1444 && c.original_len > 1444), "the 1500-byte MTU holds 56 bytes of outer IPv6, UDP and VXLAN");
+    assert!(a.iter().any(|c| c.original_len == 9000), "jumbo originals (several mbufs) are summed across their segments");
+    let b: Vec<&Copy> = order.iter().filter(|c| c.session == "b-gwlb4").collect();
+    assert!(b.iter().all(|c| c.src_ip == "192.0.2.1".parse::<std::net::IpAddr>().unwrap() && (c.ttl, c.dont_fragment) == (64, true)));
+    let c: Vec<&Copy> = order.iter().filter(|c| c.session == "c-gwlb6").collect();
+    assert!(c.iter().all(|c| c.src_ip == "2001:db8:2::1".parse::<std::net::IpAddr>().unwrap() && c.vlan == Some(42) && c.inner.len() <= 200));
 }
 
 #[test]

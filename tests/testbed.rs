@@ -27,6 +27,8 @@ const SERVER_IP: &str = "10.0.0.2";
 const SERVER_IP6: &str = "fd10::2";
 const MIRROR_IP: [u8; 4] = [192, 0, 2, 1];
 const COLLECTOR_IP: [u8; 4] = [192, 0, 2, 10];
+const MIRROR_IP6: &str = "fd20::1";
+const COLLECTOR_IP6: &str = "fd20::10";
 
 /// One lab of scripts/testbed.sh, taken down when dropped.
 struct Testbed {
@@ -372,6 +374,8 @@ fn outer_copies(frames: &[Vec<u8>]) -> Vec<(u32, Vec<u8>)> {
             assert_eq!(f[0..6], COLLECTOR_MAC, "outer destination MAC");
             assert_eq!(f[6..12], MIRROR_MAC, "outer source MAC");
             assert_eq!(f[12..14], [0x08, 0x00], "outer IPv4");
+            // As AWS's own copies: identification 0, DF clear, TTL 255.
+            assert_eq!((&f[18..20], &f[20..22], f[22]), (&[0u8, 0][..], &[0u8, 0][..], 255), "outer IPv4 id, flags and TTL");
             assert_eq!(f[26..30], MIRROR_IP, "outer source address");
             assert_eq!(f[30..34], COLLECTOR_IP, "outer destination address");
             assert_eq!(u16::from_be_bytes([f[36], f[37]]), 4789, "outer UDP port");
@@ -681,6 +685,134 @@ fn collector_found_by_arp() {
     let table = neighbours();
     assert!(table.contains("192.0.2.10") && table.contains("02:00:00:00:00:20"), "{table}");
     eprintln!("testbed with ARP: {} copies before the comparison over {} frames, then {eg}+{ing} compared", vx.len(), wire.len());
+    tb.down();
+}
+
+/// The lab with an IPv6 collector: the collector network interface has `ipv6 = "fd20::10"`
+/// and no next hop MAC, so traffic-mirror finds it by Neighbor Discovery from the mirror
+/// port's fd20::1, and sends the copies over IPv6 with a UDP checksum. The collector's kernel
+/// VXLAN device over IPv6 (which drops a copy whose checksum is wrong) must deliver the
+/// client's frames, and tshark must decode every copy without complaint.
+#[test]
+fn ipv6_collector_found_by_neighbor_discovery_gets_the_clients_frames() {
+    require_tool("tshark", "tshark");
+    let s = sessions();
+    let tb = Testbed::new("tb6");
+    let template = std::fs::read_to_string(workspace().join("config/testbed.toml")).expect("config/testbed.toml");
+    let v4 = "ipv4 = \"192.0.2.10\"\nnext_hop_mac = \"02:00:00:00:00:20\"\n";
+    assert!(template.contains(v4) && template.contains(&format!("ipv6 = \"{MIRROR_IP6}\"")), "config/testbed.toml: the collector by IPv4 and MAC, the mirror port with an IPv6 address");
+    let config = tb.lab.path("testbed-ipv6.toml");
+    std::fs::write(&config, template.replace(v4, &format!("ipv6 = \"{COLLECTOR_IP6}\"\n"))).unwrap();
+    let mut cmd = tb.command("up", None);
+    cmd.env("TESTBED_CONFIG", &config);
+    let out = run_with_timeout(cmd, Duration::from_secs(120));
+    assert!(out.status.success(), "testbed.sh up failed:\n{}", text(&out));
+    let (client, collector) = (tb.name("client"), tb.name("collector"));
+    let vx6 = format!("vx6-{}", s.client_vni);
+    assert!(text(&out).contains(&format!("{vx6} over IPv6")), "{}", text(&out));
+
+    let socket = tb.dir().join("control.sock");
+    let neighbours = || {
+        let out = Command::new(binary()).args(["ctl", "--output", "json", "--socket"]).arg(&socket).arg("describe-neighbors").output().expect("running ctl");
+        assert!(out.status.success(), "ctl describe-neighbors: {}", text(&out));
+        serde_json::from_slice::<serde_json::Value>(&out.stdout).expect("describe-neighbors JSON")
+    };
+    let resolved = |n: &serde_json::Value| n["Neighbors"].as_array().unwrap().iter().any(|e| e["ip"] == COLLECTOR_IP6 && e["mac"] == "02:00:00:00:00:20");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !resolved(&neighbours()) {
+        assert!(Instant::now() < deadline, "the collector's MAC was never resolved by Neighbor Discovery:\n{}", neighbours());
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let nd = neighbours()["Nd"].clone();
+    assert!(nd["solicitations_sent"].as_u64() >= Some(1) && nd["received"].as_u64() >= Some(1), "{nd}");
+
+    // The mirror port answers Neighbor Discovery for its own address. Our solicitations
+    // already taught the collector's kernel the mirror port's MAC (a stale entry, which it
+    // would use without asking): forgotten first, the kernel must solicit, and only our
+    // advertisement can teach it again (its echo request then goes to the mirror port, which
+    // does not answer it).
+    tb.exec(&collector, &["ip", "-6", "neigh", "flush", "to", MIRROR_IP6]);
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let _ = Command::new("ip").args(["netns", "exec", &collector, "ping", "-6", "-c", "1", "-W", "1", MIRROR_IP6]).output();
+        let neigh = tb.exec(&collector, &["ip", "-6", "neigh", "show", MIRROR_IP6]);
+        let answered = neighbours()["Nd"]["advertisements_sent"].as_u64() >= Some(1);
+        if answered && neigh.contains("lladdr 02:00:00:00:00:10") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the mirror port never answered the collector's solicitation: {neigh:?}, {}", neighbours());
+    }
+
+    let outer = Capture::start(&tb, &collector, &tb.name("mir"), "v6-outer", &["-Q", "in", "udp", "port", "4789"]);
+    let vx = Capture::start(&tb, &collector, &vx6, "v6-vx-client", &["-Q", "in"]);
+    let wire = Capture::start(&tb, &client, &tb.name("cli"), "v6-client", &[]);
+    ping(&tb, &[SERVER_IP]);
+    ping(&tb, &["-s", "1300", SERVER_IP]);
+    ping(&tb, &["-6", SERVER_IP6]);
+    udp_exchange(&tb, 4000, &[40, 400, 1000, 1400]);
+    tcp_exchange(&tb, 8080, 20_000, 10_000);
+    std::thread::sleep(Duration::from_millis(300));
+    let wire = wire.stop();
+    std::thread::sleep(Duration::from_millis(300));
+    let vx = vx.stop();
+    let outer_file = tb.lab.path("v6-outer.pcap");
+    let outer = outer.stop();
+
+    // What the kernel's VXLAN device over IPv6 delivered is what crossed the client's wire.
+    let (eg, ing) = check_copies("client session over IPv6", &wire, CLIENT_MAC, &vx, |k| k != Kind::NotIp && !ssh(k), None);
+    assert!(eg >= 10 && ing >= 10, "{eg} egress and {ing} ingress copies");
+    let mirror6: std::net::Ipv6Addr = MIRROR_IP6.parse().unwrap();
+    let collector6: std::net::Ipv6Addr = COLLECTOR_IP6.parse().unwrap();
+    let copies: Vec<(u32, Vec<u8>)> = outer
+        .iter()
+        .map(|f| {
+            let p = SlicedPacket::from_ethernet(f).unwrap_or_else(|e| panic!("an outer frame does not parse ({e}): {:02x?}", &f[..f.len().min(80)]));
+            let Some(NetSlice::Ipv6(ip)) = &p.net else { panic!("not over IPv6: {:02x?}", &f[..f.len().min(80)]) };
+            let Some(TransportSlice::Udp(u)) = &p.transport else { panic!("not UDP") };
+            let h = ip.header();
+            assert_eq!((f[0..6].to_vec(), f[6..12].to_vec()), (COLLECTOR_MAC.to_vec(), MIRROR_MAC.to_vec()), "outer MACs");
+            assert_eq!((h.source_addr(), h.destination_addr(), h.hop_limit()), (mirror6, collector6, 255), "outer IPv6 header");
+            assert_eq!(u.destination_port(), 4789);
+            let want = u.to_header().calc_checksum_ipv6_raw(h.source(), h.destination(), u.payload()).unwrap();
+            assert_eq!(u.checksum(), want, "the outer UDP checksum (etherparse's computation)");
+            let vxlan = u.payload();
+            assert_eq!(vxlan[0], 0x08, "VXLAN flags");
+            (u32::from_be_bytes([0, vxlan[4], vxlan[5], vxlan[6]]), vxlan[8..].to_vec())
+        })
+        .collect();
+    assert_decapsulated_from(&vx6, &vx, &copies, s.client_vni);
+
+    // Wireshark's view: every copy VXLAN with its session's VNI over a good UDP checksum, and
+    // the whole-frame copies (the client's) free of any malformed packet or error.
+    let out = Command::new("tshark")
+        .arg("-r")
+        .arg(&outer_file)
+        .args(["-o", "udp.check_checksum:TRUE", "-T", "fields", "-E", "occurrence=f", "-e", "vxlan.vni", "-e", "ipv6.src", "-e", "ipv6.dst", "-e", "udp.checksum.status", "-e", "_ws.malformed", "-e", "_ws.expert.severity"])
+        .output()
+        .expect("running tshark");
+    assert!(out.status.success(), "tshark: {}", text(&out));
+    let lines: Vec<String> = String::from_utf8_lossy(&out.stdout).lines().map(str::to_owned).collect();
+    assert_eq!(lines.len(), copies.len(), "tshark read every copy");
+    let (mut whole, mut cut) = (0, 0);
+    for (l, (vni, _)) in lines.iter().zip(&copies) {
+        let f: Vec<&str> = l.split('\t').collect();
+        assert_eq!(&f[..4], &[vni.to_string().as_str(), MIRROR_IP6, COLLECTOR_IP6, "1"], "tshark's decoding: {l}");
+        if *vni == s.client_vni {
+            whole += 1;
+            // 8388608 is Wireshark's "error" severity.
+            assert!(f[4].is_empty() && f[5] != "8388608", "tshark complains about a whole copy: {l}");
+        } else {
+            cut += 1;
+        }
+    }
+    assert!(whole >= eg + ing && cut > 0, "{whole} whole copies, {cut} of the server's cut ones");
+    let verbose = Command::new("tshark").arg("-r").arg(&outer_file).args(["-o", "udp.check_checksum:TRUE", "-V", "-Y", &format!("vxlan.vni == {}", s.client_vni)]).output().expect("running tshark -V");
+    let v = String::from_utf8_lossy(&verbose.stdout);
+    assert!(verbose.status.success() && v.contains("[Checksum Status: Good]"), "{}", text(&verbose));
+    for bad in ["Malformed", "[Checksum Status: Bad]", "Expert Info (Error"] {
+        assert!(!v.contains(bad), "tshark -V says {bad:?} of a whole copy");
+    }
+    eprintln!("testbed over IPv6: {eg}+{ing} client copies compared, {} copies decoded by tshark", copies.len());
     tb.down();
 }
 

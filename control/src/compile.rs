@@ -12,7 +12,7 @@ use crate::config::{packet_length_to, Config, ConfigError, Direction, FilterRule
 use crate::counters::Slots;
 use crate::health;
 use crate::neighbour::Key;
-use dataplane::encap::{max_inner_len, Outer, Template};
+use dataplane::encap::{max_inner_len, Outer, OuterIp, Template};
 use dataplane::filter::{Cidr, Classifier, Exclusions, Rule};
 use dataplane::spread::{self, Spread};
 use dataplane::table::{CollectorOut, FilterRules, PortRules, SessionOut, SourceRules, SourceSet, Table};
@@ -20,7 +20,7 @@ use dataplane::types::{CollectorSlot, CopySkip, CounterSlot, SessionIdx, TargetS
 use ipnet::IpNet;
 use rustc_hash::FxHashMap as HashMap;
 use std::collections::{BTreeMap, BTreeSet, HashSet};
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::sync::Arc;
 
 /// Converts a configured rule to the dataplane's.
@@ -59,7 +59,7 @@ pub fn filter_rules(f: &crate::config::Filter) -> FilterRules {
     }
 }
 
-/// The next hops resolved by ARP that `cfg`'s targets need.
+/// The next hops resolved by ARP or Neighbor Discovery that `cfg`'s targets need.
 pub fn wanted_next_hops(cfg: &Config) -> Vec<Key> {
     let mut keys = Vec::new();
     for t in &cfg.targets {
@@ -72,20 +72,21 @@ pub fn wanted_next_hops(cfg: &Config) -> Vec<Key> {
     keys
 }
 
-/// The next hops of target `t` that ARP resolves.
+/// The next hops of target `t` that ARP or Neighbor Discovery resolves.
 pub fn arp_hops(cfg: &Config, t: &Target) -> Vec<Key> {
     let Some(d) = cfg.target_destination(t) else { return Vec::new() };
     let Some(port) = cfg.port_index(d.port) else { return Vec::new() };
     d.collectors
         .iter()
         .filter_map(|c| match c.hop {
-            NextHop::Arp(ip) => Some(Key { port, vlan: t.vlan, ip }),
+            NextHop::Address(ip) => Some(Key { port, vlan: t.vlan, ip }),
             NextHop::Mac(_) => None,
         })
         .collect()
 }
 
-/// The targets whose copies depend on ARP: what a resolved next hop recompiles.
+/// The targets whose copies depend on ARP or Neighbor Discovery: what a resolved next hop
+/// recompiles.
 pub fn arp_targets(cfg: &Config) -> Touched {
     Touched { targets: cfg.targets.iter().filter(|t| !arp_hops(cfg, t).is_empty()).map(|t| t.id.clone()).collect(), ..Touched::default() }
 }
@@ -124,9 +125,9 @@ pub struct Compiler {
     sessions: HashMap<String, Mirroring>,
     /// The sessions' copies by counter slot, as the last table has them.
     outs: Arc<[SessionOut]>,
-    /// The outer source addresses and UDP ports of the sessions' copies, with how many
-    /// sessions use each (what [`Exclusions`] keeps from being mirrored again).
-    own_ips: BTreeMap<u32, usize>,
+    /// The outer source addresses (IPv4 and IPv6) and UDP ports of the sessions' copies, with
+    /// how many sessions use each (what [`Exclusions`] keeps from being mirrored again).
+    own_ips: BTreeMap<IpAddr, usize>,
     own_ports: BTreeMap<u16, usize>,
     exclusions: Exclusions,
     /// Each source's compiled rules, by network interface id.
@@ -143,12 +144,15 @@ pub struct Compiler {
     pub out_of_service: HashSet<health::Key>,
 }
 
-/// A target's mirror port, its collectors in service (each with its outer headers, source
-/// address and VNI left for the session, and its counter slot; next hop known and, behind a
-/// load balancer, healthy), how flows spread over them, why copies are skipped while none is,
-/// its counter slot, MTU and UDP port.
+/// What copies to one target look like before a session's source and VNI are known: its
+/// collectors in service (next hop known and, behind a load balancer, healthy), how flows
+/// spread over them, why copies are skipped while none is.
 struct TargetOut {
+    /// The mirror port.
     port: usize,
+    /// One per collector in service, with its counter slot: outer headers with the source
+    /// address unspecified (the others are skipped, and counted, until ARP or Neighbor
+    /// Discovery answers, or their health checks pass).
     collectors: Vec<(Outer, CollectorSlot)>,
     /// The collectors' keys for the spread, to keep it while they stay the same.
     keys: Vec<u64>,
@@ -157,6 +161,10 @@ struct TargetOut {
     target: TargetSlot,
     mtu: u32,
     udp_port: u16,
+    /// Some collector has an IPv4 address, some an IPv6 one: which outer source addresses
+    /// its sessions need.
+    ipv4: bool,
+    ipv6: bool,
 }
 
 /// A session that mirrors: enabled, with everything it names present.
@@ -165,7 +173,8 @@ struct Mirroring {
     source: String,
     number: u32,
     filter: Arc<FilterRules>,
-    own: (u32, u16),
+    /// Its copies' outer source addresses (one per family its target needs) and UDP port.
+    own: (Vec<IpAddr>, u16),
 }
 
 /// One source's compiled rules and what they were built from.
@@ -301,12 +310,12 @@ impl Compiler {
         let mut outs: Vec<(u32, SessionOut)> = Vec::new();
         for id in sessions {
             if let Some(old) = self.sessions.remove(id) {
-                self.own(old.own, false);
+                self.own(&old.own, false);
                 sources.insert(old.source);
             }
             let Some((m, out)) = self.mirroring_of(cfg, id, env)? else { continue };
             self.work.sessions_compiled += 1;
-            self.own(m.own, true);
+            self.own(&m.own, true);
             sources.insert(m.source.clone());
             // The table before has these copies already (a change of filter, say): shared.
             if self.outs.get(m.slot as usize) != Some(&out) {
@@ -346,7 +355,7 @@ impl Compiler {
 
     /// Counts (`on`) or uncounts a session's outer source address and UDP port among those
     /// never mirrored again.
-    fn own(&mut self, (ip, port): (u32, u16), on: bool) {
+    fn own(&mut self, (ips, port): &(Vec<IpAddr>, u16), on: bool) {
         fn count<K: Ord + Copy>(map: &mut BTreeMap<K, usize>, k: K, on: bool) -> bool {
             let n = map.entry(k).or_default();
             if on {
@@ -360,10 +369,16 @@ impl Compiler {
             }
             gone
         }
-        if count(&mut self.own_ips, ip, on) {
-            self.exclusions.own_ips = self.own_ips.keys().copied().collect();
+        let mut changed = false;
+        for ip in ips {
+            changed |= count(&mut self.own_ips, *ip, on);
         }
-        if count(&mut self.own_ports, port, on) {
+        if changed {
+            let (v4, v6): (Vec<IpAddr>, Vec<IpAddr>) = self.own_ips.keys().partition(|a| a.is_ipv4());
+            self.exclusions.own_ips = v4.into_iter().filter_map(|a| match a { IpAddr::V4(a) => Some(u32::from(a)), IpAddr::V6(_) => None }).collect();
+            self.exclusions.own_ips_v6 = v6.into_iter().filter_map(|a| match a { IpAddr::V6(a) => Some(words(u128::from(a))), IpAddr::V4(_) => None }).collect();
+        }
+        if count(&mut self.own_ports, *port, on) {
             self.exclusions.own_ports = self.own_ports.keys().copied().collect();
         }
     }
@@ -377,21 +392,32 @@ impl Compiler {
             return Ok(None);
         };
         let out = out.as_ref().map_err(|e| msg(e.clone()))?;
-        let src_ip = source.ipv4.or(cfg.ports[out.port].ipv4).ok_or_else(|| msg(format!("session {:?}: no outer source address (ipv4 on its network interface or port)", s.id)))?;
+        // The outer source of each family: the source's own address (AWS uses the ENI's),
+        // else the mirror port's.
+        let mirror = &cfg.ports[out.port];
+        let no_source = |family: &str| msg(format!("session {:?}: no outer {family} source address ({family} on its network interface or port)", s.id));
+        let (src_v4, src_v6) = (source.ipv4.or(mirror.ipv4), source.ipv6.or(mirror.ipv6));
+        let mut own = Vec::new();
+        if out.ipv4 {
+            own.push(IpAddr::V4(src_v4.ok_or_else(|| no_source("ipv4"))?));
+        }
+        if out.ipv6 {
+            own.push(IpAddr::V6(src_v6.ok_or_else(|| no_source("ipv6"))?));
+        }
         let slot = env.slots.get(&s.id).ok_or_else(|| msg(format!("session {:?} has no counter slot", s.id)))?;
         let vni = s.virtual_network_id.unwrap_or(0);
-        let collectors = out.collectors.iter().map(|(o, c)| CollectorOut::new(Template::new(&Outer { src_ip: u32::from(src_ip), vni, ..*o }), CounterSlot(slot), *c)).collect();
+        let collectors = out.collectors.iter().map(|(o, c)| CollectorOut::new(Template::new(&Outer { ip: from(o.ip, src_v4, src_v6), vni, ..*o }), CounterSlot(slot), *c)).collect();
         let session_out = SessionOut {
             id: s.id.as_str().into(),
             slot: CounterSlot(slot),
             target: out.target,
             port: out.port as u16,
-            max_inner: max_inner_len(packet_length_to(s, target), out.mtu),
+            max_inner: max_inner_len(packet_length_to(s, target), out.mtu, out.ipv6),
             collectors,
             spread: out.spread.clone(),
             empty: out.empty,
         };
-        let m = Mirroring { slot, source: s.source.clone(), number: s.session_number, filter: filter.clone(), own: (u32::from(src_ip), out.udp_port) };
+        let m = Mirroring { slot, source: s.source.clone(), number: s.session_number, filter: filter.clone(), own: (own, out.udp_port) };
         Ok(Some((m, session_out)))
     }
 
@@ -471,16 +497,21 @@ fn outers(cfg: &Config, target: &Target, env: &Env, out_of_service: &HashSet<hea
     let mut collectors = Vec::new();
     let mut keys = Vec::new();
     for c in &dest.collectors {
-        let address = IpAddr::from(c.address);
+        let address = c.address;
         if !healthy(address) {
             continue;
         }
         let hop = match c.hop {
             NextHop::Mac(m) => Some(m.0),
-            NextHop::Arp(ip) => (env.resolved)(&Key { port, vlan: target.vlan, ip }),
+            NextHop::Address(ip) => (env.resolved)(&Key { port, vlan: target.vlan, ip }),
         };
         let Some(hop) = hop else { continue };
-        let outer = Outer { src_mac: mirror.mac.map_or(env.port_macs[port], |m| m.0), dst_mac: hop, vlan: target.vlan, src_ip: 0, dst_ip: u32::from(c.address), dst_port: target.udp_port, vni: 0 };
+        let ip = match address {
+            IpAddr::V4(dst) => OuterIp::V4 { src: Ipv4Addr::UNSPECIFIED, dst },
+            IpAddr::V6(dst) => OuterIp::V6 { src: Ipv6Addr::UNSPECIFIED, dst },
+        };
+        let src_mac = mirror.mac.map_or(env.port_macs[port], |m| m.0);
+        let outer = Outer { src_mac, dst_mac: hop, vlan: target.vlan, ip, ttl: target.ttl, dont_fragment: target.dont_fragment, dst_port: target.udp_port, vni: 0 };
         collectors.push((outer, env.slots.collector(&target.id, address).ok_or_else(|| no_slot(address))?));
         keys.push(spread::key(address_bits(address)));
     }
@@ -489,9 +520,18 @@ fn outers(cfg: &Config, target: &Target, env: &Env, out_of_service: &HashSet<hea
         Some(o) if o.keys == keys && o.spread.is_some() => o.spread.clone().expect("checked"),
         _ => Arc::new(Spread::new(&keys)),
     });
-    let empty = if dest.collectors.iter().any(|c| healthy(IpAddr::from(c.address))) { CopySkip::Unresolved } else { CopySkip::NoHealthyCollector };
+    let empty = if dest.collectors.iter().any(|c| healthy(c.address)) { CopySkip::Unresolved } else { CopySkip::NoHealthyCollector };
     let target_slot = env.slots.target(&target.id).ok_or_else(|| format!("target {:?} has no counter slot", target.id))?;
-    Ok(TargetOut { port, collectors, keys, spread, empty, target: target_slot, mtu: target.mtu, udp_port: target.udp_port })
+    let ipv4 = dest.collectors.iter().any(|c| c.address.is_ipv4());
+    Ok(TargetOut { port, collectors, keys, spread, empty, target: target_slot, mtu: target.mtu, udp_port: target.udp_port, ipv4, ipv6: dest.has_ipv6() })
+}
+
+/// `ip` with the session's source address of its family (validation made sure there is one).
+fn from(ip: OuterIp, v4: Option<Ipv4Addr>, v6: Option<Ipv6Addr>) -> OuterIp {
+    match ip {
+        OuterIp::V4 { dst, .. } => OuterIp::V4 { src: v4.unwrap_or(Ipv4Addr::UNSPECIFIED), dst },
+        OuterIp::V6 { dst, .. } => OuterIp::V6 { src: v6.unwrap_or(Ipv6Addr::UNSPECIFIED), dst },
+    }
 }
 
 /// An address as 128 bits, IPv4 mapped into IPv6, for a collector's stable key.

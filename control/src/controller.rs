@@ -54,6 +54,7 @@ pub struct Finished {
     pub generation: u64,
     pub neighbours: Vec<NeighbourReport>,
     pub arp: crate::neighbour::ArpCounters,
+    pub nd: crate::neighbour::NdCounters,
     pub health: Vec<CollectorHealth>,
     pub control: ControlReport,
     pub rule_hits: RuleTotals,
@@ -162,7 +163,7 @@ impl<'a> Controller<'a> {
         let neighbours = self.neighbour_report();
         let health = self.health_report();
         let rule_hits = self.rule_totals();
-        Finished { cfg: self.state.cfg, slots: self.slots, generation: self.generation, neighbours, arp: self.neighbours.counters, health, control: self.work, rule_hits }
+        Finished { cfg: self.state.cfg, slots: self.slots, generation: self.generation, neighbours, arp: self.neighbours.counters, nd: self.neighbours.nd, health, control: self.work, rule_hits }
     }
 
     /// Every filter rule's hits so far.
@@ -187,6 +188,7 @@ impl<'a> Controller<'a> {
             table: self.generation,
             neighbours: &neighbours,
             arp: self.neighbours.counters,
+            nd: self.neighbours.nd,
             recent_busy: Some(&self.busy.ratios(self.rt.counters)),
             health: &health,
             control: self.work,
@@ -199,7 +201,7 @@ impl<'a> Controller<'a> {
         self.health.report(Instant::now(), SystemTime::now())
     }
 
-    /// The next hops resolved by ARP.
+    /// The next hops resolved by ARP or Neighbor Discovery.
     pub fn neighbour_report(&self) -> Vec<NeighbourReport> {
         let names: Vec<String> = self.state.cfg.ports.iter().map(|p| p.name.clone()).collect();
         self.neighbours.report(&names, Instant::now())
@@ -216,8 +218,9 @@ impl<'a> Controller<'a> {
 
     /// The control loop's periodic work (and what follows every job, once it is answered):
     /// freeing the tables no worker reads any more, a sample of the workers' load, then ARP
-    /// and the health checks (the frames workers handed over, the requests and checks that
-    /// are due; a next hop or a collector's health that changes republishes the table).
+    /// and Neighbor Discovery and the health checks (the frames workers handed over, the
+    /// requests and checks that are due; a next hop or a collector's health that changes
+    /// republishes the table).
     pub fn tick(&mut self, snooped: &SnoopQueue) {
         let (hits, cfg) = (&mut self.rule_hits, &self.state.cfg);
         self.writer.reclaim(|old| hits.retire(old, cfg));
@@ -321,8 +324,8 @@ impl<'a> Controller<'a> {
         }
     }
 
-    /// Sends a control frame (ARP) on its port's control queue; a refused frame is dropped
-    /// (ARP retries on its own).
+    /// Sends a control frame (ARP, Neighbor Discovery, a health check) on its port's control
+    /// queue; a refused frame is dropped (each retries on its own).
     fn send(&mut self, (port, frame): crate::neighbour::Outgoing) {
         let Some(Some(txq)) = self.rt.control_tx.get_mut(port) else { return };
         let Some(mut m) = Mbuf::alloc(self.rt.pools[1]) else { return };
@@ -554,7 +557,7 @@ impl Host for Controller<'_> {
     }
 
     fn neighbours(&self) -> DescribeNeighborsResult {
-        DescribeNeighborsResult { neighbors: self.neighbour_report(), arp: self.neighbours.counters }
+        DescribeNeighborsResult { neighbors: self.neighbour_report(), arp: self.neighbours.counters, nd: self.neighbours.nd }
     }
 
     fn reload(&mut self) -> Result<u64, ApiError> {
@@ -590,16 +593,16 @@ fn check_route(cfg: &Config, macs: &[[u8; 6]], control_tx: &[Option<TxQueue>], n
     if cfg.is_linked(&lb.port) {
         return Route::Unavailable(format!("port {:?} is in a link, whose frames pass through untouched", lb.port));
     }
-    let Some(me) = me_of(cfg, macs, control_tx, port) else {
+    let Some(me) = me_of(cfg, macs, control_tx, port).and_then(|m| Some(health::Sender { mac: m.mac, ip: m.ip? })) else {
         return Route::Unavailable(match cfg.ports[port].ipv4 {
             None => format!("port {:?} has no IPv4 address to send them from", lb.port),
             Some(_) => format!("port {:?} has no TX queue to spare for the control thread (for net_pcap, give it one more tx_pcap=)", lb.port),
         });
     };
     let vlan = cfg.targets.iter().find(|t| t.destination() == Some((TargetType::NetworkLoadBalancer, lb.arn.as_str()))).and_then(|t| t.vlan);
-    let next_hop = match NextHop::of(lb.next_hop_mac, lb.next_hop, collector) {
+    let next_hop = match NextHop::of(lb.next_hop_mac, lb.next_hop, key.address) {
         NextHop::Mac(m) => m.0,
-        NextHop::Arp(ip) => match neighbours.lookup(&crate::neighbour::Key { port, vlan, ip }) {
+        NextHop::Address(ip) => match neighbours.lookup(&crate::neighbour::Key { port, vlan, ip }) {
             Some(m) => m,
             None => return Route::Unresolved,
         },
@@ -607,26 +610,27 @@ fn check_route(cfg: &Config, macs: &[[u8; 6]], control_tx: &[Option<TxQueue>], n
     Route::Ready { port, vlan, me, next_hop, collector }
 }
 
-/// A port's identity for ARP: its address and MAC, when it has an address and a control queue.
+/// A port's identity for ARP and Neighbor Discovery: its MAC and addresses, when it has an
+/// address and a control queue.
 fn me_of(cfg: &Config, macs: &[[u8; 6]], control_tx: &[Option<TxQueue>], port: usize) -> Option<Me> {
     let p = cfg.ports.get(port)?;
     control_tx.get(port)?.as_ref()?;
-    Some(Me { mac: p.mac.map_or(macs[port], |m| m.0), ip: p.ipv4? })
+    (p.ipv4.is_some() || p.ipv6.is_some()).then(|| Me { mac: p.mac.map_or(macs[port], |m| m.0), ip: p.ipv4, ipv6: p.ipv6 })
 }
 
 fn nanos_of(d: std::time::Duration) -> u64 {
     d.as_nanos().try_into().unwrap_or(u64::MAX)
 }
 
-/// Every next hop resolved by ARP of `targets` needs a port where the control thread can send:
-/// a spare TX queue.
+/// Every next hop resolved by ARP or Neighbor Discovery of `targets` needs a port where the
+/// control thread can send: a spare TX queue.
 pub fn arp_capable<'c>(cfg: &'c Config, targets: impl IntoIterator<Item = &'c crate::config::Target>, control_tx: &[Option<TxQueue>]) -> Result<(), String> {
     for key in targets.into_iter().flat_map(|t| crate::compile::arp_hops(cfg, t)) {
         if control_tx.get(key.port).is_none_or(|q| q.is_none()) {
             let port = &cfg.ports[key.port].name;
             let users: Vec<&str> = cfg.targets.iter().filter(|t| cfg.target_destination(t).is_some_and(|d| d.port == port)).map(|t| t.id.as_str()).collect();
             return Err(format!(
-                "{} {}: next hop {} is found by ARP, but port {port:?} has no TX queue to spare for it (the device has one per worker only; for net_pcap give it one more tx_pcap=); give the {} a next_hop_mac",
+                "{} {}: next hop {} is found by ARP or Neighbor Discovery, but port {port:?} has no TX queue to spare for it (the device has one per worker only; for net_pcap give it one more tx_pcap=); give the {} a next_hop_mac",
                 Kind::Target.noun(),
                 users.join(", "),
                 key.ip,

@@ -348,7 +348,7 @@ impl Slots {
         let collectors: Vec<(String, IpAddr)> = cfg
             .targets
             .iter()
-            .flat_map(|t| cfg.target_destination(t).into_iter().flat_map(|d| d.collectors).map(|c| (t.id.clone(), IpAddr::from(c.address))))
+            .flat_map(|t| cfg.target_destination(t).into_iter().flat_map(|d| d.collectors).map(|c| (t.id.clone(), c.address)))
             .collect();
         if let Err((t, a)) = self.collectors.update_all(&collectors, |slot| collector_totals(counters, slot), &mut done.collectors) {
             let cap = self.collectors.capacity;

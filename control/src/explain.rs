@@ -24,11 +24,11 @@ use dataplane::hash::source_port;
 use dataplane::parse::{parse, Packet};
 use dataplane::table::{Compiled, SourceRules, Table};
 use dataplane::types::NotMirrored;
-use dataplane::wire::{ethernet, ipv4, udp, vxlan};
+use dataplane::wire::{ethernet, ipv4, ipv6, udp, vxlan};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::fmt::Write as _;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
 /// Longest frame `explain` takes: an IPv4 packet's largest, with its Ethernet header and tags.
 pub const MAX_FRAME: usize = 65535 + 22;
@@ -126,10 +126,10 @@ pub struct CopyExplanation {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub length: Option<usize>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub outer_source: Option<Ipv4Addr>,
+    pub outer_source: Option<IpAddr>,
     /// The collector it goes to.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub outer_destination: Option<Ipv4Addr>,
+    pub outer_destination: Option<IpAddr>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub udp_source_port: Option<u16>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -279,27 +279,38 @@ fn copy(cfg: &Config, table: &Table, frame: &[u8], m: &Mirror) -> CopyExplanatio
     let outer = &collector.outer;
     let mut bytes = vec![0; outer.len() + inner];
     let (head, rest) = bytes.split_at_mut(outer.len());
-    outer.write(head, inner, source_port(m.hash));
+    outer.write(head, &frame[..inner], source_port(m.hash));
     rest.copy_from_slice(&frame[..inner]);
     // The template wrote these headers, so they read back whole.
     let ip = ethernet::untag(&bytes, 1).expect("an outer Ethernet header").offset;
-    let h = ipv4::Packet::new_unchecked(&bytes[ip..]);
-    let u = udp::Packet::new_unchecked(&bytes[ip + ipv4::HEADER_LEN..]);
-    let vni = vxlan::Packet::new_unchecked(&bytes[ip + ipv4::HEADER_LEN + udp::HEADER_LEN..]).vni();
+    let (src, dst, l4): (IpAddr, IpAddr, usize) = if outer.is_ipv6() {
+        let h = ipv6::Packet::new_unchecked(&bytes[ip..]);
+        (ipv6_of(h.src_addr()).into(), ipv6_of(h.dst_addr()).into(), ip + ipv6::HEADER_LEN)
+    } else {
+        let h = ipv4::Packet::new_unchecked(&bytes[ip..]);
+        (Ipv4Addr::from(h.src_addr()).into(), Ipv4Addr::from(h.dst_addr()).into(), ip + ipv4::HEADER_LEN)
+    };
+    let u = udp::Packet::new_unchecked(&bytes[l4..]);
+    let vni = vxlan::Packet::new_unchecked(&bytes[l4 + udp::HEADER_LEN..]).vni();
     c.virtual_network_id = Some(vni);
     c.length = Some(bytes.len());
-    c.outer_source = Some(Ipv4Addr::from(h.src_addr()));
-    c.outer_destination = Some(Ipv4Addr::from(h.dst_addr()));
+    c.outer_source = Some(src);
+    c.outer_destination = Some(dst);
     c.udp_source_port = Some(u.src_port());
     c.udp_destination_port = Some(u.dst_port());
     c.bytes = Some(hex::encode(&bytes));
     c
 }
 
+/// An IPv6 address from its four 32-bit words, as the dataplane keeps it.
+fn ipv6_of(w: [u32; 4]) -> Ipv6Addr {
+    Ipv6Addr::from(w.iter().fold(0u128, |a, x| a << 32 | u128::from(*x)))
+}
+
 fn summary(p: &Packet) -> PacketSummary {
     let addr = |w: [u32; 4]| -> IpAddr {
         if p.ipv6 {
-            Ipv6Addr::from(w.iter().fold(0u128, |a, x| a << 32 | u128::from(*x))).into()
+            ipv6_of(w).into()
         } else {
             Ipv4Addr::from(w[0]).into()
         }
@@ -467,7 +478,7 @@ pub fn render(frames: &[FrameExplanation]) -> String {
             let _ = write!(out, "  copy of {} ({}) out of port {}: ", c.traffic_mirror_session_id, c.direction.name(), c.port);
             match (&c.skipped, c.virtual_network_id, c.length, c.outer_source, c.outer_destination, c.udp_source_port, c.udp_destination_port) {
                 (None, Some(vni), Some(len), Some(src), Some(dst), Some(sp), Some(dp)) => {
-                    let _ = write!(out, "VNI {vni}, {len} bytes ({} of the frame{}), {src}:{sp} > {dst}:{dp}", c.inner_length, if c.truncated { ", cut" } else { "" });
+                    let _ = write!(out, "VNI {vni}, {len} bytes ({} of the frame{}), {} > {}", c.inner_length, if c.truncated { ", cut" } else { "" }, SocketAddr::new(src, sp), SocketAddr::new(dst, dp));
                 }
                 _ => {
                     let _ = write!(out, "skipped ({})", c.skipped.as_deref().unwrap_or("?"));
@@ -510,7 +521,7 @@ mod tests {
         assert_eq!((t.traffic_mirror_session_id.as_str(), t.traffic_mirror_filter_id.as_str(), t.rule_number, t.rule_action, t.accepted), ("tms-web", "tmf-web", Some(200), Some(RuleAction::Accept), true));
         let c = &e.copies[0];
         assert_eq!((c.virtual_network_id, c.inner_length, c.truncated, c.length), (Some(100), 128, true, Some(128 + 50)));
-        assert_eq!((c.outer_source, c.outer_destination, c.udp_destination_port), (Some(Ipv4Addr::new(10, 0, 0, 5)), Some(Ipv4Addr::new(192, 0, 2, 10)), Some(4789)));
+        assert_eq!((c.outer_source, c.outer_destination, c.udp_destination_port), (Some(Ipv4Addr::new(10, 0, 0, 5).into()), Some(Ipv4Addr::new(192, 0, 2, 10).into()), Some(4789)));
         let bytes = hex::decode(c.bytes.as_ref().unwrap()).unwrap();
         assert_eq!(&bytes[50..], &frame[..128], "the copy carries the frame's first 128 bytes");
         assert_eq!(u16::from_be_bytes([bytes[34], bytes[35]]), c.udp_source_port.unwrap());

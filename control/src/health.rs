@@ -20,7 +20,7 @@
 //! handed over go in; frames to send and changes of health come out. No DPDK, no clock.
 
 use crate::config::{Config, HealthCheckProtocol, LoadBalancer, TargetType};
-use crate::neighbour::{Me, Outgoing};
+use crate::neighbour::Outgoing;
 use dataplane::wire::probe::{self, Segment};
 use dataplane::wire::{icmp, tcp};
 use serde::{Deserialize, Serialize};
@@ -105,16 +105,23 @@ pub fn wanted(cfg: &Config) -> Vec<Wanted> {
         .flat_map(|lb| {
             let user = cfg.targets.iter().find(|t| t.destination() == Some((TargetType::NetworkLoadBalancer, lb.arn.as_str())));
             let settings = user.map(|t| Settings::of(lb, t.udp_port));
-            lb.addresses.iter().map(move |&a| Wanted { key: Key { load_balancer: lb.arn.clone(), address: IpAddr::from(a) }, settings })
+            lb.addresses.iter().map(move |&a| Wanted { key: Key { load_balancer: lb.arn.clone(), address: a }, settings })
         })
         .collect()
+}
+
+/// Whom checks come from: a mirror port's MAC and IPv4 address.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Sender {
+    pub mac: [u8; 6],
+    pub ip: Ipv4Addr,
 }
 
 /// How a check reaches its collector now, as the controller finds it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Route {
     /// Out of port `port`, on `vlan`, from the port's own address and MAC, to the next hop.
-    Ready { port: usize, vlan: Option<u16>, me: Me, next_hop: [u8; 6], collector: Ipv4Addr },
+    Ready { port: usize, vlan: Option<u16>, me: Sender, next_hop: [u8; 6], collector: Ipv4Addr },
     /// The next hop's MAC is not known: the check fails, as the copies could not get there.
     Unresolved,
     /// No check can be sent at all (why not): the collector stays in service, unchecked.
@@ -206,7 +213,7 @@ struct Pending {
     sent: Instant,
     port: usize,
     vlan: Option<u16>,
-    me: Me,
+    me: Sender,
     next_hop: [u8; 6],
     collector: Ipv4Addr,
     probe: Probe,
@@ -542,7 +549,7 @@ fn mac(frame: &[u8], at: usize) -> [u8; 6] {
 mod tests {
     use super::*;
 
-    const ME: Me = Me { mac: [2, 0, 0, 0, 0, 0x10], ip: Ipv4Addr::new(192, 0, 2, 1) };
+    const ME: Sender = Sender { mac: [2, 0, 0, 0, 0, 0x10], ip: Ipv4Addr::new(192, 0, 2, 1) };
     const HOP: [u8; 6] = [2, 0, 0, 0, 0, 0x20];
     const LB: &str = "arn:aws:elasticloadbalancing:local:000000000000:loadbalancer/net/ids/1";
 
@@ -748,7 +755,7 @@ mod tests {
 
     #[test]
     fn settings_default_as_aws_does_and_the_port_to_the_traffic_port() {
-        let mut lb = LoadBalancer { arn: LB.into(), port: "mirror".into(), addresses: vec![Ipv4Addr::new(192, 0, 2, 10)], ..Default::default() };
+        let mut lb = LoadBalancer { arn: LB.into(), port: "mirror".into(), addresses: vec![Ipv4Addr::new(192, 0, 2, 10).into()], ..Default::default() };
         let s = Settings::of(&lb, 4789);
         assert_eq!(s, Settings { protocol: HealthCheckProtocol::Tcp, port: 4789, interval: Duration::from_secs(30), healthy_threshold: 3, unhealthy_threshold: 3 });
         lb.health_check = Some(crate::config::HealthCheck { port: Some(9000), interval: Some(1), ..Default::default() });

@@ -13,7 +13,7 @@ use crate::config::{Config, Direction, Filter, GatewayLoadBalancerEndpoint, Load
 use anyhow::{anyhow, bail, Context, Result};
 use serde::Deserialize;
 use std::collections::{BTreeSet, HashMap};
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::path::PathBuf;
 
 /// What to import and how to bind it.
@@ -28,11 +28,11 @@ pub struct ImportOptions {
     /// Port for source ENIs not bound explicitly (default: the first port of the first link).
     pub default_port: Option<String>,
     /// Target id -> collector addresses.
-    pub target_addresses: Vec<(String, Vec<Ipv4Addr>)>,
+    pub target_addresses: Vec<(String, Vec<IpAddr>)>,
     /// Next-hop MAC for collectors whose own MAC is not known...
     pub next_hop_mac: Option<Mac>,
-    /// ...or the next hop's IPv4 address, resolved by ARP.
-    pub next_hop: Option<Ipv4Addr>,
+    /// ...or the next hop's address, resolved by ARP or Neighbor Discovery.
+    pub next_hop: Option<IpAddr>,
     /// Port copies leave by (default: the first port in no link).
     pub mirror_port: Option<String>,
 }
@@ -64,9 +64,25 @@ struct Eni {
     #[serde(default)]
     private_ip_address: Option<Ipv4Addr>,
     #[serde(default)]
+    ipv6_addresses: Vec<EniIpv6>,
+    #[serde(default)]
     description: Option<String>,
     #[serde(default)]
     tag_set: Vec<Tag>,
+}
+
+/// One of an ENI's IPv6 addresses in describe-network-interfaces output.
+#[derive(Deserialize, Clone)]
+#[serde(rename_all = "PascalCase")]
+struct EniIpv6 {
+    ipv6_address: Ipv6Addr,
+}
+
+impl Eni {
+    /// Its first IPv6 address.
+    fn ipv6(&self) -> Option<Ipv6Addr> {
+        self.ipv6_addresses.first().map(|a| a.ipv6_address)
+    }
 }
 
 fn tags(list: &[Tag]) -> Tags {
@@ -105,7 +121,7 @@ pub fn import(o: &ImportOptions) -> Result<Imported> {
     let mut cfg = Config::load(&o.base).map_err(|e| anyhow!("{e}"))?;
     let enis: HashMap<&str, &Eni> = all.network_interfaces.iter().map(|e| (e.network_interface_id.as_str(), e)).collect();
     let bind: HashMap<&str, &str> = o.bind.iter().map(|(e, p)| (e.as_str(), p.as_str())).collect();
-    let addresses: HashMap<&str, &Vec<Ipv4Addr>> = o.target_addresses.iter().map(|(t, a)| (t.as_str(), a)).collect();
+    let addresses: HashMap<&str, &Vec<IpAddr>> = o.target_addresses.iter().map(|(t, a)| (t.as_str(), a)).collect();
     let default_port = match &o.default_port {
         Some(p) => p.clone(),
         None => cfg.links.first().map(|l| l.ports[0].clone()).ok_or_else(|| anyhow!("the base configuration has no link: give --default-port"))?,
@@ -133,7 +149,7 @@ pub fn import(o: &ImportOptions) -> Result<Imported> {
     let mut targets = Vec::new();
     // The collector's next hop: its own MAC when AWS's output gives it (it is on the mirror
     // port's network), else what the options say.
-    let hop_for = |id: &str, known: Option<Mac>| -> Result<(Option<Mac>, Option<Ipv4Addr>)> {
+    let hop_for = |id: &str, known: Option<Mac>| -> Result<(Option<Mac>, Option<IpAddr>)> {
         match (known, o.next_hop_mac, o.next_hop) {
             (Some(m), _, _) => Ok((Some(m), None)),
             (None, Some(m), _) => Ok((Some(m), None)),
@@ -155,7 +171,8 @@ pub fn import(o: &ImportOptions) -> Result<Imported> {
             TargetType::NetworkInterface => {
                 let eni_id = t.network_interface_id.clone().ok_or_else(|| anyhow!("target {id}: a network-interface target without NetworkInterfaceId"))?;
                 let eni = enis.get(eni_id.as_str());
-                let ip = match (given, eni.and_then(|e| e.private_ip_address)) {
+                let known = eni.and_then(|e| e.private_ip_address.map(IpAddr::V4).or(e.ipv6().map(IpAddr::V6)));
+                let ip = match (given, known) {
                     (Some(a), _) if a.len() == 1 => a[0],
                     (Some(_), _) => bail!("target {id}: a network-interface target has one collector address"),
                     (None, Some(a)) => a,
@@ -166,7 +183,8 @@ pub fn import(o: &ImportOptions) -> Result<Imported> {
                     id: eni_id.clone(),
                     port: mirror_port.clone(),
                     mac: None,
-                    ipv4: Some(ip),
+                    ipv4: v4(ip),
+                    ipv6: v6(ip),
                     next_hop_mac,
                     next_hop,
                     description: eni.and_then(|e| e.description.clone()),
@@ -188,7 +206,7 @@ pub fn import(o: &ImportOptions) -> Result<Imported> {
                     _ => bail!("target {id}: the endpoint's address is not in AWS's output: give --target-address {id}=IP"),
                 };
                 let (next_hop_mac, next_hop) = hop_for(id, None)?;
-                endpoints.push(GatewayLoadBalancerEndpoint { id: vpce.clone(), port: mirror_port.clone(), ipv4: ip, next_hop_mac, next_hop, description: None, tags: Tags::new() });
+                endpoints.push(GatewayLoadBalancerEndpoint { id: vpce.clone(), port: mirror_port.clone(), ipv4: v4(ip), ipv6: v6(ip), next_hop_mac, next_hop, description: None, tags: Tags::new() });
                 Target::new(id, TargetType::GatewayLoadBalancerEndpoint, &vpce)
             }
         };
@@ -241,6 +259,7 @@ pub fn import(o: &ImportOptions) -> Result<Imported> {
             port: bind.get(eni_id.as_str()).map_or(default_port.clone(), |p| (*p).to_owned()),
             mac: eni.and_then(|e| e.mac_address),
             ipv4: eni.and_then(|e| e.private_ip_address),
+            ipv6: eni.and_then(|e| e.ipv6()),
             next_hop_mac: None,
             next_hop: None,
             description: eni.and_then(|e| e.description.clone()),
@@ -269,8 +288,24 @@ pub fn key_value(s: &str) -> Result<(String, String), String> {
 }
 
 /// `TARGET=IP[,IP...]` for clap.
-pub fn target_addresses(s: &str) -> Result<(String, Vec<Ipv4Addr>), String> {
+pub fn target_addresses(s: &str) -> Result<(String, Vec<IpAddr>), String> {
     let (k, v) = key_value(s)?;
-    let addrs = v.split(',').map(|a| a.trim().parse::<Ipv4Addr>().map_err(|e| format!("{a:?}: {e}"))).collect::<Result<_, _>>()?;
+    let addrs = v.split(',').map(|a| a.trim().parse::<IpAddr>().map_err(|e| format!("{a:?}: {e}"))).collect::<Result<_, _>>()?;
     Ok((k, addrs))
+}
+
+/// The IPv4 part of an address...
+fn v4(a: IpAddr) -> Option<Ipv4Addr> {
+    match a {
+        IpAddr::V4(a) => Some(a),
+        IpAddr::V6(_) => None,
+    }
+}
+
+/// ...and the IPv6 part.
+fn v6(a: IpAddr) -> Option<Ipv6Addr> {
+    match a {
+        IpAddr::V6(a) => Some(a),
+        IpAddr::V4(_) => None,
+    }
 }

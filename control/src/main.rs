@@ -141,13 +141,14 @@ enum Command {
         /// A target's collector address(es): TMT=IP[,IP...] (repeatable). Needed for load
         /// balancers, and for ENI targets without describe-network-interfaces output.
         #[arg(long = "target-address", value_name = "TMT=IPS", value_parser = target_addresses)]
-        target_addresses: Vec<(String, Vec<std::net::Ipv4Addr>)>,
+        target_addresses: Vec<(String, Vec<std::net::IpAddr>)>,
         /// MAC of the next hop towards collectors whose own MAC the JSON does not give...
         #[arg(long, value_name = "MAC")]
         next_hop_mac: Option<Mac>,
-        /// ...or its IPv4 address, resolved by ARP on the mirror port.
+        /// ...or its address, resolved on the mirror port by ARP (IPv4) or Neighbor Discovery
+        /// (IPv6).
         #[arg(long, value_name = "IP", conflicts_with = "next_hop_mac")]
-        next_hop: Option<std::net::Ipv4Addr>,
+        next_hop: Option<std::net::IpAddr>,
         /// Port the copies leave by (default: the first port in no link).
         #[arg(long, value_name = "PORT")]
         mirror_port: Option<String>,

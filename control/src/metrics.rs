@@ -190,6 +190,9 @@ pub fn exposition(r: &Report) -> String {
         ("arp_requests_sent", "ARP requests sent to resolve next hops", r.arp.requests_sent),
         ("arp_replies_sent", "ARP replies sent for the mirror ports' addresses", r.arp.replies_sent),
         ("arp_received", "ARP packets received on mirror ports", r.arp.received),
+        ("nd_solicitations_sent", "Neighbor Solicitations sent to resolve IPv6 next hops", r.nd.solicitations_sent),
+        ("nd_advertisements_sent", "Neighbor Advertisements sent for the mirror ports' IPv6 addresses", r.nd.advertisements_sent),
+        ("nd_received", "Neighbor Discovery messages received on mirror ports", r.nd.received),
     ] {
         e.counter(name, help).sample(&[], n);
     }

@@ -4,7 +4,7 @@ use crate::config::Config;
 pub use crate::counters::DirReport;
 use crate::counters::{RuleTotals, Slots};
 use crate::health::CollectorHealth;
-use crate::neighbour::{ArpCounters, NeighbourReport};
+use crate::neighbour::{ArpCounters, NdCounters, NeighbourReport};
 use crate::render::render;
 use dataplane::dpdk::mempool::Mempool;
 use dataplane::dpdk::port::PortStats;
@@ -31,6 +31,7 @@ pub struct Inputs<'a> {
     pub table: u64,
     pub neighbours: &'a Vec<NeighbourReport>,
     pub arp: ArpCounters,
+    pub nd: NdCounters,
     /// Each worker's busy share over a recent window, when known (else since start).
     pub recent_busy: Option<&'a [f64]>,
     /// The load balancers' collectors' health.
@@ -117,11 +118,13 @@ pub struct Report {
     /// Tables published so far (one per accepted change).
     #[serde(default)]
     pub table: u64,
-    /// Next hops resolved by ARP, and what ARP did.
+    /// Next hops resolved by ARP or Neighbor Discovery, and what each did.
     #[serde(default)]
     pub neighbours: Vec<NeighbourReport>,
     #[serde(default)]
     pub arp: ArpCounters,
+    #[serde(default)]
+    pub nd: NdCounters,
     pub ports: Vec<PortReport>,
     pub sessions: Vec<SessionReport>,
     /// Every filter rule, with how many packets it decided.
@@ -132,7 +135,8 @@ pub struct Report {
     pub workers: Vec<WorkerReport>,
     /// Frames forwarded but never considered for mirroring, by reason.
     pub not_mirrored: NotMirrored,
-    /// Frames for the control thread (ARP on mirror ports) that its queue had no room for.
+    /// Frames for the control thread (ARP and Neighbor Discovery on mirror ports) that its
+    /// queue had no room for.
     #[serde(default)]
     pub control_frames_dropped: u64,
     /// What the changes cost the control thread.
@@ -202,7 +206,7 @@ pub struct TargetReport {
     pub destination: String,
     /// The mirror port.
     pub port: String,
-    pub collectors: Vec<std::net::Ipv4Addr>,
+    pub collectors: Vec<std::net::IpAddr>,
     /// Copies sent to its collectors, and the bytes of originals they carried.
     #[serde(default)]
     pub packets: u64,
@@ -298,7 +302,7 @@ fn target_report(i: &Inputs, t: &crate::config::Target) -> TargetReport {
         .iter()
         .flat_map(|d| &d.collectors)
         .map(|c| {
-            let address = std::net::IpAddr::from(c.address);
+            let address = c.address;
             let n = i.slots.collector_totals(&t.id, address, i.counters);
             CollectorReport {
                 address,
@@ -402,6 +406,7 @@ impl Report {
             table: i.table,
             neighbours: i.neighbours.clone(),
             arp: i.arp,
+            nd: i.nd,
             ports,
             sessions,
             rules,

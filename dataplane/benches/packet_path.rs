@@ -12,7 +12,7 @@ fn packet_path(c: &mut Criterion) {
     g.throughput(Throughput::Elements(frames.len() as u64));
     for rules in [10usize, 1000, 10_000] {
         let table = common::table(rules);
-        let mut out = [0u8; 64];
+        let mut out = [0u8; 128];
         g.bench_function(format!("{rules} rules"), |b| b.iter(|| common::run_burst(black_box(&table), black_box(&frames), &mut out)));
     }
     g.finish();

@@ -15,7 +15,7 @@ fn main() {
     let rounds: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(10);
     let table = common::table(rules);
     let frames = common::frames(4096);
-    let mut out = [0u8; 64];
+    let mut out = [0u8; 128];
     let mut copies = 0u64;
     let t0 = std::time::Instant::now();
     for _ in 0..rounds {

@@ -111,8 +111,23 @@ impl Table {
     /// The flow hash of a packet a session accepted, or why it is never mirrored. Out of line
     /// on purpose: inlined, the compiler hoists the hash out of the lookup loop and computes
     /// it for every packet, most of which no session takes.
+    /// IPv6 packets go to their own copy: there `p.ipv6` is known true, here false, so each
+    /// copy holds one family's tests only, and the registers IPv6's tests need (our own IPv6
+    /// copies' addresses) are not saved and restored for IPv4 ones.
     #[inline(never)]
     fn accepted_hash(&self, p: &Packet) -> Result<u32, Exclusion> {
+        if p.ipv6 {
+            return self.accepted_hash_v6(p);
+        }
+        match self.exclusions.never_mirrored(p) {
+            Some(why) => Err(why),
+            None => Ok(flow_hash(p)),
+        }
+    }
+
+    /// [`accepted_hash`](Self::accepted_hash) of an IPv6 packet.
+    #[inline(never)]
+    fn accepted_hash_v6(&self, p: &Packet) -> Result<u32, Exclusion> {
         match self.exclusions.never_mirrored(p) {
             Some(why) => Err(why),
             None => Ok(flow_hash(p)),
@@ -214,7 +229,7 @@ impl SourceRules {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::encap::{Outer, Template};
+    use crate::encap::{Outer, OuterIp, Template, DEFAULT_TTL};
     use crate::filter::{Exclusions, Rule};
     use crate::table::{FilterRules, PortRules, SessionOut};
     use crate::types::{CounterSlot, PortRange, RuleAction};
@@ -240,7 +255,8 @@ mod tests {
         let ex = Exclusions::new(&[], &[]);
         let egress = SourceRules::build("eni-host", Some(HOST), Direction::Egress, &[(SessionIdx(0), udp)], &ex, 1).unwrap();
         let ingress = SourceRules::build("eni-any", None, Direction::Ingress, &[(SessionIdx(1), web)], &ex, 1).unwrap();
-        let outer = Outer { src_mac: [2; 6], dst_mac: [3; 6], vlan: None, src_ip: 1, dst_ip: 2, dst_port: 4789, vni: 7 };
+        let ip = OuterIp::V4 { src: [192, 0, 2, 1].into(), dst: [192, 0, 2, 10].into() };
+        let outer = Outer { src_mac: [2; 6], dst_mac: [3; 6], vlan: None, ip, ttl: DEFAULT_TTL, dont_fragment: false, dst_port: 4789, vni: 7 };
         let out = |slot| SessionOut::single(CounterSlot(slot), 2, 128, Template::new(&outer));
         Table {
             generation: 1,

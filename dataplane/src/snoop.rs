@@ -1,11 +1,12 @@
-//! Frames the control thread must see: ARP received on ports without a link (mirror ports),
-//! and the answers to its health checks (TCP and ICMP for the port's own address), copied out
-//! of their mbufs by the workers and handed over through a bounded queue.
+//! Frames the control thread must see, received on ports without a link (mirror ports): ARP,
+//! Neighbor Discovery (solicitations and advertisements), and the answers to its health checks
+//! (TCP and ICMP for the port's own IPv4 address); copied out of their mbufs by the workers and
+//! handed over through a bounded queue.
 
 use crate::stats::Counter;
-use crate::wire::{arp, probe};
+use crate::wire::{arp, ndp, probe};
 
-/// A frame the control thread must see (ARP on a mirror port), copied out of its mbuf.
+/// A frame the control thread must see ([`wanted`]), copied out of its mbuf.
 #[derive(Clone, Copy, Debug)]
 pub struct Snooped {
     /// Port index it arrived on.
@@ -16,9 +17,10 @@ pub struct Snooped {
     pub bytes: [u8; SNOOP_LEN],
 }
 
-/// Bytes kept of a snooped frame: an ARP packet behind one VLAN tag is 46; a TCP header
-/// without its options behind one, 58.
-pub const SNOOP_LEN: usize = 64;
+/// Bytes kept of a snooped frame: an ARP packet behind one VLAN tag is 46, a TCP header
+/// without its options behind one 58, a Neighbor Solicitation with its link-layer option 90;
+/// room for a few more options.
+pub const SNOOP_LEN: usize = 128;
 
 /// Where workers hand snooped frames to the control thread: bounded, lock-free; when full,
 /// frames are dropped (and counted), never waited for.
@@ -39,35 +41,19 @@ impl Snooped {
     }
 }
 
-/// Hands the ARP frames among `frames`, received on port `port`, to the control thread;
-/// counts in `dropped` those it has no room for.
+/// Whether the control thread must see `frame`: ARP, Neighbor Discovery, and, when the port
+/// has an IPv4 address `ip`, TCP and ICMP for it (the answers to health checks).
 #[inline]
-pub fn arp<'a>(queue: &SnoopQueue, port: u16, frames: impl Iterator<Item = &'a [u8]>, dropped: &Counter) {
-    for f in frames.filter(|f| arp::is_arp(f)) {
-        if queue.push(Snooped::new(port, f)).is_err() {
-            dropped.add(1);
-        }
-    }
+pub fn wanted(frame: &[u8], ip: Option<u32>) -> bool {
+    arp::is_arp(frame) || ndp::is_ndp(frame) || ip.is_some_and(|ip| probe::is_for(frame, ip))
 }
 
-/// Hands the frames among `frames`, received on port `port`, that are TCP or ICMP for the
-/// port's own address `ip` (the answers to health checks) to the control thread; counts in
-/// `dropped` those it has no room for.
+/// Hands the frames among `frames`, received on port `port` whose IPv4 address is `ip`, that
+/// the control thread must see ([`wanted`]) to it; counts in `dropped` those it has no room
+/// for. One pass over the burst.
 #[inline]
-pub fn addressed_to<'a>(queue: &SnoopQueue, port: u16, ip: u32, frames: impl Iterator<Item = &'a [u8]>, dropped: &Counter) {
-    for f in frames.filter(|f| probe::is_for(f, ip)) {
-        if queue.push(Snooped::new(port, f)).is_err() {
-            dropped.add(1);
-        }
-    }
-}
-
-/// Hands the frames among `frames`, received on port `port`, that the control thread must
-/// see to it: ARP, and, when the port has an address `ip`, TCP and ICMP for it; counts in
-/// `dropped` those it has no room for. One pass over the burst.
-#[inline]
-pub fn control_frames<'a>(queue: &SnoopQueue, port: u16, ip: Option<u32>, frames: impl Iterator<Item = &'a [u8]>, dropped: &Counter) {
-    for f in frames.filter(|f| arp::is_arp(f) || ip.is_some_and(|ip| probe::is_for(f, ip))) {
+pub fn to_control<'a>(queue: &SnoopQueue, port: u16, ip: Option<u32>, frames: impl Iterator<Item = &'a [u8]>, dropped: &Counter) {
+    for f in frames.filter(|f| wanted(f, ip)) {
         if queue.push(Snooped::new(port, f)).is_err() {
             dropped.add(1);
         }
@@ -85,7 +71,7 @@ mod tests {
         let dropped = Counter::default();
         let tagged = FrameBuilder::raw(crate::wire::ethernet::TYPE_ARP, &captured::ARP_REQUEST[14..]).vlans(&[7]).build();
         let frames = [captured::ARP_REQUEST, captured::TCP_SYN, &tagged[..], captured::ARP_REPLY];
-        arp(&queue, 3, frames.into_iter(), &dropped);
+        to_control(&queue, 3, None, frames.into_iter(), &dropped);
         assert_eq!(queue.len(), 2);
         assert_eq!(dropped.get(), 1, "the reply found the queue full");
         let first = queue.pop().unwrap();
@@ -94,24 +80,38 @@ mod tests {
     }
 
     #[test]
+    fn neighbor_discovery_is_handed_over_too() {
+        let queue = SnoopQueue::new(8);
+        let dropped = Counter::default();
+        let frames = [captured::NEIGHBOR_SOLICIT, captured::ICMPV6_ECHO_REQUEST, captured::MLD_REPORT, captured::NEIGHBOR_ADVERT];
+        to_control(&queue, 1, None, frames.into_iter(), &dropped);
+        assert_eq!(queue.len(), 2, "solicitation and advertisement, not echo or MLD");
+        assert_eq!(queue.pop().unwrap().frame(), captured::NEIGHBOR_SOLICIT, "whole");
+        assert_eq!(queue.pop().unwrap().frame(), captured::NEIGHBOR_ADVERT);
+        assert_eq!(dropped.get(), 0);
+    }
+
+
+    #[test]
     fn only_tcp_and_icmp_for_the_ports_address_are_handed_over() {
         let queue = SnoopQueue::new(2);
         let dropped = Counter::default();
         let me = u32::from(std::net::Ipv4Addr::new(192, 0, 2, 1));
+        let cut = |f: &'static [u8]| &f[..f.len().min(SNOOP_LEN)];
         let other = FrameBuilder::ipv4([192, 0, 2, 10], [192, 0, 2, 2]).tcp(9000, 5000).build();
         let udp = FrameBuilder::ipv4([192, 0, 2, 10], [192, 0, 2, 1]).udp(9000, 5000).build();
-        let frames = [captured::TCP_SYN_ACK, captured::ARP_REPLY, &other[..], &udp[..], captured::ICMP_ECHO_REPLY, captured::TCP_RST_ACK];
-        addressed_to(&queue, 2, me, frames.into_iter(), &dropped);
+        let frames = [captured::TCP_SYN_ACK, &other[..], &udp[..], captured::ICMP_ECHO_REPLY, captured::TCP_RST_ACK];
+        to_control(&queue, 2, Some(me), frames.into_iter(), &dropped);
         assert_eq!(queue.len(), 2);
         assert_eq!(dropped.get(), 1, "the RST found the queue full");
         let first = queue.pop().unwrap();
-        assert_eq!((first.port, first.frame()), (2, &captured::TCP_SYN_ACK[..SNOOP_LEN]));
-        assert_eq!(queue.pop().unwrap().frame(), &captured::ICMP_ECHO_REPLY[..SNOOP_LEN]);
+        assert_eq!((first.port, first.frame()), (2, cut(captured::TCP_SYN_ACK)));
+        assert_eq!(queue.pop().unwrap().frame(), cut(captured::ICMP_ECHO_REPLY));
     }
 
     #[test]
     fn long_frames_are_cut() {
-        let s = Snooped::new(0, &[0xab; 100]);
+        let s = Snooped::new(0, &[0xab; 200]);
         assert_eq!(s.frame(), &[0xab; SNOOP_LEN][..]);
     }
 }

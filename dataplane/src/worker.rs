@@ -5,8 +5,9 @@
 //! A received burst goes through four stages, each one function over the whole burst
 //! (`handle_burst`), in the spirit of VPP's nodes:
 //!
-//! 1. On ports without a link, `snoop` copies ARP frames, and TCP and ICMP for the port's own
-//!    address (health checks' answers), out for the control thread.
+//! 1. On ports without a link, `snoop::to_control` copies ARP and Neighbor Discovery frames,
+//!    and TCP and ICMP for the port's own address (health checks' answers), out for the
+//!    control thread.
 //! 2. `decide` (only where some source can see the burst): a prefetch of every packet's
 //!    first cache line, then per frame [`Sources::decide`], which parses it and answers the
 //!    copies to make (see [`decide`](crate::decide)); each becomes a pending copy, and its
@@ -75,8 +76,8 @@ pub struct WorkerSetup<'a> {
     pub tx_retries: u32,
     /// Sleep after a poll round that received nothing (0: pure polling).
     pub idle_sleep: Duration,
-    /// Where ARP frames received on ports without a link go (the control thread resolves
-    /// next hops and answers for the mirror ports' addresses).
+    /// Where ARP and Neighbor Discovery frames received on ports without a link go (the
+    /// control thread resolves next hops and answers for the mirror ports' addresses).
     pub snoop: &'a SnoopQueue,
     /// Each port's own IPv4 address (as a number), by port index: TCP and ICMP for it
     /// received on a port without a link also go to the control thread (health checks'
@@ -155,7 +156,7 @@ impl Worker<'_> {
         // see frames addressed to their MAC as ingress.
         let out_port = peer.unwrap_or(port);
         if peer.is_none() {
-            snoop::control_frames(self.snoop, port as u16, self.addresses[port], burst.iter().map(Mbuf::data), &self.counters.snoop_dropped);
+            snoop::to_control(self.snoop, port as u16, self.addresses[port], burst.iter().map(Mbuf::data), &self.counters.snoop_dropped);
         }
         let sources = table.sources(port, out_port);
         if !sources.is_empty() {
@@ -354,21 +355,22 @@ fn fill_copy(copy: &mut Mbuf, pool: &Mempool, reference: Option<Mbuf>, outer: &T
     if inner <= head.len() {
         if let Some(segment) = reference {
             let Some(header) = copy.append(outer.len()) else { return false };
-            outer.write(header, inner, src_port);
+            outer.write(header, &head[..inner], src_port);
             return copy.chain_reference(segment, original, inner).is_ok();
         }
         if let Some(buf) = copy.append(outer.len() + inner) {
+            let bytes = &head[..inner];
             match buf.first_chunk_mut::<MAX_OUTER_LEN>() {
-                Some(full) => outer.write_full(full, inner, src_port),
-                None => outer.write(&mut buf[..outer.len()], inner, src_port),
+                Some(full) => outer.write_full(full, bytes, src_port),
+                None => outer.write(&mut buf[..outer.len()], bytes, src_port),
             }
             // After the headers: it overwrites their scratch tail.
-            buf[outer.len()..].copy_from_slice(&head[..inner]);
+            buf[outer.len()..].copy_from_slice(bytes);
             return true;
         }
     }
     match copy.append(outer.len()) {
-        Some(header) => outer.write(header, inner, src_port),
+        Some(header) => outer.write_chained(header, original.segments(), inner, src_port),
         None => return false,
     }
     copy.append_from(pool, original, inner).is_ok()

@@ -7,7 +7,7 @@
 
 use dataplane::decide::CountHits;
 use dataplane::filter::{Exclusions, Rule};
-use dataplane::encap::{Outer, Template};
+use dataplane::encap::{Outer, OuterIp, Template, DEFAULT_TTL};
 use dataplane::parse::Packet;
 use dataplane::rcu::Rcu;
 use dataplane::table::{FilterRules, PortRules, SessionOut, SourceRules, SourceSet, Table};
@@ -35,8 +35,9 @@ fn table(generation: u64) -> Table {
         src_mac: [2, 0, 0, 0, 0, 0x10],
         dst_mac: [2, 0, 0, 0, 0, 0x20],
         vlan: None,
-        src_ip: 0xc000_0201,
-        dst_ip: 0xc000_020a,
+        ip: OuterIp::V4 { src: [192, 0, 2, 1].into(), dst: [192, 0, 2, 10].into() },
+        ttl: DEFAULT_TTL,
+        dont_fragment: false,
         dst_port: 4789,
         vni: generation as u32,
     };
@@ -77,7 +78,7 @@ fn readers_see_whole_tables_while_thousands_are_swapped_in() {
                             let decided = sources.decide(f, &mut packet, &mut CountHits { worker: id }, |m| {
                                 assert_eq!(m.dir, Direction::Egress);
                                 let out = t.session(m.session);
-                                out.collectors[0].outer.write(&mut header, f.len().min(out.max_inner as usize), m.hash as u16 | 0xc000);
+                                out.collectors[0].outer.write(&mut header, &f[..f.len().min(out.max_inner as usize)], m.hash as u16 | 0xc000);
                                 vnis.push(u32::from_be_bytes([0, header[46], header[47], header[48]]));
                             });
                             assert_eq!(decided, Ok(()), "a UDP frame is a candidate");

@@ -11,7 +11,7 @@ use dataplane::parse::{Fields, Packet};
 use dataplane::types::Direction;
 use dataplane::wire::be16;
 use std::collections::HashMap;
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::IpAddr;
 
 /// Frames received on one port.
 pub struct Input<'a> {
@@ -31,9 +31,13 @@ pub struct Copy {
     /// The original, cut.
     pub inner: Vec<u8>,
     pub original_len: usize,
-    pub src_ip: Ipv4Addr,
+    /// The outer source: of the collectors' family (all of one family in these tests).
+    pub src_ip: IpAddr,
     /// The target's collectors: the copy goes to exactly one.
-    pub dst_ips: Vec<Ipv4Addr>,
+    pub dst_ips: Vec<IpAddr>,
+    /// The target's outer TTL (hop limit) and DF flag.
+    pub ttl: u8,
+    pub dont_fragment: bool,
     pub dst_mac: [u8; 6],
     pub src_mac: Option<[u8; 6]>,
     pub vlan: Option<u16>,
@@ -139,10 +143,11 @@ pub fn copies(cfg: &Config, inputs: &[Input]) -> (Vec<Vec<Copy>>, Totals) {
                     .iter()
                     .map(|c| match c.hop {
                         control::config::NextHop::Mac(m) => m.0,
-                        control::config::NextHop::Arp(_) => panic!("the expectation model needs a configured next-hop MAC"),
+                        control::config::NextHop::Address(_) => panic!("the expectation model needs a configured next-hop MAC"),
                     })
                     .collect();
-                let limit = cfg.effective_packet_length(s).unwrap_or(u32::MAX).min(t.mtu - 36) as usize;
+                let ipv6 = dest.collectors.iter().any(|c| c.address.is_ipv6());
+                let limit = cfg.effective_packet_length(s).unwrap_or(u32::MAX).min(t.mtu - if ipv6 { 56 } else { 36 }) as usize;
                 let cut = f.bytes.len().min(limit);
                 let e = totals.entry((s.id.clone(), dir)).or_default();
                 e.0 += 1;
@@ -156,8 +161,10 @@ pub fn copies(cfg: &Config, inputs: &[Input]) -> (Vec<Vec<Copy>>, Totals) {
                     vni: s.virtual_network_id.expect("assigned at load"),
                     inner: f.bytes[..cut].to_vec(),
                     original_len: f.bytes.len(),
-                    src_ip: source.ipv4.or(mirror.ipv4).unwrap(),
+                    src_ip: if ipv6 { IpAddr::V6(source.ipv6.or(mirror.ipv6).unwrap()) } else { IpAddr::V4(source.ipv4.or(mirror.ipv4).unwrap()) },
                     dst_ips: dest.collectors.iter().map(|c| c.address).collect(),
+                    ttl: t.ttl,
+                    dont_fragment: t.dont_fragment,
                     dst_mac: hops[0],
                     src_mac: mirror.mac.map(|m| m.0),
                     vlan: t.vlan,
@@ -171,12 +178,16 @@ pub fn copies(cfg: &Config, inputs: &[Input]) -> (Vec<Vec<Copy>>, Totals) {
     (out, totals)
 }
 
-/// Checks one sent copy against its expectation, field by field. Returns the outer UDP
+/// Checks one sent copy against its expectation, field by field: AWS's outer IPv4 header
+/// (TTL 255, DF clear, identification 0 unless the target says otherwise, UDP checksum 0), or
+/// an outer IPv6 header (hop limit, a UDP checksum that verifies). Returns the outer UDP
 /// source port and destination address.
-pub fn check_copy(got: &[u8], want: &Copy) -> Result<(u16, Ipv4Addr), String> {
+pub fn check_copy(got: &[u8], want: &Copy) -> Result<(u16, IpAddr), String> {
     let ctx = |what: &str| format!("copy of input {} frame {} ({} {:?}): {what}", want.input, want.frame, want.session, want.dir);
     let eth = if want.vlan.is_some() { 18 } else { 14 };
-    let outer = eth + 36;
+    let ipv6 = want.src_ip.is_ipv6();
+    let ip_len = if ipv6 { 40 } else { 20 };
+    let outer = eth + ip_len + 16;
     if got.len() != outer + want.inner.len() {
         return Err(ctx(&format!("{} bytes, expected {} + {}", got.len(), outer, want.inner.len())));
     }
@@ -193,27 +204,53 @@ pub fn check_copy(got: &[u8], want: &Copy) -> Result<(u16, Ipv4Addr), String> {
             return Err(ctx("outer VLAN tag missing or wrong"));
         }
     }
-    let ip = &got[eth..eth + 20];
-    if be16(got, eth - 2) != 0x0800 || ip[0] != 0x45 {
-        return Err(ctx("outer header is not IPv4 without options"));
-    }
-    if usize::from(be16(ip, 2)) != 36 + want.inner.len() || be16(ip, 6) != 0x4000 || ip[8] != 64 || ip[9] != 17 {
-        return Err(ctx(&format!("outer IPv4 length/DF/TTL/protocol wrong: {ip:02x?}")));
-    }
-    if dataplane::wire::fold_checksum(dataplane::wire::ones_sum(ip)) != 0 {
-        return Err(ctx("outer IPv4 checksum does not verify"));
-    }
-    let src = Ipv4Addr::new(ip[12], ip[13], ip[14], ip[15]);
-    let dst = Ipv4Addr::new(ip[16], ip[17], ip[18], ip[19]);
+    let ip = &got[eth..eth + ip_len];
+    let udp_len = 16 + want.inner.len();
+    let (src, dst) = if ipv6 {
+        if be16(got, eth - 2) != 0x86dd || ip[0] >> 4 != 6 {
+            return Err(ctx("outer header is not IPv6"));
+        }
+        if usize::from(be16(ip, 4)) != udp_len || ip[6] != 17 || ip[7] != want.ttl {
+            return Err(ctx(&format!("outer IPv6 payload length/next header/hop limit wrong: {:02x?}", &ip[..8])));
+        }
+        let a = |at: usize| IpAddr::from(<[u8; 16]>::try_from(&ip[at..at + 16]).unwrap());
+        (a(8), a(24))
+    } else {
+        if be16(got, eth - 2) != 0x0800 || ip[0] != 0x45 {
+            return Err(ctx("outer header is not IPv4 without options"));
+        }
+        let df = if want.dont_fragment { 0x4000 } else { 0 };
+        if usize::from(be16(ip, 2)) != 20 + udp_len || be16(ip, 4) != 0 || be16(ip, 6) != df || ip[8] != want.ttl || ip[9] != 17 {
+            return Err(ctx(&format!("outer IPv4 length/id/DF/TTL/protocol wrong: {ip:02x?}")));
+        }
+        if words_sum(ip) != 0xffff {
+            return Err(ctx("outer IPv4 checksum does not verify"));
+        }
+        let a = |at: usize| IpAddr::from(<[u8; 4]>::try_from(&ip[at..at + 4]).unwrap());
+        (a(12), a(16))
+    };
     if src != want.src_ip || !want.dst_ips.contains(&dst) {
         return Err(ctx(&format!("outer addresses {src} -> {dst}, expected {} -> one of {:?}", want.src_ip, want.dst_ips)));
     }
-    let udp = &got[eth + 20..eth + 28];
+    let udp = &got[eth + ip_len..eth + ip_len + 8];
     let sport = be16(udp, 0);
-    if sport < 49152 || be16(udp, 2) != want.udp_port || usize::from(be16(udp, 4)) != 16 + want.inner.len() || be16(udp, 6) != 0 {
+    if sport < 49152 || be16(udp, 2) != want.udp_port || usize::from(be16(udp, 4)) != udp_len {
         return Err(ctx(&format!("outer UDP header wrong: {udp:02x?}")));
     }
-    let vx = &got[eth + 28..eth + 36];
+    let checksum_ok = if ipv6 {
+        // RFC 8200 8.1: over the pseudo-header (addresses, length, next header) and the
+        // datagram; never 0.
+        let mut pseudo = ip[8..40].to_vec();
+        pseudo.extend_from_slice(&(udp_len as u32).to_be_bytes());
+        pseudo.extend_from_slice(&[0, 0, 0, 17]);
+        be16(udp, 6) != 0 && (words_sum(&pseudo) + words_sum(&got[eth + ip_len..])) % 0xffff == 0
+    } else {
+        be16(udp, 6) == 0
+    };
+    if !checksum_ok {
+        return Err(ctx(&format!("outer UDP checksum wrong: {udp:02x?}")));
+    }
+    let vx = &got[outer - 8..outer];
     if vx[0] != 0x08 || vx[1..4] != [0, 0, 0] || u32::from_be_bytes([0, vx[4], vx[5], vx[6]]) != want.vni || vx[7] != 0 {
         return Err(ctx(&format!("VXLAN header wrong: {vx:02x?}, expected VNI {}", want.vni)));
     }
@@ -221,6 +258,16 @@ pub fn check_copy(got: &[u8], want: &Copy) -> Result<(u16, Ipv4Addr), String> {
         return Err(ctx("inner frame differs from the original"));
     }
     Ok((sport, dst))
+}
+
+/// The ones'-complement sum of 16-bit words, the slow way (RFC 1071), folded: 0xffff for
+/// bytes whose checksum field holds their checksum. Written apart from the dataplane's.
+fn words_sum(b: &[u8]) -> u32 {
+    let mut s: u32 = b.chunks(2).map(|w| u32::from(w[0]) << 8 | u32::from(*w.get(1).unwrap_or(&0))).sum();
+    while s > 0xffff {
+        s = (s & 0xffff) + (s >> 16);
+    }
+    s
 }
 
 /// Checks a mirror capture against the expected copies: every copy present, in order within
@@ -231,7 +278,7 @@ pub fn check_copy(got: &[u8], want: &Copy) -> Result<(u16, Ipv4Addr), String> {
 pub fn check_capture(got: &[Vec<u8>], want: &[Vec<Copy>]) -> Vec<Copy> {
     let mut order = Vec::with_capacity(got.len());
     let mut next = vec![0usize; want.len()];
-    let mut flows: HashMap<(Vec<u32>, Vec<Ipv4Addr>), (u16, Ipv4Addr)> = HashMap::new();
+    let mut flows: HashMap<(Vec<u32>, Vec<IpAddr>), (u16, IpAddr)> = HashMap::new();
     for (n, g) in got.iter().enumerate() {
         // The copy must be the next expected one of some input (inputs interleave by burst).
         let candidates: Vec<usize> = (0..want.len()).filter(|&i| next[i] < want[i].len()).collect();
@@ -283,20 +330,21 @@ pub fn check_sent_subset(got: &[Vec<u8>], want: &[Vec<Copy>]) -> Vec<Copy> {
 }
 
 /// Reads `pcap` with tshark (outer checksums verified) and checks that it decodes every frame
-/// as VXLAN with the expected VNI, a good outer checksum, and the original's inner Ethernet
-/// and IP addresses and length; whole-frame copies must decode without a malformed-packet
-/// error. `order` is the expected copies in capture order.
+/// as VXLAN with the expected VNI, a good outer checksum (IPv4's header checksum, or IPv6's
+/// UDP checksum), and the original's inner Ethernet and IP addresses and length; whole-frame
+/// copies must decode without a malformed-packet error. `order` is the expected copies in
+/// capture order.
 pub fn tshark_check(pcap: &std::path::Path, order: &[Copy]) {
     crate::require_tool("tshark", "tshark");
     let mut cmd = std::process::Command::new("tshark");
-    cmd.arg("-r").arg(pcap).args(["-o", "ip.check_checksum:TRUE", "-T", "fields", "-E", "separator=|", "-E", "occurrence=a", "-E", "aggregator=,"]);
+    cmd.arg("-r").arg(pcap).args(["-o", "ip.check_checksum:TRUE", "-o", "udp.check_checksum:TRUE", "-T", "fields", "-E", "separator=|", "-E", "occurrence=a", "-E", "aggregator=,"]);
     let mut ports: Vec<u16> = order.iter().map(|c| c.udp_port).filter(|&p| p != 4789).collect();
     ports.sort_unstable();
     ports.dedup();
     for p in ports {
         cmd.args(["-d", &format!("udp.port=={p},vxlan")]);
     }
-    for f in ["frame.len", "vxlan.vni", "ip.checksum.status", "eth.src", "eth.dst", "ip.src", "ipv6.src", "_ws.malformed"] {
+    for f in ["frame.len", "vxlan.vni", "ip.checksum.status", "eth.src", "eth.dst", "ip.src", "ipv6.src", "_ws.malformed", "udp.checksum.status"] {
         cmd.args(["-e", f]);
     }
     let out = cmd.output().expect("running tshark");
@@ -307,18 +355,23 @@ pub fn tshark_check(pcap: &std::path::Path, order: &[Copy]) {
     let mac = |b: &[u8]| b.iter().map(|x| format!("{x:02x}")).collect::<Vec<_>>().join(":");
     for (n, (line, c)) in lines.iter().zip(order).enumerate() {
         let f: Vec<&str> = line.split('|').collect();
-        let outer = if c.vlan.is_some() { 54 } else { 50 };
+        let ipv6 = c.src_ip.is_ipv6();
+        let outer = if c.vlan.is_some() { 4 } else { 0 } + if ipv6 { 70 } else { 50 };
         let ctx = format!("tshark frame {} ({} {:?}): {line}", n + 1, c.session, c.dir);
         assert_eq!(f[0], (outer + c.inner.len()).to_string(), "{ctx}: length");
         // An inner packet may itself be UDP to 4789: the outer VNI is the first.
         assert_eq!(f[1].split(',').next(), Some(c.vni.to_string().as_str()), "{ctx}: not decoded as VXLAN with VNI {}", c.vni);
-        assert_eq!(f[2].split(',').next(), Some("1"), "{ctx}: outer IPv4 checksum not good");
+        if ipv6 {
+            assert_eq!(f[8].split(',').next(), Some("1"), "{ctx}: outer UDP checksum not good");
+        } else {
+            assert_eq!(f[2].split(',').next(), Some("1"), "{ctx}: outer IPv4 checksum not good");
+        }
         let src: Vec<&str> = f[3].split(',').collect();
         let dst: Vec<&str> = f[4].split(',').collect();
         assert!(src.len() >= 2 && dst.len() >= 2, "{ctx}: no inner Ethernet header");
         assert_eq!(src[1], mac(&c.inner[6..12]), "{ctx}: inner source MAC");
         assert_eq!(dst[1], mac(&c.inner[0..6]), "{ctx}: inner destination MAC");
-        let outer_src = f[5].split(',').next().unwrap_or("");
+        let outer_src = f[if ipv6 { 6 } else { 5 }].split(',').next().unwrap_or("");
         assert_eq!(outer_src, c.src_ip.to_string(), "{ctx}: outer source address");
         // The payloads are random bytes, which application dissectors (DNS on port 53, ...)
         // may call malformed; the headers up to the transport must never be, unless the

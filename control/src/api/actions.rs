@@ -3,12 +3,12 @@
 //! "The appliance's"); the doc comments are `ctl`'s help. What each action does is in
 //! [`crate::state`].
 
-use super::ec2::{Filter, GatewayLoadBalancerEndpoint, LoadBalancer, NetworkInterface, PortRangeRequest, TagSpecification, TrafficMirrorFilter, TrafficMirrorFilterRule, TrafficMirrorSession, TrafficMirrorTarget};
+use super::ec2::{Filter, GatewayLoadBalancerEndpoint, InstanceIpv6Address, LoadBalancer, NetworkInterface, PortRangeRequest, TagSpecification, TrafficMirrorFilter, TrafficMirrorFilterRule, TrafficMirrorSession, TrafficMirrorTarget};
 use crate::{api_enum, api_struct};
 use crate::config::{Direction, HealthCheckProtocol, Mac, NetworkService, RuleAction};
 use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr};
 
 // ---- targets ----
 
@@ -37,6 +37,11 @@ api_struct! {
         vlan ("Vlan"): Option<u16>,
         /// The appliance's: UDP destination port (default 4789).
         udp_port ("UdpPort"): Option<u16>,
+        /// The appliance's: outer IPv4 TTL and IPv6 hop limit, 1-255 (default 255, as AWS
+        /// sends copies).
+        ttl ("Ttl"): Option<u8>,
+        /// The appliance's: set the outer IPv4 DF flag (default clear, as AWS sends copies).
+        dont_fragment ("DontFragment"): Option<bool>,
     }
 }
 
@@ -466,10 +471,14 @@ api_struct! {
         /// Its primary IPv4 address: its copies' outer source as a source, their destination
         /// as a collector.
         private_ip_address ("PrivateIpAddress"): Option<Ipv4Addr>,
+        /// Its IPv6 address (at most one): its IPv6 copies' outer source as a source; as a
+        /// collector without an IPv4 address, where copies go, over IPv6.
+        ipv6_addresses ("Ipv6Addresses"): Vec<InstanceIpv6Address>,
         /// As a collector: the MAC of the next hop towards it.
         next_hop_mac ("NextHopMac"): Option<Mac>,
-        /// As a collector: the next hop's IPv4 address, resolved by ARP (default: its own).
-        next_hop ("NextHop"): Option<Ipv4Addr>,
+        /// As a collector: the next hop's address, resolved by ARP or Neighbor Discovery
+        /// (default: its own).
+        next_hop ("NextHop"): Option<IpAddr>,
         /// The description.
         description ("Description"): Option<String>,
         /// Tags (ResourceType=network-interface).
@@ -514,8 +523,8 @@ api_struct! {
         network_interface_ids ("NetworkInterfaceIds"): Vec<String>,
         /// Check the request without describing.
         dry_run ("DryRun"): bool,
-        /// Filters: network-interface-id, port, mac-address, private-ip-address, description,
-        /// tag:<key>, tag-key.
+        /// Filters: network-interface-id, port, mac-address, private-ip-address,
+        /// ipv6-addresses.ipv6-address, description, tag:<key>, tag-key.
         filters ("Filters"): Vec<Filter>,
         /// Most in one reply (5-1000).
         max_results ("MaxResults"): Option<u32>,
@@ -540,12 +549,13 @@ api_struct! {
         load_balancer_arn ("LoadBalancerArn"): Option<String>,
         /// The mirror port copies to it leave by.
         port ("Port"): String,
-        /// The collectors' IPv4 addresses; each flow always goes to the same one.
-        addresses ("Addresses"): Vec<Ipv4Addr>,
+        /// The collectors' addresses, IPv4 or IPv6; each flow always goes to the same one.
+        addresses ("Addresses"): Vec<IpAddr>,
         /// The MAC of the next hop towards the collectors.
         next_hop_mac ("NextHopMac"): Option<Mac>,
-        /// The next hop's IPv4 address, resolved by ARP (default: each collector's own).
-        next_hop ("NextHop"): Option<Ipv4Addr>,
+        /// The next hop's address, resolved by ARP or Neighbor Discovery (default: each
+        /// collector's own).
+        next_hop ("NextHop"): Option<IpAddr>,
         /// How the collectors are health-checked: tcp (a handshake, the default) or icmp (an
         /// echo).
         health_check_protocol ("HealthCheckProtocol"): Option<HealthCheckProtocol>,
@@ -628,12 +638,13 @@ api_struct! {
         gateway_load_balancer_endpoint_id ("GatewayLoadBalancerEndpointId"): Option<String>,
         /// The mirror port copies to it leave by.
         port ("Port"): String,
-        /// The endpoint's IPv4 address (required).
-        ip_address ("IpAddress"): Option<Ipv4Addr>,
+        /// The endpoint's address, IPv4 or IPv6 (required).
+        ip_address ("IpAddress"): Option<IpAddr>,
         /// The MAC of the next hop towards it.
         next_hop_mac ("NextHopMac"): Option<Mac>,
-        /// The next hop's IPv4 address, resolved by ARP (default: the endpoint's own).
-        next_hop ("NextHop"): Option<Ipv4Addr>,
+        /// The next hop's address, resolved by ARP or Neighbor Discovery (default: the
+        /// endpoint's own).
+        next_hop ("NextHop"): Option<IpAddr>,
         /// The description.
         description ("Description"): Option<String>,
         /// Tags (ResourceType=vpc-endpoint).
@@ -712,7 +723,7 @@ pub struct DescribePortsResult {
 }
 
 api_struct! {
-    /// The appliance's: next hops resolved by ARP, and what ARP did.
+    /// The appliance's: next hops resolved by ARP and Neighbor Discovery, and what each did.
     pub struct DescribeNeighbors {}
 }
 
@@ -722,6 +733,8 @@ api_struct! {
 pub struct DescribeNeighborsResult {
     pub neighbors: Vec<crate::neighbour::NeighbourReport>,
     pub arp: crate::neighbour::ArpCounters,
+    #[serde(default)]
+    pub nd: crate::neighbour::NdCounters,
 }
 
 api_struct! {

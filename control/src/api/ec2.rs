@@ -6,6 +6,7 @@ use crate::api_struct;
 use crate::config::{self, Config, Direction, NetworkService, RuleAction, TargetType};
 use crate::counters::RuleTotals;
 use serde::{Deserialize, Serialize};
+use std::net::{IpAddr, Ipv6Addr};
 
 api_struct! {
     /// A tag: a key and a value.
@@ -22,6 +23,14 @@ api_struct! {
         resource_type ("ResourceType"): String,
         /// The tags.
         tags ("Tags"): Vec<Tag>,
+    }
+}
+
+api_struct! {
+    /// An IPv6 address of a network interface, as CreateNetworkInterface takes it.
+    pub struct InstanceIpv6Address {
+        /// The address.
+        ipv6_address ("Ipv6Address"): Option<Ipv6Addr>,
     }
 }
 
@@ -84,13 +93,17 @@ pub struct TrafficMirrorTarget {
     pub owner_id: String,
     #[serde(default)]
     pub tags: Vec<Tag>,
-    /// The appliance's: largest outer packet, outer VLAN, UDP port.
+    /// The appliance's: largest outer packet, outer VLAN, UDP port, outer TTL and DF.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mtu: Option<u32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub vlan: Option<u16>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub udp_port: Option<u16>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ttl: Option<u8>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dont_fragment: Option<bool>,
 }
 
 impl TrafficMirrorTarget {
@@ -108,6 +121,8 @@ impl TrafficMirrorTarget {
             mtu: Some(t.mtu),
             vlan: t.vlan,
             udp_port: Some(t.udp_port),
+            ttl: Some(t.ttl),
+            dont_fragment: Some(t.dont_fragment),
         }
     }
 }
@@ -307,16 +322,31 @@ pub struct NetworkInterface {
     pub mac_address: Option<config::Mac>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub private_ip_address: Option<std::net::Ipv4Addr>,
+    /// Its IPv6 address, as EC2 shows the primary one...
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ipv6_address: Option<Ipv6Addr>,
+    /// ...and in the list of all.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ipv6_addresses: Vec<NetworkInterfaceIpv6Address>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_hop_mac: Option<config::Mac>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub next_hop: Option<std::net::Ipv4Addr>,
+    pub next_hop: Option<IpAddr>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
     #[serde(default)]
     pub owner_id: String,
     #[serde(default)]
     pub tag_set: Vec<Tag>,
+}
+
+/// One of a network interface's IPv6 addresses, as EC2 describes it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct NetworkInterfaceIpv6Address {
+    pub ipv6_address: Ipv6Addr,
+    #[serde(default)]
+    pub is_primary_ipv6: bool,
 }
 
 impl NetworkInterface {
@@ -327,6 +357,8 @@ impl NetworkInterface {
             port: n.port.clone(),
             mac_address: n.mac,
             private_ip_address: n.ipv4,
+            ipv6_address: n.ipv6,
+            ipv6_addresses: n.ipv6.map(|a| NetworkInterfaceIpv6Address { ipv6_address: a, is_primary_ipv6: true }).into_iter().collect(),
             next_hop_mac: n.next_hop_mac,
             next_hop: n.next_hop,
             description: n.description.clone(),
@@ -343,11 +375,11 @@ impl NetworkInterface {
 pub struct LoadBalancer {
     pub load_balancer_arn: String,
     pub port: String,
-    pub addresses: Vec<std::net::Ipv4Addr>,
+    pub addresses: Vec<IpAddr>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_hop_mac: Option<config::Mac>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub next_hop: Option<std::net::Ipv4Addr>,
+    pub next_hop: Option<IpAddr>,
     /// `tcp` or `icmp`.
     #[serde(default)]
     pub health_check_protocol: String,
@@ -440,11 +472,12 @@ impl LoadBalancer {
 pub struct GatewayLoadBalancerEndpoint {
     pub gateway_load_balancer_endpoint_id: String,
     pub port: String,
-    pub ip_address: std::net::Ipv4Addr,
+    /// IPv4 or IPv6.
+    pub ip_address: IpAddr,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_hop_mac: Option<config::Mac>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub next_hop: Option<std::net::Ipv4Addr>,
+    pub next_hop: Option<IpAddr>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
     #[serde(default)]
@@ -457,7 +490,8 @@ impl GatewayLoadBalancerEndpoint {
         GatewayLoadBalancerEndpoint {
             gateway_load_balancer_endpoint_id: e.id.clone(),
             port: e.port.clone(),
-            ip_address: e.ipv4,
+            // Validation keeps exactly one of the two.
+            ip_address: e.ipv4.map(IpAddr::V4).or(e.ipv6.map(IpAddr::V6)).unwrap_or(IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED)),
             next_hop_mac: e.next_hop_mac,
             next_hop: e.next_hop,
             description: e.description.clone(),

@@ -9,7 +9,7 @@ use crate::state::testing::TestHost;
 use serde_json::{json, Value};
 
 /// Output members the appliance adds to AWS's (the Query transport leaves them out).
-const APPLIANCE_OUTPUT: &[&str] = &["Enabled", "Mtu", "Vlan", "UdpPort", "HitCount"];
+const APPLIANCE_OUTPUT: &[&str] = &["Enabled", "Mtu", "Vlan", "UdpPort", "Ttl", "DontFragment", "HitCount"];
 
 fn model() -> Value {
     serde_json::from_str(include_str!("../query/ec2-model.json")).expect("the model extract is JSON")

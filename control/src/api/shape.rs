@@ -3,7 +3,7 @@
 //! botocore's EC2 model. A request is declared with [`api_struct!`], which writes the serde
 //! struct and its shape from the same list of members.
 
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 /// What a member holds.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -47,7 +47,7 @@ pub trait HasShape {
 macro_rules! scalar {
     ($shape:ident: $($t:ty),*) => { $(impl HasShape for $t { fn shape() -> Shape { Shape::$shape } })* };
 }
-scalar!(String: String, Ipv4Addr, IpAddr, ipnet::IpNet, crate::config::Mac);
+scalar!(String: String, Ipv4Addr, Ipv6Addr, IpAddr, ipnet::IpNet, crate::config::Mac);
 scalar!(Integer: u8, u16, u32, u64, i64);
 
 impl HasShape for bool {

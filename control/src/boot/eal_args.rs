@@ -35,8 +35,8 @@ mod tests {
     #[test]
     fn devices_lcore_and_prefix_unless_given() {
         let mut cfg = Config::default();
-        cfg.ports.push(Port { name: "a".into(), device: "net_null0".into(), mac: None, ipv4: None, mtu: None, copy_by_reference: None });
-        cfg.ports.push(Port { name: "b".into(), device: "0000:00:05.0".into(), mac: None, ipv4: None, mtu: None, copy_by_reference: None });
+        cfg.ports.push(Port { name: "a".into(), device: "net_null0".into(), mac: None, ipv4: None, ipv6: None, mtu: None, copy_by_reference: None });
+        cfg.ports.push(Port { name: "b".into(), device: "0000:00:05.0".into(), mac: None, ipv4: None, ipv6: None, mtu: None, copy_by_reference: None });
         let args = eal_args(&cfg, &[], 3);
         assert!(args.windows(2).any(|w| w == ["--vdev", "net_null0"]));
         assert!(args.windows(2).any(|w| w == ["-a", "0000:00:05.0"]));

@@ -24,7 +24,7 @@ use dataplane::dpdk::queue::{RxQueue, TxQueue};
 use dataplane::rcu::Rcu;
 use dataplane::stats::WorkerCounters;
 use dataplane::snoop::SnoopQueue;
-use dataplane::encap::{Outer, Template};
+use dataplane::encap::{Outer, OuterIp, Template, DEFAULT_TTL};
 use dataplane::worker::floor::{self, Floor, FloorOut};
 use dataplane::worker::{self, WorkerSetup};
 use signals::Event;
@@ -292,6 +292,7 @@ pub fn run(opts: RunOptions) -> Result<i32> {
         table: done.generation,
         neighbours: &done.neighbours,
         arp: done.arp,
+        nd: done.nd,
         recent_busy: None,
         health: &done.health,
         control: done.control,
@@ -338,8 +339,8 @@ fn serve_pdump<'e>(cfg: &Config, eal: &'e Eal) -> Result<Option<Pdump<'e>>> {
 /// documentation address (RFC 5737) by VNI 1, as a session's copies would go.
 fn floor_out(cfg: &Config, macs: &[[u8; 6]]) -> Option<FloorOut> {
     let (i, p) = cfg.ports.iter().enumerate().find(|(_, p)| p.ipv4.is_some())?;
-    let src_ip = u32::from(p.ipv4?);
-    let outer = Outer { src_mac: macs[i], dst_mac: [2, 0, 0, 0, 0, 0x0a], vlan: None, src_ip, dst_ip: 0xc000_020a, dst_port: 4789, vni: 1 };
+    let ip = OuterIp::V4 { src: p.ipv4?, dst: std::net::Ipv4Addr::new(192, 0, 2, 10) };
+    let outer = Outer { src_mac: macs[i], dst_mac: [2, 0, 0, 0, 0, 0x0a], vlan: None, ip, ttl: DEFAULT_TTL, dont_fragment: false, dst_port: 4789, vni: 1 };
     Some(FloorOut { port: i as u16, template: Template::new(&outer) })
 }
 

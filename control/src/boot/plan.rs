@@ -188,7 +188,7 @@ mod tests {
         let mut c = Config::default();
         c.dataplane.workers = workers;
         for name in ["host", "uplink", "mirror"] {
-            c.ports.push(Port { name: name.into(), device: format!("net_null_{name}"), mac: None, ipv4: None, mtu: None, copy_by_reference: None });
+            c.ports.push(Port { name: name.into(), device: format!("net_null_{name}"), mac: None, ipv4: None, ipv6: None, mtu: None, copy_by_reference: None });
         }
         c.links.push(Link { ports: vec!["host".into(), "uplink".into()] });
         c

@@ -459,5 +459,72 @@ session_number = 1
         let c = parse(GOOD, "t.toml").unwrap();
         let text = toml::to_string(&c).unwrap();
         assert_eq!(parse(&text, "again").unwrap(), c);
+        // With every key of this issue set: they survive the round trip (and AWS's defaults
+        // stay out of the file).
+        assert!(!text.contains("ttl") && !text.contains("dont_fragment"), "{text}");
+        let c = parse(&ipv6_lab(), "t.toml").unwrap();
+        let text = toml::to_string(&c).unwrap();
+        assert!(text.contains("ttl = 64") && text.contains("dont_fragment = true") && text.contains("ipv6 = \"2001:db8:0:2::10\""), "{text}");
+        assert_eq!(parse(&text, "again").unwrap(), c);
+    }
+
+    /// GOOD with an IPv6 collector resolved by Neighbor Discovery, a mirror port with an IPv6
+    /// address, an IPv6 endpoint and a target with its own TTL and DF.
+    fn ipv6_lab() -> String {
+        GOOD.replace("ipv4 = \"192.0.2.1\"\n", "ipv4 = \"192.0.2.1\"\nipv6 = \"2001:db8:0:2::1\"\n")
+            .replace("ipv4 = \"192.0.2.10\"\nnext_hop_mac = \"02:00:00:00:00:20\"\n", "ipv6 = \"2001:db8:0:2::10\"\n")
+            .replace("network_interface_id = \"eni-ids\"\n", "network_interface_id = \"eni-ids\"\nttl = 64\ndont_fragment = true\n")
+            + "\n[[gateway_load_balancer_endpoint]]\nid = \"vpce-6\"\nport = \"mirror\"\nipv6 = \"2001:db8:0:2::30\"\nnext_hop = \"2001:db8:0:2::fe\"\n"
+    }
+
+    #[test]
+    fn ipv6_collectors_and_the_targets_ttl_and_df_read_and_compile_to_their_destinations() {
+        let c = parse(&ipv6_lab(), "t.toml").unwrap();
+        let t = &c.targets.first().unwrap();
+        assert_eq!((t.ttl, t.dont_fragment), (64, true));
+        let d = c.target_destination(t).unwrap();
+        let collector: std::net::IpAddr = "2001:db8:0:2::10".parse().unwrap();
+        assert_eq!(d.collectors, vec![super::super::Collector { address: collector, hop: NextHop::Address(collector) }], "found by Neighbor Discovery");
+        let e = c.destination_of(TargetType::GatewayLoadBalancerEndpoint, "vpce-6").unwrap();
+        assert_eq!(e.collectors[0].hop, NextHop::Address("2001:db8:0:2::fe".parse().unwrap()));
+        // Defaults: AWS's TTL 255 and DF clear.
+        let good = parse(GOOD, "t.toml").unwrap();
+        assert_eq!((good.targets.first().unwrap().ttl, good.targets.first().unwrap().dont_fragment), (255, false));
+    }
+
+    #[test]
+    fn bad_ipv6_ttl_and_df_values_are_refused_with_key_and_value() {
+        let lab = ipv6_lab();
+        let e = errors(&lab.replace("ttl = 64", "ttl = 0"));
+        assert!(e.contains("[[target]] \"tmt-ids\": ttl = 0: must be 1-255"), "{e}");
+        let e = errors(&lab.replace("ttl = 64", "ttl = 256"));
+        assert!(e.contains("ttl") && e.contains("256"), "{e}");
+        let e = errors(&lab.replace("dont_fragment = true", "dont_fragment = \"yes\""));
+        assert!(e.contains("dont_fragment") && e.contains("yes"), "{e}");
+        let e = errors(&lab.replace("ipv6 = \"2001:db8:0:2::1\"", "ipv6 = \"ff02::1\""));
+        assert!(e.contains("[[port]] \"mirror\": ipv6 = \"ff02::1\": must be a unicast IPv6 address"), "{e}");
+        let e = errors(&lab.replace("ipv6 = \"2001:db8:0:2::30\"", "ipv6 = \"2001:db8:0:2::30\"\nipv4 = \"192.0.2.30\""));
+        assert!(e.contains("[[gateway_load_balancer_endpoint]] \"vpce-6\": ipv6 = \"2001:db8:0:2::30\": an endpoint has one address"), "{e}");
+        let e = errors(&lab.replace("ipv6 = \"2001:db8:0:2::30\"\n", ""));
+        assert!(e.contains("an endpoint needs its address: ipv4 or ipv6"), "{e}");
+    }
+
+    #[test]
+    fn an_ipv6_collector_needs_the_mirror_ports_ipv6() {
+        // Without the port's ipv6 there is no sender for Neighbor Discovery, nor an outer IPv6
+        // source for the copies of a source without one.
+        let e = errors(&ipv6_lab().replace("ipv6 = \"2001:db8:0:2::1\"\n", ""));
+        assert!(e.contains("finding its next hop by Neighbor Discovery needs an IPv6 address on port \"mirror\""), "{e}");
+        assert!(e.contains("[[session]] \"tms-1\": source = \"eni-web\": copies to an IPv6 collector need an outer IPv6 source address"), "{e}");
+        // With a next hop MAC and the source's own IPv6 address, it needs neither.
+        let given = ipv6_lab()
+            .replace("ipv6 = \"2001:db8:0:2::1\"\n", "")
+            .replace("ipv6 = \"2001:db8:0:2::10\"\n", "ipv6 = \"2001:db8:0:2::10\"\nnext_hop_mac = \"02:00:00:00:00:20\"\n")
+            .replace("port = \"host\"\n", "port = \"host\"\nipv6 = \"2001:db8::5\"\n")
+            .replace("next_hop = \"2001:db8:0:2::fe\"", "next_hop_mac = \"02:00:00:00:00:20\"");
+        parse(&given, "t.toml").unwrap();
+        // An IPv6 collector's copies carry 20 bytes more of outer header: the MTU must hold them.
+        let e = errors(&ipv6_lab().replace("ttl = 64", "ttl = 64\nmtu = 60"));
+        assert!(e.contains("mtu = 60: must be 70-65535 for a target with an IPv6 collector"), "{e}");
     }
 }

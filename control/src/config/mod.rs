@@ -18,7 +18,7 @@ pub use resources::{Place, Resource, Resources};
 pub use schema::*;
 
 use std::collections::HashSet;
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::path::Path;
 use std::time::Duration;
 
@@ -188,19 +188,26 @@ pub struct Destination<'c> {
 /// One collector address and how copies reach it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Collector {
-    pub address: Ipv4Addr,
+    /// IPv4, or IPv6 (its copies then carry an outer IPv6 header).
+    pub address: IpAddr,
     pub hop: NextHop,
 }
 
 impl<'c> Destination<'c> {
-    /// A network interface as a collector.
+    /// A network interface as a collector: its IPv4 address, as AWS sends to an ENI's
+    /// primary address, else its IPv6 address.
     pub fn of_interface(n: &'c NetworkInterface) -> Self {
-        single("network interface", &n.port, n.ipv4, n.next_hop_mac, n.next_hop)
+        single("network interface", &n.port, one_address(n.ipv4, n.ipv6), n.next_hop_mac, n.next_hop)
     }
 
-    /// A gateway load balancer endpoint.
+    /// A gateway load balancer endpoint: one address, as a network interface.
     pub fn of_endpoint(e: &'c GatewayLoadBalancerEndpoint) -> Self {
-        single("gateway load balancer endpoint", &e.port, Some(e.ipv4), e.next_hop_mac, e.next_hop)
+        single("gateway load balancer endpoint", &e.port, one_address(e.ipv4, e.ipv6), e.next_hop_mac, e.next_hop)
+    }
+
+    /// Whether some collector has an IPv6 address (copies to it carry longer outer headers).
+    pub fn has_ipv6(&self) -> bool {
+        self.collectors.iter().any(|c| c.address.is_ipv6())
     }
 
     /// A load balancer's collectors.
@@ -213,7 +220,12 @@ impl<'c> Destination<'c> {
     }
 }
 
-fn single<'c>(noun: &'static str, port: &'c str, address: Option<Ipv4Addr>, mac: Option<Mac>, hop: Option<Ipv4Addr>) -> Destination<'c> {
+/// The address copies go to of something with an IPv4 and an IPv6 key: IPv4 first.
+fn one_address(v4: Option<Ipv4Addr>, v6: Option<Ipv6Addr>) -> Option<IpAddr> {
+    v4.map(IpAddr::V4).or(v6.map(IpAddr::V6))
+}
+
+fn single<'c>(noun: &'static str, port: &'c str, address: Option<IpAddr>, mac: Option<Mac>, hop: Option<IpAddr>) -> Destination<'c> {
     Destination { noun, port, collectors: address.map(|a| Collector { address: a, hop: NextHop::of(mac, hop, a) }).into_iter().collect() }
 }
 

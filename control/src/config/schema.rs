@@ -10,7 +10,7 @@ use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::fmt;
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
 /// Most workers: well past any core count this runs on.
 pub const MAX_WORKERS: usize = 64;
@@ -198,6 +198,10 @@ pub struct Port {
     /// The port's own address: outer source of copies whose source has none, ARP's sender.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ipv4: Option<Ipv4Addr>,
+    /// Its IPv6 address: outer source of IPv6 copies whose source has none, Neighbor
+    /// Discovery's sender (and answered for).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ipv6: Option<Ipv6Addr>,
     /// Frame MTU to set on the device.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mtu: Option<u16>,
@@ -232,12 +236,17 @@ pub struct NetworkInterface {
     /// ENI's), the address copies go to as a collector.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ipv4: Option<Ipv4Addr>,
+    /// Its IPv6 address: the outer source of its IPv6 copies as a source; as a collector
+    /// without `ipv4`, where copies go, with an outer IPv6 header.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ipv6: Option<Ipv6Addr>,
     /// MAC of the next hop towards it...
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_hop_mac: Option<Mac>,
-    /// ...or the next hop's address, resolved by ARP (neither: its own address, by ARP).
+    /// ...or the next hop's address, resolved by ARP or Neighbor Discovery (neither: its own
+    /// address).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub next_hop: Option<Ipv4Addr>,
+    pub next_hop: Option<IpAddr>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
     #[serde(default, skip_serializing_if = "Tags::is_empty")]
@@ -249,16 +258,17 @@ pub struct NetworkInterface {
 pub enum NextHop {
     /// A given MAC.
     Mac(Mac),
-    /// An address resolved by ARP on the mirror port: the one given, else the collector's own.
-    Arp(Ipv4Addr),
+    /// An address resolved on the mirror port, by ARP (IPv4) or Neighbor Discovery (IPv6):
+    /// the one given, else the collector's own.
+    Address(IpAddr),
 }
 
 impl NextHop {
     /// The next hop of a collector at `address`, from its `next_hop_mac` and `next_hop` keys.
-    pub fn of(mac: Option<Mac>, ip: Option<Ipv4Addr>, address: Ipv4Addr) -> NextHop {
+    pub fn of(mac: Option<Mac>, ip: Option<IpAddr>, address: IpAddr) -> NextHop {
         match (mac, ip) {
             (Some(m), _) => NextHop::Mac(m),
-            (None, ip) => NextHop::Arp(ip.unwrap_or(address)),
+            (None, ip) => NextHop::Address(ip.unwrap_or(address)),
         }
     }
 }
@@ -271,14 +281,15 @@ pub struct LoadBalancer {
     pub arn: String,
     /// The mirror port copies leave by.
     pub port: String,
-    /// The collectors; each flow always goes to the same one.
-    pub addresses: Vec<Ipv4Addr>,
+    /// The collectors, IPv4 or IPv6; each flow always goes to the same one.
+    pub addresses: Vec<IpAddr>,
     /// MAC of the next hop towards it...
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_hop_mac: Option<Mac>,
-    /// ...or the next hop's address, resolved by ARP (neither: its own address, by ARP).
+    /// ...or the next hop's address, resolved by ARP or Neighbor Discovery (neither: each
+    /// collector's own address).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub next_hop: Option<Ipv4Addr>,
+    pub next_hop: Option<IpAddr>,
     /// How its collectors are health-checked (absent: AWS's defaults).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub health_check: Option<HealthCheck>,
@@ -344,14 +355,19 @@ pub struct GatewayLoadBalancerEndpoint {
     pub id: String,
     /// The mirror port copies leave by.
     pub port: String,
-    /// The endpoint's address.
-    pub ipv4: Ipv4Addr,
+    /// The endpoint's address: IPv4...
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ipv4: Option<Ipv4Addr>,
+    /// ...or IPv6 (exactly one of the two).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ipv6: Option<Ipv6Addr>,
     /// MAC of the next hop towards it...
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_hop_mac: Option<Mac>,
-    /// ...or the next hop's address, resolved by ARP (neither: its own address, by ARP).
+    /// ...or the next hop's address, resolved by ARP or Neighbor Discovery (neither: its own
+    /// address).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub next_hop: Option<Ipv4Addr>,
+    pub next_hop: Option<IpAddr>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
     #[serde(default, skip_serializing_if = "Tags::is_empty")]
@@ -409,6 +425,12 @@ pub struct Target {
     /// UDP destination port (VXLAN's 4789 by default).
     #[serde(default = "default_udp_port")]
     pub udp_port: u16,
+    /// Outer IPv4 TTL and IPv6 hop limit, 1-255 (AWS's 255 by default).
+    #[serde(default = "default_ttl", skip_serializing_if = "is_default_ttl")]
+    pub ttl: u8,
+    /// The outer IPv4 DF flag (clear by default, as AWS sends copies).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub dont_fragment: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
     #[serde(default, skip_serializing_if = "Tags::is_empty")]
@@ -426,6 +448,8 @@ impl Target {
             mtu: DEFAULT_TARGET_MTU,
             vlan: None,
             udp_port: default_udp_port(),
+            ttl: default_ttl(),
+            dont_fragment: false,
             description: None,
             tags: Tags::new(),
         };
@@ -463,6 +487,18 @@ fn default_mtu() -> u32 {
 
 fn default_udp_port() -> u16 {
     dataplane::wire::vxlan::PORT
+}
+
+fn default_ttl() -> u8 {
+    dataplane::encap::DEFAULT_TTL
+}
+
+fn is_default_ttl(ttl: &u8) -> bool {
+    *ttl == default_ttl()
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
 }
 
 /// Optional traffic a filter lets through, named as in AWS.

@@ -15,6 +15,7 @@ use super::refs::{Refs, Touched};
 use super::schema::*;
 use ipnet::IpNet;
 use std::collections::BTreeSet;
+use std::net::{IpAddr, Ipv6Addr};
 // FxHash: a whole validation hashes tens of thousands of short ids.
 use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 
@@ -249,6 +250,7 @@ impl<'c> Validator<'c> {
                     self.invalid(&at, "mtu", mtu, "must be 68-9600");
                 }
             }
+            self.unicast_v6(&at, "ipv6", p.ipv6);
         }
         if self.cfg.ports.is_empty() {
             let at = At { path: vec![], kind: None, item: String::new() };
@@ -399,6 +401,14 @@ impl<'c> Validator<'c> {
         self.checked += 1;
         let at = At::resource(Kind::NetworkInterface, i, &n.id);
         self.port_exists(&at, &n.port);
+        self.unicast_v6(&at, "ipv6", n.ipv6);
+    }
+
+    /// An IPv6 address a host has: not unspecified, loopback or multicast.
+    fn unicast_v6(&mut self, at: &At, key: &'static str, a: Option<Ipv6Addr>) {
+        if let Some(a) = a.filter(|a| a.is_unspecified() || a.is_loopback() || a.is_multicast()) {
+            self.invalid(at, key, format!("\"{a}\""), "must be a unicast IPv6 address");
+        }
     }
 
     /// Source `n` (the `i`th network interface), after the sources `owners` has seen: its port
@@ -436,9 +446,12 @@ impl<'c> Validator<'c> {
             if !seen.insert(a) {
                 self.invalid(&at, "addresses", format!("\"{a}\""), "is listed twice");
             }
-            if let Some(hc) = &lb.health_check {
-                self.health_check(&at, hc);
+            if let IpAddr::V6(v6) = a {
+                self.unicast_v6(&at, "addresses", Some(*v6));
             }
+        }
+        if let Some(hc) = &lb.health_check {
+            self.health_check(&at, hc);
         }
     }
 
@@ -481,6 +494,11 @@ impl<'c> Validator<'c> {
         self.checked += 1;
         let at = At::resource(Kind::GatewayLoadBalancerEndpoint, i, &e.id);
         self.port_exists(&at, &e.port);
+        match (e.ipv4, e.ipv6) {
+            (None, None) => self.problem(&at, "ipv4", None, Fault::Invalid, "an endpoint needs its address: ipv4 or ipv6"),
+            (Some(_), Some(v6)) => self.problem(&at, "ipv6", Some(format!("\"{v6}\"")), Fault::Combination, "an endpoint has one address: ipv4 or ipv6, not both"),
+            _ => self.unicast_v6(&at, "ipv6", e.ipv6),
+        }
     }
 
     fn targets(&mut self) {
@@ -509,9 +527,15 @@ impl<'c> Validator<'c> {
             }
             Some((kind, id)) => self.destination(&at, kind, id),
         }
-        let min_mtu = dataplane::encap::MTU_OVERHEAD as u32 + 14;
+        // Room for the outer headers and an inner Ethernet header: more with IPv6.
+        let ipv6 = self.cfg.target_destination(t).is_some_and(|d| d.has_ipv6());
+        let min_mtu = dataplane::encap::mtu_overhead(ipv6) as u32 + 14;
         if !(min_mtu..=65535).contains(&t.mtu) {
-            self.invalid(&at, "mtu", t.mtu, format!("must be {min_mtu}-65535"));
+            let with = if ipv6 { " for a target with an IPv6 collector" } else { "" };
+            self.invalid(&at, "mtu", t.mtu, format!("must be {min_mtu}-65535{with}"));
+        }
+        if t.ttl == 0 {
+            self.invalid(&at, "ttl", 0, "must be 1-255");
         }
         if let Some(vlan) = t.vlan {
             if !(1..=4094).contains(&vlan) {
@@ -537,23 +561,28 @@ impl<'c> Validator<'c> {
             return;
         };
         if d.collectors.is_empty() {
-            self.invalid(at, key, format!("{id:?}"), format!("{} {id:?} has no IPv4 address for the copies to go to", d.noun));
+            self.invalid(at, key, format!("{id:?}"), format!("{} {id:?} has no address (ipv4 or ipv6) for the copies to go to", d.noun));
             return;
         }
         let Some(port) = c.port(d.port) else { return };
-        if d.collectors.iter().any(|c| matches!(c.hop, NextHop::Arp(_))) {
-            if port.ipv4.is_none() {
-                self.problem(at, key, quoted(id), Fault::Combination, format!(
-                    "{} {id:?} has no next_hop_mac, and finding its next hop by ARP needs an IPv4 address on port {:?} (ARP's sender)",
-                    d.noun, d.port
-                ));
-            }
-            if c.is_linked(d.port) {
-                self.problem(at, key, quoted(id), Fault::Combination, format!(
-                    "{} {id:?} has no next_hop_mac, and port {:?} is in a link, whose frames pass through untouched: ARP runs only on mirror ports",
-                    d.noun, d.port
-                ));
-            }
+        let resolved: Vec<IpAddr> = d.collectors.iter().filter_map(|c| match c.hop { NextHop::Address(a) => Some(a), NextHop::Mac(_) => None }).collect();
+        if resolved.iter().any(IpAddr::is_ipv4) && port.ipv4.is_none() {
+            self.problem(at, key, quoted(id), Fault::Combination, format!(
+                "{} {id:?} has no next_hop_mac, and finding its next hop by ARP needs an IPv4 address on port {:?} (ARP's sender)",
+                d.noun, d.port
+            ));
+        }
+        if resolved.iter().any(IpAddr::is_ipv6) && port.ipv6.is_none() {
+            self.problem(at, key, quoted(id), Fault::Combination, format!(
+                "{} {id:?} has no next_hop_mac, and finding its next hop by Neighbor Discovery needs an IPv6 address on port {:?} (ipv6, the solicitations' sender)",
+                d.noun, d.port
+            ));
+        }
+        if !resolved.is_empty() && c.is_linked(d.port) {
+            self.problem(at, key, quoted(id), Fault::Combination, format!(
+                "{} {id:?} has no next_hop_mac, and port {:?} is in a link, whose frames pass through untouched: ARP and Neighbor Discovery run only on mirror ports",
+                d.noun, d.port
+            ));
         }
     }
 
@@ -676,10 +705,16 @@ impl<'c> Validator<'c> {
             }
         }
         if let (Some(src), Some(d)) = (source, target.and_then(|t| c.target_destination(t))) {
-            let port_ip = c.port(d.port).and_then(|p| p.ipv4);
-            if src.ipv4.is_none() && port_ip.is_none() {
+            let port = c.port(d.port);
+            if d.collectors.iter().any(|c| c.address.is_ipv4()) && src.ipv4.is_none() && port.and_then(|p| p.ipv4).is_none() {
                 self.problem(&at, "source", quoted(&s.source), Fault::Combination, format!(
                     "copies need an outer source address: network interface {:?} has no IPv4 address, nor has port {:?}",
+                    src.id, d.port
+                ));
+            }
+            if d.has_ipv6() && src.ipv6.is_none() && port.and_then(|p| p.ipv6).is_none() {
+                self.problem(&at, "source", quoted(&s.source), Fault::Combination, format!(
+                    "copies to an IPv6 collector need an outer IPv6 source address: network interface {:?} has no ipv6, nor has port {:?}",
                     src.id, d.port
                 ));
             }

@@ -21,6 +21,7 @@ impl FilterField for NetworkInterface {
             "port" => vec![self.port.clone()],
             "mac-address" => opt(&self.mac),
             "private-ip-address" => opt(&self.ipv4),
+            "ipv6-addresses.ipv6-address" => opt(&self.ipv6),
             "description" => opt(&self.description),
             _ => return None,
         })
@@ -49,7 +50,7 @@ impl FilterField for GatewayLoadBalancerEndpoint {
         Some(match name {
             "gateway-load-balancer-endpoint-id" => vec![self.id.clone()],
             "port" => vec![self.port.clone()],
-            "ip-address" => vec![self.ipv4.to_string()],
+            "ip-address" => opt(&self.ipv4).into_iter().chain(opt(&self.ipv6)).collect(),
             "description" => opt(&self.description),
             _ => return None,
         })
@@ -65,11 +66,20 @@ impl CreateNetworkInterface {
     /// A new inventory entry.
     pub fn plan(&self, s: &State) -> Result<Planned<CreateNetworkInterfaceResult>, ApiError> {
         let id = id_for(&self.network_interface_id, "NetworkInterfaceId", "eni", |id| s.cfg.network_interfaces.contains(id))?;
+        let ipv6 = match self.ipv6_addresses.as_slice() {
+            [] => None,
+            [one] => Some(one.ipv6_address.ok_or_else(|| ApiError::missing("Ipv6Addresses.1.Ipv6Address"))?),
+            more => {
+                let all: Vec<String> = more.iter().filter_map(|a| a.ipv6_address).map(|a| a.to_string()).collect();
+                return Err(ApiError::invalid("Ipv6Addresses", all.join(", "), "a network interface here has at most one IPv6 address"));
+            }
+        };
         let n = NetworkInterface {
             id: id.clone(),
             port: self.port.clone(),
             mac: self.mac_address,
             ipv4: self.private_ip_address,
+            ipv6,
             next_hop_mac: self.next_hop_mac,
             next_hop: self.next_hop,
             description: self.description.clone(),
@@ -231,11 +241,18 @@ impl CreateGatewayLoadBalancerEndpoint {
     /// A new endpoint.
     pub fn plan(&self, s: &State) -> Result<Planned<CreateGatewayLoadBalancerEndpointResult>, ApiError> {
         let id = id_for(&self.gateway_load_balancer_endpoint_id, "GatewayLoadBalancerEndpointId", "vpce", |id| s.cfg.gateway_load_balancer_endpoints.contains(id))?;
-        let ipv4 = self.ip_address.ok_or_else(|| ApiError::missing("IpAddress"))?;
+        let address = self.ip_address.ok_or_else(|| ApiError::missing("IpAddress"))?;
         let e = GatewayLoadBalancerEndpoint {
             id: id.clone(),
             port: self.port.clone(),
-            ipv4,
+            ipv4: match address {
+                std::net::IpAddr::V4(a) => Some(a),
+                std::net::IpAddr::V6(_) => None,
+            },
+            ipv6: match address {
+                std::net::IpAddr::V6(a) => Some(a),
+                std::net::IpAddr::V4(_) => None,
+            },
             next_hop_mac: self.next_hop_mac,
             next_hop: self.next_hop,
             description: self.description.clone(),

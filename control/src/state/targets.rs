@@ -61,6 +61,12 @@ impl CreateTrafficMirrorTarget {
         if let Some(p) = self.udp_port {
             t.udp_port = p;
         }
+        if let Some(ttl) = self.ttl {
+            t.ttl = ttl;
+        }
+        if let Some(df) = self.dont_fragment {
+            t.dont_fragment = df;
+        }
         let reply = CreateTrafficMirrorTargetResult { traffic_mirror_target: TrafficMirrorTarget::of(cfg, &t), client_token: self.client_token.clone() };
         Ok(Planned { what: format!("created target {id} ({} {destination})", kind.name()), edits: vec![Edit::PutTarget(t)], reply })
     }

@@ -127,7 +127,7 @@ impl Host for TestHost {
     }
 
     fn neighbours(&self) -> DescribeNeighborsResult {
-        DescribeNeighborsResult { neighbors: Vec::new(), arp: Default::default() }
+        DescribeNeighborsResult { neighbors: Vec::new(), arp: Default::default(), nd: Default::default() }
     }
 
     fn rule_hits(&self) -> RuleTotals {

@@ -131,7 +131,7 @@ fn a_collector_needs_a_way_to_be_reached() {
     h.run(CreateNetworkInterface { network_interface_id: Some("eni-far".into()), port: "host".into(), private_ip_address: Some("10.9.9.9".parse().unwrap()), ..Default::default() }).unwrap();
     let e = h.run(CreateTrafficMirrorTarget { network_interface_id: Some("eni-far".into()), ..Default::default() }).unwrap_err();
     assert_eq!(e.code, "InvalidParameterCombination");
-    assert!(e.message.contains("for parameter NetworkInterfaceId") && e.message.contains("ARP runs only on mirror ports"), "{e}");
+    assert!(e.message.contains("for parameter NetworkInterfaceId") && e.message.contains("ARP and Neighbor Discovery run only on mirror ports"), "{e}");
 }
 
 #[test]
@@ -235,4 +235,79 @@ fn json_requests_decode_strictly_before_anything_runs() {
     assert!(ok["TrafficMirrorSession"]["VirtualNetworkId"].is_u64(), "a removed VNI is assigned anew");
     let e = h.json(json!({"Action": "ModifyTrafficMirrorSession", "TrafficMirrorSessionId": "tms-web", "RemoveFields": ["colour"]})).unwrap_err();
     assert!(e.message.starts_with("Value (colour) for parameter RemoveFields.1 is invalid: valid values are packet-length, description, virtual-network-id"), "{e}");
+}
+
+#[test]
+fn a_target_sets_its_outer_ttl_and_df_and_describe_shows_them() {
+    let mut h = TestHost::lab();
+    let t = h.run(CreateTrafficMirrorTarget { network_interface_id: Some("eni-ids".into()), ttl: Some(64), dont_fragment: Some(true), ..Default::default() }).unwrap();
+    assert_eq!((t.traffic_mirror_target.ttl, t.traffic_mirror_target.dont_fragment), (Some(64), Some(true)));
+    let id = t.traffic_mirror_target.traffic_mirror_target_id;
+    let d = h.run(DescribeTrafficMirrorTargets { traffic_mirror_target_ids: vec![id], ..Default::default() }).unwrap();
+    assert_eq!((d.traffic_mirror_targets[0].ttl, d.traffic_mirror_targets[0].dont_fragment), (Some(64), Some(true)));
+    let defaults = h.run(DescribeTrafficMirrorTargets { traffic_mirror_target_ids: vec!["tmt-ids".into()], ..Default::default() }).unwrap();
+    assert_eq!((defaults.traffic_mirror_targets[0].ttl, defaults.traffic_mirror_targets[0].dont_fragment), (Some(255), Some(false)), "AWS's");
+    let e = h.run(CreateTrafficMirrorTarget { network_interface_id: Some("eni-ids".into()), ttl: Some(0), ..Default::default() }).unwrap_err();
+    assert_eq!((e.code.as_str(), e.message.as_str()), ("InvalidParameterValue", "Value (0) for parameter Ttl is invalid: must be 1-255"));
+    let e = h.json(json!({"Action": "CreateTrafficMirrorTarget", "NetworkInterfaceId": "eni-ids", "Ttl": 300})).unwrap_err();
+    assert_eq!(e.message, "Value (300) for parameter Ttl is invalid: expected an integer 0-255");
+    let e = h.json(json!({"Action": "CreateTrafficMirrorTarget", "NetworkInterfaceId": "eni-ids", "DontFragment": "sometimes"})).unwrap_err();
+    assert!(e.message.starts_with("Value (sometimes) for parameter DontFragment is invalid"), "{e}");
+}
+
+/// The lab with an IPv6 address on the mirror port.
+fn ipv6_lab() -> TestHost {
+    TestHost::new(&super::testing::LAB.replace("ipv4 = \"192.0.2.1\"\n", "ipv4 = \"192.0.2.1\"\nipv6 = \"2001:db8:0:2::1\"\n"))
+}
+
+#[test]
+fn ipv6_collectors_network_interfaces_load_balancers_and_endpoints() {
+    let mut h = ipv6_lab();
+    let six = |s: &str| s.parse::<std::net::Ipv6Addr>().unwrap();
+    let n = h
+        .run(CreateNetworkInterface {
+            network_interface_id: Some("eni-ids6".into()),
+            port: "mirror".into(),
+            ipv6_addresses: vec![crate::api::ec2::InstanceIpv6Address { ipv6_address: Some(six("2001:db8:0:2::10")) }],
+            ..Default::default()
+        })
+        .unwrap();
+    assert_eq!(n.network_interface.ipv6_address, Some(six("2001:db8:0:2::10")));
+    assert_eq!(n.network_interface.ipv6_addresses[0].ipv6_address, six("2001:db8:0:2::10"));
+    assert_eq!(h.cfg().network_interfaces.iter().nth(2).unwrap().ipv6, Some(six("2001:db8:0:2::10")));
+    let by = |v: &str| vec![Filter { name: "ipv6-addresses.ipv6-address".into(), values: vec![v.into()] }];
+    let found = h.run(DescribeNetworkInterfaces { filters: by("2001:db8:0:2::10"), ..Default::default() }).unwrap();
+    assert_eq!(found.network_interfaces.len(), 1);
+    // Found by Neighbor Discovery from the port's IPv6 address; the source has no IPv6
+    // address, so its copies leave from the port's.
+    let t = h.run(CreateTrafficMirrorTarget { network_interface_id: Some("eni-ids6".into()), ..Default::default() }).unwrap();
+    h.run(CreateTrafficMirrorSession { traffic_mirror_target_id: t.traffic_mirror_target.traffic_mirror_target_id, ..session(2) }).unwrap();
+
+    let lb = h.run(CreateLoadBalancer { port: "mirror".into(), addresses: vec!["192.0.2.20".parse().unwrap(), "2001:db8:0:2::21".parse().unwrap()], ..Default::default() }).unwrap();
+    assert_eq!(lb.load_balancer.addresses[1], "2001:db8:0:2::21".parse::<std::net::IpAddr>().unwrap());
+    h.run(CreateTrafficMirrorTarget { network_load_balancer_arn: Some(lb.load_balancer.load_balancer_arn), ..Default::default() }).unwrap();
+
+    let e = h.run(CreateGatewayLoadBalancerEndpoint { port: "mirror".into(), ip_address: Some("2001:db8:0:2::30".parse().unwrap()), ..Default::default() }).unwrap();
+    let vpce = e.gateway_load_balancer_endpoint;
+    assert_eq!(vpce.ip_address, "2001:db8:0:2::30".parse::<std::net::IpAddr>().unwrap());
+    let stored = h.cfg().gateway_load_balancer_endpoints.iter().find(|x| x.id == vpce.gateway_load_balancer_endpoint_id).unwrap();
+    assert_eq!((stored.ipv4, stored.ipv6), (None, Some(six("2001:db8:0:2::30"))));
+    h.run(CreateTrafficMirrorTarget { gateway_load_balancer_endpoint_id: Some(vpce.gateway_load_balancer_endpoint_id), ..Default::default() }).unwrap();
+
+    // One IPv6 address per network interface here.
+    let two = ["2001:db8::1", "2001:db8::2"].map(|a| crate::api::ec2::InstanceIpv6Address { ipv6_address: Some(six(a)) });
+    let e = h.run(CreateNetworkInterface { port: "mirror".into(), ipv6_addresses: two.to_vec(), ..Default::default() }).unwrap_err();
+    assert_eq!(e.message, "Value (2001:db8::1, 2001:db8::2) for parameter Ipv6Addresses is invalid: a network interface here has at most one IPv6 address");
+}
+
+#[test]
+fn an_ipv6_collector_is_refused_without_the_mirror_ports_ipv6() {
+    let mut h = TestHost::lab();
+    let addr = crate::api::ec2::InstanceIpv6Address { ipv6_address: Some("2001:db8:0:2::10".parse().unwrap()) };
+    h.run(CreateNetworkInterface { network_interface_id: Some("eni-ids6".into()), port: "mirror".into(), ipv6_addresses: vec![addr], ..Default::default() }).unwrap();
+    let e = h.run(CreateTrafficMirrorTarget { network_interface_id: Some("eni-ids6".into()), ..Default::default() }).unwrap_err();
+    assert_eq!(e.code, "InvalidParameterCombination");
+    assert!(e.message.contains("for parameter NetworkInterfaceId") && e.message.contains("Neighbor Discovery needs an IPv6 address on port \"mirror\""), "{e}");
+    let e = h.json(json!({"Action": "CreateNetworkInterface", "Port": "mirror", "Ipv6Addresses": [{"Ipv6Address": "10.0.0.1"}]})).unwrap_err();
+    assert!(e.message.starts_with("Value (10.0.0.1) for parameter Ipv6Addresses.1.Ipv6Address is invalid"), "{e}");
 }

@@ -432,4 +432,33 @@ session_number = 1
         assert_eq!((cfg.sessions.len(), cfg.filters.first().unwrap().egress_rules.len()), (1, 0));
         assert!(out.contains("# Keep this comment."), "{out}");
     }
+
+    #[test]
+    fn ipv6_addresses_ttl_and_df_survive_the_journal_and_the_fold() {
+        use crate::config::{GatewayLoadBalancerEndpoint, NetworkInterface, Target, TargetType};
+        let port_v6 = TEXT.replace("ipv4 = \"192.0.2.1\"\n", "ipv4 = \"192.0.2.1\"\nipv6 = \"2001:db8::1\"\n");
+        let collector = NetworkInterface { id: "eni-ids6".into(), port: "host".into(), ipv6: Some("2001:db8::10".parse().unwrap()), next_hop: Some("2001:db8::fe".parse().unwrap()), ..Default::default() };
+        let endpoint = GatewayLoadBalancerEndpoint {
+            id: "vpce-6".into(),
+            port: "host".into(),
+            ipv4: None,
+            ipv6: Some("2001:db8::30".parse().unwrap()),
+            next_hop_mac: Some("02:00:00:00:00:20".parse().unwrap()),
+            next_hop: None,
+            description: None,
+            tags: Default::default(),
+        };
+        let mut target = Target::new("tmt-6", TargetType::NetworkInterface, "eni-ids6");
+        (target.ttl, target.dont_fragment) = (64, true);
+        let edits = vec![Edit::PutNetworkInterface(collector.clone()), Edit::PutEndpoint(endpoint.clone()), Edit::PutTarget(target.clone())];
+        // The journal's lines are JSON: each edit reads back as written.
+        let line = serde_json::to_string(&edits).unwrap();
+        assert_eq!(serde_json::from_str::<Vec<Edit>>(&line).unwrap(), edits);
+        let out = rewrite(&port_v6, "t.toml", &edits).unwrap();
+        let cfg = config::parse(&out, "t.toml").unwrap();
+        assert_eq!(cfg.network_interfaces.iter().find(|n| n.id == "eni-ids6"), Some(&collector));
+        assert_eq!(cfg.gateway_load_balancer_endpoints.iter().collect::<Vec<_>>(), vec![&endpoint]);
+        assert_eq!(cfg.targets.iter().find(|t| t.id == "tmt-6"), Some(&target));
+        assert!(out.contains("ttl = 64") && out.contains("dont_fragment = true"), "{out}");
+    }
 }

@@ -4,7 +4,7 @@
 
 use dataplane::decide::CountHits;
 use dataplane::filter::{Cidr, Exclusions, Rule};
-use dataplane::encap::{Outer, Template};
+use dataplane::encap::{Outer, OuterIp, Template, DEFAULT_TTL};
 use dataplane::hash::source_port;
 use dataplane::parse::Packet;
 use dataplane::table::{FilterRules, PortRules, SessionOut, SourceRules, SourceSet, Table};
@@ -56,7 +56,16 @@ pub fn table(rules: usize) -> Table {
     }
     let filter = std::sync::Arc::new(FilterRules { egress: list, ..FilterRules::default() });
     let source = SourceRules::build("eni-src", None, Direction::Egress, &[(SessionIdx(0), filter)], &Exclusions::new(&[], &[]), 1).expect("rules compile");
-    let outer = Outer { src_mac: [2, 0, 0, 0, 0, 0x10], dst_mac: [2, 0, 0, 0, 0, 0x20], vlan: None, src_ip: 0xc000_0201, dst_ip: 0xc000_020a, dst_port: 4789, vni: 42 };
+    let outer = Outer {
+        src_mac: [2, 0, 0, 0, 0, 0x10],
+        dst_mac: [2, 0, 0, 0, 0, 0x20],
+        vlan: None,
+        ip: OuterIp::V4 { src: [192, 0, 2, 1].into(), dst: [192, 0, 2, 10].into() },
+        ttl: DEFAULT_TTL,
+        dont_fragment: false,
+        dst_port: 4789,
+        vni: 42,
+    };
     Table {
         generation: 1,
         ports: vec![PortRules { egress: SourceSet::new([std::sync::Arc::new(source)]).expect("one source"), ingress: SourceSet::default() }, PortRules::default()].into(),
@@ -87,7 +96,7 @@ pub fn frames(n: usize) -> Vec<Vec<u8>> {
 /// does), and the outer headers of each copy. Returns the copies made (so the work cannot be
 /// optimised away).
 #[inline(never)]
-pub fn run_burst(table: &Table, frames: &[Vec<u8>], out: &mut [u8; 64]) -> u32 {
+pub fn run_burst(table: &Table, frames: &[Vec<u8>], out: &mut [u8; 128]) -> u32 {
     let mut copies = 0;
     let mut packet = Packet::default();
     let sources = table.sources(0, 1);
@@ -95,7 +104,7 @@ pub fn run_burst(table: &Table, frames: &[Vec<u8>], out: &mut [u8; 64]) -> u32 {
         let _ = sources.decide(f, &mut packet, &mut CountHits { worker: 0 }, |m| {
             let t = table.session(m.session);
             let head = out.first_chunk_mut().expect("room for the longest outer headers");
-            t.collectors[0].outer.write_full(head, f.len().min(t.max_inner as usize), source_port(m.hash));
+            t.collectors[0].outer.write_full(head, &f[..f.len().min(t.max_inner as usize)], source_port(m.hash));
             copies += 1;
         });
     }

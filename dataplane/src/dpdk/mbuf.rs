@@ -55,7 +55,7 @@ impl Mbuf {
     }
 
     /// The segments' bytes, in order.
-    fn segments(&self) -> impl Iterator<Item = &[u8]> + '_ {
+    pub fn segments(&self) -> impl Iterator<Item = &[u8]> + '_ {
         let mut next: *const sys::rte_mbuf = self.0.as_ptr();
         std::iter::from_fn(move || {
             // SAFETY: `next` is null or a segment of the chain we own, live while self is.

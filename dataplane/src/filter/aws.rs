@@ -16,6 +16,8 @@ pub struct Exclusions {
     /// Outer source addresses of our own copies, and their UDP destination ports: such
     /// packets are our VXLAN copies coming back, never mirrored again.
     pub own_ips: Vec<u32>,
+    /// The same for copies with an outer IPv6 header.
+    pub own_ips_v6: Vec<[u32; 4]>,
     /// The UDP destination ports of our own copies.
     pub own_ports: Vec<u16>,
 }
@@ -67,7 +69,7 @@ impl Exclusions {
     /// Why a packet is never mirrored, if it is: DHCP, the metadata and time services, our
     /// own VXLAN copies. Every mirrored packet pays for this, so the common tests are
     /// branch-free.
-    #[inline]
+    #[inline(always)]
     pub fn never_mirrored(&self, p: &Packet) -> Option<Exclusion> {
         let udp = p.key[field::CLASS] == u32::from(proto::UDP) | field::CLASS_PORTS;
         let dhcp = |port: u16| port.wrapping_sub(DHCP_PORTS.0) <= DHCP_PORTS.1 - DHCP_PORTS.0;
@@ -75,7 +77,11 @@ impl Exclusions {
             return Some(Exclusion::Dhcp);
         }
         if p.ipv6 {
-            return (METADATA_V6.contains(&p.src()) || METADATA_V6.contains(&p.dst())).then_some(Exclusion::MetadataService);
+            let src = p.src();
+            if METADATA_V6.contains(&src) || METADATA_V6.contains(&p.dst()) {
+                return Some(Exclusion::MetadataService);
+            }
+            return (udp && self.own_ports.contains(&p.dport()) && self.own_ips_v6.contains(&src)).then_some(Exclusion::OwnCopy);
         }
         let (src, dst) = (p.src_v4(), p.dst_v4());
         let meta = |a: u32| (a == METADATA_V4[0]) | (a == METADATA_V4[1]);
@@ -132,6 +138,17 @@ mod tests {
         assert_eq!(ex.never_mirrored(&own), None);
         let ex2 = Exclusions { own_ips: vec![v4([192, 0, 2, 1])], own_ports: vec![4789], ..ex.clone() };
         assert_eq!(ex2.never_mirrored(&own), Some(Exclusion::OwnCopy));
+        let mirror6 = [0x2001_0db8, 0, 2, 1];
+        let own6 = edit(tcp4([0; 4], [0; 4], 50000, 4789), |f| {
+            f.protocol = proto::UDP;
+            f.ipv6 = true;
+            f.src = mirror6;
+            f.dst = [0x2001_0db8, 0, 2, 0x10];
+        });
+        assert_eq!(ex2.never_mirrored(&own6), None, "an IPv6 packet from another address");
+        let ex3 = Exclusions { own_ips_v6: vec![mirror6], ..ex2.clone() };
+        assert_eq!(ex3.never_mirrored(&own6), Some(Exclusion::OwnCopy), "our own IPv6 copy");
+        assert_eq!(ex3.never_mirrored(&edit(own6.clone(), |f| f.dport = 4790)), None, "another UDP port");
 
         assert!(ex.resolver_dns(&tcp4([10, 0, 0, 5], [169, 254, 169, 253], 3000, 53)));
         assert!(ex.resolver_dns(&tcp4([10, 0, 0, 2], [10, 0, 0, 5], 53, 3000)), "replies from a configured resolver");

@@ -1,7 +1,7 @@
 //! IPv6 (RFC 8200) headers, and the walk past the extension headers SPEC.md names (hop-by-hop,
 //! routing, fragment, destination options) to the upper-layer protocol.
 
-use super::{be16, be32, put_be16, Malformed};
+use super::{be16, be32, ones_sum, put_be16, Malformed};
 
 /// Field ranges, from the header's first byte.
 pub mod field {
@@ -163,6 +163,13 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> Packet<T> {
     pub fn set_dst_addr(&mut self, a: [u8; 16]) {
         self.buffer.as_mut()[field::DST].copy_from_slice(&a);
     }
+}
+
+/// The part of an upper-layer checksum (UDP, ICMPv6) that the pseudo-header contributes
+/// (RFC 8200 section 8.1): both addresses, the upper-layer packet's length and its protocol.
+/// Unfolded, as [`ones_sum`] leaves a sum.
+pub fn pseudo_header_sum(src: &[u8; 16], dst: &[u8; 16], upper_len: u32, next_header: u8) -> u32 {
+    ones_sum(src) + ones_sum(dst) + (upper_len >> 16) + (upper_len & 0xffff) + u32::from(next_header)
 }
 
 /// Where the extension headers end.

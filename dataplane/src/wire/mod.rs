@@ -7,7 +7,8 @@
 //!   tags that parsing, the ARP snoop and the neighbour code all use;
 //! - [`ipv4`]; [`ipv6`], with the walk over the extension headers SPEC.md names;
 //! - [`l4`]: the IANA protocol numbers, UDP, TCP and ICMP;
-//! - [`arp`], and [`vxlan`] (a copy's encapsulation);
+//! - [`arp`] and [`ndp`] (Neighbor Discovery: how the control thread resolves next hops),
+//!   and [`vxlan`] (a copy's encapsulation);
 //! - [`probe`]: a load balancer's health checks (TCP or ICMP echo over IPv4) and their answers;
 //! - `testing` (feature `testing`): one `FrameBuilder` and frames captured off a real
 //!   network, for the tests, benches and fuzz seeds of every crate.
@@ -20,6 +21,7 @@ pub mod ethernet;
 pub mod ipv4;
 pub mod ipv6;
 pub mod l4;
+pub mod ndp;
 pub mod probe;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
@@ -67,15 +69,40 @@ fn mac(b: &[u8], f: Field) -> [u8; 6] {
     a
 }
 
-/// Ones'-complement sum of 16-bit big-endian words (RFC 1071), not yet folded.
+/// Ones'-complement sum of 16-bit big-endian words (RFC 1071), an odd last byte padded with
+/// zero: not complemented, and folded only into 17 bits, so that sums of several parts can
+/// be added before [`fold_checksum`] finishes them. Read four bytes at a time (a sum of
+/// 32-bit words folds to the sum of their 16-bit halves, as 2^16 is 1 in ones' complement):
+/// an IPv6 copy's UDP checksum covers the whole inner frame.
 pub fn ones_sum(b: &[u8]) -> u32 {
-    let mut sum = 0u32;
-    let mut chunks = b.chunks_exact(2);
-    for c in &mut chunks {
-        sum += u32::from(u16::from_be_bytes([c[0], c[1]]));
+    let mut acc = 0u64;
+    let mut words = b.chunks_exact(4);
+    for w in &mut words {
+        acc += u64::from(u32::from_be_bytes([w[0], w[1], w[2], w[3]]));
     }
-    if let [last] = chunks.remainder() {
-        sum += u32::from(*last) << 8;
+    let mut tail = [0u8; 4];
+    tail[..words.remainder().len()].copy_from_slice(words.remainder());
+    acc += u64::from(u32::from_be_bytes(tail));
+    let acc = (acc & 0xffff_ffff) + (acc >> 32);
+    let acc = ((acc & 0xffff_ffff) + (acc >> 32)) as u32;
+    (acc & 0xffff) + (acc >> 16)
+}
+
+/// [`ones_sum`] of the first `len` bytes of `segments` taken as one run of bytes (a packet
+/// spread over several buffers). A segment that starts at an odd offset of the run holds the
+/// other halves of its words: its sum, byte-swapped, is their part (RFC 1071, 2(B)).
+pub fn ones_sum_chained<'a>(segments: impl IntoIterator<Item = &'a [u8]>, mut len: usize) -> u32 {
+    let (mut sum, mut odd) = (0u32, false);
+    for seg in segments {
+        if len == 0 {
+            break;
+        }
+        let part = &seg[..seg.len().min(len)];
+        let s = !fold_checksum(ones_sum(part));
+        sum += u32::from(if odd { s.swap_bytes() } else { s });
+        odd ^= part.len() % 2 == 1;
+        len -= part.len();
+        sum = (sum & 0xffff) + (sum >> 16);
     }
     sum
 }
@@ -102,6 +129,24 @@ mod tests {
     #[test]
     fn odd_length_pads_with_zero() {
         assert_eq!(ones_sum(&[0x12, 0x34, 0x56]), 0x1234 + 0x5600);
+    }
+
+    #[test]
+    fn the_word_sum_equals_the_sum_of_16_bit_words() {
+        // The obvious sum, 16 bits at a time, folded at the end.
+        let slow = |b: &[u8]| {
+            let mut s: u64 = b.chunks(2).map(|c| u64::from(c[0]) << 8 | u64::from(*c.get(1).unwrap_or(&0))).sum();
+            while s > 0xffff {
+                s = (s & 0xffff) + (s >> 16);
+            }
+            !(s as u16)
+        };
+        let bytes: Vec<u8> = (0..9000u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
+        for len in [0, 1, 2, 3, 4, 5, 7, 8, 63, 64, 1514, 9000] {
+            assert_eq!(fold_checksum(ones_sum(&bytes[..len])), slow(&bytes[..len]), "{len} bytes");
+        }
+        let ones = [0xff; 8999];
+        assert_eq!(fold_checksum(ones_sum(&ones)), slow(&ones), "every word 0xffff");
     }
 
     #[test]
