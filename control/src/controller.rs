@@ -9,7 +9,7 @@
 //! reason in the API's terms.
 
 use crate::api::actions::DescribeNeighborsResult;
-use crate::api::ApiError;
+use crate::api::{ApiError, Reply};
 use crate::compile::{arp_targets, wanted_next_hops, Compiler, Env};
 use crate::config::{Config, ConfigError, Kind, NextHop, TargetType, Touched};
 use crate::counters::{Assigned, RuleHits, RuleTotals, Slots};
@@ -565,8 +565,8 @@ impl Host for Controller<'_> {
         DescribeNeighborsResult { neighbors: self.neighbour_report(), arp: self.neighbours.counters }
     }
 
-    fn reload(&mut self) -> Result<u64, ApiError> {
-        self.reload_file().map_err(|e| ApiError::new("InvalidConfiguration", e.to_string()))
+    fn reload(&mut self, reply: Reply<u64>) {
+        reply(self.reload_file().map_err(|e| ApiError::new("InvalidConfiguration", e.to_string())));
     }
 
     fn health(&self) -> Vec<CollectorHealth> {
