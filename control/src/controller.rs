@@ -15,6 +15,7 @@ use crate::config::{Config, ConfigError, Kind, NextHop, TargetType, Touched};
 use crate::counters::{Assigned, RuleHits, RuleTotals, Slots};
 use crate::health::{self, CollectorHealth, Health, Route};
 use crate::neighbour::{Me, NeighbourReport, Neighbours};
+use crate::reload::{Asked, Reloads};
 use crate::report::{ChangeNanos, ChangeWork, ControlReport, Inputs, Report};
 use crate::state::{Change, Host, State};
 use crate::store::{self, Folded, Store};
@@ -86,6 +87,8 @@ pub struct Controller<'a> {
     work: ControlReport,
     /// What the filter rules of retired tables counted.
     rule_hits: RuleHits,
+    /// The reload whose file is being read, and those asked for meanwhile.
+    reloads: Reloads<Reply<u64>>,
 }
 
 /// Samples of the workers' (busy, total) cycle counts, one a second over the last
@@ -148,6 +151,7 @@ impl<'a> Controller<'a> {
             captures_checked: Instant::now(),
             work: ControlReport::default(),
             rule_hits: RuleHits::default(),
+            reloads: Reloads::default(),
         }
     }
 
@@ -211,6 +215,7 @@ impl<'a> Controller<'a> {
             Folded::Written { hash, through } => self.store.folded(hash, through),
             Folded::HandEdit => log::warn!("{}", self.store.refusal().unwrap_or_default()),
             Folded::Failed(why) => log::error!("writing the changes into the configuration file failed (they are safe in the journal): {why}"),
+            Folded::Reread(read) => self.reread(*read),
         }
     }
 
@@ -233,6 +238,7 @@ impl<'a> Controller<'a> {
         self.slots.reclaim(|epoch| writer.passed(epoch));
         let now = Instant::now();
         self.busy.tick(self.rt.counters, now);
+        self.reload_overdue(now);
         if now.duration_since(self.captures_checked) >= std::time::Duration::from_secs(1) {
             self.captures_checked = now;
             self.check_captures(now);
@@ -413,21 +419,79 @@ impl<'a> Controller<'a> {
         }
     }
 
-    /// Re-reads the file (with the changes it does not hold yet) and applies it whole, or
-    /// refuses it with every problem.
-    pub fn reload_file(&mut self) -> Result<u64, ConfigError> {
-        let loaded = self.store.reread()?;
-        match self.take(&loaded) {
-            Ok(()) => {
-                self.store.reloaded(&loaded);
-                let kept = if loaded.replayed > 0 { format!(", with {} changes made through the API kept on top", loaded.replayed) } else { String::new() };
-                log::info!("table {}: reloaded {}{kept}", self.generation, self.store_path());
-                Ok(self.generation)
+    /// Asks for a reload (SIGHUP, the API): re-reads the file, with the changes it does not
+    /// hold yet, off the control thread, then applies it whole or refuses it with every
+    /// problem, and answers `reply` with the table then in force. See [`crate::reload`]: a
+    /// reload asked for during a read waits for the next one.
+    pub fn reload(&mut self, reply: Reply<u64>) {
+        match self.reloads.ask(reply, Instant::now()) {
+            Asked::Read => self.start_reading(),
+            Asked::Queued => {}
+            Asked::Stuck { who, stuck_for } => {
+                let why = format!(
+                    "the reload of {} begun {} s ago is still stuck reading it (a hung mount?): the running configuration is kept; retry once the file can be read",
+                    self.store_path(),
+                    stuck_for.as_secs()
+                );
+                if let Some(line) = self.throttle.line("reload still stuck", Instant::now(), || format!("reload refused: {why}")) {
+                    log::warn!("{line}");
+                }
+                who(Err(ApiError::unavailable(why)));
             }
-            Err(e) => {
-                self.store.refused();
-                Err(e)
-            }
+        }
+    }
+
+    fn start_reading(&mut self) {
+        if let Err(e) = self.store.reread() {
+            self.reread(Err(e));
+        }
+    }
+
+    /// What a reload's read brought back: put in force, or refused; its askers answered, and
+    /// the next read started when a reload was asked for meanwhile.
+    fn reread(&mut self, read: Result<store::Loaded, ConfigError>) {
+        let Some(back) = self.reloads.back(Instant::now()) else {
+            // Nobody asked for it: nothing to put in force.
+            self.store.refused();
+            return;
+        };
+        if back.was_stuck {
+            log::warn!("reload of {}: the read that was stuck came back after {} s", self.store_path(), back.took.as_secs());
+        }
+        let outcome = read.and_then(|mut loaded| {
+            self.store.catch_up(&mut loaded);
+            self.take(&loaded)?;
+            self.store.reloaded(&loaded);
+            let kept = if loaded.replayed > 0 { format!(", with {} changes made through the API kept on top", loaded.replayed) } else { String::new() };
+            log::info!("table {}: reloaded {}{kept}", self.generation, self.store_path());
+            Ok(self.generation)
+        });
+        if let Err(e) = &outcome {
+            // The fold thread waits to hear how the reload ended, whatever ended it.
+            self.store.refused();
+            log::error!("reload refused, the running configuration stays:\n{e}");
+        }
+        let answer = outcome.map_err(|e| ApiError::new("InvalidConfiguration", e.to_string()));
+        for who in back.waiting {
+            who(answer.clone());
+        }
+        if back.read_next {
+            self.start_reading();
+        }
+    }
+
+    /// Reports a reload whose read is out too long, once: logged, counted, its askers told.
+    fn reload_overdue(&mut self, now: Instant) {
+        let Some((out, waiting)) = self.reloads.overdue(now) else { return };
+        self.work.reloads_stuck += 1;
+        let path = self.store_path();
+        log::error!(
+            "reload of {path} is stuck: reading it has not returned in {} s (a hung mount?); the running configuration is kept (should the read ever come back, what it read is put in force)",
+            out.as_secs()
+        );
+        let why = format!("reading {path} has not returned in {} s (a hung mount?): the reload is stuck and the running configuration is kept", out.as_secs());
+        for who in waiting {
+            who(Err(ApiError::unavailable(why.clone())));
         }
     }
 
@@ -566,7 +630,7 @@ impl Host for Controller<'_> {
     }
 
     fn reload(&mut self, reply: Reply<u64>) {
-        reply(self.reload_file().map_err(|e| ApiError::new("InvalidConfiguration", e.to_string())));
+        Controller::reload(self, reply);
     }
 
     fn health(&self) -> Vec<CollectorHealth> {

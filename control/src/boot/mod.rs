@@ -229,11 +229,8 @@ pub fn run(opts: RunOptions) -> Result<i32> {
                         log::info!("{why}: stopping");
                         break;
                     }
-                    Ok(Event::Reload) => {
-                        if let Err(e) = controller.reload_file() {
-                            log::error!("reload refused, the running configuration stays:\n{e}");
-                        }
-                    }
+                    // The controller logs how it ends: nobody else waits for it.
+                    Ok(Event::Reload) => controller.reload(Box::new(|_| {})),
                     Err(_) => {}
                 },
                 recv(api_rx) -> job => if let Ok(job) = job {
