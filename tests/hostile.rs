@@ -760,6 +760,62 @@ fn a_reload_from_a_hung_mount_never_blocks_the_control_thread_and_keeps_the_runn
     assert_eq!(stderr.matches("is stuck").count(), 1, "{stderr}");
 }
 
+#[test]
+fn capture_files_on_a_hung_mount_never_block_the_control_thread() {
+    require_root();
+    let lab = Lab::new("hungpcap");
+    lab.write_pcap("in.pcap", (0..64).map(|i| e2e::traffic::udp4(i, 40000, 5000, 200).bytes).collect::<Vec<_>>().iter().map(Vec::as_slice));
+    let text = r#"
+[dataplane]
+workers = 1
+eal_args = ["--no-huge", "-m", "256", "--no-pci"]
+
+[metrics]
+listen = "127.0.0.1:0"
+
+[[port]]
+name = "host"
+device = "net_pcap0,rx_pcap={lab}/in.pcap"
+
+[[port]]
+name = "uplink"
+device = "net_pcap1,tx_pcap={lab}/out/uplink.pcap"
+
+[[link]]
+ports = ["host", "uplink"]
+"#;
+    let cfg = lab.config(text);
+    let mut child = lab.spawn(&cfg, &[]);
+    let mut c = lab.client(&mut child);
+    let addr = metrics_addr(&lab);
+    let uplink = |c: &mut Client| {
+        let ports = c.call_value(&json!({"Action": "DescribePorts"})).unwrap().unwrap();
+        ports["Ports"].as_array().and_then(|p| p.iter().find(|p| p["name"] == "uplink")).cloned().unwrap_or_else(|| panic!("{ports}"))
+    };
+    until("the frames sent", Duration::from_secs(30), || uplink(&mut c)["tx_packets"] == 64);
+    // The capture's folder stops answering (net_pcap keeps writing through the file it opened);
+    // the control thread's once-a-second look at the file must not wait for it.
+    let _hung = HungMount::over(&lab.path("out"));
+    let t = Instant::now();
+    while t.elapsed() < Duration::from_secs(12) {
+        let ports = answered_within(&lab, json!({"Action": "DescribePorts"}), Duration::from_millis(500)).unwrap();
+        assert!(ports["Ports"].as_array().unwrap().iter().all(|p| p["tx_unwritten"] == 0), "{ports}");
+        answered_within(&lab, json!({"Action": "DescribeCounters"}), Duration::from_millis(500)).unwrap();
+        scrape(&addr, Duration::from_millis(500));
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // Said once, after a while.
+    until("the stuck look logged", Duration::from_secs(5), || stderr_of(&lab).contains("have not answered a look for"));
+    // At exit the last look waits a bounded time, then the report goes out with what the
+    // checks saw last.
+    let t = Instant::now();
+    let (stdout, stderr) = stop(&lab, child);
+    assert!(t.elapsed() < Duration::from_secs(30), "stopping took {:?}", t.elapsed());
+    assert_eq!(stderr.matches("have not answered a look for").count(), 1, "{stderr}");
+    assert!(stderr.contains("uplink.pcap) have not answered a look in"), "{stderr}");
+    assert!(stdout.contains("uplink"), "the exit report: {stdout}");
+}
+
 /// Whole records in a pcap file (a cut one at the end, where the disk filled, is not).
 fn pcap_records(path: &std::path::Path) -> u64 {
     let bytes = std::fs::read(path).unwrap();

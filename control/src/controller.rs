@@ -58,6 +58,8 @@ pub struct Finished {
     pub health: Vec<CollectorHealth>,
     pub control: ControlReport,
     pub rule_hits: RuleTotals,
+    /// What the last check of the capture files found missing, by port.
+    pub unwritten: Vec<u64>,
 }
 
 /// The control thread's state.
@@ -79,9 +81,9 @@ pub struct Controller<'a> {
     throttle: Throttle,
     /// The workers' cycle counts of the last seconds, for a busy share that is recent.
     busy: BusyWindow,
-    /// net_pcap's capture files, checked against what DPDK counts as sent.
-    captures: std::cell::RefCell<crate::capture::CaptureFiles>,
-    /// When the capture files were last checked for the log.
+    /// net_pcap's capture files, checked against what DPDK counts as sent (off this thread).
+    captures: crate::capture::CaptureWatch,
+    /// When the capture files were last handed over for a check.
     captures_checked: Instant,
     /// What the changes cost, counted.
     work: ControlReport,
@@ -130,7 +132,7 @@ impl<'a> Controller<'a> {
     pub fn new(state: State, store: Store, slots: Slots, writer: Writer<'a, Table>, compiler: Compiler, rt: Runtime<'a>) -> Self {
         let mut neighbours = Neighbours::default();
         neighbours.want(&wanted_next_hops(&state.cfg), Instant::now());
-        let captures = crate::capture::CaptureFiles::of(&state.cfg).into();
+        let captures = crate::capture::CaptureWatch::start(crate::capture::CaptureFiles::of(&state.cfg));
         // Every collector starts in service (`initial`): nothing to publish yet.
         let mut health = Health::default();
         health.want(&health::wanted(&state.cfg), Instant::now());
@@ -166,7 +168,8 @@ impl<'a> Controller<'a> {
         let neighbours = self.neighbour_report();
         let health = self.health_report();
         let rule_hits = self.rule_totals();
-        Finished { cfg: self.state.cfg, slots: self.slots, generation: self.generation, neighbours, arp: self.neighbours.counters, health, control: self.work, rule_hits }
+        let unwritten = self.captures.latest().unwritten.clone();
+        Finished { cfg: self.state.cfg, slots: self.slots, generation: self.generation, neighbours, arp: self.neighbours.counters, health, control: self.work, rule_hits, unwritten }
     }
 
     /// Every filter rule's hits so far.
@@ -176,7 +179,6 @@ impl<'a> Controller<'a> {
 
     fn report_with(&self, port_stats: &[dataplane::dpdk::port::PortStats], elapsed: std::time::Duration) -> Report {
         let neighbours = self.neighbour_report();
-        let unwritten = self.captures.borrow_mut().unwritten(port_stats, false);
         let health = self.health_report();
         let rule_hits = self.rule_totals();
         Report::collect(&Inputs {
@@ -184,7 +186,7 @@ impl<'a> Controller<'a> {
             slots: &self.slots,
             counters: self.rt.counters,
             port_stats,
-            unwritten: &unwritten,
+            unwritten: &self.captures.latest().unwritten,
             cores: &self.rt.cores,
             pools: &self.rt.pools,
             elapsed,
@@ -239,10 +241,7 @@ impl<'a> Controller<'a> {
         let now = Instant::now();
         self.busy.tick(self.rt.counters, now);
         self.reload_overdue(now);
-        if now.duration_since(self.captures_checked) >= std::time::Duration::from_secs(1) {
-            self.captures_checked = now;
-            self.check_captures(now);
-        }
+        self.check_captures(now);
         let mut changed = false;
         let mut health = Vec::new();
         while let Some(s) = snooped.pop() {
@@ -319,13 +318,19 @@ impl<'a> Controller<'a> {
         me_of(&self.state.cfg, &self.rt.port_macs, &self.rt.control_tx, port)
     }
 
-    /// Logs (once in a while) the capture files that fall short of what was counted as sent.
+    /// Hands the port counters over for a check of the capture files once a second, and logs
+    /// (once in a while) the files the last check found short of what was counted as sent.
     fn check_captures(&mut self, now: Instant) {
-        let stats: Vec<_> = self.rt.ports.iter().map(Port::stats).collect();
-        let mut captures = self.captures.borrow_mut();
-        captures.unwritten(&stats, false);
-        for (port, path, frames) in captures.short() {
-            let name = &self.state.cfg.ports[port].name;
+        if now.duration_since(self.captures_checked) >= std::time::Duration::from_secs(1) {
+            self.captures_checked = now;
+            let stats: Vec<_> = self.rt.ports.iter().map(Port::stats).collect();
+            if let Some(late) = self.captures.check(stats, now) {
+                log::warn!("{late}");
+            }
+        }
+        let Some(verdict) = self.captures.poll() else { return };
+        for (port, path, frames) in &verdict.short {
+            let name = &self.state.cfg.ports[*port].name;
             let key = format!("capture {}", path.display());
             if let Some(line) = self.throttle.line(&key, now, || {
                 format!("port {name}: {} lacks {frames} frames counted as sent: writing it fails (a full disk?) and net_pcap counts no error", path.display())

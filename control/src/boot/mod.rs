@@ -269,8 +269,9 @@ pub fn run(opts: RunOptions) -> Result<i32> {
         p.close();
     }
     let pools = [&rx_pool, &copy_pool, &ref_pool];
-    // Once the ports are closed their capture files are whole: walked to the end.
-    let unwritten = crate::capture::CaptureFiles::of(&done.cfg).unwritten(&port_stats, true);
+    // Once the ports are closed their capture files are whole: walked to the end, unless
+    // their file system does not answer.
+    let unwritten = crate::capture::unwritten_at_exit(&done.cfg, &port_stats, &done.unwritten, Duration::from_secs(10));
     let report = Report::collect(&Inputs {
         cfg: &done.cfg,
         slots: &done.slots,
