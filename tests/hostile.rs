@@ -710,6 +710,17 @@ fn a_reload_from_a_hung_mount_never_blocks_the_control_thread_and_keeps_the_runn
     std::fs::create_dir(&etc).unwrap();
     let cfg = etc.join("config.toml");
     std::fs::rename(lab.config(&ports(&lab, true)), &cfg).unwrap();
+    // At start-up there is nothing to serve yet: the read is waited for, a while, then the
+    // start refused naming the file.
+    {
+        let _hung = HungMount::over(&etc);
+        e2e::binary();
+        let t = Instant::now();
+        let run = lab.run(&cfg, Duration::from_secs(60));
+        assert_eq!(run.code, Some(2), "{}", run.stderr);
+        assert!(run.stderr.contains("etc/config.toml: reading it took longer than 5 s (a hung mount?)"), "{}", run.stderr);
+        assert!(t.elapsed() < Duration::from_secs(30), "refused after {:?}", t.elapsed());
+    }
     let mut child = lab.spawn(&cfg, &[]);
     let mut c = lab.client(&mut child);
     let addr = metrics_addr(&lab);
@@ -764,35 +775,20 @@ fn a_reload_from_a_hung_mount_never_blocks_the_control_thread_and_keeps_the_runn
 fn capture_files_on_a_hung_mount_never_block_the_control_thread() {
     require_root();
     let lab = Lab::new("hungpcap");
-    lab.write_pcap("in.pcap", (0..64).map(|i| e2e::traffic::udp4(i, 40000, 5000, 200).bytes).collect::<Vec<_>>().iter().map(Vec::as_slice));
-    let text = r#"
-[dataplane]
-workers = 1
-eal_args = ["--no-huge", "-m", "256", "--no-pci"]
-
-[metrics]
-listen = "127.0.0.1:0"
-
-[[port]]
-name = "host"
-device = "net_pcap0,rx_pcap={lab}/in.pcap"
-
-[[port]]
-name = "uplink"
-device = "net_pcap1,tx_pcap={lab}/out/uplink.pcap"
-
-[[link]]
-ports = ["host", "uplink"]
-"#;
-    let cfg = lab.config(text);
+    // The capture read once, forwarded into a capture file.
+    let text = ports(&lab, true).replace(",infinite_rx=1", "").replace("net_null0,no-rx=1", "net_pcap1,tx_pcap={lab}/out/uplink.pcap");
+    let cfg = lab.config(&text);
     let mut child = lab.spawn(&cfg, &[]);
     let mut c = lab.client(&mut child);
     let addr = metrics_addr(&lab);
-    let uplink = |c: &mut Client| {
+    let port = |c: &mut Client, name: &str| {
         let ports = c.call_value(&json!({"Action": "DescribePorts"})).unwrap().unwrap();
-        ports["Ports"].as_array().and_then(|p| p.iter().find(|p| p["name"] == "uplink")).cloned().unwrap_or_else(|| panic!("{ports}"))
+        ports["Ports"].as_array().and_then(|p| p.iter().find(|p| p["name"] == name)).cloned().unwrap_or_else(|| panic!("{ports}"))
     };
-    until("the frames sent", Duration::from_secs(30), || uplink(&mut c)["tx_packets"] == 64);
+    until("the frames sent", Duration::from_secs(30), || {
+        let sent = port(&mut c, "uplink")["tx_packets"].as_u64().unwrap();
+        sent > 0 && port(&mut c, "host")["rx_packets"] == sent
+    });
     // The capture's folder stops answering (net_pcap keeps writing through the file it opened);
     // the control thread's once-a-second look at the file must not wait for it.
     let _hung = HungMount::over(&lab.path("out"));
