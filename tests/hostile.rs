@@ -636,6 +636,182 @@ impl Drop for Tmpfs {
     }
 }
 
+/// A FUSE file system that never answers, mounted over a folder: every look below it (stat,
+/// open, read) blocks until it is released, as on a network mount whose server went away. The
+/// kernel waits for its first answer (to FUSE_INIT) before serving any request, and none comes.
+/// Released (the connection aborted, so that whatever waits fails with ENOTCONN, then unmounted)
+/// by [`HungMount::release`] or when dropped: declare it after the lab, whose removal would
+/// otherwise hang in it.
+struct HungMount {
+    dir: std::path::PathBuf,
+    fuse: Option<std::fs::File>,
+}
+
+impl HungMount {
+    fn over(dir: &std::path::Path) -> HungMount {
+        use std::os::fd::AsRawFd;
+        let fuse = std::fs::OpenOptions::new().read(true).write(true).open("/dev/fuse").expect("this test needs /dev/fuse (the fuse kernel module) to make a mount hang");
+        let target = std::ffi::CString::new(dir.to_str().unwrap()).unwrap();
+        let options = std::ffi::CString::new(format!("fd={},rootmode=40000,user_id=0,group_id=0", fuse.as_raw_fd())).unwrap();
+        // SAFETY: every pointer is a NUL-terminated string that outlives the call.
+        let r = unsafe { libc::mount(c"tm-hung".as_ptr(), target.as_ptr(), c"fuse".as_ptr(), libc::MS_NOSUID | libc::MS_NODEV, options.as_ptr().cast()) };
+        assert_eq!(r, 0, "mounting a FUSE file system over {}: {}", dir.display(), std::io::Error::last_os_error());
+        HungMount { dir: dir.to_path_buf(), fuse: Some(fuse) }
+    }
+
+    fn release(&mut self) {
+        // Closing the last descriptor of the connection aborts it.
+        if self.fuse.take().is_some() {
+            let target = std::ffi::CString::new(self.dir.to_str().unwrap()).unwrap();
+            // SAFETY: a NUL-terminated path that outlives the call.
+            unsafe { libc::umount2(target.as_ptr(), libc::MNT_DETACH) };
+        }
+    }
+}
+
+impl Drop for HungMount {
+    fn drop(&mut self) {
+        self.release();
+    }
+}
+
+/// `request` answered within `within` on a connection of its own (a control thread that never
+/// answers fails the test instead of hanging it).
+fn answered_within(lab: &Lab, request: Value, within: Duration) -> Result<Value, control::api::ApiError> {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let sock = lab.socket();
+    let t = Instant::now();
+    std::thread::spawn(move || {
+        let mut c = Client::connect(&sock).unwrap();
+        let _ = tx.send(c.call_value(&request).unwrap());
+    });
+    let r = rx.recv_timeout(within).unwrap_or_else(|_| panic!("the control API did not answer within {within:?}"));
+    assert!(t.elapsed() < within, "the control API took {:?}", t.elapsed());
+    r
+}
+
+fn stderr_of(lab: &Lab) -> String {
+    std::fs::read_to_string(lab.path("run.stderr")).unwrap_or_default()
+}
+
+fn until(what: &str, within: Duration, mut f: impl FnMut() -> bool) {
+    let t = Instant::now();
+    while !f() {
+        assert!(t.elapsed() < within, "{what}: not within {within:?}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn a_reload_from_a_hung_mount_never_blocks_the_control_thread_and_keeps_the_running_configuration() {
+    require_root();
+    let lab = Lab::new("hungreload");
+    let etc = lab.path("etc");
+    std::fs::create_dir(&etc).unwrap();
+    let cfg = etc.join("config.toml");
+    std::fs::rename(lab.config(&ports(&lab, true)), &cfg).unwrap();
+    // At start-up there is nothing to serve yet: the read is waited for, a while, then the
+    // start refused naming the file.
+    {
+        let _hung = HungMount::over(&etc);
+        e2e::binary();
+        let t = Instant::now();
+        let run = lab.run(&cfg, Duration::from_secs(60));
+        assert_eq!(run.code, Some(2), "{}", run.stderr);
+        assert!(run.stderr.contains("etc/config.toml: reading it took longer than 5 s (a hung mount?)"), "{}", run.stderr);
+        assert!(t.elapsed() < Duration::from_secs(30), "refused after {:?}", t.elapsed());
+    }
+    let mut child = lab.spawn(&cfg, &[]);
+    let mut c = lab.client(&mut child);
+    let addr = metrics_addr(&lab);
+    let export = json!({"Action": "ExportConfiguration"});
+    let running = c.call_value(&export).unwrap().unwrap();
+    // The folder of the configuration (and of its journal) stops answering.
+    let mut hung = HungMount::over(&etc);
+    let asked = Instant::now();
+    let reload = {
+        let sock = lab.socket();
+        std::thread::spawn(move || Client::connect(&sock).unwrap().call_value(&json!({"Action": "ReloadConfiguration"})).unwrap())
+    };
+    std::thread::sleep(Duration::from_millis(100));
+    // SAFETY: signalling our own child.
+    unsafe { libc::kill(child.id() as i32, libc::SIGHUP) };
+    // While the read hangs, everything else is answered at once.
+    while asked.elapsed() < Duration::from_secs(3) {
+        answered_within(&lab, json!({"Action": "DescribePorts"}), Duration::from_millis(500)).unwrap();
+        answered_within(&lab, json!({"Action": "DescribeNeighbors"}), Duration::from_millis(500)).unwrap();
+        answered_within(&lab, json!({"Action": "DescribeCounters"}), Duration::from_millis(500)).unwrap();
+        scrape(&addr, Duration::from_millis(500));
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // Given up after a while: the caller told, one line logged (the SIGHUP asked during the
+    // read joined it), counted; the running configuration kept.
+    let e = reload.join().unwrap().unwrap_err();
+    assert!(asked.elapsed() < Duration::from_secs(40), "the reload's caller waited {:?}", asked.elapsed());
+    assert_eq!(e.code, "ServiceUnavailable", "{e}");
+    assert!(e.message.contains("a hung mount?") && e.message.contains("the running configuration is kept"), "{e}");
+    until("the stuck reload logged", Duration::from_secs(5), || stderr_of(&lab).contains("is stuck"));
+    assert_eq!(stderr_of(&lab).matches("is stuck").count(), 1, "{}", stderr_of(&lab));
+    let counters = answered_within(&lab, json!({"Action": "DescribeCounters"}), Duration::from_millis(500)).unwrap();
+    assert_eq!(counters["control"]["reloads_stuck"], 1, "{}", counters["control"]);
+    let body = scrape(&addr, Duration::from_millis(500));
+    assert!(body.lines().any(|l| l == "traffic_mirror_control_reloads_stuck_total 1"), "{body}");
+    // Asked again while it is stuck: answered at once, nothing else read.
+    let e = answered_within(&lab, json!({"Action": "ReloadConfiguration"}), Duration::from_millis(500)).unwrap_err();
+    assert!(e.code == "ServiceUnavailable" && e.message.contains("still"), "{e}");
+    assert_eq!(answered_within(&lab, export.clone(), Duration::from_millis(500)).unwrap(), running);
+    // The mount comes back (its connection aborted): the stuck read returns, and the next
+    // reload reads the file again.
+    hung.release();
+    until("the stuck read returning", Duration::from_secs(30), || stderr_of(&lab).contains("came back after"));
+    let table = c.call_value(&json!({"Action": "ReloadConfiguration"})).unwrap().unwrap_or_else(|e| panic!("{e}\n{}", stderr_of(&lab)));
+    assert!(table["Table"].as_u64().unwrap() > 1, "{table}");
+    assert_eq!(c.call_value(&export).unwrap().unwrap(), running);
+    let (_, stderr) = stop(&lab, child);
+    assert_eq!(stderr.matches("is stuck").count(), 1, "{stderr}");
+}
+
+#[test]
+fn capture_files_on_a_hung_mount_never_block_the_control_thread() {
+    require_root();
+    let lab = Lab::new("hungpcap");
+    // The capture read once, forwarded into a capture file.
+    let text = ports(&lab, true).replace(",infinite_rx=1", "").replace("net_null0,no-rx=1", "net_pcap1,tx_pcap={lab}/out/uplink.pcap");
+    let cfg = lab.config(&text);
+    let mut child = lab.spawn(&cfg, &[]);
+    let mut c = lab.client(&mut child);
+    let addr = metrics_addr(&lab);
+    let port = |c: &mut Client, name: &str| {
+        let ports = c.call_value(&json!({"Action": "DescribePorts"})).unwrap().unwrap();
+        ports["Ports"].as_array().and_then(|p| p.iter().find(|p| p["name"] == name)).cloned().unwrap_or_else(|| panic!("{ports}"))
+    };
+    until("the frames sent", Duration::from_secs(30), || {
+        let sent = port(&mut c, "uplink")["tx_packets"].as_u64().unwrap();
+        sent > 0 && port(&mut c, "host")["rx_packets"] == sent
+    });
+    // The capture's folder stops answering (net_pcap keeps writing through the file it opened);
+    // the control thread's once-a-second look at the file must not wait for it.
+    let _hung = HungMount::over(&lab.path("out"));
+    let t = Instant::now();
+    while t.elapsed() < Duration::from_secs(12) {
+        let ports = answered_within(&lab, json!({"Action": "DescribePorts"}), Duration::from_millis(500)).unwrap();
+        assert!(ports["Ports"].as_array().unwrap().iter().all(|p| p["tx_unwritten"] == 0), "{ports}");
+        answered_within(&lab, json!({"Action": "DescribeCounters"}), Duration::from_millis(500)).unwrap();
+        scrape(&addr, Duration::from_millis(500));
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // Said once, after a while.
+    until("the stuck look logged", Duration::from_secs(5), || stderr_of(&lab).contains("have not answered a look for"));
+    // At exit the last look waits a bounded time, then the report goes out with what the
+    // checks saw last.
+    let t = Instant::now();
+    let (stdout, stderr) = stop(&lab, child);
+    assert!(t.elapsed() < Duration::from_secs(30), "stopping took {:?}", t.elapsed());
+    assert_eq!(stderr.matches("have not answered a look for").count(), 1, "{stderr}");
+    assert!(stderr.contains("uplink.pcap) have not answered a look in"), "{stderr}");
+    assert!(stdout.contains("uplink"), "the exit report: {stdout}");
+}
+
 /// Whole records in a pcap file (a cut one at the end, where the disk filled, is not).
 fn pcap_records(path: &std::path::Path) -> u64 {
     let bytes = std::fs::read(path).unwrap();

@@ -6,12 +6,18 @@
 //! header and the bytes the PMD counted, after a 24-byte file header, so a file shorter than
 //! what was counted is missing frames, and walking its records says how many. Files as long
 //! as they should be are never read; a short one is walked from where the last walk stopped,
-//! a bounded stretch at a time, so that the control thread never waits on a large file.
+//! a bounded stretch at a time.
+//!
+//! None of it runs on the control thread: a look at a file on a hung mount blocks for as long
+//! as the mount does. [`CaptureWatch`] checks on a thread of its own, handed the counters; the
+//! control thread takes the latest verdict without waiting, so what it reports lags the
+//! counters by up to a check (a second or so).
 
 use crate::config::{devargs, device_name, Config};
 use dataplane::dpdk::port::{PortStats, QUEUE_STATS};
 use std::io::{BufReader, Read, Seek, SeekFrom};
 use std::path::PathBuf;
+use std::time::{Duration, Instant};
 
 /// A pcap file's header.
 const FILE_HEADER: u64 = 24;
@@ -72,6 +78,128 @@ impl CaptureFiles {
     /// Paths and unwritten frames of the files that fell short, for the log.
     pub fn short(&self) -> impl Iterator<Item = (usize, &std::path::Path, u64)> + '_ {
         self.ports.iter().enumerate().flat_map(|(i, files)| files.iter().filter(|f| f.unwritten > 0).map(move |f| (i, f.path.as_path(), f.unwritten)))
+    }
+}
+
+/// What a check found: frames each port's capture files lack (by port index), and the files
+/// that fall short (port, path, frames).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Verdict {
+    pub unwritten: Vec<u64>,
+    pub short: Vec<(usize, PathBuf, u64)>,
+}
+
+impl CaptureFiles {
+    fn verdict(&mut self, stats: &[PortStats], whole: bool) -> Verdict {
+        let unwritten = self.unwritten(stats, whole);
+        Verdict { unwritten, short: self.short().map(|(port, path, n)| (port, path.to_path_buf(), n)).collect() }
+    }
+
+    fn paths(&self) -> Vec<PathBuf> {
+        self.ports.iter().flatten().map(|f| f.path.clone()).collect()
+    }
+}
+
+/// The capture files checked on a thread of their own, for the control thread, which hands
+/// over the counters and takes the latest verdict, never waiting for a file.
+pub struct CaptureWatch {
+    /// To the checking thread (none without capture files): at most one check waits.
+    checks: Option<crossbeam::channel::Sender<Vec<PortStats>>>,
+    verdicts: crossbeam::channel::Receiver<Verdict>,
+    latest: Verdict,
+    /// When the check not yet answered was handed over, and whether its lateness was said.
+    asked: Option<(Instant, bool)>,
+    paths: Vec<PathBuf>,
+}
+
+/// A check out this long is said to be stuck (once).
+const LATE: Duration = Duration::from_secs(10);
+
+impl CaptureWatch {
+    /// Starts checking `files` (no thread when there are none).
+    pub fn start(mut files: CaptureFiles) -> CaptureWatch {
+        let paths = files.paths();
+        let (to_checker, checks) = crossbeam::channel::bounded::<Vec<PortStats>>(1);
+        let (answer, verdicts) = crossbeam::channel::unbounded();
+        let latest = Verdict { unwritten: vec![0; files.ports.len()], short: Vec::new() };
+        let spawned = (!paths.is_empty())
+            .then(|| {
+                std::thread::Builder::new().name("tm-captures".into()).spawn(move || {
+                    for stats in checks {
+                        if answer.send(files.verdict(&stats, false)).is_err() {
+                            return;
+                        }
+                    }
+                })
+            })
+            .transpose()
+            .map_err(|e| log::warn!("cannot start the thread that checks the capture files ({e}): tx_unwritten stays 0"))
+            .ok()
+            .flatten();
+        CaptureWatch { checks: spawned.map(|_| to_checker), verdicts, latest, asked: None, paths }
+    }
+
+    /// Hands over counters just read for a check, unless one is still out; says (once) when
+    /// one has been out for long.
+    pub fn check(&mut self, stats: Vec<PortStats>, now: Instant) -> Option<String> {
+        let checks = self.checks.as_ref()?;
+        match &mut self.asked {
+            None => {
+                if checks.try_send(stats).is_ok() {
+                    self.asked = Some((now, false));
+                }
+                None
+            }
+            Some((since, said)) if !*said && now.saturating_duration_since(*since) >= LATE => {
+                *said = true;
+                Some(format!(
+                    "the capture files ({}) have not answered a look for {} s (a hung mount?): tx_unwritten shows the last check's",
+                    self.paths.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", "),
+                    now.saturating_duration_since(*since).as_secs()
+                ))
+            }
+            Some(_) => None,
+        }
+    }
+
+    /// A verdict that came since the last call, now the latest.
+    pub fn poll(&mut self) -> Option<&Verdict> {
+        let mut new = false;
+        while let Ok(v) = self.verdicts.try_recv() {
+            self.latest = v;
+            self.asked = None;
+            new = true;
+        }
+        new.then_some(&self.latest)
+    }
+
+    /// What the last check found.
+    pub fn latest(&self) -> &Verdict {
+        &self.latest
+    }
+}
+
+/// At exit, once the ports are closed and their files whole: each port's unwritten frames, by
+/// a walk to the end of every file, waited for at most `patience`; past it (a hung mount) the
+/// last check's figures `last`, said so.
+pub fn unwritten_at_exit(cfg: &Config, stats: &[PortStats], last: &[u64], patience: Duration) -> Vec<u64> {
+    let mut files = CaptureFiles::of(cfg);
+    let paths = files.paths();
+    if paths.is_empty() {
+        return files.unwritten(stats, true);
+    }
+    let (tx, rx) = crossbeam::channel::bounded(1);
+    let stats = stats.to_vec();
+    let spawned = std::thread::Builder::new().name("tm-captures".into()).spawn(move || {
+        let _ = tx.send(files.unwritten(&stats, true));
+    });
+    match spawned.map(|_| rx.recv_timeout(patience)) {
+        Ok(Ok(unwritten)) => unwritten,
+        _ => {
+            let names = paths.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ");
+            log::warn!("the capture files ({names}) have not answered a look in {} s (a hung mount?): the report's tx_unwritten is the last check's", patience.as_secs());
+            last.to_vec()
+        }
     }
 }
 
@@ -169,6 +297,70 @@ mod tests {
         assert_eq!(files.short().map(|(port, _, n)| (port, n)).collect::<Vec<_>>(), vec![(0, 7)]);
         // More counted, nothing more written: the walk goes on from where it stopped.
         assert_eq!(files.unwritten(&[stats(20, 20 * 200)], true), vec![17]);
+    }
+
+    /// A capture file whose opening blocks until it is released, as one on a hung mount does:
+    /// a FIFO (its size says 0, so a check opens it to walk it, and the open waits for a
+    /// writer).
+    fn blocking_capture(dir: &std::path::Path) -> (PathBuf, Config) {
+        let path = dir.join("hung.pcap");
+        assert!(std::process::Command::new("mkfifo").arg(&path).status().unwrap().success());
+        let cfg = toml::from_str(&format!("[[port]]\nname = \"m\"\ndevice = \"net_pcap0,tx_pcap={}\"\n", path.display())).unwrap();
+        (path, cfg)
+    }
+
+    /// Lets whatever waits to open `fifo` go on, with a file of one 60-byte frame.
+    fn release(fifo: &std::path::Path) {
+        std::fs::OpenOptions::new().write(true).open(fifo).unwrap().write_all(&pcap(&[60])).unwrap();
+    }
+
+    use std::io::Write;
+
+    #[test]
+    fn a_capture_file_that_does_not_answer_never_holds_up_whoever_hands_over_the_counters() {
+        let dir = tempfile::tempdir().unwrap();
+        let (path, cfg) = blocking_capture(dir.path());
+        let mut watch = CaptureWatch::start(CaptureFiles::of(&cfg));
+        let t = Instant::now();
+        for i in 0..3 {
+            assert_eq!(watch.check(vec![stats(3, 300)], t + Duration::from_secs(i)), None);
+            assert_eq!(watch.poll(), None);
+            assert_eq!(watch.latest().unwritten, vec![0], "the last verdict (none yet) meanwhile");
+        }
+        assert!(t.elapsed() < Duration::from_secs(1), "handing over and polling took {:?}", t.elapsed());
+        let late = watch.check(vec![stats(3, 300)], t + LATE).expect("a check out this long is said");
+        assert!(late.contains("hung.pcap") && late.contains("a hung mount?"), "{late}");
+        assert_eq!(watch.check(vec![stats(3, 300)], t + LATE * 2), None, "said once");
+        // It answers at last (with nothing known to lack: a FIFO cannot be walked), and the
+        // next counters are taken again.
+        release(&path);
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let verdict = loop {
+            if let Some(v) = watch.poll() {
+                break v.clone();
+            }
+            assert!(Instant::now() < deadline, "no verdict once released");
+            std::thread::sleep(Duration::from_millis(10));
+        };
+        assert_eq!(verdict, Verdict { unwritten: vec![0], short: vec![] });
+        assert_eq!(watch.check(vec![stats(3, 300)], t + LATE * 3), None);
+        assert!(watch.asked.is_some(), "a new check handed over");
+        // Release the check just handed over too, so no thread is left waiting.
+        release(&path);
+    }
+
+    #[test]
+    fn at_exit_a_capture_file_that_does_not_answer_leaves_the_last_checks_figures() {
+        let dir = tempfile::tempdir().unwrap();
+        let (path, cfg) = blocking_capture(dir.path());
+        let t = Instant::now();
+        assert_eq!(unwritten_at_exit(&cfg, &[stats(3, 300)], &[2], Duration::from_millis(200)), vec![2]);
+        assert!(t.elapsed() < Duration::from_secs(5), "waited {:?}", t.elapsed());
+        release(&path);
+        // A file that answers is walked to the end.
+        std::fs::remove_file(&path).unwrap();
+        std::fs::write(&path, pcap(&[60])).unwrap();
+        assert_eq!(unwritten_at_exit(&cfg, &[stats(3, 3 * 60)], &[0], Duration::from_secs(30)), vec![2]);
     }
 
     #[test]

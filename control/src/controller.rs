@@ -9,12 +9,13 @@
 //! reason in the API's terms.
 
 use crate::api::actions::DescribeNeighborsResult;
-use crate::api::ApiError;
+use crate::api::{ApiError, Reply};
 use crate::compile::{arp_targets, wanted_next_hops, Compiler, Env};
 use crate::config::{Config, ConfigError, Kind, NextHop, TargetType, Touched};
 use crate::counters::{Assigned, RuleHits, RuleTotals, Slots};
 use crate::health::{self, CollectorHealth, Health, Route};
 use crate::neighbour::{Me, NeighbourReport, Neighbours};
+use crate::reload::{Asked, Reloads};
 use crate::report::{ChangeNanos, ChangeWork, ControlReport, Inputs, Report};
 use crate::state::{Change, Host, State};
 use crate::store::{self, Folded, Store};
@@ -58,6 +59,8 @@ pub struct Finished {
     pub health: Vec<CollectorHealth>,
     pub control: ControlReport,
     pub rule_hits: RuleTotals,
+    /// What the last check of the capture files found missing, by port.
+    pub unwritten: Vec<u64>,
 }
 
 /// The control thread's state.
@@ -79,14 +82,16 @@ pub struct Controller<'a> {
     throttle: Throttle,
     /// The workers' cycle counts of the last seconds, for a busy share that is recent.
     busy: BusyWindow,
-    /// net_pcap's capture files, checked against what DPDK counts as sent.
-    captures: std::cell::RefCell<crate::capture::CaptureFiles>,
-    /// When the capture files were last checked for the log.
+    /// net_pcap's capture files, checked against what DPDK counts as sent (off this thread).
+    captures: crate::capture::CaptureWatch,
+    /// When the capture files were last handed over for a check.
     captures_checked: Instant,
     /// What the changes cost, counted.
     work: ControlReport,
     /// What the filter rules of retired tables counted.
     rule_hits: RuleHits,
+    /// The reload whose file is being read, and those asked for meanwhile.
+    reloads: Reloads<Reply<u64>>,
 }
 
 /// Samples of the workers' (busy, total) cycle counts, one a second over the last
@@ -128,7 +133,7 @@ impl<'a> Controller<'a> {
     pub fn new(state: State, store: Store, slots: Slots, writer: Writer<'a, Table>, compiler: Compiler, rt: Runtime<'a>) -> Self {
         let mut neighbours = Neighbours::default();
         neighbours.want(&wanted_next_hops(&state.cfg), Instant::now());
-        let captures = crate::capture::CaptureFiles::of(&state.cfg).into();
+        let captures = crate::capture::CaptureWatch::start(crate::capture::CaptureFiles::of(&state.cfg));
         // Every collector starts in service (`initial`): nothing to publish yet.
         let mut health = Health::default();
         health.want(&health::wanted(&state.cfg), Instant::now());
@@ -149,6 +154,7 @@ impl<'a> Controller<'a> {
             captures_checked: Instant::now(),
             work: ControlReport::default(),
             rule_hits: RuleHits::default(),
+            reloads: Reloads::default(),
         }
     }
 
@@ -163,7 +169,8 @@ impl<'a> Controller<'a> {
         let neighbours = self.neighbour_report();
         let health = self.health_report();
         let rule_hits = self.rule_totals();
-        Finished { cfg: self.state.cfg, slots: self.slots, generation: self.generation, neighbours, arp: self.neighbours.counters, nd: self.neighbours.nd, health, control: self.work, rule_hits }
+        let unwritten = self.captures.latest().unwritten.clone();
+        Finished { cfg: self.state.cfg, slots: self.slots, generation: self.generation, neighbours, arp: self.neighbours.counters, nd: self.neighbours.nd, health, control: self.work, rule_hits, unwritten }
     }
 
     /// Every filter rule's hits so far.
@@ -173,7 +180,6 @@ impl<'a> Controller<'a> {
 
     fn report_with(&self, port_stats: &[dataplane::dpdk::port::PortStats], elapsed: std::time::Duration) -> Report {
         let neighbours = self.neighbour_report();
-        let unwritten = self.captures.borrow_mut().unwritten(port_stats, false);
         let health = self.health_report();
         let rule_hits = self.rule_totals();
         Report::collect(&Inputs {
@@ -181,7 +187,7 @@ impl<'a> Controller<'a> {
             slots: &self.slots,
             counters: self.rt.counters,
             port_stats,
-            unwritten: &unwritten,
+            unwritten: &self.captures.latest().unwritten,
             cores: &self.rt.cores,
             pools: &self.rt.pools,
             elapsed,
@@ -213,6 +219,7 @@ impl<'a> Controller<'a> {
             Folded::Written { hash, through } => self.store.folded(hash, through),
             Folded::HandEdit => log::warn!("{}", self.store.refusal().unwrap_or_default()),
             Folded::Failed(why) => log::error!("writing the changes into the configuration file failed (they are safe in the journal): {why}"),
+            Folded::Reread(read) => self.reread(*read),
         }
     }
 
@@ -228,10 +235,8 @@ impl<'a> Controller<'a> {
         self.slots.reclaim(|epoch| writer.passed(epoch));
         let now = Instant::now();
         self.busy.tick(self.rt.counters, now);
-        if now.duration_since(self.captures_checked) >= std::time::Duration::from_secs(1) {
-            self.captures_checked = now;
-            self.check_captures(now);
-        }
+        self.reload_overdue(now);
+        self.check_captures(now);
         let mut changed = false;
         let mut health = Vec::new();
         while let Some(s) = snooped.pop() {
@@ -310,13 +315,19 @@ impl<'a> Controller<'a> {
         me_of(&self.state.cfg, &self.rt.port_macs, &self.rt.control_tx, port)
     }
 
-    /// Logs (once in a while) the capture files that fall short of what was counted as sent.
+    /// Hands the port counters over for a check of the capture files once a second, and logs
+    /// (once in a while) the files the last check found short of what was counted as sent.
     fn check_captures(&mut self, now: Instant) {
-        let stats: Vec<_> = self.rt.ports.iter().map(Port::stats).collect();
-        let mut captures = self.captures.borrow_mut();
-        captures.unwritten(&stats, false);
-        for (port, path, frames) in captures.short() {
-            let name = &self.state.cfg.ports[port].name;
+        if now.duration_since(self.captures_checked) >= std::time::Duration::from_secs(1) {
+            self.captures_checked = now;
+            let stats: Vec<_> = self.rt.ports.iter().map(Port::stats).collect();
+            if let Some(late) = self.captures.check(stats, now) {
+                log::warn!("{late}");
+            }
+        }
+        let Some(verdict) = self.captures.poll() else { return };
+        for (port, path, frames) in &verdict.short {
+            let name = &self.state.cfg.ports[*port].name;
             let key = format!("capture {}", path.display());
             if let Some(line) = self.throttle.line(&key, now, || {
                 format!("port {name}: {} lacks {frames} frames counted as sent: writing it fails (a full disk?) and net_pcap counts no error", path.display())
@@ -410,21 +421,79 @@ impl<'a> Controller<'a> {
         }
     }
 
-    /// Re-reads the file (with the changes it does not hold yet) and applies it whole, or
-    /// refuses it with every problem.
-    pub fn reload_file(&mut self) -> Result<u64, ConfigError> {
-        let loaded = self.store.reread()?;
-        match self.take(&loaded) {
-            Ok(()) => {
-                self.store.reloaded(&loaded);
-                let kept = if loaded.replayed > 0 { format!(", with {} changes made through the API kept on top", loaded.replayed) } else { String::new() };
-                log::info!("table {}: reloaded {}{kept}", self.generation, self.store_path());
-                Ok(self.generation)
+    /// Asks for a reload (SIGHUP, the API): re-reads the file, with the changes it does not
+    /// hold yet, off the control thread, then applies it whole or refuses it with every
+    /// problem, and answers `reply` with the table then in force. See [`crate::reload`]: a
+    /// reload asked for during a read waits for the next one.
+    pub fn reload(&mut self, reply: Reply<u64>) {
+        match self.reloads.ask(reply, Instant::now()) {
+            Asked::Read => self.start_reading(),
+            Asked::Queued => {}
+            Asked::Stuck { who, stuck_for } => {
+                let why = format!(
+                    "the reload of {} begun {} s ago is still stuck reading it (a hung mount?): the running configuration is kept; retry once the file can be read",
+                    self.store_path(),
+                    stuck_for.as_secs()
+                );
+                if let Some(line) = self.throttle.line("reload still stuck", Instant::now(), || format!("reload refused: {why}")) {
+                    log::warn!("{line}");
+                }
+                who(Err(ApiError::unavailable(why)));
             }
-            Err(e) => {
-                self.store.refused();
-                Err(e)
-            }
+        }
+    }
+
+    fn start_reading(&mut self) {
+        if let Err(e) = self.store.reread() {
+            self.reread(Err(e));
+        }
+    }
+
+    /// What a reload's read brought back: put in force, or refused; its askers answered, and
+    /// the next read started when a reload was asked for meanwhile.
+    fn reread(&mut self, read: Result<store::Loaded, ConfigError>) {
+        let Some(back) = self.reloads.back(Instant::now()) else {
+            // Nobody asked for it: nothing to put in force.
+            self.store.refused();
+            return;
+        };
+        if back.was_stuck {
+            log::warn!("reload of {}: the read that was stuck came back after {} s", self.store_path(), back.took.as_secs());
+        }
+        let outcome = read.and_then(|mut loaded| {
+            self.store.catch_up(&mut loaded);
+            self.take(&loaded)?;
+            self.store.reloaded(&loaded);
+            let kept = if loaded.replayed > 0 { format!(", with {} changes made through the API kept on top", loaded.replayed) } else { String::new() };
+            log::info!("table {}: reloaded {}{kept}", self.generation, self.store_path());
+            Ok(self.generation)
+        });
+        if let Err(e) = &outcome {
+            // The fold thread waits to hear how the reload ended, whatever ended it.
+            self.store.refused();
+            log::error!("reload refused, the running configuration stays:\n{e}");
+        }
+        let answer = outcome.map_err(|e| ApiError::new("InvalidConfiguration", e.to_string()));
+        for who in back.waiting {
+            who(answer.clone());
+        }
+        if back.read_next {
+            self.start_reading();
+        }
+    }
+
+    /// Reports a reload whose read is out too long, once: logged, counted, its askers told.
+    fn reload_overdue(&mut self, now: Instant) {
+        let Some((out, waiting)) = self.reloads.overdue(now) else { return };
+        self.work.reloads_stuck += 1;
+        let path = self.store_path();
+        log::error!(
+            "reload of {path} is stuck: reading it has not returned in {} s (a hung mount?); the running configuration is kept (should the read ever come back, what it read is put in force)",
+            out.as_secs()
+        );
+        let why = format!("reading {path} has not returned in {} s (a hung mount?): the reload is stuck and the running configuration is kept", out.as_secs());
+        for who in waiting {
+            who(Err(ApiError::unavailable(why.clone())));
         }
     }
 
@@ -562,8 +631,8 @@ impl Host for Controller<'_> {
         DescribeNeighborsResult { neighbors: self.neighbour_report(), arp: self.neighbours.counters, nd: self.neighbours.nd }
     }
 
-    fn reload(&mut self) -> Result<u64, ApiError> {
-        self.reload_file().map_err(|e| ApiError::new("InvalidConfiguration", e.to_string()))
+    fn reload(&mut self, reply: Reply<u64>) {
+        Controller::reload(self, reply);
     }
 
     fn health(&self) -> Vec<CollectorHealth> {

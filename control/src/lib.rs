@@ -20,6 +20,7 @@ pub mod import;
 pub mod metrics;
 pub mod neighbour;
 pub mod query;
+pub mod reload;
 pub mod render;
 pub mod report;
 pub mod state;

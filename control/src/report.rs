@@ -59,6 +59,10 @@ pub struct ControlReport {
     /// The longest each step took.
     #[serde(default)]
     pub slowest: ChangeNanos,
+    /// Reloads whose reading of the file did not come back in time (a hung mount): the
+    /// running configuration was kept.
+    #[serde(default)]
+    pub reloads_stuck: u64,
 }
 
 /// Time a change (or several) spent in each step on the control thread, in nanoseconds.
@@ -499,6 +503,9 @@ impl Report {
         );
         if self.control_frames_dropped > 0 {
             let _ = writeln!(out, "frames for the control thread dropped (its queue was full): {}", self.control_frames_dropped);
+        }
+        if self.control.reloads_stuck > 0 {
+            let _ = writeln!(out, "reloads stuck reading the configuration file (a hung mount?): {}", self.control.reloads_stuck);
         }
         for n in &self.neighbours {
             let _ = writeln!(

@@ -88,8 +88,30 @@ pub trait Action: HasShape + Serialize + DeserializeOwned + Send + 'static {
     /// One line saying what it does, for `ctl --help`.
     const ABOUT: &'static str;
     type Reply: Serialize + DeserializeOwned + Send + 'static;
-    /// Does it, on the control thread.
+    /// Does it, on the control thread, and answers at once.
     fn run(self, host: &mut dyn Host) -> Result<Self::Reply, ApiError>;
+    /// Does it and answers through `reply`: at once ([`Action::run`]), or, for an action whose
+    /// work goes on off the control thread (a reload reads the file elsewhere), when it is
+    /// done, the control thread serving others meanwhile.
+    fn start(self, host: &mut dyn Host, reply: Reply<Self::Reply>)
+    where
+        Self: Sized,
+    {
+        reply(self.run(host));
+    }
+}
+
+/// Where an answer goes: called once, on the control thread, at once or later.
+pub type Reply<R> = Box<dyn FnOnce(Result<R, ApiError>) + Send>;
+
+/// What `start` answered at once, for a caller that cannot wait (a host without work off the
+/// control thread, as in tests, always answers at once).
+pub fn answered_at_once<R: Send + 'static>(start: impl FnOnce(Reply<R>)) -> Result<R, ApiError> {
+    let (tx, rx) = crossbeam::channel::bounded(1);
+    start(Box::new(move |r| {
+        let _ = tx.send(r);
+    }));
+    rx.try_recv().unwrap_or_else(|_| Err(ApiError::unavailable("the answer comes later, once the work off the control thread is done")))
 }
 
 /// An action in the table: its name, help and shape, and how to call it with JSON.
@@ -97,14 +119,15 @@ pub struct Entry {
     pub name: &'static str,
     pub about: &'static str,
     pub shape: fn() -> Shape,
-    pub call: fn(&mut dyn Host, Value) -> Result<Value, ApiError>,
+    pub call: fn(&mut dyn Host, Value, Reply<Value>),
 }
 
-/// Decodes `input` as `A`, runs it and encodes the reply.
-fn call_json<A: Action>(host: &mut dyn Host, input: Value) -> Result<Value, ApiError> {
-    let request: A = decode(input)?;
-    let reply = request.run(host)?;
-    Ok(serde_json::to_value(reply).expect("API replies always serialise"))
+/// Decodes `input` as `A`, starts it and encodes the reply when it comes.
+fn call_json<A: Action>(host: &mut dyn Host, input: Value, reply: Reply<Value>) {
+    match decode::<A>(input) {
+        Ok(request) => request.start(host, Box::new(move |r| reply(r.map(|v| serde_json::to_value(v).expect("API replies always serialise"))))),
+        Err(e) => reply(Err(e)),
+    }
 }
 
 const fn entry<A: Action>() -> Entry {
@@ -153,8 +176,17 @@ pub fn action(name: &str) -> Option<&'static Entry> {
     ACTIONS.iter().find(|a| a.name == name)
 }
 
-/// Runs a JSON request (`{"Action": "...", members...}`) against `host`.
-pub fn handle(host: &mut dyn Host, mut request: Value) -> Result<Value, ApiError> {
+/// Runs a JSON request (`{"Action": "...", members...}`) against `host`, answering through
+/// `reply`.
+pub fn handle(host: &mut dyn Host, request: Value, reply: Reply<Value>) {
+    match entry_of(request) {
+        Ok((entry, members)) => (entry.call)(host, members, reply),
+        Err(e) => reply(Err(e)),
+    }
+}
+
+/// The action a JSON request names, and its members.
+fn entry_of(mut request: Value) -> Result<(&'static Entry, Value), ApiError> {
     let Some(obj) = request.as_object_mut() else {
         return Err(ApiError::new("InvalidRequest", "a request is a JSON object with an Action member"));
     };
@@ -164,7 +196,7 @@ pub fn handle(host: &mut dyn Host, mut request: Value) -> Result<Value, ApiError
         None => return Err(ApiError::new("MissingAction", "The request must contain the parameter Action")),
     };
     let entry = action(&name).ok_or_else(|| ApiError::new("InvalidAction", format!("The action {name} is not valid for this web service.")))?;
-    (entry.call)(host, request)
+    Ok((entry, request))
 }
 
 /// Decodes a request's members strictly, with EC2's error codes.
@@ -261,32 +293,42 @@ fn friendly(why: &str) -> String {
 /// transports): the typed reply, or `ServiceUnavailable` when the control thread does not take
 /// the job within `patience` (shutting down).
 pub fn call<A: Action>(to_control: &crossbeam::channel::Sender<Pending>, request: A, patience: Duration) -> Result<A::Reply, ApiError> {
-    run_on_control(to_control, patience, move |host| request.run(host))
+    run_on_control(to_control, patience, move |host, reply| request.start(host, reply))
 }
 
 /// Runs action `name` with members `input` on the control thread from another thread (the
 /// EC2 Query transport, which has decoded the request by botocore's model).
 pub fn call_action(to_control: &crossbeam::channel::Sender<Pending>, name: &str, input: Value, patience: Duration) -> Result<Value, ApiError> {
     let entry = action(name).ok_or_else(|| ApiError::new("InvalidAction", format!("The action {name} is not valid for this web service.")))?;
-    run_on_control(to_control, patience, move |host| (entry.call)(host, input))
+    run_on_control(to_control, patience, move |host, reply| (entry.call)(host, input, reply))
 }
 
 /// Runs a JSON request on the control thread from another thread.
 pub fn call_value(to_control: &crossbeam::channel::Sender<Pending>, request: Value, patience: Duration) -> Result<Value, ApiError> {
-    run_on_control(to_control, patience, move |host| handle(host, request))
+    run_on_control(to_control, patience, move |host, reply| handle(host, request, reply))
 }
 
+/// Hands `job` to the control thread and waits here (never there) for its answer, which may
+/// come after other jobs ran.
 fn run_on_control<R: Send + 'static>(
     to_control: &crossbeam::channel::Sender<Pending>,
     patience: Duration,
-    job: impl FnOnce(&mut dyn Host) -> Result<R, ApiError> + Send + 'static,
+    job: impl FnOnce(&mut dyn Host, Reply<R>) + Send + 'static,
 ) -> Result<R, ApiError> {
     let (tx, rx) = crossbeam::channel::bounded(1);
     let pending: Pending = Box::new(move |host: &mut dyn Host| {
-        let _ = tx.send(job(host));
+        job(
+            host,
+            Box::new(move |r| {
+                let _ = tx.send(r);
+            }),
+        )
     });
     to_control.send(pending).map_err(|_| ApiError::unavailable("traffic-mirror is shutting down"))?;
-    rx.recv_timeout(patience).unwrap_or_else(|_| Err(ApiError::unavailable("traffic-mirror did not answer in time")))
+    rx.recv_timeout(patience).unwrap_or_else(|e| match e {
+        crossbeam::channel::RecvTimeoutError::Timeout => Err(ApiError::unavailable("traffic-mirror did not answer in time")),
+        crossbeam::channel::RecvTimeoutError::Disconnected => Err(ApiError::unavailable("traffic-mirror stopped before answering")),
+    })
 }
 
 #[cfg(test)]

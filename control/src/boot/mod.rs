@@ -235,11 +235,8 @@ pub fn run(opts: RunOptions) -> Result<i32> {
                         log::info!("{why}: stopping");
                         break;
                     }
-                    Ok(Event::Reload) => {
-                        if let Err(e) = controller.reload_file() {
-                            log::error!("reload refused, the running configuration stays:\n{e}");
-                        }
-                    }
+                    // The controller logs how it ends: nobody else waits for it.
+                    Ok(Event::Reload) => controller.reload(Box::new(|_| {})),
                     Err(_) => {}
                 },
                 recv(api_rx) -> job => if let Ok(job) = job {
@@ -278,8 +275,9 @@ pub fn run(opts: RunOptions) -> Result<i32> {
         p.close();
     }
     let pools = [&rx_pool, &copy_pool, &ref_pool];
-    // Once the ports are closed their capture files are whole: walked to the end.
-    let unwritten = crate::capture::CaptureFiles::of(&done.cfg).unwritten(&port_stats, true);
+    // Once the ports are closed their capture files are whole: walked to the end, unless
+    // their file system does not answer.
+    let unwritten = crate::capture::unwritten_at_exit(&done.cfg, &port_stats, &done.unwritten, Duration::from_secs(10));
     let report = Report::collect(&Inputs {
         cfg: &done.cfg,
         slots: &done.slots,

@@ -25,27 +25,34 @@ use std::time::Duration;
 /// The largest configuration file read.
 pub const MAX_FILE_BYTES: u64 = 64 << 20;
 
-/// Reads a configuration file's text: only a regular file (a FIFO or a device would block the
-/// reader forever), of at most [`MAX_FILE_BYTES`], and within `timeout` (a hung network mount
-/// must not hang the control thread: the read runs on a thread of its own, abandoned when
-/// late).
+/// Reads a configuration file's text (see [`read_text`]) within `timeout`: a hung network
+/// mount must not hang the caller, so the read runs on a thread of its own, abandoned when late.
 pub fn read_file(path: &Path, timeout: Duration) -> Result<String, ConfigError> {
-    let file = path.display().to_string();
+    let owned = path.to_path_buf();
+    within(&path.display().to_string(), timeout, move || read_text(&owned))
+}
+
+/// Runs `work` (file-system calls, which block for as long as a hung mount does: `stat`
+/// too) on a thread of its own and waits for it at most `timeout`; late, it is abandoned and
+/// `file` named in the error. For a thread with nothing else to do meanwhile (start-up, a
+/// command); the control thread never waits for a file at all.
+pub fn within<T: Send + 'static>(file: &str, timeout: Duration, work: impl FnOnce() -> Result<T, ConfigError> + Send + 'static) -> Result<T, ConfigError> {
     let (tx, rx) = crossbeam::channel::bounded(1);
-    let (owned, name) = (path.to_path_buf(), file.clone());
-    // Even the look at the file runs there: on a hung mount `stat` blocks too.
     std::thread::Builder::new()
         .name("tm-config-read".into())
         .spawn(move || {
-            let _ = tx.send(read_regular_file(&owned, &name));
+            let _ = tx.send(work());
         })
-        .map_err(|e| ConfigError::file(&file, format!("cannot start reading: {e}")))?;
-    rx.recv_timeout(timeout).unwrap_or_else(|_| Err(ConfigError::file(&file, format!("reading it took longer than {} s (a hung mount?)", timeout.as_secs()))))
+        .map_err(|e| ConfigError::file(file, format!("cannot start reading: {e}")))?;
+    rx.recv_timeout(timeout).unwrap_or_else(|_| Err(ConfigError::file(file, format!("reading it took longer than {} s (a hung mount?)", timeout.as_secs()))))
 }
 
-/// [`read_file`]'s work, on the thread it may abandon.
-fn read_regular_file(path: &Path, file: &str) -> Result<String, ConfigError> {
+/// Reads a configuration file's text: only a regular file (a FIFO or a device would block the
+/// reader forever), of at most [`MAX_FILE_BYTES`]. Blocks for as long as the file system does:
+/// call it on a thread that may wait (see [`within`]).
+pub fn read_text(path: &Path) -> Result<String, ConfigError> {
     use std::io::Read;
+    let file = &path.display().to_string();
     let meta = std::fs::metadata(path).map_err(|e| ConfigError::file(file, format!("cannot read: {e}")))?;
     if !meta.is_file() {
         return Err(ConfigError::file(file, "is not a regular file (a FIFO, device or folder cannot be a configuration)"));

@@ -85,9 +85,10 @@ pub trait Host {
     fn report(&self) -> Report;
     /// The neighbour table.
     fn neighbours(&self) -> DescribeNeighborsResult;
-    /// Re-reads the configuration file, keeping the changes made through the API; returns the
-    /// table now in force.
-    fn reload(&mut self) -> Result<u64, ApiError>;
+    /// Re-reads the configuration file, keeping the changes made through the API, and answers
+    /// the table then in force through `reply`: once the file is read, which the control
+    /// thread never waits for.
+    fn reload(&mut self, reply: crate::api::Reply<u64>);
     /// The health of the load balancers' collectors (none where nothing checks them).
     fn health(&self) -> Vec<crate::health::CollectorHealth> {
         Vec::new()

@@ -77,14 +77,14 @@ impl TestHost {
         Self::new(LAB)
     }
 
-    /// Runs `a` as the control thread would.
+    /// Runs `a` as the control thread would (this host answers every action at once).
     pub fn run<A: Action>(&mut self, a: A) -> Result<A::Reply, ApiError> {
-        a.run(self)
+        crate::api::answered_at_once(|reply| a.start(self, reply))
     }
 
     /// Runs a JSON request, decoded as the transports do.
     pub fn json(&mut self, v: serde_json::Value) -> Result<serde_json::Value, ApiError> {
-        crate::api::handle(self, v)
+        crate::api::answered_at_once(|reply| crate::api::handle(self, v, reply))
     }
 
     pub fn cfg(&self) -> &Config {
@@ -140,7 +140,7 @@ impl Host for TestHost {
         crate::explain::explain(&self.state.cfg, &table, port, frames)
     }
 
-    fn reload(&mut self) -> Result<u64, ApiError> {
-        Err(ApiError::new("InvalidConfiguration", "no file in tests"))
+    fn reload(&mut self, reply: crate::api::Reply<u64>) {
+        reply(Err(ApiError::new("InvalidConfiguration", "no file in tests")));
     }
 }

@@ -66,10 +66,10 @@ impl Folder {
                     first_waiting.get_or_insert_with(Instant::now);
                     continue;
                 }
-                Ok(FoldJob::Reread(reply)) => {
+                Ok(FoldJob::Reread) => {
                     let folds = self.watch.folds.lock().map(|f| f.clone()).unwrap_or_default();
                     paused = true;
-                    let _ = reply.send(load_knowing(&self.path, &folds));
+                    let _ = self.done.send(Folded::Reread(Box::new(load_knowing(&self.path, &folds))));
                     continue;
                 }
                 Ok(FoldJob::Loaded { text, pending }) => {
@@ -101,11 +101,14 @@ impl Folder {
         }
     }
 
-    /// Whether the file still holds the text written or read here.
+    /// Whether the file still holds the text written or read here. On a hung mount this
+    /// waits (this thread has nothing else to do: nothing can be folded into such a file, and
+    /// a reload meanwhile is timed by the control thread) rather than leave a reader thread
+    /// behind every second.
     fn file_is_ours(&self) -> bool {
-        match config::read_file(&self.path, Duration::from_secs(5)) {
+        match config::read_text(&self.path) {
             Ok(now) => now == self.text,
-            // Unreadable for now (a hung mount?): nothing to fold into; try again later.
+            // Unreadable for now: nothing to fold into; try again later.
             Err(_) => true,
         }
     }

@@ -137,23 +137,50 @@ pub struct Loaded {
     last_seq: u64,
 }
 
+/// How long start-up waits for the file and its journal to be read.
+const START_PATIENCE: Duration = Duration::from_secs(5);
+
 /// Reads the configuration file and its journal: the file, plus every change made through the
-/// API that the file does not hold yet.
+/// API that the file does not hold yet. For start-up, which has nothing to serve yet: the
+/// reading is waited for, and given up with an error naming the file after [`START_PATIENCE`]
+/// (a hung mount blocks even a look at the file).
 pub fn load(path: &Path) -> Result<Loaded, ConfigError> {
-    load_knowing(path, &[])
+    let owned = path.to_path_buf();
+    let files = config::within(&path.display().to_string(), START_PATIENCE, move || read_files(&owned))?;
+    take(path, files, &[])
 }
 
-/// [`load`], knowing of folds (hash, through) the journal may not say yet.
-pub(crate) fn load_knowing(path: &Path, folds: &[(String, u64)]) -> Result<Loaded, ConfigError> {
-    let file = path.display().to_string();
+/// What loading reads of the file system.
+struct Files {
+    text: String,
+    signature: Option<Signature>,
+    lines: Vec<Line>,
+}
+
+/// Reads the file and its journal, for as long as the file system takes.
+fn read_files(path: &Path) -> Result<Files, ConfigError> {
     // Looked at before and after reading: a file that changed meanwhile has no signature of
     // ours, so the next change through the API sees it as the hand edit it is.
     let before = Signature::of(path).ok();
-    let text = config::read_file(path, Duration::from_secs(5))?;
+    let text = config::read_text(path)?;
     let signature = before.filter(|b| Signature::of(path).ok().as_ref() == Some(b));
+    let lines = read_journal(&journal_path(path)).map_err(|e| ConfigError::file(&path.display().to_string(), e))?;
+    Ok(Files { text, signature, lines })
+}
+
+/// [`load`] on a thread that may wait for the file system (the fold thread), knowing of folds
+/// (hash, through) the journal may not say yet.
+pub(crate) fn load_knowing(path: &Path, folds: &[(String, u64)]) -> Result<Loaded, ConfigError> {
+    take(path, read_files(path)?, folds)
+}
+
+/// The running configuration `files` hold: the file's, with the journal's changes it does not
+/// hold yet replayed on top.
+fn take(path: &Path, files: Files, folds: &[(String, u64)]) -> Result<Loaded, ConfigError> {
+    let file = path.display().to_string();
+    let Files { text, signature, lines } = files;
     let hash = text_hash(&text);
     let mut cfg = config::parse(&text, &file)?;
-    let lines = read_journal(&journal_path(path)).map_err(|e| ConfigError::file(&file, e))?;
     let mut tokens = Tokens::default();
     // Where the file is known to be: after the last fold whose text is this file's, or (when
     // the file is not one we wrote) after the last fold at all.
@@ -271,6 +298,8 @@ pub enum Folded {
     HandEdit,
     /// The fold failed (the journal still holds the changes).
     Failed(String),
+    /// What [`Store::reread`] read: the configuration to put in force, or why it cannot be.
+    Reread(Box<Result<Loaded, ConfigError>>),
 }
 
 /// The durable store of one configuration file.
@@ -295,7 +324,7 @@ enum FoldJob {
     Changes(u64, Vec<Edit>),
     /// Read the file and journal for a reload, then fold nothing until told how it ended
     /// (so that no fold runs between the reading and the reload's taking effect).
-    Reread(crossbeam::channel::Sender<Result<Loaded, ConfigError>>),
+    Reread,
     /// The reload took effect: the file's text is this, the journal holds `pending` beyond it.
     Loaded { text: String, pending: Vec<(u64, Vec<Edit>)> },
     /// The reload was refused: carry on as before.
@@ -387,14 +416,25 @@ impl Store {
         }
     }
 
-    /// Re-reads the file, with the changes the file does not hold yet on top; nothing changes
-    /// until [`Store::reloaded`] says the result is in force, or [`Store::refused`] that it is
-    /// not. The fold thread reads, so that no fold runs meanwhile.
-    pub fn reread(&self) -> Result<Loaded, ConfigError> {
-        let (tx, rx) = crossbeam::channel::bounded(1);
-        let file = self.path.display().to_string();
-        self.to_fold.send(FoldJob::Reread(tx)).map_err(|_| ConfigError::file(&file, "the thread that reads and writes it has stopped"))?;
-        rx.recv_timeout(Duration::from_secs(15)).unwrap_or_else(|_| Err(ConfigError::file(&file, "reading it took longer than 15 s (a hung mount?)")))
+    /// Starts re-reading the file, with the changes the file does not hold yet on top: on the
+    /// fold thread (so that no fold runs meanwhile), which may wait on the file system as long
+    /// as it takes; what it read arrives as [`Folded::Reread`]. Nothing changes until
+    /// [`Store::reloaded`] says the result is in force, or [`Store::refused`] that it is not.
+    pub fn reread(&self) -> Result<(), ConfigError> {
+        self.to_fold.send(FoldJob::Reread).map_err(|_| ConfigError::file(&self.path.display().to_string(), "the thread that reads and writes it has stopped"))
+    }
+
+    /// Puts on top of what [`Store::reread`] read the changes accepted since it was read (the
+    /// control thread goes on taking changes while the file is read): a reload never discards
+    /// an accepted change.
+    pub fn catch_up(&self, loaded: &mut Loaded) {
+        let after = loaded.last_seq;
+        for (seq, edits) in self.pending.iter().filter(|(seq, _)| *seq > after) {
+            apply_all(&mut loaded.cfg, edits);
+            loaded.changes.push((*seq, edits.clone()));
+            loaded.last_seq = *seq;
+            loaded.replayed += 1;
+        }
     }
 
     /// The configuration `loaded` is in force: the file is the one just read, a hand edit (if
@@ -446,4 +486,59 @@ fn create_journal(path: &Path, text: &str) -> std::io::Result<File> {
         File::open(dir)?.sync_all()?;
     }
     Ok(f)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    fn lab() -> (tempfile::TempDir, PathBuf) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("lab.toml");
+        std::fs::write(&path, crate::state::testing::LAB).unwrap();
+        (dir, path)
+    }
+
+    fn reread(reports: &crossbeam::channel::Receiver<Folded>) -> Result<Loaded, ConfigError> {
+        loop {
+            match reports.recv_timeout(Duration::from_secs(30)).expect("the fold thread answers") {
+                Folded::Reread(read) => return *read,
+                _ => continue,
+            }
+        }
+    }
+
+    #[test]
+    fn what_a_reload_reads_arrives_among_the_fold_threads_reports() {
+        let (_dir, path) = lab();
+        let loaded = load(&path).unwrap();
+        let (store, reports) = Store::open(&path, &loaded);
+        store.reread().unwrap();
+        let read = reread(&reports).unwrap();
+        assert_eq!(read.cfg, loaded.cfg);
+        store.refused();
+    }
+
+    #[test]
+    fn changes_accepted_while_a_reload_reads_are_kept_on_top_of_what_it_read() {
+        let (_dir, path) = lab();
+        let loaded = load(&path).unwrap();
+        let (mut store, reports) = Store::open(&path, &loaded);
+        store.reread().unwrap();
+        let mut read = reread(&reports).unwrap();
+        // Accepted by the control thread after the file was read, before the result is taken.
+        store.append(&[Edit::DeleteSession("tms-web".into())], None).unwrap();
+        assert_eq!(read.cfg.sessions.len(), 1);
+        store.catch_up(&mut read);
+        assert!(read.cfg.sessions.is_empty(), "the change is on top of what the reload read");
+        assert_eq!(read.replayed, 1);
+        store.reloaded(&read);
+        // The change reaches the file too.
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        while !matches!(reports.recv_timeout(Duration::from_secs(30)), Ok(Folded::Written { .. })) {
+            assert!(std::time::Instant::now() < deadline, "never folded");
+        }
+        assert!(!std::fs::read_to_string(&path).unwrap().contains("tms-web"));
+    }
 }
