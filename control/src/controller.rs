@@ -28,7 +28,7 @@ use dataplane::rcu::Writer;
 use dataplane::stats::WorkerCounters;
 use dataplane::table::Table;
 use dataplane::snoop::SnoopQueue;
-use dataplane::wire::arp;
+use dataplane::wire::{arp, ndp};
 use std::net::IpAddr;
 use std::time::{Instant, SystemTime};
 
@@ -228,7 +228,7 @@ impl<'a> Controller<'a> {
         let mut health = Vec::new();
         while let Some(s) = snooped.pop() {
             let port = usize::from(s.port);
-            let (reply, ch) = if arp::is_arp(s.frame()) {
+            let (reply, ch) = if arp::is_arp(s.frame()) || ndp::is_ndp(s.frame()) {
                 self.neighbours.input(port, s.frame(), self.me(port), now)
             } else {
                 let (reply, change) = self.health.input(port, s.frame(), now);
