@@ -212,13 +212,8 @@ impl FrameBuilder {
                 l3 + header_len
             }
             Net::Ipv6 { src, dst, extensions, hop_limit } => {
-                let mut ip = ipv6::Packet::new_unchecked(&mut f[l3..]);
-                ip.set_version();
-                ip.set_payload_len((len - l3 - ipv6::HEADER_LEN) as u16);
-                ip.set_next_header(extensions.first().map_or(protocol, |(kind, _)| *kind));
-                ip.set_hop_limit(*hop_limit);
-                ip.set_src_addr(*src);
-                ip.set_dst_addr(*dst);
+                let next_header = extensions.first().map_or(protocol, |(kind, _)| *kind);
+                ipv6::Repr { src: (*src).into(), dst: (*dst).into(), next_header, hop_limit: *hop_limit, payload_len: len - l3 - ipv6::HEADER_LEN }.emit(&mut f[l3..]);
                 let mut at = l3 + ipv6::HEADER_LEN;
                 for (i, (_, body)) in extensions.iter().enumerate() {
                     f[at] = extensions.get(i + 1).map_or(protocol, |(kind, _)| *kind);
