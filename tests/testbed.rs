@@ -865,9 +865,10 @@ impl Drop for SecondCollector {
     }
 }
 
-/// The health-check listener of a collector: bound while it lives.
-fn listener(ns: &str, ip: [u8; 4]) -> TcpListener {
-    in_netns(ns, move || TcpListener::bind((std::net::Ipv4Addr::from(ip), HC_PORT)).expect("binding the health-check listener"))
+/// The health-check listener of a collector at `ip` (IPv4 or IPv6): bound while it lives.
+fn listener(ns: &str, ip: impl Into<std::net::IpAddr>) -> TcpListener {
+    let ip = ip.into();
+    in_netns(ns, move || TcpListener::bind((ip, HC_PORT)).expect("binding the health-check listener"))
 }
 
 /// A control API client of the lab.
@@ -1105,5 +1106,115 @@ fn a_failed_collector_gives_up_only_its_flows_and_takes_them_back_when_it_recove
     assert_eq!(lines(&format!("collector {c1} is unhealthy (was healthy)")), 1, "{log}");
     eprintln!("testbed load balancer: {} and {} of 48 flows; unhealthy after {took:?}, healthy again after {took_back:?}", theirs.len(), mine.len());
     drop(coll2);
+    tb.down();
+}
+
+/// The lab with a load-balancer target whose only collector is IPv6 (fd20::10, the next hop
+/// found by Neighbor Discovery): its health checks go over IPv6 from the mirror port's
+/// fd20::1, and Wireshark finds their TCP checksums good. With a listener on the check port
+/// it turns healthy and the copies reach its kernel's VXLAN device over IPv6; once the
+/// listener stops, its kernel refuses the checks, it turns unhealthy within interval x
+/// unhealthy_threshold (plus slack), and every copy is skipped as `no_healthy_collector`.
+#[test]
+fn an_ipv6_collector_is_health_checked_over_ipv6_and_its_copies_stop_when_it_fails() {
+    let s = sessions();
+    let tb = Testbed::new("tbh6");
+    require_tool("tshark", "tshark");
+    let template = std::fs::read_to_string(workspace().join("config/testbed.toml")).expect("config/testbed.toml");
+    let to_collector = "[[target]]\nid = \"tmt-collector\"\nnetwork_interface_id = \"eni-collector\"\n";
+    assert!(template.contains(to_collector) && template.contains(&format!("ipv6 = \"{MIRROR_IP6}\"")), "config/testbed.toml: the target is the collector's network interface, the mirror port has an IPv6 address");
+    let balanced = format!(
+        "[[load_balancer]]\narn = \"{LB_ARN}\"\nport = \"mirror\"\naddresses = [\"{COLLECTOR_IP6}\"]\n\
+         health_check = {{ protocol = \"tcp\", port = {HC_PORT}, interval = {HC_INTERVAL_S}, healthy_threshold = {HC_HEALTHY}, unhealthy_threshold = {HC_UNHEALTHY} }}\n\n\
+         [[target]]\nid = \"tmt-ids\"\nnetwork_load_balancer_arn = \"{LB_ARN}\"\n"
+    );
+    tb.up_with("testbed-lb6.toml", &template.replace(to_collector, &balanced).replace("target = \"tmt-collector\"", "target = \"tmt-ids\""));
+    let (client, collector) = (tb.name("client"), tb.name("collector"));
+    let collector6: std::net::Ipv6Addr = COLLECTOR_IP6.parse().unwrap();
+    let mirror6: std::net::Ipv6Addr = MIRROR_IP6.parse().unwrap();
+
+    // Healthy: Neighbor Discovery resolved the collector, a SYN-ACK came back.
+    let log_path = tb.dir().join("traffic-mirror.log");
+    let checks = Capture::start(&tb, &collector, &tb.name("mir"), "v6-checks", &["tcp", "port", &HC_PORT.to_string()]);
+    let l = listener(&collector, collector6);
+    let mut api = lab_client(&tb);
+    let took = await_health(&mut api, COLLECTOR_IP6, "healthy", Duration::from_secs(60));
+    eprintln!("the IPv6 collector is healthy after {took:?}");
+    // More checks, each answered and closed, while the capture waits for the wire to fall
+    // quiet (which, with a check a second, it does only at its 20 s limit).
+    let checks_file = tb.lab.path("v6-checks.pcap");
+    let seen = checks.stop();
+    assert!(!seen.is_empty(), "no health check crossed the wire");
+    for f in &seen {
+        let p = SlicedPacket::from_ethernet(f).unwrap_or_else(|e| panic!("a check's frame does not parse ({e}): {f:02x?}"));
+        let Some(NetSlice::Ipv6(_)) = &p.net else { panic!("a check's frame is not IPv6: {f:02x?}") };
+    }
+    // Wireshark's view: our SYNs and the RSTs that close them from fd20::1, the kernel's
+    // SYN-ACKs from fd20::10, the TCP checksum of each of ours good.
+    let out = Command::new("tshark")
+        .arg("-r")
+        .arg(&checks_file)
+        .args(["-o", "tcp.check_checksum:TRUE", "-T", "fields", "-e", "ipv6.src", "-e", "ipv6.dst", "-e", "tcp.flags.str", "-e", "tcp.checksum.status"])
+        .output()
+        .expect("running tshark");
+    assert!(out.status.success(), "tshark: {}", text(&out));
+    let lines: Vec<Vec<String>> = String::from_utf8_lossy(&out.stdout).lines().map(|l| l.split('\t').map(str::to_owned).collect()).collect();
+    assert_eq!(lines.len(), seen.len(), "tshark read every frame");
+    let count = |src: &str, flag: char| lines.iter().filter(|f| f[0] == src && f[2].contains(flag)).count();
+    let (syns, syn_acks, resets) = (count(MIRROR_IP6, 'S'), lines.iter().filter(|f| f[0] == COLLECTOR_IP6 && f[2].contains('S') && f[2].contains('A')).count(), count(MIRROR_IP6, 'R'));
+    assert!(syns >= 2 && syn_acks >= 2 && resets >= 2, "{syns} SYNs, {syn_acks} SYN-ACKs, {resets} RSTs: {lines:?}");
+    for f in lines.iter().filter(|f| f[0] == MIRROR_IP6) {
+        assert_eq!(f[3], "1", "tshark finds the TCP checksum of a frame of ours bad: {f:?}");
+    }
+
+    // The copies of a round of flows go to it over IPv6, and its kernel's VXLAN device
+    // delivers them.
+    let flows: Vec<UdpSocket> = (0..8).map(|_| in_netns(&client, || UdpSocket::bind((CLIENT_IP, 0)).expect("binding in the client namespace"))).collect();
+    let vx6 = format!("vx6-{}", s.client_vni);
+    let wire = Capture::start(&tb, &collector, &tb.name("mir"), "v6-up-wire", &["-Q", "in", "udp", "dst", "port", "4789"]);
+    let delivered = Capture::start(&tb, &collector, &vx6, "v6-up-vx", &["-Q", "in"]);
+    let sent_before = lb_counters(&mut api).0.get(COLLECTOR_IP6).copied().unwrap_or(0);
+    let ports = udp_flows(&tb, &flows);
+    let want = sent_before + 4 * flows.len() as u64;
+    await_counters(&mut api, "v6-up", Duration::from_secs(60), |(copies, _, _)| copies.get(COLLECTOR_IP6).copied().unwrap_or(0) >= want);
+    let (copies, delivered) = (wire.stop(), delivered.stop());
+    for f in &copies {
+        let p = SlicedPacket::from_ethernet(f).unwrap_or_else(|e| panic!("a copy does not parse ({e})"));
+        let Some(NetSlice::Ipv6(ip)) = &p.net else { panic!("a copy not over IPv6: {:02x?}", &f[..f.len().min(80)]) };
+        assert_eq!((ip.header().source_addr(), ip.header().destination_addr(), &f[0..6]), (mirror6, collector6, &COLLECTOR_MAC[..]), "outer addresses and MAC");
+    }
+    let to_7000 = |frames: &[Vec<u8>]| frames.iter().filter(|f| udp_to_7000(f).is_some_and(|p| ports.contains(&p))).count();
+    assert!(copies.len() >= 4 * flows.len(), "{} copies on the wire, {} flows", copies.len(), flows.len());
+    assert_eq!(to_7000(&delivered), 2 * flows.len(), "{vx6} delivered both datagrams of each flow (the client's session)");
+
+    // The listener stops: the kernel refuses the checks with a RST.
+    let log_from = std::fs::read_to_string(&log_path).expect("the lab's log").len();
+    drop(l);
+    let nominal = Duration::from_secs(HC_INTERVAL_S * HC_UNHEALTHY);
+    let took = await_health(&mut api, COLLECTOR_IP6, "unhealthy", Duration::from_secs(60));
+    assert!(took <= nominal + Duration::from_secs(8), "the IPv6 collector turned unhealthy after {took:?}, not within {nominal:?} (+ 8 s of slack)");
+    let described = Command::new(binary()).args(["ctl", "--output", "json", "--socket"]).arg(tb.dir().join("control.sock")).arg("describe-load-balancers").output().expect("running ctl");
+    assert!(described.status.success(), "ctl describe-load-balancers: {}", text(&described));
+    let described: serde_json::Value = serde_json::from_slice(&described.stdout).expect("describe-load-balancers JSON");
+    let lb = described["LoadBalancers"].as_array().and_then(|a| a.iter().find(|l| l["LoadBalancerArn"] == LB_ARN)).unwrap_or_else(|| panic!("{described}"));
+    let d = &lb["TargetHealthDescriptions"][0];
+    assert_eq!((d["Target"]["Id"].as_str(), d["TargetHealth"]["State"].as_str(), d["TargetHealth"]["Reason"].as_str()), (Some(COLLECTOR_IP6), Some("unhealthy"), Some("Target.FailedHealthChecks")), "{lb}");
+    assert!(d["TargetHealth"]["Description"].as_str().is_some_and(|t| t.contains("connection refused")), "{lb}");
+
+    // Its only collector unhealthy: every copy is skipped and counted, none sent.
+    let (copies_before, skipped_before, target_before) = lb_counters(&mut api);
+    let wire = Capture::start(&tb, &collector, &tb.name("mir"), "v6-down-wire", &["-Q", "in", "udp", "dst", "port", "4789"]);
+    udp_flows(&tb, &flows);
+    let want = skipped_before + 4 * flows.len() as u64;
+    await_counters(&mut api, "v6-down", Duration::from_secs(60), |&(_, skipped, _)| skipped >= want);
+    let sent = wire.stop();
+    let (copies_after, skipped_after, target_after) = lb_counters(&mut api);
+    assert_eq!(sent.len(), 0, "no copy leaves while the collector is unhealthy");
+    assert_eq!(copies_after, copies_before, "no copy counted as sent to it");
+    assert_eq!(target_after - target_before, skipped_after - skipped_before, "the target counts the same no_healthy_collector skips as its sessions");
+
+    let log = std::fs::read_to_string(&log_path).expect("the lab's log")[log_from..].to_owned();
+    assert_eq!(log.lines().filter(|l| l.contains(&format!("collector {COLLECTOR_IP6} is unhealthy (was healthy)"))).count(), 1, "{log}");
+    eprintln!("testbed IPv6 load balancer: {syns} checks seen, {} copies over IPv6, unhealthy after {took:?}", copies.len());
     tb.down();
 }

@@ -267,7 +267,7 @@ impl<'a> Controller<'a> {
         }
         let (checks, changes) = {
             let (cfg, macs, tx, n) = (&self.state.cfg, &self.rt.port_macs, &self.rt.control_tx, &self.neighbours);
-            self.health.due(now, |k| check_route(cfg, macs, tx, n, k))
+            self.health.due(now, |k| check_route(cfg, macs, |p| tx.get(p).is_some_and(Option::is_some), n, k))
         };
         health.extend(changes);
         for out in checks {
@@ -649,14 +649,13 @@ impl Host for Controller<'_> {
 }
 
 /// How a health check reaches collector `key` now: out of its load balancer's port, on the
-/// VLAN of the first target that uses it, from the port's own address, to the next hop
-/// (its MAC, or the one ARP found).
-fn check_route(cfg: &Config, macs: &[[u8; 6]], control_tx: &[Option<TxQueue>], neighbours: &Neighbours, key: &health::Key) -> Route {
+/// VLAN of the first target that uses it, from the port's own address of the collector's
+/// family (`ipv4`, or `ipv6` for an IPv6 collector), to the next hop (its MAC, or the one ARP
+/// or Neighbor Discovery found). `spare_tx` says whether the control thread has a TX queue
+/// on a port.
+fn check_route(cfg: &Config, macs: &[[u8; 6]], spare_tx: impl Fn(usize) -> bool, neighbours: &Neighbours, key: &health::Key) -> Route {
     let Some(lb) = cfg.load_balancers.iter().find(|l| l.arn == key.load_balancer) else {
         return Route::Unavailable("the load balancer is not defined".into());
-    };
-    let IpAddr::V4(collector) = key.address else {
-        return Route::Unavailable("health checks of IPv6 collectors are not implemented".into());
     };
     let Some(port) = cfg.port_index(&lb.port) else {
         return Route::Unavailable(format!("there is no port {:?}", lb.port));
@@ -664,12 +663,18 @@ fn check_route(cfg: &Config, macs: &[[u8; 6]], control_tx: &[Option<TxQueue>], n
     if cfg.is_linked(&lb.port) {
         return Route::Unavailable(format!("port {:?} is in a link, whose frames pass through untouched", lb.port));
     }
-    let Some(me) = me_of(cfg, macs, control_tx, port).and_then(|m| Some(health::Sender { mac: m.mac, ip: m.ip? })) else {
-        return Route::Unavailable(match cfg.ports[port].ipv4 {
-            None => format!("port {:?} has no IPv4 address to send them from", lb.port),
-            Some(_) => format!("port {:?} has no TX queue to spare for the control thread (for net_pcap, give it one more tx_pcap=)", lb.port),
-        });
+    let p = &cfg.ports[port];
+    let (own, family) = match key.address {
+        IpAddr::V4(_) => (p.ipv4.map(IpAddr::V4), "IPv4 address (ipv4)"),
+        IpAddr::V6(_) => (p.ipv6.map(IpAddr::V6), "IPv6 address (ipv6)"),
     };
+    let Some(ip) = own else {
+        return Route::Unavailable(format!("port {:?} has no {family} to send them from", lb.port));
+    };
+    if !spare_tx(port) {
+        return Route::Unavailable(format!("port {:?} has no TX queue to spare for the control thread (for net_pcap, give it one more tx_pcap=)", lb.port));
+    }
+    let me = health::Sender { mac: port_mac(cfg, macs, port), ip };
     let vlan = cfg.targets.iter().find(|t| t.destination() == Some((TargetType::NetworkLoadBalancer, lb.arn.as_str()))).and_then(|t| t.vlan);
     let next_hop = match NextHop::of(lb.next_hop_mac, lb.next_hop, key.address) {
         NextHop::Mac(m) => m.0,
@@ -678,7 +683,7 @@ fn check_route(cfg: &Config, macs: &[[u8; 6]], control_tx: &[Option<TxQueue>], n
             None => return Route::Unresolved,
         },
     };
-    Route::Ready { port, vlan, me, next_hop, collector }
+    Route::Ready { port, vlan, me, next_hop, collector: key.address }
 }
 
 /// A port's identity for ARP and Neighbor Discovery: its MAC and addresses, when it has an
@@ -686,7 +691,12 @@ fn check_route(cfg: &Config, macs: &[[u8; 6]], control_tx: &[Option<TxQueue>], n
 fn me_of(cfg: &Config, macs: &[[u8; 6]], control_tx: &[Option<TxQueue>], port: usize) -> Option<Me> {
     let p = cfg.ports.get(port)?;
     control_tx.get(port)?.as_ref()?;
-    (p.ipv4.is_some() || p.ipv6.is_some()).then(|| Me { mac: p.mac.map_or(macs[port], |m| m.0), ip: p.ipv4, ipv6: p.ipv6 })
+    (p.ipv4.is_some() || p.ipv6.is_some()).then(|| Me { mac: port_mac(cfg, macs, port), ip: p.ipv4, ipv6: p.ipv6 })
+}
+
+/// The MAC a port's own frames come from: its `mac`, else the device's.
+fn port_mac(cfg: &Config, macs: &[[u8; 6]], port: usize) -> [u8; 6] {
+    cfg.ports[port].mac.map_or(macs[port], |m| m.0)
 }
 
 fn nanos_of(d: std::time::Duration) -> u64 {
@@ -710,4 +720,74 @@ pub fn arp_capable<'c>(cfg: &'c Config, targets: impl IntoIterator<Item = &'c cr
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use dataplane::wire::ndp;
+    use std::net::Ipv6Addr;
+
+    const ARN: &str = "arn:aws:elasticloadbalancing:local:000000000000:loadbalancer/net/ids/1";
+    const MIRROR_MAC: [u8; 6] = [2, 0, 0, 0, 0, 0x10];
+    const COLLECTOR_MAC: [u8; 6] = [2, 0, 0, 0, 0, 0x20];
+
+    /// A mirror port with `addresses` (TOML lines) and a load balancer of an IPv4 and an
+    /// IPv6 collector behind `hop` (a TOML line or none), used by a target on VLAN 7.
+    fn config_with(addresses: &str, hop: &str) -> Config {
+        let text = format!(
+            "[[port]]\nname = \"mirror\"\ndevice = \"net_null0\"\nmac = \"02:00:00:00:00:10\"\n{addresses}\n\n\
+             [[load_balancer]]\narn = \"{ARN}\"\nport = \"mirror\"\naddresses = [\"192.0.2.10\", \"fd20::10\"]\n{hop}\n\n\
+             [[target]]\nid = \"tmt-ids\"\nnetwork_load_balancer_arn = \"{ARN}\"\nvlan = 7\n"
+        );
+        crate::config::parse(&text, "t.toml").unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// The next hop by MAC.
+    fn config(addresses: &str) -> Config {
+        config_with(addresses, "next_hop_mac = \"02:00:00:00:00:20\"")
+    }
+
+    fn key(address: &str) -> health::Key {
+        health::Key { load_balancer: ARN.into(), address: address.parse().unwrap() }
+    }
+
+    fn route(cfg: &Config, spare_tx: bool, neighbours: &Neighbours, address: &str) -> Route {
+        check_route(cfg, &[[2, 0, 0, 0, 0, 0x99]], |_| spare_tx, neighbours, &key(address))
+    }
+
+    #[test]
+    fn each_collector_is_checked_from_the_ports_address_of_its_family() {
+        let cfg = config("ipv4 = \"192.0.2.1\"\nipv6 = \"fd20::1\"");
+        let n = Neighbours::default();
+        let ready = |ip: &str, collector: &str| Route::Ready { port: 0, vlan: Some(7), me: health::Sender { mac: MIRROR_MAC, ip: ip.parse().unwrap() }, next_hop: COLLECTOR_MAC, collector: collector.parse().unwrap() };
+        assert_eq!(route(&cfg, true, &n, "fd20::10"), ready("fd20::1", "fd20::10"));
+        assert_eq!(route(&cfg, true, &n, "192.0.2.10"), ready("192.0.2.1", "192.0.2.10"));
+    }
+
+    #[test]
+    fn an_ipv6_collector_is_unchecked_when_its_port_has_no_ipv6() {
+        let cfg = config("ipv4 = \"192.0.2.1\"");
+        let n = Neighbours::default();
+        assert_eq!(route(&cfg, true, &n, "fd20::10"), Route::Unavailable("port \"mirror\" has no IPv6 address (ipv6) to send them from".into()));
+        assert!(matches!(route(&cfg, true, &n, "192.0.2.10"), Route::Ready { .. }), "the IPv4 collector is checked");
+        let v6_only = config("ipv6 = \"fd20::1\"");
+        assert_eq!(route(&v6_only, true, &n, "192.0.2.10"), Route::Unavailable("port \"mirror\" has no IPv4 address (ipv4) to send them from".into()));
+        assert!(matches!(route(&v6_only, false, &n, "fd20::10"), Route::Unavailable(why) if why.contains("no TX queue to spare")));
+    }
+
+    #[test]
+    fn an_ipv6_collectors_next_hop_is_the_one_neighbor_discovery_found() {
+        let cfg = config_with("ipv4 = \"192.0.2.1\"\nipv6 = \"fd20::1\"", "");
+        let collector: Ipv6Addr = "fd20::10".parse().unwrap();
+        let hop = crate::neighbour::Key { port: 0, vlan: Some(7), ip: collector.into() };
+        let mut n = Neighbours::default();
+        let now = Instant::now();
+        n.want(&[hop], now);
+        assert_eq!(route(&cfg, true, &n, "fd20::10"), Route::Unresolved, "not advertised yet");
+        let advert = ndp::Repr { message: ndp::Message::Advert { flags: ndp::FLAG_SOLICITED | ndp::FLAG_OVERRIDE }, target: collector, link_layer: Some(COLLECTOR_MAC) };
+        let me = Me { mac: MIRROR_MAC, ip: None, ipv6: cfg.ports[0].ipv6 };
+        n.input(0, &ndp::frame(MIRROR_MAC, COLLECTOR_MAC, Some(7), collector, "fd20::1".parse().unwrap(), &advert), Some(me), now);
+        assert!(matches!(route(&cfg, true, &n, "fd20::10"), Route::Ready { next_hop: COLLECTOR_MAC, vlan: Some(7), .. }));
+    }
 }

@@ -10,11 +10,15 @@
 //! controller then recompiles the table, whose consistent hashing
 //! ([`dataplane::spread`]) moves only that collector's flows.
 //!
+//! An IPv4 collector is checked from the port's `ipv4` (TCP, or ICMP echo), an IPv6 one from
+//! its `ipv6` (TCP, or ICMPv6 echo), each through the next hop that the copies take (its MAC,
+//! or the one ARP or Neighbor Discovery found).
+//!
 //! A collector starts `initial` and in service (copies flow from the start, as they did before
 //! any check), `healthy` after its first success. One whose checks cannot be sent at all (its
-//! port has no IPv4 address, no TX queue to spare, or carries a link) is `unavailable`: in
-//! service, unchecked, and said so by describe and the log. One whose next hop is unresolved
-//! fails its checks: the copies cannot reach it either.
+//! port has no address of the collector's family, no TX queue to spare, or carries a link) is
+//! `unavailable`: in service, unchecked, and said so by describe and the log. One whose next
+//! hop is unresolved fails its checks: the copies cannot reach it either.
 //!
 //! [`Health`] is a pure state machine: the checks wanted, the time and the frames the workers
 //! handed over go in; frames to send and changes of health come out. No DPDK, no clock.
@@ -26,7 +30,7 @@ use dataplane::wire::{icmp, tcp};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::hash::{BuildHasher, Hasher};
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::IpAddr;
 use std::time::{Duration, Instant, SystemTime};
 
 /// AWS's defaults for a Network Load Balancer's checks (SPEC.md): TCP, every 30 s, 3 and 3.
@@ -110,18 +114,19 @@ pub fn wanted(cfg: &Config) -> Vec<Wanted> {
         .collect()
 }
 
-/// Whom checks come from: a mirror port's MAC and IPv4 address.
+/// Whom checks come from: a mirror port's MAC and its address of the collector's family.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Sender {
     pub mac: [u8; 6],
-    pub ip: Ipv4Addr,
+    pub ip: IpAddr,
 }
 
 /// How a check reaches its collector now, as the controller finds it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Route {
-    /// Out of port `port`, on `vlan`, from the port's own address and MAC, to the next hop.
-    Ready { port: usize, vlan: Option<u16>, me: Sender, next_hop: [u8; 6], collector: Ipv4Addr },
+    /// Out of port `port`, on `vlan`, from the port's own address and MAC (of the collector's
+    /// family), to the next hop.
+    Ready { port: usize, vlan: Option<u16>, me: Sender, next_hop: [u8; 6], collector: IpAddr },
     /// The next hop's MAC is not known: the check fails, as the copies could not get there.
     Unresolved,
     /// No check can be sent at all (why not): the collector stays in service, unchecked.
@@ -215,7 +220,7 @@ struct Pending {
     vlan: Option<u16>,
     me: Sender,
     next_hop: [u8; 6],
-    collector: Ipv4Addr,
+    collector: IpAddr,
     probe: Probe,
 }
 
@@ -411,7 +416,8 @@ impl Health {
                     change(c, State::Unavailable);
                 }
                 Route::Unresolved => {
-                    let c = e.failure(now, format!("the next hop towards {} is unresolved (ARP)", key.address));
+                    let by = if key.address.is_ipv6() { "Neighbor Discovery" } else { "ARP" };
+                    let c = e.failure(now, format!("the next hop towards {} is unresolved ({by})", key.address));
                     change(c, e.state);
                 }
                 Route::Ready { port, vlan, me, next_hop, collector } => {
@@ -430,7 +436,7 @@ impl Health {
                         }
                         HealthCheckProtocol::Icmp => {
                             let (ident, seq) = (r as u16, e.checks as u16);
-                            (Probe::Echo { ident, seq }, Segment::Echo(icmp::EchoRepr { kind: icmp::V4_ECHO_REQUEST, ident, seq }))
+                            (Probe::Echo { ident, seq }, Segment::Echo(icmp::EchoRepr::request(probe::echo_protocol(collector), ident, seq)))
                         }
                     };
                     let repr = probe::Repr { src: me.ip, dst: collector, segment };
@@ -521,7 +527,7 @@ fn answers(p: &Pending, port: u16, segment: &Segment) -> Option<bool> {
                 None
             }
         }
-        (Probe::Echo { ident, seq }, Segment::Echo(e)) => (e.kind == icmp::V4_ECHO_REPLY && e.ident == ident && e.seq == seq).then_some(true),
+        (Probe::Echo { ident, seq }, Segment::Echo(e)) => (e.is_reply() && e.ident == ident && e.seq == seq).then_some(true),
         _ => None,
     }
 }
@@ -549,7 +555,12 @@ fn mac(frame: &[u8], at: usize) -> [u8; 6] {
 mod tests {
     use super::*;
 
-    const ME: Sender = Sender { mac: [2, 0, 0, 0, 0, 0x10], ip: Ipv4Addr::new(192, 0, 2, 1) };
+    use std::net::{Ipv4Addr, Ipv6Addr};
+
+    const MAC: [u8; 6] = [2, 0, 0, 0, 0, 0x10];
+    const ME: Sender = Sender { mac: MAC, ip: IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1)) };
+    /// The port's IPv6 address, whence IPv6 collectors are checked.
+    const ME6: Sender = Sender { mac: MAC, ip: IpAddr::V6(Ipv6Addr::new(0xfd20, 0, 0, 0, 0, 0, 0, 1)) };
     const HOP: [u8; 6] = [2, 0, 0, 0, 0, 0x20];
     const LB: &str = "arn:aws:elasticloadbalancing:local:000000000000:loadbalancer/net/ids/1";
 
@@ -557,27 +568,39 @@ mod tests {
         Key { load_balancer: LB.into(), address: IpAddr::V4(Ipv4Addr::new(192, 0, 2, last)) }
     }
 
+    /// IPv6 collector fd20::`last`.
+    fn key6(last: u16) -> Key {
+        Key { load_balancer: LB.into(), address: IpAddr::V6(Ipv6Addr::new(0xfd20, 0, 0, 0, 0, 0, 0, last)) }
+    }
+
     fn tcp(interval: u64) -> Settings {
         Settings { protocol: HealthCheckProtocol::Tcp, port: 9000, interval: Duration::from_secs(interval), healthy_threshold: 3, unhealthy_threshold: 3 }
     }
 
+    /// Out of port 2 from the port's address of the collector's family, as the controller's
+    /// route has it.
     fn ready(k: &Key) -> Route {
-        let IpAddr::V4(collector) = k.address else { unreachable!() };
-        Route::Ready { port: 2, vlan: None, me: ME, next_hop: HOP, collector }
+        let me = if k.address.is_ipv6() { ME6 } else { ME };
+        Route::Ready { port: 2, vlan: None, me, next_hop: HOP, collector: k.address }
     }
 
-    /// A checker of collectors .10 and .11, both wanted with `s`, at `t0`.
-    fn checker(s: Settings, t0: Instant) -> Health {
+    /// A checker of collectors `a` and `b`, both wanted with `s`, at `t0`.
+    fn checker_of(a: Key, b: Key, s: Settings, t0: Instant) -> Health {
         let mut h = Health::default();
-        assert!(h.want(&[Wanted { key: key(10), settings: Some(s) }, Wanted { key: key(11), settings: Some(s) }], t0).is_empty());
+        assert!(h.want(&[Wanted { key: a, settings: Some(s) }, Wanted { key: b, settings: Some(s) }], t0).is_empty());
         h
     }
 
+    /// A checker of collectors .10 and .11.
+    fn checker(s: Settings, t0: Instant) -> Health {
+        checker_of(key(10), key(11), s, t0)
+    }
+
     /// The check sent to collector `to` among `out`, read back.
-    fn sent_to(out: &[Outgoing], to: u8) -> (Option<u16>, probe::Repr) {
-        let f = out.iter().find(|(_, f)| probe::parse_frame(f).is_ok_and(|(_, r)| r.dst == Ipv4Addr::new(192, 0, 2, to))).unwrap_or_else(|| panic!("no check to .{to} in {out:?}"));
+    fn sent_to(out: &[Outgoing], to: &Key) -> (Option<u16>, probe::Repr) {
+        let f = out.iter().find(|(_, f)| probe::parse_frame(f).is_ok_and(|(_, r)| r.dst == to.address)).unwrap_or_else(|| panic!("no check to {} in {out:?}", to.address));
         assert_eq!(f.0, 2, "out of the mirror port");
-        assert_eq!((&f.1[..6], &f.1[6..12]), (&HOP[..], &ME.mac[..]), "to the next hop, from the port's MAC");
+        assert_eq!((&f.1[..6], &f.1[6..12]), (&HOP[..], &MAC[..]), "to the next hop, from the port's MAC");
         probe::parse_frame(&f.1).unwrap()
     }
 
@@ -586,7 +609,7 @@ mod tests {
     fn answer(check: &probe::Repr, flags: u8, ack: bool) -> Vec<u8> {
         let segment = match check.segment {
             Segment::Tcp(t) => Segment::Tcp(tcp::Repr { src_port: t.dst_port, dst_port: t.src_port, seq: 77, ack: if ack { t.seq.wrapping_add(1) } else { 0 }, flags, window: 1000 }),
-            Segment::Echo(e) => Segment::Echo(icmp::EchoRepr { kind: icmp::V4_ECHO_REPLY, ..e }),
+            Segment::Echo(e) => Segment::Echo(e.reply()),
         };
         probe::frame(ME.mac, HOP, None, &probe::Repr { src: check.dst, dst: check.src, segment })
     }
@@ -601,7 +624,7 @@ mod tests {
         assert!(h.in_service(&key(10)), "initial: in service");
         let (out, changes) = h.due(t0, ready);
         assert!(changes.is_empty() && out.len() == 2, "one check each at once");
-        let (_, syn) = sent_to(&out, 10);
+        let (_, syn) = sent_to(&out, &key(10));
         let Segment::Tcp(s) = syn.segment else { panic!("a TCP check") };
         assert_eq!((syn.src, s.dst_port, s.flags), (ME.ip, 9000, tcp::FLAG_SYN));
         assert!((49152..=65535).contains(&s.src_port), "an ephemeral port: {}", s.src_port);
@@ -626,9 +649,9 @@ mod tests {
         // Collector .10 answers with `flags`, .11 always listens.
         let check = |h: &mut Health, t: Instant, flags: u8| {
             let (out, _) = h.due(t, ready);
-            let (_, other) = sent_to(&out, 11);
+            let (_, other) = sent_to(&out, &key(11));
             h.input(2, &answer(&other, SYN_ACK, true), t);
-            let (_, syn) = sent_to(&out, 10);
+            let (_, syn) = sent_to(&out, &key(10));
             h.input(2, &answer(&syn, flags, true), t).1
         };
         assert_eq!(check(&mut h, t, SYN_ACK).map(|c| c.to), Some(State::Healthy));
@@ -679,14 +702,14 @@ mod tests {
         let t0 = Instant::now();
         let mut h = checker(tcp(30), t0);
         let (out, _) = h.due(t0, ready);
-        let (_, syn) = sent_to(&out, 10);
+        let (_, syn) = sent_to(&out, &key(10));
         let wrong_ack = answer(&syn, SYN_ACK, false);
         let mut other_port = syn;
         if let Segment::Tcp(t) = &mut other_port.segment {
             t.dst_port = 9001;
         }
         let mut from_other = syn;
-        from_other.dst = Ipv4Addr::new(192, 0, 2, 99);
+        from_other.dst = Ipv4Addr::new(192, 0, 2, 99).into();
         for (what, f, port) in [("an unacknowledged SYN-ACK", wrong_ack, 2), ("a SYN-ACK from another port", answer(&other_port, SYN_ACK, true), 2), ("from another host", answer(&from_other, SYN_ACK, true), 2), ("on another port", answer(&syn, SYN_ACK, true), 3)] {
             let (_, change) = h.input(port, &f, t0);
             assert!(change.is_none(), "{what}");
@@ -705,18 +728,102 @@ mod tests {
         let t0 = Instant::now();
         let mut h = checker(Settings { protocol: HealthCheckProtocol::Icmp, ..tcp(5) }, t0);
         let (out, _) = h.due(t0, ready);
-        let (_, ping) = sent_to(&out, 11);
+        let (_, ping) = sent_to(&out, &key(11));
         assert!(matches!(ping.segment, Segment::Echo(e) if e.kind == icmp::V4_ECHO_REQUEST));
         let (reply, change) = h.input(2, &answer(&ping, 0, false), t0);
         assert!(reply.is_none());
         assert_eq!(change.map(|c| (c.key, c.to)), Some((key(11), State::Healthy)));
     }
 
+    /// Whether the L4 checksum of IPv6 frame `f` (untagged) holds.
+    fn ipv6_checksum_holds(f: &[u8]) -> bool {
+        use dataplane::wire::{fold_checksum, ipv6, ones_sum};
+        let ip = ipv6::Packet::new_checked(&f[14..]).unwrap();
+        let r = ipv6::Repr::parse(&ip);
+        let l4 = &ip.packet()[ipv6::HEADER_LEN..];
+        fold_checksum(ipv6::pseudo_header_sum(&r.src.octets(), &r.dst.octets(), l4.len() as u32, r.next_header) + ones_sum(l4)) == 0
+    }
+
+    #[test]
+    fn an_ipv6_collector_is_checked_from_the_ports_ipv6_and_its_syn_ack_makes_it_healthy() {
+        let t0 = Instant::now();
+        // One load balancer with an IPv6 and an IPv4 collector: each checked in its family.
+        let (v6, v4) = (key6(0x10), key(11));
+        let mut h = checker_of(v6.clone(), v4.clone(), tcp(30), t0);
+        let (out, _) = h.due(t0, ready);
+        assert_eq!(out.len(), 2, "one check each at once");
+        let (_, syn) = sent_to(&out, &v6);
+        let Segment::Tcp(s) = syn.segment else { panic!("a TCP check") };
+        assert_eq!((syn.src, s.dst_port, s.flags), (ME6.ip, 9000, tcp::FLAG_SYN));
+        let frame = &out.iter().find(|(_, f)| f[12..14] == [0x86, 0xdd]).expect("an IPv6 frame").1;
+        assert!(ipv6_checksum_holds(frame), "the SYN's TCP checksum over the IPv6 pseudo-header");
+        assert_eq!(sent_to(&out, &v4).1.src, ME.ip, "the IPv4 collector from the port's IPv4 address");
+
+        let (reply, change) = h.input(2, &answer(&syn, SYN_ACK, true), t0 + Duration::from_millis(1));
+        let change = change.expect("initial to healthy");
+        assert!(change.to_string().contains("collector fd20::10 is healthy (was initial)"), "{change}");
+        assert_eq!((change.key, change.from, change.to), (v6.clone(), State::Initial, State::Healthy));
+        let (port, rst) = reply.expect("a RST closes the connection");
+        assert!(ipv6_checksum_holds(&rst), "the RST's TCP checksum");
+        let (_, rst) = probe::parse_frame(&rst).unwrap();
+        assert_eq!((port, rst.src, rst.dst), (2, ME6.ip, v6.address));
+        assert_eq!(rst.segment, Segment::Tcp(tcp::Repr { src_port: s.src_port, dst_port: 9000, seq: s.seq.wrapping_add(1), ack: 0, flags: tcp::FLAG_RST, window: 0 }));
+        assert!(h.in_service(&v6) && h.in_service(&v4));
+        assert_eq!(h.report(t0, SystemTime::now()).iter().find(|r| r.address == v6.address).map(|r| r.state), Some(State::Healthy));
+    }
+
+    #[test]
+    fn refusals_make_an_ipv6_collector_unhealthy_and_an_unresolved_neighbour_fails_its_checks() {
+        let t0 = Instant::now();
+        let (v6, v4) = (key6(0x10), key(11));
+        let mut h = checker_of(v6.clone(), v4.clone(), tcp(1), t0);
+        let mut changes = Vec::new();
+        for i in 0..3 {
+            let t = t0 + Duration::from_secs(i);
+            let (out, _) = h.due(t, ready);
+            h.input(2, &answer(&sent_to(&out, &v4).1, SYN_ACK, true), t);
+            let (reply, change) = h.input(2, &answer(&sent_to(&out, &v6).1, RST_ACK, true), t);
+            assert!(reply.is_none(), "a refusal needs no RST");
+            changes.extend(change);
+        }
+        assert_eq!(changes.iter().map(|c| (c.key.clone(), c.to)).collect::<Vec<_>>(), [(v6.clone(), State::Unhealthy)], "at the third refusal");
+        assert!(!h.in_service(&v6) && h.in_service(&v4));
+        let r = h.report(t0, SystemTime::now()).into_iter().find(|r| r.address == v6.address).unwrap();
+        assert_eq!((r.state, r.reason.as_deref()), (State::Unhealthy, Some("Target.FailedHealthChecks")));
+        assert!(r.description.as_deref().unwrap().contains("connection refused (RST)"), "{:?}", r.description);
+
+        // Its next hop forgotten by Neighbor Discovery: the checks fail, and say why.
+        let mut h = checker_of(v6.clone(), v4.clone(), tcp(1), t0);
+        let route = |k: &Key| if k.address.is_ipv6() { Route::Unresolved } else { ready(k) };
+        let changes: Vec<Change> = (0..3).flat_map(|i| h.due(t0 + Duration::from_secs(i), route).1).collect();
+        assert_eq!(changes.len(), 1, "{changes:?}");
+        assert_eq!((changes[0].key.clone(), changes[0].to), (v6, State::Unhealthy));
+        assert!(changes[0].why.contains("the next hop towards fd20::10 is unresolved (Neighbor Discovery)"), "{}", changes[0].why);
+    }
+
+    #[test]
+    fn an_icmpv6_echo_reply_makes_an_ipv6_collector_healthy() {
+        let t0 = Instant::now();
+        let v6 = key6(0x10);
+        let mut h = checker_of(key6(0x10), key6(0x11), Settings { protocol: HealthCheckProtocol::Icmp, ..tcp(5) }, t0);
+        let (out, _) = h.due(t0, ready);
+        let (_, ping) = sent_to(&out, &v6);
+        let Segment::Echo(e) = ping.segment else { panic!("an echo") };
+        assert_eq!((ping.src, e.kind), (ME6.ip, icmp::V6_ECHO_REQUEST), "ICMPv6 type 128");
+        assert!(out.iter().all(|(_, f)| ipv6_checksum_holds(f)), "the ICMPv6 checksums over the pseudo-header");
+        // A reply with another identifier (another ping's) answers nothing.
+        let other_ping = probe::Repr { segment: Segment::Echo(icmp::EchoRepr { ident: e.ident.wrapping_add(1), ..e }), ..ping };
+        assert!(h.input(2, &answer(&other_ping, 0, false), t0).1.is_none(), "a reply to another identifier");
+        let (reply, change) = h.input(2, &answer(&ping, 0, false), t0);
+        assert!(reply.is_none());
+        assert_eq!(change.map(|c| (c.key, c.to)), Some((v6, State::Healthy)));
+    }
+
     #[test]
     fn unresolved_next_hops_fail_and_unsendable_checks_leave_collectors_in_service() {
         let t0 = Instant::now();
         let mut h = checker(tcp(1), t0);
-        let route = |k: &Key| if *k == key(10) { Route::Unresolved } else { Route::Unavailable("port \"mirror\" has no IPv4 address to send them from".into()) };
+        let route = |k: &Key| if *k == key(10) { Route::Unresolved } else { Route::Unavailable("port \"mirror\" has no IPv4 address (ipv4) to send them from".into()) };
         let mut changes = Vec::new();
         for i in 0..3 {
             let (out, c) = h.due(t0 + Duration::from_secs(i), route);

@@ -107,12 +107,7 @@ impl Template {
                 (ip + ipv4::HEADER_LEN, folded(ones_sum(&b[ip..ip + ipv4::HEADER_LEN])))
             }
             OuterIp::V6 { src, dst } => {
-                let mut h = ipv6::Packet::new_unchecked(&mut b[ip..ip + ipv6::HEADER_LEN]);
-                h.set_version();
-                h.set_next_header(proto::UDP);
-                h.set_hop_limit(o.ttl);
-                h.set_src_addr(src.octets());
-                h.set_dst_addr(dst.octets());
+                ipv6::Repr { src, dst, next_header: proto::UDP, hop_limit: o.ttl, payload_len: 0 }.emit(&mut b[ip..]);
                 // The length is the copy's (twice: the pseudo-header's and UDP's own).
                 (ip + ipv6::HEADER_LEN, ipv6::pseudo_header_sum(&src.octets(), &dst.octets(), 0, proto::UDP) + u32::from(o.dst_port))
             }

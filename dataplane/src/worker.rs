@@ -6,8 +6,8 @@
 //! (`handle_burst`), in the spirit of VPP's nodes:
 //!
 //! 1. On ports without a link, `snoop::to_control` copies ARP and Neighbor Discovery frames,
-//!    and TCP and ICMP for the port's own address (health checks' answers), out for the
-//!    control thread.
+//!    and TCP and ICMP (ICMPv6) for the port's own addresses (health checks' answers), out
+//!    for the control thread.
 //! 2. `decide` (only where some source can see the burst): a prefetch of every packet's
 //!    first cache line, then per frame [`Sources::decide`], which parses it and answers the
 //!    copies to make (see [`decide`](crate::decide)); each becomes a pending copy, and its
@@ -43,6 +43,7 @@ use crate::snoop::{self, SnoopQueue};
 use crate::stats::WorkerCounters;
 use crate::table::{CountedAt, Table};
 use crate::types::{CopySkip, Direction, NotMirrored, SessionIdx};
+use crate::wire::probe::Addresses;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
@@ -79,10 +80,9 @@ pub struct WorkerSetup<'a> {
     /// Where ARP and Neighbor Discovery frames received on ports without a link go (the
     /// control thread resolves next hops and answers for the mirror ports' addresses).
     pub snoop: &'a SnoopQueue,
-    /// Each port's own IPv4 address (as a number), by port index: TCP and ICMP for it
-    /// received on a port without a link also go to the control thread (health checks'
-    /// answers).
-    pub addresses: Vec<Option<u32>>,
+    /// Each port's own addresses, by port index: TCP and ICMP (ICMPv6) for them received on a
+    /// port without a link also go to the control thread (health checks' answers).
+    pub addresses: Vec<Addresses>,
 }
 
 /// Runs the poll loop until `stop` is set. The calling thread should already be pinned and
@@ -156,7 +156,7 @@ impl Worker<'_> {
         // see frames addressed to their MAC as ingress.
         let out_port = peer.unwrap_or(port);
         if peer.is_none() {
-            snoop::to_control(self.snoop, port as u16, self.addresses[port], burst.iter().map(Mbuf::data), &self.counters.snoop_dropped);
+            snoop::to_control(self.snoop, port as u16, &self.addresses[port], burst.iter().map(Mbuf::data), &self.counters.snoop_dropped);
         }
         let sources = table.sources(port, out_port);
         if !sources.is_empty() {
@@ -431,5 +431,5 @@ struct Worker<'a> {
     copies: Vec<CopyQueue>,
     snoop: &'a SnoopQueue,
     /// By port index.
-    addresses: Vec<Option<u32>>,
+    addresses: Vec<Addresses>,
 }

@@ -24,6 +24,7 @@ use dataplane::dpdk::queue::{RxQueue, TxQueue};
 use dataplane::rcu::Rcu;
 use dataplane::stats::WorkerCounters;
 use dataplane::snoop::SnoopQueue;
+use dataplane::wire::probe::Addresses;
 use dataplane::encap::{Outer, OuterIp, Template, DEFAULT_TTL};
 use dataplane::worker::floor::{self, Floor, FloorOut};
 use dataplane::worker::{self, WorkerSetup};
@@ -203,7 +204,7 @@ pub fn run(opts: RunOptions) -> Result<i32> {
                 tx_retries: d.tx_retries,
                 idle_sleep: Duration::from_micros(d.idle_sleep_us),
                 snoop: &snoop,
-                addresses: controller.config().ports.iter().map(|p| p.ipv4.map(u32::from)).collect(),
+                addresses: controller.config().ports.iter().map(|p| Addresses::new(p.ipv4, p.ipv6)).collect(),
             };
             let (eal, rcu, counters, stop, core) = (&eal, &rcu, &counters[w], &stop, cores[w]);
             let bench_floor = opts.bench_floor;

@@ -2,6 +2,7 @@
 //! routing, fragment, destination options) to the upper-layer protocol.
 
 use super::{be16, be32, ones_sum, put_be16, Malformed};
+use std::net::Ipv6Addr;
 
 /// Field ranges, from the header's first byte.
 pub mod field {
@@ -165,6 +166,40 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> Packet<T> {
     }
 }
 
+/// A fixed header, to write or as read (traffic class and flow label 0).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Repr {
+    /// Source address.
+    pub src: Ipv6Addr,
+    /// Destination address.
+    pub dst: Ipv6Addr,
+    /// The header after the fixed one.
+    pub next_header: u8,
+    /// Hops left.
+    pub hop_limit: u8,
+    /// Bytes after the fixed header, extension headers included.
+    pub payload_len: usize,
+}
+
+impl Repr {
+    /// Reads a checked packet's fixed header.
+    pub fn parse<T: AsRef<[u8]>>(p: &Packet<T>) -> Repr {
+        let addr = |f: super::Field| Ipv6Addr::from(<[u8; 16]>::try_from(&p.buffer.as_ref()[f]).expect("16 bytes"));
+        Repr { src: addr(field::SRC), dst: addr(field::DST), next_header: p.next_header(), hop_limit: p.hop_limit(), payload_len: p.payload_len() }
+    }
+
+    /// Writes the fixed header at the front of `buf` ([`HEADER_LEN`] bytes).
+    pub fn emit(&self, buf: &mut [u8]) {
+        let mut p = Packet::new_unchecked(&mut buf[..HEADER_LEN]);
+        p.set_version();
+        p.set_payload_len(self.payload_len as u16);
+        p.set_next_header(self.next_header);
+        p.set_hop_limit(self.hop_limit);
+        p.set_src_addr(self.src.octets());
+        p.set_dst_addr(self.dst.octets());
+    }
+}
+
 /// The part of an upper-layer checksum (UDP, ICMPv6) that the pseudo-header contributes
 /// (RFC 8200 section 8.1): both addresses, the upper-layer packet's length and its protocol.
 /// Unfolded, as [`ones_sum`] leaves a sum.
@@ -245,6 +280,18 @@ mod tests {
         assert_eq!(p.src_addr(), [0xfd10_0009, 0, 0, 1]);
         assert_eq!(p.dst_addr(), [0xfd10_0009, 0, 0, 2]);
         assert_eq!(upper_layer(p.packet()), Ok(Upper { protocol: proto::ICMPV6, offset: 40, fragment: false, first_fragment: true }));
+    }
+
+    #[test]
+    fn writes_the_captured_echo_requests_header_back() {
+        let p = ip(captured::ICMPV6_ECHO_REQUEST);
+        let r = Repr::parse(&p);
+        assert_eq!(r, Repr { src: "fd10:9::1".parse().unwrap(), dst: "fd10:9::2".parse().unwrap(), next_header: proto::ICMPV6, hop_limit: 64, payload_len: 64 });
+        let mut h = [0xff; HEADER_LEN];
+        r.emit(&mut h);
+        let captured = &captured::ICMPV6_ECHO_REQUEST[ethernet::HEADER_LEN..ethernet::HEADER_LEN + HEADER_LEN];
+        assert_eq!(&h[4..], &captured[4..], "lengths, next header, hop limit, addresses");
+        assert_eq!((&h[..4], &captured[..4]), (&[0x60, 0, 0, 0][..], &[0x60, 1, 0x1d, 0xb8][..]), "no flow label of our own");
     }
 
     #[test]

@@ -294,10 +294,12 @@ pub mod icmp {
     /// ICMPv6 echo reply.
     pub const V6_ECHO_REPLY: u8 = 129;
 
-    /// An ICMP (IPv4) echo request or reply without data, as a health check sends and reads it.
+    /// An ICMP or ICMPv6 echo request or reply without data, as a health check sends and
+    /// reads it (both share this layout; only ICMPv6's checksum covers a pseudo-header).
     #[derive(Clone, Copy, Debug, PartialEq, Eq)]
     pub struct EchoRepr {
-        /// [`V4_ECHO_REQUEST`] or [`V4_ECHO_REPLY`].
+        /// [`V4_ECHO_REQUEST`] or [`V4_ECHO_REPLY`] in ICMP, [`V6_ECHO_REQUEST`] or
+        /// [`V6_ECHO_REPLY`] in ICMPv6.
         pub kind: u8,
         /// Identifier.
         pub ident: u16,
@@ -306,24 +308,44 @@ pub mod icmp {
     }
 
     impl EchoRepr {
-        /// Reads an ICMP message; `Err` unless it is an echo request or reply.
-        pub fn parse(b: &[u8]) -> Result<EchoRepr, Malformed> {
-            if b.len() < ECHO_HEADER_LEN || !matches!(b[field::TYPE], V4_ECHO_REQUEST | V4_ECHO_REPLY) || b[field::CODE] != 0 {
+        /// An echo request of `protocol` ([`proto::ICMP`](crate::wire::proto::ICMP) or
+        /// [`proto::ICMPV6`](crate::wire::proto::ICMPV6)).
+        pub fn request(protocol: u8, ident: u16, seq: u16) -> EchoRepr {
+            let kind = if protocol == crate::wire::proto::ICMPV6 { V6_ECHO_REQUEST } else { V4_ECHO_REQUEST };
+            EchoRepr { kind, ident, seq }
+        }
+
+        /// The reply to this request, of the same protocol.
+        pub fn reply(&self) -> EchoRepr {
+            EchoRepr { kind: if self.kind == V6_ECHO_REQUEST { V6_ECHO_REPLY } else { V4_ECHO_REPLY }, ..*self }
+        }
+
+        /// Whether it is a reply, of either protocol.
+        pub fn is_reply(&self) -> bool {
+            matches!(self.kind, V4_ECHO_REPLY | V6_ECHO_REPLY)
+        }
+
+        /// Reads a message of `protocol` (ICMP or ICMPv6); `Err` unless it is an echo
+        /// request or reply of that protocol.
+        pub fn parse(protocol: u8, b: &[u8]) -> Result<EchoRepr, Malformed> {
+            let (request, reply) = if protocol == crate::wire::proto::ICMPV6 { (V6_ECHO_REQUEST, V6_ECHO_REPLY) } else { (V4_ECHO_REQUEST, V4_ECHO_REPLY) };
+            if b.len() < ECHO_HEADER_LEN || (b[field::TYPE] != request && b[field::TYPE] != reply) || b[field::CODE] != 0 {
                 return Err(Malformed);
             }
             Ok(EchoRepr { kind: b[field::TYPE], ident: be16(b, field::ECHO_IDENT.start), seq: be16(b, field::ECHO_SEQ.start) })
         }
 
-        /// Writes the message at the front of `buf` ([`ECHO_HEADER_LEN`] bytes), checksum
-        /// included.
-        pub fn emit(&self, buf: &mut [u8]) {
+        /// Writes the message at the front of `buf` ([`ECHO_HEADER_LEN`] bytes), its
+        /// checksum completed from `pseudo_sum`: 0 for ICMP, the IPv6 pseudo-header's sum
+        /// ([`ipv6::pseudo_header_sum`](crate::wire::ipv6::pseudo_header_sum)) for ICMPv6.
+        pub fn emit(&self, buf: &mut [u8], pseudo_sum: u32) {
             let b = &mut buf[..ECHO_HEADER_LEN];
             b[field::TYPE] = self.kind;
             b[field::CODE] = 0;
             put_be16(b, field::CHECKSUM.start, 0);
             put_be16(b, field::ECHO_IDENT.start, self.ident);
             put_be16(b, field::ECHO_SEQ.start, self.seq);
-            let c = fold_checksum(ones_sum(b));
+            let c = fold_checksum(pseudo_sum + ones_sum(b));
             put_be16(b, field::CHECKSUM.start, c);
         }
     }
@@ -379,16 +401,39 @@ mod tests {
     #[test]
     fn writes_the_captured_echo_request_and_reads_it_back() {
         let v4 = &captured::ICMP_ECHO_REQUEST[ethernet::HEADER_LEN + ipv4::HEADER_LEN..];
-        let r = icmp::EchoRepr::parse(v4).unwrap();
-        assert_eq!(r, icmp::EchoRepr { kind: icmp::V4_ECHO_REQUEST, ident: 21828, seq: 1 });
+        let r = icmp::EchoRepr::parse(proto::ICMP, v4).unwrap();
+        assert_eq!(r, icmp::EchoRepr::request(proto::ICMP, 21828, 1));
         let mut b = [0u8; icmp::ECHO_HEADER_LEN];
-        r.emit(&mut b);
+        r.emit(&mut b, 0);
         assert_eq!(fold_checksum(ones_sum(&b)), 0);
-        assert_eq!(icmp::EchoRepr::parse(&b), Ok(r));
+        assert_eq!(icmp::EchoRepr::parse(proto::ICMP, &b), Ok(r));
+        assert!(icmp::EchoRepr::parse(proto::ICMPV6, &b).is_err(), "type 8 is no ICMPv6 echo");
         let mut unreachable = b;
         unreachable[icmp::field::TYPE] = 3;
-        assert!(icmp::EchoRepr::parse(&unreachable).is_err());
-        assert!(icmp::EchoRepr::parse(&b[..7]).is_err());
+        assert!(icmp::EchoRepr::parse(proto::ICMP, &unreachable).is_err());
+        assert!(icmp::EchoRepr::parse(proto::ICMP, &b[..7]).is_err());
+        assert_eq!((r.reply().kind, r.reply().is_reply(), r.is_reply()), (icmp::V4_ECHO_REPLY, true, false));
+    }
+
+    #[test]
+    fn writes_the_captured_icmpv6_echo_request_with_its_pseudo_header() {
+        let ip = ipv6::Packet::new_checked(&captured::ICMPV6_ECHO_REQUEST[ethernet::HEADER_LEN..]).unwrap();
+        let (src, dst) = (ipv6::Repr::parse(&ip).src.octets(), ipv6::Repr::parse(&ip).dst.octets());
+        let message = &ip.packet()[ipv6::HEADER_LEN..];
+        let r = icmp::EchoRepr::parse(proto::ICMPV6, message).unwrap();
+        assert_eq!(r, icmp::EchoRepr::request(proto::ICMPV6, 21829, 1));
+        assert!(icmp::EchoRepr::parse(proto::ICMP, message).is_err(), "type 128 is no ICMP echo");
+        // The kernel's request carries 56 bytes of data: written here without them, with the
+        // captured header and the pseudo-header of an 8-byte message, the checksum must be
+        // the captured one less what the data added to it.
+        let mut b = [0u8; icmp::ECHO_HEADER_LEN];
+        r.emit(&mut b, ipv6::pseudo_header_sum(&src, &dst, icmp::ECHO_HEADER_LEN as u32, proto::ICMPV6));
+        assert_eq!(fold_checksum(ipv6::pseudo_header_sum(&src, &dst, icmp::ECHO_HEADER_LEN as u32, proto::ICMPV6) + ones_sum(&b)), 0);
+        let data = ones_sum(&message[icmp::ECHO_HEADER_LEN..]);
+        let length_difference = (message.len() - icmp::ECHO_HEADER_LEN) as u32;
+        assert_eq!(fold_checksum(u32::from(!be16(&b, 2)) + data + length_difference), be16(message, 2), "the kernel's checksum, from ours");
+        assert_eq!(icmp::EchoRepr::parse(proto::ICMPV6, &b), Ok(r));
+        assert_eq!(r.reply(), icmp::EchoRepr { kind: icmp::V6_ECHO_REPLY, ident: 21829, seq: 1 });
     }
 
     #[test]

@@ -9,7 +9,8 @@
 //! - [`l4`]: the IANA protocol numbers, UDP, TCP and ICMP;
 //! - [`arp`] and [`ndp`] (Neighbor Discovery: how the control thread resolves next hops),
 //!   and [`vxlan`] (a copy's encapsulation);
-//! - [`probe`]: a load balancer's health checks (TCP or ICMP echo over IPv4) and their answers;
+//! - [`probe`]: a load balancer's health checks (TCP, or ICMP echo over IPv4 and ICMPv6 echo
+//!   over IPv6) and their answers;
 //! - `testing` (feature `testing`): one `FrameBuilder` and frames captured off a real
 //!   network, for the tests, benches and fuzz seeds of every crate.
 //!

@@ -273,15 +273,14 @@ pub fn is_ndp(frame: &[u8]) -> bool {
 pub fn parse_frame(frame: &[u8]) -> Result<Frame, Malformed> {
     let at = message_at(frame).ok_or(Malformed)?;
     let vlan = untag(frame, MAX_TAGS)?.vlan;
-    let ip = ipv6::Packet::new_checked(&frame[at - ipv6::HEADER_LEN..])?;
-    if ip.hop_limit() != HOP_LIMIT {
+    let ip = ipv6::Repr::parse(&ipv6::Packet::new_checked(&frame[at - ipv6::HEADER_LEN..])?);
+    if ip.hop_limit != HOP_LIMIT {
         return Err(Malformed);
     }
     // The message is what the payload length says, not the Ethernet padding after it.
-    let message = frame.get(at..at + ip.payload_len()).ok_or(Malformed)?;
+    let message = frame.get(at..at + ip.payload_len).ok_or(Malformed)?;
     let p = Packet::new_checked(message)?;
-    let word = |w: [u32; 4]| Ipv6Addr::from(w.iter().fold(0u128, |a, &x| a << 32 | u128::from(x)));
-    let (src, dst) = (word(ip.src_addr()), word(ip.dst_addr()));
+    let (src, dst) = (ip.src, ip.dst);
     if !p.verify_checksum(&src, &dst) {
         return Err(Malformed);
     }
@@ -295,13 +294,7 @@ pub fn frame(dst_mac: [u8; 6], src_mac: [u8; 6], vlan: Option<u16>, src: Ipv6Add
     let eth = ethernet::Repr { dst: dst_mac, src: src_mac, vlans: vlan.as_slice(), ethertype: ethernet::TYPE_IPV6 };
     let mut f = vec![0; eth.header_len() + ipv6::HEADER_LEN + repr.len()];
     let at = eth.emit(&mut f);
-    let mut ip = ipv6::Packet::new_unchecked(&mut f[at..]);
-    ip.set_version();
-    ip.set_payload_len(repr.len() as u16);
-    ip.set_next_header(proto::ICMPV6);
-    ip.set_hop_limit(HOP_LIMIT);
-    ip.set_src_addr(src.octets());
-    ip.set_dst_addr(dst.octets());
+    ipv6::Repr { src, dst, next_header: proto::ICMPV6, hop_limit: HOP_LIMIT, payload_len: repr.len() }.emit(&mut f[at..]);
     repr.emit(&mut f[at + ipv6::HEADER_LEN..], &src, &dst);
     f
 }
