@@ -865,6 +865,22 @@ impl Drop for SecondCollector {
     }
 }
 
+/// Brings the lab up (its configuration in the lab's `file`) with config/testbed.toml's
+/// target replaced by `tmt-ids`, the load balancer of `addresses` with the test's short
+/// health checks; the sessions copy to it.
+fn up_load_balanced(tb: &Testbed, file: &str, addresses: &[&str]) {
+    let template = std::fs::read_to_string(workspace().join("config/testbed.toml")).expect("config/testbed.toml");
+    let to_collector = "[[target]]\nid = \"tmt-collector\"\nnetwork_interface_id = \"eni-collector\"\n";
+    assert!(template.contains(to_collector), "config/testbed.toml's target is the collector's network interface");
+    let addresses = addresses.iter().map(|a| format!("\"{a}\"")).collect::<Vec<_>>().join(", ");
+    let balanced = format!(
+        "[[load_balancer]]\narn = \"{LB_ARN}\"\nport = \"mirror\"\naddresses = [{addresses}]\n\
+         health_check = {{ protocol = \"tcp\", port = {HC_PORT}, interval = {HC_INTERVAL_S}, healthy_threshold = {HC_HEALTHY}, unhealthy_threshold = {HC_UNHEALTHY} }}\n\n\
+         [[target]]\nid = \"tmt-ids\"\nnetwork_load_balancer_arn = \"{LB_ARN}\"\n"
+    );
+    tb.up_with(file, &template.replace(to_collector, &balanced).replace("target = \"tmt-collector\"", "target = \"tmt-ids\""));
+}
+
 /// The health-check listener of a collector at `ip` (IPv4 or IPv6): bound while it lives.
 fn listener(ns: &str, ip: impl Into<std::net::IpAddr>) -> TcpListener {
     let ip = ip.into();
@@ -1012,6 +1028,23 @@ fn round(tb: &Testbed, api: &mut control::api::Client, what: &str, flows: &[UdpS
     (to, seen)
 }
 
+/// A round of `flows` while no collector is healthy: every copy (4 a flow) is skipped and
+/// counted as `no_healthy_collector`, by the sessions and the target alike, and none is sent
+/// or leaves on the collectors' wire.
+fn all_skipped(tb: &Testbed, api: &mut control::api::Client, what: &str, flows: &[UdpSocket]) {
+    let (copies_before, skipped_before, target_before) = lb_counters(api);
+    let wire = Capture::start(tb, &tb.name("collector"), &tb.name("mir"), &format!("{what}-wire"), &["-Q", "in", "udp", "dst", "port", "4789"]);
+    udp_flows(tb, flows);
+    let want = skipped_before + 4 * flows.len() as u64;
+    await_counters(api, what, Duration::from_secs(60), |&(_, skipped, _)| skipped >= want);
+    let sent = wire.stop();
+    let (copies_after, skipped_after, target_after) = lb_counters(api);
+    assert_eq!(sent.len(), 0, "{what}: no copy leaves while no collector is healthy");
+    assert_eq!(copies_after, copies_before, "{what}: no copy counted as sent");
+    assert!(skipped_after - skipped_before >= 4 * flows.len() as u64, "{what}: every copy of the round was skipped as no_healthy_collector: {}", skipped_after - skipped_before);
+    assert_eq!(target_after - target_before, skipped_after - skipped_before, "{what}: the target counts the same skips as its sessions");
+}
+
 /// The lab with a load-balancer target of two collectors, each a kernel VXLAN device in its
 /// own namespace with a TCP listener for the health checks: copies of many flows are split;
 /// when one listener stops, within interval x unhealthy_threshold (plus slack for a loaded
@@ -1023,16 +1056,7 @@ fn a_failed_collector_gives_up_only_its_flows_and_takes_them_back_when_it_recove
     let s = sessions();
     let tb = Testbed::new("tbh");
     require_tool("tshark", "tshark");
-    let template = std::fs::read_to_string(workspace().join("config/testbed.toml")).expect("config/testbed.toml");
-    let to_collector = "[[target]]\nid = \"tmt-collector\"\nnetwork_interface_id = \"eni-collector\"\n";
-    assert!(template.contains(to_collector), "config/testbed.toml's target is the collector's network interface");
-    let balanced = format!(
-        "[[load_balancer]]\narn = \"{LB_ARN}\"\nport = \"mirror\"\naddresses = [\"192.0.2.10\", \"192.0.2.11\"]\n\
-         health_check = {{ protocol = \"tcp\", port = {HC_PORT}, interval = {HC_INTERVAL_S}, healthy_threshold = {HC_HEALTHY}, unhealthy_threshold = {HC_UNHEALTHY} }}\n\n\
-         [[target]]\nid = \"tmt-ids\"\nnetwork_load_balancer_arn = \"{LB_ARN}\"\n"
-    );
-    let lab_config = template.replace(to_collector, &balanced).replace("target = \"tmt-collector\"", "target = \"tmt-ids\"");
-    tb.up_with("testbed-lb.toml", &lab_config);
+    up_load_balanced(&tb, "testbed-lb.toml", &["192.0.2.10", "192.0.2.11"]);
     let coll2 = SecondCollector::new(&tb, &[s.client_vni, s.server_vni]);
 
     let (c1, c2) = ("192.0.2.10", "192.0.2.11");
@@ -1086,16 +1110,7 @@ fn a_failed_collector_gives_up_only_its_flows_and_takes_them_back_when_it_recove
     drop(l2.take());
     await_health(&mut api, c1, "unhealthy", generous);
     await_health(&mut api, c2, "unhealthy", generous);
-    let (_, skipped_before, target_before) = lb_counters(&mut api);
-    let wire = Capture::start(&tb, &tb.name("collector"), &tb.name("mir"), "none-wire", &["-Q", "in", "udp", "dst", "port", "4789"]);
-    udp_flows(&tb, &flows);
-    let want = skipped_before + 4 * flows.len() as u64;
-    await_counters(&mut api, "none-up", Duration::from_secs(60), |&(_, skipped, _)| skipped >= want);
-    let sent = wire.stop();
-    let (_, skipped_after, target_after) = lb_counters(&mut api);
-    assert_eq!(sent.len(), 0, "no copy leaves while no collector is healthy");
-    assert!(skipped_after - skipped_before >= 4 * flows.len() as u64, "every copy of the round was skipped as no_healthy_collector: {}", skipped_after - skipped_before);
-    assert_eq!(target_after - target_before, skipped_after - skipped_before, "the target counts the same skips as its sessions");
+    all_skipped(&tb, &mut api, "none-up", &flows);
 
     // One log line per change of health since the traffic started (before, the second
     // collector may have failed its first checks while its namespace was being built).
@@ -1121,14 +1136,8 @@ fn an_ipv6_collector_is_health_checked_over_ipv6_and_its_copies_stop_when_it_fai
     let tb = Testbed::new("tbh6");
     require_tool("tshark", "tshark");
     let template = std::fs::read_to_string(workspace().join("config/testbed.toml")).expect("config/testbed.toml");
-    let to_collector = "[[target]]\nid = \"tmt-collector\"\nnetwork_interface_id = \"eni-collector\"\n";
-    assert!(template.contains(to_collector) && template.contains(&format!("ipv6 = \"{MIRROR_IP6}\"")), "config/testbed.toml: the target is the collector's network interface, the mirror port has an IPv6 address");
-    let balanced = format!(
-        "[[load_balancer]]\narn = \"{LB_ARN}\"\nport = \"mirror\"\naddresses = [\"{COLLECTOR_IP6}\"]\n\
-         health_check = {{ protocol = \"tcp\", port = {HC_PORT}, interval = {HC_INTERVAL_S}, healthy_threshold = {HC_HEALTHY}, unhealthy_threshold = {HC_UNHEALTHY} }}\n\n\
-         [[target]]\nid = \"tmt-ids\"\nnetwork_load_balancer_arn = \"{LB_ARN}\"\n"
-    );
-    tb.up_with("testbed-lb6.toml", &template.replace(to_collector, &balanced).replace("target = \"tmt-collector\"", "target = \"tmt-ids\""));
+    assert!(template.contains(&format!("ipv6 = \"{MIRROR_IP6}\"")), "config/testbed.toml: the mirror port has an IPv6 address");
+    up_load_balanced(&tb, "testbed-lb6.toml", &[COLLECTOR_IP6]);
     let (client, collector) = (tb.name("client"), tb.name("collector"));
     let collector6: std::net::Ipv6Addr = COLLECTOR_IP6.parse().unwrap();
     let mirror6: std::net::Ipv6Addr = MIRROR_IP6.parse().unwrap();
@@ -1202,16 +1211,7 @@ fn an_ipv6_collector_is_health_checked_over_ipv6_and_its_copies_stop_when_it_fai
     assert!(d["TargetHealth"]["Description"].as_str().is_some_and(|t| t.contains("connection refused")), "{lb}");
 
     // Its only collector unhealthy: every copy is skipped and counted, none sent.
-    let (copies_before, skipped_before, target_before) = lb_counters(&mut api);
-    let wire = Capture::start(&tb, &collector, &tb.name("mir"), "v6-down-wire", &["-Q", "in", "udp", "dst", "port", "4789"]);
-    udp_flows(&tb, &flows);
-    let want = skipped_before + 4 * flows.len() as u64;
-    await_counters(&mut api, "v6-down", Duration::from_secs(60), |&(_, skipped, _)| skipped >= want);
-    let sent = wire.stop();
-    let (copies_after, skipped_after, target_after) = lb_counters(&mut api);
-    assert_eq!(sent.len(), 0, "no copy leaves while the collector is unhealthy");
-    assert_eq!(copies_after, copies_before, "no copy counted as sent to it");
-    assert_eq!(target_after - target_before, skipped_after - skipped_before, "the target counts the same no_healthy_collector skips as its sessions");
+    all_skipped(&tb, &mut api, "v6-down", &flows);
 
     let log = std::fs::read_to_string(&log_path).expect("the lab's log")[log_from..].to_owned();
     assert_eq!(log.lines().filter(|l| l.contains(&format!("collector {COLLECTOR_IP6} is unhealthy (was healthy)"))).count(), 1, "{log}");
