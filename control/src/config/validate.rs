@@ -39,7 +39,7 @@ impl Config {
         v.targets();
         v.filters();
         v.sessions();
-        v.descriptions();
+        v.descriptions(None);
         if v.problems.is_empty() { Ok(()) } else { Err(v.problems) }
     }
 
@@ -160,17 +160,34 @@ impl<'c> Validator<'c> {
         }
     }
 
-    /// Every description, at most [`MAX_DESCRIPTION`] characters: what a resource holds is
-    /// memory, and a quota times a megabyte is more than the appliance has.
-    fn descriptions(&mut self) {
+    /// Every description (or, given `only`, those of the resources a change touched), at most
+    /// [`MAX_DESCRIPTION`] characters: what a resource holds is memory, and a quota times a
+    /// megabyte is more than the appliance has.
+    fn descriptions(&mut self, only: Option<&Touched>) {
         let c = self.cfg;
+        let picked = |ids: Option<&BTreeSet<String>>, id: &str| ids.is_none_or(|ids| ids.contains(id));
         let mut all: Vec<(At, &Option<String>)> = Vec::new();
-        all.extend(c.network_interfaces.iter().enumerate().map(|(i, x)| (At::resource(Kind::NetworkInterface, i, &x.id), &x.description)));
-        all.extend(c.load_balancers.iter().enumerate().map(|(i, x)| (At::resource(Kind::LoadBalancer, i, &x.arn), &x.description)));
-        all.extend(c.gateway_load_balancer_endpoints.iter().enumerate().map(|(i, x)| (At::resource(Kind::GatewayLoadBalancerEndpoint, i, &x.id), &x.description)));
-        all.extend(c.targets.iter().enumerate().map(|(i, x)| (At::resource(Kind::Target, i, &x.id), &x.description)));
-        all.extend(c.sessions.iter().enumerate().map(|(i, x)| (At::resource(Kind::Session, i, &x.id), &x.description)));
-        for (i, f) in c.filters.iter().enumerate() {
+        let mut add = |ids: Option<&BTreeSet<String>>, kind: Kind, i: usize, id: &str, d: &'c Option<String>| {
+            if d.is_some() && picked(ids, id) {
+                all.push((At::resource(kind, i, id), d));
+            }
+        };
+        for (i, x) in c.network_interfaces.iter().enumerate() {
+            add(only.map(|t| &t.interfaces), Kind::NetworkInterface, i, &x.id, &x.description);
+        }
+        for (i, x) in c.load_balancers.iter().enumerate() {
+            add(only.map(|t| &t.load_balancers), Kind::LoadBalancer, i, &x.arn, &x.description);
+        }
+        for (i, x) in c.gateway_load_balancer_endpoints.iter().enumerate() {
+            add(only.map(|t| &t.endpoints), Kind::GatewayLoadBalancerEndpoint, i, &x.id, &x.description);
+        }
+        for (i, x) in c.targets.iter().enumerate() {
+            add(only.map(|t| &t.targets), Kind::Target, i, &x.id, &x.description);
+        }
+        for (i, x) in c.sessions.iter().enumerate() {
+            add(only.map(|t| &t.sessions), Kind::Session, i, &x.id, &x.description);
+        }
+        for (i, f) in c.filters.iter().enumerate().filter(|(_, f)| picked(only.map(|t| &t.filters), &f.id)) {
             all.push((At::resource(Kind::Filter, i, &f.id), &f.description));
             for (key, rules) in [("ingress_rule", &f.ingress_rules), ("egress_rule", &f.egress_rules)] {
                 all.extend(rules.iter().enumerate().map(|(j, r)| (At::rule(i, &f.id, key, j, u32::from(r.rule_number)), &r.description)));
@@ -306,6 +323,7 @@ impl<'c> Validator<'c> {
         for kind in [Kind::Target, Kind::Filter, Kind::Session] {
             self.quota(kind);
         }
+        self.descriptions(Some(t));
         for id in &t.interfaces {
             if let Some(n) = c.network_interfaces.get(id) {
                 self.network_interface(0, n);
