@@ -19,7 +19,10 @@ impl Drop for Killed {
     fn drop(&mut self) {
         // SAFETY: signalling our own child.
         unsafe { libc::kill(self.0.id() as i32, libc::SIGTERM) };
-        let deadline = Instant::now() + Duration::from_secs(10);
+        // A process that stops cleanly writes out its capture files as it goes: on a loaded
+        // machine (OVS pinned to a busy core) that took longer than 10 s, and a kill then
+        // left ovs-copies.pcap cut in the middle of a frame.
+        let deadline = Instant::now() + Duration::from_secs(60);
         while self.0.try_wait().ok().flatten().is_none() && Instant::now() < deadline {
             std::thread::sleep(Duration::from_millis(20));
         }
