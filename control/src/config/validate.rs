@@ -324,6 +324,14 @@ impl<'c> Validator<'c> {
             self.quota(kind);
         }
         self.descriptions(Some(t));
+        // The ids of what it touched, by length (their uniqueness is `refs`' to say); any
+        // problem sends the change to a whole validation, which says it as for a file.
+        let touched = [(Kind::NetworkInterface, &t.interfaces), (Kind::LoadBalancer, &t.load_balancers), (Kind::GatewayLoadBalancerEndpoint, &t.endpoints), (Kind::Target, &t.targets), (Kind::Filter, &t.filters), (Kind::Session, &t.sessions)];
+        for (kind, ids) in touched {
+            for id in ids.iter().filter(|id| id.is_empty() || id.chars().count() > MAX_ID_LEN) {
+                self.invalid(&At::resource(kind, 0, id), "id", format!("{id:?}"), format!("an id or ARN has 1 to {MAX_ID_LEN} characters"));
+            }
+        }
         for id in &t.interfaces {
             if let Some(n) = c.network_interfaces.get(id) {
                 self.network_interface(0, n);
