@@ -1,12 +1,15 @@
 //! The control thread's state and every change to it: the [`Host`] the API's actions run on.
 //!
-//! A change is applied to the running configuration in place, then validated, compiled into a
-//! new table, written to the journal and published to the workers (RCU: the old table is freed
-//! once every worker has passed a quiescent point, after the change was answered). Each step
-//! costs what the change touched ([`Touched`]), not what the configuration holds: with
-//! 10,000 sessions a change is answered in milliseconds. If any step fails, the change is
-//! undone exactly: the running configuration and table stay in force, and the caller gets the
-//! reason in the API's terms.
+//! A change is tried first: applied to the running configuration in place, validated and
+//! compiled into a new table, then undone exactly (on a failure the caller gets the reason in
+//! the API's terms, and the running configuration and table stay in force). Then it is written
+//! to the journal by the store's journal thread, the control thread serving everything else
+//! meanwhile (on a hung mount the write never returns; see [`WRITE_PATIENCE`]), and changes
+//! after it wait until it is on disk. Once it is, it is applied and compiled again and
+//! published to the workers (RCU: the old table is freed once every worker has passed a
+//! quiescent point, after the change was answered). Each step costs what the change touched
+//! ([`Touched`]), not what the configuration holds: with 10,000 sessions a change is answered
+//! in milliseconds.
 
 use crate::api::actions::DescribeNeighborsResult;
 use crate::api::{ApiError, Reply};
@@ -17,8 +20,8 @@ use crate::health::{self, CollectorHealth, Health, Route};
 use crate::neighbour::{Me, NeighbourReport, Neighbours};
 use crate::reload::{Asked, Reloads};
 use crate::report::{ChangeNanos, ChangeWork, ControlReport, Inputs, Report};
-use crate::state::{Change, Host, State};
-use crate::store::{self, Folded, Store};
+use crate::state::{Change, Host, Job, State};
+use crate::store::{self, Folded, NotWritten, Store};
 use crate::throttle::Throttle;
 use dataplane::dpdk::burst::Burst;
 use dataplane::dpdk::mbuf::Mbuf;
@@ -30,8 +33,14 @@ use dataplane::stats::WorkerCounters;
 use dataplane::table::Table;
 use dataplane::snoop::SnoopQueue;
 use dataplane::wire::{arp, ndp};
+use std::collections::VecDeque;
 use std::net::IpAddr;
-use std::time::{Instant, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
+
+/// How long a change may take to be written down before its caller is told it is stuck. A
+/// flush takes milliseconds, a second on a very busy disk; a write this late is a file system
+/// that does not answer.
+pub const WRITE_PATIENCE: Duration = Duration::from_secs(5);
 
 /// What the control thread reads besides the configuration.
 pub struct Runtime<'a> {
@@ -92,6 +101,23 @@ pub struct Controller<'a> {
     rule_hits: RuleHits,
     /// The reload whose file is being read, and those asked for meanwhile.
     reloads: Reloads<Reply<u64>>,
+    /// The change being written down, if one is.
+    writing: Option<Writing>,
+    /// What waits for it (changes; see [`Host::after_writes`]).
+    after_writes: VecDeque<Job>,
+    /// What a reload read while a change was being written: taken once it is on disk.
+    read_meanwhile: Option<Result<store::Loaded, ConfigError>>,
+}
+
+/// A change handed to the journal thread, tried and found good, waiting to be on disk.
+struct Writing {
+    seq: u64,
+    change: Change,
+    /// Its caller; gone once told the write is stuck.
+    done: Option<Reply<()>>,
+    since: Instant,
+    /// What trying it cost.
+    nanos: ChangeNanos,
 }
 
 /// Samples of the workers' (busy, total) cycle counts, one a second over the last
@@ -155,6 +181,9 @@ impl<'a> Controller<'a> {
             work: ControlReport::default(),
             rule_hits: RuleHits::default(),
             reloads: Reloads::default(),
+            writing: None,
+            after_writes: VecDeque::new(),
+            read_meanwhile: None,
         }
     }
 
@@ -220,6 +249,7 @@ impl<'a> Controller<'a> {
             Folded::HandEdit => log::warn!("{}", self.store.refusal().unwrap_or_default()),
             Folded::Failed(why) => log::error!("writing the changes into the configuration file failed (they are safe in the journal): {why}"),
             Folded::Reread(read) => self.reread(*read),
+            Folded::Journalled { seq, result } => self.journalled(seq, result),
         }
     }
 
@@ -236,6 +266,7 @@ impl<'a> Controller<'a> {
         let now = Instant::now();
         self.busy.tick(self.rt.counters, now);
         self.reload_overdue(now);
+        self.write_overdue(now);
         self.check_captures(now);
         let mut changed = false;
         let mut health = Vec::new();
@@ -452,6 +483,12 @@ impl<'a> Controller<'a> {
     /// What a reload's read brought back: put in force, or refused; its askers answered, and
     /// the next read started when a reload was asked for meanwhile.
     fn reread(&mut self, read: Result<store::Loaded, ConfigError>) {
+        if self.writing.is_some() {
+            // The read may hold the change being written, or not: taken once it is on disk,
+            // on top of which `catch_up` then puts exactly what the read lacks.
+            self.read_meanwhile = Some(read);
+            return;
+        }
         let Some(back) = self.reloads.back(Instant::now()) else {
             // Nobody asked for it: nothing to put in force.
             self.store.refused();
@@ -553,55 +590,82 @@ impl<'a> Controller<'a> {
         }
     }
 
-    fn store_path(&self) -> String {
-        self.store.path().display().to_string()
-    }
-}
-
-impl Host for Controller<'_> {
-    fn state(&self) -> &State {
-        &self.state
-    }
-
-    fn commit(&mut self, change: Change) -> Result<(), ApiError> {
-        if let Some(why) = self.store.refusal() {
-            return Err(ApiError::new("IncorrectState", why));
-        }
-        let mut nanos = ChangeNanos::default();
+    /// Tries `change` on the running state (validated, compiled), then undoes it whole: says
+    /// whether it would be put in force, with the reason in the API's terms if not.
+    fn try_change(&mut self, change: &Change, nanos: &mut ChangeNanos) -> Result<(), ApiError> {
         let t = Instant::now();
         let applied = self.state.apply(&change.edits);
         nanos.validate = nanos_of(t.elapsed());
-        let prepared = self.prepare(&applied.touched, &mut nanos);
-        let refuse = |c: &mut Self, assigned: Option<Assigned>, applied: crate::state::Applied| {
-            if let Some(a) = assigned {
-                c.slots.undo(a);
-                c.compiler.refused(&applied.touched);
-            }
-            c.state.undo(applied);
-        };
-        let (table, assigned, work) = match (prepared, change.dry_run) {
-            (Err(e), _) => {
-                refuse(self, None, applied);
+        let prepared = self.prepare(&applied.touched, nanos).map(|(_, assigned, _)| {
+            self.slots.undo(assigned);
+            self.compiler.refused(&applied.touched);
+        });
+        self.state.undo(applied);
+        match prepared {
+            Err(e) => {
                 if let Some(line) = self.throttle.line(&format!("refused/{}", e.code), Instant::now(), || format!("refused ({}): {e}", change.what)) {
                     log::info!("{line}");
                 }
+                Err(e)
+            }
+            Ok(_) if change.dry_run => Err(ApiError::dry_run()),
+            Ok(_) => Ok(()),
+        }
+    }
+
+    /// The journal thread's word on change `seq`: on disk, so put in force, or refused. Its
+    /// caller is answered (unless already told it was stuck), then what waited for it runs.
+    fn journalled(&mut self, seq: u64, result: Result<(), NotWritten>) {
+        let Some(w) = self.writing.take_if(|w| w.seq == seq) else {
+            log::error!("the journal reported change {seq}, which is not the one being written");
+            return;
+        };
+        let Writing { change, done, since, mut nanos, .. } = w;
+        let what = change.what.clone();
+        let outcome = match result {
+            Ok(()) => {
+                nanos.persist = nanos_of(since.elapsed());
+                self.store.written(seq, &change.edits);
+                self.put_in_force(change, nanos)
+            }
+            Err(NotWritten::HandEdited(why)) => Err(ApiError::new("IncorrectState", why)),
+            Err(NotWritten::Failed(why)) => {
+                log::error!("refused ({what}): {why}");
+                Err(ApiError::new("InternalError", why))
+            }
+        };
+        match done {
+            Some(done) => done(outcome),
+            None => log::warn!(
+                "the change that was stuck being written came back after {} s: {}",
+                since.elapsed().as_secs(),
+                match &outcome {
+                    Ok(()) => format!("{what}, now in force"),
+                    Err(e) => format!("not written, nothing changed ({e})"),
+                }
+            ),
+        }
+        if let Some(read) = self.read_meanwhile.take() {
+            self.reread(read);
+        }
+        while self.writing.is_none() {
+            let Some(job) = self.after_writes.pop_front() else { break };
+            job(Ok(self));
+        }
+    }
+
+    /// Applies a change that is on disk and publishes it. It was tried before it was written,
+    /// and nothing changed the configuration since, so this does what the try did.
+    fn put_in_force(&mut self, change: Change, mut nanos: ChangeNanos) -> Result<(), ApiError> {
+        let applied = self.state.apply(&change.edits);
+        let (table, _, work) = match self.prepare(&applied.touched, &mut nanos) {
+            Ok(p) => p,
+            Err(e) => {
+                self.state.undo(applied);
+                log::error!("{} is written down but could not be put in force, unlike when it was tried: {e}", change.what);
                 return Err(e);
             }
-            (Ok((_, assigned, _)), true) => {
-                refuse(self, Some(assigned), applied);
-                return Err(ApiError::dry_run());
-            }
-            (Ok(p), false) => p,
         };
-        // On disk before it is in force: what runs is always what a restart would load.
-        let t = Instant::now();
-        let appended = self.store.append(&change.edits, change.token.as_ref());
-        nanos.persist = nanos_of(t.elapsed());
-        if let Err(why) = appended {
-            refuse(self, Some(assigned), applied);
-            log::error!("refused ({}): {why}", change.what);
-            return Err(ApiError::new("InternalError", why));
-        }
         let t = Instant::now();
         self.publish(table);
         nanos.publish = nanos_of(t.elapsed());
@@ -620,6 +684,65 @@ impl Host for Controller<'_> {
             self.want_checks();
         }
         Ok(())
+    }
+
+    /// Reports a change whose write is out too long, once: logged, counted, its caller and
+    /// the changes waiting behind it told.
+    fn write_overdue(&mut self, now: Instant) {
+        let Some(w) = self.writing.as_mut().filter(|w| w.done.is_some() && now.saturating_duration_since(w.since) >= WRITE_PATIENCE) else { return };
+        let done = w.done.take().expect("filtered above");
+        let (what, out) = (w.change.what.clone(), now.saturating_duration_since(w.since));
+        self.work.writes_stuck += 1;
+        log::error!("{what}: writing it to {} has not returned in {} s (a hung mount?); it is not in force, and changes are refused until the write returns", store::journal_path(self.store.path()).display(), out.as_secs());
+        let why = self.stuck_write(out);
+        done(Err(ApiError::unavailable(why.clone())));
+        for job in std::mem::take(&mut self.after_writes) {
+            job(Err(ApiError::unavailable(why.clone())));
+        }
+    }
+
+    /// Why a change is not answered while a write is stuck.
+    fn stuck_write(&self, out: Duration) -> String {
+        format!(
+            "writing a change to {} has not returned in {} s (a hung mount?): that change is not in force, and takes effect only if the write completes (retry it with the same ClientToken to learn which); changes are refused until then",
+            store::journal_path(self.store.path()).display(),
+            out.as_secs()
+        )
+    }
+
+    fn store_path(&self) -> String {
+        self.store.path().display().to_string()
+    }
+}
+
+impl Host for Controller<'_> {
+    fn state(&self) -> &State {
+        &self.state
+    }
+
+    fn after_writes(&mut self, job: Job) {
+        match &self.writing {
+            None => job(Ok(self)),
+            Some(w) if w.done.is_none() => job(Err(ApiError::unavailable(self.stuck_write(w.since.elapsed())))),
+            Some(_) => self.after_writes.push_back(job),
+        }
+    }
+
+    fn commit(&mut self, change: Change, done: Reply<()>) {
+        if let Some(why) = self.store.refusal() {
+            return done(Err(ApiError::new("IncorrectState", why)));
+        }
+        let mut nanos = ChangeNanos::default();
+        if let Err(e) = self.try_change(&change, &mut nanos) {
+            return done(Err(e));
+        }
+        match self.store.write(&change.edits, change.token.as_ref()) {
+            Ok(seq) => self.writing = Some(Writing { seq, change, done: Some(done), since: Instant::now(), nanos }),
+            Err(why) => {
+                log::error!("refused ({}): {why}", change.what);
+                done(Err(ApiError::new("InternalError", why)));
+            }
+        }
     }
 
     fn report(&self) -> Report {

@@ -204,6 +204,7 @@ pub fn exposition(r: &Report) -> String {
     e.gauge("table_generation", "Tables published so far (one per accepted change)").sample(&[], r.table);
     e.counter("control_changes", "Changes made through the API and put in force").sample(&[], r.control.changes);
     e.counter("control_reloads_stuck", "Reloads whose reading of the configuration file did not come back in time (a hung mount); the running configuration was kept").sample(&[], r.control.reloads_stuck);
+    e.counter("control_writes_stuck", "Changes whose write to the journal did not come back in time (a hung mount); their callers were told, and changes were refused until it came back").sample(&[], r.control.writes_stuck);
     let mut f = e.counter("control_change_work", "What those changes cost the control thread: resources validated, sessions compiled, sources whose classifiers were built");
     for (work, n) in [("validated", r.control.total.validated), ("sessions_compiled", r.control.total.sessions_compiled), ("sources_built", r.control.total.sources_built)] {
         f.sample(&[("work", work)], n);

@@ -63,6 +63,10 @@ pub struct ControlReport {
     /// running configuration was kept.
     #[serde(default)]
     pub reloads_stuck: u64,
+    /// Changes whose write to the journal did not come back in time (a hung mount): their
+    /// callers were told, and changes refused until it came back.
+    #[serde(default)]
+    pub writes_stuck: u64,
 }
 
 /// Time a change (or several) spent in each step on the control thread, in nanoseconds.
@@ -506,6 +510,9 @@ impl Report {
         }
         if self.control.reloads_stuck > 0 {
             let _ = writeln!(out, "reloads stuck reading the configuration file (a hung mount?): {}", self.control.reloads_stuck);
+        }
+        if self.control.writes_stuck > 0 {
+            let _ = writeln!(out, "changes stuck being written to the journal (a hung mount?): {}", self.control.writes_stuck);
         }
         for n in &self.neighbours {
             let _ = writeln!(

@@ -88,11 +88,17 @@ pub trait Action: HasShape + Serialize + DeserializeOwned + Send + 'static {
     /// One line saying what it does, for `ctl --help`.
     const ABOUT: &'static str;
     type Reply: Serialize + DeserializeOwned + Send + 'static;
-    /// Does it, on the control thread, and answers at once.
-    fn run(self, host: &mut dyn Host) -> Result<Self::Reply, ApiError>;
+    /// Does it, on the control thread, and answers at once. (An action implements this or
+    /// [`Action::start`]; this one's default answers what `start` answers at once.)
+    fn run(self, host: &mut dyn Host) -> Result<Self::Reply, ApiError>
+    where
+        Self: Sized,
+    {
+        answered_at_once(|reply| self.start(host, reply))
+    }
     /// Does it and answers through `reply`: at once ([`Action::run`]), or, for an action whose
-    /// work goes on off the control thread (a reload reads the file elsewhere), when it is
-    /// done, the control thread serving others meanwhile.
+    /// work goes on off the control thread (a reload reads the file elsewhere, a change is
+    /// written down elsewhere), when it is done, the control thread serving others meanwhile.
     fn start(self, host: &mut dyn Host, reply: Reply<Self::Reply>)
     where
         Self: Sized,

@@ -37,11 +37,6 @@ impl Action for ReloadConfiguration {
     const NAME: &'static str = "ReloadConfiguration";
     const ABOUT: &'static str = "Re-read the configuration file (as SIGHUP does), keeping the changes made through the API";
     type Reply = ReloadConfigurationResult;
-    /// What a host that reads at once answers; the control thread answers through
-    /// [`Action::start`], once the file is read.
-    fn run(self, host: &mut dyn Host) -> Result<Self::Reply, ApiError> {
-        crate::api::answered_at_once(|reply| self.start(host, reply))
-    }
     fn start(self, host: &mut dyn Host, reply: Reply<Self::Reply>) {
         host.reload(Box::new(move |r| reply(r.map(|table| ReloadConfigurationResult { table }))));
     }

@@ -5,7 +5,7 @@ use super::{change, describe, id_for, in_use, not_found, read, tags_for, Edit, F
 use crate::api::actions::*;
 use crate::api::ec2::TrafficMirrorFilter;
 use crate::counters::RuleTotals;
-use crate::api::{Action, ApiError};
+use crate::api::{Action, ApiError, Reply};
 use crate::config::{Filter, Kind, Tags};
 
 impl FilterField for Filter {
@@ -50,8 +50,8 @@ impl Action for CreateTrafficMirrorFilter {
     const NAME: &'static str = "CreateTrafficMirrorFilter";
     const ABOUT: &'static str = "Create a filter (it mirrors nothing until it has rules)";
     type Reply = CreateTrafficMirrorFilterResult;
-    fn run(self, host: &mut dyn Host) -> Result<Self::Reply, ApiError> {
-        change(&self, host, self.dry_run, self.client_token.as_ref(), |s| self.plan(s))
+    fn start(self, host: &mut dyn Host, reply: Reply<Self::Reply>) {
+        change(host, self.dry_run, self.client_token.clone(), Self::plan, self, reply);
     }
 }
 
@@ -71,8 +71,8 @@ impl Action for DeleteTrafficMirrorFilter {
     const NAME: &'static str = "DeleteTrafficMirrorFilter";
     const ABOUT: &'static str = "Delete a filter no session uses, with its rules";
     type Reply = DeleteTrafficMirrorFilterResult;
-    fn run(self, host: &mut dyn Host) -> Result<Self::Reply, ApiError> {
-        change(&self, host, self.dry_run, None, |s| self.plan(s))
+    fn start(self, host: &mut dyn Host, reply: Reply<Self::Reply>) {
+        change(host, self.dry_run, None, Self::plan, self, reply);
     }
 }
 
@@ -113,7 +113,7 @@ impl Action for ModifyTrafficMirrorFilterNetworkServices {
     const NAME: &'static str = "ModifyTrafficMirrorFilterNetworkServices";
     const ABOUT: &'static str = "Add or remove a filter's network services (amazon-dns)";
     type Reply = ModifyTrafficMirrorFilterNetworkServicesResult;
-    fn run(self, host: &mut dyn Host) -> Result<Self::Reply, ApiError> {
-        change(&self, host, self.dry_run, None, |s| self.plan(s))
+    fn start(self, host: &mut dyn Host, reply: Reply<Self::Reply>) {
+        change(host, self.dry_run, None, Self::plan, self, reply);
     }
 }

@@ -4,7 +4,7 @@
 use super::{change, describe, id_for, in_use, not_found, read, tags_for, Edit, FilterField, Host, Planned, State};
 use crate::api::actions::*;
 use crate::api::ec2;
-use crate::api::{Action, ApiError};
+use crate::api::{Action, ApiError, Reply};
 use crate::config::{GatewayLoadBalancerEndpoint, HealthCheck, Kind, LoadBalancer, NetworkInterface, Tags, TargetType};
 
 fn opt<T: ToString>(v: &Option<T>) -> Vec<String> {
@@ -94,8 +94,8 @@ impl Action for CreateNetworkInterface {
     const NAME: &'static str = "CreateNetworkInterface";
     const ABOUT: &'static str = "Add a network interface to the inventory: a host to monitor or a collector";
     type Reply = CreateNetworkInterfaceResult;
-    fn run(self, host: &mut dyn Host) -> Result<Self::Reply, ApiError> {
-        change(&self, host, self.dry_run, self.client_token.as_ref(), |s| self.plan(s))
+    fn start(self, host: &mut dyn Host, reply: Reply<Self::Reply>) {
+        change(host, self.dry_run, self.client_token.clone(), Self::plan, self, reply);
     }
 }
 
@@ -124,8 +124,8 @@ impl Action for DeleteNetworkInterface {
     const NAME: &'static str = "DeleteNetworkInterface";
     const ABOUT: &'static str = "Remove a network interface no session or target uses";
     type Reply = DeleteNetworkInterfaceResult;
-    fn run(self, host: &mut dyn Host) -> Result<Self::Reply, ApiError> {
-        change(&self, host, self.dry_run, None, |s| self.plan(s))
+    fn start(self, host: &mut dyn Host, reply: Reply<Self::Reply>) {
+        change(host, self.dry_run, None, Self::plan, self, reply);
     }
 }
 
@@ -190,8 +190,8 @@ impl Action for CreateLoadBalancer {
     const NAME: &'static str = "CreateLoadBalancer";
     const ABOUT: &'static str = "Add a load balancer (collectors behind one ARN) to the inventory";
     type Reply = CreateLoadBalancerResult;
-    fn run(self, host: &mut dyn Host) -> Result<Self::Reply, ApiError> {
-        change(&self, host, self.dry_run, self.client_token.as_ref(), |s| self.plan(s))
+    fn start(self, host: &mut dyn Host, reply: Reply<Self::Reply>) {
+        change(host, self.dry_run, self.client_token.clone(), Self::plan, self, reply);
     }
 }
 
@@ -213,8 +213,8 @@ impl Action for DeleteLoadBalancer {
     const NAME: &'static str = "DeleteLoadBalancer";
     const ABOUT: &'static str = "Remove a load balancer no target uses";
     type Reply = DeleteLoadBalancerResult;
-    fn run(self, host: &mut dyn Host) -> Result<Self::Reply, ApiError> {
-        change(&self, host, self.dry_run, None, |s| self.plan(s))
+    fn start(self, host: &mut dyn Host, reply: Reply<Self::Reply>) {
+        change(host, self.dry_run, None, Self::plan, self, reply);
     }
 }
 
@@ -267,8 +267,8 @@ impl Action for CreateGatewayLoadBalancerEndpoint {
     const NAME: &'static str = "CreateGatewayLoadBalancerEndpoint";
     const ABOUT: &'static str = "Add a gateway load balancer endpoint to the inventory";
     type Reply = CreateGatewayLoadBalancerEndpointResult;
-    fn run(self, host: &mut dyn Host) -> Result<Self::Reply, ApiError> {
-        change(&self, host, self.dry_run, self.client_token.as_ref(), |s| self.plan(s))
+    fn start(self, host: &mut dyn Host, reply: Reply<Self::Reply>) {
+        change(host, self.dry_run, self.client_token.clone(), Self::plan, self, reply);
     }
 }
 
@@ -294,8 +294,8 @@ impl Action for DeleteGatewayLoadBalancerEndpoint {
     const NAME: &'static str = "DeleteGatewayLoadBalancerEndpoint";
     const ABOUT: &'static str = "Remove a gateway load balancer endpoint no target uses";
     type Reply = DeleteGatewayLoadBalancerEndpointResult;
-    fn run(self, host: &mut dyn Host) -> Result<Self::Reply, ApiError> {
-        change(&self, host, self.dry_run, None, |s| self.plan(s))
+    fn start(self, host: &mut dyn Host, reply: Reply<Self::Reply>) {
+        change(host, self.dry_run, None, Self::plan, self, reply);
     }
 }
 

@@ -20,7 +20,7 @@ pub use tokens::{Token, Tokens};
 
 use crate::api::actions::DescribeNeighborsResult;
 use crate::api::ec2::TagSpecification;
-use crate::api::{Action, ApiError};
+use crate::api::{Action, ApiError, Reply};
 use crate::config::{Config, Kind, Refs, Tags, Touched};
 use crate::counters::RuleTotals;
 use crate::report::Report;
@@ -78,9 +78,14 @@ impl State {
 pub trait Host {
     /// The running state.
     fn state(&self) -> &State;
-    /// Validates, compiles, writes down and publishes `change`, or refuses it whole. With
-    /// `dry_run` it stops before writing and answers `DryRunOperation`.
-    fn commit(&mut self, change: Change) -> Result<(), ApiError>;
+    /// Runs `job` with the host once no change is being written down (at once when none is),
+    /// so that a change is planned against a state every earlier change is in; or refuses it
+    /// (`job` gets the error) when the write in progress is stuck.
+    fn after_writes(&mut self, job: Job);
+    /// Validates, compiles, writes down and publishes `change`, or refuses it whole, and
+    /// answers through `done`: once the change is on disk, which the control thread does not
+    /// wait for. With `dry_run` it stops before writing and answers `DryRunOperation`.
+    fn commit(&mut self, change: Change, done: Reply<()>);
     /// The counters now.
     fn report(&self) -> Report;
     /// The neighbour table.
@@ -98,6 +103,9 @@ pub trait Host {
     /// What the table in force does with `frames`, arriving on port `port`.
     fn explain(&self, port: &str, frames: &[Vec<u8>]) -> Result<Vec<crate::explain::FrameExplanation>, ApiError>;
 }
+
+/// Work for [`Host::after_writes`]: given the host, or why it cannot run.
+pub type Job = Box<dyn FnOnce(Result<&mut dyn Host, ApiError>)>;
 
 /// A planned change, for [`Host::commit`].
 #[derive(Debug)]
@@ -118,16 +126,39 @@ pub struct Planned<R> {
     pub reply: R,
 }
 
-/// Runs change action `a`: a retry with a known client token gets the first reply (or
+/// How a change action plans: its `plan` method.
+pub type Plan<A> = fn(&A, &State) -> Result<Planned<<A as Action>::Reply>, ApiError>;
+
+/// Runs change action `a`, answering through `reply`: once the changes before it are written
+/// down, a retry with a known client token gets the first reply (or
 /// `IdempotentParameterMismatch` when its parameters differ), otherwise `plan` decides and the
 /// host commits.
 pub fn change<A: Action>(
-    a: &A,
     host: &mut dyn Host,
     dry_run: bool,
-    client_token: Option<&String>,
-    plan: impl FnOnce(&State) -> Result<Planned<A::Reply>, ApiError>,
-) -> Result<A::Reply, ApiError> {
+    client_token: Option<String>,
+    plan: Plan<A>,
+    a: A,
+    reply: Reply<A::Reply>,
+) {
+    host.after_writes(Box::new(move |host| {
+        let decided = host.and_then(|host| decide(&a, host, dry_run, client_token.as_ref(), plan).map(|d| (host, d)));
+        match decided {
+            Err(e) => reply(Err(e)),
+            Ok((_, Decided::Replayed(r))) => reply(Ok(r)),
+            Ok((host, Decided::Commit(change, r))) => host.commit(change, Box::new(move |done| reply(done.map(|()| r)))),
+        }
+    }));
+}
+
+/// What a change action comes to: the reply remembered for its client token, or a change to
+/// commit and the reply once it is.
+enum Decided<R> {
+    Replayed(R),
+    Commit(Change, R),
+}
+
+fn decide<A: Action>(a: &A, host: &mut dyn Host, dry_run: bool, client_token: Option<&String>, plan: Plan<A>) -> Result<Decided<A::Reply>, ApiError> {
     let token = match client_token {
         // EC2's limit: a token is remembered with its reply, so its size is memory.
         Some(t) if t.is_empty() || t.chars().count() > MAX_CLIENT_TOKEN || !t.is_ascii() => {
@@ -139,21 +170,20 @@ pub fn change<A: Action>(
                 if dry_run {
                     return Err(ApiError::dry_run());
                 }
-                return serde_json::from_value(reply).map_err(|e| ApiError::new("InternalError", format!("the remembered reply does not read back: {e}")));
+                return serde_json::from_value(reply).map(Decided::Replayed).map_err(|e| ApiError::new("InternalError", format!("the remembered reply does not read back: {e}")));
             }
             Some((t.clone(), fingerprint))
         }
         None => None,
     };
-    let planned = plan(host.state())?;
+    let planned = plan(a, host.state())?;
     let token = token.map(|(token, fingerprint)| Token {
         token,
         action: A::NAME.to_owned(),
         fingerprint,
         reply: serde_json::to_value(&planned.reply).expect("API replies always serialise"),
     });
-    host.commit(Change { what: planned.what, edits: planned.edits, dry_run, token })?;
-    Ok(planned.reply)
+    Ok(Decided::Commit(Change { what: planned.what, edits: planned.edits, dry_run, token }, planned.reply))
 }
 
 /// The longest `ClientToken`, as EC2 documents it.

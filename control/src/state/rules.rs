@@ -6,7 +6,7 @@ use super::{change, describe, new_id, not_found, read, tags_for, Edit, FilterFie
 use crate::api::actions::*;
 use crate::api::ec2::{PortRangeRequest, TrafficMirrorFilterRule};
 use crate::counters::RuleTotals;
-use crate::api::{Action, ApiError};
+use crate::api::{Action, ApiError, Reply};
 use crate::config::{Direction, FilterRule, Kind, PortRange, Resource, Tags};
 
 /// A rule with the filter and direction it belongs to.
@@ -106,8 +106,8 @@ impl Action for CreateTrafficMirrorFilterRule {
     const NAME: &'static str = "CreateTrafficMirrorFilterRule";
     const ABOUT: &'static str = "Add a rule to a filter";
     type Reply = CreateTrafficMirrorFilterRuleResult;
-    fn run(self, host: &mut dyn Host) -> Result<Self::Reply, ApiError> {
-        change(&self, host, self.dry_run, self.client_token.as_ref(), |s| self.plan(s))
+    fn start(self, host: &mut dyn Host, reply: Reply<Self::Reply>) {
+        change(host, self.dry_run, self.client_token.clone(), Self::plan, self, reply);
     }
 }
 
@@ -166,8 +166,8 @@ impl Action for ModifyTrafficMirrorFilterRule {
     const NAME: &'static str = "ModifyTrafficMirrorFilterRule";
     const ABOUT: &'static str = "Change a filter rule (RemoveFields clears a member)";
     type Reply = ModifyTrafficMirrorFilterRuleResult;
-    fn run(self, host: &mut dyn Host) -> Result<Self::Reply, ApiError> {
-        change(&self, host, self.dry_run, None, |s| self.plan(s))
+    fn start(self, host: &mut dyn Host, reply: Reply<Self::Reply>) {
+        change(host, self.dry_run, None, Self::plan, self, reply);
     }
 }
 
@@ -188,8 +188,8 @@ impl Action for DeleteTrafficMirrorFilterRule {
     const NAME: &'static str = "DeleteTrafficMirrorFilterRule";
     const ABOUT: &'static str = "Delete a filter rule";
     type Reply = DeleteTrafficMirrorFilterRuleResult;
-    fn run(self, host: &mut dyn Host) -> Result<Self::Reply, ApiError> {
-        change(&self, host, self.dry_run, None, |s| self.plan(s))
+    fn start(self, host: &mut dyn Host, reply: Reply<Self::Reply>) {
+        change(host, self.dry_run, None, Self::plan, self, reply);
     }
 }
 

@@ -4,7 +4,7 @@
 use super::{change, describe, id_for, not_found, read, tags_for, Edit, FilterField, Host, Planned, State};
 use crate::api::actions::*;
 use crate::api::ec2::TrafficMirrorSession;
-use crate::api::{Action, ApiError};
+use crate::api::{Action, ApiError, Reply};
 use crate::config::{free_vni, Kind, Session, Tags};
 
 impl FilterField for Session {
@@ -80,8 +80,8 @@ impl Action for CreateTrafficMirrorSession {
     const NAME: &'static str = "CreateTrafficMirrorSession";
     const ABOUT: &'static str = "Create a session: mirror a source's traffic that a filter accepts to a target";
     type Reply = CreateTrafficMirrorSessionResult;
-    fn run(self, host: &mut dyn Host) -> Result<Self::Reply, ApiError> {
-        change(&self, host, self.dry_run, self.client_token.as_ref(), |s| self.plan(s))
+    fn start(self, host: &mut dyn Host, reply: Reply<Self::Reply>) {
+        change(host, self.dry_run, self.client_token.clone(), Self::plan, self, reply);
     }
 }
 
@@ -128,8 +128,8 @@ impl Action for ModifyTrafficMirrorSession {
     const NAME: &'static str = "ModifyTrafficMirrorSession";
     const ABOUT: &'static str = "Change a session (RemoveFields clears a member)";
     type Reply = ModifyTrafficMirrorSessionResult;
-    fn run(self, host: &mut dyn Host) -> Result<Self::Reply, ApiError> {
-        change(&self, host, self.dry_run, None, |s| self.plan(s))
+    fn start(self, host: &mut dyn Host, reply: Reply<Self::Reply>) {
+        change(host, self.dry_run, None, Self::plan, self, reply);
     }
 }
 
@@ -149,8 +149,8 @@ impl Action for DeleteTrafficMirrorSession {
     const NAME: &'static str = "DeleteTrafficMirrorSession";
     const ABOUT: &'static str = "Delete a session";
     type Reply = DeleteTrafficMirrorSessionResult;
-    fn run(self, host: &mut dyn Host) -> Result<Self::Reply, ApiError> {
-        change(&self, host, self.dry_run, None, |s| self.plan(s))
+    fn start(self, host: &mut dyn Host, reply: Reply<Self::Reply>) {
+        change(host, self.dry_run, None, Self::plan, self, reply);
     }
 }
 

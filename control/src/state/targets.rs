@@ -3,7 +3,7 @@
 use super::{change, describe, id_for, in_use, not_found, read, tags_for, Edit, FilterField, Host, Planned, State};
 use crate::api::actions::*;
 use crate::api::ec2::TrafficMirrorTarget;
-use crate::api::{Action, ApiError};
+use crate::api::{Action, ApiError, Reply};
 use crate::config::{Kind, Tags, Target, TargetType};
 
 impl FilterField for Target {
@@ -76,8 +76,8 @@ impl Action for CreateTrafficMirrorTarget {
     const NAME: &'static str = "CreateTrafficMirrorTarget";
     const ABOUT: &'static str = "Create a target: a network interface, load balancer or gateway load balancer endpoint that receives copies";
     type Reply = CreateTrafficMirrorTargetResult;
-    fn run(self, host: &mut dyn Host) -> Result<Self::Reply, ApiError> {
-        change(&self, host, self.dry_run, self.client_token.as_ref(), |s| self.plan(s))
+    fn start(self, host: &mut dyn Host, reply: Reply<Self::Reply>) {
+        change(host, self.dry_run, self.client_token.clone(), Self::plan, self, reply);
     }
 }
 
@@ -99,8 +99,8 @@ impl Action for DeleteTrafficMirrorTarget {
     const NAME: &'static str = "DeleteTrafficMirrorTarget";
     const ABOUT: &'static str = "Delete a target no session uses";
     type Reply = DeleteTrafficMirrorTargetResult;
-    fn run(self, host: &mut dyn Host) -> Result<Self::Reply, ApiError> {
-        change(&self, host, self.dry_run, None, |s| self.plan(s))
+    fn start(self, host: &mut dyn Host, reply: Reply<Self::Reply>) {
+        change(host, self.dry_run, None, Self::plan, self, reply);
     }
 }
 

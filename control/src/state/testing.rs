@@ -90,14 +90,9 @@ impl TestHost {
     pub fn cfg(&self) -> &Config {
         &self.state.cfg
     }
-}
 
-impl Host for TestHost {
-    fn state(&self) -> &State {
-        &self.state
-    }
-
-    fn commit(&mut self, change: Change) -> Result<(), ApiError> {
+    /// Commits `change` as the control thread does, minus compiling, writing and publishing.
+    fn commit_now(&mut self, change: Change) -> Result<(), ApiError> {
         let applied = self.state.apply(&change.edits);
         // Every change the tests make also checks the change's validation against a whole one,
         // and the references kept against those computed afresh.
@@ -117,6 +112,20 @@ impl Host for TestHost {
         }
         self.committed.push(change.what);
         Ok(())
+    }
+}
+
+impl Host for TestHost {
+    fn state(&self) -> &State {
+        &self.state
+    }
+
+    fn after_writes(&mut self, job: super::Job) {
+        job(Ok(self));
+    }
+
+    fn commit(&mut self, change: Change, done: crate::api::Reply<()>) {
+        done(self.commit_now(change));
     }
 
     fn report(&self) -> Report {

@@ -293,20 +293,35 @@ fn delete(doc: &mut DocumentMut, key: &str, id_key: &str, id: &str) {
 fn apply(doc: &mut DocumentMut, e: &Edit) -> Result<(), String> {
     match e {
         Edit::PutNetworkInterface(n) => put(doc, "network_interface", "id", &n.id, n, &[]),
-        Edit::DeleteNetworkInterface(id) => Ok(delete(doc, "network_interface", "id", id)),
+        Edit::DeleteNetworkInterface(id) => {
+            delete(doc, "network_interface", "id", id);
+            Ok(())
+        }
         Edit::PutLoadBalancer(lb) => put(doc, "load_balancer", "arn", &lb.arn, lb, &[]),
-        Edit::DeleteLoadBalancer(arn) => Ok(delete(doc, "load_balancer", "arn", arn)),
+        Edit::DeleteLoadBalancer(arn) => {
+            delete(doc, "load_balancer", "arn", arn);
+            Ok(())
+        }
         Edit::PutEndpoint(ep) => put(doc, "gateway_load_balancer_endpoint", "id", &ep.id, ep, &[]),
-        Edit::DeleteEndpoint(id) => Ok(delete(doc, "gateway_load_balancer_endpoint", "id", id)),
+        Edit::DeleteEndpoint(id) => {
+            delete(doc, "gateway_load_balancer_endpoint", "id", id);
+            Ok(())
+        }
         Edit::PutTarget(t) => put(doc, "target", "id", &t.id, t, &[]),
-        Edit::DeleteTarget(id) => Ok(delete(doc, "target", "id", id)),
+        Edit::DeleteTarget(id) => {
+            delete(doc, "target", "id", id);
+            Ok(())
+        }
         Edit::PutFilter(f) => {
             let mut own = f.clone();
             own.ingress_rules.clear();
             own.egress_rules.clear();
             put(doc, "filter", "id", &f.id, &own, &["ingress_rule", "egress_rule"])
         }
-        Edit::DeleteFilter(id) => Ok(delete(doc, "filter", "id", id)),
+        Edit::DeleteFilter(id) => {
+            delete(doc, "filter", "id", id);
+            Ok(())
+        }
         Edit::PutRule { filter, direction, rule } => {
             let id = rule.id.as_deref().unwrap_or("");
             let new = table_of(rule)?;
@@ -333,7 +348,10 @@ fn apply(doc: &mut DocumentMut, e: &Edit) -> Result<(), String> {
             Ok(())
         }
         Edit::PutSession(s) => put(doc, "session", "id", &s.id, s, &[]),
-        Edit::DeleteSession(id) => Ok(delete(doc, "session", "id", id)),
+        Edit::DeleteSession(id) => {
+            delete(doc, "session", "id", id);
+            Ok(())
+        }
     }
 }
 

@@ -1,7 +1,8 @@
 //! Changes that survive: every accepted change is appended to a journal beside the
-//! configuration file and flushed before it is answered; a background thread folds the
-//! journal into the file (rewriting only what changed, comments kept), so the file reads as
-//! the running configuration shortly after.
+//! configuration file and flushed before it is answered (by a thread of its own, so that the
+//! control thread never waits for the disk); a background thread folds the journal into the
+//! file (rewriting only what changed, comments kept), so the file reads as the running
+//! configuration shortly after.
 //!
 //! Why a journal and not a rewrite per change: with 10,000 sessions the file is over a
 //! megabyte, and rewriting it for every change would make a change cost what everything
@@ -21,6 +22,7 @@
 //! changes that were made through the API since the file was last written.
 
 mod fold;
+mod journal;
 
 use crate::config::{self, Config, ConfigError};
 use crate::state::{apply_all, Edit, Token, Tokens};
@@ -33,6 +35,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub use fold::rewrite;
+pub use journal::NotWritten;
 
 /// What tells one version of a file from another without reading it: size, modification
 /// time and inode (a rename gives a new inode, an edit in place a new time).
@@ -290,7 +293,7 @@ pub fn write_atomically_then(path: &Path, text: &str, before_rename: impl FnOnce
     Ok(())
 }
 
-/// What the fold thread tells the control thread.
+/// What the store's threads (the fold thread, the journal thread) tell the control thread.
 pub enum Folded {
     /// The file now holds every change up to `through`; its text hashes to `hash`.
     Written { hash: String, through: u64 },
@@ -300,21 +303,21 @@ pub enum Folded {
     Failed(String),
     /// What [`Store::reread`] read: the configuration to put in force, or why it cannot be.
     Reread(Box<Result<Loaded, ConfigError>>),
+    /// Change `seq`, handed over by [`Store::write`], is on disk, or why not.
+    Journalled { seq: u64, result: Result<(), NotWritten> },
 }
 
 /// The durable store of one configuration file.
 pub struct Store {
     path: PathBuf,
-    /// Opened, or made at the first change.
-    journal: Option<File>,
-    /// The file's text as loaded, for the hash a new journal begins with.
-    loaded_text: String,
     /// Why the journal cannot be written, when it cannot.
     unwritable: Option<String>,
+    /// The last change on disk.
     seq: u64,
     /// Changes not yet folded into the file, for a reload to replay.
     pending: Vec<(u64, Vec<Edit>)>,
     to_fold: crossbeam::channel::Sender<FoldJob>,
+    to_journal: crossbeam::channel::Sender<journal::Job>,
     /// Whether the file is still ours.
     watch: Arc<Watch>,
 }
@@ -336,20 +339,21 @@ impl Store {
     /// arrive on the returned channel.
     pub fn open(path: &Path, loaded: &Loaded) -> (Store, crossbeam::channel::Receiver<Folded>) {
         let jpath = journal_path(path);
-        let (journal, unwritable) = match open_journal(&jpath, &loaded.text, &loaded.tokens, &loaded.changes) {
-            Ok(f) => (f, None),
-            Err(e) => {
-                let why = format!("cannot write the journal {}: {e}", jpath.display());
-                log::warn!("{why}: changes through the API will be refused");
-                (None, Some(why))
-            }
-        };
         let (to_fold, jobs) = crossbeam::channel::unbounded();
+        let (to_journal, lines) = crossbeam::channel::unbounded();
         let (done, reports) = crossbeam::channel::unbounded();
         let watch = Arc::new(Watch::default());
         watch.set(loaded.signature, false);
+        let unwritable = open_journal(&jpath, &loaded.text, &loaded.tokens, &loaded.changes)
+            .and_then(|journal| journal::spawn(path.to_path_buf(), journal, text_hash(&loaded.text), lines, done.clone(), watch.clone()))
+            .err()
+            .map(|e| {
+                let why = format!("cannot write the journal {}: {e}", jpath.display());
+                log::warn!("{why}: changes through the API will be refused");
+                why
+            });
         fold::spawn(path.to_path_buf(), loaded.text.clone(), loaded.changes.clone(), jobs, done, watch.clone());
-        let store = Store { path: path.to_path_buf(), journal, loaded_text: loaded.text.clone(), unwritable, seq: loaded.last_seq, pending: loaded.changes.clone(), to_fold, watch };
+        let store = Store { path: path.to_path_buf(), unwritable, seq: loaded.last_seq, pending: loaded.changes.clone(), to_fold, to_journal, watch };
         (store, reports)
     }
 
@@ -358,62 +362,41 @@ impl Store {
         &self.path
     }
 
-    /// Why changes cannot be accepted now, if they cannot: the journal is not writable, or the
-    /// file was edited by hand and must be reloaded first. (One look at the file's metadata, so
-    /// that no change is accepted after a hand edit, however quickly it follows.)
+    /// Why changes cannot be accepted now, as far as is known without a look at the disk: the
+    /// journal is not writable, or the file was edited by hand and must be reloaded first. (The
+    /// journal thread looks at the file before it writes each change.)
     pub fn refusal(&self) -> Option<String> {
         if let Some(why) = &self.unwritable {
             return Some(why.clone());
         }
-        if !self.watch.edited() {
-            match Signature::of(&self.path) {
-                Ok(sig) if self.watch.is_ours(sig) => return None,
-                // Unreadable metadata says nothing about an edit; the journal still takes it.
-                Err(_) => return None,
-                Ok(_) => {
-                    self.watch.mark_edited();
-                    log::warn!("{} was edited by hand: changes through the API are refused until it is reloaded", self.path.display());
-                }
-            }
-        }
-        Some(format!(
-            "{} was edited by hand since traffic-mirror last read it; reload it first (traffic-mirror ctl reload, or SIGHUP), then retry: changes through the API never overwrite a hand edit",
-            self.path.display()
-        ))
+        self.watch.edited().then(|| journal::hand_edit_refusal(&self.path))
     }
 
-    /// Writes a change down and flushes it: once this returns, the change survives a crash.
-    pub fn append(&mut self, edits: &[Edit], token: Option<&Token>) -> Result<(), String> {
+    /// Hands a change to the journal thread, which writes it down and flushes it; the outcome
+    /// arrives as [`Folded::Journalled`] with the number returned here. Once it says written,
+    /// the change survives a crash: call [`Store::written`] then. One change at a time.
+    pub fn write(&mut self, edits: &[Edit], token: Option<&Token>) -> Result<u64, String> {
         if let Some(why) = self.refusal() {
             return Err(why);
         }
-        if self.journal.is_none() {
-            let jpath = journal_path(&self.path);
-            self.journal = Some(create_journal(&jpath, &self.loaded_text).map_err(|e| format!("cannot write the journal {}: {e}", jpath.display()))?);
-        }
-        let journal = self.journal.as_mut().expect("made above");
         let seq = self.seq + 1;
-        let line = serde_json::to_string(&Line::Change { seq, edits: edits.to_vec(), token: token.cloned() }).expect("journal lines serialise");
-        journal
-            .write_all(format!("{line}\n").as_bytes())
-            .and_then(|_| journal.sync_data())
-            .map_err(|e| format!("cannot write the journal {}: {e}", journal_path(&self.path).display()))?;
+        self.to_journal
+            .send(journal::Job::Change { seq, edits: edits.to_vec(), token: token.cloned() })
+            .map_err(|_| format!("cannot write the journal {}: the thread that writes it has stopped", journal_path(&self.path).display()))?;
+        Ok(seq)
+    }
+
+    /// Change `seq` (its `edits`) is on disk: it is folded into the file in a while.
+    pub fn written(&mut self, seq: u64, edits: &[Edit]) {
         self.seq = seq;
         self.pending.push((seq, edits.to_vec()));
         let _ = self.to_fold.send(FoldJob::Changes(seq, edits.to_vec()));
-        Ok(())
     }
 
     /// The fold thread wrote the file up to `through`: say so in the journal.
     pub fn folded(&mut self, hash: String, through: u64) {
         self.pending.retain(|(seq, _)| *seq > through);
-        if let Some(j) = self.journal.as_mut() {
-            let line = serde_json::to_string(&Line::Compacted { compacted: hash, through }).expect("journal lines serialise");
-            if let Err(e) = j.write_all(format!("{line}\n").as_bytes()).and_then(|_| j.sync_data()) {
-                // Harmless: without the mark a load replays changes the file already holds.
-                log::warn!("cannot mark the fold in {}: {e}", journal_path(&self.path).display());
-            }
-        }
+        let _ = self.to_journal.send(journal::Job::Compacted { hash, through });
     }
 
     /// Starts re-reading the file, with the changes the file does not hold yet on top: on the
@@ -440,7 +423,7 @@ impl Store {
     /// The configuration `loaded` is in force: the file is the one just read, a hand edit (if
     /// there was one) is taken.
     pub fn reloaded(&mut self, loaded: &Loaded) {
-        self.loaded_text = loaded.text.clone();
+        let _ = self.to_journal.send(journal::Job::Base { text_hash: text_hash(&loaded.text) });
         self.watch.set(loaded.signature, false);
         self.watch.edited.store(false, Ordering::SeqCst);
         self.pending = loaded.changes.clone();
@@ -477,10 +460,10 @@ fn open_journal(path: &Path, text: &str, tokens: &Tokens, pending: &[(u64, Vec<E
 }
 
 /// A new journal, beginning with the hash of the file's text as loaded.
-fn create_journal(path: &Path, text: &str) -> std::io::Result<File> {
+fn create_journal(path: &Path, base_hash: &str) -> std::io::Result<File> {
     use std::os::unix::fs::OpenOptionsExt;
     let mut f = OpenOptions::new().append(true).create_new(true).mode(0o600).open(path)?;
-    f.write_all(format!("{}\n", serde_json::to_string(&Line::Base { base: text_hash(text) }).expect("serialises")).as_bytes())?;
+    f.write_all(format!("{}\n", serde_json::to_string(&Line::Base { base: base_hash.to_owned() }).expect("serialises")).as_bytes())?;
     f.sync_all()?;
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         File::open(dir)?.sync_all()?;
@@ -509,6 +492,40 @@ mod tests {
         }
     }
 
+    /// Writes `edits` down as the control thread does: handed over, then taken once on disk.
+    fn written(store: &mut Store, reports: &crossbeam::channel::Receiver<Folded>, edits: &[Edit]) -> Result<(), NotWritten> {
+        let seq = store.write(edits, None).map_err(NotWritten::Failed)?;
+        loop {
+            match reports.recv_timeout(Duration::from_secs(30)).expect("the journal thread answers") {
+                Folded::Journalled { seq: s, result } => {
+                    assert_eq!(s, seq);
+                    result.clone()?;
+                    store.written(seq, edits);
+                    return result;
+                }
+                _ => continue,
+            }
+        }
+    }
+
+    #[test]
+    fn a_change_is_on_disk_once_the_journal_thread_says_so_and_a_hand_edit_stops_the_next() {
+        let (_dir, path) = lab();
+        let loaded = load(&path).unwrap();
+        let (mut store, reports) = Store::open(&path, &loaded);
+        written(&mut store, &reports, &[Edit::DeleteSession("tms-web".into())]).unwrap();
+        let journal = std::fs::read_to_string(journal_path(&path)).unwrap();
+        assert!(journal.lines().any(|l| l.contains("\"seq\":1") && l.contains("tms-web")), "{journal}");
+        assert!(load(&path).unwrap().cfg.sessions.is_empty(), "a restart loads it");
+        // A hand edit: seen by the journal thread's look before writing, nothing written.
+        let text = std::fs::read_to_string(&path).unwrap();
+        std::fs::write(&path, format!("# edited by hand\n{text}")).unwrap();
+        let e = written(&mut store, &reports, &[Edit::DeleteFilter("tmf-all".into())]).unwrap_err();
+        assert!(matches!(&e, NotWritten::HandEdited(why) if why.contains("edited by hand")), "{e:?}");
+        assert_eq!(std::fs::read_to_string(journal_path(&path)).unwrap(), journal, "nothing written after the hand edit");
+        assert!(store.refusal().is_some_and(|why| why.contains("reload it first")), "known without a look at the disk now");
+    }
+
     #[test]
     fn what_a_reload_reads_arrives_among_the_fold_threads_reports() {
         let (_dir, path) = lab();
@@ -528,7 +545,8 @@ mod tests {
         store.reread().unwrap();
         let mut read = reread(&reports).unwrap();
         // Accepted by the control thread after the file was read, before the result is taken.
-        store.append(&[Edit::DeleteSession("tms-web".into())], None).unwrap();
+        let edits = [Edit::DeleteSession("tms-web".into())];
+        written(&mut store, &reports, &edits).unwrap();
         assert_eq!(read.cfg.sessions.len(), 1);
         store.catch_up(&mut read);
         assert!(read.cfg.sessions.is_empty(), "the change is on top of what the reload read");
