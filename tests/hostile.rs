@@ -812,6 +812,76 @@ fn capture_files_on_a_hung_mount_never_block_the_control_thread() {
     assert!(stdout.contains("uplink"), "the exit report: {stdout}");
 }
 
+#[test]
+fn a_change_with_the_configuration_on_a_hung_mount_never_blocks_the_control_thread_and_its_token_tells_the_outcome() {
+    require_root();
+    let lab = Lab::new("hungchange");
+    let etc = lab.path("etc");
+    std::fs::create_dir(&etc).unwrap();
+    let cfg = etc.join("config.toml");
+    std::fs::rename(lab.config(&ports(&lab, true)), &cfg).unwrap();
+    let mut child = lab.spawn(&cfg, &[]);
+    let mut c = lab.client(&mut child);
+    let addr = metrics_addr(&lab);
+    let filter = |description: &str, token: &str| json!({"Action": "CreateTrafficMirrorFilter", "Description": description, "ClientToken": token});
+    let descriptions = |c: &mut Client| -> Vec<String> {
+        let filters = c.call_value(&json!({"Action": "DescribeTrafficMirrorFilters"})).unwrap().unwrap();
+        let mut d: Vec<String> = filters["TrafficMirrorFilters"].as_array().unwrap().iter().map(|f| f["Description"].as_str().unwrap_or_default().to_owned()).collect();
+        d.sort();
+        d
+    };
+    c.call_value(&filter("before", "t-before")).unwrap().unwrap();
+    // The folder of the configuration and its journal stops answering: the look for a hand
+    // edit before the write blocks.
+    let mut hung = HungMount::over(&etc);
+    let asked = Instant::now();
+    let change = {
+        let (sock, request) = (lab.socket(), filter("during", "t-during"));
+        std::thread::spawn(move || Client::connect(&sock).unwrap().call_value(&request).unwrap())
+    };
+    // While it is written, everything else is answered at once.
+    while asked.elapsed() < Duration::from_secs(3) {
+        answered_within(&lab, json!({"Action": "DescribePorts"}), Duration::from_millis(500)).unwrap();
+        answered_within(&lab, json!({"Action": "DescribeTrafficMirrorFilters"}), Duration::from_millis(500)).unwrap();
+        answered_within(&lab, json!({"Action": "DescribeCounters"}), Duration::from_millis(500)).unwrap();
+        scrape(&addr, Duration::from_millis(500));
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // Given up after a while: the caller told what it means, logged once, counted.
+    let e = change.join().unwrap().unwrap_err();
+    assert!(asked.elapsed() < Duration::from_secs(30), "the caller waited {:?}", asked.elapsed());
+    assert_eq!(e.code, "ServiceUnavailable", "{e}");
+    assert!(e.message.contains("config.toml.journal has not returned in") && e.message.contains("a hung mount?") && e.message.contains("same ClientToken"), "{e}");
+    until("the stuck write logged", Duration::from_secs(5), || stderr_of(&lab).contains("created filter") && stderr_of(&lab).contains("has not returned in"));
+    let counters = answered_within(&lab, json!({"Action": "DescribeCounters"}), Duration::from_millis(500)).unwrap();
+    assert_eq!(counters["control"]["writes_stuck"], 1, "{}", counters["control"]);
+    let body = scrape(&addr, Duration::from_millis(500));
+    assert!(body.lines().any(|l| l == "traffic_mirror_control_writes_stuck_total 1"), "{body}");
+    // Another change while it stays stuck: refused at once, saying why; nothing of it in force.
+    let e = answered_within(&lab, filter("refused", "t-refused"), Duration::from_millis(500)).unwrap_err();
+    assert!(e.code == "ServiceUnavailable" && e.message.contains("changes are refused until then"), "{e}");
+    assert_eq!(descriptions(&mut c), ["before"], "nothing is in force before it is on disk");
+    // The mount comes back (its connection aborted): the write completes through the journal
+    // opened before the hang, and the change is put in force then.
+    hung.release();
+    until("the stuck write returning", Duration::from_secs(30), || stderr_of(&lab).contains("came back after"));
+    assert!(stderr_of(&lab).contains("now in force"), "{}", stderr_of(&lab));
+    assert_eq!(descriptions(&mut c), ["before", "during"]);
+    // A retry with its client token learns the outcome: the same filter, not a second one.
+    let first = c.call_value(&filter("during", "t-during")).unwrap().unwrap();
+    assert_eq!(descriptions(&mut c), ["before", "during"], "{first}");
+    c.call_value(&filter("after", "t-after")).unwrap().unwrap_or_else(|e| panic!("changes are taken again: {e}"));
+    // All of it survives a restart.
+    let (_, stderr) = stop(&lab, child);
+    assert_eq!(stderr.matches("has not returned in").count(), 1, "{stderr}");
+    let mut child = lab.spawn(&cfg, &[]);
+    let mut c = lab.client(&mut child);
+    assert_eq!(descriptions(&mut c), ["after", "before", "during"]);
+    let again = c.call_value(&filter("during", "t-during")).unwrap().unwrap();
+    assert_eq!(again["TrafficMirrorFilter"]["TrafficMirrorFilterId"], first["TrafficMirrorFilter"]["TrafficMirrorFilterId"], "the token is kept too");
+    stop(&lab, child);
+}
+
 /// Whole records in a pcap file (a cut one at the end, where the disk filled, is not).
 fn pcap_records(path: &std::path::Path) -> u64 {
     let bytes = std::fs::read(path).unwrap();
