@@ -439,7 +439,7 @@ impl<'a> Controller<'a> {
         let env = Env { port_macs: &self.rt.port_macs, slots: &self.slots, resolved: &|k| n.lookup(k) };
         let compiled = self.compiler.compile(cfg, self.state.refs(), touched, &env, self.generation + 1);
         nanos.validate += nanos_of(validating);
-        nanos.compile = nanos_of(t.elapsed() - validating);
+        nanos.compile += nanos_of(t.elapsed() - validating);
         match compiled {
             Ok(table) => {
                 let w = self.compiler.work;
