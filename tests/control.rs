@@ -115,6 +115,20 @@ fn collector_and_target(c: &mut Client) {
     assert_eq!(t["TrafficMirrorTarget"]["OwnerId"], "000000000000");
 }
 
+/// traffic-mirror on [`live_ports`], replaying `frames`, with the filter of
+/// [`filter_request`] holding `rule` and the collector and target of [`collector_and_target`]:
+/// ready for sessions. Returns its config file, the process and a client.
+fn filtering(lab: &Lab, frames: &[Frame], rule: Value) -> (std::path::PathBuf, Running, Client) {
+    lab.write_pcap("in.pcap", frames.iter().map(|f| f.bytes.as_slice()));
+    let cfg = lab.config(&live_ports("{lab}/in.pcap"));
+    let mut child = lab.spawn(&cfg, &[]);
+    let mut c = lab.client(&mut child);
+    ok(&mut c, filter_request());
+    ok(&mut c, rule);
+    collector_and_target(&mut c);
+    (cfg, child, c)
+}
+
 fn filter_request() -> Value {
     json!({"Action": "CreateTrafficMirrorFilter", "TrafficMirrorFilterId": "tmf-web"})
 }
@@ -224,13 +238,7 @@ fn sessions_created_modified_and_deleted_while_traffic_flows() {
 fn bad_requests_are_refused_in_the_apis_terms_and_change_nothing() {
     require_root();
     let lab = Lab::new("badreq");
-    lab.write_pcap("in.pcap", untagged_ipv4(92, 500).iter().map(|f| f.bytes.as_slice()));
-    let cfg = lab.config(&live_ports("{lab}/in.pcap"));
-    let mut child = lab.spawn(&cfg, &[]);
-    let mut c = lab.client(&mut child);
-    ok(&mut c, filter_request());
-    ok(&mut c, rule_request(100, Some(6), None));
-    collector_and_target(&mut c);
+    let (_, child, mut c) = filtering(&lab, &untagged_ipv4(92, 500), rule_request(100, Some(6), None));
     for n in 1..=3 {
         ok(&mut c, session_request(&format!("tms-{n}"), n, Some(n), None));
     }
@@ -426,13 +434,7 @@ fn every_action_answers_with_ec2s_members_tags_filters_and_pages() {
 fn changes_survive_sigkill_restart_and_reload_and_never_overwrite_a_hand_edit() {
     require_root();
     let lab = Lab::new("durable");
-    lab.write_pcap("in.pcap", untagged_ipv4(98, 300).iter().map(|f| f.bytes.as_slice()));
-    let cfg = lab.config(&live_ports("{lab}/in.pcap"));
-    let mut child = lab.spawn(&cfg, &[]);
-    let mut c = lab.client(&mut child);
-    ok(&mut c, filter_request());
-    ok(&mut c, rule_request(100, Some(6), None));
-    collector_and_target(&mut c);
+    let (cfg, child, mut c) = filtering(&lab, &untagged_ipv4(98, 300), rule_request(100, Some(6), None));
     let mut s = session_request("tms-d", 1, Some(555), Some(128));
     s["ClientToken"] = json!("tok-d");
     s["TagSpecifications"] = json!([{"ResourceType": "traffic-mirror-session", "Tags": [{"Key": "Name", "Value": "durable"}]}]);
@@ -495,13 +497,7 @@ fn thousands_of_table_swaps_under_traffic() {
     // 16 bursts of 32 frames; only the first burst's frames are mirrored, so each burst of
     // copies is one RX burst, whose copies must all come from one table.
     let frames: Vec<Frame> = (0..512u32).map(|i| udp4(i, 40000, if i < 32 { 7777 } else { 80 }, 64)).collect();
-    lab.write_pcap("in.pcap", frames.iter().map(|f| f.bytes.as_slice()));
-    let cfg = lab.config(&live_ports("{lab}/in.pcap"));
-    let mut child = lab.spawn(&cfg, &[]);
-    let mut c = lab.client(&mut child);
-    ok(&mut c, filter_request());
-    ok(&mut c, rule_request(1, Some(17), Some(7777)));
-    collector_and_target(&mut c);
+    let (_, child, mut c) = filtering(&lab, &frames, rule_request(1, Some(17), Some(7777)));
     ok(&mut c, session_request("tms-1", 1, Some(1000), Some(46)));
     until("copies", || counted(&mut c, "tms-1").0 > 1000);
 
@@ -590,13 +586,7 @@ fn sighup_reloads_the_file_and_a_bad_file_changes_nothing() {
 fn export_writes_the_running_configuration() {
     require_root();
     let lab = Lab::new("export");
-    lab.write_pcap("in.pcap", untagged_ipv4(94, 300).iter().map(|f| f.bytes.as_slice()));
-    let cfg = lab.config(&live_ports("{lab}/in.pcap"));
-    let mut child = lab.spawn(&cfg, &[]);
-    let mut c = lab.client(&mut child);
-    ok(&mut c, filter_request());
-    ok(&mut c, rule_request(10, Some(6), Some(443)));
-    collector_and_target(&mut c);
+    let (cfg, child, mut c) = filtering(&lab, &untagged_ipv4(94, 300), rule_request(10, Some(6), Some(443)));
     ok(&mut c, session_request("tms-e", 5, None, Some(128)));
     let described = ok(&mut c, json!({"Action": "DescribeTrafficMirrorSessions"}));
 

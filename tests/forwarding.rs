@@ -3,30 +3,13 @@
 //! is left in use.
 
 use e2e::traffic::{mixed, Side};
-use e2e::{assert_same_frames, read_pcap, require_root, Lab};
+use e2e::{assert_same_frames, linked_ports, read_pcap, require_root, Lab};
 use std::time::Duration;
 
 const FRAMES: usize = 12_000;
 
 fn two_port_config(host_rx: &str, up_rx: &str, extra: &str) -> String {
-    format!(
-        r#"
-[dataplane]
-workers = 1
-eal_args = ["--no-huge", "-m", "256", "--no-pci"]
-
-[[port]]
-name = "host"
-device = "net_pcap0,rx_pcap={host_rx},tx_pcap={{lab}}/out/host.pcap"
-
-[[port]]
-name = "uplink"
-device = "net_pcap1,rx_pcap={up_rx},tx_pcap={{lab}}/out/uplink.pcap"
-
-[[link]]
-ports = ["host", "uplink"]
-{extra}"#
-    )
+    linked_ports(&format!("net_pcap0,rx_pcap={host_rx},tx_pcap={{lab}}/out/host.pcap"), &format!("net_pcap1,rx_pcap={up_rx},tx_pcap={{lab}}/out/uplink.pcap")) + extra
 }
 
 fn bytes(frames: &[e2e::traffic::Frame]) -> Vec<Vec<u8>> {
@@ -81,24 +64,11 @@ fn two_workers_each_forward_their_own_queues() {
     for (i, f) in inputs.iter().enumerate() {
         lab.write_pcap(&format!("in{i}.pcap"), f.iter().map(|f| f.bytes.as_slice()));
     }
-    let cfg = lab.config(
-        r#"
-[dataplane]
-workers = 2
-eal_args = ["--no-huge", "-m", "256", "--no-pci"]
-
-[[port]]
-name = "host"
-device = "net_pcap0,rx_pcap={lab}/in0.pcap,rx_pcap={lab}/in1.pcap,tx_pcap={lab}/out/h0.pcap,tx_pcap={lab}/out/h1.pcap"
-
-[[port]]
-name = "uplink"
-device = "net_pcap1,rx_pcap={lab}/in2.pcap,rx_pcap={lab}/in3.pcap,tx_pcap={lab}/out/u0.pcap,tx_pcap={lab}/out/u1.pcap"
-
-[[link]]
-ports = ["host", "uplink"]
-"#,
+    let ports = linked_ports(
+        "net_pcap0,rx_pcap={lab}/in0.pcap,rx_pcap={lab}/in1.pcap,tx_pcap={lab}/out/h0.pcap,tx_pcap={lab}/out/h1.pcap",
+        "net_pcap1,rx_pcap={lab}/in2.pcap,rx_pcap={lab}/in3.pcap,tx_pcap={lab}/out/u0.pcap,tx_pcap={lab}/out/u1.pcap",
     );
+    let cfg = lab.config(&ports.replace("workers = 1", "workers = 2"));
     let run = lab.run(&cfg, Duration::from_secs(60));
     run.assert_ok();
     // Worker q polls RX queue q of each port and sends on its own TX queue q.
@@ -164,24 +134,7 @@ fn endless_config(lab: &Lab) -> std::path::PathBuf {
     // net_pcap's infinite_rx mode keeps frames in single mbufs: no jumbo frames.
     let frames = mixed(3, 2000, Side::Host);
     lab.write_pcap("in.pcap", frames.iter().filter(|f| f.bytes.len() <= 2048).map(|f| f.bytes.as_slice()));
-    lab.config(
-        r#"
-[dataplane]
-workers = 1
-eal_args = ["--no-huge", "-m", "256", "--no-pci"]
-
-[[port]]
-name = "host"
-device = "net_pcap0,rx_pcap={lab}/in.pcap,infinite_rx=1"
-
-[[port]]
-name = "uplink"
-device = "net_null0"
-
-[[link]]
-ports = ["host", "uplink"]
-"#,
-    )
+    lab.config(&linked_ports("net_pcap0,rx_pcap={lab}/in.pcap,infinite_rx=1", "net_null0"))
 }
 
 #[test]

@@ -512,11 +512,14 @@ action = "accept"
     }
 }
 
-/// A collector on the uplink: copies would leave by the port that forwards the originals.
-const COLLECTOR_ON_THE_UPLINK: &str = r#"
+/// A collector, 192.0.2.10, behind `port`, and the session of [`SlowUplink::ports_toml`]'s
+/// source and filter to it.
+fn collector_on(port: &str) -> String {
+    format!(
+        r#"
 [[network_interface]]
 id = "eni-ids"
-port = "uplink"
+port = "{port}"
 ipv4 = "192.0.2.10"
 next_hop_mac = "02:00:00:00:00:20"
 
@@ -530,7 +533,9 @@ source = "eni-web"
 target = "tmt-ids"
 filter = "tmf-all"
 session_number = 1
-"#;
+"#
+    )
+}
 
 #[test]
 fn copies_never_share_a_slow_port_with_originals_on_a_device_that_cannot_keep_them_a_reserve() {
@@ -539,7 +544,8 @@ fn copies_never_share_a_slow_port_with_originals_on_a_device_that_cannot_keep_th
     // whatever comes when it is full, originals too.
     let slow = SlowUplink::new("sh", "latency 50ms");
     let lab = Lab::new("sharedport");
-    let cfg = lab.config(&(slow.ports_toml() + COLLECTOR_ON_THE_UPLINK));
+    // A collector on the uplink: copies would leave by the port that forwards the originals.
+    let cfg = lab.config(&(slow.ports_toml() + &collector_on("uplink")));
     let mut child = lab.spawn(&cfg, &[]);
     let t = Instant::now();
     let status = loop {
@@ -580,24 +586,7 @@ name = "mirror"
 device = "net_null0,no-rx=1"
 mac = "02:00:00:00:00:10"
 ipv4 = "192.0.2.1"
-
-[[network_interface]]
-id = "eni-ids"
-port = "mirror"
-ipv4 = "192.0.2.10"
-next_hop_mac = "02:00:00:00:00:20"
-
-[[target]]
-id = "tmt-ids"
-network_interface_id = "eni-ids"
-
-[[session]]
-id = "tms-1"
-source = "eni-web"
-target = "tmt-ids"
-filter = "tmf-all"
-session_number = 1
-"#;
+"# + &collector_on("mirror");
     let cfg = lab.config(&text);
     let mut child = lab.spawn(&cfg, &[]);
     let mut c = lab.client(&mut child);
@@ -903,26 +892,7 @@ fn frames_a_full_disk_never_took_are_counted_as_unwritten_not_as_sent() {
     let lab = Lab::new("fulldisk");
     let disk = Tmpfs::mount(lab.path("disk"), "256k");
     lab.write_pcap("in.pcap", (0..64).map(|i| e2e::traffic::udp4(i, 40000, 5000, 1000).bytes).collect::<Vec<_>>().iter().map(Vec::as_slice));
-    let text = format!(
-        r#"
-[dataplane]
-workers = 1
-eal_args = ["--no-huge", "-m", "256", "--no-pci"]
-
-[[port]]
-name = "host"
-device = "net_pcap0,rx_pcap={{lab}}/in.pcap,infinite_rx=1"
-
-[[port]]
-name = "uplink"
-device = "net_pcap1,tx_pcap={}/uplink.pcap"
-
-[[link]]
-ports = ["host", "uplink"]
-"#,
-        disk.0.display()
-    );
-    let cfg = lab.config(&text);
+    let cfg = lab.config(&e2e::linked_ports("net_pcap0,rx_pcap={lab}/in.pcap,infinite_rx=1", &format!("net_pcap1,tx_pcap={}/uplink.pcap", disk.0.display())));
     let mut child = lab.spawn(&cfg, &[]);
     let mut c = lab.client(&mut child);
     // Running: the shortfall shows within seconds, counted and logged.

@@ -33,6 +33,38 @@ ipv6 = "2001:db8:2::1"
 ports = ["host", "uplink"]
 "#;
 
+/// A filter, `f-all`, that accepts every frame both ways.
+const F_ALL: &str = r#"
+[[filter]]
+id = "f-all"
+[[filter.egress_rule]]
+rule_number = 1
+action = "accept"
+[[filter.ingress_rule]]
+rule_number = 1
+action = "accept"
+"#;
+
+/// Every frame of the host port mirrored whole, by session `s` with VNI `vni`, to
+/// [`TARGET_TMT`]: a configuration for [`PORTS`].
+fn everything_mirrored(vni: u32) -> String {
+    format!(
+        r#"
+[[network_interface]]
+id = "all"
+port = "host"
+{TARGET_TMT}{F_ALL}
+[[session]]
+id = "s"
+source = "all"
+target = "tmt"
+filter = "f-all"
+session_number = 1
+virtual_network_id = {vni}
+"#
+    )
+}
+
 fn mac(i: usize) -> String {
     HOSTS[i].iter().map(|b| format!("{b:02x}")).collect::<Vec<_>>().join(":")
 }
@@ -215,15 +247,7 @@ rule_number = 100
 action = "accept"
 source_cidr = "2001:db8:ff00::2/128"
 
-[[filter]]
-id = "f-all"
-[[filter.egress_rule]]
-rule_number = 1
-action = "accept"
-[[filter.ingress_rule]]
-rule_number = 1
-action = "accept"
-
+{F_ALL}
 [[session]]
 id = "a-tcp"
 source = "eni-a"
@@ -348,15 +372,7 @@ id = "tmt-gwlb6"
 gateway_load_balancer_endpoint_id = "vpce-6"
 vlan = 42
 
-[[filter]]
-id = "f-all"
-[[filter.egress_rule]]
-rule_number = 1
-action = "accept"
-[[filter.ingress_rule]]
-rule_number = 1
-action = "accept"
-
+{F_ALL}
 [[session]]
 id = "a-ids6"
 source = "eni-a"
@@ -406,7 +422,8 @@ packet_length = 200
 
 #[test]
 fn load_balancer_target_keeps_flows_on_one_collector() {
-    let config = r#"
+    let config = &format!(
+        r#"
 [[network_interface]]
 id = "eni-all"
 port = "host"
@@ -423,15 +440,7 @@ id = "tmt-nlb"
 network_load_balancer_arn = "arn:aws:elasticloadbalancing:local:000000000000:loadbalancer/net/nlb/1"
 udp_port = 4790
 
-[[filter]]
-id = "f-all"
-[[filter.egress_rule]]
-rule_number = 1
-action = "accept"
-[[filter.ingress_rule]]
-rule_number = 1
-action = "accept"
-
+{F_ALL}
 [[session]]
 id = "all"
 source = "eni-all"
@@ -439,7 +448,8 @@ target = "tmt-nlb"
 filter = "f-all"
 session_number = 1
 virtual_network_id = 77
-"#;
+"#
+    );
     let host = mixed(41, 5000, Side::Host);
     let uplink = mixed(42, 5000, Side::Uplink);
     let (_, order) = run_link("nlb", config, &host, &uplink);
@@ -526,31 +536,7 @@ fn damaged_frames_are_mirrored_on_what_is_intact_and_only_broken_ip_headers_are_
     // The sample's 10,000 frames a side behind an accept-all filter, as an IDS is fed: a frame
     // whose IP length lies or whose TCP header is cut is mirrored as it was (run_link checks
     // every copy byte for byte); only a broken IP header keeps a frame from it.
-    let config = &format!(
-        r#"
-[[network_interface]]
-id = "eni-all"
-port = "host"
-
-{TARGET_TMT}
-[[filter]]
-id = "f-all"
-[[filter.egress_rule]]
-rule_number = 1
-action = "accept"
-[[filter.ingress_rule]]
-rule_number = 1
-action = "accept"
-
-[[session]]
-id = "ids"
-source = "eni-all"
-target = "tmt"
-filter = "f-all"
-session_number = 1
-virtual_network_id = 1
-"#
-    );
+    let config = &everything_mirrored(1);
     let host = mixed(1, 10_000, Side::Host);
     let uplink = mixed(2, 10_000, Side::Uplink);
     let (run, order) = run_link("damaged", config, &host, &uplink);
@@ -740,29 +726,7 @@ packet_length = 200
 #[test]
 fn copies_without_mbufs_are_skipped_and_counted_while_originals_flow() {
     // 24 copy mbufs for bursts of 32 frames that are all mirrored: every burst runs short.
-    let config = &format!(r#"
-[[network_interface]]
-id = "all"
-port = "host"
-
-{TARGET_TMT}
-[[filter]]
-id = "f"
-[[filter.egress_rule]]
-rule_number = 1
-action = "accept"
-[[filter.ingress_rule]]
-rule_number = 1
-action = "accept"
-
-[[session]]
-id = "s"
-source = "all"
-target = "tmt"
-filter = "f"
-session_number = 1
-virtual_network_id = 9
-"#);
+    let config = &everything_mirrored(9);
     require_root();
     let lab = Lab::new("nombuf");
     let host = mixed(81, 4000, Side::Host);
@@ -804,29 +768,7 @@ fn long_copies_are_sent_by_reference_and_carry_the_original_bytes() {
     // them by reference (it gathers chained mbufs in software): the long ones go as headers
     // with the original's buffer attached behind (issue 23), yet the capture, tshark, the
     // counters and the mempools (every reference returned) see exactly what copying gives.
-    let config = &format!(r#"
-[[network_interface]]
-id = "all"
-port = "host"
-
-{TARGET_TMT}
-[[filter]]
-id = "f"
-[[filter.egress_rule]]
-rule_number = 1
-action = "accept"
-[[filter.ingress_rule]]
-rule_number = 1
-action = "accept"
-
-[[session]]
-id = "s"
-source = "all"
-target = "tmt"
-filter = "f"
-session_number = 1
-virtual_network_id = 5
-"#);
+    let config = &everything_mirrored(5);
     let host = sized(91, 3000, &[64, 594, 1518], Side::Host);
     let uplink = sized(92, 3000, &[1518, 600, 64], Side::Uplink);
     let ports = PORTS.replace("ipv4 = \"192.0.2.1\"\n", "ipv4 = \"192.0.2.1\"\ncopy_by_reference = true\n");

@@ -9,8 +9,8 @@
 //! reopens every `tx_pcap` file of the primary for writing, truncating what the port wrote.
 
 use e2e::traffic::udp4;
-use e2e::netns::Netns;
-use e2e::{read_pcap, remove_runtime_dir, require_root, require_tool, sh, Lab};
+use e2e::netns::{Netns, PacketSocket};
+use e2e::{linked_ports, read_pcap, remove_runtime_dir, require_root, require_tool, sh, Lab};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command};
 use std::time::{Duration, Instant};
@@ -74,73 +74,6 @@ impl Drop for Hugepages {
         }
         if self.raised {
             let _ = std::fs::write(NR_HUGEPAGES, self.old.to_string());
-        }
-    }
-}
-
-/// A raw socket on one interface of the calling thread's namespace.
-struct Raw {
-    fd: std::os::fd::OwnedFd,
-}
-
-impl Raw {
-    fn open(iface: &str) -> Raw {
-        use std::os::fd::FromRawFd;
-        let proto = (libc::ETH_P_ALL as u16).to_be();
-        // SAFETY: plain socket(2); the descriptor is owned from here on.
-        let raw = unsafe { libc::socket(libc::AF_PACKET, libc::SOCK_RAW, proto as i32) };
-        assert!(raw >= 0, "AF_PACKET socket: {}", std::io::Error::last_os_error());
-        // SAFETY: raw is a fresh descriptor nobody else owns.
-        let fd = unsafe { std::os::fd::OwnedFd::from_raw_fd(raw) };
-        let name = std::ffi::CString::new(iface).unwrap();
-        // SAFETY: a NUL-terminated name.
-        let index = unsafe { libc::if_nametoindex(name.as_ptr()) };
-        assert!(index > 0, "no interface {iface} here");
-        // SAFETY: sockaddr_ll is plain data; zero is a valid start.
-        let mut addr: libc::sockaddr_ll = unsafe { std::mem::zeroed() };
-        addr.sll_family = libc::AF_PACKET as u16;
-        addr.sll_protocol = proto;
-        addr.sll_ifindex = index as i32;
-        let sock = Raw { fd };
-        // SAFETY: addr is a sockaddr_ll of the size given.
-        let rc = unsafe { libc::bind(sock.raw(), &addr as *const _ as *const libc::sockaddr, std::mem::size_of_val(&addr) as u32) };
-        assert_eq!(rc, 0, "binding to {iface}: {}", std::io::Error::last_os_error());
-        sock.set(libc::SO_RCVBUF, 8 << 20);
-        // A copy that takes longer than this on a loaded machine is lost, not late.
-        let tv = libc::timeval { tv_sec: 30, tv_usec: 0 };
-        // SAFETY: a timeval of the size given.
-        unsafe { libc::setsockopt(sock.raw(), libc::SOL_SOCKET, libc::SO_RCVTIMEO, &tv as *const _ as *const libc::c_void, std::mem::size_of_val(&tv) as u32) };
-        sock
-    }
-
-    fn raw(&self) -> i32 {
-        std::os::fd::AsRawFd::as_raw_fd(&self.fd)
-    }
-
-    fn set(&self, opt: i32, value: i32) {
-        // SAFETY: an int option of the size given.
-        unsafe { libc::setsockopt(self.raw(), libc::SOL_SOCKET, opt, &value as *const _ as *const libc::c_void, 4) };
-    }
-
-    fn send(&self, frame: &[u8]) {
-        // SAFETY: frame is a valid buffer of its length; the socket is bound.
-        let n = unsafe { libc::send(self.raw(), frame.as_ptr() as *const libc::c_void, frame.len(), 0) };
-        assert_eq!(n, frame.len() as isize, "sending a frame: {}", std::io::Error::last_os_error());
-    }
-
-    /// The next frame the interface received (frames the kernel sent out are skipped).
-    fn recv(&self) -> Vec<u8> {
-        let mut buf = vec![0u8; 65536];
-        loop {
-            // SAFETY: sockaddr_ll is plain data.
-            let mut from: libc::sockaddr_ll = unsafe { std::mem::zeroed() };
-            let mut len = std::mem::size_of_val(&from) as u32;
-            // SAFETY: buf and from are valid for the sizes given.
-            let n = unsafe { libc::recvfrom(self.raw(), buf.as_mut_ptr() as *mut libc::c_void, buf.len(), 0, &mut from as *mut _ as *mut libc::sockaddr, &mut len) };
-            assert!(n >= 0, "no copy from the mirror port within 30 s: {}", std::io::Error::last_os_error());
-            if from.sll_pkttype != libc::PACKET_OUTGOING as u8 {
-                return buf[..n as usize].to_vec();
-            }
         }
     }
 }
@@ -306,8 +239,8 @@ virtual_network_id = 22
     let sizes = [60, 128, 300, 700, 1000, 1400];
     let frames: Vec<Vec<u8>> = (0..FRAMES).map(|i| udp4(i as u32, 1024 + i as u16, DPORT, sizes[i % sizes.len()]).bytes).collect();
     let sent = ns.run(move || {
-        let host = Raw::open(&host_tap);
-        let mirror = Raw::open(&mirror_tap);
+        let host = PacketSocket::bind(&host_tap);
+        let mirror = PacketSocket::bind(&mirror_tap);
         // A few at a time, each batch's copies read back before the next: a starved worker
         // never sees the TAP's queue overflow.
         let mut sent = Vec::new();
@@ -316,7 +249,8 @@ virtual_network_id = 22
                 host.send(f);
             }
             for _ in batch {
-                sent.push(mirror.recv());
+                // A copy that takes longer than this on a loaded machine is lost, not late.
+                sent.push(mirror.recv(Duration::from_secs(30)).expect("no copy from the mirror port within 30 s"));
             }
         }
         sent
@@ -341,24 +275,7 @@ virtual_network_id = 22
 fn without_hugepages_traffic_mirror_says_once_that_dpdk_pdump_needs_them() {
     require_root();
     let lab = Lab::new("pdump-nohuge");
-    let cfg = lab.config(
-        r#"
-[dataplane]
-workers = 1
-eal_args = ["--no-huge", "-m", "256", "--no-pci"]
-
-[[port]]
-name = "host"
-device = "net_null0,no-rx=1"
-
-[[port]]
-name = "uplink"
-device = "net_null1,no-rx=1"
-
-[[link]]
-ports = ["host", "uplink"]
-"#,
-    );
+    let cfg = lab.config(&linked_ports("net_null0,no-rx=1", "net_null1,no-rx=1"));
     let mut running = lab.spawn(&cfg, &[]);
     lab.client(&mut running);
     // SAFETY: signalling our own child.

@@ -29,6 +29,30 @@ id = "tmt"
 network_interface_id = "eni-tmt"
 "#;
 
+/// Two ports, `host` and `uplink`, on the DPDK devices given (`{lab}` stands for the lab
+/// folder), linked, and one worker on 256 MB of ordinary memory: the first lines of a
+/// config, as TOML (its first line blank).
+pub fn linked_ports(host: &str, uplink: &str) -> String {
+    format!(
+        r#"
+[dataplane]
+workers = 1
+eal_args = ["--no-huge", "-m", "256", "--no-pci"]
+
+[[port]]
+name = "host"
+device = "{host}"
+
+[[port]]
+name = "uplink"
+device = "{uplink}"
+
+[[link]]
+ports = ["host", "uplink"]
+"#
+    )
+}
+
 /// The workspace root.
 pub fn workspace() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("tests/ is inside the workspace").to_path_buf()

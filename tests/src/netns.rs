@@ -102,6 +102,11 @@ impl PacketSocket {
         // SAFETY: addr is a sockaddr_ll of the size given.
         let rc = unsafe { libc::bind(fd.as_raw_fd(), (&raw const addr).cast(), std::mem::size_of::<libc::sockaddr_ll>() as u32) };
         assert_eq!(rc, 0, "binding to {iface}: {}", std::io::Error::last_os_error());
+        // Room for what arrives while a loaded machine does not schedule the reader (the
+        // kernel caps it at net.core.rmem_max).
+        let size: libc::c_int = 8 << 20;
+        // SAFETY: an int option of the size given.
+        unsafe { libc::setsockopt(fd.as_raw_fd(), libc::SOL_SOCKET, libc::SO_RCVBUF, (&raw const size).cast(), std::mem::size_of::<libc::c_int>() as u32) };
         PacketSocket(fd)
     }
 
@@ -112,18 +117,26 @@ impl PacketSocket {
         assert_eq!(n, frame.len() as isize, "sending a frame: {}", std::io::Error::last_os_error());
     }
 
-    /// The next frame, or `None` after `timeout` without one.
+    /// The next frame the interface received (those the kernel sent out of it are passed
+    /// over), or `None` after `timeout` without one.
     pub fn recv(&self, timeout: Duration) -> Option<Vec<u8>> {
         let tv = libc::timeval { tv_sec: timeout.as_secs() as libc::time_t, tv_usec: timeout.subsec_micros() as libc::suseconds_t };
         // SAFETY: tv is a timeval of the size given.
         unsafe { libc::setsockopt(self.0.as_raw_fd(), libc::SOL_SOCKET, libc::SO_RCVTIMEO, (&raw const tv).cast(), std::mem::size_of::<libc::timeval>() as u32) };
         let mut buf = vec![0u8; 65536];
-        // SAFETY: buf is writable for its length.
-        let n = unsafe { libc::recv(self.0.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), 0) };
-        if n < 0 {
-            return None;
+        loop {
+            // SAFETY: an all-zero sockaddr_ll is valid; recvfrom fills it in.
+            let mut from: libc::sockaddr_ll = unsafe { std::mem::zeroed() };
+            let mut len = std::mem::size_of::<libc::sockaddr_ll>() as u32;
+            // SAFETY: buf and from are writable for the sizes given.
+            let n = unsafe { libc::recvfrom(self.0.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), 0, (&raw mut from).cast(), &mut len) };
+            if n < 0 {
+                return None;
+            }
+            if from.sll_pkttype != libc::PACKET_OUTGOING as u8 {
+                buf.truncate(n as usize);
+                return Some(buf);
+            }
         }
-        buf.truncate(n as usize);
-        Some(buf)
     }
 }

@@ -306,13 +306,21 @@ impl<'c> Validator<'c> {
     }
 
     fn unique_id<'a>(&mut self, seen: &mut HashSet<&'a str>, at: &At, key: &'static str, id: &'a str) {
+        if self.id_length(at, key, id) && !seen.insert(id) {
+            self.problem(at, key, quoted(id), Fault::Combination, "is used twice");
+        }
+    }
+
+    /// An id (or ARN) is 1 to [`MAX_ID_LEN`] characters; false, with the problem said, if not.
+    fn id_length(&mut self, at: &At, key: &'static str, id: &str) -> bool {
         if id.is_empty() {
             self.invalid(at, key, "\"\"", "must not be empty");
         } else if id.chars().count() > MAX_ID_LEN {
             self.invalid(at, key, format!("{id:?}"), format!("an id or ARN has at most {MAX_ID_LEN} characters"));
-        } else if !seen.insert(id) {
-            self.problem(at, key, quoted(id), Fault::Combination, "is used twice");
+        } else {
+            return true;
         }
+        false
     }
 
     /// What a change can have made wrong: the resources it touched and those that refer to
@@ -328,8 +336,8 @@ impl<'c> Validator<'c> {
         // problem sends the change to a whole validation, which says it as for a file.
         let touched = [(Kind::NetworkInterface, &t.interfaces), (Kind::LoadBalancer, &t.load_balancers), (Kind::GatewayLoadBalancerEndpoint, &t.endpoints), (Kind::Target, &t.targets), (Kind::Filter, &t.filters), (Kind::Session, &t.sessions)];
         for (kind, ids) in touched {
-            for id in ids.iter().filter(|id| id.is_empty() || id.chars().count() > MAX_ID_LEN) {
-                self.invalid(&At::resource(kind, 0, id), "id", format!("{id:?}"), format!("an id or ARN has 1 to {MAX_ID_LEN} characters"));
+            for id in ids {
+                self.id_length(&At::resource(kind, 0, id), "id", id);
             }
         }
         for id in &t.interfaces {
