@@ -15,29 +15,12 @@ use std::os::unix::process::CommandExt;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// A host port replaying a capture forever, a sink, a mirror port; metrics on a free port.
+/// A host port replaying a capture forever, linked to a sink; metrics on a free port if asked.
 fn ports(lab: &Lab, metrics: bool) -> String {
     // infinite_rx takes single-segment frames only.
     lab.write_pcap("in.pcap", mixed(7, 400, Side::Host).iter().filter(|f| f.bytes.len() <= 1514).map(|f| f.bytes.as_slice()));
     let m = if metrics { "\n[metrics]\nlisten = \"127.0.0.1:0\"\n" } else { "" };
-    format!(
-        r#"
-[dataplane]
-workers = 1
-eal_args = ["--no-huge", "-m", "256", "--no-pci"]
-{m}
-[[port]]
-name = "host"
-device = "net_pcap0,rx_pcap={{lab}}/in.pcap,infinite_rx=1"
-
-[[port]]
-name = "uplink"
-device = "net_null0,no-rx=1"
-
-[[link]]
-ports = ["host", "uplink"]
-"#
-    )
+    format!("{}{m}", e2e::linked_ports("net_pcap0,rx_pcap={lab}/in.pcap,infinite_rx=1", "net_null0,no-rx=1"))
 }
 
 fn rss_kb(pid: u32) -> u64 {
