@@ -131,9 +131,7 @@ pub fn run(opts: RunOptions) -> Result<i32> {
     crate::controller::arp_capable(&cfg, cfg.targets.iter(), &control_tx).map_err(anyhow::Error::msg)?;
     let tx_rings: Vec<plan::TxRing> = ports.iter().map(|p| plan::TxRing { visible: p.reports_tx_ring(), descriptors: p.tx_descriptors() }).collect();
     if let Err(p) = plan::copies_leave_room(&cfg, &tx_rings) {
-        let line = std::fs::read_to_string(&opts.config).ok().and_then(|text| crate::config::line_of_problem(&text, &p));
-        let at = line.map_or(String::new(), |l| format!(":{l}"));
-        bail!("{}{at}: {}", opts.config.display(), p.in_file_terms());
+        bail!("{}", crate::config::placed_in(&opts.config, &p, crate::config::START_PATIENCE));
     }
 
     let collectors = cfg.targets.iter().filter_map(|t| cfg.target_destination(t)).map(|d| d.collectors.len()).sum();
