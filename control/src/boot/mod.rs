@@ -3,8 +3,8 @@
 //! way out report what happened. The decisions (cores, queues, pools, EAL arguments) are pure
 //! functions in [`plan`] and [`eal_args`]; this module only carries them out, in order.
 
-pub mod eal_args;
-pub mod plan;
+pub(crate) mod eal_args;
+pub(crate) mod plan;
 pub mod signals;
 
 use crate::api;
