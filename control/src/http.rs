@@ -185,6 +185,11 @@ impl HttpServer {
         self.addr
     }
 
+    /// Connections being served now.
+    pub fn active_connections(&self) -> usize {
+        self.shared.active.load(Ordering::SeqCst)
+    }
+
     /// Stops accepting, cuts open connections, and waits (briefly) for their threads.
     pub fn stop(&mut self) {
         self.shared.stop.store(true, Ordering::SeqCst);
@@ -541,11 +546,6 @@ fn reason(status: u16) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// Connections being served now.
-    fn active_connections(server: &HttpServer) -> usize {
-        server.shared.active.load(Ordering::SeqCst)
-    }
     use std::io::BufRead;
 
     fn start(limits: Limits, handler: Handler) -> HttpServer {
@@ -658,7 +658,7 @@ mod tests {
         c.write_all(b"GET / HTTP/1.1\r\n\r\n").unwrap();
         assert_eq!(response(&mut c_r).0, 200);
         assert!(closed(&mut a_r), "the oldest idle connection was closed");
-        assert!(active_connections(&server) <= 2);
+        assert!(server.active_connections() <= 2);
     }
 
     #[test]
@@ -684,10 +684,10 @@ mod tests {
         let mut server = start(Limits::default(), echo());
         let (_s, mut r) = connect(&server);
         std::thread::sleep(Duration::from_millis(50));
-        assert_eq!(active_connections(&server), 1);
+        assert_eq!(server.active_connections(), 1);
         server.stop();
         assert!(closed(&mut r));
-        assert_eq!(active_connections(&server), 0);
+        assert_eq!(server.active_connections(), 0);
         assert!(TcpStream::connect(server.local_addr()).is_err());
     }
 }

@@ -19,7 +19,7 @@ pub(crate) mod http;
 pub mod import;
 pub(crate) mod metrics;
 pub(crate) mod neighbour;
-pub(crate) mod query;
+pub mod query;
 pub(crate) mod reload;
 pub mod render;
 pub(crate) mod report;

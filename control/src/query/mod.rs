@@ -92,6 +92,11 @@ impl QueryServer {
     pub fn local_addr(&self) -> SocketAddr {
         self.http.local_addr()
     }
+
+    /// Connections open now (never more than the limit).
+    pub fn active_connections(&self) -> usize {
+        self.http.active_connections()
+    }
 }
 
 /// Starts the API on threads of its own, with the default [`Limits`].
