@@ -272,11 +272,17 @@ pub fn packet_length_to(s: &Session, t: &Target) -> Option<u32> {
 mod read_tests {
     use super::*;
 
+    /// A FIFO in `dir`: reading its text would block until a writer came.
+    fn fifo_in(dir: &Path, name: &str) -> std::path::PathBuf {
+        let fifo = dir.join(name);
+        assert!(std::process::Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+        fifo
+    }
+
     #[test]
     fn a_fifo_or_a_folder_is_refused_at_once_and_a_regular_file_is_read() {
         let dir = tempfile::tempdir().unwrap();
-        let fifo = dir.path().join("fifo.toml");
-        assert!(std::process::Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+        let fifo = fifo_in(dir.path(), "fifo.toml");
         let t = std::time::Instant::now();
         let e = read_file(&fifo, Duration::from_secs(5)).unwrap_err().to_string();
         assert!(e.contains("fifo.toml") && e.contains("is not a regular file"), "{e}");
@@ -312,8 +318,7 @@ mod read_tests {
     #[test]
     fn a_problem_of_a_fifo_is_told_at_once_without_a_line() {
         let dir = tempfile::tempdir().unwrap();
-        let fifo = dir.path().join("c.toml");
-        assert!(std::process::Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+        let fifo = fifo_in(dir.path(), "c.toml");
         let t = std::time::Instant::now();
         let e = placed_in(&fifo, &session_number_too_high(), Duration::from_secs(5)).to_string();
         assert!(t.elapsed() < Duration::from_secs(2), "took {:?}", t.elapsed());
