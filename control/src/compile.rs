@@ -705,7 +705,7 @@ session_number = 1
             session_number: (a / 6) % 4 + 1,
             virtual_network_id: Some(b % 7),
             packet_length: [None, Some(100), Some(9000)][(c % 3) as usize],
-            enabled: c % 5 != 0,
+            enabled: !c.is_multiple_of(5),
             description: None,
             tags: Default::default(),
         };

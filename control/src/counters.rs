@@ -652,8 +652,7 @@ mod tests {
             tags: Default::default(),
         };
         let counters = [WorkerCounters::new(0, 4)];
-        let mut cfg = Config::default();
-        cfg.sessions = vec![mk("a"), mk("b"), mk("c")].into();
+        let mut cfg = Config { sessions: vec![mk("a"), mk("b"), mk("c")].into(), ..Default::default() };
         let mut slots = Slots::new(4);
         slots.assign_all(&cfg, &counters).unwrap();
         cfg.sessions.remove("b");

@@ -326,7 +326,7 @@ impl Entry {
 
 /// The health of every collector of the configuration's load balancers, and the checks under
 /// way.
-#[derive(Debug)]
+#[derive(Debug, Default)]
 pub struct Health {
     entries: BTreeMap<Key, Entry>,
     /// Ephemeral ports, sequence numbers and echo identifiers: unguessable off the path, as
@@ -334,12 +334,6 @@ pub struct Health {
     random: std::collections::hash_map::RandomState,
     draws: u64,
     pub counters: HealthCounters,
-}
-
-impl Default for Health {
-    fn default() -> Self {
-        Health { entries: BTreeMap::new(), random: Default::default(), draws: 0, counters: HealthCounters::default() }
-    }
 }
 
 impl Health {
@@ -483,11 +477,6 @@ impl Health {
         (reply, change)
     }
 
-    /// Whether copies may go to the collector `key` (those not checked may).
-    pub fn in_service(&self, key: &Key) -> bool {
-        self.entries.get(key).is_none_or(|e| e.state.in_service())
-    }
-
     /// The collectors out of service.
     pub fn out_of_service(&self) -> impl Iterator<Item = &Key> {
         self.entries.iter().filter(|(_, e)| !e.state.in_service()).map(|(k, _)| k)
@@ -555,6 +544,11 @@ fn mac(frame: &[u8], at: usize) -> [u8; 6] {
 mod tests {
     use super::*;
 
+    /// Whether copies may go to the collector `key` (those not checked may).
+    fn in_service(h: &Health, key: &Key) -> bool {
+        h.entries.get(key).is_none_or(|e| e.state.in_service())
+    }
+
     use std::net::{Ipv4Addr, Ipv6Addr};
 
     const MAC: [u8; 6] = [2, 0, 0, 0, 0, 0x10];
@@ -621,7 +615,7 @@ mod tests {
     fn a_listeners_syn_ack_is_healthy_and_its_connection_is_closed_with_a_rst() {
         let t0 = Instant::now();
         let mut h = checker(tcp(30), t0);
-        assert!(h.in_service(&key(10)), "initial: in service");
+        assert!(in_service(&h, &key(10)), "initial: in service");
         let (out, changes) = h.due(t0, ready);
         assert!(changes.is_empty() && out.len() == 2, "one check each at once");
         let (_, syn) = sent_to(&out, &key(10));
@@ -660,7 +654,7 @@ mod tests {
             let change = check(&mut h, t, RST_ACK);
             assert_eq!(change.is_some(), i == 3, "refusal {i}");
         }
-        assert!(!h.in_service(&key(10)) && h.in_service(&key(11)));
+        assert!(!in_service(&h, &key(10)) && in_service(&h, &key(11)));
         assert_eq!(h.out_of_service().collect::<Vec<_>>(), [&key(10)]);
         let r = h.report(t, SystemTime::now());
         assert_eq!((r[0].state, r[0].reason.as_deref(), r[0].became_unhealthy), (State::Unhealthy, Some("Target.FailedHealthChecks"), 1));
@@ -674,7 +668,7 @@ mod tests {
         let back = check(&mut h, t, SYN_ACK).expect("the third success in a row");
         assert_eq!((back.from, back.to), (State::Unhealthy, State::Healthy));
         assert!(back.to_string().contains("collector 192.0.2.10 is healthy (was unhealthy)"), "{back}");
-        assert!(h.in_service(&key(10)));
+        assert!(in_service(&h, &key(10)));
         assert_eq!(h.report(t, SystemTime::now())[0].became_healthy, 2);
     }
 
@@ -768,7 +762,7 @@ mod tests {
         let (_, rst) = probe::parse_frame(&rst).unwrap();
         assert_eq!((port, rst.src, rst.dst), (2, ME6.ip, v6.address));
         assert_eq!(rst.segment, Segment::Tcp(tcp::Repr { src_port: s.src_port, dst_port: 9000, seq: s.seq.wrapping_add(1), ack: 0, flags: tcp::FLAG_RST, window: 0 }));
-        assert!(h.in_service(&v6) && h.in_service(&v4));
+        assert!(in_service(&h, &v6) && in_service(&h, &v4));
         assert_eq!(h.report(t0, SystemTime::now()).iter().find(|r| r.address == v6.address).map(|r| r.state), Some(State::Healthy));
     }
 
@@ -787,7 +781,7 @@ mod tests {
             changes.extend(change);
         }
         assert_eq!(changes.iter().map(|c| (c.key.clone(), c.to)).collect::<Vec<_>>(), [(v6.clone(), State::Unhealthy)], "at the third refusal");
-        assert!(!h.in_service(&v6) && h.in_service(&v4));
+        assert!(!in_service(&h, &v6) && in_service(&h, &v4));
         let r = h.report(t0, SystemTime::now()).into_iter().find(|r| r.address == v6.address).unwrap();
         assert_eq!((r.state, r.reason.as_deref()), (State::Unhealthy, Some("Target.FailedHealthChecks")));
         assert!(r.description.as_deref().unwrap().contains("connection refused (RST)"), "{:?}", r.description);
@@ -833,7 +827,7 @@ mod tests {
         assert_eq!(changes.len(), 2, "{changes:?}");
         assert_eq!((changes[0].key.clone(), changes[0].to), (key(11), State::Unavailable), "at once");
         assert!(changes[1].why.contains("unresolved") && changes[1].to == State::Unhealthy);
-        assert!(h.in_service(&key(11)) && !h.in_service(&key(10)));
+        assert!(in_service(&h, &key(11)) && !in_service(&h, &key(10)));
         let r = h.report(t0, SystemTime::now());
         assert_eq!(r[1].reason.as_deref(), Some("Target.HealthCheckDisabled"));
         // Once a check can be sent, the unchecked collector starts over.

@@ -71,8 +71,6 @@ pub struct HttpRequest {
     pub headers: Vec<(String, String)>,
     pub body: Vec<u8>,
     pub peer: SocketAddr,
-    /// Whether it came over TLS.
-    pub tls: bool,
 }
 
 impl HttpRequest {
@@ -366,7 +364,6 @@ fn serve_connection(stream: TcpStream, peer: SocketAddr, tls: Option<Arc<rustls:
         },
         None => Conn::Plain(stream),
     };
-    let is_tls = matches!(conn, Conn::Tls(_));
     let mut buf: Vec<u8> = Vec::with_capacity(4096);
     for served in 0..limits.max_requests_per_connection {
         if shared.stop.load(Ordering::SeqCst) {
@@ -375,7 +372,7 @@ fn serve_connection(stream: TcpStream, peer: SocketAddr, tls: Option<Arc<rustls:
         // The first request also covers the TLS handshake, so it gets the tighter bound.
         let wait = if served == 0 { limits.request_timeout } else { limits.idle_timeout };
         slot.waiting.set_waiting(shared.epoch);
-        let req = match read_request(&mut conn, &mut buf, limits, wait, peer, is_tls) {
+        let req = match read_request(&mut conn, &mut buf, limits, wait, peer) {
             Ok(Some(req)) => req,
             Ok(None) => break,
             Err(Refusal(response)) => {
@@ -409,7 +406,7 @@ fn wants_keep_alive(req: &HttpRequest) -> bool {
 
 /// Reads one request, leaving any bytes after it in `buf` for the next. `Ok(None)` is a clean
 /// end (the client closed, or went idle, between requests).
-fn read_request(conn: &mut Conn, buf: &mut Vec<u8>, limits: &Limits, wait: Duration, peer: SocketAddr, tls: bool) -> Result<Option<HttpRequest>, Refusal> {
+fn read_request(conn: &mut Conn, buf: &mut Vec<u8>, limits: &Limits, wait: Duration, peer: SocketAddr) -> Result<Option<HttpRequest>, Refusal> {
     let idle_deadline = Instant::now() + wait;
     // Set once the request's first byte is in; from then on the whole request has request_timeout.
     let mut deadline = (!buf.is_empty()).then(|| Instant::now() + limits.request_timeout);
@@ -467,7 +464,7 @@ fn read_request(conn: &mut Conn, buf: &mut Vec<u8>, limits: &Limits, wait: Durat
     }
     let body = buf[head_len..head_len + body_len].to_vec();
     buf.drain(..head_len + body_len);
-    Ok(Some(HttpRequest { method, target, http_minor, headers: fields, body, peer, tls }))
+    Ok(Some(HttpRequest { method, target, http_minor, headers: fields, body, peer }))
 }
 
 /// The length of the request head in `buf` once it is complete; refuses one past the limits.

@@ -101,7 +101,9 @@ pub fn exposition(r: &Report) -> String {
     let mut e = Exposition { out: String::with_capacity(2048 * r.sessions.len() + 16384) };
     type Dir<'a> = (&'a str, &'a str, &'a crate::report::DirReport);
     let dirs: Vec<Dir> = r.sessions.iter().flat_map(|s| [(s.id.as_str(), "ingress", &s.ingress), (s.id.as_str(), "egress", &s.egress)]).collect();
-    let per_session: [(&str, &str, fn(&crate::report::DirReport) -> u64); 4] = [
+    // A session's series of a direction: name, help, and the counter it reads.
+    type Series = (&'static str, &'static str, fn(&crate::report::DirReport) -> u64);
+    let per_session: [Series; 4] = [
         ("session_packets", "Copies sent (AWS NetworkPacketsMirrorIn/Out)", |d| d.packets),
         ("session_bytes", "Bytes of originals carried by the copies sent (AWS NetworkMirrorIn/Out)", |d| d.bytes),
         ("session_truncated", "Copies cut short of their original", |d| d.truncated),

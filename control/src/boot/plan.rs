@@ -140,8 +140,8 @@ pub struct TxRing {
 /// can be kept for the originals ([`tx_reserve`]): its device must say how full the ring is,
 /// and the ring must hold the reserve and a burst of copies besides. A target sending by any
 /// other such port is refused, naming it: on a slow shared port, copies would take the place
-/// of originals.
-pub fn copies_leave_room(cfg: &Config, rings: &[TxRing]) -> Result<(), Problem> {
+/// of originals. (The problem is boxed: it is large, and the answer is nearly always yes.)
+pub fn copies_leave_room(cfg: &Config, rings: &[TxRing]) -> Result<(), Box<Problem>> {
     let reserve = tx_reserve(cfg);
     for (i, t) in cfg.targets.iter().enumerate() {
         let (Some((kind, id)), Some(d)) = (t.destination(), cfg.target_destination(t)) else { continue };
@@ -162,7 +162,7 @@ pub fn copies_leave_room(cfg: &Config, rings: &[TxRing]) -> Result<(), Problem> 
             continue;
         };
         let key = kind.key();
-        return Err(Problem {
+        return Err(Box::new(Problem {
             path: vec![Seg::Key("target"), Seg::Index(i), Seg::Key(key)],
             kind: Some(Kind::Target),
             item: format!("[[target]] {:?}", t.id),
@@ -170,7 +170,7 @@ pub fn copies_leave_room(cfg: &Config, rings: &[TxRing]) -> Result<(), Problem> 
             value: Some(format!("{id:?}")),
             reason,
             fault: Fault::Combination,
-        });
+        }));
     }
     Ok(())
 }

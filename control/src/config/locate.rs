@@ -430,7 +430,7 @@ session_number = 1
             .replace("session_number = 1", "session_number = 1\npacket_length = 9000");
         assert!(errors(&text).contains("packet_length = 9000: must be 1-8500 for a load balancer target"));
         let ok = parse(&text.replace("packet_length = 9000", ""), "t").unwrap();
-        assert_eq!(ok.effective_packet_length(&ok.sessions.first().unwrap()), Some(8500));
+        assert_eq!(ok.effective_packet_length(ok.sessions.first().unwrap()), Some(8500));
     }
 
     #[test]

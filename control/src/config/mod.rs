@@ -25,11 +25,23 @@ use std::time::Duration;
 /// The largest configuration file read.
 pub const MAX_FILE_BYTES: u64 = 64 << 20;
 
+/// How long start-up waits for the configuration file to be read before it gives up naming the
+/// file: long enough for a slow disk, short enough that a hung mount is reported, not waited on.
+pub const START_PATIENCE: Duration = Duration::from_secs(5);
+
 /// Reads a configuration file's text (see [`read_text`]) within `timeout`: a hung network
 /// mount must not hang the caller, so the read runs on a thread of its own, abandoned when late.
 pub fn read_file(path: &Path, timeout: Duration) -> Result<String, ConfigError> {
     let owned = path.to_path_buf();
     within(&path.display().to_string(), timeout, move || read_text(&owned))
+}
+
+/// Problem `p` of the configuration in `path`, at its line when the file says where. The file
+/// is read again for that, within `timeout` (see [`read_file`]); unreadable, the problem stays
+/// unplaced rather than the caller waiting on a hung mount or a FIFO.
+pub fn placed_in(path: &Path, p: &Problem, timeout: Duration) -> ConfigError {
+    let line = read_file(path, timeout).ok().and_then(|text| line_of_problem(&text, p));
+    ConfigError { problems: vec![(Some(path.display().to_string()), line, p.in_file_terms())] }
 }
 
 /// Runs `work` (file-system calls, which block for as long as a hung mount does: `stat`
@@ -75,7 +87,7 @@ pub fn read_text(path: &Path) -> Result<String, ConfigError> {
 impl Config {
     /// Reads, parses and validates `path`, and assigns what may be omitted.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
-        let text = read_file(path, Duration::from_secs(5))?;
+        let text = read_file(path, START_PATIENCE)?;
         parse(&text, &path.display().to_string())
     }
 
@@ -260,11 +272,17 @@ pub fn packet_length_to(s: &Session, t: &Target) -> Option<u32> {
 mod read_tests {
     use super::*;
 
+    /// A FIFO in `dir`: reading its text would block until a writer came.
+    fn fifo_in(dir: &Path, name: &str) -> std::path::PathBuf {
+        let fifo = dir.join(name);
+        assert!(std::process::Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+        fifo
+    }
+
     #[test]
     fn a_fifo_or_a_folder_is_refused_at_once_and_a_regular_file_is_read() {
         let dir = tempfile::tempdir().unwrap();
-        let fifo = dir.path().join("fifo.toml");
-        assert!(std::process::Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+        let fifo = fifo_in(dir.path(), "fifo.toml");
         let t = std::time::Instant::now();
         let e = read_file(&fifo, Duration::from_secs(5)).unwrap_err().to_string();
         assert!(e.contains("fifo.toml") && e.contains("is not a regular file"), "{e}");
@@ -274,5 +292,36 @@ mod read_tests {
         let file = dir.path().join("ok.toml");
         std::fs::write(&file, "[dataplane]\n").unwrap();
         assert_eq!(read_file(&file, Duration::from_secs(5)).unwrap(), "[dataplane]\n");
+    }
+
+    fn session_number_too_high() -> Problem {
+        Problem {
+            path: vec![Seg::Key("session"), Seg::Index(0), Seg::Key("session_number")],
+            kind: Some(Kind::Session),
+            item: "[[session]] \"tms-1\"".into(),
+            key: "session_number",
+            value: Some("40000".into()),
+            reason: "must be 1-32766".into(),
+            fault: Fault::Invalid,
+        }
+    }
+
+    #[test]
+    fn a_problem_is_placed_at_its_line_of_a_readable_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("c.toml");
+        std::fs::write(&file, "[[session]]\nid = \"tms-1\"\nsession_number = 40000\n").unwrap();
+        let e = placed_in(&file, &session_number_too_high(), Duration::from_secs(5)).to_string();
+        assert_eq!(e, format!("{}:3: [[session]] \"tms-1\": session_number = 40000: must be 1-32766", file.display()));
+    }
+
+    #[test]
+    fn a_problem_of_a_fifo_is_told_at_once_without_a_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = fifo_in(dir.path(), "c.toml");
+        let t = std::time::Instant::now();
+        let e = placed_in(&fifo, &session_number_too_high(), Duration::from_secs(5)).to_string();
+        assert!(t.elapsed() < Duration::from_secs(2), "took {:?}", t.elapsed());
+        assert_eq!(e, format!("{}: [[session]] \"tms-1\": session_number = 40000: must be 1-32766", fifo.display()));
     }
 }

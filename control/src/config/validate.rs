@@ -190,7 +190,7 @@ impl<'c> Validator<'c> {
         for (i, f) in c.filters.iter().enumerate().filter(|(_, f)| picked(only.map(|t| &t.filters), &f.id)) {
             all.push((At::resource(Kind::Filter, i, &f.id), &f.description));
             for (key, rules) in [("ingress_rule", &f.ingress_rules), ("egress_rule", &f.egress_rules)] {
-                all.extend(rules.iter().enumerate().map(|(j, r)| (At::rule(i, &f.id, key, j, u32::from(r.rule_number)), &r.description)));
+                all.extend(rules.iter().enumerate().map(|(j, r)| (At::rule(i, &f.id, key, j, r.rule_number), &r.description)));
             }
         }
         for (at, d) in all {

@@ -10,7 +10,7 @@ use serde_json::{Map, Value};
 
 /// The AWS CLI's name for a member or action (botocore's `xform_name` with dashes):
 /// `TrafficMirrorSessionIds` is `traffic-mirror-session-ids`.
-pub fn flag_name(name: &str) -> String {
+fn flag_name(name: &str) -> String {
     let chars: Vec<char> = name.chars().collect();
     let mut out = String::new();
     for (i, &c) in chars.iter().enumerate() {

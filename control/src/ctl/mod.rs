@@ -25,7 +25,6 @@ use serde_json::Value;
 use std::path::PathBuf;
 use std::time::Duration;
 
-pub use args::flag_name;
 
 /// `ctl`'s arguments, parsed by [`command`] (they depend on the action table).
 #[derive(clap::Args)]

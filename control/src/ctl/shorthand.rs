@@ -41,16 +41,6 @@ pub enum ShorthandError {
     Paramfile { message: String },
 }
 
-impl ShorthandError {
-    /// Where in the input (in characters) parsing stopped, for the variants that have a place.
-    pub fn index(&self) -> Option<usize> {
-        match self {
-            ShorthandError::Syntax { index, .. } | ShorthandError::DuplicateKey { index, .. } => Some(*index),
-            ShorthandError::Paramfile { .. } => None,
-        }
-    }
-}
-
 impl fmt::Display for ShorthandError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -556,7 +546,7 @@ mod tests {
         assert_eq!(e.to_string(), "Expected: '=', received: 'EOF' for input:\na\n ^");
         assert_eq!(parse("a=[b,c").unwrap_err().to_string(), "Expected: ',', received: 'EOF' for input:\na=[b,c\n      ^");
         let e = parse("a='open").unwrap_err();
-        assert_eq!(e.index(), Some(2));
+        assert!(matches!(e, ShorthandError::Syntax { index: 2, .. }), "{e:?}");
         assert_eq!(e.to_string(), "Expected: '<singled quoted>', received: '<none>' for input:\na='open\n  ^");
         assert_eq!(
             parse("a=b,a=c").unwrap_err().to_string(),

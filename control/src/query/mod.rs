@@ -97,11 +97,6 @@ impl QueryServer {
     pub fn active_connections(&self) -> usize {
         self.http.active_connections()
     }
-
-    /// Stops serving: no new connections, open ones closed.
-    pub fn stop(&mut self) {
-        self.http.stop();
-    }
 }
 
 /// Starts the API on threads of its own, with the default [`Limits`].
