@@ -15,7 +15,7 @@ mod targets;
 mod tokens;
 
 pub use describe::{describe, ById, FilterField, Sorted};
-pub use edit::{apply_all, undo_all, Applied, Edit, Undo};
+pub use edit::{apply_all, Applied, Edit};
 pub use tokens::{Token, Tokens};
 
 use crate::api::actions::DescribeNeighborsResult;

@@ -153,8 +153,9 @@ impl Folder {
 
 /// The file's `text` with `edits` applied, its comments and layout kept; checked to read back
 /// as exactly the configuration the edits make, so a fold never writes a file that loads as
-/// something else.
-pub fn rewrite(text: &str, file: &str, edits: &[Edit]) -> Result<String, String> {
+/// something else. (The fold thread calls [`rewrite_from`]; this is its tests' way in.)
+#[cfg(test)]
+fn rewrite(text: &str, file: &str, edits: &[Edit]) -> Result<String, String> {
     let before = config::parse(text, file).map_err(|e| format!("the file does not load: {e}"))?;
     rewrite_from(text, &before, file, edits).map(|(out, _)| out)
 }

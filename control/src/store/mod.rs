@@ -32,9 +32,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
 
-pub use fold::rewrite;
 pub use journal::NotWritten;
 
 /// What tells one version of a file from another without reading it: size, modification
@@ -140,16 +138,13 @@ pub struct Loaded {
     last_seq: u64,
 }
 
-/// How long start-up waits for the file and its journal to be read.
-const START_PATIENCE: Duration = Duration::from_secs(5);
-
 /// Reads the configuration file and its journal: the file, plus every change made through the
 /// API that the file does not hold yet. For start-up, which has nothing to serve yet: the
-/// reading is waited for, and given up with an error naming the file after [`START_PATIENCE`]
+/// reading is waited for, and given up with an error naming the file after [`config::START_PATIENCE`]
 /// (a hung mount blocks even a look at the file).
 pub fn load(path: &Path) -> Result<Loaded, ConfigError> {
     let owned = path.to_path_buf();
-    let files = config::within(&path.display().to_string(), START_PATIENCE, move || read_files(&owned))?;
+    let files = config::within(&path.display().to_string(), config::START_PATIENCE, move || read_files(&owned))?;
     take(path, files, &[])
 }
 
