@@ -4,6 +4,7 @@
 //! DPDK, root and the tools a test needs are requirements, not options: a test that cannot
 //! have them fails with a message saying what is missing, never passes silently.
 
+pub mod config;
 pub mod expect;
 pub mod netns;
 pub mod scale;
