@@ -63,10 +63,49 @@ impl Setup {
         self
     }
 
-    /// Adds a load balancer to the inventory.
-    pub fn load_balancer(mut self, lb: product::LoadBalancer) -> Setup {
-        self.0.load_balancers.push(lb);
+    /// Adds a network load balancer to the inventory: collectors behind one ARN.
+    pub fn load_balancer(mut self, arn: &str, port: &str, addresses: &[&str], next_hop_mac: &str) -> Setup {
+        self.0.load_balancers.push(product::LoadBalancer {
+            arn: arn.into(),
+            port: port.into(),
+            addresses: addresses.iter().map(|a| a.parse().expect("an IP address")).collect(),
+            next_hop_mac: Some(next_hop_mac.parse().expect("a MAC address")),
+            ..Default::default()
+        });
         self
+    }
+
+    /// Adds a gateway load balancer endpoint at `address` (IPv4 or IPv6) to the inventory.
+    pub fn endpoint(mut self, id: &str, port: &str, address: &str, next_hop_mac: &str) -> Setup {
+        let address: std::net::IpAddr = address.parse().expect("an IP address");
+        self.0.gateway_load_balancer_endpoints.push(product::GatewayLoadBalancerEndpoint {
+            id: id.into(),
+            port: port.into(),
+            ipv4: match address {
+                std::net::IpAddr::V4(a) => Some(a),
+                std::net::IpAddr::V6(_) => None,
+            },
+            ipv6: match address {
+                std::net::IpAddr::V6(a) => Some(a),
+                std::net::IpAddr::V4(_) => None,
+            },
+            next_hop_mac: Some(next_hop_mac.parse().expect("a MAC address")),
+            next_hop: None,
+            description: None,
+            tags: Default::default(),
+        });
+        self
+    }
+
+    /// The collector most tests mirror to: 192.0.2.10 behind the next hop 02:00:00:00:00:20
+    /// on the port named `mirror`, as network interface `eni`, and target `target` for it.
+    pub fn collector(self, eni: &str, target: &str) -> Setup {
+        self.eni(Eni::collector(eni, "mirror", "192.0.2.10").next_hop_mac("02:00:00:00:00:20")).target(Target::eni(target, eni))
+    }
+
+    /// [`Setup::collector`] as `eni-tmt`, target `tmt`.
+    pub fn tmt(self) -> Setup {
+        self.collector("eni-tmt", "tmt")
     }
 
     /// Adds a mirror target.
@@ -277,6 +316,18 @@ impl Target {
         self.0.udp_port = port;
         self
     }
+
+    /// The outer TTL / hop limit.
+    pub fn ttl(mut self, ttl: u8) -> Target {
+        self.0.ttl = ttl;
+        self
+    }
+
+    /// Sets the outer IPv4 DF flag.
+    pub fn dont_fragment(mut self) -> Target {
+        self.0.dont_fragment = true;
+        self
+    }
 }
 
 /// `[[filter]]`: rules per direction.
@@ -435,6 +486,12 @@ impl Session {
         self.0.packet_length = Some(length);
         self
     }
+
+    /// Configured but mirroring nothing.
+    pub fn disabled(mut self) -> Session {
+        self.0.enabled = false;
+        self
+    }
 }
 
 #[cfg(test)]
@@ -459,6 +516,11 @@ mod tests {
             .target(Target::eni("tmt-ids", "eni-ids").mtu(1000).vlan(7))
             .filter(Filter::new("tmf-web").egress(Rule::reject(100).id("tmfr-ssh").protocol(6).destination_port(22, 22)).ingress(Rule::accept(1).source("10.0.0.0/8")).amazon_dns())
             .session(Session::new("tms-1", 1).source("eni-web").target("tmt-ids").filter("tmf-web").vni(77).packet_length(64))
+            .load_balancer("arn:aws:elasticloadbalancing:local:000000000000:loadbalancer/net/nlb/1", "mirror", &["192.0.2.20", "2001:db8::20"], "02:00:00:00:00:22")
+            .endpoint("vpce-6", "mirror", "2001:db8:2::30", "02:00:00:00:00:31")
+            .target(Target::endpoint("tmt-gwlb6", "vpce-6").ttl(64).udp_port(4790))
+            .target(Target::nlb("tmt-nlb", "arn:aws:elasticloadbalancing:local:000000000000:loadbalancer/net/nlb/1").dont_fragment())
+            .session(Session::new("tms-2", 2).source("eni-web").target("tmt-gwlb6").filter("tmf-web").vni(78).disabled())
             .with(|c| c.quotas.sessions_per_source = 40);
         let mut read = parsed(&setup);
         // Reading assigns what may be omitted: the rule id not given.
