@@ -77,18 +77,15 @@ impl Setup {
 
     /// Adds a gateway load balancer endpoint at `address` (IPv4 or IPv6) to the inventory.
     pub fn endpoint(mut self, id: &str, port: &str, address: &str, next_hop_mac: &str) -> Setup {
-        let address: std::net::IpAddr = address.parse().expect("an IP address");
+        let (ipv4, ipv6) = match address.parse().expect("an IP address") {
+            std::net::IpAddr::V4(a) => (Some(a), None),
+            std::net::IpAddr::V6(a) => (None, Some(a)),
+        };
         self.0.gateway_load_balancer_endpoints.push(product::GatewayLoadBalancerEndpoint {
             id: id.into(),
             port: port.into(),
-            ipv4: match address {
-                std::net::IpAddr::V4(a) => Some(a),
-                std::net::IpAddr::V6(_) => None,
-            },
-            ipv6: match address {
-                std::net::IpAddr::V6(a) => Some(a),
-                std::net::IpAddr::V4(_) => None,
-            },
+            ipv4,
+            ipv6,
             next_hop_mac: Some(next_hop_mac.parse().expect("a MAC address")),
             next_hop: None,
             description: None,
@@ -375,18 +372,7 @@ pub struct Rule(pub product::FilterRule);
 
 impl Rule {
     fn new(number: u32, action: RuleAction) -> Rule {
-        Rule(product::FilterRule {
-            id: None,
-            rule_number: number,
-            action,
-            protocol: None,
-            source_cidr: None,
-            destination_cidr: None,
-            source_port: None,
-            destination_port: None,
-            description: None,
-            tags: Default::default(),
-        })
+        Rule(product::FilterRule::new(number, action))
     }
 
     /// Rule `number`, mirroring what it matches.
@@ -508,7 +494,7 @@ mod tests {
         let setup = Setup::lab()
             .port(Port::pcap("host").rx("{lab}/in.pcap").infinite())
             .port(Port::null("uplink"))
-            .port(Port::pcap("mirror").tx("{lab}/out/mirror.pcap").ipv4("192.0.2.1").mac("02:00:00:00:00:10"))
+            .port(Port::pcap("mirror").tx("{lab}/out/mirror.pcap").ipv4("192.0.2.1").ipv6("2001:db8:2::1").mac("02:00:00:00:00:10"))
             .link("host", "uplink")
             .metrics()
             .eni(Eni::new("eni-web", "host").mac("02:00:00:00:00:01").ipv4("10.0.0.5"))

@@ -575,6 +575,24 @@ pub struct FilterRule {
     pub tags: Tags,
 }
 
+impl FilterRule {
+    /// Rule `number` doing `action` on every protocol, address and port, its id assigned later.
+    pub fn new(number: u32, action: RuleAction) -> Self {
+        FilterRule {
+            id: None,
+            rule_number: number,
+            action,
+            protocol: None,
+            source_cidr: None,
+            destination_cidr: None,
+            source_port: None,
+            destination_port: None,
+            description: None,
+            tags: Tags::new(),
+        }
+    }
+}
+
 /// `[[session]]`: links a source, a target and a filter.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

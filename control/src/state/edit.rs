@@ -238,18 +238,7 @@ mod tests {
     }
 
     fn rule(id: &str, n: u32) -> FilterRule {
-        FilterRule {
-            id: Some(id.into()),
-            rule_number: n,
-            action: RuleAction::Accept,
-            protocol: None,
-            source_cidr: None,
-            destination_cidr: None,
-            source_port: None,
-            destination_port: None,
-            description: None,
-            tags: Default::default(),
-        }
+        FilterRule { id: Some(id.into()), ..FilterRule::new(n, RuleAction::Accept) }
     }
 
     #[test]
