@@ -429,18 +429,7 @@ pub struct Session(pub product::Session);
 impl Session {
     /// Session `number` with id `id`; name its source, target and filter next.
     pub fn new(id: &str, number: u32) -> Session {
-        Session(product::Session {
-            id: id.into(),
-            source: String::new(),
-            target: String::new(),
-            filter: String::new(),
-            session_number: number,
-            virtual_network_id: None,
-            packet_length: None,
-            enabled: true,
-            description: None,
-            tags: Default::default(),
-        })
+        Session(product::Session::new(id, number, "", "", ""))
     }
 
     /// The monitored network interface.

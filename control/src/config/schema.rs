@@ -618,6 +618,24 @@ pub struct Session {
     pub tags: Tags,
 }
 
+impl Session {
+    /// Session `number` of `source` through `filter` to `target`, enabled, with the defaults.
+    pub fn new(id: &str, number: u32, source: &str, target: &str, filter: &str) -> Self {
+        Session {
+            id: id.into(),
+            source: source.into(),
+            target: target.into(),
+            filter: filter.into(),
+            session_number: number,
+            virtual_network_id: None,
+            packet_length: None,
+            enabled: true,
+            description: None,
+            tags: Tags::new(),
+        }
+    }
+}
+
 fn yes() -> bool {
     true
 }
