@@ -6,6 +6,7 @@
 
 use serde_json::json;
 use e2e::traffic::{mixed, Side};
+use e2e::config::{Eni, Filter, Port, Rule, Session, Setup, Target};
 use e2e::netns::Netns;
 use e2e::{require_root, require_tool, sh, Lab};
 use serde_json::Value;
@@ -31,61 +32,18 @@ fn next_hop_resolved_by_arp_with_a_kernel_collector() {
     // Frames without jumbo ones: net_pcap's infinite_rx keeps single-segment mbufs.
     let frames: Vec<_> = mixed(121, 2000, Side::Host).into_iter().filter(|f| f.bytes.len() <= 1518).collect();
     lab.write_pcap("in.pcap", frames.iter().map(|f| f.bytes.as_slice()));
-    let cfg = lab.config(&format!(
-        r#"
-[dataplane]
-workers = 1
-eal_args = ["--no-huge", "-m", "256", "--no-pci"]
-idle_sleep_us = 0
-
-[[port]]
-name = "host"
-device = "net_pcap0,rx_pcap={{lab}}/in.pcap,infinite_rx=1"
-
-[[port]]
-name = "uplink"
-device = "net_null0,no-rx=1"
-
-[[port]]
-name = "mirror"
-device = "net_tap0,iface={tap}"
-mac = "02:00:00:00:00:10"
-ipv4 = "192.0.2.1"
-
-[[link]]
-ports = ["host", "uplink"]
-
-[[network_interface]]
-id = "eni-web"
-port = "host"
-
-[[network_interface]]
-id = "eni-ids"
-port = "mirror"
-ipv4 = "192.0.2.10"
-next_hop = "192.0.2.10"
-
-[[target]]
-id = "tmt-ids"
-network_interface_id = "eni-ids"
-
-[[filter]]
-id = "f"
-[[filter.egress_rule]]
-rule_number = 1
-action = "accept"
-protocol = 6
-
-[[session]]
-id = "tms-1"
-source = "eni-web"
-target = "tmt-ids"
-filter = "f"
-session_number = 1
-virtual_network_id = 77
-packet_length = 64
-"#
-    ));
+    let setup = Setup::lab()
+        .port(Port::pcap("host").rx("{lab}/in.pcap").infinite())
+        .port(Port::null("uplink"))
+        .port(Port::tap("mirror", &tap).mac("02:00:00:00:00:10").ipv4("192.0.2.1"))
+        .link("host", "uplink")
+        .eni(Eni::new("eni-web", "host"))
+        .eni(Eni::collector("eni-ids", "mirror", "192.0.2.10").next_hop("192.0.2.10"))
+        .target(Target::eni("tmt-ids", "eni-ids"))
+        .filter(Filter::new("f").egress(Rule::accept(1).protocol(6)))
+        .session(Session::new("tms-1", 1).source("eni-web").target("tmt-ids").filter("f").vni(77).packet_length(64))
+        .with(|c| c.dataplane.idle_sleep_us = 0);
+    let cfg = lab.config(&setup.toml());
     let mut child = lab.spawn(&cfg, &[]);
     let mut c = lab.client(&mut child);
     let counters = |c: &mut control::api::Client| c.call_value(&json!({"Action": "DescribeCounters"})).unwrap().unwrap();

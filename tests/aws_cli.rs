@@ -5,6 +5,7 @@
 //! client of the EC2 API leaves the socket API and the metrics answering.
 
 use control::api::Client;
+use e2e::config::{Eni, Port, Setup};
 use e2e::traffic::{tcp4, udp4, Frame};
 use e2e::{require_root, Lab, Running};
 use serde_json::{json, Value};
@@ -58,55 +59,19 @@ impl Appliance {
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
         let creds = lab.path("credentials");
         private(&creds, &format!("[appliance]\naws_access_key_id = {KEY}\naws_secret_access_key = {SECRET}\n"));
-        let cfg = lab.config(&format!(
-            r#"
-[dataplane]
-workers = 1
-eal_args = ["--no-huge", "-m", "256", "--no-pci"]
-
-[quotas]
-sessions_per_source = 40
-
-[metrics]
-listen = "127.0.0.1:0"
-
-[api]
-listen = "127.0.0.1:0"
-credentials_file = "{creds}"
-tls_cert = "{cert}"
-tls_key = "{key}"
-
-[[port]]
-name = "host"
-device = "net_pcap0,rx_pcap={{lab}}/in.pcap,infinite_rx=1"
-
-[[port]]
-name = "uplink"
-device = "net_null0,no-rx=1"
-
-[[port]]
-name = "mirror"
-device = "net_pcap1,tx_pcap={{lab}}/out/mirror.pcap"
-ipv4 = "192.0.2.1"
-
-[[link]]
-ports = ["host", "uplink"]
-
-# What AWS keeps outside Traffic Mirroring: the ENIs.
-[[network_interface]]
-id = "eni-web"
-port = "host"
-
-[[network_interface]]
-id = "eni-ids"
-port = "mirror"
-ipv4 = "192.0.2.10"
-next_hop_mac = "02:00:00:00:00:20"
-"#,
-            creds = creds.display(),
-            cert = cert.display(),
-            key = key.display()
-        ));
+        let api = control::query::ApiConfig { listen: "127.0.0.1:0".parse().unwrap(), credentials_file: creds, tls_cert: Some(cert.clone()), tls_key: Some(key) };
+        let setup = Setup::lab()
+            .with(|c| c.quotas.sessions_per_source = 40)
+            .metrics()
+            .with(|c| c.api = Some(api))
+            .port(Port::pcap("host").rx("{lab}/in.pcap").infinite())
+            .port(Port::null("uplink"))
+            .port(Port::pcap("mirror").tx("{lab}/out/mirror.pcap").ipv4("192.0.2.1"))
+            .link("host", "uplink")
+            // What AWS keeps outside Traffic Mirroring: the ENIs.
+            .eni(Eni::new("eni-web", "host"))
+            .eni(Eni::collector("eni-ids", "mirror", "192.0.2.10").next_hop_mac("02:00:00:00:00:20"));
+        let cfg = lab.config(&setup.toml());
         let mut child = lab.spawn(&cfg, &[]);
         let _ = lab.client(&mut child);
         let log = std::fs::read_to_string(lab.path("run.stderr")).unwrap();

@@ -5,6 +5,7 @@
 //! never overwritten; `ctl` runs the AWS CLI documentation's examples.
 
 use control::api::{ApiError, Client};
+use e2e::config::{Eni, Filter, Port, Rule, Session, Setup};
 use e2e::traffic::{mixed, tcp4, udp4, Frame, Side};
 use e2e::{read_pcap, require_root, Lab, Running};
 use serde_json::{json, Value};
@@ -13,36 +14,22 @@ use std::time::{Duration, Instant};
 
 /// host: a capture replayed forever; uplink: a sink; mirror: a capture file. The monitored
 /// host is in the file; the collector and everything else come through the API.
-fn live_ports(input: &str) -> String {
-    format!(
-        r#"
-# The lab's ports; the API adds the rest.
-[dataplane]
-workers = 1
-eal_args = ["--no-huge", "-m", "256", "--no-pci"]
+fn live_ports() -> Setup {
+    Setup::lab()
+        .port(Port::pcap("host").rx("{lab}/in.pcap").infinite())
+        .port(Port::null("uplink"))
+        .port(Port::pcap("mirror").tx("{lab}/out/mirror.pcap").ipv4("192.0.2.1"))
+        .link("host", "uplink")
+        .eni(Eni::new("eni-web", "host"))
+}
 
-[[port]]
-name = "host"
-device = "net_pcap0,rx_pcap={input},infinite_rx=1"
-
-[[port]]
-name = "uplink"
-device = "net_null0,no-rx=1"
-
-[[port]]
-name = "mirror"
-device = "net_pcap1,tx_pcap={{lab}}/out/mirror.pcap"
-ipv4 = "192.0.2.1"
-
-[[link]]
-ports = ["host", "uplink"]
-
-# The web server.
-[[network_interface]]
-id = "eni-web"
-port = "host"
-"#
-    )
+/// `setup` as a file with two comments: text, since whether the API's changes, folded into
+/// the file, keep its comments is under test.
+fn commented(setup: &Setup) -> String {
+    let text = setup.toml();
+    let web = "[[network_interface]]\nid = \"eni-web\"";
+    assert!(text.contains(web), "{text}");
+    format!("# The lab's ports; the API adds the rest.\n{}", text.replacen(web, &format!("# The web server.\n{web}"), 1))
 }
 
 /// Calls `req` (an object with its Action); panics when refused.
@@ -120,7 +107,7 @@ fn collector_and_target(c: &mut Client) {
 /// ready for sessions. Returns its config file, the process and a client.
 fn filtering(lab: &Lab, frames: &[Frame], rule: Value) -> (std::path::PathBuf, Running, Client) {
     lab.write_pcap("in.pcap", frames.iter().map(|f| f.bytes.as_slice()));
-    let cfg = lab.config(&live_ports("{lab}/in.pcap"));
+    let cfg = lab.config(&commented(&live_ports()));
     let mut child = lab.spawn(&cfg, &[]);
     let mut c = lab.client(&mut child);
     ok(&mut c, filter_request());
@@ -174,7 +161,7 @@ fn sessions_created_modified_and_deleted_while_traffic_flows() {
     let sizes = [60, 64, 80, 150, 200, 250, 500, 1000, 1200, 1514];
     let frames: Vec<Frame> = (0..1000u32).map(|i| if i % 100 == 0 { tcp4(i, 40000, 443, sizes[(i / 100) as usize]) } else { udp4(i, 40000, 80, 128) }).collect();
     lab.write_pcap("in.pcap", frames.iter().map(|f| f.bytes.as_slice()));
-    let cfg = lab.config(&live_ports("{lab}/in.pcap"));
+    let cfg = lab.config(&live_ports().toml());
     let mut child = lab.spawn(&cfg, &[]);
     let mut c = lab.client(&mut child);
 
@@ -325,7 +312,7 @@ fn every_action_answers_with_ec2s_members_tags_filters_and_pages() {
     require_root();
     let lab = Lab::new("actions");
     lab.write_pcap("in.pcap", untagged_ipv4(97, 200).iter().map(|f| f.bytes.as_slice()));
-    let cfg = lab.config(&format!("{}\n[quotas]\nsessions_per_source = 40\n", live_ports("{lab}/in.pcap")));
+    let cfg = lab.config(&live_ports().with(|c| c.quotas.sessions_per_source = 40).toml());
     let mut child = lab.spawn(&cfg, &[]);
     let mut c = lab.client(&mut child);
     let team = |v: &str| json!([{"ResourceType": "traffic-mirror-session", "Tags": [{"Key": "team", "Value": v}]}]);
@@ -540,10 +527,11 @@ fn sighup_reloads_the_file_and_a_bad_file_changes_nothing() {
     let lab = Lab::new("reload");
     lab.write_pcap("in.pcap", untagged_ipv4(93, 500).iter().map(|f| f.bytes.as_slice()));
     let mirroring = |vni: u32| {
-        format!(
-            "{}\n[[network_interface]]\nid = \"eni-ids\"\nport = \"mirror\"\nipv4 = \"192.0.2.10\"\nnext_hop_mac = \"02:00:00:00:00:20\"\n\n[[target]]\nid = \"tmt-ids\"\nnetwork_interface_id = \"eni-ids\"\n\n[[filter]]\nid = \"tmf-web\"\n[[filter.egress_rule]]\nrule_number = 1\naction = \"accept\"\n\n[[session]]\nid = \"tms-1\"\nsource = \"eni-web\"\ntarget = \"tmt-ids\"\nfilter = \"tmf-web\"\nsession_number = 1\nvirtual_network_id = {vni}\n",
-            live_ports("{lab}/in.pcap")
-        )
+        live_ports()
+            .collector("eni-ids", "tmt-ids")
+            .filter(Filter::new("tmf-web").egress(Rule::accept(1)))
+            .session(Session::new("tms-1", 1).source("eni-web").target("tmt-ids").filter("tmf-web").vni(vni))
+            .toml()
     };
     let cfg = lab.config(&mirroring(100));
     let mut child = lab.spawn(&cfg, &[]);
@@ -678,7 +666,7 @@ fn ctl_runs_the_aws_cli_documentations_examples() {
     require_root();
     let lab = Lab::new("ctl");
     lab.write_pcap("in.pcap", untagged_ipv4(95, 300).iter().map(|f| f.bytes.as_slice()));
-    let cfg = lab.config(&live_ports("{lab}/in.pcap"));
+    let cfg = lab.config(&live_ports().toml());
     let mut child = lab.spawn(&cfg, &[]);
     let mut c = lab.client(&mut child);
     let ctl = |args: &[String]| {
@@ -797,7 +785,7 @@ fn a_second_instance_on_the_same_socket_is_refused() {
     require_root();
     let lab = Lab::new("twice");
     lab.write_pcap("in.pcap", untagged_ipv4(96, 100).iter().map(|f| f.bytes.as_slice()));
-    let cfg = lab.config(&live_ports("{lab}/in.pcap"));
+    let cfg = lab.config(&live_ports().toml());
     let mut first = lab.spawn(&cfg, &[]);
     let _ = lab.client(&mut first);
     let second = Command::new(e2e::binary()).args(["run", "--config"]).arg(&cfg).args(["--", "--file-prefix", "tm-e2e-twice-b"]).output().unwrap();

@@ -6,6 +6,7 @@
 
 use control::api::Client;
 use dataplane::wire::testing::FrameBuilder;
+use e2e::config::{Eni, Filter, Port, Rule, Session, Setup};
 use e2e::{built, read_pcap, require_root, sh, workspace, Lab};
 use serde_json::{json, Value};
 use std::collections::HashMap;
@@ -41,7 +42,8 @@ fn announced(frames: &Value) -> Vec<Announced<'_>> {
 fn explain_over_the_default_sample_capture_agrees_frame_by_frame_with_the_copies_sent() {
     require_root();
     let lab = Lab::new("explain-default");
-    // The sample capture, as scripts/run.sh writes it, and config/default.toml reading it.
+    // The sample capture, as scripts/run.sh writes it, and config/default.toml reading it: the
+    // shipped example is under test, so its text, not a built configuration.
     let gen = built("e2e", "tm-pcapgen");
     for (side, seed) in [("host", "1"), ("uplink", "2")] {
         sh(&[gen.to_str().unwrap(), "--side", side, "--seed", seed, "--count", "10000", lab.path(&format!("{side}.pcap")).to_str().unwrap()]);
@@ -137,88 +139,25 @@ fn explain_over_the_default_sample_capture_agrees_frame_by_frame_with_the_copies
 
 /// host: a capture read once; the rest by configuration: two sessions on the web server, the
 /// first rejecting SSH, the second taking what the first does not.
-const LIVE: &str = r#"
-[dataplane]
-workers = 1
-eal_args = ["--no-huge", "-m", "256", "--no-pci"]
-
-[metrics]
-listen = "127.0.0.1:0"
-
-[[port]]
-name = "host"
-device = "net_pcap0,rx_pcap={lab}/host.pcap"
-
-[[port]]
-name = "uplink"
-device = "net_null0,no-rx=1"
-
-[[port]]
-name = "mirror"
-device = "net_pcap1,tx_pcap={lab}/out/mirror.pcap"
-ipv4 = "192.0.2.1"
-
-[[link]]
-ports = ["host", "uplink"]
-
-[[network_interface]]
-id = "eni-web"
-port = "host"
-mac = "02:00:00:00:00:01"
-ipv4 = "10.0.0.5"
-
-[[network_interface]]
-id = "eni-ids"
-port = "mirror"
-ipv4 = "192.0.2.10"
-next_hop_mac = "02:00:00:00:00:20"
-
-[[target]]
-id = "tmt-ids"
-network_interface_id = "eni-ids"
-
-[[filter]]
-id = "tmf-web"
-[[filter.egress_rule]]
-id = "tmfr-ssh"
-rule_number = 100
-action = "reject"
-protocol = 6
-destination_port = { from = 22, to = 22 }
-[[filter.egress_rule]]
-id = "tmfr-tcp"
-rule_number = 200
-action = "accept"
-protocol = 6
-[[filter.egress_rule]]
-id = "tmfr-udp"
-rule_number = 300
-action = "accept"
-protocol = 17
-
-[[filter]]
-id = "tmf-rest"
-[[filter.egress_rule]]
-id = "tmfr-rest"
-rule_number = 1
-action = "accept"
-
-[[session]]
-id = "tms-web"
-source = "eni-web"
-target = "tmt-ids"
-filter = "tmf-web"
-session_number = 1
-virtual_network_id = 100
-
-[[session]]
-id = "tms-rest"
-source = "eni-web"
-target = "tmt-ids"
-filter = "tmf-rest"
-session_number = 2
-virtual_network_id = 300
-"#;
+fn live() -> Setup {
+    Setup::lab()
+        .metrics()
+        .port(Port::pcap("host").rx("{lab}/host.pcap"))
+        .port(Port::null("uplink"))
+        .port(Port::pcap("mirror").tx("{lab}/out/mirror.pcap").ipv4("192.0.2.1"))
+        .link("host", "uplink")
+        .eni(Eni::new("eni-web", "host").mac("02:00:00:00:00:01").ipv4("10.0.0.5"))
+        .collector("eni-ids", "tmt-ids")
+        .filter(
+            Filter::new("tmf-web")
+                .egress(Rule::reject(100).id("tmfr-ssh").protocol(6).destination_port(22, 22))
+                .egress(Rule::accept(200).id("tmfr-tcp").protocol(6))
+                .egress(Rule::accept(300).id("tmfr-udp").protocol(17)),
+        )
+        .filter(Filter::new("tmf-rest").egress(Rule::accept(1).id("tmfr-rest")))
+        .session(Session::new("tms-web", 1).source("eni-web").target("tmt-ids").filter("tmf-web").vni(100))
+        .session(Session::new("tms-rest", 2).source("eni-web").target("tmt-ids").filter("tmf-rest").vni(300))
+}
 
 const WEB: [u8; 6] = [2, 0, 0, 0, 0, 1];
 const ROUTER: [u8; 6] = [2, 0, 0, 0, 1, 1];
@@ -251,7 +190,7 @@ fn a_running_appliance_counts_each_rules_hits_and_explains_from_the_table_in_for
     frames.extend(std::iter::repeat_n(dns.as_slice(), 3));
     frames.extend(std::iter::repeat_n(arp.as_slice(), 2));
     lab.write_pcap("host.pcap", frames);
-    let cfg = lab.config(LIVE);
+    let cfg = lab.config(&live().toml());
     let mut child = lab.spawn(&cfg, &[]);
     let mut c = lab.client(&mut child);
     let deadline = Instant::now() + Duration::from_secs(60);

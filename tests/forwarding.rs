@@ -2,12 +2,23 @@
 //! frame for frame and byte for byte; bad configs start nothing; signals stop cleanly; no mbuf
 //! is left in use.
 
+use e2e::config::{Port, Setup};
 use e2e::traffic::{mixed, Side};
 use e2e::{assert_same_frames, linked_ports, read_pcap, require_root, Lab};
 use std::time::Duration;
 
 const FRAMES: usize = 12_000;
 
+/// host and uplink, linked: captures read once and written.
+fn two_ports() -> Setup {
+    Setup::lab()
+        .port(Port::pcap("host").rx("{lab}/host.pcap").tx("{lab}/out/host.pcap"))
+        .port(Port::pcap("uplink").rx("{lab}/uplink.pcap").tx("{lab}/out/uplink.pcap"))
+        .link("host", "uplink")
+}
+
+/// [`two_ports`] reading other files, as text followed by `extra`: text, because the tests of
+/// bad configurations that use it edit it by line and assert the lines of its problems.
 fn two_port_config(host_rx: &str, up_rx: &str, extra: &str) -> String {
     linked_ports(&format!("net_pcap0,rx_pcap={host_rx},tx_pcap={{lab}}/out/host.pcap"), &format!("net_pcap1,rx_pcap={up_rx},tx_pcap={{lab}}/out/uplink.pcap")) + extra
 }
@@ -33,7 +44,7 @@ fn forwards_both_ways_frame_for_frame() {
     assert!(v6 > 500 && vlan > 500 && non_ip > 500 && jumbo > 10, "the capture is mixed: {v6} IPv6, {vlan} VLAN, {non_ip} non-IP, {jumbo} jumbo");
     lab.write_pcap("host.pcap", host.iter().map(|f| f.bytes.as_slice()));
     lab.write_pcap("uplink.pcap", up.iter().map(|f| f.bytes.as_slice()));
-    let cfg = lab.config(&two_port_config("{lab}/host.pcap", "{lab}/uplink.pcap", ""));
+    let cfg = lab.config(&two_ports().toml());
 
     let run = lab.run(&cfg, Duration::from_secs(60));
     run.assert_ok();
@@ -64,11 +75,12 @@ fn two_workers_each_forward_their_own_queues() {
     for (i, f) in inputs.iter().enumerate() {
         lab.write_pcap(&format!("in{i}.pcap"), f.iter().map(|f| f.bytes.as_slice()));
     }
-    let ports = linked_ports(
-        "net_pcap0,rx_pcap={lab}/in0.pcap,rx_pcap={lab}/in1.pcap,tx_pcap={lab}/out/h0.pcap,tx_pcap={lab}/out/h1.pcap",
-        "net_pcap1,rx_pcap={lab}/in2.pcap,rx_pcap={lab}/in3.pcap,tx_pcap={lab}/out/u0.pcap,tx_pcap={lab}/out/u1.pcap",
-    );
-    let cfg = lab.config(&ports.replace("workers = 1", "workers = 2"));
+    let setup = Setup::lab()
+        .with(|c| c.dataplane.workers = 2)
+        .port(Port::pcap("host").rx("{lab}/in0.pcap").rx("{lab}/in1.pcap").tx("{lab}/out/h0.pcap").tx("{lab}/out/h1.pcap"))
+        .port(Port::pcap("uplink").rx("{lab}/in2.pcap").rx("{lab}/in3.pcap").tx("{lab}/out/u0.pcap").tx("{lab}/out/u1.pcap"))
+        .link("host", "uplink");
+    let cfg = lab.config(&setup.toml());
     let run = lab.run(&cfg, Duration::from_secs(60));
     run.assert_ok();
     // Worker q polls RX queue q of each port and sends on its own TX queue q.
@@ -134,7 +146,7 @@ fn endless_config(lab: &Lab) -> std::path::PathBuf {
     // net_pcap's infinite_rx mode keeps frames in single mbufs: no jumbo frames.
     let frames = mixed(3, 2000, Side::Host);
     lab.write_pcap("in.pcap", frames.iter().filter(|f| f.bytes.len() <= 2048).map(|f| f.bytes.as_slice()));
-    lab.config(&linked_ports("net_pcap0,rx_pcap={lab}/in.pcap,infinite_rx=1", "net_null0"))
+    lab.config(&Setup::lab().port(Port::pcap("host").rx("{lab}/in.pcap").infinite()).port(Port::null_source("uplink")).link("host", "uplink").toml())
 }
 
 #[test]

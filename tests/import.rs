@@ -3,6 +3,7 @@
 //! their tags and owner) into a configuration that validates and mirrors as the AWS rules say.
 
 use control::config::Config;
+use e2e::config::{Port, Setup};
 use e2e::expect::{check_capture, copies, tshark_check, Input};
 use e2e::traffic::{mixed, Frame, Side};
 use e2e::{assert_same_frames, read_pcap, require_root, Lab};
@@ -221,33 +222,20 @@ const ENIS: &str = r#"{
     ]
 }"#;
 
-const BASE: &str = r#"
-[dataplane]
-workers = 1
-eal_args = ["--no-huge", "-m", "256", "--no-pci"]
-
-[[port]]
-name = "host"
-device = "net_pcap0,rx_pcap={lab}/host.pcap,tx_pcap={lab}/out/host.pcap"
-
-[[port]]
-name = "uplink"
-device = "net_pcap1,rx_pcap={lab}/uplink.pcap,tx_pcap={lab}/out/uplink.pcap"
-
-[[port]]
-name = "mirror"
-device = "net_pcap2,tx_pcap={lab}/out/mirror.pcap"
-mac = "02:00:00:00:00:10"
-
-[[link]]
-ports = ["host", "uplink"]
-"#;
+/// What `--base` gives the import: the ports and their link.
+fn base() -> Setup {
+    Setup::lab()
+        .port(Port::pcap("host").rx("{lab}/host.pcap").tx("{lab}/out/host.pcap"))
+        .port(Port::pcap("uplink").rx("{lab}/uplink.pcap").tx("{lab}/out/uplink.pcap"))
+        .port(Port::pcap("mirror").tx("{lab}/out/mirror.pcap").mac("02:00:00:00:00:10"))
+        .link("host", "uplink")
+}
 
 fn import(lab: &Lab, extra: &[&str]) -> std::process::Output {
     for (name, text) in [("targets.json", TARGETS), ("filters.json", FILTERS), ("rules.json", RULES), ("sessions.json", SESSIONS), ("enis.json", ENIS)] {
         std::fs::write(lab.path(name), text).unwrap();
     }
-    let base = lab.config(BASE);
+    let base = lab.config(&base().toml());
     std::fs::rename(&base, lab.path("base.toml")).unwrap();
     Command::new(e2e::binary())
         .arg("import-aws")

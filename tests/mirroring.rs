@@ -6,63 +6,29 @@
 use control::config::Config;
 use e2e::expect::{check_capture, check_sent_subset, copies, tshark_check, Copy, Input, Totals};
 use e2e::traffic::{mixed, sized, Frame, Side, HOSTS};
-use e2e::{assert_same_frames, read_pcap, require_root, Lab, Run, TARGET_TMT};
+use e2e::config::{Eni, Filter, Port, Rule, Session, Setup, Target};
+use e2e::{assert_same_frames, read_pcap, require_root, Lab, Run};
 use std::time::Duration;
 
-const PORTS: &str = r#"
-[dataplane]
-workers = 1
-eal_args = ["--no-huge", "-m", "256", "--no-pci"]
-
-[[port]]
-name = "host"
-device = "net_pcap0,rx_pcap={lab}/host.pcap,tx_pcap={lab}/out/host.pcap"
-
-[[port]]
-name = "uplink"
-device = "net_pcap1,rx_pcap={lab}/uplink.pcap,tx_pcap={lab}/out/uplink.pcap"
-
-[[port]]
-name = "mirror"
-device = "net_pcap2,tx_pcap={lab}/out/mirror.pcap"
-mac = "02:00:00:00:00:10"
-ipv4 = "192.0.2.1"
-ipv6 = "2001:db8:2::1"
-
-[[link]]
-ports = ["host", "uplink"]
-"#;
+/// host and uplink: captures read once and written, linked; mirror: a capture, with IPv4 and
+/// IPv6 addresses for copies whose source has none.
+fn ports() -> Setup {
+    Setup::lab()
+        .port(Port::pcap("host").rx("{lab}/host.pcap").tx("{lab}/out/host.pcap"))
+        .port(Port::pcap("uplink").rx("{lab}/uplink.pcap").tx("{lab}/out/uplink.pcap"))
+        .port(Port::pcap("mirror").tx("{lab}/out/mirror.pcap").mac("02:00:00:00:00:10").ipv4("192.0.2.1").ipv6("2001:db8:2::1"))
+        .link("host", "uplink")
+}
 
 /// A filter, `f-all`, that accepts every frame both ways.
-const F_ALL: &str = r#"
-[[filter]]
-id = "f-all"
-[[filter.egress_rule]]
-rule_number = 1
-action = "accept"
-[[filter.ingress_rule]]
-rule_number = 1
-action = "accept"
-"#;
+fn f_all() -> Filter {
+    Filter::accept_all("f-all")
+}
 
 /// Every frame of the host port mirrored whole, by session `s` with VNI `vni`, to
-/// [`TARGET_TMT`]: a configuration for [`PORTS`].
-fn everything_mirrored(vni: u32) -> String {
-    format!(
-        r#"
-[[network_interface]]
-id = "all"
-port = "host"
-{TARGET_TMT}{F_ALL}
-[[session]]
-id = "s"
-source = "all"
-target = "tmt"
-filter = "f-all"
-session_number = 1
-virtual_network_id = {vni}
-"#
-    )
+/// [`Setup::tmt`], on [`ports`].
+fn everything_mirrored(vni: u32) -> Setup {
+    ports().eni(Eni::new("all", "host")).tmt().filter(f_all()).session(Session::new("s", 1).source("all").target("tmt").filter("f-all").vni(vni))
 }
 
 fn mac(i: usize) -> String {
@@ -73,20 +39,14 @@ fn bytes(frames: &[Frame]) -> Vec<Vec<u8>> {
     frames.iter().map(|f| f.bytes.clone()).collect()
 }
 
-/// Runs `config` over `host` and `uplink` frames and checks (a) to (d). Returns the run and
+/// Runs `setup` over `host` and `uplink` frames and checks (a) to (d). Returns the run and
 /// the copies in capture order.
-fn run_link(name: &str, config: &str, host: &[Frame], uplink: &[Frame]) -> (Run, Vec<Copy>) {
-    run_ports(name, PORTS, config, host, uplink)
-}
-
-/// [`run_link`] with other `[[port]]`s than [`PORTS`].
-fn run_ports(name: &str, ports: &str, config: &str, host: &[Frame], uplink: &[Frame]) -> (Run, Vec<Copy>) {
+fn run_link(name: &str, setup: &Setup, host: &[Frame], uplink: &[Frame]) -> (Run, Vec<Copy>) {
     require_root();
     let lab = Lab::new(name);
     lab.write_pcap("host.pcap", host.iter().map(|f| f.bytes.as_slice()));
     lab.write_pcap("uplink.pcap", uplink.iter().map(|f| f.bytes.as_slice()));
-    let text = format!("{ports}{config}");
-    let path = lab.config(&text);
+    let path = lab.config(&setup.toml());
     let cfg = Config::load(&path).expect("the test config is valid");
     let run = lab.run(&path, Duration::from_secs(60));
     run.assert_ok();
@@ -138,160 +98,48 @@ fn count(order: &[Copy], session: &str, dir: dataplane::types::Direction) -> usi
 #[test]
 fn several_sessions_ordering_truncation_mtu_ipv6_vlan_and_disabled() {
     use dataplane::types::Direction::{Egress, Ingress};
-    let config = format!(
-        r#"
-# Host 0: three sessions. The first rejects SSH and takes the rest of TCP to 198.51.100.0/24,
-# cut to 100 bytes; the second takes UDP, whole but cut by a 600-byte MTU and VLAN-tagged; the
-# third takes all IPv6 and ICMP.
-[[network_interface]]
-id = "eni-a"
-port = "host"
-mac = "{a}"
-ipv4 = "10.0.0.5"
-
-# Host 1: IPv6 rules, and a disabled session. Uses the mirror port's address.
-[[network_interface]]
-id = "eni-b"
-port = "host"
-mac = "{b}"
-
-[[network_interface]]
-id = "eni-big"
-port = "mirror"
-ipv4 = "192.0.2.10"
-next_hop_mac = "02:00:00:00:00:20"
-
-[[target]]
-id = "tmt-big"
-network_interface_id = "eni-big"
-
-[[network_interface]]
-id = "eni-small"
-port = "mirror"
-ipv4 = "192.0.2.11"
-next_hop_mac = "02:00:00:00:00:21"
-
-[[target]]
-id = "tmt-small"
-network_interface_id = "eni-small"
-mtu = 600
-vlan = 42
-
-[[filter]]
-id = "f-tcp"
-[[filter.egress_rule]]
-rule_number = 20
-action = "accept"
-protocol = 6
-destination_cidr = "198.51.100.0/24"
-[[filter.egress_rule]]
-rule_number = 10
-action = "reject"
-protocol = 6
-destination_port = {{ from = 22, to = 22 }}
-[[filter.ingress_rule]]
-rule_number = 10
-action = "accept"
-protocol = 6
-source_cidr = "198.51.100.0/24"
-
-[[filter]]
-id = "f-udp"
-[[filter.egress_rule]]
-rule_number = 1
-action = "accept"
-protocol = 17
-[[filter.ingress_rule]]
-rule_number = 1
-action = "reject"
-protocol = 17
-source_port = {{ from = 5000, to = 5000 }}
-[[filter.ingress_rule]]
-rule_number = 2
-action = "accept"
-protocol = 17
-
-[[filter]]
-id = "f-v6-icmp"
-[[filter.egress_rule]]
-rule_number = 1
-action = "accept"
-destination_cidr = "::/0"
-[[filter.egress_rule]]
-rule_number = 2
-action = "accept"
-protocol = 1
-[[filter.ingress_rule]]
-rule_number = 1
-action = "accept"
-source_cidr = "2001:db8:ff00::/40"
-[[filter.ingress_rule]]
-rule_number = 2
-action = "accept"
-protocol = 1
-
-[[filter]]
-id = "f-v6-rules"
-[[filter.egress_rule]]
-rule_number = 100
-action = "reject"
-protocol = 6
-source_cidr = "2001:db8::/64"
-destination_port = {{ from = 443, to = 443 }}
-[[filter.egress_rule]]
-rule_number = 200
-action = "accept"
-destination_cidr = "2001:db8:ff00::/40"
-[[filter.ingress_rule]]
-rule_number = 100
-action = "accept"
-source_cidr = "2001:db8:ff00::2/128"
-
-{F_ALL}
-[[session]]
-id = "a-tcp"
-source = "eni-a"
-target = "tmt-big"
-filter = "f-tcp"
-session_number = 1
-virtual_network_id = 101
-packet_length = 100
-
-[[session]]
-id = "a-udp"
-source = "eni-a"
-target = "tmt-small"
-filter = "f-udp"
-session_number = 2
-virtual_network_id = 102
-
-[[session]]
-id = "a-v6"
-source = "eni-a"
-target = "tmt-big"
-filter = "f-v6-icmp"
-session_number = 3
-
-[[session]]
-id = "b-off"
-source = "eni-b"
-target = "tmt-big"
-filter = "f-all"
-session_number = 1
-virtual_network_id = 201
-enabled = false
-
-[[session]]
-id = "b-v6"
-source = "eni-b"
-target = "tmt-big"
-filter = "f-v6-rules"
-session_number = 7
-virtual_network_id = 202
-"#,
-        a = mac(0),
-        b = mac(1)
-    );
+    // Host 0: three sessions. The first rejects SSH and takes the rest of TCP to 198.51.100.0/24,
+    // cut to 100 bytes; the second takes UDP, whole but cut by a 600-byte MTU and VLAN-tagged; the
+    // third takes all IPv6 and ICMP. Host 1: IPv6 rules, and a disabled session; it uses the
+    // mirror port's address.
+    let config = ports()
+        .eni(Eni::new("eni-a", "host").mac(&mac(0)).ipv4("10.0.0.5"))
+        .eni(Eni::new("eni-b", "host").mac(&mac(1)))
+        .eni(Eni::collector("eni-big", "mirror", "192.0.2.10").next_hop_mac("02:00:00:00:00:20"))
+        .target(Target::eni("tmt-big", "eni-big"))
+        .eni(Eni::collector("eni-small", "mirror", "192.0.2.11").next_hop_mac("02:00:00:00:00:21"))
+        .target(Target::eni("tmt-small", "eni-small").mtu(600).vlan(42))
+        .filter(
+            Filter::new("f-tcp")
+                .egress(Rule::accept(20).protocol(6).destination("198.51.100.0/24"))
+                .egress(Rule::reject(10).protocol(6).destination_port(22, 22))
+                .ingress(Rule::accept(10).protocol(6).source("198.51.100.0/24")),
+        )
+        .filter(
+            Filter::new("f-udp")
+                .egress(Rule::accept(1).protocol(17))
+                .ingress(Rule::reject(1).protocol(17).source_port(5000, 5000))
+                .ingress(Rule::accept(2).protocol(17)),
+        )
+        .filter(
+            Filter::new("f-v6-icmp")
+                .egress(Rule::accept(1).destination("::/0"))
+                .egress(Rule::accept(2).protocol(1))
+                .ingress(Rule::accept(1).source("2001:db8:ff00::/40"))
+                .ingress(Rule::accept(2).protocol(1)),
+        )
+        .filter(
+            Filter::new("f-v6-rules")
+                .egress(Rule::reject(100).protocol(6).source("2001:db8::/64").destination_port(443, 443))
+                .egress(Rule::accept(200).destination("2001:db8:ff00::/40"))
+                .ingress(Rule::accept(100).source("2001:db8:ff00::2/128")),
+        )
+        .filter(f_all())
+        .session(Session::new("a-tcp", 1).source("eni-a").target("tmt-big").filter("f-tcp").vni(101).packet_length(100))
+        .session(Session::new("a-udp", 2).source("eni-a").target("tmt-small").filter("f-udp").vni(102))
+        .session(Session::new("a-v6", 3).source("eni-a").target("tmt-big").filter("f-v6-icmp"))
+        .session(Session::new("b-off", 1).source("eni-b").target("tmt-big").filter("f-all").vni(201).disabled())
+        .session(Session::new("b-v6", 7).source("eni-b").target("tmt-big").filter("f-v6-rules").vni(202));
     let host = mixed(31, 6000, Side::Host);
     let uplink = mixed(32, 6000, Side::Uplink);
     let (run, order) = run_link("sessions", &config, &host, &uplink);
@@ -319,89 +167,20 @@ virtual_network_id = 202
 #[test]
 fn ipv6_collectors_and_endpoints_get_their_own_outer_headers() {
     use dataplane::types::Direction::{Egress, Ingress};
-    let config = format!(
-        r#"
-[[network_interface]]
-id = "eni-a"
-port = "host"
-mac = "{a}"
-ipv4 = "10.0.0.5"
-ipv6 = "2001:db8:1::5"
-
-[[network_interface]]
-id = "eni-b"
-port = "host"
-mac = "{b}"
-
-[[network_interface]]
-id = "eni-c"
-port = "host"
-mac = "{c}"
-
-[[network_interface]]
-id = "eni-ids6"
-port = "mirror"
-ipv6 = "2001:db8:2::10"
-next_hop_mac = "02:00:00:00:00:20"
-
-[[gateway_load_balancer_endpoint]]
-id = "vpce-4"
-port = "mirror"
-ipv4 = "192.0.2.30"
-next_hop_mac = "02:00:00:00:00:30"
-
-[[gateway_load_balancer_endpoint]]
-id = "vpce-6"
-port = "mirror"
-ipv6 = "2001:db8:2::30"
-next_hop_mac = "02:00:00:00:00:31"
-
-[[target]]
-id = "tmt-ids6"
-network_interface_id = "eni-ids6"
-mtu = 1500
-
-[[target]]
-id = "tmt-gwlb4"
-gateway_load_balancer_endpoint_id = "vpce-4"
-ttl = 64
-dont_fragment = true
-
-[[target]]
-id = "tmt-gwlb6"
-gateway_load_balancer_endpoint_id = "vpce-6"
-vlan = 42
-
-{F_ALL}
-[[session]]
-id = "a-ids6"
-source = "eni-a"
-target = "tmt-ids6"
-filter = "f-all"
-session_number = 1
-virtual_network_id = 601
-
-[[session]]
-id = "b-gwlb4"
-source = "eni-b"
-target = "tmt-gwlb4"
-filter = "f-all"
-session_number = 1
-virtual_network_id = 602
-
-[[session]]
-id = "c-gwlb6"
-source = "eni-c"
-target = "tmt-gwlb6"
-filter = "f-all"
-session_number = 1
-virtual_network_id = 603
-packet_length = 200
-"#,
-        a = mac(0),
-        b = mac(1),
-        c = mac(2)
-    );
+    let config = ports()
+        .eni(Eni::new("eni-a", "host").mac(&mac(0)).ipv4("10.0.0.5").ipv6("2001:db8:1::5"))
+        .eni(Eni::new("eni-b", "host").mac(&mac(1)))
+        .eni(Eni::new("eni-c", "host").mac(&mac(2)))
+        .eni(Eni::new("eni-ids6", "mirror").ipv6("2001:db8:2::10").next_hop_mac("02:00:00:00:00:20"))
+        .endpoint("vpce-4", "mirror", "192.0.2.30", "02:00:00:00:00:30")
+        .endpoint("vpce-6", "mirror", "2001:db8:2::30", "02:00:00:00:00:31")
+        .target(Target::eni("tmt-ids6", "eni-ids6").mtu(1500))
+        .target(Target::endpoint("tmt-gwlb4", "vpce-4").ttl(64).dont_fragment())
+        .target(Target::endpoint("tmt-gwlb6", "vpce-6").vlan(42))
+        .filter(f_all())
+        .session(Session::new("a-ids6", 1).source("eni-a").target("tmt-ids6").filter("f-all").vni(601))
+        .session(Session::new("b-gwlb4", 1).source("eni-b").target("tmt-gwlb4").filter("f-all").vni(602))
+        .session(Session::new("c-gwlb6", 1).source("eni-c").target("tmt-gwlb6").filter("f-all").vni(603).packet_length(200));
     let host = mixed(51, 5000, Side::Host);
     let uplink = mixed(52, 5000, Side::Uplink);
     let (_, order) = run_link("ipv6-gwlb", &config, &host, &uplink);
@@ -422,34 +201,13 @@ packet_length = 200
 
 #[test]
 fn load_balancer_target_keeps_flows_on_one_collector() {
-    let config = &format!(
-        r#"
-[[network_interface]]
-id = "eni-all"
-port = "host"
-ipv4 = "10.0.0.1"
-
-[[load_balancer]]
-arn = "arn:aws:elasticloadbalancing:local:000000000000:loadbalancer/net/nlb/1"
-port = "mirror"
-addresses = ["192.0.2.20", "192.0.2.21", "192.0.2.22"]
-next_hop_mac = "02:00:00:00:00:22"
-
-[[target]]
-id = "tmt-nlb"
-network_load_balancer_arn = "arn:aws:elasticloadbalancing:local:000000000000:loadbalancer/net/nlb/1"
-udp_port = 4790
-
-{F_ALL}
-[[session]]
-id = "all"
-source = "eni-all"
-target = "tmt-nlb"
-filter = "f-all"
-session_number = 1
-virtual_network_id = 77
-"#
-    );
+    let nlb = "arn:aws:elasticloadbalancing:local:000000000000:loadbalancer/net/nlb/1";
+    let config = &ports()
+        .eni(Eni::new("eni-all", "host").ipv4("10.0.0.1"))
+        .load_balancer(nlb, "mirror", &["192.0.2.20", "192.0.2.21", "192.0.2.22"], "02:00:00:00:00:22")
+        .target(Target::nlb("tmt-nlb", nlb).udp_port(4790))
+        .filter(f_all())
+        .session(Session::new("all", 1).source("eni-all").target("tmt-nlb").filter("f-all").vni(77));
     let host = mixed(41, 5000, Side::Host);
     let uplink = mixed(42, 5000, Side::Uplink);
     let (_, order) = run_link("nlb", config, &host, &uplink);
@@ -464,53 +222,14 @@ virtual_network_id = 77
 
 #[test]
 fn never_mirrored_traffic_and_amazon_dns() {
-    let config = &format!(r#"
-[vpc]
-resolvers = ["10.0.0.2"]
-
-[[network_interface]]
-id = "eni-all"
-port = "host"
-ipv4 = "10.0.0.1"
-
-{TARGET_TMT}
-[[filter]]
-id = "f-plain"
-[[filter.egress_rule]]
-rule_number = 1
-action = "accept"
-protocol = 17
-[[filter.ingress_rule]]
-rule_number = 1
-action = "accept"
-protocol = 17
-
-[[filter]]
-id = "f-dns"
-network_services = ["amazon-dns"]
-[[filter.egress_rule]]
-rule_number = 1
-action = "accept"
-[[filter.ingress_rule]]
-rule_number = 1
-action = "accept"
-
-[[session]]
-id = "plain"
-source = "eni-all"
-target = "tmt"
-filter = "f-plain"
-session_number = 1
-virtual_network_id = 1
-
-[[session]]
-id = "with-dns"
-source = "eni-all"
-target = "tmt"
-filter = "f-dns"
-session_number = 2
-virtual_network_id = 2
-"#);
+    let config = &ports()
+        .with(|c| c.vpc.resolvers = vec!["10.0.0.2".parse().unwrap()])
+        .eni(Eni::new("eni-all", "host").ipv4("10.0.0.1"))
+        .tmt()
+        .filter(Filter::new("f-plain").egress(Rule::accept(1).protocol(17)).ingress(Rule::accept(1).protocol(17)))
+        .filter(Filter::accept_all("f-dns").amazon_dns())
+        .session(Session::new("plain", 1).source("eni-all").target("tmt").filter("f-plain").vni(1))
+        .session(Session::new("with-dns", 2).source("eni-all").target("tmt").filter("f-dns").vni(2));
     let host = mixed(51, 6000, Side::Host);
     let uplink = mixed(52, 6000, Side::Uplink);
     let (run, order) = run_link("dns", config, &host, &uplink);
@@ -571,64 +290,16 @@ fn tap_port_mirrors_by_mac_and_forwards_nothing() {
         span.push(b);
     }
     lab.write_pcap("span.pcap", span.iter().map(|f| f.bytes.as_slice()));
-    let text = format!(
-        r#"
-[dataplane]
-workers = 1
-eal_args = ["--no-huge", "-m", "256", "--no-pci"]
-
-[[port]]
-name = "span"
-device = "net_pcap0,rx_pcap={{lab}}/span.pcap,tx_pcap={{lab}}/out/span.pcap"
-
-[[port]]
-name = "mirror"
-device = "net_pcap1,tx_pcap={{lab}}/out/mirror.pcap"
-mac = "02:00:00:00:00:10"
-ipv4 = "192.0.2.1"
-
-[[network_interface]]
-id = "web"
-port = "span"
-mac = "{a}"
-
-[[network_interface]]
-id = "db"
-port = "span"
-mac = "{b}"
-
-{TARGET_TMT}
-[[filter]]
-id = "f-tcp"
-[[filter.egress_rule]]
-rule_number = 1
-action = "accept"
-protocol = 6
-[[filter.ingress_rule]]
-rule_number = 1
-action = "accept"
-protocol = 6
-
-[[session]]
-id = "web"
-source = "web"
-target = "tmt"
-filter = "f-tcp"
-session_number = 1
-virtual_network_id = 10
-
-[[session]]
-id = "db"
-source = "db"
-target = "tmt"
-filter = "f-tcp"
-session_number = 1
-virtual_network_id = 20
-"#,
-        a = mac(0),
-        b = mac(1)
-    );
-    let path = lab.config(&text);
+    let setup = Setup::lab()
+        .port(Port::pcap("span").rx("{lab}/span.pcap").tx("{lab}/out/span.pcap"))
+        .port(Port::pcap("mirror").tx("{lab}/out/mirror.pcap").mac("02:00:00:00:00:10").ipv4("192.0.2.1"))
+        .eni(Eni::new("web", "span").mac(&mac(0)))
+        .eni(Eni::new("db", "span").mac(&mac(1)))
+        .tmt()
+        .filter(Filter::new("f-tcp").egress(Rule::accept(1).protocol(6)).ingress(Rule::accept(1).protocol(6)))
+        .session(Session::new("web", 1).source("web").target("tmt").filter("f-tcp").vni(10))
+        .session(Session::new("db", 1).source("db").target("tmt").filter("f-tcp").vni(20));
+    let path = lab.config(&setup.toml());
     let cfg = Config::load(&path).unwrap();
     let run = lab.run(&path, Duration::from_secs(60));
     run.assert_ok();
@@ -652,54 +323,17 @@ fn two_workers_mirror_their_own_queues() {
     for (i, f) in inputs.iter().enumerate() {
         lab.write_pcap(&format!("in{i}.pcap"), f.iter().map(|f| f.bytes.as_slice()));
     }
-    let path = lab.config(
-        &format!(r#"
-[dataplane]
-workers = 2
-eal_args = ["--no-huge", "-m", "256", "--no-pci"]
-
-[[port]]
-name = "host"
-device = "net_pcap0,rx_pcap={{lab}}/in0.pcap,rx_pcap={{lab}}/in1.pcap,tx_pcap={{lab}}/out/h0.pcap,tx_pcap={{lab}}/out/h1.pcap"
-
-[[port]]
-name = "uplink"
-device = "net_pcap1,rx_pcap={{lab}}/in2.pcap,rx_pcap={{lab}}/in3.pcap,tx_pcap={{lab}}/out/u0.pcap,tx_pcap={{lab}}/out/u1.pcap"
-
-[[port]]
-name = "mirror"
-device = "net_pcap2,tx_pcap={{lab}}/out/m0.pcap,tx_pcap={{lab}}/out/m1.pcap"
-ipv4 = "192.0.2.1"
-
-[[link]]
-ports = ["host", "uplink"]
-
-[[network_interface]]
-id = "all"
-port = "host"
-
-{TARGET_TMT}
-[[filter]]
-id = "f"
-[[filter.egress_rule]]
-rule_number = 1
-action = "accept"
-protocol = 6
-[[filter.ingress_rule]]
-rule_number = 1
-action = "accept"
-protocol = 17
-
-[[session]]
-id = "s"
-source = "all"
-target = "tmt"
-filter = "f"
-session_number = 1
-virtual_network_id = 5
-packet_length = 200
-"#),
-    );
+    let setup = Setup::lab()
+        .with(|c| c.dataplane.workers = 2)
+        .port(Port::pcap("host").rx("{lab}/in0.pcap").rx("{lab}/in1.pcap").tx("{lab}/out/h0.pcap").tx("{lab}/out/h1.pcap"))
+        .port(Port::pcap("uplink").rx("{lab}/in2.pcap").rx("{lab}/in3.pcap").tx("{lab}/out/u0.pcap").tx("{lab}/out/u1.pcap"))
+        .port(Port::pcap("mirror").tx("{lab}/out/m0.pcap").tx("{lab}/out/m1.pcap").ipv4("192.0.2.1"))
+        .link("host", "uplink")
+        .eni(Eni::new("all", "host"))
+        .tmt()
+        .filter(Filter::new("f").egress(Rule::accept(1).protocol(6)).ingress(Rule::accept(1).protocol(17)))
+        .session(Session::new("s", 1).source("all").target("tmt").filter("f").vni(5).packet_length(200));
+    let path = lab.config(&setup.toml());
     let cfg = Config::load(&path).unwrap();
     let run = lab.run(&path, Duration::from_secs(60));
     run.assert_ok();
@@ -726,15 +360,14 @@ packet_length = 200
 #[test]
 fn copies_without_mbufs_are_skipped_and_counted_while_originals_flow() {
     // 24 copy mbufs for bursts of 32 frames that are all mirrored: every burst runs short.
-    let config = &everything_mirrored(9);
+    let config = everything_mirrored(9).with(|c| c.dataplane.copy_mbufs = 24);
     require_root();
     let lab = Lab::new("nombuf");
     let host = mixed(81, 4000, Side::Host);
     let uplink = mixed(82, 4000, Side::Uplink);
     lab.write_pcap("host.pcap", host.iter().map(|f| f.bytes.as_slice()));
     lab.write_pcap("uplink.pcap", uplink.iter().map(|f| f.bytes.as_slice()));
-    let text = format!("{PORTS}{config}").replace("workers = 1", "workers = 1\ncopy_mbufs = 24");
-    let path = lab.config(&text);
+    let path = lab.config(&config.toml());
     let cfg = Config::load(&path).unwrap();
     let run = lab.run(&path, Duration::from_secs(60));
     run.assert_ok();
@@ -768,11 +401,11 @@ fn long_copies_are_sent_by_reference_and_carry_the_original_bytes() {
     // them by reference (it gathers chained mbufs in software): the long ones go as headers
     // with the original's buffer attached behind (issue 23), yet the capture, tshark, the
     // counters and the mempools (every reference returned) see exactly what copying gives.
-    let config = &everything_mirrored(5);
+    // The mirror port, told to send long copies by reference.
+    let config = &everything_mirrored(5).with(|c| c.ports[2].copy_by_reference = Some(true));
     let host = sized(91, 3000, &[64, 594, 1518], Side::Host);
     let uplink = sized(92, 3000, &[1518, 600, 64], Side::Uplink);
-    let ports = PORTS.replace("ipv4 = \"192.0.2.1\"\n", "ipv4 = \"192.0.2.1\"\ncopy_by_reference = true\n");
-    let (run, order) = run_ports("by-reference", &ports, config, &host, &uplink);
+    let (run, order) = run_link("by-reference", config, &host, &uplink);
     assert!(run.stderr.lines().any(|l| l.contains("port \"mirror\"") && l.contains("long copies sent by reference")), "the mirror port does not send by reference:\n{}", run.stderr);
     let long = order.iter().filter(|c| c.inner.len() >= 512).count();
     assert!(long > 1000, "only {long} long copies");

@@ -1,70 +1,28 @@
 //! Issue 7: what an operator watches. The Prometheus endpoint shows the same counters as the
 //! exit summary; DPDK's telemetry client shows the sessions and counters next to DPDK's own.
 
+use e2e::config::{Eni, Filter, Port, Rule, Session, Setup, Target};
 use e2e::traffic::{mixed, Side};
 use e2e::{require_root, require_tool, Lab};
 use serde_json::Value;
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-const CONFIG: &str = r#"
-[dataplane]
-workers = 1
-eal_args = ["--no-huge", "-m", "256", "--no-pci"]
-
-[metrics]
-listen = "127.0.0.1:0"
-
-[[port]]
-name = "host"
-device = "net_pcap0,rx_pcap={lab}/host.pcap,tx_pcap={lab}/out/host.pcap"
-
-[[port]]
-name = "uplink"
-device = "net_pcap1,rx_pcap={lab}/uplink.pcap,tx_pcap={lab}/out/uplink.pcap"
-
-[[port]]
-name = "mirror"
-device = "net_pcap2,tx_pcap={lab}/out/mirror.pcap"
-ipv4 = "192.0.2.1"
-
-[[link]]
-ports = ["host", "uplink"]
-
-[[network_interface]]
-id = "eni-web"
-port = "host"
-
-[[network_interface]]
-id = "eni-ids"
-port = "mirror"
-ipv4 = "192.0.2.10"
-next_hop_mac = "02:00:00:00:00:20"
-
-[[target]]
-id = "tmt-ids"
-network_interface_id = "eni-ids"
-mtu = 1000
-
-[[filter]]
-id = "tmf-tcp"
-[[filter.egress_rule]]
-rule_number = 1
-action = "accept"
-protocol = 6
-[[filter.ingress_rule]]
-rule_number = 1
-action = "accept"
-
-[[session]]
-id = "tms-web"
-source = "eni-web"
-target = "tmt-ids"
-filter = "tmf-tcp"
-session_number = 1
-virtual_network_id = 4242
-packet_length = 300
-"#;
+/// Two captures read once, a mirror capture, metrics, and one session mirroring the web
+/// server's TCP out and everything in, cut at 300 bytes.
+fn setup() -> Setup {
+    Setup::lab()
+        .metrics()
+        .port(Port::pcap("host").rx("{lab}/host.pcap").tx("{lab}/out/host.pcap"))
+        .port(Port::pcap("uplink").rx("{lab}/uplink.pcap").tx("{lab}/out/uplink.pcap"))
+        .port(Port::pcap("mirror").tx("{lab}/out/mirror.pcap").ipv4("192.0.2.1"))
+        .link("host", "uplink")
+        .eni(Eni::new("eni-web", "host"))
+        .eni(Eni::collector("eni-ids", "mirror", "192.0.2.10").next_hop_mac("02:00:00:00:00:20"))
+        .target(Target::eni("tmt-ids", "eni-ids").mtu(1000))
+        .filter(Filter::new("tmf-tcp").egress(Rule::accept(1).protocol(6)).ingress(Rule::accept(1)))
+        .session(Session::new("tms-web", 1).source("eni-web").target("tmt-ids").filter("tmf-tcp").vni(4242).packet_length(300))
+}
 
 /// GET `path` from `addr` over plain HTTP/1.1.
 fn http_get(addr: &str, path: &str) -> (String, String) {
@@ -91,7 +49,7 @@ fn start(name: &str) -> (Lab, e2e::Running, String) {
     let lab = Lab::new(name);
     lab.write_pcap("host.pcap", mixed(111, 6000, Side::Host).iter().map(|f| f.bytes.as_slice()));
     lab.write_pcap("uplink.pcap", mixed(112, 6000, Side::Uplink).iter().map(|f| f.bytes.as_slice()));
-    let cfg = lab.config(CONFIG);
+    let cfg = lab.config(&setup().toml());
     let mut child = lab.spawn(&cfg, &[]);
     let _ = lab.client(&mut child);
     let log = std::fs::read_to_string(lab.path("run.stderr")).unwrap();

@@ -10,7 +10,8 @@
 
 use e2e::traffic::udp4;
 use e2e::netns::{Netns, PacketSocket};
-use e2e::{linked_ports, read_pcap, remove_runtime_dir, require_root, require_tool, sh, Lab};
+use e2e::config::{Eni, Filter, Port, Rule, Session, Setup};
+use e2e::{read_pcap, remove_runtime_dir, require_root, require_tool, sh, Lab};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command};
 use std::time::{Duration, Instant};
@@ -159,60 +160,20 @@ fn dpdk_pdump_captures_exactly_what_the_mirror_port_of_a_live_process_sends() {
     let tag = std::process::id() % 100_000;
     let ns = Netns::new(&format!("tm-pdump-{tag}"));
     let (host_tap, mirror_tap) = (format!("tmpdh{tag}"), format!("tmpdm{tag}"));
-    let cfg = lab.config(&format!(
-        r#"
-[dataplane]
-workers = 1
-eal_args = ["--no-pci", "--huge-dir", "{HUGE_DIR}"]
-pdump = true
-
-[[port]]
-name = "host"
-device = "net_tap0,iface={host_tap}"
-
-[[port]]
-name = "uplink"
-device = "net_null0,no-rx=1"
-
-[[port]]
-name = "mirror"
-device = "net_tap1,iface={mirror_tap}"
-ipv4 = "192.0.2.1"
-
-[[link]]
-ports = ["host", "uplink"]
-
-[[network_interface]]
-id = "eni-web"
-port = "host"
-
-[[network_interface]]
-id = "eni-ids"
-port = "mirror"
-ipv4 = "192.0.2.10"
-next_hop_mac = "02:00:00:00:00:20"
-
-[[target]]
-id = "tmt-ids"
-network_interface_id = "eni-ids"
-
-[[filter]]
-id = "f"
-[[filter.egress_rule]]
-rule_number = 1
-action = "accept"
-protocol = 17
-destination_port = {{ from = {DPORT}, to = {DPORT} }}
-
-[[session]]
-id = "tms-1"
-source = "eni-web"
-target = "tmt-ids"
-filter = "f"
-session_number = 1
-virtual_network_id = 22
-"#
-    ));
+    let setup = Setup::lab()
+        .with(|c| {
+            c.dataplane.eal_args = ["--no-pci", "--huge-dir", HUGE_DIR].map(String::from).to_vec();
+            c.dataplane.pdump = true;
+        })
+        .port(Port::tap("host", &host_tap))
+        .port(Port::null("uplink"))
+        .port(Port::tap("mirror", &mirror_tap).ipv4("192.0.2.1"))
+        .link("host", "uplink")
+        .eni(Eni::new("eni-web", "host"))
+        .collector("eni-ids", "tmt-ids")
+        .filter(Filter::new("f").egress(Rule::accept(1).protocol(17).destination_port(DPORT, DPORT)))
+        .session(Session::new("tms-1", 1).source("eni-web").target("tmt-ids").filter("f").vni(22));
+    let cfg = lab.config(&setup.toml());
     let mut running = lab.spawn(&cfg, &[]);
     lab.client(&mut running);
     let log = std::fs::read_to_string(lab.path("run.stderr")).unwrap_or_default();
@@ -275,7 +236,7 @@ virtual_network_id = 22
 fn without_hugepages_traffic_mirror_says_once_that_dpdk_pdump_needs_them() {
     require_root();
     let lab = Lab::new("pdump-nohuge");
-    let cfg = lab.config(&linked_ports("net_null0,no-rx=1", "net_null1,no-rx=1"));
+    let cfg = lab.config(&Setup::lab().port(Port::null("host")).port(Port::null("uplink")).link("host", "uplink").toml());
     let mut running = lab.spawn(&cfg, &[]);
     lab.client(&mut running);
     // SAFETY: signalling our own child.

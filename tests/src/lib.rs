@@ -4,6 +4,7 @@
 //! DPDK, root and the tools a test needs are requirements, not options: a test that cannot
 //! have them fails with a message saying what is missing, never passes silently.
 
+pub mod config;
 pub mod expect;
 pub mod netns;
 pub mod scale;
@@ -15,8 +16,9 @@ use std::process::{Child, Command, Output, Stdio};
 use std::sync::OnceLock;
 use std::time::Duration;
 
-/// The collector most tests and the benchmark mirror to: 192.0.2.10 behind the next hop
-/// 02:00:00:00:00:20 on the port named `mirror`, as TOML.
+/// The collector the benchmark mirrors to: 192.0.2.10 behind the next hop 02:00:00:00:00:20
+/// on the port named `mirror`, as TOML, for the benchmark's scenarios, which are still text.
+/// Tests build it with [`config::Setup::tmt`].
 pub const TARGET_TMT: &str = r#"
 [[network_interface]]
 id = "eni-tmt"
@@ -31,7 +33,8 @@ network_interface_id = "eni-tmt"
 
 /// Two ports, `host` and `uplink`, on the DPDK devices given (`{lab}` stands for the lab
 /// folder), linked, and one worker on 256 MB of ordinary memory: the first lines of a
-/// config, as TOML (its first line blank).
+/// config, as TOML (its first line blank). For the tests whose text is under test (a bad
+/// configuration's line numbers); others build theirs with [`config::Setup`].
 pub fn linked_ports(host: &str, uplink: &str) -> String {
     format!(
         r#"

@@ -2,9 +2,9 @@
 //! its test (`tests/scale.rs`) both run it: a configuration with N sessions, three per source
 //! as AWS's quota allows, and the same sequence of changes over it.
 
+use crate::config::{Eni, Filter, Port, Rule, Session, Setup, Target};
 use crate::traffic::HOSTS;
 use serde_json::{json, Value};
-use std::fmt::Write as _;
 use std::path::Path;
 
 /// Filters and targets the sessions share (AWS users share a few filters among many sessions).
@@ -16,73 +16,46 @@ pub const TARGETS: usize = 10;
 /// see the traffic), filters and targets shared round-robin; the control socket at `socket`,
 /// metrics on 127.0.0.1:`metrics`.
 pub fn config(input: &Path, socket: &Path, metrics: u16, sessions: usize) -> String {
-    let sources = sessions.div_ceil(3);
-    let mut s = format!(
-        r#"
-[dataplane]
-workers = 1
-eal_args = ["--no-huge", "-m", "1024", "--no-pci"]
-
-[control]
-socket = "{}"
-
-[metrics]
-listen = "127.0.0.1:{metrics}"
-
-[[port]]
-name = "host"
-device = "net_pcap0,rx_pcap={},infinite_rx=1"
-
-[[port]]
-name = "uplink"
-device = "net_null0,no-rx=1"
-
-[[port]]
-name = "mirror"
-device = "net_null1,no-rx=1"
-ipv4 = "192.0.2.1"
-
-[[link]]
-ports = ["host", "uplink"]
-"#,
-        socket.display(),
-        input.display()
-    );
-    for i in 0..sources {
+    let mut setup = Setup::lab()
+        .with(|c| {
+            c.dataplane.eal_args = ["--no-huge", "-m", "1024", "--no-pci"].map(String::from).to_vec();
+            c.control.socket = socket.display().to_string();
+            c.metrics = Some(control::config::Metrics { listen: ([127, 0, 0, 1], metrics).into() });
+        })
+        .port(Port::pcap("host").rx(&input.display().to_string()).infinite())
+        .port(Port::null("uplink"))
+        .port(Port::null("mirror").ipv4("192.0.2.1"))
+        .link("host", "uplink");
+    for i in 0..sessions.div_ceil(3) {
         let mac = match HOSTS.get(i) {
             Some(m) => m.map(|b| format!("{b:02x}")).join(":"),
             None => format!("02:10:00:{:02x}:{:02x}:{:02x}", i >> 16, (i >> 8) & 0xff, i & 0xff),
         };
-        let _ = write!(s, "\n[[network_interface]]\nid = \"eni-s{i}\"\nport = \"host\"\nmac = \"{mac}\"\n");
+        setup = setup.eni(Eni::new(&format!("eni-s{i}"), "host").mac(&mac));
     }
     for t in 0..TARGETS {
-        let _ = write!(
-            s,
-            "\n[[network_interface]]\nid = \"eni-c{t}\"\nport = \"mirror\"\nipv4 = \"192.0.2.{}\"\nnext_hop_mac = \"02:00:00:00:00:20\"\n\n[[target]]\nid = \"tmt-{t}\"\nnetwork_interface_id = \"eni-c{t}\"\n",
-            10 + t
-        );
+        let eni = format!("eni-c{t}");
+        setup = setup.eni(Eni::collector(&eni, "mirror", &format!("192.0.2.{}", 10 + t)).next_hop_mac("02:00:00:00:00:20")).target(Target::eni(&format!("tmt-{t}"), &eni));
     }
     for f in 0..FILTERS {
-        let _ = write!(
-            s,
-            "\n[[filter]]\nid = \"tmf-{f}\"\n[[filter.egress_rule]]\nrule_number = 10\naction = \"reject\"\nprotocol = 6\ndestination_port = {{ from = {p}, to = {p} }}\n[[filter.egress_rule]]\nrule_number = 20\naction = \"accept\"\nprotocol = 17\nsource_port = {{ from = 1024, to = {q} }}\n[[filter.ingress_rule]]\nrule_number = 10\naction = \"accept\"\ndestination_cidr = \"10.{}.0.0/16\"\n",
-            f % 256,
-            p = 1000 + f,
-            q = 2000 + 50 * f
+        let (p, q) = (1000 + f as u16, 2000 + 50 * f as u16);
+        setup = setup.filter(
+            Filter::new(&format!("tmf-{f}"))
+                .egress(Rule::reject(10).protocol(6).destination_port(p, p))
+                .egress(Rule::accept(20).protocol(17).source_port(1024, q))
+                .ingress(Rule::accept(10).destination(&format!("10.{}.0.0/16", f % 256))),
         );
     }
     for i in 0..sessions {
-        let _ = write!(
-            s,
-            "\n[[session]]\nid = \"tms-{i}\"\nsource = \"eni-s{}\"\ntarget = \"tmt-{}\"\nfilter = \"tmf-{}\"\nsession_number = {}\nvirtual_network_id = {}\npacket_length = 128\n",
-            i / 3,
-            i % TARGETS,
-            i % FILTERS,
-            i % 3 + 1,
-            i + 1
-        );
+        let session = Session::new(&format!("tms-{i}"), (i % 3 + 1) as u32)
+            .source(&format!("eni-s{}", i / 3))
+            .target(&format!("tmt-{}", i % TARGETS))
+            .filter(&format!("tmf-{}", i % FILTERS))
+            .vni(i as u32 + 1)
+            .packet_length(128);
+        setup = setup.session(session);
     }
-    s
+    setup.toml()
 }
 
 /// Changes in a row over the sessions of [`config`]: a Modify (another filter), then a Delete,

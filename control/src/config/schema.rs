@@ -575,6 +575,24 @@ pub struct FilterRule {
     pub tags: Tags,
 }
 
+impl FilterRule {
+    /// Rule `number` doing `action` on every protocol, address and port, its id assigned later.
+    pub fn new(number: u32, action: RuleAction) -> Self {
+        FilterRule {
+            id: None,
+            rule_number: number,
+            action,
+            protocol: None,
+            source_cidr: None,
+            destination_cidr: None,
+            source_port: None,
+            destination_port: None,
+            description: None,
+            tags: Tags::new(),
+        }
+    }
+}
+
 /// `[[session]]`: links a source, a target and a filter.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -598,6 +616,24 @@ pub struct Session {
     pub description: Option<String>,
     #[serde(default, skip_serializing_if = "Tags::is_empty")]
     pub tags: Tags,
+}
+
+impl Session {
+    /// Session `number` of `source` through `filter` to `target`, enabled, with the defaults.
+    pub fn new(id: &str, number: u32, source: &str, target: &str, filter: &str) -> Self {
+        Session {
+            id: id.into(),
+            source: source.into(),
+            target: target.into(),
+            filter: filter.into(),
+            session_number: number,
+            virtual_network_id: None,
+            packet_length: None,
+            enabled: true,
+            description: None,
+            tags: Tags::new(),
+        }
+    }
 }
 
 fn yes() -> bool {

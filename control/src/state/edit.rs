@@ -223,33 +223,11 @@ mod tests {
     use crate::config::RuleAction;
 
     fn session(id: &str, number: u32) -> Session {
-        Session {
-            id: id.into(),
-            source: "eni-a".into(),
-            target: "tmt-a".into(),
-            filter: "tmf-a".into(),
-            session_number: number,
-            virtual_network_id: None,
-            packet_length: None,
-            enabled: true,
-            description: None,
-            tags: Default::default(),
-        }
+        Session::new(id, number, "eni-a", "tmt-a", "tmf-a")
     }
 
     fn rule(id: &str, n: u32) -> FilterRule {
-        FilterRule {
-            id: Some(id.into()),
-            rule_number: n,
-            action: RuleAction::Accept,
-            protocol: None,
-            source_cidr: None,
-            destination_cidr: None,
-            source_port: None,
-            destination_port: None,
-            description: None,
-            tags: Default::default(),
-        }
+        FilterRule { id: Some(id.into()), ..FilterRule::new(n, RuleAction::Accept) }
     }
 
     #[test]
