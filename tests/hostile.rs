@@ -674,14 +674,43 @@ fn until(what: &str, within: Duration, mut f: impl FnMut() -> bool) {
     }
 }
 
+/// The lab's ports (with metrics) as `etc/config.toml`, in a folder of its own for a mount to
+/// hang over: (the folder, the file).
+fn config_in_folder(lab: &Lab) -> (std::path::PathBuf, std::path::PathBuf) {
+    let etc = lab.path("etc");
+    std::fs::create_dir(&etc).unwrap();
+    let cfg = etc.join("config.toml");
+    std::fs::rename(lab.config(&ports(lab, true)), &cfg).unwrap();
+    (etc, cfg)
+}
+
+/// For 3 s from `since`, `request`, DescribePorts, DescribeCounters and a scrape are each
+/// answered within 500 ms, over and over.
+fn answered_meanwhile(lab: &Lab, addr: &str, request: Value, since: Instant) {
+    while since.elapsed() < Duration::from_secs(3) {
+        for r in [json!({"Action": "DescribePorts"}), request.clone(), json!({"Action": "DescribeCounters"})] {
+            answered_within(lab, r, Duration::from_millis(500)).unwrap();
+        }
+        scrape(addr, Duration::from_millis(500));
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// The control thread's counter `field` (`reloads_stuck`, `writes_stuck`) is 1, in
+/// DescribeCounters and as `traffic_mirror_control_<field>_total` in the metrics.
+fn counted_once(lab: &Lab, addr: &str, field: &str) {
+    let counters = answered_within(lab, json!({"Action": "DescribeCounters"}), Duration::from_millis(500)).unwrap();
+    assert_eq!(counters["control"][field], 1, "{}", counters["control"]);
+    let body = scrape(addr, Duration::from_millis(500));
+    let line = format!("traffic_mirror_control_{field}_total 1");
+    assert!(body.lines().any(|l| l == line), "{body}");
+}
+
 #[test]
 fn a_reload_from_a_hung_mount_never_blocks_the_control_thread_and_keeps_the_running_configuration() {
     require_root();
     let lab = Lab::new("hungreload");
-    let etc = lab.path("etc");
-    std::fs::create_dir(&etc).unwrap();
-    let cfg = etc.join("config.toml");
-    std::fs::rename(lab.config(&ports(&lab, true)), &cfg).unwrap();
+    let (etc, cfg) = config_in_folder(&lab);
     // At start-up there is nothing to serve yet: the read is waited for, a while, then the
     // start refused naming the file.
     {
@@ -709,13 +738,7 @@ fn a_reload_from_a_hung_mount_never_blocks_the_control_thread_and_keeps_the_runn
     // SAFETY: signalling our own child.
     unsafe { libc::kill(child.id() as i32, libc::SIGHUP) };
     // While the read hangs, everything else is answered at once.
-    while asked.elapsed() < Duration::from_secs(3) {
-        answered_within(&lab, json!({"Action": "DescribePorts"}), Duration::from_millis(500)).unwrap();
-        answered_within(&lab, json!({"Action": "DescribeNeighbors"}), Duration::from_millis(500)).unwrap();
-        answered_within(&lab, json!({"Action": "DescribeCounters"}), Duration::from_millis(500)).unwrap();
-        scrape(&addr, Duration::from_millis(500));
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    answered_meanwhile(&lab, &addr, json!({"Action": "DescribeNeighbors"}), asked);
     // Given up after a while: the caller told, one line logged (the SIGHUP asked during the
     // read joined it), counted; the running configuration kept.
     let e = reload.join().unwrap().unwrap_err();
@@ -724,10 +747,7 @@ fn a_reload_from_a_hung_mount_never_blocks_the_control_thread_and_keeps_the_runn
     assert!(e.message.contains("a hung mount?") && e.message.contains("the running configuration is kept"), "{e}");
     until("the stuck reload logged", Duration::from_secs(5), || stderr_of(&lab).contains("is stuck"));
     assert_eq!(stderr_of(&lab).matches("is stuck").count(), 1, "{}", stderr_of(&lab));
-    let counters = answered_within(&lab, json!({"Action": "DescribeCounters"}), Duration::from_millis(500)).unwrap();
-    assert_eq!(counters["control"]["reloads_stuck"], 1, "{}", counters["control"]);
-    let body = scrape(&addr, Duration::from_millis(500));
-    assert!(body.lines().any(|l| l == "traffic_mirror_control_reloads_stuck_total 1"), "{body}");
+    counted_once(&lab, &addr, "reloads_stuck");
     // Asked again while it is stuck: answered at once, nothing else read.
     let e = answered_within(&lab, json!({"Action": "ReloadConfiguration"}), Duration::from_millis(500)).unwrap_err();
     assert!(e.code == "ServiceUnavailable" && e.message.contains("still"), "{e}");
@@ -788,10 +808,7 @@ fn capture_files_on_a_hung_mount_never_block_the_control_thread() {
 fn a_change_with_the_configuration_on_a_hung_mount_never_blocks_the_control_thread_and_its_token_tells_the_outcome() {
     require_root();
     let lab = Lab::new("hungchange");
-    let etc = lab.path("etc");
-    std::fs::create_dir(&etc).unwrap();
-    let cfg = etc.join("config.toml");
-    std::fs::rename(lab.config(&ports(&lab, true)), &cfg).unwrap();
+    let (etc, cfg) = config_in_folder(&lab);
     let mut child = lab.spawn(&cfg, &[]);
     let mut c = lab.client(&mut child);
     let addr = metrics_addr(&lab);
@@ -812,23 +829,14 @@ fn a_change_with_the_configuration_on_a_hung_mount_never_blocks_the_control_thre
         std::thread::spawn(move || Client::connect(&sock).unwrap().call_value(&request).unwrap())
     };
     // While it is written, everything else is answered at once.
-    while asked.elapsed() < Duration::from_secs(3) {
-        answered_within(&lab, json!({"Action": "DescribePorts"}), Duration::from_millis(500)).unwrap();
-        answered_within(&lab, json!({"Action": "DescribeTrafficMirrorFilters"}), Duration::from_millis(500)).unwrap();
-        answered_within(&lab, json!({"Action": "DescribeCounters"}), Duration::from_millis(500)).unwrap();
-        scrape(&addr, Duration::from_millis(500));
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    answered_meanwhile(&lab, &addr, json!({"Action": "DescribeTrafficMirrorFilters"}), asked);
     // Given up after a while: the caller told what it means, logged once, counted.
     let e = change.join().unwrap().unwrap_err();
     assert!(asked.elapsed() < Duration::from_secs(30), "the caller waited {:?}", asked.elapsed());
     assert_eq!(e.code, "ServiceUnavailable", "{e}");
     assert!(e.message.contains("config.toml.journal has not returned in") && e.message.contains("a hung mount?") && e.message.contains("same ClientToken"), "{e}");
     until("the stuck write logged", Duration::from_secs(5), || stderr_of(&lab).contains("created filter") && stderr_of(&lab).contains("has not returned in"));
-    let counters = answered_within(&lab, json!({"Action": "DescribeCounters"}), Duration::from_millis(500)).unwrap();
-    assert_eq!(counters["control"]["writes_stuck"], 1, "{}", counters["control"]);
-    let body = scrape(&addr, Duration::from_millis(500));
-    assert!(body.lines().any(|l| l == "traffic_mirror_control_writes_stuck_total 1"), "{body}");
+    counted_once(&lab, &addr, "writes_stuck");
     // Another change while it stays stuck: refused at once, saying why; nothing of it in force.
     let e = answered_within(&lab, filter("refused", "t-refused"), Duration::from_millis(500)).unwrap_err();
     assert!(e.code == "ServiceUnavailable" && e.message.contains("changes are refused until then"), "{e}");
