@@ -19,7 +19,50 @@ pub struct Exclusions {
     /// The same for copies with an outer IPv6 header.
     pub own_ips_v6: Vec<[u32; 4]>,
     /// The UDP destination ports of our own copies.
-    pub own_ports: Vec<u16>,
+    pub own_ports: PortSet,
+}
+
+/// A set of UDP ports, a bit each (8 KiB): every mirrored UDP packet asks it, and asking is
+/// a load and a bit test, where searching a list was a call that made the whole check save
+/// and restore every register.
+#[derive(Clone, PartialEq, Eq)]
+pub struct PortSet(Box<[u64; PortSet::WORDS]>);
+
+impl PortSet {
+    const WORDS: usize = (u16::MAX as usize + 1) / 64;
+
+    /// Whether `port` is in the set.
+    #[inline(always)]
+    pub fn contains(&self, port: u16) -> bool {
+        self.0[usize::from(port >> 6)] >> (port & 63) & 1 != 0
+    }
+
+    /// The ports in the set, ascending.
+    pub fn iter(&self) -> impl Iterator<Item = u16> + '_ {
+        (0..=u16::MAX).filter(|&p| self.contains(p))
+    }
+}
+
+impl Default for PortSet {
+    fn default() -> Self {
+        PortSet(vec![0; Self::WORDS].into_boxed_slice().try_into().expect("WORDS words"))
+    }
+}
+
+impl FromIterator<u16> for PortSet {
+    fn from_iter<I: IntoIterator<Item = u16>>(ports: I) -> Self {
+        let mut set = PortSet::default();
+        for p in ports {
+            set.0[usize::from(p >> 6)] |= 1 << (p & 63);
+        }
+        set
+    }
+}
+
+impl std::fmt::Debug for PortSet {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_set().entries(self.iter()).finish()
+    }
 }
 
 /// Why a packet a session accepted is never mirrored all the same.
@@ -81,14 +124,14 @@ impl Exclusions {
             if METADATA_V6.contains(&src) || METADATA_V6.contains(&p.dst()) {
                 return Some(Exclusion::MetadataService);
             }
-            return (udp && self.own_ports.contains(&p.dport()) && self.own_ips_v6.contains(&src)).then_some(Exclusion::OwnCopy);
+            return (udp && self.own_ports.contains(p.dport()) && self.own_ips_v6.contains(&src)).then_some(Exclusion::OwnCopy);
         }
         let (src, dst) = (p.src_v4(), p.dst_v4());
         let meta = |a: u32| (a == METADATA_V4[0]) | (a == METADATA_V4[1]);
         if meta(src) | meta(dst) {
             return Some(Exclusion::MetadataService);
         }
-        (udp && self.own_ports.contains(&p.dport()) && self.own_ips.contains(&src)).then_some(Exclusion::OwnCopy)
+        (udp && self.own_ports.contains(p.dport()) && self.own_ips.contains(&src)).then_some(Exclusion::OwnCopy)
     }
 
     /// DNS (TCP or UDP port 53) to or from a VPC resolver. The workers never ask: the
@@ -122,6 +165,17 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_port_set_holds_exactly_its_ports_at_both_ends_of_the_range() {
+        let set: PortSet = [0, 63, 64, 4789, u16::MAX].into_iter().collect();
+        assert_eq!(set.iter().collect::<Vec<_>>(), [0, 63, 64, 4789, u16::MAX]);
+        for p in [1, 62, 65, 4788, 4790, u16::MAX - 1] {
+            assert!(!set.contains(p), "{p}");
+        }
+        assert_eq!(PortSet::default().iter().count(), 0);
+        assert_eq!(format!("{set:?}"), "{0, 63, 64, 4789, 65535}");
+    }
+
+    #[test]
     fn never_mirrored_traffic() {
         let ex = Exclusions::new(&[v4([10, 0, 0, 2])], &[]);
         let dhcp = edit(tcp4([0, 0, 0, 0], [255, 255, 255, 255], 68, 67), |f| f.protocol = proto::UDP);
@@ -136,7 +190,7 @@ mod tests {
         assert_eq!(ex.never_mirrored(&tcp4([10, 0, 0, 5], [10, 0, 0, 6], 68, 67)), None, "DHCP ports over TCP are not DHCP");
         let own = edit(tcp4([192, 0, 2, 1], [192, 0, 2, 10], 50000, 4789), |f| f.protocol = proto::UDP);
         assert_eq!(ex.never_mirrored(&own), None);
-        let ex2 = Exclusions { own_ips: vec![v4([192, 0, 2, 1])], own_ports: vec![4789], ..ex.clone() };
+        let ex2 = Exclusions { own_ips: vec![v4([192, 0, 2, 1])], own_ports: [4789].into_iter().collect(), ..ex.clone() };
         assert_eq!(ex2.never_mirrored(&own), Some(Exclusion::OwnCopy));
         let mirror6 = [0x2001_0db8, 0, 2, 1];
         let own6 = edit(tcp4([0; 4], [0; 4], 50000, 4789), |f| {

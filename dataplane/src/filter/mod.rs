@@ -29,7 +29,7 @@ mod outcome;
 mod reference;
 mod rule;
 
-pub use aws::{Exclusion, Exclusions, METADATA_V4, METADATA_V6, RESOLVER_V4, RESOLVER_V6};
+pub use aws::{Exclusion, Exclusions, PortSet, METADATA_V4, METADATA_V6, RESOLVER_V4, RESOLVER_V6};
 pub use builder::CompileError;
 pub use classifier::{Classifier, Leaf};
 pub use outcome::{Outcome, Verdict};
