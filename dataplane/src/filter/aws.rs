@@ -202,7 +202,7 @@ mod tests {
         assert_eq!(ex2.never_mirrored(&own6), None, "an IPv6 packet from another address");
         let ex3 = Exclusions { own_ips_v6: vec![mirror6], ..ex2.clone() };
         assert_eq!(ex3.never_mirrored(&own6), Some(Exclusion::OwnCopy), "our own IPv6 copy");
-        assert_eq!(ex3.never_mirrored(&edit(own6.clone(), |f| f.dport = 4790)), None, "another UDP port");
+        assert_eq!(ex3.never_mirrored(&edit(own6, |f| f.dport = 4790)), None, "another UDP port");
 
         assert!(ex.resolver_dns(&tcp4([10, 0, 0, 5], [169, 254, 169, 253], 3000, 53)));
         assert!(ex.resolver_dns(&tcp4([10, 0, 0, 2], [10, 0, 0, 5], 53, 3000)), "replies from a configured resolver");
