@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 /// A host port replaying a capture forever, linked to a sink.
 fn ports(lab: &Lab) -> Setup {
     write_capture(lab);
-    Setup::lab().linked(Port::pcap("host").rx("{lab}/in.pcap").infinite(), Port::null("uplink"))
+    Setup::lab().port(Port::pcap("host").rx("{lab}/in.pcap").infinite()).port(Port::null("uplink")).link("host", "uplink")
 }
 
 /// The host port's capture, `in.pcap`: mixed traffic.
@@ -416,7 +416,10 @@ impl SlowUplink {
 
     /// The host and uplink ports (and the link) of a configuration.
     fn setup(&self) -> Setup {
-        Setup::lab().linked(Port::af_packet("host", &self.ports.0), Port::af_packet("uplink", &self.ports.1).arg("qdisc_bypass=0").ipv4("192.0.2.1"))
+        Setup::lab()
+            .port(Port::af_packet("host", &self.ports.0))
+            .port(Port::af_packet("uplink", &self.ports.1).arg("qdisc_bypass=0").ipv4("192.0.2.1"))
+            .link("host", "uplink")
     }
 
     /// Sends `n` originals (UDP to port 5000, 1400 bytes, numbered) into the host port at
@@ -693,7 +696,8 @@ fn capture_files_on_a_hung_mount_never_block_the_control_thread() {
     let lab = Lab::new("hungpcap");
     // The capture read once, forwarded into a capture file.
     write_capture(&lab);
-    let cfg = lab.config(&Setup::lab().linked(Port::pcap("host").rx("{lab}/in.pcap"), Port::pcap("uplink").tx("{lab}/out/uplink.pcap")).metrics().toml());
+    let setup = Setup::lab().port(Port::pcap("host").rx("{lab}/in.pcap")).port(Port::pcap("uplink").tx("{lab}/out/uplink.pcap")).link("host", "uplink").metrics();
+    let cfg = lab.config(&setup.toml());
     let mut child = lab.spawn(&cfg, &[]);
     let mut c = lab.client(&mut child);
     let addr = metrics_addr(&lab);
@@ -808,7 +812,7 @@ fn frames_a_full_disk_never_took_are_counted_as_unwritten_not_as_sent() {
     let disk = Tmpfs::mount(lab.path("disk"), "256k");
     lab.write_pcap("in.pcap", (0..64).map(|i| e2e::traffic::udp4(i, 40000, 5000, 1000).bytes).collect::<Vec<_>>().iter().map(Vec::as_slice));
     let uplink = Port::pcap("uplink").tx(&format!("{}/uplink.pcap", disk.0.display()));
-    let cfg = lab.config(&Setup::lab().linked(Port::pcap("host").rx("{lab}/in.pcap").infinite(), uplink).toml());
+    let cfg = lab.config(&Setup::lab().port(Port::pcap("host").rx("{lab}/in.pcap").infinite()).port(uplink).link("host", "uplink").toml());
     let mut child = lab.spawn(&cfg, &[]);
     let mut c = lab.client(&mut child);
     // Running: the shortfall shows within seconds, counted and logged.

@@ -57,12 +57,6 @@ impl Setup {
         self
     }
 
-    /// Adds two ports and links them.
-    pub fn linked(self, a: Port, b: Port) -> Setup {
-        let names = (a.port.name.clone(), b.port.name.clone());
-        self.port(a).port(b).link(&names.0, &names.1)
-    }
-
     /// Adds a network interface to the inventory (a source or a collector).
     pub fn eni(mut self, eni: Eni) -> Setup {
         self.0.network_interfaces.push(eni.0);

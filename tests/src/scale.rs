@@ -24,7 +24,9 @@ pub fn appliance(input: &Path, workers: usize, socket: &Path) -> Setup {
             c.dataplane.eal_args = ["--no-huge", "-m", "1024", "--no-pci"].map(String::from).to_vec();
             c.control.socket = socket.display().to_string();
         })
-        .linked(host, Port::null("uplink"))
+        .port(host)
+        .port(Port::null("uplink"))
+        .link("host", "uplink")
         .port(Port::null("mirror").ipv4("192.0.2.1"))
 }
 
