@@ -5,6 +5,7 @@
 //! the control thread never saw are counted.
 
 use control::api::Client;
+use e2e::config::{Eni, Filter, Port, Rule, Session, Setup, Target};
 use e2e::traffic::{mixed, Side};
 use e2e::{require_root, Lab, Running};
 use serde_json::{json, Value};
@@ -15,12 +16,24 @@ use std::os::unix::process::CommandExt;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// A host port replaying a capture forever, linked to a sink; metrics on a free port if asked.
-fn ports(lab: &Lab, metrics: bool) -> String {
+/// A host port replaying a capture forever, linked to a sink.
+fn ports(lab: &Lab) -> Setup {
+    write_capture(lab);
+    Setup::lab().port(Port::pcap("host").rx("{lab}/in.pcap").infinite()).port(Port::null("uplink")).link("host", "uplink")
+}
+
+/// The host port's capture, `in.pcap`: mixed traffic.
+fn write_capture(lab: &Lab) {
     // infinite_rx takes single-segment frames only.
     lab.write_pcap("in.pcap", mixed(7, 400, Side::Host).iter().filter(|f| f.bytes.len() <= 1514).map(|f| f.bytes.as_slice()));
-    let m = if metrics { "\n[metrics]\nlisten = \"127.0.0.1:0\"\n" } else { "" };
-    format!("{}{m}", e2e::linked_ports("net_pcap0,rx_pcap={lab}/in.pcap,infinite_rx=1", "net_null0,no-rx=1"))
+}
+
+/// Everything `eni-web` on the host port sends, mirrored by session `tms-1` to target `tmt-ids`.
+fn web_sends_mirrored(setup: Setup) -> Setup {
+    setup
+        .eni(Eni::new("eni-web", "host"))
+        .filter(Filter::new("tmf-all").egress(Rule::accept(1)))
+        .session(Session::new("tms-1", 1).source("eni-web").target("tmt-ids").filter("tmf-all"))
 }
 
 fn rss_kb(pid: u32) -> u64 {
@@ -79,7 +92,7 @@ fn scrape(addr: &str, within: Duration) -> String {
 fn the_socket_never_exists_with_another_mode_and_never_replaces_a_file() {
     require_root();
     let lab = Lab::new("sockmode");
-    let cfg = lab.config(&ports(&lab, false));
+    let cfg = lab.config(&ports(&lab).toml());
     // Under umask 000 a socket bound in place would be world-connectable until chmod: look at
     // it as soon as it exists, as often as the machine lets us.
     let sock = lab.socket();
@@ -121,8 +134,7 @@ fn the_socket_never_exists_with_another_mode_and_never_replaces_a_file() {
     // A path that is not a stale socket is never removed.
     let precious = lab.path("precious.txt");
     std::fs::write(&precious, "keep me").unwrap();
-    let text = ports(&lab, false) + &format!("\n[control]\nsocket = \"{}\"\n", precious.display());
-    let cfg = lab.config(&text);
+    let cfg = lab.config(&ports(&lab).with(|c| c.control.socket = precious.display().to_string()).toml());
     let run = lab.run(&cfg, Duration::from_secs(30));
     assert_eq!(run.code, Some(2), "{}", run.stderr);
     assert!(run.stderr.contains("the path is a file, not a socket; traffic-mirror removes only a stale socket there"), "{}", run.stderr);
@@ -145,7 +157,7 @@ impl Drop for RunningGuard {
 fn sighup_during_start_up_is_a_reload_not_a_death() {
     require_root();
     let lab = Lab::new("earlyhup");
-    let cfg = lab.config(&ports(&lab, false));
+    let cfg = lab.config(&ports(&lab).toml());
     let mut child = lab.spawn(&cfg, &[]);
     // From the moment the process catches SIGHUP (its first act in main, before the EAL and
     // the ports: nothing earlier than exec's dynamic loading can be), SIGHUP after SIGHUP
@@ -200,7 +212,7 @@ fn sighup_during_start_up_is_a_reload_not_a_death() {
 fn what_a_client_sends_and_holds_is_bounded() {
     require_root();
     let lab = Lab::new("bounded");
-    let cfg = lab.config(&ports(&lab, true));
+    let cfg = lab.config(&ports(&lab).metrics().toml());
     let mut child = lab.spawn(&cfg, &[]);
     let mut c = lab.client(&mut child);
     let pid = child.id();
@@ -270,7 +282,7 @@ fn what_a_client_sends_and_holds_is_bounded() {
 fn a_slow_or_silent_metrics_client_delays_no_other_scrape() {
     require_root();
     let lab = Lab::new("slowscrape");
-    let cfg = lab.config(&ports(&lab, true));
+    let cfg = lab.config(&ports(&lab).metrics().toml());
     let mut child = lab.spawn(&cfg, &[]);
     let _c = lab.client(&mut child);
     let addr = metrics_addr(&lab);
@@ -314,7 +326,7 @@ fn a_fifo_as_the_configuration_never_blocks_anything() {
 
     // Running: the file becomes a FIFO, a reload is asked for; refused, and the API, the
     // neighbours and the metrics answer meanwhile.
-    let cfg = lab.config(&ports(&lab, true));
+    let cfg = lab.config(&ports(&lab).metrics().toml());
     let mut child = lab.spawn(&cfg, &[]);
     let mut c = lab.client(&mut child);
     let addr = metrics_addr(&lab);
@@ -351,41 +363,14 @@ fn frames_the_control_thread_never_saw_are_counted_and_a_flapping_hop_logs_littl
     };
     let frames: Vec<Vec<u8>> = (0..64).map(|i| reply([0x02, 0, 0, 0, 0, if i % 2 == 0 { 0x20 } else { 0x21 }])).collect();
     lab.write_pcap("arp.pcap", frames.iter().map(|f| f.as_slice()));
-    let text = ports(&lab, true)
-        + r#"
-[[port]]
-name = "mirror"
-device = "net_pcap1,rx_pcap={lab}/arp.pcap,infinite_rx=1,tx_pcap={lab}/out/mirror.pcap,tx_pcap={lab}/out/mirror-control.pcap"
-mac = "02:00:00:00:00:10"
-ipv4 = "192.0.2.1"
-
-[[network_interface]]
-id = "eni-web"
-port = "host"
-
-[[network_interface]]
-id = "eni-ids"
-port = "mirror"
-ipv4 = "192.0.2.10"
-
-[[target]]
-id = "tmt-ids"
-network_interface_id = "eni-ids"
-
-[[filter]]
-id = "tmf-all"
-[[filter.egress_rule]]
-rule_number = 1
-action = "accept"
-
-[[session]]
-id = "tms-1"
-source = "eni-web"
-target = "tmt-ids"
-filter = "tmf-all"
-session_number = 1
-"#;
-    let cfg = lab.config(&text);
+    // No next hop MAC for the collector: it is learnt from the replies.
+    let setup = ports(&lab)
+        .metrics()
+        .port(Port::pcap("mirror").rx("{lab}/arp.pcap").infinite().tx("{lab}/out/mirror.pcap").tx("{lab}/out/mirror-control.pcap").mac("02:00:00:00:00:10").ipv4("192.0.2.1"))
+        .eni(Eni::collector("eni-ids", "mirror", "192.0.2.10"))
+        .target(Target::eni("tmt-ids", "eni-ids"));
+    let setup = web_sends_mirrored(setup);
+    let cfg = lab.config(&setup.toml());
     let mut child = lab.spawn(&cfg, &[]);
     let mut c = lab.client(&mut child);
     let addr = metrics_addr(&lab);
@@ -430,37 +415,11 @@ impl SlowUplink {
     }
 
     /// The host and uplink ports (and the link) of a configuration.
-    fn ports_toml(&self) -> String {
-        format!(
-            r#"
-[dataplane]
-workers = 1
-eal_args = ["--no-huge", "-m", "256", "--no-pci"]
-
-[[port]]
-name = "host"
-device = "net_af_packet0,iface={}"
-
-[[port]]
-name = "uplink"
-device = "net_af_packet1,iface={},qdisc_bypass=0"
-ipv4 = "192.0.2.1"
-
-[[link]]
-ports = ["host", "uplink"]
-
-[[network_interface]]
-id = "eni-web"
-port = "host"
-
-[[filter]]
-id = "tmf-all"
-[[filter.egress_rule]]
-rule_number = 1
-action = "accept"
-"#,
-            self.ports.0, self.ports.1
-        )
+    fn setup(&self) -> Setup {
+        Setup::lab()
+            .port(Port::af_packet("host", &self.ports.0))
+            .port(Port::af_packet("uplink", &self.ports.1).arg("qdisc_bypass=0").ipv4("192.0.2.1"))
+            .link("host", "uplink")
     }
 
     /// Sends `n` originals (UDP to port 5000, 1400 bytes, numbered) into the host port at
@@ -495,31 +454,6 @@ action = "accept"
     }
 }
 
-/// A collector, 192.0.2.10, behind `port`, and the session of [`SlowUplink::ports_toml`]'s
-/// source and filter to it.
-fn collector_on(port: &str) -> String {
-    format!(
-        r#"
-[[network_interface]]
-id = "eni-ids"
-port = "{port}"
-ipv4 = "192.0.2.10"
-next_hop_mac = "02:00:00:00:00:20"
-
-[[target]]
-id = "tmt-ids"
-network_interface_id = "eni-ids"
-
-[[session]]
-id = "tms-1"
-source = "eni-web"
-target = "tmt-ids"
-filter = "tmf-all"
-session_number = 1
-"#
-    )
-}
-
 #[test]
 fn copies_never_share_a_slow_port_with_originals_on_a_device_that_cannot_keep_them_a_reserve() {
     // Today's uplink: a 10 Mbit/s link with a short queue. 150 originals at 600 a second
@@ -528,7 +462,7 @@ fn copies_never_share_a_slow_port_with_originals_on_a_device_that_cannot_keep_th
     let slow = SlowUplink::new("sh", "latency 50ms");
     let lab = Lab::new("sharedport");
     // A collector on the uplink: copies would leave by the port that forwards the originals.
-    let cfg = lab.config(&(slow.ports_toml() + &collector_on("uplink")));
+    let cfg = lab.config(&web_sends_mirrored(slow.setup().collector_on("uplink", "eni-ids", "tmt-ids")).toml());
     let mut child = lab.spawn(&cfg, &[]);
     let t = Instant::now();
     let status = loop {
@@ -562,15 +496,8 @@ fn through_the_api_too_and_meanwhile_every_original_crosses_the_slow_port() {
     // link whatever the machine's load does to their spacing.
     let slow = SlowUplink::new("sa", "limit 4mb");
     let lab = Lab::new("sharedapi");
-    let text = slow.ports_toml()
-        + r#"
-[[port]]
-name = "mirror"
-device = "net_null0,no-rx=1"
-mac = "02:00:00:00:00:10"
-ipv4 = "192.0.2.1"
-"# + &collector_on("mirror");
-    let cfg = lab.config(&text);
+    let setup = slow.setup().port(Port::null("mirror").mac("02:00:00:00:00:10").ipv4("192.0.2.1")).collector_on("mirror", "eni-ids", "tmt-ids");
+    let cfg = lab.config(&web_sends_mirrored(setup).toml());
     let mut child = lab.spawn(&cfg, &[]);
     let mut c = lab.client(&mut child);
     let made = c.call_value(&json!({"Action": "CreateNetworkInterface", "NetworkInterfaceId": "eni-up", "Port": "uplink", "PrivateIpAddress": "192.0.2.11", "NextHopMac": "02:00:00:00:00:21"})).unwrap();
@@ -680,7 +607,7 @@ fn config_in_folder(lab: &Lab) -> (std::path::PathBuf, std::path::PathBuf) {
     let etc = lab.path("etc");
     std::fs::create_dir(&etc).unwrap();
     let cfg = etc.join("config.toml");
-    std::fs::rename(lab.config(&ports(lab, true)), &cfg).unwrap();
+    std::fs::rename(lab.config(&ports(lab).metrics().toml()), &cfg).unwrap();
     (etc, cfg)
 }
 
@@ -768,8 +695,9 @@ fn capture_files_on_a_hung_mount_never_block_the_control_thread() {
     require_root();
     let lab = Lab::new("hungpcap");
     // The capture read once, forwarded into a capture file.
-    let text = ports(&lab, true).replace(",infinite_rx=1", "").replace("net_null0,no-rx=1", "net_pcap1,tx_pcap={lab}/out/uplink.pcap");
-    let cfg = lab.config(&text);
+    write_capture(&lab);
+    let setup = Setup::lab().port(Port::pcap("host").rx("{lab}/in.pcap")).port(Port::pcap("uplink").tx("{lab}/out/uplink.pcap")).link("host", "uplink").metrics();
+    let cfg = lab.config(&setup.toml());
     let mut child = lab.spawn(&cfg, &[]);
     let mut c = lab.client(&mut child);
     let addr = metrics_addr(&lab);
@@ -883,7 +811,8 @@ fn frames_a_full_disk_never_took_are_counted_as_unwritten_not_as_sent() {
     let lab = Lab::new("fulldisk");
     let disk = Tmpfs::mount(lab.path("disk"), "256k");
     lab.write_pcap("in.pcap", (0..64).map(|i| e2e::traffic::udp4(i, 40000, 5000, 1000).bytes).collect::<Vec<_>>().iter().map(Vec::as_slice));
-    let cfg = lab.config(&e2e::linked_ports("net_pcap0,rx_pcap={lab}/in.pcap,infinite_rx=1", &format!("net_pcap1,tx_pcap={}/uplink.pcap", disk.0.display())));
+    let uplink = Port::pcap("uplink").tx(&format!("{}/uplink.pcap", disk.0.display()));
+    let cfg = lab.config(&Setup::lab().port(Port::pcap("host").rx("{lab}/in.pcap").infinite()).port(uplink).link("host", "uplink").toml());
     let mut child = lab.spawn(&cfg, &[]);
     let mut c = lab.client(&mut child);
     // Running: the shortfall shows within seconds, counted and logged.
@@ -923,7 +852,7 @@ fn frames_a_full_disk_never_took_are_counted_as_unwritten_not_as_sent() {
 fn oversized_values_are_refused_by_member_and_value_while_another_client_is_answered_in_milliseconds() {
     require_root();
     let lab = Lab::new("bigvalues");
-    let cfg = lab.config(&ports(&lab, false));
+    let cfg = lab.config(&ports(&lab).toml());
     let mut child = lab.spawn(&cfg, &[]);
     let mut c = lab.client(&mut child);
     let pid = child.id();

@@ -61,7 +61,7 @@ impl Count {
 pub fn count_all(a: &Args, input: &Path, run_for: Duration) -> Vec<Count> {
     let mut counts: Vec<Count> = scenarios().into_iter().filter(|s| SCENARIOS.contains(&s.name) && a.picks(s.name)).map(|s| count(a, &s, None, input, run_for)).collect();
     for (name, floor) in FLOORS.into_iter().filter(|(name, _)| a.picks(name)) {
-        let s = Scenario { name, workers: 1, sessions: &[], mirroring: String::new(), against: None, floor: None, ovs: None, scales: None };
+        let s = Scenario { name, workers: 1, sessions: &[], mirroring: |s| s, against: None, floor: None, ovs: None, scales: None };
         counts.push(count(a, &s, Some(floor), input, run_for));
     }
     counts

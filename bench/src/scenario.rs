@@ -1,8 +1,8 @@
-//! The scenarios: what each one mirrors, as configuration text, and the configuration around it.
+//! The scenarios: what each one mirrors, and the configuration around it.
 
 use crate::ovs::Job;
-use e2e::TARGET_TMT;
-use std::fmt::Write as _;
+use e2e::config::{Eni, Filter, Rule, Session, Setup};
+use e2e::scale::appliance;
 use std::path::Path;
 
 /// What a scenario mirrors.
@@ -11,8 +11,8 @@ pub struct Scenario {
     pub workers: usize,
     /// Its sessions' ids: switched off and on to measure against no sessions in one process.
     pub sessions: &'static [&'static str],
-    /// TOML for sources, targets, filters, sessions (and quotas).
-    pub mirroring: String,
+    /// What it adds to the appliance with its source: targets, filters, sessions (and quotas).
+    pub mirroring: fn(Setup) -> Setup,
     /// Another scenario measured inside this one's pairs: see [`Against`].
     pub against: Option<Against>,
     /// The floor measured with it round by round (`--bench-floor`, on as many workers): the
@@ -41,116 +41,130 @@ pub struct Against {
 pub const MAIN_FILTER: &str = "f";
 
 
-/// A filter with `extra` rules that never match the traffic, then `accept`.
-pub fn filter(id: &str, extra: usize, accept: &str) -> String {
-    let mut s = format!("\n[[filter]]\nid = \"{id}\"\n");
+/// A filter with `extra` rules that never match the traffic, then `accept`'s rules.
+pub fn filter(id: &str, extra: usize, accept: fn(Filter, u32) -> Filter) -> Filter {
+    let mut f = Filter::new(id);
     let mut x: u64 = 0x1234_5678;
     for i in 0..extra {
         x ^= x << 13;
         x ^= x >> 7;
         x ^= x << 17;
         let from = 1 + x % 60000;
-        let _ = write!(
-            s,
-            "[[filter.egress_rule]]\nrule_number = {}\naction = \"{}\"\nprotocol = {}\ndestination_cidr = \"172.{}.{}.0/24\"\ndestination_port = {{ from = {from}, to = {} }}\n",
-            i + 1,
-            if i % 3 == 0 { "reject" } else { "accept" },
-            if i % 2 == 0 { 6 } else { 17 },
-            16 + (x >> 20) % 16,
-            (x >> 8) % 256,
-            (from + x % 200).min(65535)
+        let rule = if i % 3 == 0 { Rule::reject(i as u32 + 1) } else { Rule::accept(i as u32 + 1) };
+        f = f.egress(
+            rule.protocol(if i % 2 == 0 { 6 } else { 17 })
+                .destination(&format!("172.{}.{}.0/24", 16 + (x >> 20) % 16, (x >> 8) % 256))
+                .destination_port(from as u16, (from + x % 200).min(65535) as u16),
         );
     }
-    let _ = write!(s, "{}", accept.replace("{n}", &(extra + 1).to_string()).replace("{n2}", &(extra + 2).to_string()));
-    s
+    accept(f, extra as u32 + 1)
 }
 
-/// Accept TCP and UDP whose source port is in the lowest tenth (1024-7475 of 1024-65535).
-pub const TENTH: &str = "[[filter.egress_rule]]\nrule_number = {n}\naction = \"accept\"\nprotocol = 6\nsource_port = { from = 1024, to = 7475 }\n[[filter.egress_rule]]\nrule_number = {n2}\naction = \"accept\"\nprotocol = 17\nsource_port = { from = 1024, to = 7475 }\n";
-/// Accept everything.
-pub const ALL: &str = "[[filter.egress_rule]]\nrule_number = {n}\naction = \"accept\"\n";
-/// Rules that look at ports and addresses but match nothing in the traffic.
-pub const NOTHING: &str = "[[filter.egress_rule]]\nrule_number = {n}\naction = \"accept\"\nprotocol = 6\ndestination_port = { from = 9999, to = 9999 }\n[[filter.egress_rule]]\nrule_number = {n2}\naction = \"accept\"\nprotocol = 17\nsource_port = { from = 1, to = 1000 }\n";
-
-pub fn session(id: &str, filter: &str, number: u32, packet_length: Option<u32>) -> String {
-    let pl = packet_length.map(|l| format!("packet_length = {l}\n")).unwrap_or_default();
-    format!("\n[[session]]\nid = \"{id}\"\nsource = \"src\"\ntarget = \"tmt\"\nfilter = \"{filter}\"\nsession_number = {number}\nvirtual_network_id = {number}\n{pl}")
+/// Accept TCP and UDP whose source port is in the lowest tenth (1024-7475 of 1024-65535), as
+/// rules `n` and `n + 1`.
+pub fn tenth(f: Filter, n: u32) -> Filter {
+    f.egress(Rule::accept(n).protocol(6).source_port(1024, 7475)).egress(Rule::accept(n + 1).protocol(17).source_port(1024, 7475))
 }
 
-pub fn one_session(f: String, packet_length: Option<u32>) -> String {
-    format!("{TARGET_TMT}{f}{}", session("s1", MAIN_FILTER, 1, packet_length))
+/// Accept everything, as rule `n`.
+pub fn all(f: Filter, n: u32) -> Filter {
+    f.egress(Rule::accept(n))
+}
+
+/// Rules `n` and `n + 1` that look at ports and addresses but match nothing in the traffic.
+pub fn nothing(f: Filter, n: u32) -> Filter {
+    f.egress(Rule::accept(n).protocol(6).destination_port(9999, 9999)).egress(Rule::accept(n + 1).protocol(17).source_port(1, 1000))
+}
+
+/// Session `id`, numbered `number` and with that VNI: the source through `filter` to the target.
+pub fn session(id: &str, filter: &str, number: u32, packet_length: Option<u32>) -> Session {
+    let s = Session::new(id, number).source("src").target("tmt").filter(filter).vni(number);
+    match packet_length {
+        Some(length) => s.packet_length(length),
+        None => s,
+    }
+}
+
+/// The target, `filters` and session s1 through the first of them.
+pub fn one_session(setup: Setup, filters: impl IntoIterator<Item = Filter>, packet_length: Option<u32>) -> Setup {
+    let setup = filters.into_iter().fold(setup.tmt(), Setup::filter);
+    setup.session(session("s1", MAIN_FILTER, 1, packet_length))
+}
+
+/// Room for the 10,000-rule filter (AWS allows 10 rules a direction).
+fn many_rules(setup: Setup) -> Setup {
+    setup.with(|c| c.quotas.rules_per_filter = 20000)
 }
 
 pub fn scenarios() -> Vec<Scenario> {
-    let quota = "\n[quotas]\nrules_per_filter = 20000\n";
-    let tenth = Some("copy:128/10");
-    let s = |name, mirroring, floor, ovs| Scenario { name, workers: 1, sessions: &["s1"], mirroring, against: None, floor, ovs, scales: None };
+    let tenth_floor = Some("copy:128/10");
+    let s = |name, mirroring: fn(Setup) -> Setup, floor, ovs| Scenario { name, workers: 1, sessions: &["s1"], mirroring, against: None, floor, ovs, scales: None };
     vec![
-        Scenario { sessions: &[], ..s("no sessions", String::new(), Some("touch"), Some(Job::Forward)) },
-        s("sessions, nothing accepted", one_session(filter(MAIN_FILTER, 0, NOTHING), Some(128)), Some("touch"), None),
-        s("10% mirrored, 128 B", one_session(filter(MAIN_FILTER, 0, TENTH), Some(128)), tenth, Some(Job::Mirror { max_len: Some(128), tenth: true })),
-        s("100% mirrored, 128 B", one_session(filter(MAIN_FILTER, 0, ALL), Some(128)), Some("copy:128"), Some(Job::Mirror { max_len: Some(128), tenth: false })),
-        s("100% mirrored, whole", one_session(filter(MAIN_FILTER, 0, ALL), None), Some("copy:whole"), Some(Job::Mirror { max_len: None, tenth: false })),
-        s("10 rules, 10% mirrored", format!("{quota}{}", one_session(filter(MAIN_FILTER, 8, TENTH), Some(128))), tenth, None),
+        Scenario { sessions: &[], ..s("no sessions", |c| c, Some("touch"), Some(Job::Forward)) },
+        s("sessions, nothing accepted", |c| one_session(c, [filter(MAIN_FILTER, 0, nothing)], Some(128)), Some("touch"), None),
+        s("10% mirrored, 128 B", |c| one_session(c, [filter(MAIN_FILTER, 0, tenth)], Some(128)), tenth_floor, Some(Job::Mirror { max_len: Some(128), tenth: true })),
+        s("100% mirrored, 128 B", |c| one_session(c, [filter(MAIN_FILTER, 0, all)], Some(128)), Some("copy:128"), Some(Job::Mirror { max_len: Some(128), tenth: false })),
+        s("100% mirrored, whole", |c| one_session(c, [filter(MAIN_FILTER, 0, all)], None), Some("copy:whole"), Some(Job::Mirror { max_len: None, tenth: false })),
+        s("10 rules, 10% mirrored", |c| one_session(many_rules(c), [filter(MAIN_FILTER, 8, tenth)], Some(128)), tenth_floor, None),
         // Right after 10 rules: a target pair, measured close together on a noisy machine.
         Scenario {
             // The 10-rule filter (the same as the scenario before) too, to be compared with directly.
             against: Some(Against { scenario: "10 rules, 10% mirrored", filter: "f10" }),
-            ..s("10,000 rules, 10% mirrored", format!("{quota}{}", one_session(filter(MAIN_FILTER, 9998, TENTH) + &filter("f10", 8, TENTH), Some(128))), tenth, None)
+            ..s("10,000 rules, 10% mirrored", |c| one_session(many_rules(c), [filter(MAIN_FILTER, 9998, tenth), filter("f10", 8, tenth)], Some(128)), tenth_floor, None)
         },
-        s("1,000 rules, 10% mirrored", format!("{quota}{}", one_session(filter(MAIN_FILTER, 998, TENTH), Some(128))), tenth, None),
+        s("1,000 rules, 10% mirrored", |c| one_session(many_rules(c), [filter(MAIN_FILTER, 998, tenth)], Some(128)), tenth_floor, None),
         Scenario {
             sessions: &["s1", "s2", "s3"],
             ..s(
                 "3 sessions, 10% mirrored",
-                format!(
-                    "{TARGET_TMT}{}{}{}{}{}{}",
-                    filter("f1", 0, NOTHING),
-                    filter("f2", 0, NOTHING),
-                    filter("f3", 0, TENTH),
-                    session("s1", "f1", 1, Some(128)),
-                    session("s2", "f2", 2, Some(128)),
-                    session("s3", "f3", 3, Some(128))
-                ),
-                tenth,
+                |c| {
+                    c.tmt()
+                        .filter(filter("f1", 0, nothing))
+                        .filter(filter("f2", 0, nothing))
+                        .filter(filter("f3", 0, tenth))
+                        .session(session("s1", "f1", 1, Some(128)))
+                        .session(session("s2", "f2", 2, Some(128)))
+                        .session(session("s3", "f3", 3, Some(128)))
+                },
+                tenth_floor,
                 None,
             )
         },
-        Scenario { workers: 2, scales: Some("100% mirrored, 128 B"), ..s("2 workers, 100% mirrored, 128 B", one_session(filter(MAIN_FILTER, 0, ALL), Some(128)), Some("copy:128"), None) },
+        Scenario { workers: 2, scales: Some("100% mirrored, 128 B"), ..s("2 workers, 100% mirrored, 128 B", |c| one_session(c, [filter(MAIN_FILTER, 0, all)], Some(128)), Some("copy:128"), None) },
     ]
 }
 
-pub fn config(input: &Path, workers: usize, socket: &Path, mirroring: &str) -> String {
-    let rx: String = (0..workers).map(|_| format!(",rx_pcap={}", input.display())).collect();
-    format!(
-        r#"
-[dataplane]
-workers = {workers}
-eal_args = ["--no-huge", "-m", "1024", "--no-pci"]
+/// The configuration of a scenario's run: [`e2e::scale::appliance`] with source `src` on the
+/// host port, and `mirroring`.
+pub fn config(input: &Path, workers: usize, socket: &Path, mirroring: fn(Setup) -> Setup) -> String {
+    mirroring(appliance(input, workers, socket).eni(Eni::new("src", "host"))).toml()
+}
 
-[control]
-socket = "{}"
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-[[port]]
-name = "host"
-device = "net_pcap0{rx},infinite_rx=1"
+    #[test]
+    fn every_scenario_is_a_configuration_the_product_reads_with_the_sessions_and_filters_it_switches() {
+        for s in scenarios() {
+            let text = config(Path::new("/tmp/in.pcap"), s.workers, Path::new("/tmp/tm.sock"), s.mirroring);
+            let c = control::config::parse(&text, s.name).unwrap_or_else(|e| panic!("{}: {e}", s.name));
+            assert_eq!(c.dataplane.workers, s.workers, "{}", s.name);
+            assert_eq!(c.sessions.len(), s.sessions.len(), "{}", s.name);
+            for id in s.sessions {
+                assert!(c.sessions.contains(id), "{}: session {id}", s.name);
+            }
+            if let Some(against) = s.against {
+                assert!(c.filters.contains(MAIN_FILTER) && c.filters.contains(against.filter), "{}", s.name);
+            }
+        }
+    }
 
-[[port]]
-name = "uplink"
-device = "net_null0,no-rx=1"
-
-[[port]]
-name = "mirror"
-device = "net_null1,no-rx=1"
-ipv4 = "192.0.2.1"
-
-[[link]]
-ports = ["host", "uplink"]
-
-[[network_interface]]
-id = "src"
-port = "host"
-{mirroring}"#,
-        socket.display()
-    )
+    #[test]
+    fn the_filters_have_their_rules_numbered_in_a_row() {
+        let f = filter(MAIN_FILTER, 998, tenth).0;
+        let numbers: Vec<u32> = f.egress_rules.iter().map(|r| r.rule_number).collect();
+        assert_eq!(numbers, (1..=1000).collect::<Vec<_>>());
+        assert_eq!(f.egress_rules.iter().filter(|r| r.action == control::config::RuleAction::Reject).count(), 333);
+    }
 }

@@ -91,7 +91,7 @@ pub fn measure_tm(a: &Args, binary: &Path, s: &Scenario, input: &Path, t: Timing
 /// A floor (`traffic-mirror run --bench-floor FLOOR`, see dataplane's `worker::floor`) on
 /// `workers` workers: the same binary and devices, windows as [`measure_tm`]'s.
 pub fn measure_floor(a: &Args, floor: &str, workers: usize, input: &Path, t: Timing) -> Measured {
-    let s = Scenario { name: "floor", workers, sessions: &[], mirroring: String::new(), against: None, floor: None, ovs: None, scales: None };
+    let s = Scenario { name: "floor", workers, sessions: &[], mirroring: |s| s, against: None, floor: None, ovs: None, scales: None };
     measure_with(a, &a.binary, &s, input, t, &[OsString::from("--bench-floor"), OsString::from(floor)])
 }
 
@@ -181,7 +181,7 @@ pub fn start(a: &Args, mut command: Command, s: &Scenario, input: &Path, extra: 
     let tag: String = s.name.chars().filter(|c| c.is_ascii_alphanumeric()).take(12).collect();
     let socket = a.out.join(format!("{tag}.sock"));
     let cfg = a.out.join(format!("{tag}.toml"));
-    std::fs::write(&cfg, config(input, s.workers, &socket, &s.mirroring)).unwrap();
+    std::fs::write(&cfg, config(input, s.workers, &socket, s.mirroring)).unwrap();
     let log = a.out.join(format!("{tag}.log"));
     let prefix = format!("tm-bench-{tag}-{}", std::process::id());
     let runtime = RuntimeDir(prefix.clone());

@@ -97,7 +97,12 @@ impl Setup {
     /// The collector most tests mirror to: 192.0.2.10 behind the next hop 02:00:00:00:00:20
     /// on the port named `mirror`, as network interface `eni`, and target `target` for it.
     pub fn collector(self, eni: &str, target: &str) -> Setup {
-        self.eni(Eni::collector(eni, "mirror", "192.0.2.10").next_hop_mac("02:00:00:00:00:20")).target(Target::eni(target, eni))
+        self.collector_on("mirror", eni, target)
+    }
+
+    /// [`Setup::collector`] behind port `port`.
+    pub fn collector_on(self, port: &str, eni: &str, target: &str) -> Setup {
+        self.eni(Eni::collector(eni, port, "192.0.2.10").next_hop_mac("02:00:00:00:00:20")).target(Target::eni(target, eni))
     }
 
     /// [`Setup::collector`] as `eni-tmt`, target `tmt`.
@@ -174,6 +179,11 @@ impl Port {
     /// A `net_tap` port: a kernel interface named `iface`.
     pub fn tap(name: &str, iface: &str) -> Port {
         Port::driver(name, "net_tap").arg(&format!("iface={iface}"))
+    }
+
+    /// A `net_af_packet` port: the kernel interface `iface`, through a packet socket.
+    pub fn af_packet(name: &str, iface: &str) -> Port {
+        Port::driver(name, "net_af_packet").arg(&format!("iface={iface}"))
     }
 
     /// A port on a device string given whole (a PCI address, or a vdev spelt out).
@@ -512,11 +522,20 @@ mod tests {
             .port(Port::device("c", "net_pcap1,rx_pcap={lab}/c.pcap"))
             .port(Port::pcap("d").tx("{lab}/out/d.pcap"))
             .port(Port::null_source("e"))
-            .port(Port::tap("f", "tm0"));
+            .port(Port::tap("f", "tm0"))
+            .port(Port::af_packet("g", "veth0").arg("qdisc_bypass=0"));
         let devices: Vec<&str> = setup.0.ports.iter().map(|p| p.device.as_str()).collect();
         assert_eq!(
             devices,
-            ["net_pcap0,rx_pcap={lab}/a.pcap,tx_pcap={lab}/out/a.pcap", "net_null0,no-rx=1", "net_pcap1,rx_pcap={lab}/c.pcap", "net_pcap2,tx_pcap={lab}/out/d.pcap", "net_null1", "net_tap0,iface=tm0"]
+            [
+                "net_pcap0,rx_pcap={lab}/a.pcap,tx_pcap={lab}/out/a.pcap",
+                "net_null0,no-rx=1",
+                "net_pcap1,rx_pcap={lab}/c.pcap",
+                "net_pcap2,tx_pcap={lab}/out/d.pcap",
+                "net_null1",
+                "net_tap0,iface=tm0",
+                "net_af_packet0,iface=veth0,qdisc_bypass=0"
+            ]
         );
         assert!(setup.toml().contains("socket = \"{lab}/control.sock\""), "the socket is in the lab: {}", setup.toml());
     }

@@ -16,21 +16,6 @@ use std::process::{Child, Command, Output, Stdio};
 use std::sync::OnceLock;
 use std::time::Duration;
 
-/// The collector the benchmark mirrors to: 192.0.2.10 behind the next hop 02:00:00:00:00:20
-/// on the port named `mirror`, as TOML, for the benchmark's scenarios, which are still text.
-/// Tests build it with [`config::Setup::tmt`].
-pub const TARGET_TMT: &str = r#"
-[[network_interface]]
-id = "eni-tmt"
-port = "mirror"
-ipv4 = "192.0.2.10"
-next_hop_mac = "02:00:00:00:00:20"
-
-[[target]]
-id = "tmt"
-network_interface_id = "eni-tmt"
-"#;
-
 /// Two ports, `host` and `uplink`, on the DPDK devices given (`{lab}` stands for the lab
 /// folder), linked, and one worker on 256 MB of ordinary memory: the first lines of a
 /// config, as TOML (its first line blank). For the tests whose text is under test (a bad

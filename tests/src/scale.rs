@@ -11,21 +11,31 @@ use std::path::Path;
 pub const FILTERS: usize = 100;
 pub const TARGETS: usize = 10;
 
+/// The appliance the benchmarks run: `workers` workers on 1 GB of ordinary memory, the host
+/// port replaying `input` forever (read once per worker, so that each has a queue to take),
+/// linked to a sink, the collectors' port `mirror` another sink; the control socket at
+/// `socket`. No source, target, filter or session yet.
+pub fn appliance(input: &Path, workers: usize, socket: &Path) -> Setup {
+    let input = input.display().to_string();
+    let host = (0..workers).fold(Port::pcap("host"), |p, _| p.rx(&input)).infinite();
+    Setup::lab()
+        .with(|c| {
+            c.dataplane.workers = workers;
+            c.dataplane.eal_args = ["--no-huge", "-m", "1024", "--no-pci"].map(String::from).to_vec();
+            c.control.socket = socket.display().to_string();
+        })
+        .port(host)
+        .port(Port::null("uplink"))
+        .link("host", "uplink")
+        .port(Port::null("mirror").ipv4("192.0.2.1"))
+}
+
 /// The configuration for `sessions` sessions: ceil(sessions / 3) sources on the host port
 /// (replaying `input` forever), the first three with the capture's host MACs (so some sessions
 /// see the traffic), filters and targets shared round-robin; the control socket at `socket`,
 /// metrics on 127.0.0.1:`metrics`.
 pub fn config(input: &Path, socket: &Path, metrics: u16, sessions: usize) -> String {
-    let mut setup = Setup::lab()
-        .with(|c| {
-            c.dataplane.eal_args = ["--no-huge", "-m", "1024", "--no-pci"].map(String::from).to_vec();
-            c.control.socket = socket.display().to_string();
-            c.metrics = Some(control::config::Metrics { listen: ([127, 0, 0, 1], metrics).into() });
-        })
-        .port(Port::pcap("host").rx(&input.display().to_string()).infinite())
-        .port(Port::null("uplink"))
-        .port(Port::null("mirror").ipv4("192.0.2.1"))
-        .link("host", "uplink");
+    let mut setup = appliance(input, 1, socket).with(|c| c.metrics = Some(control::config::Metrics { listen: ([127, 0, 0, 1], metrics).into() }));
     for i in 0..sessions.div_ceil(3) {
         let mac = match HOSTS.get(i) {
             Some(m) => m.map(|b| format!("{b:02x}")).join(":"),
