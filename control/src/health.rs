@@ -543,13 +543,12 @@ fn mac(frame: &[u8], at: usize) -> [u8; 6] {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::net::{Ipv4Addr, Ipv6Addr};
 
     /// Whether copies may go to the collector `key` (those not checked may).
     fn in_service(h: &Health, key: &Key) -> bool {
         h.entries.get(key).is_none_or(|e| e.state.in_service())
     }
-
-    use std::net::{Ipv4Addr, Ipv6Addr};
 
     const MAC: [u8; 6] = [2, 0, 0, 0, 0, 0x10];
     const ME: Sender = Sender { mac: MAC, ip: IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1)) };
