@@ -232,9 +232,11 @@ mod tests {
 
     #[test]
     fn edits_undo_to_the_same_configuration() {
-        let mut cfg = Config::default();
-        cfg.sessions = vec![session("tms-1", 1), session("tms-2", 2), session("tms-3", 3)].into();
-        cfg.filters = vec![Filter { id: "tmf-a".into(), ingress_rules: vec![rule("r1", 1), rule("r2", 2)], ..Default::default() }].into();
+        let mut cfg = Config {
+            sessions: vec![session("tms-1", 1), session("tms-2", 2), session("tms-3", 3)].into(),
+            filters: vec![Filter { id: "tmf-a".into(), ingress_rules: vec![rule("r1", 1), rule("r2", 2)], ..Default::default() }].into(),
+            ..Default::default()
+        };
         let before = cfg.clone();
         let edits = vec![
             Edit::DeleteSession("tms-2".into()),
